@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
+import { scheduleCommands } from './schedule.js';
+
+interface CommandGroup {
+  readonly name: string;
+  readonly summary: string;
+  readonly commands: readonly Command[];
+}
+
+const GROUPS: readonly CommandGroup[] = [{ name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands }];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+function mainHelp(): string {
+  const lines = [
+    'Usage: fleetwarden <command> [options]',
+    '',
+    'Fleetwarden keeps fleets of long-lived EC2 instances scheduled, patched and drained safely.',
+    '',
+    'Commands:',
+  ];
+  for (const g of GROUPS) {
+    for (const c of g.commands) lines.push(`  ${`${g.name} ${c.name}`.padEnd(22)} ${c.summary}`);
+  }
+  lines.push('', "Run 'fleetwarden <command> --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 bad input.");
+  return lines.join('\n');
+}
+
+function groupHelp(group: CommandGroup): string {
+  return [`Usage: fleetwarden ${group.name} <command> [options]`, '', `${group.summary}.`, '', 'Commands:', ...group.commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.out(mainHelp());
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (first === '--version' || first === '-V') {
+    io.out(version());
+    return EXIT.ok;
+  }
+  const group = GROUPS.find((g) => g.name === first);
+  if (!group) {
+    io.err(`error: unknown command "${first}"; run 'fleetwarden --help' for the list`);
+    return EXIT.usage;
+  }
+  if (second === undefined || second === '--help' || second === '-h') {
+    io.out(groupHelp(group));
+    return second === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = group.commands.find((c) => c.name === second);
+  if (!command) {
+    io.err(`error: unknown command "${group.name} ${second}"; run 'fleetwarden ${group.name} --help' for the list`);
+    return EXIT.usage;
+  }
+  return runCommand(command, rest, io);
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = await main(process.argv.slice(2));
+}
