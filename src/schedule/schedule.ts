@@ -204,7 +204,9 @@ export class Schedule {
     const floor = Math.max(after, startDate ?? -Infinity, createdAt ?? -Infinity);
     const from = zone.toLocal(Number.isFinite(floor) ? floor : after);
     const firstLocalDay = Date.UTC(from.year, from.month - 1, from.day) - offsetMs - DAY_MS;
-    const skipBelow = after + zone.offsetMs(after) - DAY_MS;
+    // Candidates more than 6 h of wall clock before `after` cannot be after it: no zone has moved its clock back
+    // by more than that since 1970 (Antarctica/Troll's 2 h is the largest), so they are skipped unresolved.
+    const skipBelow = after + zone.offsetMs(after) - 6 * HOUR_MS;
     const start = new Date(firstLocalDay);
     const startYear = start.getUTCFullYear();
     const startMonth = start.getUTCMonth() + 1;

@@ -19,9 +19,10 @@ const MIXED = Number.NaN;
 /**
  * An IANA time zone backed by the platform's `Intl` (ICU's tzdata), never by a table of our own.
  *
- * `Intl.DateTimeFormat` costs microseconds per call, so offsets are cached per UTC hour. A bucket is cached only
- * when the offset at its first and last second agree; zones do not change offset twice within one hour, so the
- * cache never hides a transition (Lord Howe's 30-minute shifts and Nepal's +05:45 included).
+ * `Intl.DateTimeFormat` costs microseconds per call, so offsets are cached per UTC day, and per UTC hour for the
+ * days that hold a transition. A bucket is cached only when the offset at its first and last second agree; no zone
+ * changes offset and back within one day, nor twice within one hour, so the cache never hides a transition
+ * (Lord Howe's 30-minute shifts and Nepal's +05:45 included).
  */
 export class TimeZone {
   private static readonly zones = new Map<string, TimeZone>();
@@ -29,6 +30,7 @@ export class TimeZone {
 
   readonly name: string;
   private readonly format: Intl.DateTimeFormat | null;
+  private readonly dayCache = new Map<number, number>();
   private readonly hourCache = new Map<number, number>();
 
   private constructor(name: string, format: Intl.DateTimeFormat | null) {
@@ -66,16 +68,23 @@ export class TimeZone {
   /** Offset of local time from UTC at `utcMs`, in milliseconds (local = utc + offset). */
   offsetMs(utcMs: number): number {
     if (this.format === null) return 0;
-    const bucket = Math.floor(utcMs / HOUR_MS);
-    let cached = this.hourCache.get(bucket);
+    const day = this.bucket(this.dayCache, Math.floor(utcMs / DAY_MS), DAY_MS);
+    if (!Number.isNaN(day)) return day;
+    const hour = this.bucket(this.hourCache, Math.floor(utcMs / HOUR_MS), HOUR_MS);
+    return Number.isNaN(hour) ? this.computeOffset(utcMs) : hour;
+  }
+
+  /** The offset shared by the whole bucket, or MIXED when it contains a transition. */
+  private bucket(cache: Map<number, number>, key: number, size: number): number {
+    let cached = cache.get(key);
     if (cached === undefined) {
-      const first = this.computeOffset(bucket * HOUR_MS);
-      const last = this.computeOffset(bucket * HOUR_MS + HOUR_MS - 1000);
+      const first = this.computeOffset(key * size);
+      const last = this.computeOffset(key * size + size - 1000);
       cached = first === last ? first : MIXED;
-      if (this.hourCache.size >= CACHE_LIMIT) this.hourCache.clear();
-      this.hourCache.set(bucket, cached);
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(key, cached);
     }
-    return Number.isNaN(cached) ? this.computeOffset(utcMs) : cached;
+    return cached;
   }
 
   /** The wall-clock time at `utcMs` in this zone. */
