@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
+import { configCommands } from './config.js';
 import { scheduleCommands } from './schedule.js';
 
 interface CommandGroup {
@@ -11,7 +11,10 @@ interface CommandGroup {
   readonly commands: readonly Command[];
 }
 
-const GROUPS: readonly CommandGroup[] = [{ name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands }];
+const GROUPS: readonly CommandGroup[] = [
+  { name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands },
+  { name: 'config', summary: 'validate, describe and explain the configuration file', commands: configCommands },
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };

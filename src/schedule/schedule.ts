@@ -21,6 +21,8 @@ export interface WindowOptions {
   /** When the window was created: the ScheduleOffset creation rule and the rate anchor. */
   readonly createdAt?: number | undefined;
   readonly enabled?: boolean | undefined;
+  /** Upper bound of durationHours [24, the SSM limit]; configuration schedules allow up to a week. */
+  readonly maxDurationHours?: number | undefined;
 }
 
 /** One execution of a window. `end`/`lastTaskStart` exist when the window has a duration. */
@@ -73,8 +75,8 @@ export class Schedule {
     const offset = wholeNumber('offsetDays', options.offsetDays, 0, 6) ?? 0;
     if (offset > 0 && expression.kind !== 'cron') throw new ScheduleError('offsetDays', `ScheduleOffset applies to cron expressions only, not ${expression.kind}(...)`);
     this.offsetDays = offset;
-    const duration = wholeNumber('durationHours', options.durationHours, 1, 24);
-    const cutoff = wholeNumber('cutoffHours', options.cutoffHours, 0, 23);
+    const duration = wholeNumber('durationHours', options.durationHours, 1, options.maxDurationHours ?? 24);
+    const cutoff = wholeNumber('cutoffHours', options.cutoffHours, 0, (options.maxDurationHours ?? 24) - 1);
     if (cutoff !== undefined && cutoff > 0 && duration === undefined) throw new ScheduleError('cutoffHours', 'a cutoff needs a duration');
     if (cutoff !== undefined && duration !== undefined && cutoff > duration - 1) {
       throw new ScheduleError('cutoffHours', `must be at most duration − 1 (${duration - 1}), got ${cutoff}`);

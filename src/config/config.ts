@@ -1,0 +1,73 @@
+import type { KeyValue } from './keys.js';
+import type { Schedule } from '../schedule/schedule.js';
+
+/** Tag and window naming of a deployment: `fleetwarden` (FW-, fleetwarden:) or `clonesquad` (CS-, clonesquad:). */
+export type Preset = 'fleetwarden' | 'clonesquad';
+
+export interface Naming {
+  readonly preset: Preset;
+  /** Tag key prefix: `<prefix>:group-name`, `<prefix>:subfleet-name`, `<prefix>:config:KEY`. */
+  readonly tagPrefix: string;
+  /** SSM window name prefix: `FW-<Group>`, `CS-<Group>-Mainfleet`, ... */
+  readonly windowPrefix: string;
+  /** Where in-instance event scripts live. */
+  readonly eventDir: string;
+}
+
+export function namingFor(preset: Preset): Naming {
+  return preset === 'clonesquad'
+    ? { preset, tagPrefix: 'clonesquad', windowPrefix: 'CS', eventDir: '/etc/cs-ssm/' }
+    : { preset, tagPrefix: 'fleetwarden', windowPrefix: 'FW', eventDir: '/etc/fleetwarden/events/' };
+}
+
+/** What a maintenance window covers within a group. */
+export type WindowScope = { readonly kind: 'group' } | { readonly kind: 'main' } | { readonly kind: 'subfleets' } | { readonly kind: 'subfleet'; readonly name: string };
+
+/** A maintenance window from either source, with its schedule compiled (or the reason it could not be). */
+export interface WindowDecl {
+  readonly name: string;
+  readonly source: 'file' | 'ssm';
+  readonly scope: WindowScope;
+  /** null when the schedule could not be parsed: the window then fails closed (no stop, no drain). */
+  readonly schedule: Schedule | null;
+  readonly error?: string;
+  readonly overrides: Readonly<Record<string, KeyValue>>;
+  readonly disableDefaultConfiguration: boolean;
+  /** SSM's NextExecutionTime, where present: compared with our own evaluation, never trusted over it. */
+  readonly nextExecutionTime?: number;
+}
+
+export interface ScheduleDecl {
+  readonly name: string;
+  readonly schedule: Schedule;
+  readonly values: Readonly<Record<string, KeyValue>>;
+}
+
+export interface TierConfig {
+  readonly name: string;
+  readonly start: { readonly sequence: number; readonly synchronous: boolean; readonly readinessTimeoutMs: number; readonly onTimeout: 'abort' | 'continue' };
+  readonly stop: { readonly sequence: number; readonly synchronous: boolean };
+  readonly bypassFile: { readonly path: string; readonly os: 'linux' | 'windows' } | null;
+  readonly ignoreStop: boolean;
+}
+
+export interface WorkloadConfig {
+  readonly tierTag: string;
+  readonly tiers: readonly TierConfig[];
+}
+
+export interface GroupConfig {
+  readonly name: string;
+  readonly lighthouse: { readonly tagged: boolean; readonly instanceTypes: readonly string[] };
+  /** Tunable values set in the file, by key (validated). */
+  readonly fileValues: Readonly<Record<string, KeyValue>>;
+  readonly windows: readonly WindowDecl[];
+  readonly schedules: readonly ScheduleDecl[];
+  readonly workload: WorkloadConfig | null;
+}
+
+export interface FleetConfig {
+  readonly naming: Naming;
+  readonly ssmDiscovery: boolean;
+  readonly groups: readonly GroupConfig[];
+}

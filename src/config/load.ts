@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { parseDuration } from '../domain/durations.js';
+import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { parseInstant } from '../domain/time.js';
+import { Schedule, type WindowOptions } from '../schedule/schedule.js';
+import { type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
+import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
+import { fileSchema, type GroupFile, type ScheduleFile, type WindowFile } from './schema.js';
+
+/** `["groups", 0, "fleets"]` -> `groups[0].fleets`; keys that are not identifiers are quoted. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (typeof seg === 'string' && /^[A-Za-z_][\w-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+/** Collects every problem before failing, so a user sees them all at once and nothing is applied. */
+class Problems {
+  readonly list: ValidationError[] = [];
+  add(path: string, reason: string): void {
+    this.list.push(new ValidationError(path, reason));
+  }
+  /** Runs `fn`; a ValidationError it throws is recorded under `path` (its own field appended). */
+  try<T>(path: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        this.add(err.field === '' || err.field === path ? path : `${path}${err.field.startsWith('[') ? '' : '.'}${err.field}`, err.reason);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
+
+const SCHEDULE_OPTION_FIELDS = new Set(['timezone', 'offsetDays', 'durationHours', 'cutoffHours', 'startDate', 'endDate', 'createdAt']);
+
+function compileSchedule(problems: Problems, path: string, decl: WindowFile | ScheduleFile, maxDurationHours: number): Schedule | undefined {
+  const instant = (field: 'startDate' | 'endDate' | 'createdAt'): number | undefined => {
+    const value = decl[field];
+    return value === undefined ? undefined : problems.try(`${path}.${field}`, () => parseInstant(value, ''));
+  };
+  const options: WindowOptions = {
+    timezone: decl.timezone,
+    offsetDays: decl.offsetDays,
+    durationHours: decl.durationHours,
+    cutoffHours: 'cutoffHours' in decl ? decl.cutoffHours : undefined,
+    startDate: instant('startDate'),
+    endDate: instant('endDate'),
+    createdAt: instant('createdAt'),
+    enabled: decl.enabled,
+    maxDurationHours,
+  };
+  try {
+    return Schedule.parse(decl.schedule, options);
+  } catch (err) {
+    if (!(err instanceof ScheduleError)) throw err;
+    // Option errors belong to that field; expression errors to `schedule`, keeping the cron field's name.
+    if (SCHEDULE_OPTION_FIELDS.has(err.field)) problems.add(`${path}.${err.field}`, err.reason);
+    else problems.add(`${path}.schedule`, err.message);
+    return undefined;
+  }
+}
+
+function parseValues(problems: Problems, path: string, raw: Readonly<Record<string, unknown>>, preset: Preset): Record<string, KeyValue> {
+  const out: Record<string, KeyValue> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const canonical = canonicalKey(key, preset);
+    const parsed = problems.try(childPath(path, key), () => parseKeyValue(canonical, value, ''));
+    if (parsed !== undefined) out[canonical] = parsed;
+  }
+  return out;
+}
+
+/** `a.b` + `c` -> `a.b.c`; keys that are not identifiers (`fleets.main.min`) are quoted: `a.b["fleets.main.min"]`. */
+export function childPath(path: string, key: string): string {
+  return /^[A-Za-z_][\w-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+function parseScope(text: string | undefined): WindowScope {
+  if (text === undefined || text === 'group') return { kind: 'group' };
+  if (text === 'main') return { kind: 'main' };
+  if (text === 'subfleets') return { kind: 'subfleets' };
+  return { kind: 'subfleet', name: text.slice('subfleet:'.length) };
+}
+
+/** The tunable values a group sets in the file, as key -> raw value. */
+function tunables(g: GroupFile): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const put = (key: string, value: unknown): void => {
+    if (value !== undefined) raw[key] = value;
+  };
+  put('fleets.main.min', g.fleets?.main?.min);
+  put('fleets.main.desired', g.fleets?.main?.desired);
+  for (const [name, sf] of Object.entries(g.fleets?.subfleets ?? {})) {
+    put(`fleets.subfleets.${name}.state`, sf.state);
+    put(`fleets.subfleets.${name}.min`, sf.min);
+    put(`fleets.subfleets.${name}.desired`, sf.desired);
+  }
+  for (const [k, v] of Object.entries(g.caps ?? {})) put(`caps.${k}`, v);
+  for (const [k, v] of Object.entries(g.lifecycle ?? {})) put(`lifecycle.${k}`, v);
+  put('events.scriptTimeout', g.events?.scriptTimeout);
+  for (const e of EVENT_KEYS) {
+    const settings = g.events?.[e];
+    put(`events.${e}.enabled`, settings?.enabled);
+    put(`events.${e}.timeLimit`, settings?.timeLimit);
+  }
+  put('maintenance.startAhead', g.maintenance?.startAhead);
+  put('maintenance.forceSubfleetsRunning', g.maintenance?.forceSubfleetsRunning);
+  put('workload.state', g.workload?.state);
+  put('workload.killSwitch', g.workload?.killSwitch);
+  return raw;
+}
+
+function checkUnique(problems: Problems, path: string, names: readonly string[], what: string): void {
+  const seen = new Set<string>();
+  names.forEach((n, i) => {
+    if (seen.has(n)) problems.add(`${path}[${i}].name`, `${what} "${n}" is declared twice`);
+    seen.add(n);
+  });
+}
+
+function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset): GroupConfig {
+  const base = `groups[${gi}]`;
+  const fileValues: Record<string, KeyValue> = {};
+  for (const [key, value] of Object.entries(tunables(g))) {
+    const parsed = problems.try(`${base}.${key}`, () => parseKeyValue(key, value, ''));
+    if (parsed !== undefined) fileValues[key] = parsed;
+  }
+
+  const windowFiles = g.maintenance?.windows ?? [];
+  checkUnique(problems, `${base}.maintenance.windows`, windowFiles.map((w) => w.name), 'window');
+  const windows: WindowDecl[] = windowFiles.map((w, wi) => {
+    const path = `${base}.maintenance.windows[${wi}]`;
+    return {
+      name: w.name,
+      source: 'file',
+      scope: parseScope(w.fleet),
+      schedule: compileSchedule(problems, path, w, 24) ?? null,
+      overrides: parseValues(problems, `${path}.overrides`, w.overrides ?? {}, preset),
+      disableDefaultConfiguration: w.disableDefaultConfiguration ?? false,
+    };
+  });
+
+  const scheduleFiles = g.schedules ?? [];
+  checkUnique(problems, `${base}.schedules`, scheduleFiles.map((s) => s.name), 'schedule');
+  const schedules: ScheduleDecl[] = [];
+  scheduleFiles.forEach((s, si) => {
+    const path = `${base}.schedules[${si}]`;
+    const schedule = compileSchedule(problems, path, s, 168);
+    const values = parseValues(problems, `${path}.set`, s.set, preset);
+    if (Object.keys(s.set).length === 0) problems.add(`${path}.set`, 'sets nothing; give at least one setting');
+    if (schedule) schedules.push({ name: s.name, schedule, values });
+  });
+
+  let workload: GroupConfig['workload'] = null;
+  if (g.workload) {
+    const path = `${base}.workload`;
+    if (g.fleets?.main?.min !== undefined || g.fleets?.main?.desired !== undefined || Object.keys(g.fleets?.subfleets ?? {}).length > 0) {
+      problems.add(path, 'a group is either sized by fleets (min/desired, subfleets) or a tiered workload, not both');
+    }
+    checkUnique(problems, `${path}.tiers`, g.workload.tiers.map((t) => t.name), 'tier');
+    const tiers: TierConfig[] = g.workload.tiers.map((t, ti) => ({
+      name: t.name,
+      start: {
+        sequence: t.start.sequence,
+        synchronous: t.start.synchronous ?? false,
+        readinessTimeoutMs: t.start.readinessTimeout === undefined ? 15 * 60_000 : (problems.try(`${path}.tiers[${ti}].start.readinessTimeout`, () => parseDuration(t.start.readinessTimeout, '')) ?? 0),
+        onTimeout: t.start.onTimeout ?? 'abort',
+      },
+      stop: { sequence: t.stop.sequence, synchronous: t.stop.synchronous ?? false },
+      bypassFile: t.bypassFile ? { path: t.bypassFile.path, os: t.bypassFile.os ?? 'linux' } : null,
+      ignoreStop: t.ignoreStop ?? false,
+    }));
+    workload = { tierTag: g.workload.tierTag, tiers };
+  }
+
+  return {
+    name: g.name,
+    lighthouse: { tagged: g.fleets?.lighthouse?.tagged ?? true, instanceTypes: g.fleets?.lighthouse?.instanceTypes ?? [] },
+    fileValues,
+    windows,
+    schedules,
+    workload,
+  };
+}
+
+/** Validates a parsed document; throws `ValidationErrors` listing every problem, or returns the typed config. */
+export function parseConfig(doc: unknown): FleetConfig {
+  const result = fileSchema.safeParse(doc);
+  if (!result.success) {
+    throw new ValidationErrors(result.error.issues.map((i) => new ValidationError(formatPath(i.path), i.message)));
+  }
+  const file = result.data;
+  const problems = new Problems();
+  const preset = file.preset ?? 'fleetwarden';
+  checkUnique(problems, 'groups', file.groups.map((g) => g.name), 'group');
+  const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset));
+  if (problems.list.length > 0) throw new ValidationErrors(problems.list);
+  return { naming: namingFor(preset), ssmDiscovery: file.ssm?.discovery ?? false, groups };
+}
+
+/** Parses YAML text; syntax errors name the line. */
+export function parseConfigText(text: string, source = 'config'): FleetConfig {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ValidationErrors(doc.errors.map((e) => new ValidationError(source, `line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0] ?? ''}`)));
+  }
+  return parseConfig(doc.toJS());
+}
+
+export function loadConfigFile(path: string): FleetConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ValidationError(path, `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseConfigText(text, path);
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
+
+/**
+ * The shape of `fleetwarden.yaml`. Tunable values are typed loosely here (a scalar) and checked by the key registry
+ * afterwards, so a value set in the file, a window tag or a run-time override gets the same message.
+ */
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const count = z.union([z.number().int().nonnegative(), z.string()]).describe('N, N% or Np (p means %), e.g. 2, 50% or 50p');
+const duration = z.union([z.number().nonnegative(), z.string()]).describe('a duration: 30s, 15m, 1h, 2h30m, or a number of seconds');
+const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, - or _' });
+
+const scheduleFields = {
+  schedule: z.string().describe('AWS schedule expression: cron(...), rate(...) or at(...)'),
+  timezone: z.string().optional().describe('IANA time zone [UTC]'),
+  offsetDays: z.number().int().optional().describe('ScheduleOffset, 1-6 days (cron only)'),
+  startDate: z.string().optional().describe('ISO-8601: no run before this'),
+  endDate: z.string().optional().describe('ISO-8601: no run after this'),
+  createdAt: z.string().optional().describe('ISO-8601 creation time: rate anchor, offset creation rule'),
+  enabled: z.boolean().optional(),
+};
+
+export const windowScopeSchema = z.string().regex(/^(group|main|subfleets|subfleet:[A-Za-z0-9_-]+)$/, { error: 'expected group, main, subfleets or subfleet:<name>' });
+
+const windowSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_.-]{3,128}$/, { error: 'expected 3-128 letters, digits, _, - or . (the SSM naming rule)' }),
+  ...scheduleFields,
+  durationHours: z.number().int().describe('window length, 1-24 hours'),
+  cutoffHours: z.number().int().optional().describe('no task starts in the last C hours'),
+  fleet: windowScopeSchema.optional().describe('what the window covers: group (default), main, subfleets, or subfleet:<name>'),
+  overrides: z.record(z.string(), scalar).optional().describe('settings while the window is active, e.g. fleets.main.min: 50%'),
+  disableDefaultConfiguration: z.boolean().optional().describe('drop the default min = desired = 100% overrides'),
+});
+
+const scheduleSchema = z.strictObject({
+  name,
+  ...scheduleFields,
+  durationHours: z.number().int().describe('how long the values apply after each start, 1-168 hours'),
+  set: z.record(z.string(), scalar).describe('settings applied during each period, e.g. fleets.main.desired: 4'),
+});
+
+const tierSchema = z.strictObject({
+  name: z.string().min(1).describe('the tier tag value that selects the tier, e.g. DB'),
+  start: z.strictObject({
+    sequence: z.number().int().nonnegative().describe('order in the start sequence; lower first, gaps allowed'),
+    synchronous: z.boolean().optional().describe('start one instance at a time [false]'),
+    readinessTimeout: duration.optional().describe('time the tier may take to become ready [15m]'),
+    onTimeout: z.enum(['abort', 'continue']).optional().describe('when readiness times out: stop the sequence [abort] or go on'),
+  }),
+  stop: z.strictObject({
+    sequence: z.number().int().nonnegative().describe('order in the stop sequence; lower first, gaps allowed'),
+    synchronous: z.boolean().optional().describe('stop one instance at a time [false]'),
+  }),
+  bypassFile: z.strictObject({ path: z.string().min(1), os: z.enum(['linux', 'windows']).optional() }).optional().describe('if this file exists in the guest, the instance is not stopped'),
+  ignoreStop: z.boolean().optional().describe('never stop this tier'),
+});
+
+const subfleetSchema = z.strictObject({ state: z.enum(SUBFLEET_STATES).optional(), min: count.optional(), desired: count.optional() });
+
+const eventSettings = z.strictObject({ enabled: z.boolean().optional(), timeLimit: duration.optional() });
+
+const groupSchema = z.strictObject({
+  name,
+  fleets: z
+    .strictObject({
+      main: z.strictObject({ min: count.optional(), desired: z.union([count, z.null()]).optional() }).optional(),
+      subfleets: z.record(name, subfleetSchema).optional(),
+      lighthouse: z
+        .strictObject({
+          tagged: z.boolean().optional().describe('instances tagged <prefix>:lighthouse=true are LightHouse [true]'),
+          instanceTypes: z.array(z.string().min(1)).optional().describe('instance-type patterns that are LightHouse, e.g. t3.nano, t4g.*'),
+        })
+        .optional(),
+    })
+    .optional(),
+  caps: z.strictObject({ startsPerTick: scalar.optional(), drainsPerTick: scalar.optional(), perCall: scalar.optional() }).optional(),
+  lifecycle: z
+    .strictObject({
+      warmUp: duration.optional(),
+      initializingTimeout: duration.optional(),
+      unuseableGrace: duration.optional(),
+      issueGrace: duration.optional(),
+      drainMinimum: duration.optional(),
+      shutdownTimeout: duration.optional(),
+      errorBackoff: duration.optional(),
+    })
+    .optional(),
+  events: z
+    .strictObject({
+      scriptTimeout: duration.optional().describe('each in-instance script is killed after this [30s]'),
+      'enter-maintenance-window-period': eventSettings.optional(),
+      'exit-maintenance-window-period': eventSettings.optional(),
+      'instance-ready-for-operation': eventSettings.optional(),
+      'instance-ready-for-shutdown': eventSettings.optional(),
+      'instance-state-change': eventSettings.optional(),
+    })
+    .optional(),
+  maintenance: z
+    .strictObject({
+      startAhead: duration.optional(),
+      forceSubfleetsRunning: z.boolean().optional(),
+      windows: z.array(windowSchema).optional(),
+    })
+    .optional(),
+  schedules: z.array(scheduleSchema).optional(),
+  workload: z
+    .strictObject({
+      state: z.enum(WORKLOAD_STATES).optional(),
+      killSwitch: z.boolean().optional(),
+      tierTag: z.string().min(1).describe('the tag key whose value names an instance tier, e.g. Role'),
+      tiers: z.array(tierSchema).min(1),
+    })
+    .optional(),
+});
+
+export const fileSchema = z.strictObject({
+  preset: z.enum(['fleetwarden', 'clonesquad']).optional().describe('tag and window naming: fleetwarden (FW-, fleetwarden:) or clonesquad (CS-, clonesquad:)'),
+  ssm: z.strictObject({ discovery: z.boolean().optional().describe('discover maintenance windows in SSM by naming convention [false]') }).optional(),
+  groups: z.array(groupSchema).min(1, { error: 'at least one group is needed' }),
+});
+
+export type FileConfig = z.infer<typeof fileSchema>;
+export type GroupFile = z.infer<typeof groupSchema>;
+export type WindowFile = z.infer<typeof windowSchema>;
+export type ScheduleFile = z.infer<typeof scheduleSchema>;
+export type TierFile = z.infer<typeof tierSchema>;
+
+/** JSON Schema of the file, for editors (`fleetwarden config schema`). */
+export function jsonSchema(): unknown {
+  return { ...z.toJSONSchema(fileSchema, { io: 'input' }), title: 'fleetwarden.yaml' };
+}

@@ -1,0 +1,85 @@
+import type { Count } from '../domain/counts.js';
+import { InvariantError } from '../domain/errors.js';
+import { defaultOf, type EventKey, type KeyValue, type SubfleetState, type WorkloadState } from './keys.js';
+
+/** Typed, read-only view of a group's effective values; anything unset falls back to the registry's default. */
+export class Settings {
+  private readonly values: ReadonlyMap<string, KeyValue>;
+
+  constructor(values: ReadonlyMap<string, KeyValue>) {
+    this.values = values;
+  }
+
+  raw(key: string): KeyValue {
+    if (this.values.has(key)) return this.values.get(key) ?? null;
+    const fallback = defaultOf(key);
+    if (fallback === undefined) throw new InvariantError(`no such setting: ${key}`);
+    return fallback;
+  }
+
+  private count(key: string): Count {
+    const v = this.raw(key);
+    if (v === null || typeof v !== 'object') throw new InvariantError(`${key} is not a count`);
+    return v;
+  }
+  private num(key: string): number {
+    const v = this.raw(key);
+    if (typeof v !== 'number') throw new InvariantError(`${key} is not a number`);
+    return v;
+  }
+  private bool(key: string): boolean {
+    const v = this.raw(key);
+    if (typeof v !== 'boolean') throw new InvariantError(`${key} is not a boolean`);
+    return v;
+  }
+  private str(key: string): string {
+    const v = this.raw(key);
+    if (typeof v !== 'string') throw new InvariantError(`${key} is not a string`);
+    return v;
+  }
+
+  get mainMin(): Count {
+    return this.count('fleets.main.min');
+  }
+  get mainDesired(): Count | null {
+    const v = this.raw('fleets.main.desired');
+    return v === null ? null : this.count('fleets.main.desired');
+  }
+  subfleet(name: string): { state: SubfleetState; min: Count; desired: Count } {
+    return {
+      state: this.str(`fleets.subfleets.${name}.state`) as SubfleetState,
+      min: this.count(`fleets.subfleets.${name}.min`),
+      desired: this.count(`fleets.subfleets.${name}.desired`),
+    };
+  }
+  get startsPerTick(): number {
+    return this.num('caps.startsPerTick');
+  }
+  get drainsPerTick(): number {
+    return this.num('caps.drainsPerTick');
+  }
+  get perCall(): number {
+    return this.num('caps.perCall');
+  }
+  lifecycle(name: 'warmUp' | 'initializingTimeout' | 'unuseableGrace' | 'issueGrace' | 'drainMinimum' | 'shutdownTimeout' | 'errorBackoff'): number {
+    return this.num(`lifecycle.${name}`);
+  }
+  event(name: EventKey): { enabled: boolean; timeLimitMs: number } {
+    return { enabled: this.bool(`events.${name}.enabled`), timeLimitMs: this.num(`events.${name}.timeLimit`) };
+  }
+  get scriptTimeoutMs(): number {
+    return this.num('events.scriptTimeout');
+  }
+  get startAheadMs(): number {
+    return this.num('maintenance.startAhead');
+  }
+  get forceSubfleetsRunning(): boolean {
+    return this.bool('maintenance.forceSubfleetsRunning');
+  }
+  get workloadState(): WorkloadState {
+    return this.str('workload.state') as WorkloadState;
+  }
+  get killSwitch(): boolean {
+    return this.bool('workload.killSwitch');
+  }
+}

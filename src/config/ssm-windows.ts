@@ -1,0 +1,136 @@
+import { ScheduleError, ValidationError } from '../domain/errors.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
+import { Schedule } from '../schedule/schedule.js';
+import type { Naming, WindowDecl, WindowScope } from './config.js';
+import { canonicalKey, type KeyValue, parseKeyValue } from './keys.js';
+
+/** An SSM maintenance window as the window source reports it (provider-neutral; no SDK types). */
+export interface SsmWindowInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly schedule: string;
+  readonly timezone?: string;
+  readonly offsetDays?: number;
+  readonly durationHours: number;
+  readonly cutoffHours: number;
+  readonly startDate?: string;
+  readonly endDate?: string;
+  readonly enabled: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly nextExecutionTime?: string;
+}
+
+/** Which group and fleets a window name addresses, by the naming convention of seed 000, or null. */
+export function classifyWindowName(name: string, naming: Naming): { group: string | null; scope: WindowScope } | null {
+  const p = `${naming.windowPrefix}-`;
+  if (!name.startsWith(p)) return null;
+  if (name === `${p}GlobalDefaultMaintenanceWindow`) return { group: null, scope: { kind: 'group' } };
+  const rest = name.slice(p.length);
+  if (rest.endsWith('-Mainfleet')) return { group: rest.slice(0, -'-Mainfleet'.length), scope: { kind: 'main' } };
+  const sub = /^(.+)-Subfleet\.(.+)$/.exec(rest);
+  if (sub) {
+    const [, group = '', subfleet = ''] = sub;
+    return { group, scope: subfleet === '__all__' ? { kind: 'subfleets' } : { kind: 'subfleet', name: subfleet } };
+  }
+  return rest === '' ? null : { group: rest, scope: { kind: 'group' } };
+}
+
+/** Most specific first: Mainfleet / Subfleet.<name>, Subfleet.__all__, the group, the global default. */
+function specificity(c: { group: string | null; scope: WindowScope }): number {
+  if (c.group === null) return 4;
+  switch (c.scope.kind) {
+    case 'main':
+    case 'subfleet':
+      return 0;
+    case 'subfleets':
+      return 1;
+    case 'group':
+      return 2;
+  }
+}
+
+export interface DiscoveredWindows {
+  readonly windows: readonly WindowDecl[];
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The SSM windows that apply to `group`, with their tag overrides, most specific first. A window counts only when
+ * tagged `<prefix>:group-name=<group>` (the global default excepted); disabled ones are ignored, untagged ones are
+ * ignored with a warning. A schedule that cannot be parsed yields a window that fails closed.
+ */
+export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: string, naming: Naming, now: number): DiscoveredWindows {
+  const warnings: string[] = [];
+  const found: { decl: WindowDecl; rank: number }[] = [];
+  const groupTag = `${naming.tagPrefix}:group-name`;
+  const configTag = `${naming.tagPrefix}:config:`;
+  for (const info of infos) {
+    const c = classifyWindowName(info.name, naming);
+    if (c === null || (c.group !== null && c.group !== group)) continue;
+    if (!info.enabled) continue;
+    if (c.group !== null && info.tags[groupTag] !== group) {
+      warnings.push(`window ${info.name} is ignored: it is not tagged ${groupTag}=${group}`);
+      continue;
+    }
+    const overrides: Record<string, KeyValue> = {};
+    let disableDefaultConfiguration = false;
+    for (const [tag, value] of Object.entries(info.tags)) {
+      if (!tag.startsWith(configTag)) continue;
+      const key = tag.slice(configTag.length);
+      if (key === 'disable-default-configuration') {
+        disableDefaultConfiguration = value.trim().toLowerCase() === 'true';
+        continue;
+      }
+      try {
+        const canonical = canonicalKey(key, naming.preset);
+        overrides[canonical] = parseKeyValue(canonical, value, tag);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        warnings.push(`window ${info.name}: tag ignored: ${err.message}`);
+      }
+    }
+    let schedule: Schedule | null = null;
+    let error: string | undefined;
+    try {
+      schedule = Schedule.parse(info.schedule, {
+        timezone: info.timezone,
+        offsetDays: info.offsetDays,
+        durationHours: info.durationHours,
+        cutoffHours: info.cutoffHours,
+        startDate: info.startDate === undefined ? undefined : parseInstant(info.startDate, 'StartDate'),
+        endDate: info.endDate === undefined ? undefined : parseInstant(info.endDate, 'EndDate'),
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleError || err instanceof ValidationError)) throw err;
+      error = err.message;
+    }
+    let nextExecutionTime: number | undefined;
+    if (info.nextExecutionTime !== undefined) {
+      try {
+        nextExecutionTime = parseInstant(info.nextExecutionTime, 'NextExecutionTime');
+      } catch {
+        warnings.push(`window ${info.name}: NextExecutionTime ${JSON.stringify(info.nextExecutionTime)} is not a date; ignored`);
+      }
+    }
+    if (schedule && nextExecutionTime !== undefined) {
+      // NextExecutionTime has minute precision and jumps ahead once a window starts; it is only a cross-check.
+      const ours = schedule.next(now, 1)[0]?.start;
+      if (ours === undefined || Math.floor(ours / 60_000) !== Math.floor(nextExecutionTime / 60_000)) {
+        warnings.push(`window ${info.name}: SSM says the next execution is ${formatInstant(nextExecutionTime)}, the schedule says ${ours === undefined ? 'never' : formatInstant(ours)}; using the schedule`);
+      }
+    }
+    const decl: WindowDecl = {
+      name: info.name,
+      source: 'ssm',
+      scope: c.scope,
+      schedule,
+      overrides,
+      disableDefaultConfiguration,
+      ...(error === undefined ? {} : { error }),
+      ...(nextExecutionTime === undefined ? {} : { nextExecutionTime }),
+    };
+    found.push({ decl, rank: specificity(c) });
+  }
+  found.sort((a, b) => a.rank - b.rank);
+  return { windows: found.map((f) => f.decl), warnings };
+}

@@ -1,0 +1,148 @@
+import { fleetLabel } from '../config/resolve.js';
+import { formatDuration } from '../domain/durations.js';
+import type { InstanceRecord } from '../domain/model.js';
+import type { Member, PlanContext } from './context.js';
+import { eventOutcome } from './events.js';
+
+type DrainCause = NonNullable<InstanceRecord['drainCause']>;
+
+/** Target groups the instance is registered in now (anything but `unused`/`unavailable` counts as registered). */
+function registeredIn(m: Member): string[] {
+  return Object.entries(m.obs.targets)
+    .filter(([, h]) => h !== 'unused' && h !== 'unavailable')
+    .map(([tg]) => tg);
+}
+
+/** Why `m` may not be drained or stopped now, or null. Windows and fail-closed come first. */
+export function stopBlocker(ctx: PlanContext, m: Member): string | null {
+  const byWindow = ctx.resolved.windows.stopBlocker(m.fleet);
+  if (byWindow !== null) return byWindow;
+  if (ctx.has(m.obs.id, 'unstoppable')) return 'stop blocked: instance marked unstoppable';
+  return null;
+}
+
+/** running/unuseable → draining: deregister from every target group it is in; remember them for later. */
+export function beginDrain(ctx: PlanContext, m: Member, cause: DrainCause, reason: string): void {
+  const tgs = registeredIn(m);
+  ctx.move(m, 'draining', reason, { drainCause: cause, deregisteredFrom: tgs, issueSince: undefined, issue: undefined });
+  for (const tg of tgs) ctx.command({ kind: 'deregister', targetGroup: tg, instances: [m.obs.id], reason: `drain: ${cause}` });
+}
+
+/** draining → running: the capacity is needed again; put it back in the target groups it left. */
+export function reclaim(ctx: PlanContext, m: Member, reason: string): void {
+  const tgs = m.record.deregisteredFrom ?? [];
+  ctx.move(m, 'running', reason, { drainCause: undefined, deregisteredFrom: undefined });
+  for (const tg of tgs) ctx.command({ kind: 'register', targetGroup: tg, instances: [m.obs.id], reason: 'drain cancelled' });
+}
+
+/** stopped → starting, registering it back where its last drain took it out. */
+export function start(ctx: PlanContext, m: Member, reason: string): void {
+  const tgs = m.record.deregisteredFrom ?? [];
+  ctx.move(m, 'starting', reason, { drainCause: undefined, deregisteredFrom: undefined, forcedStop: undefined, errorUntil: undefined });
+  ctx.command({ kind: 'start', instances: [m.obs.id], reason });
+  for (const tg of tgs) ctx.command({ kind: 'register', targetGroup: tg, instances: [m.obs.id], reason: 'started: back in its target group' });
+}
+
+/** initializing → running when every readiness gate holds; → unuseable when that takes too long. */
+function checkInitializing(ctx: PlanContext, m: Member): void {
+  const age = ctx.now - m.record.since;
+  const waiting: string[] = [];
+  const warmUp = ctx.settings.lifecycle('warmUp');
+  if (age < warmUp) waiting.push(`warm-up ${formatDuration(warmUp)}`);
+  if (m.obs.health !== 'ok') waiting.push(`provider health ${m.obs.health}`);
+  const initial = Object.entries(m.obs.targets).filter(([, h]) => h === 'initial').map(([tg]) => tg);
+  if (initial.length > 0) waiting.push(`target group ${initial.join(', ')} initial`);
+  if (ctx.settings.event('instance-ready-for-operation').enabled) {
+    const probe = eventOutcome(ctx, m, 'instance-ready-for-operation');
+    if (probe !== 'success') waiting.push(`ready-for-operation probe ${probe}`);
+  }
+  if (waiting.length === 0) {
+    ctx.move(m, 'running', 'ready: warm-up elapsed, healthy, probe passed where enabled');
+    return;
+  }
+  const limit = ctx.settings.lifecycle('initializingTimeout');
+  if (age >= limit) ctx.move(m, 'unuseable', `not ready within ${formatDuration(limit)}: waiting for ${waiting.join(', ')}`);
+}
+
+/** Issues (unhealthy target, impaired) are timed; one that lasts `issueGrace` drains the instance. */
+function checkIssues(ctx: PlanContext, m: Member, fullFleet: boolean): void {
+  const unhealthy = Object.entries(m.obs.targets).filter(([, h]) => h === 'unhealthy').map(([tg]) => tg);
+  const issue = m.obs.health === 'impaired' ? 'provider reports impaired' : unhealthy.length > 0 ? `unhealthy in target group ${unhealthy.join(', ')}` : null;
+  if (issue === null) {
+    if (m.record.issueSince !== undefined) ctx.patch(m, { issueSince: undefined, issue: undefined });
+    return;
+  }
+  const since = m.record.issueSince ?? ctx.now;
+  if (m.record.issueSince === undefined) ctx.patch(m, { issueSince: since, issue });
+  const grace = ctx.settings.lifecycle('issueGrace');
+  if (ctx.now - since < grace) return;
+  if (fullFleet) return void ctx.why.push(`${m.obs.id}: ${issue} for ${formatDuration(ctx.now - since)}; not drained: ${fleetLabel(m.fleet)} is at 100%`);
+  const blocker = stopBlocker(ctx, m);
+  if (blocker !== null) return void ctx.why.push(`${m.obs.id}: ${issue}; ${blocker}`);
+  if (!ctx.takeDrain()) return void ctx.why.push(`${m.obs.id}: ${issue}; drain deferred: drains-per-tick cap reached`);
+  beginDrain(ctx, m, 'issue', `${issue} for ${formatDuration(ctx.now - since)} (grace ${formatDuration(grace)})`);
+}
+
+/** unuseable → draining after its grace, so it is replaced and examined rather than left half-alive. */
+function checkUnuseable(ctx: PlanContext, m: Member): void {
+  const grace = ctx.settings.lifecycle('unuseableGrace');
+  if (ctx.now - m.record.since < grace) return;
+  const blocker = stopBlocker(ctx, m);
+  if (blocker !== null) return void ctx.why.push(`${m.obs.id}: unuseable; ${blocker}`);
+  if (!ctx.takeDrain()) return;
+  beginDrain(ctx, m, 'unuseable', `unuseable for ${formatDuration(grace)}: drained to be replaced`);
+}
+
+/** draining → stopping when every stop gate holds. */
+function checkDraining(ctx: PlanContext, m: Member): void {
+  const blocker = stopBlocker(ctx, m);
+  if (blocker !== null) return void ctx.why.push(`${m.obs.id}: draining; ${blocker}`);
+  const waiting: string[] = [];
+  const still = (m.record.deregisteredFrom ?? []).filter((tg) => {
+    const h = m.obs.targets[tg];
+    return h !== undefined && h !== 'unused' && h !== 'unavailable';
+  });
+  if (still.length > 0) waiting.push(`deregistration from ${still.join(', ')}`);
+  const minimum = ctx.settings.lifecycle('drainMinimum');
+  const age = ctx.now - m.record.since;
+  if (age < minimum) waiting.push(`minimum drain time ${formatDuration(minimum)}`);
+  let force = false;
+  if (ctx.settings.event('instance-ready-for-shutdown').enabled) {
+    const probe = eventOutcome(ctx, m, 'instance-ready-for-shutdown');
+    if (probe !== 'success') {
+      const limit = ctx.settings.lifecycle('shutdownTimeout');
+      if (age < limit) waiting.push(`ready-for-shutdown probe ${probe}`);
+      else force = true;
+    }
+  }
+  if (ctx.inError(m)) waiting.push(`error back-off (${m.record.lastError ?? 'last stop failed'})`);
+  if (waiting.length > 0) return;
+  const reason = force ? `forced stop: ready-for-shutdown probe did not succeed within ${formatDuration(ctx.settings.lifecycle('shutdownTimeout'))}` : 'drained: all stop gates passed';
+  ctx.move(m, 'stopping', reason, { forcedStop: force });
+  ctx.command({ kind: 'stop', instances: [m.obs.id], force, reason: force ? 'forced stop after drain timeout' : 'drained' });
+}
+
+/** The per-instance lifecycle rules, in an order that lets one tick move an instance at most one step. */
+export function applyLifecycle(ctx: PlanContext, fullFleet: (m: Member) => boolean): void {
+  for (const m of ctx.members) {
+    switch (m.record.state) {
+      case 'initializing':
+        checkInitializing(ctx, m);
+        break;
+      case 'running':
+        checkIssues(ctx, m, fullFleet(m));
+        break;
+      case 'unuseable':
+        checkUnuseable(ctx, m);
+        break;
+      case 'draining':
+        checkDraining(ctx, m);
+        break;
+      case 'stopped':
+      case 'starting':
+      case 'stopping':
+      case 'excluded':
+        break;
+    }
+  }
+}
