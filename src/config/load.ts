@@ -208,9 +208,9 @@ export function parseConfig(doc: unknown): FleetConfig {
 
 /** Parses YAML text; syntax errors name the line. */
 export function parseConfigText(text: string, source = 'config'): FleetConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ValidationErrors(doc.errors.map((e) => new ValidationError(source, `line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0] ?? ''}`)));
+    throw new ValidationErrors(doc.errors.map((e) => new ValidationError(source, `line ${e.linePos?.[0].line ?? '?'}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`)));
   }
   return parseConfig(doc.toJS());
 }

@@ -181,7 +181,7 @@ export class World {
         for (const id of c.instances) {
           this.set(id, { targets: { ...this.get(id).targets, [c.targetGroup]: 'draining' } });
           this.settling.push(() => {
-            const { [c.targetGroup]: _gone, ...rest } = this.get(id).targets;
+            const rest = Object.fromEntries(Object.entries(this.get(id).targets).filter(([tg]) => tg !== c.targetGroup));
             this.set(id, { targets: rest });
           });
         }

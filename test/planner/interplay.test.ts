@@ -19,7 +19,7 @@ describe('interplay', () => {
     assert.ok(drained);
     const p = w.tick(MIN); // 01:45: the window (with start-ahead) begins
     assert.equal(w.state(drained), 'running');
-    assert.deepEqual(p.commands.filter((c) => c.kind === 'register').map((c) => (c.kind === 'register' ? c.targetGroup : '')), [TG]);
+    assert.deepEqual(p.commands.flatMap((c) => (c.kind === 'register' ? [c.targetGroup] : [])), [TG]);
     assert.match(whyText(p), /drain cancelled: scale-out/);
     assert.deepEqual(commanded(w.run(HOUR), 'stop'), []);
   });

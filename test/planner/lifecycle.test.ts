@@ -142,7 +142,7 @@ describe('§2 lifecycle: draining and the stop gates', () => {
     const w = drainingWorld();
     w.set('i-2', { targets: { [TG]: 'healthy', 'tg-api': 'healthy' } });
     const p = w.tick();
-    const dereg = p.commands.filter((c) => c.kind === 'deregister').map((c) => (c.kind === 'deregister' ? `${c.targetGroup}:${c.instances.join(',')}` : ''));
+    const dereg = p.commands.flatMap((c) => (c.kind === 'deregister' ? [`${c.targetGroup}:${c.instances.join(',')}`] : []));
     assert.deepEqual(dereg.sort(), ['tg-api:i-2', 'tg-web:i-2']);
     assert.deepEqual(w.records.get('i-2')?.deregisteredFrom, [TG, 'tg-api']);
   });
