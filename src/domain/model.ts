@@ -78,6 +78,8 @@ export interface InstanceRecord {
   readonly bypassCheckSentAt?: number | undefined;
   /** Target groups the instance was deregistered from by its last drain: where it is registered again. */
   readonly deregisteredFrom?: readonly string[] | undefined;
+  /** When a stop was last re-sent for an instance stuck in stopping. */
+  readonly stopSentAt?: number | undefined;
   /** Set when the last stop was forced (shutdown probe never succeeded). */
   readonly forcedStop?: boolean | undefined;
 }

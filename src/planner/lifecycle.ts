@@ -122,6 +122,18 @@ function checkDraining(ctx: PlanContext, m: Member): void {
   ctx.command({ kind: 'stop', instances: [m.obs.id], force, reason: force ? 'forced stop after drain timeout' : 'drained' });
 }
 
+/** A stop that did not take (still running, or a refused call after its back-off) is sent again. */
+const STOP_RETRY_MS = 5 * 60_000;
+
+function checkStopping(ctx: PlanContext, m: Member): void {
+  if (m.obs.power !== 'running' || ctx.inError(m)) return;
+  const last = m.record.stopSentAt ?? m.record.since;
+  if (ctx.now - last < STOP_RETRY_MS) return;
+  ctx.patch(m, { stopSentAt: ctx.now });
+  ctx.why.push(`${m.obs.id}: still running ${formatDuration(ctx.now - m.record.since)} after its stop; stop sent again`);
+  ctx.command({ kind: 'stop', instances: [m.obs.id], force: m.record.forcedStop === true, reason: 'stop re-sent: instance still running' });
+}
+
 /** The per-instance lifecycle rules, in an order that lets one tick move an instance at most one step. */
 export function applyLifecycle(ctx: PlanContext, fullFleet: (m: Member) => boolean): void {
   for (const m of ctx.members) {
@@ -138,9 +150,11 @@ export function applyLifecycle(ctx: PlanContext, fullFleet: (m: Member) => boole
       case 'draining':
         checkDraining(ctx, m);
         break;
+      case 'stopping':
+        checkStopping(ctx, m);
+        break;
       case 'stopped':
       case 'starting':
-      case 'stopping':
       case 'excluded':
         break;
     }

@@ -81,6 +81,8 @@ export class World {
   onEvent: Responder<boolean> = () => true;
   onBypass: Responder<BypassResult> = () => 'absent';
   failStart = new Set<string>();
+  /** Instances that ignore stop calls (stuck), as a real cloud sometimes does. */
+  stuck = new Set<string>();
   /** Provider health an instance has once booted (default ok): keeps chosen ones from ever becoming ready. */
   bootHealth: (instanceId: string) => ProviderHealth = () => 'ok';
   readonly plans: Plan[] = [];
@@ -173,6 +175,7 @@ export class World {
         return;
       case 'stop':
         for (const id of c.instances) {
+          if (this.stuck.has(id)) continue;
           const targets = Object.fromEntries(Object.entries(this.get(id).targets).map(([tg]) => [tg, 'unused' as const]));
           this.set(id, { power: 'stopped', health: 'unknown', targets });
         }

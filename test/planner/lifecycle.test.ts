@@ -221,6 +221,16 @@ describe('§2 lifecycle: draining and the stop gates', () => {
     assert.match(whyText(p), /target 1 \(desired 100% of 1 = 1/);
   });
 
+  it('given an instance still running 5 minutes after its stop, then the stop is sent again (and not on every tick)', () => {
+    const w = new World({ fleets: { main: { desired: 0 } } }, [instance('i-1', running)]);
+    w.records.set('i-1', record('i-1', 'stopping', T0));
+    w.stuck.add('i-1');
+    const plans = w.run(11 * MIN);
+    const resent = plans.filter((p) => commanded(p, 'stop').includes('i-1')).map((p) => (p.now - T0) / MIN);
+    assert.deepEqual(resent, [5, 10]);
+    assert.match(whyText(plans), /i-1: still running 5m after its stop; stop sent again/);
+  });
+
   it('records every transition with its reason', () => {
     const w = drainingWorld();
     const plans = w.run(4 * MIN);

@@ -124,6 +124,19 @@ describe('§3 windows from SSM: naming convention, tags, and fail-closed', () =>
     assert.deepEqual(Object.keys(found.windows[0]?.overrides ?? {}), ['fleets.main.min']);
   });
 
+  it('given a group window and a more specific main-fleet window active together, then the more specific one wins where they disagree', () => {
+    const infos: SsmWindowInfo[] = [
+      base,
+      { ...base, id: 'mw-2', name: 'FW-web-Mainfleet', tags: { ...base.tags, 'fleetwarden:config:fleets.main.desired': '1', 'fleetwarden:config:fleets.main.min': '1' } },
+    ];
+    const w = world({ fleets: { main: { desired: 0 } } }, instances(4));
+    w.now = T0 + 2 * HOUR;
+    w.extraWindows = [...ssmWindowsForGroup(infos, 'web', naming, w.now).windows];
+    const p = w.tick();
+    assert.equal(commanded(p, 'start').length, 1);
+    assert.match(whyText(p), /target 1 \(desired 1, min 1\)/);
+  });
+
   it('compares NextExecutionTime with its own evaluation and warns on disagreement, never trusting it', () => {
     const agree = ssmWindowsForGroup([{ ...base, nextExecutionTime: '2026-06-01T02:00Z' }], 'web', naming, T0);
     assert.deepEqual(agree.warnings, []);
