@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
 import { configCommands } from './config.js';
+import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
 
 interface CommandGroup {
@@ -29,6 +30,7 @@ function mainHelp(): string {
     '',
     'Commands:',
   ];
+  for (const c of controllerCommands) lines.push(`  ${c.name.padEnd(22)} ${c.summary}`);
   for (const g of GROUPS) {
     for (const c of g.commands) lines.push(`  ${`${g.name} ${c.name}`.padEnd(22)} ${c.summary}`);
   }
@@ -50,6 +52,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.out(version());
     return EXIT.ok;
   }
+  const top = controllerCommands.find((c) => c.name === first);
+  if (top) return runCommand(top, argv.slice(1), io);
   const group = GROUPS.find((g) => g.name === first);
   if (!group) {
     io.err(`error: unknown command "${first}"; run 'fleetwarden --help' for the list`);

@@ -1,5 +1,6 @@
 import type { KeyValue } from './keys.js';
 import type { Schedule } from '../schedule/schedule.js';
+import type { SimulatorSpec } from '../providers/simulator/spec.js';
 
 /** Tag and window naming of a deployment: `fleetwarden` (FW-, fleetwarden:) or `clonesquad` (CS-, clonesquad:). */
 export type Preset = 'fleetwarden' | 'clonesquad';
@@ -66,8 +67,20 @@ export interface GroupConfig {
   readonly workload: WorkloadConfig | null;
 }
 
+export interface ControllerSettings {
+  readonly tickIntervalMs: number;
+  readonly leaseTtlMs: number;
+  readonly historyRetentionMs: number;
+  readonly owner: string | undefined;
+}
+
 export interface FleetConfig {
   readonly naming: Naming;
   readonly ssmDiscovery: boolean;
   readonly groups: readonly GroupConfig[];
+  readonly provider: 'simulator' | 'aws';
+  readonly storePath: string | undefined;
+  readonly controller: ControllerSettings;
+  /** The simulated fleet (provider: simulator), validated. */
+  readonly simulator: SimulatorSpec | undefined;
 }

@@ -202,8 +202,26 @@ export function parseConfig(doc: unknown): FleetConfig {
   const preset = file.preset ?? 'fleetwarden';
   checkUnique(problems, 'groups', file.groups.map((g) => g.name), 'group');
   const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset));
+  const c = file.controller ?? {};
+  const dur = (path: string, v: string | number | undefined, fallback: number): number => (v === undefined ? fallback : (problems.try(path, () => parseDuration(v, '')) ?? fallback));
+  const controller = {
+    tickIntervalMs: dur('controller.tickInterval', c.tickInterval, 10_000),
+    leaseTtlMs: dur('controller.leaseTtl', c.leaseTtl, 30_000),
+    historyRetentionMs: dur('controller.historyRetention', c.historyRetention, 30 * 86_400_000),
+    owner: c.owner,
+  };
+  if (controller.tickIntervalMs < 1000) problems.add('controller.tickInterval', 'must be at least 1s');
+  if (controller.leaseTtlMs < 2 * controller.tickIntervalMs) problems.add('controller.leaseTtl', 'must be at least twice the tick interval, or the lease lapses between ticks');
+  const sim = file.simulator;
+  if (sim) {
+    for (const name of Object.keys(sim.groups)) if (!file.groups.some((g) => g.name === name)) problems.add(childPath('simulator.groups', name), `no group "${name}" in groups`);
+    for (const [path, v] of [['simulator.stopTime', sim.stopTime], ['simulator.deregistrationDelay', sim.deregistrationDelay], ['simulator.healthyAfter', sim.healthyAfter], ['simulator.bootTime.min', sim.bootTime?.min], ['simulator.bootTime.max', sim.bootTime?.max]] as const) {
+      if (v !== undefined) problems.try(path, () => parseDuration(v, ''));
+    }
+    if (sim.start !== undefined) problems.try('simulator.start', () => parseInstant(sim.start ?? '', ''));
+  }
   if (problems.list.length > 0) throw new ValidationErrors(problems.list);
-  return { naming: namingFor(preset), ssmDiscovery: file.ssm?.discovery ?? false, groups };
+  return { naming: namingFor(preset), ssmDiscovery: file.ssm?.discovery ?? false, groups, provider: file.provider ?? 'simulator', storePath: file.store?.path, controller, simulator: sim };
 }
 
 /** Parses YAML text; syntax errors name the line. */

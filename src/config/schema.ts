@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { simulatorSchema } from '../providers/simulator/spec.js';
 import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
 
 /**
@@ -116,6 +117,17 @@ const groupSchema = z.strictObject({
 export const fileSchema = z.strictObject({
   preset: z.enum(['fleetwarden', 'clonesquad']).optional().describe('tag and window naming: fleetwarden (FW-, fleetwarden:) or clonesquad (CS-, clonesquad:)'),
   ssm: z.strictObject({ discovery: z.boolean().optional().describe('discover maintenance windows in SSM by naming convention [false]') }).optional(),
+  provider: z.enum(['simulator', 'aws']).optional().describe('where the fleet lives: the built-in simulator [default] or AWS'),
+  store: z.strictObject({ path: z.string().optional().describe('SQLite file [<state dir>/state.db]') }).optional(),
+  controller: z
+    .strictObject({
+      tickInterval: duration.optional().describe('time between ticks [10s] (simulated time with the simulator)'),
+      leaseTtl: duration.optional().describe('a group lease not renewed for this long passes to another controller [30s]'),
+      historyRetention: duration.optional().describe('history older than this is pruned [30d]'),
+      owner: z.string().optional().describe('this controller’s name in leases [host:pid]'),
+    })
+    .optional(),
+  simulator: simulatorSchema.optional().describe('the simulated fleet used by provider: simulator'),
   groups: z.array(groupSchema).min(1, { error: 'at least one group is needed' }),
 });
 

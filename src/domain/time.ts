@@ -46,3 +46,35 @@ export function formatInstant(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
+
+/** A clock that moves only when told to: simulations run as fast as the CPU allows. */
+export class VirtualClock implements Clock {
+  private current: number;
+  constructor(start: number) {
+    this.current = start;
+  }
+  now(): number {
+    return this.current;
+  }
+  set(t: number): void {
+    if (t < this.current) throw new RangeError('a virtual clock never goes back');
+    this.current = t;
+  }
+}
+
+/** Simulated time running `speed` times faster than `base`, from `start` (e.g. a persisted world's time). */
+export class ScaledClock implements Clock {
+  private readonly origin: number;
+  private readonly start: number;
+  private readonly speed: number;
+  private readonly base: Clock;
+  constructor(start: number, speed: number, base: Clock = systemClock) {
+    this.start = start;
+    this.speed = speed;
+    this.base = base;
+    this.origin = base.now();
+  }
+  now(): number {
+    return this.start + Math.floor((this.base.now() - this.origin) * this.speed);
+  }
+}

@@ -1,0 +1,87 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { FleetConfig } from '../config/config.js';
+import { ValidationError } from '../domain/errors.js';
+import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/time.js';
+import { Simulator } from '../providers/simulator/simulator.js';
+import type { SimulatorSpec } from '../providers/simulator/spec.js';
+import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
+import type { RetryPolicy } from '../reconciler/executor.js';
+import { SqliteStore } from '../store/sqlite/store.js';
+
+/**
+ * The composition root: the only place that picks a provider and a store. Everything else receives ports.
+ */
+export interface Controller {
+  readonly reconciler: Reconciler;
+  readonly store: SqliteStore;
+  readonly clock: Clock;
+  readonly simulator: Simulator | null;
+  close(): void;
+}
+
+export interface OpenOptions {
+  readonly stateDir: string;
+  /** Simulated seconds per real second (simulator only); default from the config [1]. */
+  readonly speed?: number | undefined;
+  /** A clock to use instead (tests and `simulate`); the simulator then keeps no world file unless `worldFile`. */
+  readonly clock?: Clock;
+  readonly worldFile?: string | null;
+  readonly storePath?: string;
+  readonly owner?: string | undefined;
+  readonly onEvent?: (e: ControllerEvent) => void;
+  readonly retry?: RetryPolicy;
+  /** With a virtual clock, back-off sleeps move that clock instead of waiting. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export function simulatorSpec(config: FleetConfig): SimulatorSpec {
+  if (config.simulator === undefined) {
+    throw new ValidationError('simulator', 'provider is simulator (the default) but the configuration has no simulator section; add one (see examples/demo.yaml), or set provider: aws');
+  }
+  return config.simulator;
+}
+
+export function openController(config: FleetConfig, opts: OpenOptions): Controller {
+  if (config.provider === 'aws') {
+    throw new ValidationError('provider', 'the AWS provider is not available in this build yet; use provider: simulator');
+  }
+  const spec = simulatorSpec(config);
+  const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
+  const clock = opts.clock ?? new ScaledClock(worldFile === null ? Simulator.startTime(spec) : (Simulator.savedTime(worldFile) ?? Simulator.startTime(spec)), opts.speed ?? spec.speed ?? 1, systemClock);
+  const simulator = new Simulator(spec, config.naming, clock, worldFile);
+  const store = new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
+  const reconciler = new Reconciler({
+    config,
+    provider: simulator,
+    lb: simulator,
+    runner: simulator,
+    windowSource: simulator,
+    store,
+    clock,
+    owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,
+    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    ...(opts.retry === undefined ? {} : { retry: opts.retry }),
+    ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
+  });
+  return {
+    reconciler,
+    store,
+    clock,
+    simulator,
+    close: () => {
+      reconciler.release();
+      store.close();
+    },
+  };
+}
+
+/** A virtual clock whose sleeps advance it: back-off costs simulated time, not real time. */
+export function virtualTime(start: number): { clock: VirtualClock; sleep: (ms: number) => Promise<void> } {
+  const clock = new VirtualClock(start);
+  const sleep = (ms: number): Promise<void> => {
+    clock.set(clock.now() + ms);
+    return Promise.resolve();
+  };
+  return { clock, sleep };
+}

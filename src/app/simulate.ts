@@ -1,0 +1,91 @@
+import type { FleetConfig } from '../config/config.js';
+import type { LifecycleState } from '../domain/lifecycle.js';
+import type { ControllerEvent, TickSummary } from '../reconciler/reconciler.js';
+import { openController, virtualTime } from './compose.js';
+
+export interface SimulationReport {
+  readonly from: number;
+  readonly to: number;
+  readonly ticks: number;
+  readonly starts: number;
+  readonly stops: number;
+  readonly forcedStops: number;
+  /** Instance-milliseconds spent in each lifecycle state. */
+  readonly timeInState: Readonly<Record<string, number>>;
+  readonly retries: number;
+}
+
+const STABLE: ReadonlySet<LifecycleState> = new Set(['running', 'stopped', 'excluded']);
+
+/** The next instant a window or schedule of any group starts (less its start-ahead) or ends, after `now`. */
+function nextBoundary(summary: TickSummary, config: FleetConfig, now: number): number {
+  let next = Infinity;
+  for (const t of summary.groups) {
+    const startAheadMs = t.startAheadMs;
+    const schedules = [...t.windows.flatMap((w) => (w.schedule ? [w.schedule] : [])), ...(config.groups.find((g) => g.name === t.group)?.schedules.map((s) => s.schedule) ?? [])];
+    for (const s of schedules) {
+      const [o] = s.next(now - startAheadMs, 1);
+      if (o) next = Math.min(next, Math.max(now + 1, o.start - startAheadMs));
+      if (s.hasDuration) {
+        const w = s.windowAt(now, startAheadMs);
+        if (w) next = Math.min(next, w.end);
+      }
+    }
+  }
+  return next;
+}
+
+/**
+ * Runs the real reconciler against the simulator on a virtual clock, from `from` to `to`. While anything is in
+ * transition it ticks at the configured interval; when the fleet is at rest it jumps straight to the next event
+ * (a window boundary or a simulated completion), so a week of simulated time costs only its busy moments.
+ */
+export async function simulate(config: FleetConfig, from: number, to: number, onEvent: (e: ControllerEvent) => void): Promise<SimulationReport> {
+  const { clock, sleep } = virtualTime(from);
+  let retries = 0;
+  const counting = (e: ControllerEvent): void => {
+    if (e.type === 'retry') retries++;
+    onEvent(e);
+  };
+  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 } });
+  const timeInState: Record<string, number> = {};
+  let starts = 0;
+  let stops = 0;
+  let forcedStops = 0;
+  let ticks = 0;
+  const interval = config.controller.tickIntervalMs;
+  try {
+    const sim = ctl.simulator;
+    if (!sim) throw new Error('simulate needs the simulator');
+    let lastStates = new Map<string, LifecycleState>();
+    let lastAt = from;
+    for (;;) {
+      const summary = await ctl.reconciler.tick();
+      ticks++;
+      const now = summary.at;
+      for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (now - lastAt);
+      lastAt = now;
+      lastStates = new Map(summary.groups.flatMap((g) => g.plan.records.map((r) => [r.instanceId, r.state] as const)));
+      let busy = false;
+      for (const g of summary.groups) {
+        for (const c of g.plan.commands) {
+          if (c.kind === 'start') starts += c.instances.length;
+          if (c.kind === 'stop') {
+            stops += c.instances.length;
+            if (c.force) forcedStops += c.instances.length;
+          }
+        }
+        if (g.plan.commands.length > 0 || g.plan.transitions.length > 0) busy = true;
+        for (const r of g.plan.records) if (!STABLE.has(r.state) || r.issueSince !== undefined || r.periodNotice !== undefined || r.bypassCheckSentAt !== undefined) busy = true;
+      }
+      if (now >= to) break;
+      let next = now + interval;
+      if (!busy) next = Math.max(next, Math.min(nextBoundary(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
+      clock.set(Math.min(next, to));
+    }
+    for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (to - lastAt);
+    return { from, to, ticks, starts, stops, forcedStops, timeInState, retries };
+  } finally {
+    ctl.close();
+  }
+}

@@ -1,0 +1,251 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openController, simulatorSpec } from '../app/compose.js';
+import { simulate } from '../app/simulate.js';
+import type { FleetConfig } from '../config/config.js';
+import { loadConfigFile } from '../config/load.js';
+import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import { formatDuration } from '../domain/durations.js';
+import { ValidationError } from '../domain/errors.js';
+import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
+import { Simulator } from '../providers/simulator/simulator.js';
+import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
+import { SqliteStore } from '../store/sqlite/store.js';
+import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
+
+const DEFAULT_CONFIG = 'fleetwarden.yaml';
+const DEFAULT_STATE_DIR = '.fleetwarden';
+const COMMON_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
+  --state-dir DIR   where the SQLite store (and the simulated world) live (default ${DEFAULT_STATE_DIR}/)`;
+
+function storePath(config: FleetConfig, stateDir: string): string {
+  return config.storePath ?? join(stateDir, 'state.db');
+}
+
+function openStoreForReading(config: FleetConfig, stateDir: string): SqliteStore {
+  const path = storePath(config, stateDir);
+  if (!existsSync(path)) throw new ValidationError('--state-dir', `no store at ${path}: run 'fleetwarden run' first (or give --state-dir)`);
+  return new SqliteStore(path);
+}
+
+function eventJson(e: ControllerEvent): Record<string, unknown> {
+  switch (e.type) {
+    case 'transition':
+      return { at: formatInstant(e.at), group: e.group, instance: e.instance, type: 'transition', from: e.from, to: e.to, reason: e.reason };
+    case 'command':
+      return { at: formatInstant(e.at), group: e.group, type: 'command', command: e.command, instances: e.instances, reason: e.reason };
+    case 'window':
+      return { at: formatInstant(e.at), group: e.group, type: 'window', name: e.name, state: e.state };
+    case 'retry':
+    case 'error':
+    case 'lease':
+      return { at: formatInstant(e.at), group: e.group, type: e.type, message: e.message };
+  }
+}
+
+const run: Command = {
+  name: 'run',
+  summary: 'run the controller (the simulated fleet by default); Ctrl-C stops cleanly, running again resumes',
+  help: `Usage: fleetwarden run [--config FILE] [--state-dir DIR] [--once] [--speed N] [--json]
+
+Runs the reconciler: every tick it observes the fleet, resolves the effective configuration, plans and acts,
+and records everything in the store. Transitions, commands and windows are printed as they happen.
+
+${COMMON_HELP}
+  --once            one tick, then exit
+  --speed N         with the simulator: simulated seconds per real second (default: simulator.speed, or 1)
+  --json            print events as JSON Lines
+
+Only one controller acts on a group at a time (a lease in the store); a second one waits and takes over when
+the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+    const speed = values.speed === undefined ? undefined : Number(values.speed);
+    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0)) throw new UsageError('--speed', `expected a positive number, got "${values.speed ?? ''}"`);
+    const print = (e: ControllerEvent): void => {
+      io.out(values.json === true ? JSON.stringify(eventJson(e)) : Reconciler.describe(e));
+    };
+    const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
+    const ctl = openController(config, { stateDir, speed, onEvent: print });
+    // Set from signal handlers: an object, so the loop re-reads it after every await.
+    const signal = { stopping: false, wake: null as (() => void) | null };
+    const stop = (): void => {
+      signal.stopping = true;
+      signal.wake?.();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const realInterval = config.controller.tickIntervalMs / (speed ?? config.simulator?.speed ?? 1);
+    if (values.json !== true) io.out(`fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePath(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
+    try {
+      do {
+        const started = Date.now();
+        const summary = await ctl.reconciler.tick();
+        for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
+        if (values.once === true) break;
+        const wait = Math.max(0, realInterval - (Date.now() - started));
+        await new Promise<void>((r) => {
+          signal.wake = r;
+          setTimeout(r, wait).unref();
+        });
+      } while (!signal.stopping);
+    } finally {
+      ctl.close();
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+    if (signal.stopping && values.json !== true) io.out('stopped cleanly; run again to resume');
+    return EXIT.ok;
+  },
+};
+
+const simulateCmd: Command = {
+  name: 'simulate',
+  summary: 'run the real controller against the simulator on a virtual clock between two instants',
+  help: `Usage: fleetwarden simulate --config FILE --from ISO --to ISO [--json]
+
+Answers "what will happen this week?": runs the real reconciler against the simulated fleet of the
+configuration on a virtual clock, as fast as the CPU allows, starting from a fresh simulated world at --from.
+The clock ticks at the controller's interval while anything moves and jumps to the next event when the fleet is
+at rest. Nothing is written to disk.
+
+  --json   JSON Lines, one per event:
+           {"at":..,"group":..,"instance":..,"type":"transition","from":..,"to":..,"reason":..}
+           {"at":..,"group":..,"type":"command","command":"start|stop|deregister|register|run-event ...|check-bypass","instances":[..],"reason":..}
+           {"at":..,"group":..,"type":"window","name":..,"state":"enter|exit"}
+  Without --json: a readable timeline and a summary (starts, stops, forced stops, time in each state).`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' } }, false);
+    if (values.config === undefined) throw new UsageError('--config', 'is required');
+    if (values.from === undefined) throw new UsageError('--from', 'is required, e.g. --from 2026-06-01T00:00:00Z');
+    if (values.to === undefined) throw new UsageError('--to', 'is required, e.g. --to 2026-06-08T00:00:00Z');
+    const from = parseInstant(values.from, '--from');
+    const to = parseInstant(values.to, '--to');
+    if (to <= from) throw new UsageError('--to', 'must be after --from');
+    if (to - from > 366 * 86_400_000) throw new UsageError('--to', 'a simulation covers at most a year');
+    const config = loadConfigFile(values.config);
+    simulatorSpec(config);
+    const json = values.json === true;
+    const report = await simulate({ ...config, provider: 'simulator' }, from, to, (e) => {
+      if (json) {
+        if (e.type === 'transition' || e.type === 'command' || e.type === 'window') io.out(JSON.stringify(eventJson(e)));
+      } else if (e.type !== 'lease') io.out(Reconciler.describe(e));
+    });
+    if (!json) {
+      const total = Object.values(report.timeInState).reduce((a, b) => a + b, 0) || 1;
+      const rows = Object.entries(report.timeInState)
+        .sort((a, b) => b[1] - a[1])
+        .map(([state, msTotal]) => [state, formatDuration(Math.round(msTotal / 60_000) * 60_000), `${((100 * msTotal) / total).toFixed(1)}%`]);
+      io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries`);
+      io.out(table(['state', 'instance-time', 'share'], rows));
+    }
+    return EXIT.ok;
+  },
+};
+
+const status: Command = {
+  name: 'status',
+  summary: 'the fleet now: each instance’s lifecycle state, since when and why',
+  help: `Usage: fleetwarden status [--config FILE] [--state-dir DIR] [--group NAME] [--json]
+
+Reads the store (a running controller may be writing it) and prints each managed instance's state.
+
+${COMMON_HELP}`,
+  run(args: string[], io: CliIo): number {
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+    const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+    try {
+      const records = store.allRecords().filter((r) => values.group === undefined || r.group === values.group);
+      const now = systemClock.now();
+      const leases = config.groups.map((g) => ({ group: g.name, holder: store.leaseHolder(g.name, now) }));
+      if (values.json === true) {
+        io.out(JSON.stringify({ instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })), leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })) }));
+        return EXIT.ok;
+      }
+      io.out(table(['group', 'instance', 'state', 'since', 'reason'], records.map((r) => [r.group, r.instanceId, r.state, formatInstant(r.since), r.reason])));
+      const counts = new Map<string, number>();
+      for (const r of records) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+      io.out(`\n${records.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
+      for (const l of leases) io.out(`${l.group}: ${l.holder ? `controller ${l.holder.owner} (lease until ${formatInstant(l.holder.expiresAt)})` : 'no controller holds the lease'}`);
+      return EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+const history: Command = {
+  name: 'history',
+  summary: 'past transitions, commands, windows and retries, newest first',
+  help: `Usage: fleetwarden history [--config FILE] [--state-dir DIR] [--group NAME] [--instance ID] [--limit N] [--before ID] [--json]
+
+Prints the append-only history, newest first, --limit entries (default 50) at a time; --before ID pages on.
+
+${COMMON_HELP}`,
+  run(args: string[], io: CliIo): number {
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+    const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+    try {
+      const entries = store.history({ group: values.group, instanceId: values.instance, before: intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER), limit: intOption(values.limit, '--limit', 1, 10_000) ?? 50 });
+      if (values.json === true) {
+        io.out(JSON.stringify({ entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })), next: entries.length > 0 ? (entries.at(-1)?.id ?? null) : null }));
+        return EXIT.ok;
+      }
+      io.out(table(['id', 'at', 'group', 'instance', 'type', 'what'], entries.map((e) => [String(e.id ?? ''), formatInstant(e.at), e.group, e.instanceId ?? '', e.type, e.summary])));
+      return EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+const windows: Command = {
+  name: 'windows',
+  summary: 'upcoming maintenance-window periods of every group',
+  help: `Usage: fleetwarden windows [--config FILE] [--group NAME] [--from ISO] [--days N] [--json]
+
+Lists the window periods of each group (file-declared windows, and the simulator's SSM windows when
+ssm.discovery is on) from --from (default now) for --days days (default 7), with the instant each becomes
+active (start − startAhead).
+
+  --config FILE   configuration file (default ${DEFAULT_CONFIG})`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { config: { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+    const from = values.from === undefined ? systemClock.now() : parseInstant(values.from, '--from');
+    const to = from + (intOption(values.days, '--days', 1, 366) ?? 7) * 86_400_000;
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && config.simulator ? await new Simulator(config.simulator, config.naming, { now: () => from }, null).list() : [];
+    const rows: { group: string; name: string; source: string; activeFrom: number; start: number; end: number }[] = [];
+    const warnings: string[] = [];
+    for (const g of config.groups) {
+      if (values.group !== undefined && g.name !== values.group) continue;
+      const found = ssmWindowsForGroup(ssm, g.name, config.naming, from);
+      warnings.push(...found.warnings);
+      const ahead = typeof g.fileValues['maintenance.startAhead'] === 'number' ? g.fileValues['maintenance.startAhead'] : 15 * 60_000;
+      for (const w of [...g.windows, ...found.windows]) {
+        if (!w.schedule) {
+          warnings.push(`${g.name}: window ${w.name} cannot be evaluated: ${w.error ?? 'invalid'}`);
+          continue;
+        }
+        for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
+          const end = o.end ?? o.start;
+          if (end > from) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+        }
+      }
+    }
+    if (values.group !== undefined && !config.groups.some((g) => g.name === values.group)) throw new UsageError('--group', `no group "${values.group}"`);
+    rows.sort((a, b) => a.start - b.start);
+    if (values.json === true) {
+      io.out(JSON.stringify({ from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings }));
+      return EXIT.ok;
+    }
+    io.out(rows.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end'], rows.map((r) => [r.group, r.name, formatInstant(r.activeFrom), formatInstant(r.start), formatInstant(r.end)])));
+    for (const w of warnings) io.err(`warning: ${w}`);
+    return EXIT.ok;
+  },
+};
+
+export const controllerCommands: readonly Command[] = [run, simulateCmd, status, history, windows];

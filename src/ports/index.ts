@@ -1,0 +1,122 @@
+/**
+ * Ports: the interfaces the reconciler talks to. Implementations live in providers/ and store/; nothing here
+ * knows about EC2 state names, SDK types or SQL.
+ */
+import type { SsmWindowInfo } from '../config/ssm-windows.js';
+import type { Override } from '../config/resolve.js';
+import type { KeyValue } from '../config/keys.js';
+import type { BypassResult, Control, EventName, EventResult, InstanceRecord, ObservedInstance, TargetHealth, WorkloadRecord } from '../domain/model.js';
+import type { ActionFailure, BypassCheckResult, Transition } from '../planner/types.js';
+
+export type { Clock } from '../domain/time.js';
+
+/** The outcome of a provider action for one instance. */
+export interface ActionResult {
+  readonly instanceId: string;
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface FleetProvider {
+  /** Every instance carrying the tag key `groupTagKey` (any value), with its power and provider health. */
+  listInstances(groupTagKey: string): Promise<ObservedInstance[]>;
+  start(instanceIds: readonly string[]): Promise<ActionResult[]>;
+  stop(instanceIds: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]>;
+}
+
+export interface LoadBalancer {
+  /** Health of each instance in every managed target group, by instance id then target group id. */
+  targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
+  register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
+  deregister(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
+}
+
+/** A command sent to instances whose results are read later (SSM Run Command, or the simulator's scripts). */
+export interface CommandHandle {
+  readonly id: string;
+  readonly kind: 'event' | 'bypass';
+  readonly group: string;
+  readonly instanceIds: readonly string[];
+  readonly event?: EventName;
+  readonly sentAt: number;
+}
+
+export interface CommandResults {
+  readonly events: EventResult[];
+  readonly bypass: BypassCheckResult[];
+  /** Handles that are finished for every instance: no need to ask again. */
+  readonly finished: string[];
+}
+
+export interface CommandRunner {
+  runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle>;
+  checkBypass(group: string, instanceIds: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle>;
+  /** Results that have arrived for these handles. */
+  results(handles: readonly CommandHandle[]): Promise<CommandResults>;
+}
+
+export interface WindowSource {
+  list(): Promise<SsmWindowInfo[]>;
+}
+
+/** One line of the append-only history. */
+export interface HistoryEntry {
+  readonly id?: number;
+  readonly at: number;
+  readonly group: string;
+  readonly instanceId: string | null;
+  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control';
+  readonly summary: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Everything one tick writes for one group, saved in one transaction. */
+export interface TickWrite {
+  readonly group: string;
+  readonly at: number;
+  readonly records: readonly InstanceRecord[];
+  readonly workload?: WorkloadRecord | undefined;
+  readonly transitions: readonly Transition[];
+  readonly history: readonly HistoryEntry[];
+  readonly newHandles: readonly CommandHandle[];
+  readonly finishedHandles: readonly string[];
+  /** Failures of this tick's actions, for the next tick's planner. */
+  readonly failures: readonly ActionFailure[];
+  /** Failures the planner has now consumed. */
+  readonly consumedFailures: boolean;
+  /** Which window periods were active, to record enter/exit once. */
+  readonly activeWindows: readonly string[];
+}
+
+export interface GroupState {
+  readonly records: Map<string, InstanceRecord>;
+  readonly workload: WorkloadRecord | undefined;
+  readonly handles: CommandHandle[];
+  readonly failures: ActionFailure[];
+  readonly activeWindows: string[];
+}
+
+export interface Store {
+  /** Acquires or renews the lease of `group` for `owner` until `until`; false when another owner holds it. */
+  acquireLease(group: string, owner: string, now: number, ttlMs: number): boolean;
+  releaseLease(group: string, owner: string): void;
+  leaseHolder(group: string, now: number): { owner: string; expiresAt: number } | null;
+  loadGroup(group: string): GroupState;
+  saveTick(write: TickWrite): void;
+  /** Every record, for status views. */
+  allRecords(): InstanceRecord[];
+  history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): HistoryEntry[];
+  appendHistory(entries: readonly HistoryEntry[]): void;
+  pruneHistory(olderThan: number): number;
+  overrides(now: number): Override[];
+  setOverride(o: Override, at: number): void;
+  removeOverride(group: string, key: string): boolean;
+  storeValues(group: string): Record<string, KeyValue>;
+  setStoreValue(group: string, key: string, value: KeyValue): void;
+  controls(now: number): Control[];
+  setControl(c: Control, at: number): void;
+  removeControl(instanceId: string, kind: Control['kind']): boolean;
+  close(): void;
+}
+
+export type { BypassResult };

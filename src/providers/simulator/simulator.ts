@@ -1,0 +1,421 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Naming } from '../../config/config.js';
+import type { SsmWindowInfo } from '../../config/ssm-windows.js';
+import { parseDuration } from '../../domain/durations.js';
+import { FleetwardenError } from '../../domain/errors.js';
+import type { EventName, ObservedInstance, PowerState, ProviderHealth, TargetHealth } from '../../domain/model.js';
+import { parseInstant } from '../../domain/time.js';
+import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, WindowSource } from '../../ports/index.js';
+import type { ScriptSpec, SimulatorSpec } from './spec.js';
+
+/** A retryable provider error (throttling): the executor backs off and tries again. */
+export class ThrottledError extends FleetwardenError {
+  override readonly name: string = 'ThrottledError';
+}
+
+interface SimInstance {
+  id: string;
+  group: string;
+  tags: Record<string, string>;
+  zone: string;
+  type: string;
+  power: PowerState;
+  /** When `pending` ends (boot) or `stopping` ends. */
+  until: number | null;
+  bootedAt: number | null;
+}
+
+interface SimTarget {
+  registeredAt: number;
+  deregisteringSince: number | null;
+}
+
+interface SimCommand {
+  id: string;
+  kind: 'event' | 'bypass';
+  event?: EventName;
+  instanceIds: string[];
+  /** Per instance: when it answers (null = never), and the answer. */
+  answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string }>;
+}
+
+/** An action the simulated cloud carried out, for checking a controller's behaviour from the outside. */
+export interface SimAction {
+  at: number;
+  action: 'start' | 'stop' | 'register' | 'deregister' | 'run-event' | 'check-bypass';
+  instanceId: string;
+  /** Power before the action (start/stop); target group for (de)registration; event name. */
+  detail: string;
+  ok: boolean;
+}
+
+interface WorldState {
+  version: 1;
+  now: number;
+  rng: number;
+  seq: number;
+  instances: Record<string, SimInstance>;
+  targetGroups: Record<string, Record<string, SimTarget>>;
+  commands: Record<string, SimCommand>;
+  scriptRuns: Record<string, number>;
+  log: SimAction[];
+}
+
+const DEFAULT_START = '2026-01-05T00:00:00Z';
+const ms = (v: string | number | undefined, fallback: number, field: string): number => (v === undefined ? fallback : parseDuration(v, field));
+
+/**
+ * A simulated cloud implementing every provider port: instances with boot times and jitter, target groups with
+ * health checks and a deregistration delay, in-instance scripts that a scenario defines, SSM-like windows, and
+ * fault injection. It is lazy: each call first advances the world to the clock's `now`, so a virtual clock can
+ * jump from event to event. With a file, the world persists after every change (written atomically).
+ */
+export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, WindowSource {
+  private readonly spec: SimulatorSpec;
+  private readonly clock: Clock;
+  private readonly file: string | null;
+  private readonly naming: Naming;
+  private state: WorldState;
+  private readonly bootMin: number;
+  private readonly bootMax: number;
+  private readonly stopTime: number;
+  private readonly deregistrationDelay: number;
+  private readonly healthyAfter: number;
+
+  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null) {
+    this.spec = spec;
+    this.clock = clock;
+    this.file = file;
+    this.naming = naming;
+    this.bootMin = ms(spec.bootTime?.min, 40_000, 'simulator.bootTime.min');
+    this.bootMax = ms(spec.bootTime?.max, 90_000, 'simulator.bootTime.max');
+    this.stopTime = ms(spec.stopTime, 20_000, 'simulator.stopTime');
+    this.deregistrationDelay = ms(spec.deregistrationDelay, 60_000, 'simulator.deregistrationDelay');
+    this.healthyAfter = ms(spec.healthyAfter, 30_000, 'simulator.healthyAfter');
+    this.state = file !== null && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as WorldState) : this.fresh();
+  }
+
+  /** The simulated instant the world was last advanced to (a restarted controller's clock resumes here). */
+  static savedTime(file: string): number | null {
+    if (!existsSync(file)) return null;
+    return (JSON.parse(readFileSync(file, 'utf8')) as WorldState).now;
+  }
+
+  static startTime(spec: SimulatorSpec): number {
+    return parseInstant(spec.start ?? DEFAULT_START, 'simulator.start');
+  }
+
+  private fresh(): WorldState {
+    const now = Simulator.startTime(this.spec);
+    const state: WorldState = { version: 1, now, rng: this.spec.seed ?? 42, seq: 0, instances: {}, targetGroups: {}, commands: {}, scriptRuns: {}, log: [] };
+    const p = this.naming.tagPrefix;
+    for (const [group, g] of Object.entries(this.spec.groups)) {
+      const zones = g.zones ?? ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
+      const tg = g.targetGroup === false ? null : `tg-${group}`;
+      if (tg !== null) state.targetGroups[tg] = {};
+      const add = (id: string, tags: Record<string, string>, type: string): void => {
+        const i = Object.keys(state.instances).filter((k) => state.instances[k]?.group === group).length;
+        const running = g.running === true;
+        state.instances[id] = { id, group, tags: { [`${p}:group-name`]: group, Name: id, ...tags }, zone: zones[i % zones.length] ?? 'zone-a', type, power: running ? 'running' : 'stopped', until: null, bootedAt: running ? now - 3_600_000 : null };
+        if (tg !== null) (state.targetGroups[tg] ?? {})[id] = { registeredAt: now - 3_600_000, deregisteringSince: null };
+      };
+      const lh = g.lighthouse ?? 0;
+      for (let n = 1; n <= g.instances; n++) {
+        const isLh = n <= lh;
+        add(`i-${group}-${String(n).padStart(3, '0')}`, isLh ? { [`${p}:lighthouse`]: 'true' } : {}, isLh ? (g.lighthouseType ?? 't3.nano') : (g.instanceType ?? 't3.large'));
+      }
+      for (const [sub, count] of Object.entries(g.subfleets ?? {})) {
+        for (let n = 1; n <= count; n++) add(`i-${group}-${sub}-${String(n).padStart(2, '0')}`, { [`${p}:subfleet-name`]: sub }, g.instanceType ?? 't3.large');
+      }
+      for (const [tier, count] of Object.entries(g.tiers ?? {})) {
+        for (let n = 1; n <= count; n++) add(`i-${group}-${tier.toLowerCase()}-${String(n).padStart(2, '0')}`, { [g.tierTag ?? 'Role']: tier }, g.instanceType ?? 't3.large');
+      }
+    }
+    return state;
+  }
+
+  /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), part of the persisted world. */
+  private random(): number {
+    let t = (this.state.rng = (this.state.rng + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  }
+
+  private save(): void {
+    if (this.file === null) return;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, this.file);
+  }
+
+  /** Moves the world forward to the clock's now: boots end, stops end, deregistrations complete. */
+  private advance(): number {
+    const now = Math.max(this.clock.now(), this.state.now);
+    for (const i of Object.values(this.state.instances)) {
+      if (i.until !== null && i.until <= now) {
+        if (i.power === 'pending') {
+          i.power = 'running';
+          i.bootedAt = i.until;
+        } else if (i.power === 'stopping') {
+          i.power = 'stopped';
+          i.bootedAt = null;
+        }
+        i.until = null;
+      }
+    }
+    for (const targets of Object.values(this.state.targetGroups)) {
+      for (const [id, t] of Object.entries(targets)) {
+        if (t.deregisteringSince !== null && t.deregisteringSince + this.deregistrationDelay <= now) Reflect.deleteProperty(targets, id);
+      }
+    }
+    const changed = now !== this.state.now;
+    this.state.now = now;
+    if (changed) this.save();
+    return now;
+  }
+
+  private throttle(): void {
+    const rate = this.spec.faults?.throttleRate ?? 0;
+    if (rate > 0 && this.random() < rate) {
+      this.save();
+      throw new ThrottledError('Rate exceeded (simulated throttling)');
+    }
+  }
+
+  private fails(): boolean {
+    const rate = this.spec.faults?.errorRate ?? 0;
+    return rate > 0 && this.random() < rate;
+  }
+
+  /** The next instant at which the world changes by itself (a boot or stop ends, a deregistration or script completes). */
+  nextEventAfter(now: number): number | null {
+    let next = Infinity;
+    for (const i of Object.values(this.state.instances)) if (i.until !== null && i.until > now) next = Math.min(next, i.until);
+    for (const targets of Object.values(this.state.targetGroups)) {
+      for (const t of Object.values(targets)) {
+        if (t.deregisteringSince !== null) next = Math.min(next, Math.max(now + 1, t.deregisteringSince + this.deregistrationDelay));
+        else if (t.registeredAt + this.healthyAfter > now) next = Math.min(next, t.registeredAt + this.healthyAfter);
+      }
+    }
+    for (const c of Object.values(this.state.commands)) for (const a of Object.values(c.answers)) if (a.at !== null && a.at > now) next = Math.min(next, a.at);
+    for (const i of Object.values(this.state.instances)) if (i.bootedAt !== null && i.bootedAt + this.healthyAfter > now) next = Math.min(next, i.bootedAt + this.healthyAfter);
+    return Number.isFinite(next) ? next : null;
+  }
+
+  get actions(): readonly SimAction[] {
+    return this.state.log;
+  }
+
+  get now(): number {
+    return this.state.now;
+  }
+
+  // ---- FleetProvider -------------------------------------------------------------------------------------------
+
+  listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
+    const now = this.advance();
+    this.throttle();
+    const out: ObservedInstance[] = [];
+    for (const i of Object.values(this.state.instances)) {
+      if (i.tags[groupTagKey] === undefined) continue;
+      const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
+      out.push({ id: i.id, tags: { ...i.tags }, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });
+    }
+    return Promise.resolve(out);
+  }
+
+  start(ids: readonly string[]): Promise<ActionResult[]> {
+    const now = this.advance();
+    this.throttle();
+    const results = ids.map((id): ActionResult => {
+      const i = this.state.instances[id];
+      if (!i) return { instanceId: id, ok: false, detail: 'InvalidInstanceID.NotFound' };
+      const before = i.power;
+      if (this.fails()) {
+        this.state.log.push({ at: now, action: 'start', instanceId: id, detail: before, ok: false });
+        return { instanceId: id, ok: false, detail: 'InsufficientInstanceCapacity (simulated)' };
+      }
+      this.state.log.push({ at: now, action: 'start', instanceId: id, detail: before, ok: true });
+      if (before === 'stopped') {
+        i.power = 'pending';
+        i.until = now + this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
+      }
+      return { instanceId: id, ok: true };
+    });
+    this.save();
+    return Promise.resolve(results);
+  }
+
+  stop(ids: readonly string[]): Promise<ActionResult[]> {
+    const now = this.advance();
+    this.throttle();
+    const stuck = new Set(this.spec.faults?.stuckStopping ?? []);
+    const results = ids.map((id): ActionResult => {
+      const i = this.state.instances[id];
+      if (!i) return { instanceId: id, ok: false, detail: 'InvalidInstanceID.NotFound' };
+      const before = i.power;
+      if (this.fails()) {
+        this.state.log.push({ at: now, action: 'stop', instanceId: id, detail: before, ok: false });
+        return { instanceId: id, ok: false, detail: 'InternalError (simulated)' };
+      }
+      this.state.log.push({ at: now, action: 'stop', instanceId: id, detail: before, ok: true });
+      if (before === 'running' || before === 'pending') {
+        i.power = 'stopping';
+        i.until = stuck.has(id) ? null : now + this.stopTime;
+      }
+      return { instanceId: id, ok: true };
+    });
+    this.save();
+    return Promise.resolve(results);
+  }
+
+  // ---- LoadBalancer ----------------------------------------------------------------------------------------------
+
+  targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+    const now = this.advance();
+    this.throttle();
+    const out = new Map<string, Record<string, TargetHealth>>();
+    for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
+      for (const [id, t] of Object.entries(targets)) {
+        const i = this.state.instances[id];
+        let h: TargetHealth;
+        if (t.deregisteringSince !== null) h = 'draining';
+        else if (!i || i.power !== 'running') h = 'unused';
+        else if (now - Math.max(t.registeredAt, i.bootedAt ?? 0) < this.healthyAfter) h = 'initial';
+        else h = 'healthy';
+        out.set(id, { ...out.get(id), [tg]: h });
+      }
+    }
+    return Promise.resolve(out);
+  }
+
+  register(targetGroup: string, ids: readonly string[]): Promise<void> {
+    const now = this.advance();
+    this.throttle();
+    const targets = (this.state.targetGroups[targetGroup] ??= {});
+    for (const id of ids) {
+      targets[id] = { registeredAt: now, deregisteringSince: null };
+      this.state.log.push({ at: now, action: 'register', instanceId: id, detail: targetGroup, ok: true });
+    }
+    this.save();
+    return Promise.resolve();
+  }
+
+  deregister(targetGroup: string, ids: readonly string[]): Promise<void> {
+    const now = this.advance();
+    this.throttle();
+    const targets = this.state.targetGroups[targetGroup] ?? {};
+    for (const id of ids) {
+      const t = targets[id];
+      if (t && t.deregisteringSince === null) t.deregisteringSince = now;
+      this.state.log.push({ at: now, action: 'deregister', instanceId: id, detail: targetGroup, ok: true });
+    }
+    this.save();
+    return Promise.resolve();
+  }
+
+  // ---- CommandRunner ---------------------------------------------------------------------------------------------
+
+  private script(group: string, event: string): ScriptSpec | undefined {
+    const scripts = this.spec.groups[group]?.scripts ?? {};
+    return scripts[event] ?? (event.startsWith('instance-state-change-') ? scripts['instance-state-change'] : undefined);
+  }
+
+  private newCommand(kind: 'event' | 'bypass', group: string, ids: readonly string[], answer: (i: SimInstance, now: number) => SimCommand['answers'][string], event?: EventName): CommandHandle {
+    const now = this.advance();
+    this.throttle();
+    const id = `cmd-${String(++this.state.seq).padStart(6, '0')}`;
+    const cmd: SimCommand = { id, kind, instanceIds: [...ids], answers: {}, ...(event === undefined ? {} : { event }) };
+    for (const iid of ids) {
+      const i = this.state.instances[iid];
+      const a = i && i.power === 'running' ? answer(i, now) : { at: now, ok: false, bypass: 'unknown' as const, detail: 'Undeliverable: instance not running' };
+      cmd.answers[iid] = a;
+      this.state.log.push({ at: now, action: kind === 'event' ? 'run-event' : 'check-bypass', instanceId: iid, detail: event ?? 'bypass', ok: a.ok });
+    }
+    this.state.commands[id] = cmd;
+    this.save();
+    return { id, kind, group, instanceIds: [...ids], sentAt: now, ...(event === undefined ? {} : { event }) };
+  }
+
+  runEvent(group: string, ids: readonly string[], event: EventName): Promise<CommandHandle> {
+    return Promise.resolve(
+      this.newCommand(
+        'event',
+        group,
+        ids,
+        (i, now) => {
+          const s = this.script(group, event);
+          const runKey = `${i.id}|${event}`;
+          const run = (this.state.scriptRuns[runKey] = (this.state.scriptRuns[runKey] ?? 0) + 1);
+          const at = now + ms(s?.duration, 2000, 'duration');
+          if (s?.noAnswer === true) return { at: null, ok: false };
+          if (s?.failTimes !== undefined && run <= s.failTimes) return { at, ok: false, detail: `exit 1 (simulated failure ${run} of ${s.failTimes})` };
+          const uptime = now - (i.bootedAt ?? now);
+          const needed = ms(s?.succeedAfterUptime, 0, 'succeedAfterUptime');
+          if (uptime < needed) return { at, ok: false, detail: `exit 1 (not ready: up ${Math.round(uptime / 1000)}s)` };
+          return { at, ok: true, detail: 'exit 0' };
+        },
+        event,
+      ),
+    );
+  }
+
+  checkBypass(group: string, ids: readonly string[]): Promise<CommandHandle> {
+    const present = new Set(this.spec.groups[group]?.bypassPresent ?? []);
+    return Promise.resolve(this.newCommand('bypass', group, ids, (i, now) => ({ at: now + 2000, ok: true, bypass: present.has(i.id) ? 'present' : 'absent' })));
+  }
+
+  results(handles: readonly CommandHandle[]): Promise<CommandResults> {
+    const now = this.advance();
+    const out: CommandResults = { events: [], bypass: [], finished: [] };
+    for (const h of handles) {
+      const cmd = this.state.commands[h.id];
+      if (!cmd) {
+        out.finished.push(h.id);
+        continue;
+      }
+      let open = 0;
+      for (const [iid, a] of Object.entries(cmd.answers)) {
+        if (a.at === null) {
+          open++;
+          continue;
+        }
+        if (a.at > now) {
+          open++;
+          continue;
+        }
+        if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
+        else out.bypass.push({ instanceId: iid, result: a.bypass ?? 'unknown', at: a.at });
+      }
+      // A command nobody answers is given up after an hour, like an SSM command's delivery timeout.
+      if (open === 0 || now - h.sentAt > 3_600_000) {
+        out.finished.push(h.id);
+        Reflect.deleteProperty(this.state.commands, h.id);
+      }
+    }
+    this.save();
+    return Promise.resolve(out);
+  }
+
+  // ---- WindowSource ----------------------------------------------------------------------------------------------
+
+  list(): Promise<SsmWindowInfo[]> {
+    this.advance();
+    return Promise.resolve(
+      (this.spec.ssmWindows ?? []).map((w, n) => ({
+        id: `mw-${String(n + 1).padStart(17, '0')}`,
+        name: w.name,
+        schedule: w.schedule,
+        durationHours: w.durationHours,
+        cutoffHours: w.cutoffHours ?? 0,
+        enabled: w.enabled ?? true,
+        tags: w.tags ?? {},
+        ...(w.timezone === undefined ? {} : { timezone: w.timezone }),
+        ...(w.offsetDays === undefined ? {} : { offsetDays: w.offsetDays }),
+      })),
+    );
+  }
+}

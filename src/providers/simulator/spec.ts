@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/** What a simulated in-instance script does. Default: the script is absent, which counts as success. */
+const scriptSchema = z.strictObject({
+  /** Fails until the instance has been up this long (e.g. ready-for-operation after 4m). */
+  succeedAfterUptime: z.union([z.string(), z.number()]).optional(),
+  /** Fails on its first N runs on each instance, then succeeds (e.g. a shutdown probe that fails twice). */
+  failTimes: z.number().int().nonnegative().optional(),
+  /** Never answers (a hung script / lost delivery). */
+  noAnswer: z.boolean().optional(),
+  /** How long one run takes [2s]. */
+  duration: z.union([z.string(), z.number()]).optional(),
+});
+
+const simGroupSchema = z.strictObject({
+  instances: z.number().int().nonnegative().describe('main-fleet instances (LightHouse ones included)'),
+  lighthouse: z.number().int().nonnegative().optional().describe('how many of them are LightHouse'),
+  subfleets: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  tiers: z.record(z.string(), z.number().int().nonnegative()).optional().describe('tier value -> instances, for tiered workloads'),
+  tierTag: z.string().optional(),
+  zones: z.array(z.string()).optional(),
+  instanceType: z.string().optional(),
+  lighthouseType: z.string().optional(),
+  targetGroup: z.boolean().optional().describe('put the group behind a target group [true]'),
+  running: z.boolean().optional().describe('instances start out running [false]'),
+  scripts: z.record(z.string(), scriptSchema).optional().describe('event name -> script behaviour'),
+  bypassPresent: z.array(z.string()).optional().describe('instance ids whose bypass file exists'),
+});
+
+const ssmWindowSchema = z.strictObject({
+  name: z.string(),
+  schedule: z.string(),
+  timezone: z.string().optional(),
+  offsetDays: z.number().int().optional(),
+  durationHours: z.number().int(),
+  cutoffHours: z.number().int().optional(),
+  enabled: z.boolean().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+
+export const simulatorSchema = z.strictObject({
+  world: z.string().optional().describe('file the simulated world persists in [<state dir>/world.json]'),
+  seed: z.number().int().optional(),
+  start: z.string().optional().describe('ISO instant the simulated clock starts at (fresh world) [2026-01-05T00:00:00Z]'),
+  speed: z.number().positive().optional().describe("simulated seconds per real second for 'fleetwarden run' [1]"),
+  bootTime: z.strictObject({ min: z.union([z.string(), z.number()]), max: z.union([z.string(), z.number()]) }).optional(),
+  stopTime: z.union([z.string(), z.number()]).optional(),
+  deregistrationDelay: z.union([z.string(), z.number()]).optional(),
+  healthyAfter: z.union([z.string(), z.number()]).optional().describe('target health checks pass this long after boot [30s]'),
+  faults: z
+    .strictObject({
+      errorRate: z.number().min(0).max(1).optional().describe('share of start/stop actions that fail'),
+      throttleRate: z.number().min(0).max(1).optional().describe('share of API calls throttled'),
+      stuckStopping: z.array(z.string()).optional().describe('instances that never finish stopping'),
+    })
+    .optional(),
+  groups: z.record(z.string(), simGroupSchema),
+  ssmWindows: z.array(ssmWindowSchema).optional().describe('SSM-like maintenance windows (tags included), for ssm.discovery'),
+});
+
+export type SimulatorSpec = z.infer<typeof simulatorSchema>;
+export type SimGroupSpec = z.infer<typeof simGroupSchema>;
+export type ScriptSpec = z.infer<typeof scriptSchema>;

@@ -1,0 +1,89 @@
+import type { ActionFailure, Command } from '../planner/types.js';
+import type { ActionResult, CommandHandle, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer } from '../ports/index.js';
+
+/** Errors worth retrying: throttling and other transient provider errors say so by name or flag. */
+export function isRetryable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'ThrottledError' || err.name === 'ThrottlingException' || (err as { retryable?: unknown }).retryable === true;
+}
+
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseMs: 250, maxMs: 8000 };
+
+export interface ExecutorDeps {
+  readonly provider: FleetProvider;
+  readonly lb: LoadBalancer;
+  readonly runner: CommandRunner;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  readonly now: () => number;
+  readonly retry?: RetryPolicy;
+}
+
+/** Runs `fn`, retrying transient errors with exponential back-off and full jitter; each retry is recorded. */
+export async function withRetry<T>(deps: ExecutorDeps, what: string, group: string, history: HistoryEntry[], fn: () => Promise<T>): Promise<T> {
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= policy.attempts) throw err;
+      const delay = Math.floor(deps.random() * Math.min(policy.maxMs, policy.baseMs * 2 ** attempt));
+      history.push({ at: deps.now(), group, instanceId: null, type: 'retry', summary: `${what}: ${err instanceof Error ? err.message : String(err)}; retry ${attempt} of ${policy.attempts - 1} in ${delay} ms` });
+      await deps.sleep(delay);
+    }
+  }
+}
+
+export interface Execution {
+  readonly handles: CommandHandle[];
+  readonly failures: ActionFailure[];
+  readonly history: HistoryEntry[];
+}
+
+/** Carries out a plan's commands. Start/stop refusals become failures for the next tick (error back-off). */
+export async function execute(deps: ExecutorDeps, group: string, commands: readonly Command[], scriptTimeoutMs: number): Promise<Execution> {
+  const out: Execution = { handles: [], failures: [], history: [] };
+  const failAll = (action: 'start' | 'stop', ids: readonly string[], detail: string): void => {
+    for (const id of ids) out.failures.push({ instanceId: id, action, at: deps.now(), detail });
+  };
+  const record = (action: 'start' | 'stop', results: readonly ActionResult[]): void => {
+    for (const r of results) if (!r.ok) out.failures.push({ instanceId: r.instanceId, action, at: deps.now(), detail: r.detail ?? 'refused' });
+  };
+  for (const c of commands) {
+    const label = `${c.kind} ${c.instances.join(', ')}`;
+    try {
+      switch (c.kind) {
+        case 'start':
+          record('start', await withRetry(deps, label, group, out.history, () => deps.provider.start(c.instances)));
+          break;
+        case 'stop':
+          record('stop', await withRetry(deps, label, group, out.history, () => deps.provider.stop(c.instances, { force: c.force })));
+          break;
+        case 'deregister':
+          await withRetry(deps, label, group, out.history, () => deps.lb.deregister(c.targetGroup, c.instances));
+          break;
+        case 'register':
+          await withRetry(deps, label, group, out.history, () => deps.lb.register(c.targetGroup, c.instances));
+          break;
+        case 'run-event':
+          out.handles.push(await withRetry(deps, label, group, out.history, () => deps.runner.runEvent(group, c.instances, c.event, c.args, scriptTimeoutMs)));
+          break;
+        case 'check-bypass':
+          out.handles.push(await withRetry(deps, label, group, out.history, () => deps.runner.checkBypass(group, c.instances, c.path, c.os)));
+          break;
+      }
+    } catch (err) {
+      const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      out.history.push({ at: deps.now(), group, instanceId: null, type: 'error', summary: `${label} failed: ${detail}` });
+      if (c.kind === 'start' || c.kind === 'stop') failAll(c.kind, c.instances, detail);
+      // Events and bypass checks that could not be sent time out in the planner and are sent again.
+    }
+  }
+  return out;
+}

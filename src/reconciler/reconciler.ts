@@ -1,0 +1,181 @@
+import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
+import { resolve } from '../config/resolve.js';
+import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import type { ObservedInstance, TargetHealth } from '../domain/model.js';
+import { formatInstant } from '../domain/time.js';
+import { plan } from '../planner/plan.js';
+import type { Plan } from '../planner/types.js';
+import type { Clock, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer, Store, WindowSource } from '../ports/index.js';
+import { execute, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
+
+/** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
+export type ControllerEvent =
+  | { readonly type: 'transition'; readonly at: number; readonly group: string; readonly instance: string; readonly from: string; readonly to: string; readonly reason: string }
+  | { readonly type: 'command'; readonly at: number; readonly group: string; readonly command: string; readonly instances: readonly string[]; readonly reason: string }
+  | { readonly type: 'window'; readonly at: number; readonly group: string; readonly name: string; readonly state: 'enter' | 'exit' }
+  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string };
+
+export interface ReconcilerDeps {
+  readonly config: FleetConfig;
+  readonly provider: FleetProvider;
+  readonly lb: LoadBalancer;
+  readonly runner: CommandRunner;
+  readonly windowSource: WindowSource | null;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly owner: string;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly retry?: RetryPolicy;
+  readonly onEvent?: (e: ControllerEvent) => void;
+}
+
+export interface GroupTick {
+  readonly group: string;
+  readonly plan: Plan;
+  readonly windows: readonly WindowDecl[];
+  readonly startAheadMs: number;
+}
+
+export interface TickSummary {
+  readonly at: number;
+  /** Groups this controller held the lease of and acted on. */
+  readonly groups: readonly GroupTick[];
+  /** Groups another controller holds. */
+  readonly skipped: readonly string[];
+}
+
+/**
+ * The level-triggered loop of DESIGN.md: observe → resolve → plan → execute → record. Every tick re-reads the
+ * world, so a restart, a lost tick or a duplicate tick converges to the same place. One controller acts on a group
+ * at a time (a lease in the store).
+ */
+export class Reconciler {
+  private readonly deps: ReconcilerDeps;
+  private readonly exec: ExecutorDeps;
+  private readonly held = new Set<string>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
+    this.exec = {
+      provider: deps.provider,
+      lb: deps.lb,
+      runner: deps.runner,
+      sleep: deps.sleep,
+      random: deps.random ?? Math.random,
+      now: () => deps.clock.now(),
+      ...(deps.retry === undefined ? {} : { retry: deps.retry }),
+    };
+  }
+
+  private emit(e: ControllerEvent): void {
+    this.deps.onEvent?.(e);
+  }
+
+  async tick(): Promise<TickSummary> {
+    const { config, store, clock } = this.deps;
+    const now = clock.now();
+    const mine: GroupConfig[] = [];
+    const skipped: string[] = [];
+    for (const g of config.groups) {
+      if (store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs)) {
+        if (!this.held.has(g.name)) this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner}` });
+        this.held.add(g.name);
+        mine.push(g);
+      } else {
+        if (this.held.delete(g.name)) this.emit({ type: 'lease', at: now, group: g.name, message: `lease lost by ${this.deps.owner}` });
+        skipped.push(g.name);
+      }
+    }
+    if (mine.length === 0) return { at: now, groups: [], skipped };
+
+    const history: HistoryEntry[] = [];
+    const prefix = config.naming.tagPrefix;
+    const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(`${prefix}:group-name`));
+    const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
+
+    const out: GroupTick[] = [];
+    for (const g of mine) out.push(await this.tickGroup(g, now, observed, health, ssm, g === mine[0] ? history : []));
+    store.pruneHistory(now - config.controller.historyRetentionMs);
+    return { at: now, groups: out, skipped };
+  }
+
+  private async tickGroup(g: GroupConfig, now: number, observed: readonly ObservedInstance[], health: ReadonlyMap<string, Record<string, TargetHealth>>, ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
+    const { config, store } = this.deps;
+    const prefix = config.naming.tagPrefix;
+    const state = store.loadGroup(g.name);
+    const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
+    const results = state.handles.length > 0 ? await withRetry(this.exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
+    const instances = observed.filter((i) => i.tags[`${prefix}:group-name`] === g.name).map((i) => ({ ...i, targets: health.get(i.id) ?? {} }));
+    const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
+    const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
+    const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: store.storeValues(g.name), overrides: store.overrides(now) });
+    const p = plan({
+      config,
+      group: g,
+      resolved: { ...resolved, warnings: [...resolved.warnings, ...discovered.warnings] },
+      instances,
+      records: state.records,
+      workload: state.workload,
+      controls: store.controls(now),
+      eventResults: results.events,
+      bypassResults: results.bypass,
+      failures: state.failures,
+      now,
+    });
+    const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
+    history.push(...ex.history);
+
+    const active = resolved.windows.active.map((a) => a.decl.name);
+    const windowEvents: ControllerEvent[] = [
+      ...active.filter((n) => !state.activeWindows.includes(n)).map((name): ControllerEvent => ({ type: 'window', at: now, group: g.name, name, state: 'enter' })),
+      ...state.activeWindows.filter((n) => !active.includes(n)).map((name): ControllerEvent => ({ type: 'window', at: now, group: g.name, name, state: 'exit' })),
+    ];
+    for (const w of windowEvents) if (w.type === 'window') history.push({ at: now, group: g.name, instanceId: null, type: 'window', summary: `window ${w.name} ${w.state === 'enter' ? 'entered' : 'exited'}` });
+    for (const t of p.transitions) history.push({ at: t.at, group: g.name, instanceId: t.instanceId, type: 'transition', summary: `${t.from} → ${t.to}: ${t.reason}`, data: { from: t.from, to: t.to, reason: t.reason } });
+    for (const c of p.commands) history.push({ at: now, group: g.name, instanceId: c.instances.length === 1 ? (c.instances[0] ?? null) : null, type: 'command', summary: `${c.kind} ${c.instances.join(', ')}: ${c.reason}`, data: { command: c.kind, instances: c.instances } });
+
+    store.saveTick({
+      group: g.name,
+      at: now,
+      records: p.records,
+      workload: p.workload,
+      transitions: p.transitions,
+      history,
+      newHandles: ex.handles,
+      finishedHandles: results.finished,
+      failures: ex.failures,
+      consumedFailures: true,
+      activeWindows: active,
+    });
+
+    for (const w of windowEvents) this.emit(w);
+    for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
+    for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
+    for (const h of history) if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
+    return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs };
+  }
+
+  /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */
+  release(): void {
+    for (const g of this.held) this.deps.store.releaseLease(g, this.deps.owner);
+    this.held.clear();
+  }
+
+  static describe(e: ControllerEvent): string {
+    const at = formatInstant(e.at);
+    switch (e.type) {
+      case 'transition':
+        return `${at}  ${e.group}  ${e.instance}  ${e.from} → ${e.to}: ${e.reason}`;
+      case 'command':
+        return `${at}  ${e.group}  ${e.command} ${e.instances.join(', ')}: ${e.reason}`;
+      case 'window':
+        return `${at}  ${e.group}  window ${e.name} ${e.state === 'enter' ? 'entered' : 'exited'}`;
+      case 'retry':
+      case 'error':
+      case 'lease':
+        return `${at}  ${e.group}  ${e.type}: ${e.message}`;
+    }
+  }
+}

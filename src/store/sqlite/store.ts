@@ -1,0 +1,207 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { KeyValue } from '../../config/keys.js';
+import type { Override } from '../../config/resolve.js';
+import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
+import { parseLifecycleState } from '../../domain/lifecycle.js';
+import { FleetwardenError } from '../../domain/errors.js';
+import type { ActionFailure } from '../../planner/types.js';
+import type { CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+
+/** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (instance_id TEXT PRIMARY KEY, grp TEXT NOT NULL, state TEXT NOT NULL, since INTEGER NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX records_grp ON records(grp);
+   CREATE TABLE workloads (grp TEXT PRIMARY KEY, body TEXT NOT NULL);
+   CREATE TABLE handles (id TEXT PRIMARY KEY, grp TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE failures (grp TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE active_windows (grp TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (grp, name));
+   CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, grp TEXT NOT NULL, instance_id TEXT, type TEXT NOT NULL, summary TEXT NOT NULL, data TEXT);
+   CREATE INDEX history_at ON history(at);
+   CREATE INDEX history_instance ON history(instance_id, id);
+   CREATE TABLE leases (grp TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE TABLE overrides (grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (grp, key));
+   CREATE TABLE store_values (grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (grp, key));
+   CREATE TABLE controls (instance_id TEXT NOT NULL, kind TEXT NOT NULL, until INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (instance_id, kind));`,
+];
+
+export class StoreError extends FleetwardenError {
+  override readonly name: string = 'StoreError';
+}
+
+function parseRecord(body: string, where: string): InstanceRecord {
+  const raw = JSON.parse(body) as InstanceRecord;
+  // Unknown states read from storage are rejected, never coerced (DESIGN rule 3).
+  parseLifecycleState(raw.state, `${where}.state`);
+  return raw;
+}
+
+/** The embedded default store: one SQLite file in WAL mode. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion;
+    if (current > MIGRATIONS.length) throw new StoreError(`the store's schema version ${current} is newer than this Fleetwarden (${MIGRATIONS.length}); upgrade Fleetwarden`);
+    MIGRATIONS.slice(current).forEach((sql, i) => {
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${current + i + 1}`);
+      })();
+    });
+  }
+
+  acquireLease(group: string, owner: string, now: number, ttlMs: number): boolean {
+    // One conditional statement: take the lease if free, expired, or already ours.
+    const r = this.db
+      .prepare(
+        `INSERT INTO leases (grp, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT(grp) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+      )
+      .run(group, owner, now + ttlMs, now);
+    return r.changes === 1;
+  }
+
+  releaseLease(group: string, owner: string): void {
+    this.db.prepare('DELETE FROM leases WHERE grp = ? AND owner = ?').run(group, owner);
+  }
+
+  leaseHolder(group: string, now: number): { owner: string; expiresAt: number } | null {
+    const row = this.db.prepare('SELECT owner, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; expires_at: number } | undefined;
+    return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
+  }
+
+  loadGroup(group: string): GroupState {
+    const records = new Map<string, InstanceRecord>();
+    for (const row of this.db.prepare('SELECT instance_id, body FROM records WHERE grp = ?').all(group) as { instance_id: string; body: string }[]) {
+      records.set(row.instance_id, parseRecord(row.body, `records[${row.instance_id}]`));
+    }
+    const wl = this.db.prepare('SELECT body FROM workloads WHERE grp = ?').get(group) as { body: string } | undefined;
+    const handles = (this.db.prepare('SELECT body FROM handles WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CommandHandle);
+    const failures = (this.db.prepare('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
+    const activeWindows = (this.db.prepare('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
+    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows };
+  }
+
+  saveTick(w: TickWrite): void {
+    const db = this.db;
+    db.transaction(() => {
+      const keep = new Set(w.records.map((r) => r.instanceId));
+      const existing = db.prepare('SELECT instance_id FROM records WHERE grp = ?').all(w.group) as { instance_id: string }[];
+      const del = db.prepare('DELETE FROM records WHERE instance_id = ?');
+      for (const row of existing) if (!keep.has(row.instance_id)) del.run(row.instance_id);
+      const up = db.prepare('INSERT INTO records (instance_id, grp, state, since, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET grp = excluded.grp, state = excluded.state, since = excluded.since, body = excluded.body');
+      for (const r of w.records) up.run(r.instanceId, w.group, r.state, r.since, JSON.stringify(r));
+      if (w.workload === undefined) db.prepare('DELETE FROM workloads WHERE grp = ?').run(w.group);
+      else db.prepare('INSERT INTO workloads (grp, body) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET body = excluded.body').run(w.group, JSON.stringify(w.workload));
+      const addHandle = db.prepare('INSERT OR REPLACE INTO handles (id, grp, body) VALUES (?, ?, ?)');
+      for (const h of w.newHandles) addHandle.run(h.id, w.group, JSON.stringify(h));
+      const dropHandle = db.prepare('DELETE FROM handles WHERE id = ?');
+      for (const id of w.finishedHandles) dropHandle.run(id);
+      if (w.consumedFailures) db.prepare('DELETE FROM failures WHERE grp = ?').run(w.group);
+      const addFailure = db.prepare('INSERT INTO failures (grp, body) VALUES (?, ?)');
+      for (const f of w.failures) addFailure.run(w.group, JSON.stringify(f));
+      db.prepare('DELETE FROM active_windows WHERE grp = ?').run(w.group);
+      const addWindow = db.prepare('INSERT INTO active_windows (grp, name) VALUES (?, ?)');
+      for (const name of w.activeWindows) addWindow.run(w.group, name);
+      this.insertHistory(w.history);
+    })();
+  }
+
+  private insertHistory(entries: readonly HistoryEntry[]): void {
+    const ins = this.db.prepare('INSERT INTO history (at, grp, instance_id, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const e of entries) ins.run(e.at, e.group, e.instanceId, e.type, e.summary, e.data === undefined ? null : JSON.stringify(e.data));
+  }
+
+  allRecords(): InstanceRecord[] {
+    return (this.db.prepare('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, `records[${r.instance_id}]`));
+  }
+
+  history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): HistoryEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.group !== undefined) {
+      where.push('grp = ?');
+      args.push(q.group);
+    }
+    if (q.instanceId !== undefined) {
+      where.push('instance_id = ?');
+      args.push(q.instanceId);
+    }
+    if (q.before !== undefined) {
+      where.push('id < ?');
+      args.push(q.before);
+    }
+    const sql = `SELECT id, at, grp, instance_id, type, summary, data FROM history ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: HistoryEntry['type']; summary: string; data: string | null }[];
+    return rows.map((r) => ({ id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(r.data === null ? {} : { data: JSON.parse(r.data) as Record<string, unknown> }) }));
+  }
+
+  appendHistory(entries: readonly HistoryEntry[]): void {
+    this.db.transaction(() => {
+      this.insertHistory(entries);
+    })();
+  }
+
+  pruneHistory(olderThan: number): number {
+    return this.db.prepare('DELETE FROM history WHERE at < ?').run(olderThan).changes;
+  }
+
+  overrides(now: number): Override[] {
+    const rows = this.db.prepare('SELECT grp, key, value, expires_at, reason FROM overrides WHERE expires_at > ? ORDER BY created_at').all(now) as { grp: string; key: string; value: string; expires_at: number; reason: string }[];
+    return rows.map((r) => ({ group: r.grp, key: r.key, value: JSON.parse(r.value) as KeyValue, expiresAt: r.expires_at, reason: r.reason }));
+  }
+
+  setOverride(o: Override, at: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO overrides (grp, key, value, expires_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, reason = excluded.reason, created_at = excluded.created_at').run(o.group, o.key, JSON.stringify(o.value), o.expiresAt, o.reason, at);
+      this.insertHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
+    })();
+  }
+
+  removeOverride(group: string, key: string): boolean {
+    return this.db.prepare('DELETE FROM overrides WHERE grp = ? AND key = ?').run(group, key).changes > 0;
+  }
+
+  storeValues(group: string): Record<string, KeyValue> {
+    const rows = this.db.prepare('SELECT key, value FROM store_values WHERE grp = ?').all(group) as { key: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as KeyValue]));
+  }
+
+  setStoreValue(group: string, key: string, value: KeyValue): void {
+    this.db.prepare('INSERT INTO store_values (grp, key, value) VALUES (?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value').run(group, key, JSON.stringify(value));
+  }
+
+  controls(now: number): Control[] {
+    const rows = this.db.prepare('SELECT instance_id, kind, until, reason FROM controls WHERE until > ?').all(now) as { instance_id: string; kind: string; until: number; reason: string }[];
+    return rows.flatMap((r) => ((CONTROLS as readonly string[]).includes(r.kind) ? [{ instanceId: r.instance_id, kind: r.kind as ControlKind, until: r.until, reason: r.reason }] : []));
+  }
+
+  setControl(c: Control, at: number): void {
+    this.db.prepare('INSERT INTO controls (instance_id, kind, until, reason, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id, kind) DO UPDATE SET until = excluded.until, reason = excluded.reason, created_at = excluded.created_at').run(c.instanceId, c.kind, c.until, c.reason, at);
+  }
+
+  removeControl(instanceId: string, kind: ControlKind): boolean {
+    return this.db.prepare('DELETE FROM controls WHERE instance_id = ? AND kind = ?').run(instanceId, kind).changes > 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
