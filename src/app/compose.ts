@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FleetConfig } from '../config/config.js';
 import { ValidationError } from '../domain/errors.js';
 import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/time.js';
-import { Simulator } from '../providers/simulator/simulator.js';
+import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
@@ -48,8 +48,17 @@ export function openController(config: FleetConfig, opts: OpenOptions): Controll
   }
   const spec = simulatorSpec(config);
   const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
-  const clock = opts.clock ?? new ScaledClock(worldFile === null ? Simulator.startTime(spec) : (Simulator.savedTime(worldFile) ?? Simulator.startTime(spec)), opts.speed ?? spec.speed ?? 1, systemClock);
-  const simulator = new Simulator(spec, config.naming, clock, worldFile);
+  // The simulated clock is anchored in the world file, so every process using the world agrees on the time and
+  // the world keeps moving while no controller runs. A new speed re-anchors at the current simulated instant.
+  let anchor: ClockAnchor | undefined;
+  if (opts.clock === undefined) {
+    const real = systemClock.now();
+    const saved = worldFile === null ? null : Simulator.savedAnchor(worldFile);
+    const speed = opts.speed ?? saved?.speed ?? spec.speed ?? 1;
+    anchor = saved === null ? { real, sim: Simulator.startTime(spec), speed } : saved.speed === speed ? saved : { real, sim: new ScaledClock(saved.sim, saved.speed, systemClock, saved.real).now(), speed };
+  }
+  const clock = opts.clock ?? new ScaledClock(anchor?.sim ?? 0, anchor?.speed ?? 1, systemClock, anchor?.real);
+  const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
   const store = new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
   const reconciler = new Reconciler({
     config,

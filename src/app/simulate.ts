@@ -24,8 +24,8 @@ function nextBoundary(summary: TickSummary, config: FleetConfig, now: number): n
     const startAheadMs = t.startAheadMs;
     const schedules = [...t.windows.flatMap((w) => (w.schedule ? [w.schedule] : [])), ...(config.groups.find((g) => g.name === t.group)?.schedules.map((s) => s.schedule) ?? [])];
     for (const s of schedules) {
-      const [o] = s.next(now - startAheadMs, 1);
-      if (o) next = Math.min(next, Math.max(now + 1, o.start - startAheadMs));
+      const [o] = s.next(now + startAheadMs, 1);
+      if (o) next = Math.min(next, o.start - startAheadMs);
       if (s.hasDuration) {
         const w = s.windowAt(now, startAheadMs);
         if (w) next = Math.min(next, w.end);

@@ -87,7 +87,7 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
         const wait = Math.max(0, realInterval - (Date.now() - started));
         await new Promise<void>((r) => {
           signal.wake = r;
-          setTimeout(r, wait).unref();
+          setTimeout(r, wait);
         });
       } while (!signal.stopping);
     } finally {

@@ -62,19 +62,20 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** Simulated time running `speed` times faster than `base`, from `start` (e.g. a persisted world's time). */
+/** Simulated time running `speed` times faster than `base`: `start` at the base instant `origin` [now]. */
 export class ScaledClock implements Clock {
   private readonly origin: number;
   private readonly start: number;
   private readonly speed: number;
   private readonly base: Clock;
-  constructor(start: number, speed: number, base: Clock = systemClock) {
+  constructor(start: number, speed: number, base: Clock = systemClock, origin: number = base.now()) {
     this.start = start;
     this.speed = speed;
     this.base = base;
-    this.origin = base.now();
+    this.origin = origin;
   }
   now(): number {
-    return this.start + Math.floor((this.base.now() - this.origin) * this.speed);
+    // Whole seconds: simulated timelines read cleanly, and nothing here needs finer time.
+    return Math.floor((this.start + (this.base.now() - this.origin) * this.speed) / 1000) * 1000;
   }
 }

@@ -47,7 +47,10 @@ function ensureSent(ctx: PlanContext, m: Member, event: EventName, args: readonl
 export function applyEvents(ctx: PlanContext): void {
   const s = ctx.settings;
   for (const m of ctx.members) {
-    if (m.obs.power !== 'running') continue;
+    if (m.obs.power !== 'running') {
+      if (m.record.periodNotice !== undefined) ctx.patch(m, { periodNotice: undefined });
+      continue;
+    }
     const state = m.record.state;
     if (state === 'initializing' && s.event('instance-ready-for-operation').enabled) {
       ensureSent(ctx, m, 'instance-ready-for-operation', [], 'probe: ready for operation?', m.record.since);
@@ -56,6 +59,7 @@ export function applyEvents(ctx: PlanContext): void {
       ensureSent(ctx, m, 'instance-ready-for-shutdown', [], 'probe: ready for shutdown?', m.record.since);
     }
     if (state === 'initializing' || state === 'running') notifyPeriod(ctx, m);
+    else if (m.record.periodNotice !== undefined) ctx.patch(m, { periodNotice: undefined }); // only an instance in service is told
     const stateEvent: EventName = `instance-state-change-${state}`;
     const last = m.record.events?.[stateEvent];
     if (s.event('instance-state-change').enabled && last !== undefined && last.firstSentAt >= m.record.since) {

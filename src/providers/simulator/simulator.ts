@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Naming } from '../../config/config.js';
 import type { SsmWindowInfo } from '../../config/ssm-windows.js';
@@ -50,9 +50,17 @@ export interface SimAction {
   ok: boolean;
 }
 
+/** Real instant ↔ simulated instant, and the speed: every process using the world derives the same time. */
+export interface ClockAnchor {
+  readonly real: number;
+  readonly sim: number;
+  readonly speed: number;
+}
+
 interface WorldState {
   version: 1;
   now: number;
+  anchor?: ClockAnchor;
   rng: number;
   seq: number;
   instances: Record<string, SimInstance>;
@@ -77,13 +85,15 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private readonly file: string | null;
   private readonly naming: Naming;
   private state: WorldState;
+  /** mtime and size of the world file as this process last wrote or read it. */
+  private seen: { mtimeMs: number; size: number } | null = null;
   private readonly bootMin: number;
   private readonly bootMax: number;
   private readonly stopTime: number;
   private readonly deregistrationDelay: number;
   private readonly healthyAfter: number;
 
-  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null) {
+  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null, anchor?: ClockAnchor) {
     this.spec = spec;
     this.clock = clock;
     this.file = file;
@@ -93,13 +103,31 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     this.stopTime = ms(spec.stopTime, 20_000, 'simulator.stopTime');
     this.deregistrationDelay = ms(spec.deregistrationDelay, 60_000, 'simulator.deregistrationDelay');
     this.healthyAfter = ms(spec.healthyAfter, 30_000, 'simulator.healthyAfter');
-    this.state = file !== null && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as WorldState) : this.fresh();
+    this.state = file !== null && existsSync(file) ? this.read(file) : this.fresh();
+    if (anchor !== undefined && JSON.stringify(anchor) !== JSON.stringify(this.state.anchor)) {
+      this.state.anchor = anchor;
+      this.save();
+    }
   }
 
-  /** The simulated instant the world was last advanced to (a restarted controller's clock resumes here). */
-  static savedTime(file: string): number | null {
+  private read(file: string): WorldState {
+    const st = statSync(file);
+    this.seen = { mtimeMs: st.mtimeMs, size: st.size };
+    return JSON.parse(readFileSync(file, 'utf8')) as WorldState;
+  }
+
+  /** Another process (a standby controller that took over) may have changed the world: pick its changes up. */
+  private reload(): void {
+    if (this.file === null || !existsSync(this.file)) return;
+    const st = statSync(this.file);
+    if (this.seen !== null && st.mtimeMs === this.seen.mtimeMs && st.size === this.seen.size) return;
+    this.state = this.read(this.file);
+  }
+
+  /** The clock anchor saved in a world file, if any. */
+  static savedAnchor(file: string): ClockAnchor | null {
     if (!existsSync(file)) return null;
-    return (JSON.parse(readFileSync(file, 'utf8')) as WorldState).now;
+    return (JSON.parse(readFileSync(file, 'utf8')) as WorldState).anchor ?? null;
   }
 
   static startTime(spec: SimulatorSpec): number {
@@ -146,13 +174,16 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private save(): void {
     if (this.file === null) return;
     mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
+    const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, this.file);
+    const st = statSync(this.file);
+    this.seen = { mtimeMs: st.mtimeMs, size: st.size };
   }
 
   /** Moves the world forward to the clock's now: boots end, stops end, deregistrations complete. */
   private advance(): number {
+    this.reload();
     const now = Math.max(this.clock.now(), this.state.now);
     for (const i of Object.values(this.state.instances)) {
       if (i.until !== null && i.until <= now) {
@@ -207,6 +238,17 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   get actions(): readonly SimAction[] {
     return this.state.log;
+  }
+
+  /** Tags of a simulated instance (for checks made from outside the controller). */
+  tagsOf(instanceId: string): Readonly<Record<string, string>> | undefined {
+    return this.state.instances[instanceId]?.tags;
+  }
+
+  /** Reads a persisted world's action log and tags without a running simulator. */
+  static readWorld(file: string): { actions: SimAction[]; tags: Record<string, Record<string, string>>; now: number } {
+    const w = JSON.parse(readFileSync(file, 'utf8')) as WorldState;
+    return { actions: w.log, tags: Object.fromEntries(Object.values(w.instances).map((i) => [i.id, i.tags])), now: w.now };
   }
 
   get now(): number {

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { type Controller, openController, virtualTime } from '../../src/app/compose.js';
+import { simulate } from '../../src/app/simulate.js';
+import type { FleetConfig } from '../../src/config/config.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { LifecycleState } from '../../src/domain/lifecycle.js';
+import type { VirtualClock } from '../../src/domain/time.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { violations } from './invariants.js';
+
+const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
+const T = (iso: string): number => Date.parse(iso);
+const MIN = 60_000;
+const INVARIANTS = { drainMinimumMs: MIN, deregistrationDelayMs: 45_000, startAheadMs: 15 * MIN };
+
+function demo(over: (c: FleetConfig) => FleetConfig = (c) => c): FleetConfig {
+  return over(loadConfigFile(DEMO));
+}
+
+function withFaults(errorRate: number, throttleRate: number): (c: FleetConfig) => FleetConfig {
+  return (c) => ({ ...c, simulator: { ...(c.simulator ?? { groups: {} }), faults: { errorRate, throttleRate } } });
+}
+
+interface Rig {
+  ctl: Controller;
+  clock: VirtualClock;
+  /** Ticks every `stepMs` of virtual time until `until`. */
+  runUntil(iso: string, stepMs?: number): Promise<void>;
+  states(group: string): Record<string, LifecycleState>;
+}
+
+function rig(config: FleetConfig, store?: SqliteStore, owner = 'test'): Rig {
+  const { clock, sleep } = virtualTime(T(config.simulator?.start ?? '2026-06-01T01:40:00Z'));
+  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner, ...(store ? {} : {}) });
+  return {
+    ctl,
+    clock,
+    async runUntil(iso, stepMs = config.controller.tickIntervalMs) {
+      while (clock.now() < T(iso)) {
+        await ctl.reconciler.tick();
+        clock.set(Math.min(clock.now() + stepMs, T(iso)));
+      }
+    },
+    states(group) {
+      return Object.fromEntries(ctl.store.allRecords().filter((r) => r.group === group).map((r) => [r.instanceId, r.state]));
+    },
+  };
+}
+
+function count(states: Record<string, LifecycleState>, state: LifecycleState, prefix = ''): number {
+  return Object.entries(states).filter(([id, s]) => s === state && id.startsWith(prefix)).length;
+}
+
+describe('reconciler on the simulator (virtual clock)', () => {
+  it('converges to the planner’s targets through a window and back, with every safety invariant holding', async () => {
+    const r = rig(demo());
+    await r.runUntil('2026-06-01T02:10:00Z');
+    const inWindow = r.states('web');
+    assert.equal(count(inWindow, 'running', 'i-web-0'), 6, 'the whole main fleet runs during the window');
+    assert.equal(count(inWindow, 'running', 'i-web-batch'), 2, 'the subfleet is forced running');
+    await r.runUntil('2026-06-01T03:20:00Z');
+    const after = r.states('web');
+    assert.deepEqual(Object.entries(after).filter(([, s]) => s === 'running').map(([id]) => id).sort(), ['i-web-001', 'i-web-002'], 'back to the 2 LightHouse instances');
+    assert.equal(count(after, 'stopped'), 6);
+    const sim = r.ctl.simulator!;
+    const tags = Object.fromEntries(sim.actions.map((a) => [a.instanceId, sim.tagsOf(a.instanceId) ?? {}]));
+    assert.deepEqual(violations(sim.actions, tags, demo(), INVARIANTS), []);
+    const history = r.ctl.store.history({ limit: 10_000 });
+    assert.ok(history.some((h) => h.type === 'window' && h.summary === 'window FW-web-every-2h entered'));
+    assert.ok(history.some((h) => h.type === 'window' && h.summary === 'window FW-web-every-2h exited'));
+    r.ctl.close();
+  });
+
+  it('with 10% of actions failing and 10% of calls throttled, still converges; back-off is visible in history', async () => {
+    const config = demo(withFaults(0.1, 0.1));
+    const r = rig(config);
+    await r.runUntil('2026-06-01T03:40:00Z');
+    const after = r.states('web');
+    assert.equal(count(after, 'running', 'i-web-0'), 2, JSON.stringify(after));
+    const history = r.ctl.store.history({ limit: 100_000 });
+    assert.ok(history.filter((h) => h.type === 'retry').length > 5, 'throttled calls were retried with back-off');
+    assert.ok(history.some((h) => h.type === 'transition' && /start did not take|failed/.test(h.summary)) || r.ctl.store.allRecords().some((x) => x.lastError !== undefined) || history.some((h) => /failed/.test(h.summary)), 'failures were recorded');
+    const sim = r.ctl.simulator!;
+    const tags = Object.fromEntries(sim.actions.map((a) => [a.instanceId, sim.tagsOf(a.instanceId) ?? {}]));
+    assert.deepEqual(violations(sim.actions, tags, config, INVARIANTS), []);
+    r.ctl.close();
+  });
+
+  it('two controllers on one store: exactly one acts; the other takes over once the lease lapses', async () => {
+    const config = demo();
+    const { clock, sleep } = virtualTime(T('2026-06-01T01:40:00Z'));
+    const a = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'a' });
+    // b shares a's store and simulated cloud: the same fleet, the same database.
+    const { Reconciler } = await import('../../src/reconciler/reconciler.js');
+    const b = new Reconciler({ config, provider: a.simulator!, lb: a.simulator!, runner: a.simulator!, windowSource: a.simulator!, store: a.store, clock, owner: 'b', sleep });
+    const first = await a.reconciler.tick();
+    const second = await b.tick();
+    assert.deepEqual(first.groups.map((g) => g.group), ['web', 'erp']);
+    assert.deepEqual(second.groups, [], 'b acts on nothing while a holds the leases');
+    assert.deepEqual(second.skipped, ['web', 'erp']);
+    // a dies (stops ticking). Within the lease b still waits; after it b takes over.
+    clock.set(clock.now() + config.controller.leaseTtlMs - 1000);
+    assert.deepEqual((await b.tick()).groups, []);
+    clock.set(clock.now() + 2000);
+    const takeover = await b.tick();
+    assert.deepEqual(takeover.groups.map((g) => g.group), ['web', 'erp']);
+    assert.deepEqual((await a.reconciler.tick()).groups, [], 'a, back from the dead, does not act while b holds the lease');
+    a.close();
+  });
+});
+
+describe('simulate', () => {
+  it('jumps from event to event: a week costs far fewer ticks than minute steps, and the timeline is complete', async () => {
+    const config = demo();
+    const events: string[] = [];
+    const report = await simulate(config, T('2026-06-01T01:40:00Z'), T('2026-06-08T01:40:00Z'), (e) => {
+      if (e.type === 'window') events.push(e.state);
+    });
+    const minuteSteps = (7 * 24 * 60 * MIN) / config.controller.tickIntervalMs;
+    assert.ok(report.ticks < minuteSteps / 3, `${report.ticks} ticks for a week (interval steps would be ${minuteSteps})`);
+    assert.equal(events.filter((e) => e === 'enter').length, 84, 'a window every 2 hours for 7 days');
+    assert.equal(events.filter((e) => e === 'exit').length, 84);
+    assert.ok(report.starts > 84 && report.stops > 84);
+    assert.equal(report.forcedStops, 0);
+  });
+});

@@ -1,0 +1,111 @@
+/** The Store port's contract: every implementation (SQLite now, DynamoDB later) must pass this suite. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { InstanceRecord } from '../../src/domain/model.js';
+import type { Store, TickWrite } from '../../src/ports/index.js';
+
+const T0 = Date.parse('2026-06-01T00:00:00Z');
+
+function rec(id: string, state: InstanceRecord['state'], extra: Partial<InstanceRecord> = {}): InstanceRecord {
+  return { instanceId: id, group: 'web', state, since: T0, reason: 'test', ...extra };
+}
+
+function tick(over: Partial<TickWrite> = {}): TickWrite {
+  return { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], ...over };
+}
+
+export function storeContract(name: string, make: () => Store): void {
+  describe(`Store contract: ${name}`, () => {
+    it('leases: one owner at a time, renewable by its owner, taken over once expired, released on request', () => {
+      const s = make();
+      assert.equal(s.acquireLease('web', 'a', T0, 30_000), true);
+      assert.equal(s.acquireLease('web', 'b', T0 + 10_000, 30_000), false);
+      assert.equal(s.acquireLease('web', 'a', T0 + 20_000, 30_000), true, 'renewed');
+      assert.equal(s.acquireLease('web', 'b', T0 + 49_000, 30_000), false, 'the renewal extended it');
+      assert.equal(s.acquireLease('web', 'b', T0 + 50_000, 30_000), true, 'expired: taken over');
+      assert.deepEqual(s.leaseHolder('web', T0 + 51_000), { owner: 'b', expiresAt: T0 + 80_000 });
+      assert.equal(s.acquireLease('api', 'a', T0, 30_000), true, 'leases are per group');
+      s.releaseLease('web', 'b');
+      assert.equal(s.leaseHolder('web', T0 + 51_000), null);
+      assert.equal(s.acquireLease('web', 'a', T0 + 52_000, 30_000), true);
+      s.close();
+    });
+
+    it('a tick write round-trips records, workload, handles, failures and active windows', () => {
+      const s = make();
+      const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: ['i-1'], event: 'instance-ready-for-operation' as const, sentAt: T0 };
+      s.saveTick(
+        tick({
+          records: [rec('i-1', 'running', { issueSince: T0 - 5 }), rec('i-2', 'draining', { drainCause: 'issue', deregisteredFrom: ['tg'] })],
+          workload: { group: 'web', direction: 'stop', since: T0, tierStartedAt: { DB: T0 } },
+          newHandles: [handle],
+          failures: [{ instanceId: 'i-3', action: 'start', at: T0, detail: 'capacity' }],
+          activeWindows: ['FW-web'],
+        }),
+      );
+      const g = s.loadGroup('web');
+      assert.deepEqual([...g.records.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)), [rec('i-1', 'running', { issueSince: T0 - 5 }), rec('i-2', 'draining', { drainCause: 'issue', deregisteredFrom: ['tg'] })]);
+      assert.deepEqual(g.workload, { group: 'web', direction: 'stop', since: T0, tierStartedAt: { DB: T0 } });
+      assert.deepEqual(g.handles, [handle]);
+      assert.deepEqual(g.failures, [{ instanceId: 'i-3', action: 'start', at: T0, detail: 'capacity' }]);
+      assert.deepEqual(g.activeWindows, ['FW-web']);
+      assert.deepEqual(s.loadGroup('other').records.size, 0, 'groups are separate');
+      s.close();
+    });
+
+    it('a later tick replaces records (dropping vanished instances), finishes handles and consumes failures', () => {
+      const s = make();
+      s.saveTick(tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
+      s.saveTick(tick({ records: [rec('i-1', 'draining')], finishedHandles: ['cmd-1'], consumedFailures: true }));
+      const g = s.loadGroup('web');
+      assert.deepEqual([...g.records.keys()], ['i-1']);
+      assert.equal(g.records.get('i-1')?.state, 'draining');
+      assert.deepEqual(g.handles, []);
+      assert.deepEqual(g.failures, []);
+      assert.equal(g.workload, undefined);
+      s.close();
+    });
+
+    it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', () => {
+      const s = make();
+      s.saveTick(tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
+      s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
+      const all = s.history({ limit: 10 });
+      assert.deepEqual(all.map((e) => e.summary), ['entry 4', 'entry 3', 'entry 2', 'entry 1']);
+      const page = s.history({ limit: 2, before: all[1]?.id });
+      assert.deepEqual(page.map((e) => e.summary), ['entry 2', 'entry 1']);
+      assert.deepEqual(s.history({ limit: 10, instanceId: 'i-2' }).map((e) => e.summary), ['entry 2']);
+      assert.deepEqual(s.history({ limit: 10, group: 'api' }).map((e) => e.summary), ['entry 4']);
+      assert.equal(s.pruneHistory(T0 + 3), 2);
+      assert.deepEqual(s.history({ limit: 10 }).map((e) => e.summary), ['entry 4', 'entry 3']);
+      s.close();
+    });
+
+    it('overrides and controls apply until they expire; store values persist; all can be removed', () => {
+      const s = make();
+      s.setOverride({ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }, T0);
+      s.setControl({ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }, T0);
+      s.setStoreValue('web', 'caps.startsPerTick', 3);
+      assert.deepEqual(s.overrides(T0 + 999), [{ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }]);
+      assert.deepEqual(s.overrides(T0 + 1000), []);
+      assert.deepEqual(s.controls(T0 + 999), [{ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }]);
+      assert.deepEqual(s.controls(T0 + 1000), []);
+      assert.deepEqual(s.storeValues('web'), { 'caps.startsPerTick': 3 });
+      assert.equal(s.removeOverride('web', 'fleets.main.desired'), true);
+      assert.equal(s.removeControl('i-1', 'unstoppable'), true);
+      assert.equal(s.removeControl('i-1', 'unstoppable'), false);
+      assert.ok(s.history({ limit: 5 }).some((h) => h.type === 'override' && /load test/.test(h.summary)), 'overrides are recorded in history');
+      s.close();
+    });
+
+    it('a tick write is all or nothing', () => {
+      const s = make();
+      s.saveTick(tick({ records: [rec('i-1', 'running')] }));
+      const poisoned = { ...rec('i-2', 'running'), bad: 10n } as unknown as InstanceRecord; // BigInt cannot be serialised
+      assert.throws(() => s.saveTick(tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
+      assert.equal(s.loadGroup('web').records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
+      assert.deepEqual(s.history({ limit: 5 }), []);
+      s.close();
+    });
+  });
+}
