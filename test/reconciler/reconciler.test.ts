@@ -64,6 +64,10 @@ describe('reconciler on the simulator (virtual clock)', () => {
     const after = r.states('web');
     assert.deepEqual(Object.entries(after).filter(([, s]) => s === 'running').map(([id]) => id).sort(), ['i-web-001', 'i-web-002'], 'back to the 2 LightHouse instances');
     assert.equal(count(after, 'stopped'), 6);
+    const erpAt0320 = r.states('erp');
+    assert.equal(count(erpAt0320, 'running'), 5, 'the erp tier stop waits for its backup window (until 03:30)');
+    await r.runUntil('2026-06-01T03:50:00Z');
+    assert.equal(count(r.states('erp'), 'stopped'), 5, 'then the tiers stop');
     const sim = r.ctl.simulator!;
     const tags = Object.fromEntries(sim.actions.map((a) => [a.instanceId, sim.tagsOf(a.instanceId) ?? {}]));
     assert.deepEqual(violations(sim.actions, tags, demo(), INVARIANTS), []);
@@ -116,7 +120,7 @@ describe('simulate', () => {
     const config = demo();
     const events: string[] = [];
     const report = await simulate(config, T('2026-06-01T01:40:00Z'), T('2026-06-08T01:40:00Z'), (e) => {
-      if (e.type === 'window') events.push(e.state);
+      if (e.type === 'window' && e.group === 'web') events.push(e.state);
     });
     const minuteSteps = (7 * 24 * 60 * MIN) / config.controller.tickIntervalMs;
     assert.ok(report.ticks < minuteSteps / 3, `${report.ticks} ticks for a week (interval steps would be ${minuteSteps})`);

@@ -1,0 +1,129 @@
+/** Reliability with real processes: kill -9 at random points, and two controllers on one store. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { parseConfigText } from '../../src/config/load.js';
+import { Simulator } from '../../src/providers/simulator/simulator.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { violations } from '../reconciler/invariants.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'dist/src/cli/main.js');
+const MIN = 60_000;
+const SPEED = 600; // one real second = 10 simulated minutes; a tick (15 s) every 25 ms
+
+function fastDemo(dir: string): string {
+  const text = readFileSync(join(ROOT, 'examples/demo.yaml'), 'utf8').replace('speed: 60', `speed: ${SPEED}`).replace('leaseTtl: 2m', 'leaseTtl: 1m');
+  const file = join(dir, 'fleetwarden.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+interface Proc {
+  child: ChildProcess;
+  out: string[];
+  exited: Promise<number | null>;
+}
+
+function start(config: string, stateDir: string): Proc {
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config, '--state-dir', stateDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    out.push(...lines.filter((l) => l !== ''));
+  });
+  child.stderr.on('data', (d: Buffer) => out.push(`stderr: ${d.toString()}`));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, out, exited };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+}
+
+describe('reliability (real processes)', () => {
+  it('survives 22 kill -9 at random points: no stop in a window, none without a full drain, no duplicate start or stop, and it converges', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-kill-'));
+    const configFile = fastDemo(dir);
+    const config = parseConfigText(readFileSync(configFile, 'utf8'));
+    const stateDir = join(dir, 'state');
+    const world = join(stateDir, 'world.json');
+    let seed = 20_261_121;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    let kills = 0;
+    for (let i = 0; i < 22; i++) {
+      const p = start(configFile, stateDir);
+      await until(() => existsSync(world) && p.out.some((l) => l.includes('"lease"')), 15_000).catch(() => undefined);
+      await sleep(100 + Math.floor(random() * 600));
+      p.child.kill('SIGKILL');
+      assert.equal(await p.exited, null, 'killed, not exited');
+      kills++;
+    }
+    // One last controller runs until the web fleet is settled: far enough from any window boundary.
+    const web = config.groups.find((g) => g.name === 'web');
+    const schedule = web?.windows[0]?.schedule;
+    assert.ok(schedule);
+    const settled = (t: number): 'window' | 'rest' | null => {
+      const w = schedule.windowAt(t, 15 * MIN);
+      if (w) return t - (w.start - 15 * MIN) >= 25 * MIN ? 'window' : null;
+      const prev = schedule.windowsFrom(t - 3 * 3_600_000, 5).filter((x) => x.end <= t).at(-1);
+      return prev === undefined || t - prev.end >= 25 * MIN ? 'rest' : null;
+    };
+    const last = start(configFile, stateDir);
+    const began = Date.now();
+    await until(() => Date.now() - began > 4000 && settled(Simulator.readWorld(world).now) !== null, 60_000);
+    const expectation = settled(Simulator.readWorld(world).now);
+    last.child.kill('SIGINT');
+    assert.equal(await last.exited, 0, 'a clean stop on SIGINT');
+
+    const { actions, tags } = Simulator.readWorld(world);
+    assert.ok(kills >= 20);
+    assert.ok(actions.filter((a) => a.action === 'stop').length > 4, 'the run covered drains and stops');
+    assert.deepEqual(violations(actions, tags, config, { drainMinimumMs: MIN, deregistrationDelayMs: 45_000, startAheadMs: 15 * MIN, tickIntervalMs: config.controller.tickIntervalMs }), []);
+    const store = new SqliteStore(join(stateDir, 'state.db'));
+    const running = store.allRecords().filter((r) => r.group === 'web' && r.state === 'running' && !r.instanceId.includes('batch')).map((r) => r.instanceId).sort();
+    store.close();
+    if (expectation === 'window') assert.equal(running.length, 6, `in a window the whole main fleet runs: ${running.join(', ')}`);
+    else assert.deepEqual(running, ['i-web-001', 'i-web-002'], 'at rest: the two LightHouse instances');
+  });
+
+  it('two controllers on one store: exactly one acts; when it dies the other takes over after the lease', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-two-'));
+    const configFile = fastDemo(dir);
+    const stateDir = join(dir, 'state');
+    const a = start(configFile, stateDir);
+    await until(() => a.out.some((l) => l.includes('lease acquired')) && existsSync(join(stateDir, 'world.json')), 15_000);
+    const b = start(configFile, stateDir);
+    await sleep(2000);
+    const acts = (p: Proc): string[] => p.out.filter((l) => l.includes('"type":"command"') || l.includes('"type":"transition"'));
+    assert.ok(acts(a).length > 0, 'a acts');
+    assert.deepEqual(acts(b), [], 'b waits while a holds the leases');
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const killedAt = Date.now();
+    await until(() => b.out.some((l) => l.includes('lease acquired')), 15_000);
+    // A 1-minute simulated lease is 100 ms of real time at ×600: b must not have taken over before it lapsed.
+    assert.ok(Date.now() - killedAt >= 50, 'the takeover waited for the lease');
+    await until(() => acts(b).length > 0, 15_000);
+    const acquired = b.out.filter((l) => l.includes('lease acquired')).map((l) => JSON.parse(l) as { group: string });
+    assert.deepEqual(acquired.map((e) => e.group).sort(), ['erp', 'web']);
+    b.child.kill('SIGINT');
+    assert.equal(await b.exited, 0);
+  });
+});
