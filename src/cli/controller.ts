@@ -232,7 +232,7 @@ active (start − startAhead).
         }
         for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
           const end = o.end ?? o.start;
-          if (end > from) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+          if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
         }
       }
     }

@@ -134,7 +134,8 @@ export class Reconciler {
     ];
     for (const w of windowEvents) if (w.type === 'window') history.push({ at: now, group: g.name, instanceId: null, type: 'window', summary: `window ${w.name} ${w.state === 'enter' ? 'entered' : 'exited'}` });
     for (const t of p.transitions) history.push({ at: t.at, group: g.name, instanceId: t.instanceId, type: 'transition', summary: `${t.from} → ${t.to}: ${t.reason}`, data: { from: t.from, to: t.to, reason: t.reason } });
-    for (const c of p.commands) history.push({ at: now, group: g.name, instanceId: c.instances.length === 1 ? (c.instances[0] ?? null) : null, type: 'command', summary: `${c.kind} ${c.instances.join(', ')}: ${c.reason}`, data: { command: c.kind, instances: c.instances } });
+    // One line per instance, so an instance's history shows every command it was part of.
+    for (const c of p.commands) for (const id of c.instances) history.push({ at: now, group: g.name, instanceId: id, type: 'command', summary: `${c.kind === 'run-event' ? `run-event ${c.event}` : c.kind} ${id}: ${c.reason}`, data: { command: c.kind, batch: c.instances.length } });
 
     store.saveTick({
       group: g.name,

@@ -46,12 +46,17 @@ function start(config: string, stateDir: string): Proc {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+async function until(cond: () => boolean, timeoutMs: number, context: () => string = () => ''): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
+    if (Date.now() > end) throw new Error(`timed out waiting; ${context()}`);
     await sleep(50);
   }
+}
+
+/** The last lines a controller printed: the explanation when an assertion about it fails. */
+function tail(p: Proc, n = 15): string {
+  return `controller output (last ${n} lines):\n${p.out.slice(-n).join('\n')}`;
 }
 
 describe('reliability (real processes)', () => {
@@ -72,7 +77,7 @@ describe('reliability (real processes)', () => {
       await until(() => existsSync(world) && p.out.some((l) => l.includes('"lease"')), 15_000).catch(() => undefined);
       await sleep(100 + Math.floor(random() * 600));
       p.child.kill('SIGKILL');
-      assert.equal(await p.exited, null, 'killed, not exited');
+      assert.equal(await p.exited, null, `restart ${i}: killed, not exited by itself; ${tail(p)}`);
       kills++;
     }
     // One last controller runs until the web fleet is settled: far enough from any window boundary.
@@ -87,10 +92,10 @@ describe('reliability (real processes)', () => {
     };
     const last = start(configFile, stateDir);
     const began = Date.now();
-    await until(() => Date.now() - began > 4000 && settled(Simulator.readWorld(world).now) !== null, 60_000);
+    await until(() => Date.now() - began > 4000 && settled(Simulator.readWorld(world).now) !== null, 60_000, () => tail(last));
     const expectation = settled(Simulator.readWorld(world).now);
     last.child.kill('SIGINT');
-    assert.equal(await last.exited, 0, 'a clean stop on SIGINT');
+    assert.equal(await last.exited, 0, `a clean stop on SIGINT; ${tail(last)}`);
 
     const { actions, tags } = Simulator.readWorld(world);
     assert.ok(kills >= 20);
@@ -99,8 +104,8 @@ describe('reliability (real processes)', () => {
     const store = new SqliteStore(join(stateDir, 'state.db'));
     const running = store.allRecords().filter((r) => r.group === 'web' && r.state === 'running' && !r.instanceId.includes('batch')).map((r) => r.instanceId).sort();
     store.close();
-    if (expectation === 'window') assert.equal(running.length, 6, `in a window the whole main fleet runs: ${running.join(', ')}`);
-    else assert.deepEqual(running, ['i-web-001', 'i-web-002'], 'at rest: the two LightHouse instances');
+    if (expectation === 'window') assert.equal(running.length, 6, `in a window the whole main fleet runs: ${running.join(', ')}; ${tail(last)}`);
+    else assert.deepEqual(running, ['i-web-001', 'i-web-002'], `at rest: the two LightHouse instances; ${tail(last)}`);
   });
 
   it('two controllers on one store: exactly one acts; when it dies the other takes over after the lease', async () => {

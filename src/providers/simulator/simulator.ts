@@ -73,6 +73,9 @@ interface WorldState {
 const DEFAULT_START = '2026-01-05T00:00:00Z';
 const ms = (v: string | number | undefined, fallback: number, field: string): number => (v === undefined ? fallback : parseDuration(v, field));
 
+/* eslint-disable @typescript-eslint/require-await -- the ports are asynchronous by contract (a throttled call
+   must reject, not throw); the simulator itself computes synchronously. */
+
 /**
  * A simulated cloud implementing every provider port: instances with boot times and jitter, target groups with
  * health checks and a deregistration delay, in-instance scripts that a scenario defines, SSM-like windows, and
@@ -257,7 +260,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   // ---- FleetProvider -------------------------------------------------------------------------------------------
 
-  listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
+  async listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
     const now = this.advance();
     this.throttle();
     const out: ObservedInstance[] = [];
@@ -266,10 +269,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
       out.push({ id: i.id, tags: { ...i.tags }, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });
     }
-    return Promise.resolve(out);
+    return out;
   }
 
-  start(ids: readonly string[]): Promise<ActionResult[]> {
+  async start(ids: readonly string[]): Promise<ActionResult[]> {
     const now = this.advance();
     this.throttle();
     const results = ids.map((id): ActionResult => {
@@ -288,10 +291,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       return { instanceId: id, ok: true };
     });
     this.save();
-    return Promise.resolve(results);
+    return results;
   }
 
-  stop(ids: readonly string[]): Promise<ActionResult[]> {
+  async stop(ids: readonly string[], _options?: { readonly force: boolean }): Promise<ActionResult[]> {
     const now = this.advance();
     this.throttle();
     const stuck = new Set(this.spec.faults?.stuckStopping ?? []);
@@ -311,12 +314,12 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       return { instanceId: id, ok: true };
     });
     this.save();
-    return Promise.resolve(results);
+    return results;
   }
 
   // ---- LoadBalancer ----------------------------------------------------------------------------------------------
 
-  targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+  async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
     const now = this.advance();
     this.throttle();
     const out = new Map<string, Record<string, TargetHealth>>();
@@ -331,10 +334,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         out.set(id, { ...out.get(id), [tg]: h });
       }
     }
-    return Promise.resolve(out);
+    return out;
   }
 
-  register(targetGroup: string, ids: readonly string[]): Promise<void> {
+  async register(targetGroup: string, ids: readonly string[]): Promise<void> {
     const now = this.advance();
     this.throttle();
     const targets = (this.state.targetGroups[targetGroup] ??= {});
@@ -343,10 +346,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       this.state.log.push({ at: now, action: 'register', instanceId: id, detail: targetGroup, ok: true });
     }
     this.save();
-    return Promise.resolve();
+    return;
   }
 
-  deregister(targetGroup: string, ids: readonly string[]): Promise<void> {
+  async deregister(targetGroup: string, ids: readonly string[]): Promise<void> {
     const now = this.advance();
     this.throttle();
     const targets = this.state.targetGroups[targetGroup] ?? {};
@@ -356,7 +359,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       this.state.log.push({ at: now, action: 'deregister', instanceId: id, detail: targetGroup, ok: true });
     }
     this.save();
-    return Promise.resolve();
+    return;
   }
 
   // ---- CommandRunner ---------------------------------------------------------------------------------------------
@@ -382,9 +385,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return { id, kind, group, instanceIds: [...ids], sentAt: now, ...(event === undefined ? {} : { event }) };
   }
 
-  runEvent(group: string, ids: readonly string[], event: EventName): Promise<CommandHandle> {
-    return Promise.resolve(
-      this.newCommand(
+  async runEvent(group: string, ids: readonly string[], event: EventName): Promise<CommandHandle> {
+    return this.newCommand(
         'event',
         group,
         ids,
@@ -400,17 +402,16 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
           if (uptime < needed) return { at, ok: false, detail: `exit 1 (not ready: up ${Math.round(uptime / 1000)}s)` };
           return { at, ok: true, detail: 'exit 0' };
         },
-        event,
-      ),
+      event,
     );
   }
 
-  checkBypass(group: string, ids: readonly string[]): Promise<CommandHandle> {
+  async checkBypass(group: string, ids: readonly string[]): Promise<CommandHandle> {
     const present = new Set(this.spec.groups[group]?.bypassPresent ?? []);
-    return Promise.resolve(this.newCommand('bypass', group, ids, (i, now) => ({ at: now + 2000, ok: true, bypass: present.has(i.id) ? 'present' : 'absent' })));
+    return this.newCommand('bypass', group, ids, (i, now) => ({ at: now + 2000, ok: true, bypass: present.has(i.id) ? 'present' : 'absent' }));
   }
 
-  results(handles: readonly CommandHandle[]): Promise<CommandResults> {
+  async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
     const now = this.advance();
     const out: CommandResults = { events: [], bypass: [], finished: [] };
     for (const h of handles) {
@@ -439,15 +440,14 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       }
     }
     this.save();
-    return Promise.resolve(out);
+    return out;
   }
 
   // ---- WindowSource ----------------------------------------------------------------------------------------------
 
-  list(): Promise<SsmWindowInfo[]> {
+  async list(): Promise<SsmWindowInfo[]> {
     this.advance();
-    return Promise.resolve(
-      (this.spec.ssmWindows ?? []).map((w, n) => ({
+    return (this.spec.ssmWindows ?? []).map((w, n) => ({
         id: `mw-${String(n + 1).padStart(17, '0')}`,
         name: w.name,
         schedule: w.schedule,
@@ -457,7 +457,6 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         tags: w.tags ?? {},
         ...(w.timezone === undefined ? {} : { timezone: w.timezone }),
         ...(w.offsetDays === undefined ? {} : { offsetDays: w.offsetDays }),
-      })),
-    );
+      }));
   }
 }

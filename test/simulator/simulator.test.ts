@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { namingFor } from '../../src/config/config.js';
+import { VirtualClock } from '../../src/domain/time.js';
+import { Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
+import type { SimulatorSpec } from '../../src/providers/simulator/spec.js';
+
+const T0 = Date.parse('2026-01-05T00:00:00Z');
+const naming = namingFor('fleetwarden');
+const KEY = 'fleetwarden:group-name';
+
+function sim(spec: Partial<SimulatorSpec> = {}, file: string | null = null): { s: Simulator; clock: VirtualClock } {
+  const clock = new VirtualClock(T0);
+  const full: SimulatorSpec = { bootTime: { min: '60s', max: '60s' }, stopTime: '20s', deregistrationDelay: '30s', healthyAfter: '30s', groups: { web: { instances: 2 } }, ...spec };
+  return { s: new Simulator(full, naming, clock, file), clock };
+}
+
+async function power(s: Simulator, id: string): Promise<string | undefined> {
+  return (await s.listInstances(KEY)).find((i) => i.id === id)?.power;
+}
+
+describe('simulator', () => {
+  it('boots after the boot time, reports health initializing then ok, and stops after the stop time', async () => {
+    const { s, clock } = sim();
+    assert.deepEqual(await s.start(['i-web-001']), [{ instanceId: 'i-web-001', ok: true }]);
+    assert.equal(await power(s, 'i-web-001'), 'pending');
+    clock.set(T0 + 60_000);
+    const up = (await s.listInstances(KEY)).find((i) => i.id === 'i-web-001');
+    assert.deepEqual([up?.power, up?.health], ['running', 'initializing']);
+    clock.set(T0 + 90_000);
+    assert.equal((await s.listInstances(KEY)).find((i) => i.id === 'i-web-001')?.health, 'ok');
+    await s.stop(['i-web-001'], { force: false });
+    assert.equal(await power(s, 'i-web-001'), 'stopping');
+    clock.set(T0 + 110_000);
+    assert.equal(await power(s, 'i-web-001'), 'stopped');
+    assert.deepEqual(s.actions.map((a) => `${a.action}:${a.detail}`), ['start:stopped', 'stop:running']);
+  });
+
+  it('target health: unused while stopped, initial then healthy after boot, draining for the deregistration delay, then gone', async () => {
+    const { s, clock } = sim();
+    assert.deepEqual((await s.targetHealth()).get('i-web-001'), { 'tg-web': 'unused' });
+    await s.start(['i-web-001']);
+    clock.set(T0 + 60_000);
+    assert.deepEqual((await s.targetHealth()).get('i-web-001'), { 'tg-web': 'initial' });
+    clock.set(T0 + 90_000);
+    assert.deepEqual((await s.targetHealth()).get('i-web-001'), { 'tg-web': 'healthy' });
+    await s.deregister('tg-web', ['i-web-001']);
+    assert.deepEqual((await s.targetHealth()).get('i-web-001'), { 'tg-web': 'draining' });
+    clock.set(T0 + 120_000);
+    assert.equal((await s.targetHealth()).get('i-web-001'), undefined);
+    assert.equal(s.nextEventAfter(T0 + 120_000), null, 'nothing left to happen by itself');
+  });
+
+  it('runs scripts as the scenario says: ready after an uptime, failing N times, never answering; bypass files', async () => {
+    const { s, clock } = sim({ groups: { web: { instances: 1, running: true, scripts: { 'instance-ready-for-operation': { succeedAfterUptime: '2h' }, 'instance-ready-for-shutdown': { failTimes: 2 }, 'enter-maintenance-window-period': { noAnswer: true } }, bypassPresent: ['i-web-001'] } } });
+    const results = async (h: Awaited<ReturnType<Simulator['runEvent']>>): Promise<boolean | undefined> => {
+      clock.set(clock.now() + 5000);
+      return (await s.results([h])).events[0]?.ok;
+    };
+    assert.equal(await results(await s.runEvent('web', ['i-web-001'], 'instance-ready-for-operation')), false, 'up 1 h of the 2 needed');
+    clock.set(clock.now() + 3_600_000);
+    assert.equal(await results(await s.runEvent('web', ['i-web-001'], 'instance-ready-for-operation')), true);
+    const shutdown = [];
+    for (let i = 0; i < 3; i++) shutdown.push(await results(await s.runEvent('web', ['i-web-001'], 'instance-ready-for-shutdown')));
+    assert.deepEqual(shutdown, [false, false, true]);
+    const hung = await s.runEvent('web', ['i-web-001'], 'enter-maintenance-window-period');
+    clock.set(clock.now() + 60_000);
+    assert.deepEqual(await s.results([hung]), { events: [], bypass: [], finished: [] });
+    assert.equal(await results(await s.runEvent('web', ['i-web-001'], 'exit-maintenance-window-period')), true, 'an absent script counts as success');
+    const check = await s.checkBypass('web', ['i-web-001']);
+    clock.set(clock.now() + 5000);
+    assert.deepEqual((await s.results([check])).bypass.map((b) => b.result), ['present']);
+  });
+
+  it('a command to a stopped instance is undeliverable (an event fails; a bypass check is unknown)', async () => {
+    const { s, clock } = sim();
+    const h = await s.checkBypass('web', ['i-web-001']);
+    clock.set(clock.now() + 1000);
+    assert.deepEqual((await s.results([h])).bypass.map((b) => b.result), ['unknown']);
+  });
+
+  it('injects faults: failing actions, throttled calls, an instance stuck in stopping', async () => {
+    const failing = sim({ faults: { errorRate: 1 } }).s;
+    assert.equal((await failing.start(['i-web-001']))[0]?.ok, false);
+    const throttled = sim({ faults: { throttleRate: 1 } }).s;
+    await assert.rejects(throttled.listInstances(KEY), ThrottledError, 'a throttled call rejects its promise');
+    const { s, clock } = sim({ groups: { web: { instances: 1, running: true } }, faults: { stuckStopping: ['i-web-001'] } });
+    await s.stop(['i-web-001'], { force: false });
+    clock.set(T0 + 3_600_000);
+    assert.equal(await power(s, 'i-web-001'), 'stopping');
+  });
+
+  it('persists its world: a new simulator on the same file meets the same cloud', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-sim-')), 'world.json');
+    const a = sim({}, file);
+    await a.s.start(['i-web-002']);
+    const b = sim({}, file);
+    assert.equal(await power(b.s, 'i-web-002'), 'pending');
+    assert.deepEqual(Simulator.readWorld(file).actions.map((x) => `${x.action} ${x.instanceId}`), ['start i-web-002']);
+  });
+});
