@@ -1,10 +1,11 @@
 /** `npm run bench`: runs every benchmark in bench/ and prints its figures and ratios. */
+import { benchController } from './controller.js';
 import { benchSchedule } from './schedule.js';
 
 const only = process.argv[2];
-const BENCHES: Record<string, () => void> = { schedule: benchSchedule };
+const BENCHES: Record<string, () => void | Promise<void>> = { schedule: benchSchedule, controller: benchController };
 
 console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
 for (const [name, run] of Object.entries(BENCHES)) {
-  if (only === undefined || only === name) run();
+  if (only === undefined || only === name) await run();
 }

@@ -5,6 +5,8 @@ import { defaultOf, type EventKey, type KeyValue, type SubfleetState, type Workl
 /** Typed, read-only view of a group's effective values; anything unset falls back to the registry's default. */
 export class Settings {
   private readonly values: ReadonlyMap<string, KeyValue>;
+  /** Defaults looked up once: the planner asks for the same keys for every instance. */
+  private readonly defaults = new Map<string, KeyValue>();
 
   constructor(values: ReadonlyMap<string, KeyValue>) {
     this.values = values;
@@ -12,8 +14,11 @@ export class Settings {
 
   raw(key: string): KeyValue {
     if (this.values.has(key)) return this.values.get(key) ?? null;
+    const known = this.defaults.get(key);
+    if (known !== undefined) return known;
     const fallback = defaultOf(key);
     if (fallback === undefined) throw new InvariantError(`no such setting: ${key}`);
+    this.defaults.set(key, fallback);
     return fallback;
   }
 

@@ -74,7 +74,10 @@ export interface HistoryEntry {
 export interface TickWrite {
   readonly group: string;
   readonly at: number;
+  /** Records to insert or replace (a caller may pass only those that changed). */
   readonly records: readonly InstanceRecord[];
+  /** Records to delete: instances no longer managed. */
+  readonly removed?: readonly string[];
   readonly workload?: WorkloadRecord | undefined;
   readonly transitions: readonly Transition[];
   readonly history: readonly HistoryEntry[];

@@ -1,11 +1,11 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
 import { resolve } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
-import type { ObservedInstance, TargetHealth } from '../domain/model.js';
+import type { ObservedInstance } from '../domain/model.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
 import type { Plan } from '../planner/types.js';
-import type { Clock, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer, Store, WindowSource } from '../ports/index.js';
+import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, LoadBalancer, Store, WindowSource } from '../ports/index.js';
 import { execute, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
@@ -54,6 +54,11 @@ export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly exec: ExecutorDeps;
   private readonly held = new Set<string>();
+  /**
+   * Each group's stored state as this controller last wrote it, valid only while it has held the group's lease
+   * without a break (no other controller can have written meanwhile). Any lapse drops it: the store is re-read.
+   */
+  private readonly cache = new Map<string, GroupState>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -79,10 +84,14 @@ export class Reconciler {
     const skipped: string[] = [];
     for (const g of config.groups) {
       if (store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs)) {
-        if (!this.held.has(g.name)) this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner}` });
+        if (!this.held.has(g.name)) {
+          this.cache.delete(g.name);
+          this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner}` });
+        }
         this.held.add(g.name);
         mine.push(g);
       } else {
+        this.cache.delete(g.name);
         if (this.held.delete(g.name)) this.emit({ type: 'lease', at: now, group: g.name, message: `lease lost by ${this.deps.owner}` });
         skipped.push(g.name);
       }
@@ -95,19 +104,28 @@ export class Reconciler {
     const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
+    const byGroup = new Map<string, ObservedInstance[]>();
+    const groupTag = `${prefix}:group-name`;
+    for (const i of observed) {
+      const name = i.tags[groupTag];
+      if (name === undefined) continue;
+      const list = byGroup.get(name);
+      const withTargets = { ...i, targets: health.get(i.id) ?? {} };
+      if (list) list.push(withTargets);
+      else byGroup.set(name, [withTargets]);
+    }
     const out: GroupTick[] = [];
-    for (const g of mine) out.push(await this.tickGroup(g, now, observed, health, ssm, g === mine[0] ? history : []));
+    for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
     store.pruneHistory(now - config.controller.historyRetentionMs);
     return { at: now, groups: out, skipped };
   }
 
-  private async tickGroup(g: GroupConfig, now: number, observed: readonly ObservedInstance[], health: ReadonlyMap<string, Record<string, TargetHealth>>, ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, instances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
-    const state = store.loadGroup(g.name);
+    const state = this.cache.get(g.name) ?? store.loadGroup(g.name);
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
     const results = state.handles.length > 0 ? await withRetry(this.exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
-    const instances = observed.filter((i) => i.tags[`${prefix}:group-name`] === g.name).map((i) => ({ ...i, targets: health.get(i.id) ?? {} }));
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
     const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: store.storeValues(g.name), overrides: store.overrides(now) });
@@ -137,19 +155,35 @@ export class Reconciler {
     // One line per instance, so an instance's history shows every command it was part of.
     for (const c of p.commands) for (const id of c.instances) history.push({ at: now, group: g.name, instanceId: id, type: 'command', summary: `${c.kind === 'run-event' ? `run-event ${c.event}` : c.kind} ${id}: ${c.reason}`, data: { command: c.kind, batch: c.instances.length } });
 
-    store.saveTick({
-      group: g.name,
-      at: now,
-      records: p.records,
-      workload: p.workload,
-      transitions: p.transitions,
-      history,
-      newHandles: ex.handles,
-      finishedHandles: results.finished,
-      failures: ex.failures,
-      consumedFailures: true,
-      activeWindows: active,
+    // Only what changed is written: an unchanged record costs nothing.
+    const next = new Map(p.records.map((r) => [r.instanceId, r]));
+    const changed = p.records.filter((r) => {
+      const before = state.records.get(r.instanceId);
+      // The planner hands back the same object for a record it did not touch.
+      return before !== r && (before === undefined || JSON.stringify(before) !== JSON.stringify(r));
     });
+    const removed = [...state.records.keys()].filter((id) => !next.has(id));
+    const finished = new Set(results.finished);
+    try {
+      store.saveTick({
+        group: g.name,
+        at: now,
+        records: changed,
+        removed,
+        workload: p.workload,
+        transitions: p.transitions,
+        history,
+        newHandles: ex.handles,
+        finishedHandles: results.finished,
+        failures: ex.failures,
+        consumedFailures: true,
+        activeWindows: active,
+      });
+      this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...ex.handles], failures: ex.failures, activeWindows: active });
+    } catch (err) {
+      this.cache.delete(g.name);
+      throw err;
+    }
 
     for (const w of windowEvents) this.emit(w);
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
@@ -162,6 +196,7 @@ export class Reconciler {
   release(): void {
     for (const g of this.held) this.deps.store.releaseLease(g, this.deps.owner);
     this.held.clear();
+    this.cache.clear();
   }
 
   static describe(e: ControllerEvent): string {

@@ -16,8 +16,10 @@ const BIN = join(ROOT, 'dist/src/cli/main.js');
 const MIN = 60_000;
 const SPEED = 600; // one real second = 10 simulated minutes; a tick (15 s) every 25 ms
 
-function fastDemo(dir: string): string {
-  const text = readFileSync(join(ROOT, 'examples/demo.yaml'), 'utf8').replace('speed: 60', `speed: ${SPEED}`).replace('leaseTtl: 2m', 'leaseTtl: 1m');
+function fastDemo(dir: string, faults = ''): string {
+  const text = readFileSync(join(ROOT, 'examples/demo.yaml'), 'utf8')
+    .replace('speed: 60', `speed: ${SPEED}${faults === '' ? '' : `\n  faults: ${faults}`}`)
+    .replace('leaseTtl: 2m', 'leaseTtl: 1m');
   const file = join(dir, 'fleetwarden.yaml');
   writeFileSync(file, text);
   return file;
@@ -106,6 +108,28 @@ describe('reliability (real processes)', () => {
     store.close();
     if (expectation === 'window') assert.equal(running.length, 6, `in a window the whole main fleet runs: ${running.join(', ')}; ${tail(last)}`);
     else assert.deepEqual(running, ['i-web-001', 'i-web-002'], `at rest: the two LightHouse instances; ${tail(last)}`);
+  });
+
+  it('with 10% of actions failing and 10% of calls throttled: converges, no safety violation, back-off in history', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-faults-'));
+    const configFile = fastDemo(dir, '{ errorRate: 0.1, throttleRate: 0.1 }');
+    const config = parseConfigText(readFileSync(configFile, 'utf8'));
+    const stateDir = join(dir, 'state');
+    const p = start(configFile, stateDir);
+    await sleep(9000); // 90 simulated minutes: start-ahead, a window, its end and the drains after it
+    p.child.kill('SIGINT');
+    assert.equal(await p.exited, 0, tail(p));
+    const { actions, tags } = Simulator.readWorld(join(stateDir, 'world.json'));
+    assert.ok(actions.some((a) => !a.ok), 'some actions failed');
+    assert.deepEqual(violations(actions, tags, config, { drainMinimumMs: MIN, deregistrationDelayMs: 45_000, startAheadMs: 15 * MIN, tickIntervalMs: config.controller.tickIntervalMs }), []);
+    const store = new SqliteStore(join(stateDir, 'state.db'));
+    const history = store.history({ limit: 100_000 });
+    const records = store.allRecords();
+    store.close();
+    assert.ok(history.filter((h) => h.type === 'retry').length > 0, 'throttled calls were retried with back-off');
+    assert.ok(records.filter((r) => r.group === 'web').every((r) => r.state === 'running' || r.state === 'stopped' || r.state === 'initializing' || r.state === 'draining' || r.state === 'stopping' || r.state === 'starting'), 'every record is in a known state');
+    const running = records.filter((r) => r.group === 'web' && !r.instanceId.includes('batch') && (r.state === 'running' || r.state === 'initializing' || r.state === 'starting')).length;
+    assert.ok(running >= 2, `the minimum of 2 is kept despite failures (${running}); ${tail(p)}`);
   });
 
   it('two controllers on one store: exactly one acts; when it dies the other takes over after the lease', async () => {

@@ -53,16 +53,18 @@ export function storeContract(name: string, make: () => Store): void {
       s.close();
     });
 
-    it('a later tick replaces records (dropping vanished instances), finishes handles and consumes failures', () => {
+    it('a later tick upserts records, deletes the removed ones, finishes handles and consumes failures', () => {
       const s = make();
       s.saveTick(tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
-      s.saveTick(tick({ records: [rec('i-1', 'draining')], finishedHandles: ['cmd-1'], consumedFailures: true }));
+      s.saveTick(tick({ records: [rec('i-1', 'draining')], removed: ['i-2'], finishedHandles: ['cmd-1'], consumedFailures: true }));
       const g = s.loadGroup('web');
       assert.deepEqual([...g.records.keys()], ['i-1']);
       assert.equal(g.records.get('i-1')?.state, 'draining');
       assert.deepEqual(g.handles, []);
       assert.deepEqual(g.failures, []);
       assert.equal(g.workload, undefined);
+      s.saveTick(tick({ records: [rec('i-3', 'stopped')] }));
+      assert.deepEqual([...s.loadGroup('web').records.keys()].sort(), ['i-1', 'i-3'], 'records not named are left as they are');
       s.close();
     });
 

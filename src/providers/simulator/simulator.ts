@@ -90,6 +90,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private state: WorldState;
   /** mtime and size of the world file as this process last wrote or read it. */
   private seen: { mtimeMs: number; size: number } | null = null;
+  private advancedOnce = false;
   private readonly bootMin: number;
   private readonly bootMax: number;
   private readonly stopTime: number;
@@ -125,6 +126,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const st = statSync(this.file);
     if (this.seen !== null && st.mtimeMs === this.seen.mtimeMs && st.size === this.seen.size) return;
     this.state = this.read(this.file);
+    this.advancedOnce = false;
   }
 
   /** The clock anchor saved in a world file, if any. */
@@ -188,6 +190,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private advance(): number {
     this.reload();
     const now = Math.max(this.clock.now(), this.state.now);
+    // Changes only ever become due as time passes: at the same instant there is nothing to move.
+    if (now === this.state.now && this.advancedOnce) return now;
+    this.advancedOnce = true;
     for (const i of Object.values(this.state.instances)) {
       if (i.until !== null && i.until <= now) {
         if (i.power === 'pending') {

@@ -40,6 +40,17 @@ function parseRecord(body: string, where: string): InstanceRecord {
 /** The embedded default store: one SQLite file in WAL mode. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once, reused: preparing costs more than running most of these statements. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -68,8 +79,8 @@ export class SqliteStore implements Store {
 
   acquireLease(group: string, owner: string, now: number, ttlMs: number): boolean {
     // One conditional statement: take the lease if free, expired, or already ours.
-    const r = this.db
-      .prepare(
+    const r = this
+      .stmt(
         `INSERT INTO leases (grp, owner, expires_at) VALUES (?, ?, ?)
          ON CONFLICT(grp) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
@@ -79,58 +90,56 @@ export class SqliteStore implements Store {
   }
 
   releaseLease(group: string, owner: string): void {
-    this.db.prepare('DELETE FROM leases WHERE grp = ? AND owner = ?').run(group, owner);
+    this.stmt('DELETE FROM leases WHERE grp = ? AND owner = ?').run(group, owner);
   }
 
   leaseHolder(group: string, now: number): { owner: string; expiresAt: number } | null {
-    const row = this.db.prepare('SELECT owner, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; expires_at: number } | undefined;
+    const row = this.stmt('SELECT owner, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; expires_at: number } | undefined;
     return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
   }
 
   loadGroup(group: string): GroupState {
     const records = new Map<string, InstanceRecord>();
-    for (const row of this.db.prepare('SELECT instance_id, body FROM records WHERE grp = ?').all(group) as { instance_id: string; body: string }[]) {
+    for (const row of this.stmt('SELECT instance_id, body FROM records WHERE grp = ?').all(group) as { instance_id: string; body: string }[]) {
       records.set(row.instance_id, parseRecord(row.body, `records[${row.instance_id}]`));
     }
-    const wl = this.db.prepare('SELECT body FROM workloads WHERE grp = ?').get(group) as { body: string } | undefined;
-    const handles = (this.db.prepare('SELECT body FROM handles WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CommandHandle);
-    const failures = (this.db.prepare('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
-    const activeWindows = (this.db.prepare('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
+    const wl = this.stmt('SELECT body FROM workloads WHERE grp = ?').get(group) as { body: string } | undefined;
+    const handles = (this.stmt('SELECT body FROM handles WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CommandHandle);
+    const failures = (this.stmt('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
+    const activeWindows = (this.stmt('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
     return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows };
   }
 
   saveTick(w: TickWrite): void {
     const db = this.db;
     db.transaction(() => {
-      const keep = new Set(w.records.map((r) => r.instanceId));
-      const existing = db.prepare('SELECT instance_id FROM records WHERE grp = ?').all(w.group) as { instance_id: string }[];
-      const del = db.prepare('DELETE FROM records WHERE instance_id = ?');
-      for (const row of existing) if (!keep.has(row.instance_id)) del.run(row.instance_id);
-      const up = db.prepare('INSERT INTO records (instance_id, grp, state, since, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET grp = excluded.grp, state = excluded.state, since = excluded.since, body = excluded.body');
+      const del = this.stmt('DELETE FROM records WHERE instance_id = ?');
+      for (const id of w.removed ?? []) del.run(id);
+      const up = this.stmt('INSERT INTO records (instance_id, grp, state, since, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET grp = excluded.grp, state = excluded.state, since = excluded.since, body = excluded.body');
       for (const r of w.records) up.run(r.instanceId, w.group, r.state, r.since, JSON.stringify(r));
-      if (w.workload === undefined) db.prepare('DELETE FROM workloads WHERE grp = ?').run(w.group);
-      else db.prepare('INSERT INTO workloads (grp, body) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET body = excluded.body').run(w.group, JSON.stringify(w.workload));
-      const addHandle = db.prepare('INSERT OR REPLACE INTO handles (id, grp, body) VALUES (?, ?, ?)');
+      if (w.workload === undefined) this.stmt('DELETE FROM workloads WHERE grp = ?').run(w.group);
+      else this.stmt('INSERT INTO workloads (grp, body) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET body = excluded.body').run(w.group, JSON.stringify(w.workload));
+      const addHandle = this.stmt('INSERT OR REPLACE INTO handles (id, grp, body) VALUES (?, ?, ?)');
       for (const h of w.newHandles) addHandle.run(h.id, w.group, JSON.stringify(h));
-      const dropHandle = db.prepare('DELETE FROM handles WHERE id = ?');
+      const dropHandle = this.stmt('DELETE FROM handles WHERE id = ?');
       for (const id of w.finishedHandles) dropHandle.run(id);
-      if (w.consumedFailures) db.prepare('DELETE FROM failures WHERE grp = ?').run(w.group);
-      const addFailure = db.prepare('INSERT INTO failures (grp, body) VALUES (?, ?)');
+      if (w.consumedFailures) this.stmt('DELETE FROM failures WHERE grp = ?').run(w.group);
+      const addFailure = this.stmt('INSERT INTO failures (grp, body) VALUES (?, ?)');
       for (const f of w.failures) addFailure.run(w.group, JSON.stringify(f));
-      db.prepare('DELETE FROM active_windows WHERE grp = ?').run(w.group);
-      const addWindow = db.prepare('INSERT INTO active_windows (grp, name) VALUES (?, ?)');
+      this.stmt('DELETE FROM active_windows WHERE grp = ?').run(w.group);
+      const addWindow = this.stmt('INSERT INTO active_windows (grp, name) VALUES (?, ?)');
       for (const name of w.activeWindows) addWindow.run(w.group, name);
       this.insertHistory(w.history);
     })();
   }
 
   private insertHistory(entries: readonly HistoryEntry[]): void {
-    const ins = this.db.prepare('INSERT INTO history (at, grp, instance_id, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)');
+    const ins = this.stmt('INSERT INTO history (at, grp, instance_id, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)');
     for (const e of entries) ins.run(e.at, e.group, e.instanceId, e.type, e.summary, e.data === undefined ? null : JSON.stringify(e.data));
   }
 
   allRecords(): InstanceRecord[] {
-    return (this.db.prepare('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, `records[${r.instance_id}]`));
+    return (this.stmt('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, `records[${r.instance_id}]`));
   }
 
   history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): HistoryEntry[] {
@@ -149,7 +158,7 @@ export class SqliteStore implements Store {
       args.push(q.before);
     }
     const sql = `SELECT id, at, grp, instance_id, type, summary, data FROM history ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: HistoryEntry['type']; summary: string; data: string | null }[];
+    const rows = this.stmt(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: HistoryEntry['type']; summary: string; data: string | null }[];
     return rows.map((r) => ({ id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(r.data === null ? {} : { data: JSON.parse(r.data) as Record<string, unknown> }) }));
   }
 
@@ -160,45 +169,45 @@ export class SqliteStore implements Store {
   }
 
   pruneHistory(olderThan: number): number {
-    return this.db.prepare('DELETE FROM history WHERE at < ?').run(olderThan).changes;
+    return this.stmt('DELETE FROM history WHERE at < ?').run(olderThan).changes;
   }
 
   overrides(now: number): Override[] {
-    const rows = this.db.prepare('SELECT grp, key, value, expires_at, reason FROM overrides WHERE expires_at > ? ORDER BY created_at').all(now) as { grp: string; key: string; value: string; expires_at: number; reason: string }[];
+    const rows = this.stmt('SELECT grp, key, value, expires_at, reason FROM overrides WHERE expires_at > ? ORDER BY created_at').all(now) as { grp: string; key: string; value: string; expires_at: number; reason: string }[];
     return rows.map((r) => ({ group: r.grp, key: r.key, value: JSON.parse(r.value) as KeyValue, expiresAt: r.expires_at, reason: r.reason }));
   }
 
   setOverride(o: Override, at: number): void {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO overrides (grp, key, value, expires_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, reason = excluded.reason, created_at = excluded.created_at').run(o.group, o.key, JSON.stringify(o.value), o.expiresAt, o.reason, at);
+      this.stmt('INSERT INTO overrides (grp, key, value, expires_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, reason = excluded.reason, created_at = excluded.created_at').run(o.group, o.key, JSON.stringify(o.value), o.expiresAt, o.reason, at);
       this.insertHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
     })();
   }
 
   removeOverride(group: string, key: string): boolean {
-    return this.db.prepare('DELETE FROM overrides WHERE grp = ? AND key = ?').run(group, key).changes > 0;
+    return this.stmt('DELETE FROM overrides WHERE grp = ? AND key = ?').run(group, key).changes > 0;
   }
 
   storeValues(group: string): Record<string, KeyValue> {
-    const rows = this.db.prepare('SELECT key, value FROM store_values WHERE grp = ?').all(group) as { key: string; value: string }[];
+    const rows = this.stmt('SELECT key, value FROM store_values WHERE grp = ?').all(group) as { key: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as KeyValue]));
   }
 
   setStoreValue(group: string, key: string, value: KeyValue): void {
-    this.db.prepare('INSERT INTO store_values (grp, key, value) VALUES (?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value').run(group, key, JSON.stringify(value));
+    this.stmt('INSERT INTO store_values (grp, key, value) VALUES (?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value').run(group, key, JSON.stringify(value));
   }
 
   controls(now: number): Control[] {
-    const rows = this.db.prepare('SELECT instance_id, kind, until, reason FROM controls WHERE until > ?').all(now) as { instance_id: string; kind: string; until: number; reason: string }[];
+    const rows = this.stmt('SELECT instance_id, kind, until, reason FROM controls WHERE until > ?').all(now) as { instance_id: string; kind: string; until: number; reason: string }[];
     return rows.flatMap((r) => ((CONTROLS as readonly string[]).includes(r.kind) ? [{ instanceId: r.instance_id, kind: r.kind as ControlKind, until: r.until, reason: r.reason }] : []));
   }
 
   setControl(c: Control, at: number): void {
-    this.db.prepare('INSERT INTO controls (instance_id, kind, until, reason, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id, kind) DO UPDATE SET until = excluded.until, reason = excluded.reason, created_at = excluded.created_at').run(c.instanceId, c.kind, c.until, c.reason, at);
+    this.stmt('INSERT INTO controls (instance_id, kind, until, reason, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id, kind) DO UPDATE SET until = excluded.until, reason = excluded.reason, created_at = excluded.created_at').run(c.instanceId, c.kind, c.until, c.reason, at);
   }
 
   removeControl(instanceId: string, kind: ControlKind): boolean {
-    return this.db.prepare('DELETE FROM controls WHERE instance_id = ? AND kind = ?').run(instanceId, kind).changes > 0;
+    return this.stmt('DELETE FROM controls WHERE instance_id = ? AND kind = ?').run(instanceId, kind).changes > 0;
   }
 
   close(): void {
