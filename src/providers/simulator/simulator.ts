@@ -277,49 +277,38 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return out;
   }
 
-  async start(ids: readonly string[]): Promise<ActionResult[]> {
+  /** A power action on each instance: logged with the power it found, failing at the injected error rate. */
+  private powerAction(action: 'start' | 'stop', ids: readonly string[], failure: string, apply: (i: SimInstance, now: number) => void): ActionResult[] {
     const now = this.advance();
     this.throttle();
     const results = ids.map((id): ActionResult => {
       const i = this.state.instances[id];
       if (!i) return { instanceId: id, ok: false, detail: 'InvalidInstanceID.NotFound' };
-      const before = i.power;
-      if (this.fails()) {
-        this.state.log.push({ at: now, action: 'start', instanceId: id, detail: before, ok: false });
-        return { instanceId: id, ok: false, detail: 'InsufficientInstanceCapacity (simulated)' };
-      }
-      this.state.log.push({ at: now, action: 'start', instanceId: id, detail: before, ok: true });
-      if (before === 'stopped') {
-        i.power = 'pending';
-        i.until = now + this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
-      }
-      return { instanceId: id, ok: true };
+      const ok = !this.fails();
+      this.state.log.push({ at: now, action, instanceId: id, detail: i.power, ok });
+      if (!ok) return { instanceId: id, ok, detail: `${failure} (simulated)` };
+      apply(i, now);
+      return { instanceId: id, ok };
     });
     this.save();
     return results;
   }
 
-  async stop(ids: readonly string[], _options?: { readonly force: boolean }): Promise<ActionResult[]> {
-    const now = this.advance();
-    this.throttle();
-    const stuck = new Set(this.spec.faults?.stuckStopping ?? []);
-    const results = ids.map((id): ActionResult => {
-      const i = this.state.instances[id];
-      if (!i) return { instanceId: id, ok: false, detail: 'InvalidInstanceID.NotFound' };
-      const before = i.power;
-      if (this.fails()) {
-        this.state.log.push({ at: now, action: 'stop', instanceId: id, detail: before, ok: false });
-        return { instanceId: id, ok: false, detail: 'InternalError (simulated)' };
-      }
-      this.state.log.push({ at: now, action: 'stop', instanceId: id, detail: before, ok: true });
-      if (before === 'running' || before === 'pending') {
-        i.power = 'stopping';
-        i.until = stuck.has(id) ? null : now + this.stopTime;
-      }
-      return { instanceId: id, ok: true };
+  async start(ids: readonly string[]): Promise<ActionResult[]> {
+    return this.powerAction('start', ids, 'InsufficientInstanceCapacity', (i, now) => {
+      if (i.power !== 'stopped') return; // starting a running instance changes nothing, as in EC2
+      i.power = 'pending';
+      i.until = now + this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
     });
-    this.save();
-    return results;
+  }
+
+  async stop(ids: readonly string[], _options?: { readonly force: boolean }): Promise<ActionResult[]> {
+    const stuck = new Set(this.spec.faults?.stuckStopping ?? []);
+    return this.powerAction('stop', ids, 'InternalError', (i, now) => {
+      if (i.power !== 'running' && i.power !== 'pending') return;
+      i.power = 'stopping';
+      i.until = stuck.has(i.id) ? null : now + this.stopTime;
+    });
   }
 
   // ---- LoadBalancer ----------------------------------------------------------------------------------------------
