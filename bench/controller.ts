@@ -68,14 +68,14 @@ async function benchTick(): Promise<void> {
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();
     for (const g of config.groups) {
-      const state = ctl.store.loadGroup(g.name);
+      const state = await ctl.store.loadGroup(g.name);
       const resolved = resolve({ group: g, now: clock.now(), subfleets: ['batch'] });
       plan({ config, group: g, resolved, instances: observed.filter((o) => o.tags['fleetwarden:group-name'] === g.name).map((o) => ({ ...o, targets: health.get(o.id) ?? {} })), records: state.records, workload: state.workload, controls: [], eventResults: [], bypassResults: [], failures: [], now: clock.now() });
     }
     pure.push(performance.now() - t0);
   }
   const peak = process.resourceUsage().maxRSS * 1024;
-  ctl.close();
+  await ctl.close();
   console.log(`\n== bench/controller: one tick, ${fmt(instances)} instances in ${config.groups.length} groups with ${config.groups.reduce((n, g) => n + g.windows.length, 0)} windows ==`);
   printTable(
     ['measure', 'median', 'min', 'max'],

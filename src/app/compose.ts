@@ -17,7 +17,7 @@ export interface Controller {
   readonly store: SqliteStore;
   readonly clock: Clock;
   readonly simulator: Simulator | null;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface OpenOptions {
@@ -78,9 +78,9 @@ export function openController(config: FleetConfig, opts: OpenOptions): Controll
     store,
     clock,
     simulator,
-    close: () => {
-      reconciler.release();
-      store.close();
+    close: async () => {
+      await reconciler.release();
+      await store.close();
     },
   };
 }

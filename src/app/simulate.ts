@@ -86,6 +86,6 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
     for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (to - lastAt);
     return { from, to, ticks, starts, stops, forcedStops, timeInState, retries };
   } finally {
-    ctl.close();
+    await ctl.close();
   }
 }

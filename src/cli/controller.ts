@@ -91,7 +91,7 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
         });
       } while (!signal.stopping);
     } finally {
-      ctl.close();
+      await ctl.close();
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
     }
@@ -152,14 +152,14 @@ const status: Command = {
 Reads the store (a running controller may be writing it) and prints each managed instance's state.
 
 ${COMMON_HELP}`,
-  run(args: string[], io: CliIo): number {
+  async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
     try {
-      const records = store.allRecords().filter((r) => values.group === undefined || r.group === values.group);
+      const records = (await store.allRecords()).filter((r) => values.group === undefined || r.group === values.group);
       const now = systemClock.now();
-      const leases = config.groups.map((g) => ({ group: g.name, holder: store.leaseHolder(g.name, now) }));
+      const leases = await Promise.all(config.groups.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
       if (values.json === true) {
         io.out(JSON.stringify({ instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })), leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })) }));
         return EXIT.ok;
@@ -171,7 +171,7 @@ ${COMMON_HELP}`,
       for (const l of leases) io.out(`${l.group}: ${l.holder ? `controller ${l.holder.owner} (lease until ${formatInstant(l.holder.expiresAt)})` : 'no controller holds the lease'}`);
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };
@@ -184,12 +184,12 @@ const history: Command = {
 Prints the append-only history, newest first, --limit entries (default 50) at a time; --before ID pages on.
 
 ${COMMON_HELP}`,
-  run(args: string[], io: CliIo): number {
+  async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
     try {
-      const entries = store.history({ group: values.group, instanceId: values.instance, before: intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER), limit: intOption(values.limit, '--limit', 1, 10_000) ?? 50 });
+      const entries = await store.history({ group: values.group, instanceId: values.instance, before: intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER), limit: intOption(values.limit, '--limit', 1, 10_000) ?? 50 });
       if (values.json === true) {
         io.out(JSON.stringify({ entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })), next: entries.length > 0 ? (entries.at(-1)?.id ?? null) : null }));
         return EXIT.ok;
@@ -197,7 +197,7 @@ ${COMMON_HELP}`,
       io.out(table(['id', 'at', 'group', 'instance', 'type', 'what'], entries.map((e) => [String(e.id ?? ''), formatInstant(e.at), e.group, e.instanceId ?? '', e.type, e.summary])));
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

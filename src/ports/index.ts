@@ -99,27 +99,29 @@ export interface GroupState {
   readonly activeWindows: string[];
 }
 
+/** Persistent state. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
 export interface Store {
-  /** Acquires or renews the lease of `group` for `owner` until `until`; false when another owner holds it. */
-  acquireLease(group: string, owner: string, now: number, ttlMs: number): boolean;
-  releaseLease(group: string, owner: string): void;
-  leaseHolder(group: string, now: number): { owner: string; expiresAt: number } | null;
-  loadGroup(group: string): GroupState;
-  saveTick(write: TickWrite): void;
+  /** Acquires or renews the lease of `group` for `owner` until now + ttl; false when another owner holds it. */
+  acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  releaseLease(group: string, owner: string): Promise<void>;
+  leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null>;
+  loadGroup(group: string): Promise<GroupState>;
+  /** Everything one tick writes for one group, atomically. */
+  saveTick(write: TickWrite): Promise<void>;
   /** Every record, for status views. */
-  allRecords(): InstanceRecord[];
-  history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): HistoryEntry[];
-  appendHistory(entries: readonly HistoryEntry[]): void;
-  pruneHistory(olderThan: number): number;
-  overrides(now: number): Override[];
-  setOverride(o: Override, at: number): void;
-  removeOverride(group: string, key: string): boolean;
-  storeValues(group: string): Record<string, KeyValue>;
-  setStoreValue(group: string, key: string, value: KeyValue): void;
-  controls(now: number): Control[];
-  setControl(c: Control, at: number): void;
-  removeControl(instanceId: string, kind: Control['kind']): boolean;
-  close(): void;
+  allRecords(): Promise<InstanceRecord[]>;
+  history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]>;
+  appendHistory(entries: readonly HistoryEntry[]): Promise<void>;
+  pruneHistory(olderThan: number): Promise<number>;
+  overrides(now: number): Promise<Override[]>;
+  setOverride(o: Override, at: number): Promise<void>;
+  removeOverride(group: string, key: string): Promise<boolean>;
+  storeValues(group: string): Promise<Record<string, KeyValue>>;
+  setStoreValue(group: string, key: string, value: KeyValue): Promise<void>;
+  controls(now: number): Promise<Control[]>;
+  setControl(c: Control, at: number): Promise<void>;
+  removeControl(instanceId: string, kind: Control['kind']): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 export type { BypassResult };

@@ -83,7 +83,7 @@ export class Reconciler {
     const mine: GroupConfig[] = [];
     const skipped: string[] = [];
     for (const g of config.groups) {
-      if (store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs)) {
+      if (await store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs)) {
         if (!this.held.has(g.name)) {
           this.cache.delete(g.name);
           this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner}` });
@@ -116,19 +116,19 @@ export class Reconciler {
     }
     const out: GroupTick[] = [];
     for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
-    store.pruneHistory(now - config.controller.historyRetentionMs);
+    await store.pruneHistory(now - config.controller.historyRetentionMs);
     return { at: now, groups: out, skipped };
   }
 
   private async tickGroup(g: GroupConfig, now: number, instances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
-    const state = this.cache.get(g.name) ?? store.loadGroup(g.name);
+    const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
     const results = state.handles.length > 0 ? await withRetry(this.exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
-    const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: store.storeValues(g.name), overrides: store.overrides(now) });
+    const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: await store.storeValues(g.name), overrides: await store.overrides(now) });
     const p = plan({
       config,
       group: g,
@@ -136,7 +136,7 @@ export class Reconciler {
       instances,
       records: state.records,
       workload: state.workload,
-      controls: store.controls(now),
+      controls: await store.controls(now),
       eventResults: results.events,
       bypassResults: results.bypass,
       failures: state.failures,
@@ -165,7 +165,7 @@ export class Reconciler {
     const removed = [...state.records.keys()].filter((id) => !next.has(id));
     const finished = new Set(results.finished);
     try {
-      store.saveTick({
+      await store.saveTick({
         group: g.name,
         at: now,
         records: changed,
@@ -193,8 +193,8 @@ export class Reconciler {
   }
 
   /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */
-  release(): void {
-    for (const g of this.held) this.deps.store.releaseLease(g, this.deps.owner);
+  async release(): Promise<void> {
+    for (const g of this.held) await this.deps.store.releaseLease(g, this.deps.owner);
     this.held.clear();
     this.cache.clear();
   }

@@ -7,7 +7,6 @@ import type { FleetConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { LifecycleState } from '../../src/domain/lifecycle.js';
 import type { VirtualClock } from '../../src/domain/time.js';
-import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { violations } from './invariants.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
@@ -28,12 +27,12 @@ interface Rig {
   clock: VirtualClock;
   /** Ticks every `stepMs` of virtual time until `until`. */
   runUntil(iso: string, stepMs?: number): Promise<void>;
-  states(group: string): Record<string, LifecycleState>;
+  states(group: string): Promise<Record<string, LifecycleState>>;
 }
 
-function rig(config: FleetConfig, store?: SqliteStore, owner = 'test'): Rig {
+function rig(config: FleetConfig, owner = 'test'): Rig {
   const { clock, sleep } = virtualTime(T(config.simulator?.start ?? '2026-06-01T01:40:00Z'));
-  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner, ...(store ? {} : {}) });
+  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner });
   return {
     ctl,
     clock,
@@ -43,8 +42,8 @@ function rig(config: FleetConfig, store?: SqliteStore, owner = 'test'): Rig {
         clock.set(Math.min(clock.now() + stepMs, T(iso)));
       }
     },
-    states(group) {
-      return Object.fromEntries(ctl.store.allRecords().filter((r) => r.group === group).map((r) => [r.instanceId, r.state]));
+    async states(group) {
+      return Object.fromEntries((await ctl.store.allRecords()).filter((r) => r.group === group).map((r) => [r.instanceId, r.state]));
     },
   };
 }
@@ -57,39 +56,39 @@ describe('reconciler on the simulator (virtual clock)', () => {
   it('converges to the planner’s targets through a window and back, with every safety invariant holding', async () => {
     const r = rig(demo());
     await r.runUntil('2026-06-01T02:10:00Z');
-    const inWindow = r.states('web');
+    const inWindow = await r.states('web');
     assert.equal(count(inWindow, 'running', 'i-web-0'), 6, 'the whole main fleet runs during the window');
     assert.equal(count(inWindow, 'running', 'i-web-batch'), 2, 'the subfleet is forced running');
     await r.runUntil('2026-06-01T03:20:00Z');
-    const after = r.states('web');
+    const after = await r.states('web');
     assert.deepEqual(Object.entries(after).filter(([, s]) => s === 'running').map(([id]) => id).sort(), ['i-web-001', 'i-web-002'], 'back to the 2 LightHouse instances');
     assert.equal(count(after, 'stopped'), 6);
-    const erpAt0320 = r.states('erp');
+    const erpAt0320 = await r.states('erp');
     assert.equal(count(erpAt0320, 'running'), 5, 'the erp tier stop waits for its backup window (until 03:30)');
     await r.runUntil('2026-06-01T03:50:00Z');
-    assert.equal(count(r.states('erp'), 'stopped'), 5, 'then the tiers stop');
+    assert.equal(count(await r.states('erp'), 'stopped'), 5, 'then the tiers stop');
     const sim = r.ctl.simulator!;
     const tags = Object.fromEntries(sim.actions.map((a) => [a.instanceId, sim.tagsOf(a.instanceId) ?? {}]));
     assert.deepEqual(violations(sim.actions, tags, demo(), INVARIANTS), []);
-    const history = r.ctl.store.history({ limit: 10_000 });
+    const history = (await r.ctl.store.history({ limit: 10_000 }));
     assert.ok(history.some((h) => h.type === 'window' && h.summary === 'window FW-web-every-2h entered'));
     assert.ok(history.some((h) => h.type === 'window' && h.summary === 'window FW-web-every-2h exited'));
-    r.ctl.close();
+    await r.ctl.close();
   });
 
   it('with 10% of actions failing and 10% of calls throttled, still converges; back-off is visible in history', async () => {
     const config = demo(withFaults(0.1, 0.1));
     const r = rig(config);
     await r.runUntil('2026-06-01T03:40:00Z');
-    const after = r.states('web');
+    const after = await r.states('web');
     assert.equal(count(after, 'running', 'i-web-0'), 2, JSON.stringify(after));
-    const history = r.ctl.store.history({ limit: 100_000 });
+    const history = (await r.ctl.store.history({ limit: 100_000 }));
     assert.ok(history.filter((h) => h.type === 'retry').length > 5, 'throttled calls were retried with back-off');
-    assert.ok(history.some((h) => h.type === 'transition' && /start did not take|failed/.test(h.summary)) || r.ctl.store.allRecords().some((x) => x.lastError !== undefined) || history.some((h) => /failed/.test(h.summary)), 'failures were recorded');
+    assert.ok(history.some((h) => h.type === 'transition' && /start did not take|failed/.test(h.summary)) || (await r.ctl.store.allRecords()).some((x) => x.lastError !== undefined) || history.some((h) => /failed/.test(h.summary)), 'failures were recorded');
     const sim = r.ctl.simulator!;
     const tags = Object.fromEntries(sim.actions.map((a) => [a.instanceId, sim.tagsOf(a.instanceId) ?? {}]));
     assert.deepEqual(violations(sim.actions, tags, config, INVARIANTS), []);
-    r.ctl.close();
+    await r.ctl.close();
   });
 
   it('two controllers on one store: exactly one acts; the other takes over once the lease lapses', async () => {
@@ -111,7 +110,7 @@ describe('reconciler on the simulator (virtual clock)', () => {
     const takeover = await b.tick();
     assert.deepEqual(takeover.groups.map((g) => g.group), ['web', 'erp']);
     assert.deepEqual((await a.reconciler.tick()).groups, [], 'a, back from the dead, does not act while b holds the lease');
-    a.close();
+    await a.close();
   });
 });
 

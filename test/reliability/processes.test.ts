@@ -104,8 +104,8 @@ describe('reliability (real processes)', () => {
     assert.ok(actions.filter((a) => a.action === 'stop').length > 4, 'the run covered drains and stops');
     assert.deepEqual(violations(actions, tags, config, { drainMinimumMs: MIN, deregistrationDelayMs: 45_000, startAheadMs: 15 * MIN, tickIntervalMs: config.controller.tickIntervalMs }), []);
     const store = new SqliteStore(join(stateDir, 'state.db'));
-    const running = store.allRecords().filter((r) => r.group === 'web' && r.state === 'running' && !r.instanceId.includes('batch')).map((r) => r.instanceId).sort();
-    store.close();
+    const running = (await store.allRecords()).filter((r) => r.group === 'web' && r.state === 'running' && !r.instanceId.includes('batch')).map((r) => r.instanceId).sort();
+    await store.close();
     if (expectation === 'window') assert.equal(running.length, 6, `in a window the whole main fleet runs: ${running.join(', ')}; ${tail(last)}`);
     else assert.deepEqual(running, ['i-web-001', 'i-web-002'], `at rest: the two LightHouse instances; ${tail(last)}`);
   });
@@ -123,9 +123,9 @@ describe('reliability (real processes)', () => {
     assert.ok(actions.some((a) => !a.ok), 'some actions failed');
     assert.deepEqual(violations(actions, tags, config, { drainMinimumMs: MIN, deregistrationDelayMs: 45_000, startAheadMs: 15 * MIN, tickIntervalMs: config.controller.tickIntervalMs }), []);
     const store = new SqliteStore(join(stateDir, 'state.db'));
-    const history = store.history({ limit: 100_000 });
-    const records = store.allRecords();
-    store.close();
+    const history = (await store.history({ limit: 100_000 }));
+    const records = (await store.allRecords());
+    await store.close();
     assert.ok(history.filter((h) => h.type === 'retry').length > 0, 'throttled calls were retried with back-off');
     assert.ok(records.filter((r) => r.group === 'web').every((r) => r.state === 'running' || r.state === 'stopped' || r.state === 'initializing' || r.state === 'draining' || r.state === 'stopping' || r.state === 'starting'), 'every record is in a known state');
     const running = records.filter((r) => r.group === 'web' && !r.instanceId.includes('batch') && (r.state === 'running' || r.state === 'initializing' || r.state === 'starting')).length;

@@ -14,27 +14,27 @@ function tick(over: Partial<TickWrite> = {}): TickWrite {
   return { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], ...over };
 }
 
-export function storeContract(name: string, make: () => Store): void {
+export function storeContract(name: string, make: () => Store | Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
-    it('leases: one owner at a time, renewable by its owner, taken over once expired, released on request', () => {
-      const s = make();
-      assert.equal(s.acquireLease('web', 'a', T0, 30_000), true);
-      assert.equal(s.acquireLease('web', 'b', T0 + 10_000, 30_000), false);
-      assert.equal(s.acquireLease('web', 'a', T0 + 20_000, 30_000), true, 'renewed');
-      assert.equal(s.acquireLease('web', 'b', T0 + 49_000, 30_000), false, 'the renewal extended it');
-      assert.equal(s.acquireLease('web', 'b', T0 + 50_000, 30_000), true, 'expired: taken over');
-      assert.deepEqual(s.leaseHolder('web', T0 + 51_000), { owner: 'b', expiresAt: T0 + 80_000 });
-      assert.equal(s.acquireLease('api', 'a', T0, 30_000), true, 'leases are per group');
-      s.releaseLease('web', 'b');
-      assert.equal(s.leaseHolder('web', T0 + 51_000), null);
-      assert.equal(s.acquireLease('web', 'a', T0 + 52_000, 30_000), true);
-      s.close();
+    it('leases: one owner at a time, renewable by its owner, taken over once expired, released on request', async () => {
+      const s = await make();
+      assert.equal((await s.acquireLease('web', 'a', T0, 30_000)), true);
+      assert.equal((await s.acquireLease('web', 'b', T0 + 10_000, 30_000)), false);
+      assert.equal((await s.acquireLease('web', 'a', T0 + 20_000, 30_000)), true, 'renewed');
+      assert.equal((await s.acquireLease('web', 'b', T0 + 49_000, 30_000)), false, 'the renewal extended it');
+      assert.equal((await s.acquireLease('web', 'b', T0 + 50_000, 30_000)), true, 'expired: taken over');
+      assert.deepEqual((await s.leaseHolder('web', T0 + 51_000)), { owner: 'b', expiresAt: T0 + 80_000 });
+      assert.equal((await s.acquireLease('api', 'a', T0, 30_000)), true, 'leases are per group');
+      await s.releaseLease('web', 'b');
+      assert.equal((await s.leaseHolder('web', T0 + 51_000)), null);
+      assert.equal((await s.acquireLease('web', 'a', T0 + 52_000, 30_000)), true);
+      await s.close();
     });
 
-    it('a tick write round-trips records, workload, handles, failures and active windows', () => {
-      const s = make();
+    it('a tick write round-trips records, workload, handles, failures and active windows', async () => {
+      const s = await make();
       const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: ['i-1'], event: 'instance-ready-for-operation' as const, sentAt: T0 };
-      s.saveTick(
+      await s.saveTick(
         tick({
           records: [rec('i-1', 'running', { issueSince: T0 - 5 }), rec('i-2', 'draining', { drainCause: 'issue', deregisteredFrom: ['tg'] })],
           workload: { group: 'web', direction: 'stop', since: T0, tierStartedAt: { DB: T0 } },
@@ -43,71 +43,71 @@ export function storeContract(name: string, make: () => Store): void {
           activeWindows: ['FW-web'],
         }),
       );
-      const g = s.loadGroup('web');
+      const g = (await s.loadGroup('web'));
       assert.deepEqual([...g.records.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)), [rec('i-1', 'running', { issueSince: T0 - 5 }), rec('i-2', 'draining', { drainCause: 'issue', deregisteredFrom: ['tg'] })]);
       assert.deepEqual(g.workload, { group: 'web', direction: 'stop', since: T0, tierStartedAt: { DB: T0 } });
       assert.deepEqual(g.handles, [handle]);
       assert.deepEqual(g.failures, [{ instanceId: 'i-3', action: 'start', at: T0, detail: 'capacity' }]);
       assert.deepEqual(g.activeWindows, ['FW-web']);
-      assert.deepEqual(s.loadGroup('other').records.size, 0, 'groups are separate');
-      s.close();
+      assert.deepEqual((await s.loadGroup('other')).records.size, 0, 'groups are separate');
+      await s.close();
     });
 
-    it('a later tick upserts records, deletes the removed ones, finishes handles and consumes failures', () => {
-      const s = make();
-      s.saveTick(tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
-      s.saveTick(tick({ records: [rec('i-1', 'draining')], removed: ['i-2'], finishedHandles: ['cmd-1'], consumedFailures: true }));
-      const g = s.loadGroup('web');
+    it('a later tick upserts records, deletes the removed ones, finishes handles and consumes failures', async () => {
+      const s = await make();
+      await s.saveTick(tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
+      await s.saveTick(tick({ records: [rec('i-1', 'draining')], removed: ['i-2'], finishedHandles: ['cmd-1'], consumedFailures: true }));
+      const g = (await s.loadGroup('web'));
       assert.deepEqual([...g.records.keys()], ['i-1']);
       assert.equal(g.records.get('i-1')?.state, 'draining');
       assert.deepEqual(g.handles, []);
       assert.deepEqual(g.failures, []);
       assert.equal(g.workload, undefined);
-      s.saveTick(tick({ records: [rec('i-3', 'stopped')] }));
-      assert.deepEqual([...s.loadGroup('web').records.keys()].sort(), ['i-1', 'i-3'], 'records not named are left as they are');
-      s.close();
+      await s.saveTick(tick({ records: [rec('i-3', 'stopped')] }));
+      assert.deepEqual([...(await s.loadGroup('web')).records.keys()].sort(), ['i-1', 'i-3'], 'records not named are left as they are');
+      await s.close();
     });
 
-    it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', () => {
-      const s = make();
-      s.saveTick(tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
-      s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
-      const all = s.history({ limit: 10 });
+    it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', async () => {
+      const s = await make();
+      await s.saveTick(tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
+      await s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
+      const all = (await s.history({ limit: 10 }));
       assert.deepEqual(all.map((e) => e.summary), ['entry 4', 'entry 3', 'entry 2', 'entry 1']);
-      const page = s.history({ limit: 2, before: all[1]?.id });
+      const page = (await s.history({ limit: 2, before: all[1]?.id }));
       assert.deepEqual(page.map((e) => e.summary), ['entry 2', 'entry 1']);
-      assert.deepEqual(s.history({ limit: 10, instanceId: 'i-2' }).map((e) => e.summary), ['entry 2']);
-      assert.deepEqual(s.history({ limit: 10, group: 'api' }).map((e) => e.summary), ['entry 4']);
-      assert.equal(s.pruneHistory(T0 + 3), 2);
-      assert.deepEqual(s.history({ limit: 10 }).map((e) => e.summary), ['entry 4', 'entry 3']);
-      s.close();
+      assert.deepEqual((await s.history({ limit: 10, instanceId: 'i-2' })).map((e) => e.summary), ['entry 2']);
+      assert.deepEqual((await s.history({ limit: 10, group: 'api' })).map((e) => e.summary), ['entry 4']);
+      assert.equal((await s.pruneHistory(T0 + 3)), 2);
+      assert.deepEqual((await s.history({ limit: 10 })).map((e) => e.summary), ['entry 4', 'entry 3']);
+      await s.close();
     });
 
-    it('overrides and controls apply until they expire; store values persist; all can be removed', () => {
-      const s = make();
-      s.setOverride({ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }, T0);
-      s.setControl({ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }, T0);
-      s.setStoreValue('web', 'caps.startsPerTick', 3);
-      assert.deepEqual(s.overrides(T0 + 999), [{ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }]);
-      assert.deepEqual(s.overrides(T0 + 1000), []);
-      assert.deepEqual(s.controls(T0 + 999), [{ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }]);
-      assert.deepEqual(s.controls(T0 + 1000), []);
-      assert.deepEqual(s.storeValues('web'), { 'caps.startsPerTick': 3 });
-      assert.equal(s.removeOverride('web', 'fleets.main.desired'), true);
-      assert.equal(s.removeControl('i-1', 'unstoppable'), true);
-      assert.equal(s.removeControl('i-1', 'unstoppable'), false);
-      assert.ok(s.history({ limit: 5 }).some((h) => h.type === 'override' && /load test/.test(h.summary)), 'overrides are recorded in history');
-      s.close();
+    it('overrides and controls apply until they expire; store values persist; all can be removed', async () => {
+      const s = await make();
+      await s.setOverride({ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }, T0);
+      await s.setControl({ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }, T0);
+      await s.setStoreValue('web', 'caps.startsPerTick', 3);
+      assert.deepEqual((await s.overrides(T0 + 999)), [{ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }]);
+      assert.deepEqual((await s.overrides(T0 + 1000)), []);
+      assert.deepEqual((await s.controls(T0 + 999)), [{ instanceId: 'i-1', kind: 'unstoppable', until: T0 + 1000, reason: 'debug' }]);
+      assert.deepEqual((await s.controls(T0 + 1000)), []);
+      assert.deepEqual((await s.storeValues('web')), { 'caps.startsPerTick': 3 });
+      assert.equal((await s.removeOverride('web', 'fleets.main.desired')), true);
+      assert.equal((await s.removeControl('i-1', 'unstoppable')), true);
+      assert.equal((await s.removeControl('i-1', 'unstoppable')), false);
+      assert.ok((await s.history({ limit: 5 })).some((h) => h.type === 'override' && /load test/.test(h.summary)), 'overrides are recorded in history');
+      await s.close();
     });
 
-    it('a tick write is all or nothing', () => {
-      const s = make();
-      s.saveTick(tick({ records: [rec('i-1', 'running')] }));
+    it('a tick write is all or nothing', async () => {
+      const s = await make();
+      await s.saveTick(tick({ records: [rec('i-1', 'running')] }));
       const poisoned = { ...rec('i-2', 'running'), bad: 10n } as unknown as InstanceRecord; // BigInt cannot be serialised
-      assert.throws(() => s.saveTick(tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
-      assert.equal(s.loadGroup('web').records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
-      assert.deepEqual(s.history({ limit: 5 }), []);
-      s.close();
+      await assert.rejects(s.saveTick(tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
+      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
+      assert.deepEqual((await s.history({ limit: 5 })), []);
+      await s.close();
     });
   });
 }

@@ -11,29 +11,29 @@ storeContract('SQLite (in memory)', () => new SqliteStore(':memory:'));
 storeContract('SQLite (file, WAL)', () => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db')));
 
 describe('SQLite store specifics', () => {
-  it('uses WAL, records its schema version, and keeps data across reopening', () => {
+  it('uses WAL, records its schema version, and keeps data across reopening', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'nested', 'state.db');
     const s = new SqliteStore(file);
     assert.equal(s.schemaVersion, 1);
-    s.saveTick({ group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
-    s.close();
+    await s.saveTick({ group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await s.close();
     const raw = new Database(file);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
     const again = new SqliteStore(file);
-    assert.equal(again.loadGroup('web').records.get('i-1')?.state, 'running');
-    again.close();
+    assert.equal((await again.loadGroup('web')).records.get('i-1')?.state, 'running');
+    await again.close();
   });
 
-  it('rejects an unknown lifecycle state read from storage instead of coercing it', () => {
+  it('rejects an unknown lifecycle state read from storage instead of coercing it', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
-    new SqliteStore(file).close();
+    await new SqliteStore(file).close();
     const raw = new Database(file);
     raw.prepare('INSERT INTO records (instance_id, grp, state, since, body) VALUES (?, ?, ?, ?, ?)').run('i-x', 'web', 'warming', 1, JSON.stringify({ instanceId: 'i-x', group: 'web', state: 'warming', since: 1, reason: 'r' }));
     raw.close();
     const s = new SqliteStore(file);
-    assert.throws(() => s.loadGroup('web'), /records\[i-x\]\.state: unknown lifecycle state "warming"/);
-    s.close();
+    await assert.rejects(s.loadGroup('web'), /records\[i-x\]\.state: unknown lifecycle state "warming"/);
+    await s.close();
   });
 
   it('refuses a store written by a newer Fleetwarden', () => {

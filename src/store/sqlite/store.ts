@@ -37,6 +37,8 @@ function parseRecord(body: string, where: string): InstanceRecord {
   return raw;
 }
 
+/* eslint-disable @typescript-eslint/require-await -- the Store port is asynchronous; better-sqlite3 answers at once. */
+
 /** The embedded default store: one SQLite file in WAL mode. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -77,7 +79,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  acquireLease(group: string, owner: string, now: number, ttlMs: number): boolean {
+  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
     // One conditional statement: take the lease if free, expired, or already ours.
     const r = this
       .stmt(
@@ -89,16 +91,16 @@ export class SqliteStore implements Store {
     return r.changes === 1;
   }
 
-  releaseLease(group: string, owner: string): void {
+  async releaseLease(group: string, owner: string): Promise<void> {
     this.stmt('DELETE FROM leases WHERE grp = ? AND owner = ?').run(group, owner);
   }
 
-  leaseHolder(group: string, now: number): { owner: string; expiresAt: number } | null {
+  async leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null> {
     const row = this.stmt('SELECT owner, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; expires_at: number } | undefined;
     return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
   }
 
-  loadGroup(group: string): GroupState {
+  async loadGroup(group: string): Promise<GroupState> {
     const records = new Map<string, InstanceRecord>();
     for (const row of this.stmt('SELECT instance_id, body FROM records WHERE grp = ?').all(group) as { instance_id: string; body: string }[]) {
       records.set(row.instance_id, parseRecord(row.body, `records[${row.instance_id}]`));
@@ -110,7 +112,7 @@ export class SqliteStore implements Store {
     return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows };
   }
 
-  saveTick(w: TickWrite): void {
+  async saveTick(w: TickWrite): Promise<void> {
     const db = this.db;
     db.transaction(() => {
       const del = this.stmt('DELETE FROM records WHERE instance_id = ?');
@@ -138,11 +140,11 @@ export class SqliteStore implements Store {
     for (const e of entries) ins.run(e.at, e.group, e.instanceId, e.type, e.summary, e.data === undefined ? null : JSON.stringify(e.data));
   }
 
-  allRecords(): InstanceRecord[] {
+  async allRecords(): Promise<InstanceRecord[]> {
     return (this.stmt('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, `records[${r.instance_id}]`));
   }
 
-  history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): HistoryEntry[] {
+  async history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (q.group !== undefined) {
@@ -162,55 +164,55 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(r.data === null ? {} : { data: JSON.parse(r.data) as Record<string, unknown> }) }));
   }
 
-  appendHistory(entries: readonly HistoryEntry[]): void {
+  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     this.db.transaction(() => {
       this.insertHistory(entries);
     })();
   }
 
-  pruneHistory(olderThan: number): number {
+  async pruneHistory(olderThan: number): Promise<number> {
     return this.stmt('DELETE FROM history WHERE at < ?').run(olderThan).changes;
   }
 
-  overrides(now: number): Override[] {
+  async overrides(now: number): Promise<Override[]> {
     const rows = this.stmt('SELECT grp, key, value, expires_at, reason FROM overrides WHERE expires_at > ? ORDER BY created_at').all(now) as { grp: string; key: string; value: string; expires_at: number; reason: string }[];
     return rows.map((r) => ({ group: r.grp, key: r.key, value: JSON.parse(r.value) as KeyValue, expiresAt: r.expires_at, reason: r.reason }));
   }
 
-  setOverride(o: Override, at: number): void {
+  async setOverride(o: Override, at: number): Promise<void> {
     this.db.transaction(() => {
       this.stmt('INSERT INTO overrides (grp, key, value, expires_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, reason = excluded.reason, created_at = excluded.created_at').run(o.group, o.key, JSON.stringify(o.value), o.expiresAt, o.reason, at);
       this.insertHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
     })();
   }
 
-  removeOverride(group: string, key: string): boolean {
+  async removeOverride(group: string, key: string): Promise<boolean> {
     return this.stmt('DELETE FROM overrides WHERE grp = ? AND key = ?').run(group, key).changes > 0;
   }
 
-  storeValues(group: string): Record<string, KeyValue> {
+  async storeValues(group: string): Promise<Record<string, KeyValue>> {
     const rows = this.stmt('SELECT key, value FROM store_values WHERE grp = ?').all(group) as { key: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as KeyValue]));
   }
 
-  setStoreValue(group: string, key: string, value: KeyValue): void {
+  async setStoreValue(group: string, key: string, value: KeyValue): Promise<void> {
     this.stmt('INSERT INTO store_values (grp, key, value) VALUES (?, ?, ?) ON CONFLICT(grp, key) DO UPDATE SET value = excluded.value').run(group, key, JSON.stringify(value));
   }
 
-  controls(now: number): Control[] {
+  async controls(now: number): Promise<Control[]> {
     const rows = this.stmt('SELECT instance_id, kind, until, reason FROM controls WHERE until > ?').all(now) as { instance_id: string; kind: string; until: number; reason: string }[];
     return rows.flatMap((r) => ((CONTROLS as readonly string[]).includes(r.kind) ? [{ instanceId: r.instance_id, kind: r.kind as ControlKind, until: r.until, reason: r.reason }] : []));
   }
 
-  setControl(c: Control, at: number): void {
+  async setControl(c: Control, at: number): Promise<void> {
     this.stmt('INSERT INTO controls (instance_id, kind, until, reason, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id, kind) DO UPDATE SET until = excluded.until, reason = excluded.reason, created_at = excluded.created_at').run(c.instanceId, c.kind, c.until, c.reason, at);
   }
 
-  removeControl(instanceId: string, kind: ControlKind): boolean {
+  async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
     return this.stmt('DELETE FROM controls WHERE instance_id = ? AND kind = ?').run(instanceId, kind).changes > 0;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
