@@ -1,0 +1,128 @@
+import { ValidationError } from '../../domain/errors.js';
+
+/**
+ * The in-instance helper that SSM Run Command (AWS-RunShellScript) executes to deliver an event (seed 000, spec §4).
+ * It is POSIX `sh` — it runs under dash (the seed's helper used bash syntax under #!/bin/sh) — and every value
+ * placed in it is single-quoted, so a tag, an argument or a path can never be executed.
+ *
+ * Exit-code table of the event script `<dir>/<event>`:
+ *   absent → success · present but not executable → failure · exit 0 → success · non-zero → failure ·
+ *   still running after the time limit → killed, failure.
+ * The helper always exits 0 and prints the script's output (its last 2000 bytes, so SSM's 2500-character cap never
+ * cuts it) followed by one status line: `FLEETWARDEN-STATUS <ok|failed|timeout|absent|not-executable> <code>`.
+ */
+
+export const STATUS_PREFIX = 'FLEETWARDEN-STATUS';
+export const BYPASS_PREFIX = 'FLEETWARDEN-BYPASS';
+/** SSM keeps this many characters of a command's output (CommandPluginOutput). */
+export const SSM_OUTPUT_CAP = 2500;
+const OUTPUT_TAIL_BYTES = 2000;
+
+/** Quotes a value for POSIX sh: inside single quotes nothing is special; a quote is closed, escaped and reopened. */
+export function shellQuote(value: string): string {
+  if (value.includes('\0')) throw new ValidationError('value', 'contains a NUL character, which no shell argument can hold');
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Quotes a value for PowerShell: single-quoted strings only treat a doubled quote specially. */
+export function powershellQuote(value: string): string {
+  if (value.includes('\0')) throw new ValidationError('value', 'contains a NUL character');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export interface HelperOptions {
+  /** Directory of the event scripts, e.g. /etc/fleetwarden/events/. */
+  readonly dir: string;
+  readonly event: string;
+  readonly args: readonly string[];
+  readonly timeoutSeconds: number;
+}
+
+function checkDir(dir: string): void {
+  if (!dir.startsWith('/')) throw new ValidationError('events.dir', `must be an absolute path, got ${JSON.stringify(dir)}`);
+}
+
+/** The shell script that runs one event script with its arguments and a time limit. */
+export function eventHelperScript(o: HelperOptions): string {
+  checkDir(o.dir);
+  if (!/^[a-z0-9][a-z0-9-]{0,127}$/.test(o.event)) throw new ValidationError('event', `not an event name: ${JSON.stringify(o.event)}`);
+  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 1 || o.timeoutSeconds > 3600) throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds from 1 to 3600');
+  const args = o.args.map(shellQuote).join(' ');
+  return `#!/bin/sh
+# Fleetwarden event helper: POSIX sh, every value single-quoted.
+set -u
+dir=${shellQuote(o.dir.replace(/\/+$/, ''))}
+event=${shellQuote(o.event)}
+limit=${o.timeoutSeconds}
+script="$dir/$event"
+status() { printf '%s %s %s\\n' '${STATUS_PREFIX}' "$1" "$2"; exit 0; }
+[ -e "$script" ] || status absent 0
+[ -f "$script" ] && [ -x "$script" ] || status not-executable 126
+out=$(mktemp 2>/dev/null || echo "/tmp/fleetwarden-event.$$")
+: > "$out"
+timedout="$out.timedout"
+"$script" ${args} > "$out" 2>&1 &
+pid=$!
+# The watcher's output goes nowhere: a leftover sleep must not hold the command's output open.
+( sleep "$limit"; if kill -0 "$pid" 2>/dev/null; then : > "$timedout"; kill -TERM "$pid" 2>/dev/null; sleep 5; kill -KILL "$pid" 2>/dev/null; fi ) > /dev/null 2>&1 &
+watcher=$!
+wait "$pid"
+rc=$?
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+tail -c ${OUTPUT_TAIL_BYTES} "$out"
+[ -s "$out" ] && [ "$(tail -c 1 "$out" | od -An -c | tr -d ' ')" != '\\n' ] && echo
+if [ -e "$timedout" ]; then rm -f "$out" "$timedout"; status timeout "$rc"; fi
+rm -f "$out"
+[ "$rc" -eq 0 ] && status ok 0
+status failed "$rc"
+`;
+}
+
+/** The script that checks a tier-stop bypass file inside the guest (`test -e` on Linux, `Test-Path` on Windows). */
+export function bypassCheckScript(path: string, os: 'linux' | 'windows'): string {
+  if (path.trim() === '') throw new ValidationError('bypassFile.path', 'is empty');
+  if (os === 'windows') {
+    return `if (Test-Path -LiteralPath ${powershellQuote(path)}) { '${BYPASS_PREFIX} present' } else { '${BYPASS_PREFIX} absent' }`;
+  }
+  if (!path.startsWith('/')) throw new ValidationError('bypassFile.path', `must be an absolute path, got ${JSON.stringify(path)}`);
+  return `#!/bin/sh
+if [ -e ${shellQuote(path)} ]; then echo '${BYPASS_PREFIX} present'; else echo '${BYPASS_PREFIX} absent'; fi
+`;
+}
+
+export type HelperStatus = 'ok' | 'failed' | 'timeout' | 'absent' | 'not-executable';
+
+export interface HelperOutcome {
+  readonly ok: boolean;
+  readonly status: HelperStatus | 'no-status';
+  readonly exitCode: number | null;
+  /** The output SSM returned was cut at its cap: the status line may have been lost with it. */
+  readonly truncated: boolean;
+  readonly detail: string;
+}
+
+/** Reads the helper's status line from a command's output; a missing line is a failure (spec §4). */
+export function parseHelperOutput(output: string): HelperOutcome {
+  const truncated = output.length >= SSM_OUTPUT_CAP || output.includes('--output truncated--');
+  const line = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(`${STATUS_PREFIX} `))
+    .at(-1);
+  const m = line === undefined ? null : /^FLEETWARDEN-STATUS (ok|failed|timeout|absent|not-executable) (\d{1,3})$/.exec(line);
+  if (!m) {
+    return { ok: false, status: 'no-status', exitCode: null, truncated, detail: truncated ? 'output truncated before the status line' : 'no status line in the output' };
+  }
+  const status = m[1] as HelperStatus;
+  const exitCode = Number(m[2]);
+  const ok = status === 'ok' || status === 'absent';
+  const detail = status === 'ok' ? 'exit 0' : status === 'absent' ? 'no script: success' : status === 'not-executable' ? 'script present but not executable' : status === 'timeout' ? `killed after the time limit (exit ${exitCode})` : `exit ${exitCode}`;
+  return { ok, status, exitCode, truncated, detail };
+}
+
+/** Reads a bypass check's answer: `present`, `absent`, or `unknown` when it is missing (fail safe: not stopped). */
+export function parseBypassOutput(output: string): 'present' | 'absent' | 'unknown' {
+  const m = new RegExp(`${BYPASS_PREFIX} (present|absent)`).exec(output);
+  return m ? (m[1] as 'present' | 'absent') : 'unknown';
+}
