@@ -1,0 +1,397 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { KeyValue } from '../../config/keys.js';
+import type { Override } from '../../config/resolve.js';
+import { parseLifecycleState } from '../../domain/lifecycle.js';
+import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
+import { FleetwardenError } from '../../domain/errors.js';
+import type { ActionFailure } from '../../planner/types.js';
+import type { CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+
+/**
+ * The Store on DynamoDB, in one table (`pk`, `sk`). DynamoDB Local stand-ins such as dynalite have no
+ * transactions, and TransactWriteItems stops at 100 items anyway, so a tick is made atomic by versioning:
+ * its records (and history) are written under the group's next version, and become visible only when the group's
+ * HEAD item is advanced by a conditional write. Readers take each record's newest version at or below HEAD, so a
+ * tick that dies half-way leaves nothing visible, and its retry overwrites the same keys. Leases are conditional
+ * writes too.
+ *
+ * A tick's history is written beside its records as pending items (`G#<group>/PH#<version>#<n>`) and moved to the
+ * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
+ * Every tick first finishes any move a crash interrupted, so committed history is never lost.
+ *
+ * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
+ * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) · `L#<group>/L` (lease) ·
+ * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
+ * `META/HSEQ` (history id counter).
+ */
+export class DynamoStoreError extends FleetwardenError {
+  override readonly name: string = 'DynamoStoreError';
+}
+
+type Item = Record<string, AttributeValue>;
+
+const S = (v: string): AttributeValue => ({ S: v });
+const N = (v: number): AttributeValue => ({ N: String(v) });
+const str = (i: Item, k: string): string | undefined => i[k]?.S;
+const num = (i: Item, k: string): number | undefined => (i[k]?.N === undefined ? undefined : Number(i[k].N));
+const pad = (n: number): string => String(n).padStart(12, '0');
+
+interface Head {
+  v: number;
+  workload: WorkloadRecord | undefined;
+  handles: CommandHandle[];
+  failures: ActionFailure[];
+  windows: string[];
+}
+
+function readHead(item: Item | undefined): Head {
+  if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [] };
+  const w = str(item, 'workload');
+  return {
+    v: num(item, 'v') ?? 0,
+    workload: w === undefined ? undefined : (JSON.parse(w) as WorkloadRecord),
+    handles: JSON.parse(str(item, 'handles') ?? '[]') as CommandHandle[],
+    failures: JSON.parse(str(item, 'failures') ?? '[]') as ActionFailure[],
+    windows: JSON.parse(str(item, 'windows') ?? '[]') as string[],
+  };
+}
+
+function parseRecord(body: string, where: string): InstanceRecord {
+  const raw = JSON.parse(body) as InstanceRecord;
+  parseLifecycleState(raw.state, `${where}.state`);
+  return raw;
+}
+
+export interface DynamoStoreOptions {
+  readonly table: string;
+  /** Defaults to the SDK's chain (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials...). */
+  readonly client?: DynamoDBClient;
+}
+
+export class DynamoStore implements Store {
+  private readonly db: DynamoDBClient;
+  private readonly table: string;
+
+  constructor(opts: DynamoStoreOptions) {
+    this.db = opts.client ?? new DynamoDBClient({});
+    this.table = opts.table;
+  }
+
+  /** Creates the single table (pay per request). */
+  static async createTable(client: DynamoDBClient, table: string): Promise<void> {
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  }
+
+  private async get(pk: string, sk: string): Promise<Item | undefined> {
+    return (await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }))).Item;
+  }
+
+  private async query(input: Omit<QueryCommandInput, 'TableName'>, limit = Infinity): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(new QueryCommand({ TableName: this.table, ConsistentRead: true, ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined && out.length < limit);
+    return out;
+  }
+
+  private async batch(requests: readonly WriteRequest[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending: WriteRequest[] | undefined = requests.slice(i, i + 25);
+      for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
+        if (attempt > 8) throw new DynamoStoreError('BatchWriteItem kept returning unprocessed items');
+        const r: BatchWriteItemCommandOutput = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
+        pending = r.UnprocessedItems?.[this.table];
+        if (pending !== undefined && pending.length > 0) await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async allocateHistoryIds(count: number): Promise<number> {
+    const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S('META'), sk: S('HSEQ') }, UpdateExpression: 'ADD n :k', ExpressionAttributeValues: { ':k': N(count) }, ReturnValues: 'UPDATED_NEW' }));
+    return Number(r.Attributes?.['n']?.N ?? count) - count + 1;
+  }
+
+  private historyItems(entries: readonly HistoryEntry[], firstId: number): Item[] {
+    return entries.map((e, i) => ({
+      pk: S('H'),
+      sk: S(pad(firstId + i)),
+      at: N(e.at),
+      grp: S(e.group),
+      type: S(e.type),
+      summary: S(e.summary),
+      ...(e.instanceId === null ? {} : { inst: S(e.instanceId) }),
+      ...(e.data === undefined ? {} : { data: S(JSON.stringify(e.data)) }),
+    }));
+  }
+
+  /** Moves committed pending history (version ≤ head) into the history partition; drops dead attempts' items. */
+  private async flushPending(group: string, head: number): Promise<void> {
+    const pending = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':h': S('PH#') } });
+    if (pending.length === 0) return;
+    pending.sort((a, b) => (str(a, 'sk') ?? '').localeCompare(str(b, 'sk') ?? ''));
+    const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head);
+    if (committed.length > 0) {
+      const entries = committed.map((i) => JSON.parse(str(i, 'entry') ?? '{}') as HistoryEntry);
+      const first = await this.allocateHistoryIds(entries.length);
+      await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
+    }
+    await this.batch(pending.map((i) => ({ DeleteRequest: { Key: { pk: S(`G#${group}`), sk: i['sk'] ?? S('') } } })));
+  }
+
+  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { pk: S(`L#${group}`), sk: S('L'), owner: S(owner), exp: N(now + ttlMs) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #o = :o OR #e <= :now',
+          ExpressionAttributeNames: { '#o': 'owner', '#e': 'exp' },
+          ExpressionAttributeValues: { ':o': S(owner), ':now': N(now) },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async releaseLease(group: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`L#${group}`), sk: S('L') }, ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':o': S(owner) } }));
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null> {
+    const item = await this.get(`L#${group}`, 'L');
+    const exp = item === undefined ? undefined : num(item, 'exp');
+    const owner = item === undefined ? undefined : str(item, 'owner');
+    return exp !== undefined && owner !== undefined && exp > now ? { owner, expiresAt: exp } : null;
+  }
+
+  /** The visible record items of a group: per instance, the newest version at or below `head`. */
+  private static visible(items: readonly Item[], head: number): Map<string, Item> {
+    const best = new Map<string, Item>();
+    for (const item of items) {
+      const v = num(item, 'v') ?? 0;
+      const id = str(item, 'id') ?? '';
+      if (v > head) continue; // written by a tick that never committed
+      const prior = best.get(id);
+      if (prior === undefined || (num(prior, 'v') ?? 0) < v) best.set(id, item);
+    }
+    return best;
+  }
+
+  private async recordItems(group: string): Promise<Item[]> {
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':r': S('R#') } });
+  }
+
+  async loadGroup(group: string): Promise<GroupState> {
+    const head = readHead(await this.get(`G#${group}`, 'HEAD'));
+    const records = new Map<string, InstanceRecord>();
+    for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head.v)) {
+      const body = str(item, 'body');
+      if (body !== undefined) records.set(id, parseRecord(body, `records[${id}]`));
+    }
+    return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows };
+  }
+
+  async saveTick(w: TickWrite): Promise<void> {
+    // Records are serialised before anything is written; anything failing later leaves an uncommitted version,
+    // which readers ignore.
+    const bodies = w.records.map((r) => [r.instanceId, JSON.stringify(r)] as const);
+    const history = w.history.map((h) => JSON.stringify(h));
+    const headItem = await this.get(`G#${w.group}`, 'HEAD');
+    const head = readHead(headItem);
+    await this.flushPending(w.group, head.v);
+    const v = head.v + 1;
+    const existing = await this.recordItems(w.group);
+    const puts: Item[] = [
+      ...bodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
+      ...(w.removed ?? []).map((id) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), gone: { BOOL: true } })),
+    ];
+    history.forEach((entry, i) => puts.push({ pk: S(`G#${w.group}`), sk: S(`PH#${pad(v)}#${String(i).padStart(6, '0')}`), v: N(v), entry: S(entry) }));
+    await this.batch(puts.map((Item) => ({ PutRequest: { Item } })));
+
+    const finished = new Set(w.finishedHandles);
+    const next: Head = {
+      v,
+      workload: w.workload,
+      handles: [...head.handles.filter((h) => !finished.has(h.id)), ...w.newHandles],
+      failures: w.consumedFailures ? [...w.failures] : [...head.failures, ...w.failures],
+      windows: [...w.activeWindows],
+    };
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: S(`G#${w.group}`),
+            sk: S('HEAD'),
+            v: N(next.v),
+            handles: S(JSON.stringify(next.handles)),
+            failures: S(JSON.stringify(next.failures)),
+            windows: S(JSON.stringify(next.windows)),
+            ...(next.workload === undefined ? {} : { workload: S(JSON.stringify(next.workload)) }),
+          },
+          // Optimistic: the tick commits only on top of the version it read.
+          ...(headItem === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': N(head.v) } }),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) throw new DynamoStoreError(`group ${w.group} was written by another controller meanwhile; this tick is discarded`);
+      throw err;
+    }
+    // Committed. Older versions of what this tick replaced, and the tombstones, are now garbage.
+    const touched = new Set([...w.records.map((r) => r.instanceId), ...(w.removed ?? [])]);
+    const removed = new Set(w.removed ?? []);
+    const garbage = existing.filter((i) => touched.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v);
+    for (const id of removed) garbage.push({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`) });
+    await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
+    await this.flushPending(w.group, v);
+  }
+
+  async allRecords(): Promise<InstanceRecord[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g)', ExpressionAttributeValues: { ':g': S('G#') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      items.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined);
+    const out: InstanceRecord[] = [];
+    const groups = new Map<string, Item[]>();
+    for (const i of items) groups.set(str(i, 'pk') ?? '', [...(groups.get(str(i, 'pk') ?? '') ?? []), i]);
+    for (const list of groups.values()) {
+      const head = readHead(list.find((i) => str(i, 'sk') === 'HEAD'));
+      for (const [id, item] of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v)) {
+        const body = str(item, 'body');
+        if (body !== undefined) out.push(parseRecord(body, `records[${id}]`));
+      }
+    }
+    return out.sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
+  }
+
+  async history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          ScanIndexForward: false,
+          KeyConditionExpression: q.before === undefined ? 'pk = :h' : 'pk = :h AND sk < :b',
+          ExpressionAttributeValues: { ':h': S('H'), ...(q.before === undefined ? {} : { ':b': S(pad(q.before)) }) },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const i of r.Items ?? []) {
+        const group = str(i, 'grp') ?? '';
+        const inst = str(i, 'inst');
+        if (q.group !== undefined && group !== q.group) continue;
+        if (q.instanceId !== undefined && inst !== q.instanceId) continue;
+        const data = str(i, 'data');
+        out.push({ id: Number(str(i, 'sk')), at: num(i, 'at') ?? 0, group, instanceId: inst ?? null, type: (str(i, 'type') ?? 'error') as HistoryEntry['type'], summary: str(i, 'summary') ?? '', ...(data === undefined ? {} : { data: JSON.parse(data) as Record<string, unknown> }) });
+        if (out.length >= q.limit) return out;
+      }
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined);
+    return out;
+  }
+
+  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const first = await this.allocateHistoryIds(entries.length);
+    await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  async pruneHistory(olderThan: number): Promise<number> {
+    const old = await this.query({ KeyConditionExpression: 'pk = :h', FilterExpression: '#a < :t', ExpressionAttributeNames: { '#a': 'at' }, ExpressionAttributeValues: { ':h': S('H'), ':t': N(olderThan) } });
+    await this.batch(old.map((i) => ({ DeleteRequest: { Key: { pk: S('H'), sk: i['sk'] ?? S('') } } })));
+    return old.length;
+  }
+
+  async overrides(now: number): Promise<Override[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :o', ExpressionAttributeValues: { ':o': S('O') } });
+    return items
+      .filter((i) => (num(i, 'exp') ?? 0) > now)
+      .sort((a, b) => (num(a, 'created') ?? 0) - (num(b, 'created') ?? 0))
+      .map((i) => ({ group: str(i, 'grp') ?? '', key: str(i, 'key') ?? '', value: JSON.parse(str(i, 'value') ?? 'null') as KeyValue, expiresAt: num(i, 'exp') ?? 0, reason: str(i, 'reason') ?? '' }));
+  }
+
+  async setOverride(o: Override, at: number): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('O'), sk: S(`${o.group}#${o.key}`), grp: S(o.group), key: S(o.key), value: S(JSON.stringify(o.value)), exp: N(o.expiresAt), reason: S(o.reason), created: N(at) } }));
+    await this.appendHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
+  }
+
+  async removeOverride(group: string, key: string): Promise<boolean> {
+    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S('O'), sk: S(`${group}#${key}`) }, ReturnValues: 'ALL_OLD' }));
+    return r.Attributes !== undefined;
+  }
+
+  async storeValues(group: string): Promise<Record<string, KeyValue>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': S(`V#${group}`) } });
+    return Object.fromEntries(items.map((i) => [str(i, 'sk') ?? '', JSON.parse(str(i, 'value') ?? 'null') as KeyValue]));
+  }
+
+  async setStoreValue(group: string, key: string, value: KeyValue): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`V#${group}`), sk: S(key), value: S(JSON.stringify(value)) } }));
+  }
+
+  async controls(now: number): Promise<Control[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :c', ExpressionAttributeValues: { ':c': S('C') } });
+    return items.flatMap((i) => {
+      const kind = str(i, 'kind') ?? '';
+      if (!(CONTROLS as readonly string[]).includes(kind) || (num(i, 'until') ?? 0) <= now) return [];
+      return [{ instanceId: str(i, 'inst') ?? '', kind: kind as ControlKind, until: num(i, 'until') ?? 0, reason: str(i, 'reason') ?? '' }];
+    });
+  }
+
+  async setControl(c: Control, at: number): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('C'), sk: S(`${c.instanceId}#${c.kind}`), inst: S(c.instanceId), kind: S(c.kind), until: N(c.until), reason: S(c.reason), created: N(at) } }));
+  }
+
+  async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
+    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S('C'), sk: S(`${instanceId}#${kind}`) }, ReturnValues: 'ALL_OLD' }));
+    return r.Attributes !== undefined;
+  }
+
+  close(): Promise<void> {
+    this.db.destroy();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { DynamoStore } from '../../src/store/dynamodb/store.js';
+import { storeContract } from './contract.js';
+
+let server: ReturnType<typeof dynalite> | undefined;
+let endpoint = '';
+let n = 0;
+
+function client(): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+}
+
+async function fresh(): Promise<DynamoStore> {
+  const table = `fleetwarden-test-${++n}`;
+  await DynamoStore.createTable(client(), table);
+  return new DynamoStore({ table, client: client() });
+}
+
+before(async () => {
+  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', () => resolve()));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => {
+  server?.close();
+});
+
+storeContract('DynamoDB (dynalite)', fresh);
+
+describe('DynamoDB store specifics', () => {
+  it('a tick that died before committing leaves nothing visible, not even when its retry commits the same version', async () => {
+    const s = await fresh();
+    const rec = (state: 'running' | 'draining') => ({ instanceId: 'i-1', group: 'web', state, since: 1, reason: 'r' }) as const;
+    const tick = { group: 'web', at: 1, transitions: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    await s.saveTick({ ...tick, records: [rec('running')], history: [] });
+    // Simulate a crash after the record items of version 2 were written but before HEAD moved: write them directly.
+    const raw = client();
+    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const table = `fleetwarden-test-${n}`;
+    await raw.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'G#web' }, sk: { S: 'R#i-1#000000000002' }, id: { S: 'i-1' }, v: { N: '2' }, body: { S: JSON.stringify(rec('draining')) } } }));
+    const orphan = { at: 1, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'uncommitted' };
+    await raw.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'G#web' }, sk: { S: 'PH#000000000002#000000' }, v: { N: '2' }, entry: { S: JSON.stringify(orphan) } } }));
+    assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the uncommitted version is invisible');
+    assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), [], 'and so is its history');
+    await s.saveTick({ ...tick, records: [rec('draining')], history: [{ at: 2, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'committed' }] });
+    assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'draining');
+    assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['committed'], 'the dead attempt’s history never surfaces, though the retry committed the same version');
+    raw.destroy();
+    await s.close();
+  });
+
+  it('history of a committed tick whose move was interrupted by a crash is recovered by the next tick', async () => {
+    const s = await fresh();
+    const tick = { group: 'web', at: 1, records: [], transitions: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    await s.saveTick({ ...tick, history: [] }); // version 1 committed
+    const raw = client();
+    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const stranded = { at: 1, group: 'web', instanceId: null, type: 'window', summary: 'committed but not yet moved' };
+    await raw.send(new PutItemCommand({ TableName: `fleetwarden-test-${n}`, Item: { pk: { S: 'G#web' }, sk: { S: 'PH#000000000001#000000' }, v: { N: '1' }, entry: { S: JSON.stringify(stranded) } } }));
+    await s.saveTick({ ...tick, history: [{ at: 2, group: 'web', instanceId: null, type: 'window', summary: 'next tick' }] });
+    assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['next tick', 'committed but not yet moved']);
+    raw.destroy();
+    await s.close();
+  });
+
+  it('a concurrent writer is detected by the conditional HEAD write', async () => {
+    const a = await fresh();
+    const b = new DynamoStore({ table: `fleetwarden-test-${n}`, client: client() });
+    const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    await a.saveTick(tick);
+    // b reads HEAD, then a commits, then b tries to commit on top of the version it read.
+    await Promise.all([a.saveTick(tick), b.saveTick(tick)]).then(
+      () => assert.fail('one of two simultaneous ticks must be refused'),
+      (err: unknown) => assert.match(String(err), /was written by another controller meanwhile/),
+    );
+    await a.close();
+    await b.close();
+  });
+});
