@@ -1,0 +1,169 @@
+import {
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandOutput,
+  DescribeInstanceStatusCommand,
+  type DescribeInstanceStatusCommandOutput,
+  EC2Client,
+  type Instance,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { FleetwardenError } from '../../domain/errors.js';
+import type { ObservedInstance, PowerState, ProviderHealth } from '../../domain/model.js';
+import type { ActionResult, Clock, FleetProvider } from '../../ports/index.js';
+
+/** AWS answered with an error the controller can act on; `retryable` marks throttling and server faults. */
+export class AwsError extends FleetwardenError {
+  override readonly name: string = 'AwsError';
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, retryable: boolean) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
+
+/** Maps an SDK error to a domain error at the boundary: provider error codes stop here. */
+export function mapAwsError(err: unknown): AwsError {
+  const e = err as { name?: string; message?: string; $fault?: string; $retryable?: unknown };
+  const code = e.name ?? 'UnknownError';
+  return new AwsError(code, e.message ?? String(err), THROTTLING.has(code) || e.$fault === 'server' || e.$retryable !== undefined);
+}
+
+/** EC2 state names → Fleetwarden's power states (EC2 names never reach the planner); unknown names count as gone. */
+const POWER: Readonly<Record<string, PowerState>> = { pending: 'pending', running: 'running', stopping: 'stopping', 'shutting-down': 'stopping', stopped: 'stopped', terminated: 'terminated' };
+
+export function powerOf(state: string | undefined): PowerState {
+  return POWER[state ?? ''] ?? 'terminated';
+}
+
+/** Instance status checks → provider health: both checks ok = ok; either impaired = impaired. */
+export function healthOf(system: string | undefined, instance: string | undefined): ProviderHealth {
+  if (system === 'impaired' || instance === 'impaired') return 'impaired';
+  if (system === 'ok' && instance === 'ok') return 'ok';
+  if (system === 'initializing' || instance === 'initializing') return 'initializing';
+  return 'unknown';
+}
+
+export interface Ec2Options {
+  readonly client?: EC2Client;
+  readonly clock: Clock;
+  /** Status checks of steady instances are refreshed this often [5 min]; new ones are checked every tick. */
+  readonly statusRefreshMs?: number;
+  /** Instances per StartInstances/StopInstances call [25]. */
+  readonly batchSize?: number;
+  readonly hibernate?: boolean;
+}
+
+const STATUS_PAGE = 100; // DescribeInstanceStatus takes at most 100 instance ids per call
+
+/**
+ * The EC2 side of the FleetProvider port. One paginated DescribeInstances, filtered on the group tag key, finds
+ * the instances of every group (not one call per group). Status checks cost calls of their own, so they are
+ * fetched for instances that are not yet known healthy and refreshed for the others every `statusRefreshMs`.
+ */
+export class Ec2Provider implements FleetProvider {
+  private readonly ec2: EC2Client;
+  private readonly clock: Clock;
+  private readonly refreshMs: number;
+  private readonly batchSize: number;
+  private readonly hibernate: boolean;
+  private readonly health = new Map<string, ProviderHealth>();
+  private lastFullRefresh = -Infinity;
+
+  constructor(o: Ec2Options) {
+    this.ec2 = o.client ?? new EC2Client({});
+    this.clock = o.clock;
+    this.refreshMs = o.statusRefreshMs ?? 5 * 60_000;
+    this.batchSize = o.batchSize ?? 25;
+    this.hibernate = o.hibernate ?? false;
+  }
+
+  private async send<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapAwsError(err);
+    }
+  }
+
+  async listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
+    const found: Instance[] = [];
+    let token: string | undefined;
+    do {
+      const page: DescribeInstancesCommandOutput = await this.send(() =>
+        this.ec2.send(
+          new DescribeInstancesCommand({
+            Filters: [
+              { Name: 'tag-key', Values: [groupTagKey] },
+              { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
+            ],
+            MaxResults: 1000,
+            ...(token === undefined ? {} : { NextToken: token }),
+          }),
+        ),
+      );
+      for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
+      token = page.NextToken;
+    } while (token !== undefined && token !== '');
+
+    const now = this.clock.now();
+    const running = found.filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId ?? '');
+    const full = now - this.lastFullRefresh >= this.refreshMs;
+    const wanted = full ? running : running.filter((id) => this.health.get(id) !== 'ok' && this.health.get(id) !== 'impaired');
+    if (full) this.lastFullRefresh = now;
+    await this.refreshStatus(wanted);
+    const live = new Set(running);
+    for (const id of [...this.health.keys()]) if (!live.has(id)) this.health.delete(id);
+
+    return found.map((i) => {
+      const power = powerOf(i.State?.Name);
+      return {
+        id: i.InstanceId ?? '',
+        tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+        zone: i.Placement?.AvailabilityZone ?? '',
+        instanceType: i.InstanceType ?? '',
+        power,
+        health: power === 'running' ? (this.health.get(i.InstanceId ?? '') ?? 'initializing') : 'unknown',
+        targets: {},
+      };
+    });
+  }
+
+  private async refreshStatus(ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += STATUS_PAGE) {
+      const chunk = ids.slice(i, i + STATUS_PAGE);
+      const r: DescribeInstanceStatusCommandOutput = await this.send(() => this.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: chunk, IncludeAllInstances: true })));
+      for (const s of r.InstanceStatuses ?? []) this.health.set(s.InstanceId ?? '', healthOf(s.SystemStatus?.Status, s.InstanceStatus?.Status));
+    }
+  }
+
+  private async act(ids: readonly string[], call: (chunk: string[]) => Promise<unknown>, size = this.batchSize): Promise<ActionResult[]> {
+    const out: ActionResult[] = [];
+    for (let i = 0; i < ids.length; i += size) {
+      const chunk = ids.slice(i, i + size);
+      try {
+        await this.send(() => call(chunk));
+        out.push(...chunk.map((id) => ({ instanceId: id, ok: true })));
+      } catch (err) {
+        const e = err as AwsError;
+        if (e.retryable) throw e; // the executor backs off and retries the whole call
+        // EC2 refuses a whole call for one instance in the wrong state: retry one by one so only that one fails.
+        if (chunk.length > 1) out.push(...(await this.act(chunk, call, 1)));
+        else out.push({ instanceId: chunk[0] ?? '', ok: false, detail: e.message });
+      }
+    }
+    return out;
+  }
+
+  start(ids: readonly string[]): Promise<ActionResult[]> {
+    return this.act(ids, (chunk) => this.ec2.send(new StartInstancesCommand({ InstanceIds: chunk })));
+  }
+
+  stop(ids: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]> {
+    return this.act(ids, (chunk) => this.ec2.send(new StopInstancesCommand({ InstanceIds: chunk, Force: options.force, ...(this.hibernate ? { Hibernate: true } : {}) })));
+  }
+}
