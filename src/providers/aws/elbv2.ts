@@ -1,0 +1,124 @@
+import {
+  DeregisterTargetsCommand,
+  DescribeTagsCommand,
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetGroupsCommand,
+  type DescribeTargetGroupsCommandOutput,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { TargetHealth } from '../../domain/model.js';
+import type { Clock, LoadBalancer } from '../../ports/index.js';
+import { mapAwsError } from './ec2.js';
+
+/** ELBv2 target states → Fleetwarden's target health. */
+const HEALTH: Readonly<Record<string, TargetHealth>> = {
+  initial: 'initial',
+  healthy: 'healthy',
+  unhealthy: 'unhealthy',
+  'unhealthy.draining': 'draining',
+  draining: 'draining',
+  unused: 'unused',
+  unavailable: 'unavailable',
+};
+
+export function targetHealthOf(state: string | undefined): TargetHealth {
+  return HEALTH[state ?? ''] ?? 'unavailable';
+}
+
+export interface Elbv2Options {
+  readonly client?: ElasticLoadBalancingV2Client;
+  readonly clock: Clock;
+  /** The tag key that marks a target group as managed (`<prefix>:group-name`). */
+  readonly groupTagKey: string;
+  /** Target groups are rediscovered this often [5 min]. */
+  readonly discoveryRefreshMs?: number;
+}
+
+const TAGS_PER_CALL = 20; // DescribeTags takes at most 20 ARNs
+
+/**
+ * The LoadBalancer port on ELBv2. Managed target groups are those tagged with the group tag key; they are
+ * rediscovered every few minutes, so a steady-state tick costs one DescribeTargetHealth per target group.
+ */
+export class Elbv2LoadBalancer implements LoadBalancer {
+  private readonly elb: ElasticLoadBalancingV2Client;
+  private readonly clock: Clock;
+  private readonly groupTagKey: string;
+  private readonly refreshMs: number;
+  private managed: { arn: string; group: string }[] = [];
+  private discoveredAt = -Infinity;
+  private readonly delays = new Map<string, number>();
+
+  constructor(o: Elbv2Options) {
+    this.elb = o.client ?? new ElasticLoadBalancingV2Client({});
+    this.clock = o.clock;
+    this.groupTagKey = o.groupTagKey;
+    this.refreshMs = o.discoveryRefreshMs ?? 5 * 60_000;
+  }
+
+  private async send<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapAwsError(err);
+    }
+  }
+
+  /** The managed target groups, with the group each belongs to. */
+  async targetGroups(): Promise<{ arn: string; group: string }[]> {
+    const now = this.clock.now();
+    if (now - this.discoveredAt < this.refreshMs) return this.managed;
+    const arns: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page: DescribeTargetGroupsCommandOutput = await this.send(() => this.elb.send(new DescribeTargetGroupsCommand({ PageSize: 400, ...(marker === undefined ? {} : { Marker: marker }) })));
+      for (const tg of page.TargetGroups ?? []) if (tg.TargetType === 'instance' && tg.TargetGroupArn !== undefined) arns.push(tg.TargetGroupArn);
+      marker = page.NextMarker;
+    } while (marker !== undefined && marker !== '');
+    const managed: { arn: string; group: string }[] = [];
+    for (let i = 0; i < arns.length; i += TAGS_PER_CALL) {
+      const r = await this.send(() => this.elb.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + TAGS_PER_CALL) })));
+      for (const d of r.TagDescriptions ?? []) {
+        const group = d.Tags?.find((t) => t.Key === this.groupTagKey)?.Value;
+        if (group !== undefined && d.ResourceArn !== undefined) managed.push({ arn: d.ResourceArn, group });
+      }
+    }
+    this.managed = managed;
+    this.discoveredAt = now;
+    return managed;
+  }
+
+  async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+    const out = new Map<string, Record<string, TargetHealth>>();
+    for (const { arn } of await this.targetGroups()) {
+      const r = await this.send(() => this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
+      for (const d of r.TargetHealthDescriptions ?? []) {
+        const id = d.Target?.Id;
+        if (id === undefined) continue;
+        out.set(id, { ...out.get(id), [arn]: targetHealthOf(d.TargetHealth?.State) });
+      }
+    }
+    return out;
+  }
+
+  async register(targetGroup: string, ids: readonly string[]): Promise<void> {
+    await this.send(() => this.elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroup, Targets: ids.map((Id) => ({ Id })) })));
+  }
+
+  async deregister(targetGroup: string, ids: readonly string[]): Promise<void> {
+    await this.send(() => this.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: targetGroup, Targets: ids.map((Id) => ({ Id })) })));
+  }
+
+  /** The target group's deregistration delay (connection draining), in milliseconds; cached. */
+  async deregistrationDelayMs(targetGroup: string): Promise<number> {
+    const cached = this.delays.get(targetGroup);
+    if (cached !== undefined) return cached;
+    const r = await this.send(() => this.elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup })));
+    const seconds = Number(r.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value ?? '300');
+    const value = seconds * 1000;
+    this.delays.set(targetGroup, value);
+    return value;
+  }
+}
