@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakeRequest {
   readonly action: string;
+  /** Query-protocol form parameters (EC2, ELBv2). */
   readonly params: Readonly<Record<string, string>>;
+  /** JSON-protocol body (SSM). */
+  readonly json: Readonly<Record<string, unknown>>;
 }
 
 export type Handler = (req: FakeRequest) => { status?: number; body: string };
@@ -19,11 +22,14 @@ export class FakeAws {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const params = Object.fromEntries(new URLSearchParams(body));
-        const r: FakeRequest = { action: params['Action'] ?? '', params };
+        const target = req.headers['x-amz-target'];
+        const isJson = typeof target === 'string';
+        const params = isJson ? {} : Object.fromEntries(new URLSearchParams(body));
+        const json = isJson ? (JSON.parse(body || '{}') as Record<string, unknown>) : {};
+        const r: FakeRequest = { action: isJson ? (target.split('.').at(-1) ?? '') : (params['Action'] ?? ''), params, json };
         this.requests.push(r);
         const out = this.handler(r);
-        res.writeHead(out.status ?? 200, { 'content-type': 'text/xml' });
+        res.writeHead(out.status ?? 200, { 'content-type': isJson ? 'application/x-amz-json-1.1' : 'text/xml' });
         res.end(out.body);
       });
     });

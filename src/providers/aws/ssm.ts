@@ -1,0 +1,165 @@
+import {
+  DescribeMaintenanceWindowsCommand,
+  type DescribeMaintenanceWindowsCommandOutput,
+  ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
+  ListTagsForResourceCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { Naming } from '../../config/config.js';
+import type { SsmWindowInfo } from '../../config/ssm-windows.js';
+import type { EventName, EventResult } from '../../domain/model.js';
+import type { BypassCheckResult } from '../../planner/types.js';
+import type { Clock, CommandHandle, CommandResults, CommandRunner, WindowSource } from '../../ports/index.js';
+import { mapAwsError } from './ec2.js';
+import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput } from './helper.js';
+
+/** SendCommand accepts at most 50 instance ids per call. */
+export const SEND_COMMAND_MAX = 50;
+/** Delivery timeout of a command that has not started (SSM's minimum). */
+const DELIVERY_TIMEOUT_S = 30;
+const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+
+export interface SsmOptions {
+  readonly client?: SSMClient;
+  readonly clock: Clock;
+  readonly naming: Naming;
+  /** Window tags are re-read this often [5 min]; the window list itself every call. */
+  readonly tagRefreshMs?: number;
+  /** S3 bucket and prefix for full command output (SSM keeps 2500 characters otherwise). */
+  readonly outputBucket?: string;
+  readonly outputPrefix?: string;
+}
+
+/**
+ * SSM for maintenance-window discovery (WindowSource) and in-instance event delivery (CommandRunner).
+ * Events go by SendCommand with AWS-RunShellScript and the POSIX helper (50 instances a call); results are read
+ * per invocation from ListCommandInvocations and judged by the helper's status line.
+ */
+export class SsmAdapter implements WindowSource, CommandRunner {
+  private readonly ssm: SSMClient;
+  private readonly clock: Clock;
+  private readonly naming: Naming;
+  private readonly tagRefreshMs: number;
+  private readonly output: { bucket: string; prefix: string } | null;
+  private readonly tags = new Map<string, { at: number; tags: Record<string, string> }>();
+
+  constructor(o: SsmOptions) {
+    this.ssm = o.client ?? new SSMClient({});
+    this.clock = o.clock;
+    this.naming = o.naming;
+    this.tagRefreshMs = o.tagRefreshMs ?? 5 * 60_000;
+    this.output = o.outputBucket === undefined ? null : { bucket: o.outputBucket, prefix: o.outputPrefix ?? 'fleetwarden/' };
+  }
+
+  private async send<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapAwsError(err);
+    }
+  }
+
+  /** Windows named by the convention (an account holds at most 50 per region; the prefix is matched here). */
+  async list(): Promise<SsmWindowInfo[]> {
+    const out: SsmWindowInfo[] = [];
+    let token: string | undefined;
+    const prefix = `${this.naming.windowPrefix}-`;
+    do {
+      const page: DescribeMaintenanceWindowsCommandOutput = await this.send(() => this.ssm.send(new DescribeMaintenanceWindowsCommand({ MaxResults: 100, ...(token === undefined ? {} : { NextToken: token }) })));
+      for (const w of page.WindowIdentities ?? []) {
+        if (w.WindowId === undefined || w.Name === undefined || !w.Name.startsWith(prefix) || w.Schedule === undefined) continue;
+        out.push({
+          id: w.WindowId,
+          name: w.Name,
+          schedule: w.Schedule,
+          durationHours: w.Duration ?? 1,
+          cutoffHours: w.Cutoff ?? 0,
+          enabled: w.Enabled ?? true,
+          tags: await this.tagsOf(w.WindowId),
+          ...(w.ScheduleTimezone === undefined ? {} : { timezone: w.ScheduleTimezone }),
+          ...(w.ScheduleOffset === undefined ? {} : { offsetDays: w.ScheduleOffset }),
+          ...(w.StartDate === undefined ? {} : { startDate: w.StartDate }),
+          ...(w.EndDate === undefined ? {} : { endDate: w.EndDate }),
+          ...(w.NextExecutionTime === undefined ? {} : { nextExecutionTime: w.NextExecutionTime }),
+        });
+      }
+      token = page.NextToken;
+    } while (token !== undefined && token !== '');
+    return out;
+  }
+
+  private async tagsOf(windowId: string): Promise<Record<string, string>> {
+    const now = this.clock.now();
+    const cached = this.tags.get(windowId);
+    if (cached && now - cached.at < this.tagRefreshMs) return cached.tags;
+    const r = await this.send(() => this.ssm.send(new ListTagsForResourceCommand({ ResourceType: 'MaintenanceWindow', ResourceId: windowId })));
+    const tags = Object.fromEntries((r.TagList ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    this.tags.set(windowId, { at: now, tags });
+    return tags;
+  }
+
+  private async sendScript(kind: 'event' | 'bypass', group: string, ids: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName): Promise<CommandHandle> {
+    const commandIds: string[] = [];
+    for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
+      const r = await this.send(() =>
+        this.ssm.send(
+          new SendCommandCommand({
+            DocumentName: 'AWS-RunShellScript',
+            InstanceIds: ids.slice(i, i + SEND_COMMAND_MAX),
+            Parameters: { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] },
+            TimeoutSeconds: DELIVERY_TIMEOUT_S,
+            Comment: comment.slice(0, 100),
+            ...(this.output ? { OutputS3BucketName: this.output.bucket, OutputS3KeyPrefix: this.output.prefix } : {}),
+          }),
+        ),
+      );
+      if (r.Command?.CommandId !== undefined) commandIds.push(r.Command.CommandId);
+    }
+    return { id: commandIds.join(','), kind, group, instanceIds: [...ids], sentAt: this.clock.now(), ...(event === undefined ? {} : { event }) };
+  }
+
+  runEvent(group: string, ids: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
+    const timeoutSeconds = Math.max(1, Math.round(timeoutMs / 1000));
+    const script = eventHelperScript({ dir: this.naming.eventDir, event, args, timeoutSeconds });
+    return this.sendScript('event', group, ids, script, timeoutSeconds, `fleetwarden ${group}: ${event}`, event);
+  }
+
+  checkBypass(group: string, ids: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle> {
+    return this.sendScript('bypass', group, ids, bypassCheckScript(path, os), 30, `fleetwarden ${group}: bypass check`);
+  }
+
+  async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
+    const out: { events: EventResult[]; bypass: BypassCheckResult[]; finished: string[] } = { events: [], bypass: [], finished: [] };
+    for (const h of handles) {
+      let open = 0;
+      for (const commandId of h.id.split(',').filter((x) => x !== '')) {
+        let token: string | undefined;
+        do {
+          const page: ListCommandInvocationsCommandOutput = await this.send(() => this.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, ...(token === undefined ? {} : { NextToken: token }) })));
+          for (const inv of page.CommandInvocations ?? []) {
+            const instanceId = inv.InstanceId ?? '';
+            if (!TERMINAL.has(inv.Status ?? '')) {
+              open++;
+              continue;
+            }
+            const output = (inv.CommandPlugins ?? []).map((p) => p.Output ?? '').join('\n');
+            const at = this.clock.now();
+            if (h.kind === 'bypass') {
+              out.bypass.push({ instanceId, result: inv.Status === 'Success' ? parseBypassOutput(output) : 'unknown', at });
+            } else if (h.event !== undefined) {
+              const parsed = parseHelperOutput(output);
+              const ok = inv.Status === 'Success' && parsed.ok;
+              out.events.push({ instanceId, event: h.event, ok, at, detail: inv.Status === 'Success' ? parsed.detail : `${inv.Status ?? 'unknown'}: ${inv.StatusDetails ?? ''}` });
+            }
+          }
+          token = page.NextToken;
+        } while (token !== undefined && token !== '');
+      }
+      // A command nobody answers is given up after an hour, like the delivery and execution timeouts would.
+      if (open === 0 || this.clock.now() - h.sentAt > 3_600_000) out.finished.push(h.id);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,129 @@
+/** SSM adapter wire contract: window discovery, SendCommand with the helper, invocation results, errors, calls. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { namingFor } from '../../src/config/config.js';
+import { VirtualClock } from '../../src/domain/time.js';
+import { AwsError } from '../../src/providers/aws/ec2.js';
+import { SsmAdapter } from '../../src/providers/aws/ssm.js';
+import { FakeAws } from './fake-aws.js';
+
+const fake = new FakeAws();
+let endpoint = '';
+before(async () => {
+  endpoint = await fake.start();
+});
+after(() => fake.stop());
+
+const json = (o: unknown): { body: string } => ({ body: JSON.stringify(o) });
+
+function adapter(clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z')), eventDir = '/etc/fleetwarden/events/'): SsmAdapter {
+  const client = new SSMClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 });
+  return new SsmAdapter({ client, clock, naming: { ...namingFor('fleetwarden'), eventDir } });
+}
+
+describe('SSM adapter (wire contract)', () => {
+  it('lists windows named by the convention with their schedule fields and tags; a steady-state list costs one call', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeMaintenanceWindows') {
+        return r.json['NextToken'] === undefined
+          ? json({ WindowIdentities: [{ WindowId: 'mw-0000000000000001', Name: 'FW-web', Enabled: true, Duration: 2, Cutoff: 1, Schedule: 'cron(0 2 * * ? *)', ScheduleTimezone: 'Europe/London', ScheduleOffset: 2, NextExecutionTime: '2026-06-02T02:00+01:00' }, { WindowId: 'mw-0000000000000009', Name: 'Patch-Other', Schedule: 'rate(1 day)', Duration: 1, Cutoff: 0 }], NextToken: 'p2' })
+          : json({ WindowIdentities: [{ WindowId: 'mw-0000000000000002', Name: 'FW-GlobalDefaultMaintenanceWindow', Enabled: false, Duration: 1, Cutoff: 0, Schedule: 'cron(0 4 ? * SUN *)' }] });
+      }
+      return json({ TagList: r.json['ResourceId'] === 'mw-0000000000000001' ? [{ Key: 'fleetwarden:group-name', Value: 'web' }] : [] });
+    };
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const ssm = adapter(clock);
+    const windows = await ssm.list();
+    assert.deepEqual(windows[0], { id: 'mw-0000000000000001', name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, cutoffHours: 1, enabled: true, tags: { 'fleetwarden:group-name': 'web' }, timezone: 'Europe/London', offsetDays: 2, nextExecutionTime: '2026-06-02T02:00+01:00' });
+    assert.deepEqual(windows.map((w) => [w.name, w.enabled]), [['FW-web', true], ['FW-GlobalDefaultMaintenanceWindow', false]], 'other names are not ours');
+    assert.equal(fake.calls('ListTagsForResource')[0]?.json['ResourceType'], 'MaintenanceWindow');
+    fake.requests.length = 0;
+    clock.set(clock.now() + 60_000);
+    await ssm.list();
+    assert.deepEqual([...new Set(fake.requests.map((r) => r.action))], ['DescribeMaintenanceWindows'], 'tags come from the cache');
+  });
+
+  it('sends events with AWS-RunShellScript and the helper, 50 instances a call, every value quoted', async () => {
+    fake.requests.length = 0;
+    let n = 0;
+    fake.handler = () => json({ Command: { CommandId: `cmd-${++n}` } });
+    const ids = Array.from({ length: 120 }, (_, i) => `i-${i}`);
+    const handle = await adapter().runEvent('web', ids, 'instance-state-change-draining', ['draining', "run'ning"], 30_000);
+    const calls = fake.calls('SendCommand');
+    assert.deepEqual(calls.map((c) => (c.json['InstanceIds'] as string[]).length), [50, 50, 20]);
+    const first = calls[0]?.json ?? {};
+    assert.equal(first['DocumentName'], 'AWS-RunShellScript');
+    assert.equal(first['TimeoutSeconds'], 30);
+    const script = ((first['Parameters'] as Record<string, string[]>)['commands'] ?? [])[0] ?? '';
+    assert.match(script, /^#!\/bin\/sh/);
+    assert.match(script, /event='instance-state-change-draining'/);
+    assert.match(script, /'draining' 'run'\\''ning'/);
+    assert.equal(handle.id, 'cmd-1,cmd-2,cmd-3');
+    assert.equal(handle.event, 'instance-state-change-draining');
+  });
+
+  it('reads results per invocation: the helper’s status line decides; SSM failures and missing lines are failures', async () => {
+    fake.handler = (r) => {
+      if (r.action !== 'ListCommandInvocations') return json({});
+      return json({
+        CommandInvocations: [
+          { InstanceId: 'i-ok', Status: 'Success', CommandPlugins: [{ Output: 'ready\nFLEETWARDEN-STATUS ok 0\n' }] },
+          { InstanceId: 'i-script-failed', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS failed 3\n' }] },
+          { InstanceId: 'i-no-line', Status: 'Success', CommandPlugins: [{ Output: 'something else' }] },
+          { InstanceId: 'i-undeliverable', Status: 'Failed', StatusDetails: 'Undeliverable', CommandPlugins: [] },
+          { InstanceId: 'i-slow', Status: 'InProgress', CommandPlugins: [] },
+        ],
+      });
+    };
+    const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: [], event: 'instance-ready-for-operation' as const, sentAt: Date.parse('2026-06-01T00:00:00Z') };
+    const r = await adapter().results([handle]);
+    assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok, e.detail]), [
+      ['i-ok', true, 'exit 0'],
+      ['i-script-failed', false, 'exit 3'],
+      ['i-no-line', false, 'no status line in the output'],
+      ['i-undeliverable', false, 'Failed: Undeliverable'],
+    ]);
+    assert.deepEqual(r.finished, [], 'i-slow is still running: the command is asked again next tick');
+    assert.equal(fake.calls('ListCommandInvocations').at(-1)?.json['Details'], true);
+  });
+
+  it('closes the loop: the script SendCommand carried, run under dash on a real script directory, yields the result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-ssm-events-'));
+    writeFileSync(join(dir, 'enter-maintenance-window-period'), '#!/bin/sh\necho "entering with $# args: $1"\nexit 0\n');
+    chmodSync(join(dir, 'enter-maintenance-window-period'), 0o755);
+    let output = '';
+    fake.handler = (r) => {
+      if (r.action === 'SendCommand') {
+        const script = ((r.json['Parameters'] as Record<string, string[]>)['commands'] ?? [])[0] ?? '';
+        output = spawnSync('/usr/bin/dash', ['-c', script], { encoding: 'utf8' }).stdout;
+        return json({ Command: { CommandId: 'cmd-loop' } });
+      }
+      return json({ CommandInvocations: [{ InstanceId: 'i-1', Status: 'Success', CommandPlugins: [{ Output: output }] }] });
+    };
+    const ssm = adapter(undefined, dir);
+    const handle = await ssm.runEvent('web', ['i-1'], 'enter-maintenance-window-period', ['$(reboot)'], 30_000);
+    const r = await ssm.results([handle]);
+    assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok]), [['i-1', true]]);
+    assert.match(output, /entering with 1 args: \$\(reboot\)/);
+    assert.deepEqual(r.finished, ['cmd-loop']);
+  });
+
+  it('bypass checks: present/absent from the output, unknown when the command failed', async () => {
+    fake.handler = () => json({ CommandInvocations: [{ InstanceId: 'i-keep', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS present\n' }] }, { InstanceId: 'i-go', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS absent\n' }] }, { InstanceId: 'i-lost', Status: 'TimedOut', CommandPlugins: [] }] });
+    const r = await adapter().results([{ id: 'cmd-b', kind: 'bypass', group: 'web', instanceIds: [], sentAt: 0 }]);
+    assert.deepEqual(r.bypass.map((b) => [b.instanceId, b.result]), [['i-keep', 'present'], ['i-go', 'absent'], ['i-lost', 'unknown']]);
+  });
+
+  it('maps errors at the boundary: throttling is retryable, an invalid instance is not', async () => {
+    fake.handler = () => ({ status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) });
+    await assert.rejects(adapter().list(), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'ThrottlingException');
+    fake.handler = () => ({ status: 400, body: JSON.stringify({ __type: 'InvalidInstanceId', Message: 'Instances not in a valid state for account' }) });
+    await assert.rejects(adapter().runEvent('web', ['i-1'], 'instance-ready-for-operation', [], 30_000), (e: unknown) => e instanceof AwsError && !e.retryable && e.code === 'InvalidInstanceId');
+  });
+});
