@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openController, virtualTime } from '../src/app/compose.js';
+import { openSimulatedController, virtualTime } from '../src/app/compose.js';
 import { simulate } from '../src/app/simulate.js';
 import type { FleetConfig } from '../src/config/config.js';
 import { parseConfig } from '../src/config/load.js';
@@ -49,7 +49,7 @@ async function benchTick(): Promise<void> {
   const config = fleet(50, 196, 4); // 50 × (196 main + 4 batch) = 10,000 instances; 200 windows
   const { clock, sleep } = virtualTime(Date.parse('2026-06-01T00:00:00Z'));
   const dir = mkdtempSync(join(tmpdir(), 'fw-bench-'));
-  const ctl = openController(config, { stateDir: dir, clock, sleep, worldFile: null, owner: 'bench' });
+  const ctl = openSimulatedController(config, { stateDir: dir, clock, sleep, worldFile: null, owner: 'bench' });
   const total: number[] = [];
   const pure: number[] = [];
   let instances = 0;

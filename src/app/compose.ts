@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FleetConfig } from '../config/config.js';
 import { ValidationError } from '../domain/errors.js';
 import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/time.js';
+import type { Store } from '../ports/index.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
@@ -14,7 +15,7 @@ import { SqliteStore } from '../store/sqlite/store.js';
  */
 export interface Controller {
   readonly reconciler: Reconciler;
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly clock: Clock;
   readonly simulator: Simulator | null;
   close(): Promise<void>;
@@ -42,10 +43,36 @@ export function simulatorSpec(config: FleetConfig): SimulatorSpec {
   return config.simulator;
 }
 
-export function openController(config: FleetConfig, opts: OpenOptions): Controller {
-  if (config.provider === 'aws') {
-    throw new ValidationError('provider', 'the AWS provider is not available in this build yet; use provider: simulator');
-  }
+/** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
+export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
+  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
+  if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
+  const clock = opts.clock ?? systemClock;
+  const ports = (await import('./aws.js')).awsPorts(config, clock);
+  const reconciler = new Reconciler({
+    config,
+    ...ports,
+    store,
+    clock,
+    owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,
+    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    ...(opts.retry === undefined ? {} : { retry: opts.retry }),
+    ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
+  });
+  return {
+    reconciler,
+    store,
+    clock,
+    simulator: null,
+    close: async () => {
+      await reconciler.release();
+      await store.close();
+    },
+  };
+}
+
+/** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */
+export function openSimulatedController(config: FleetConfig, opts: OpenOptions, givenStore?: Store): Controller {
   const spec = simulatorSpec(config);
   const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
   // The simulated clock is anchored in the world file, so every process using the world agrees on the time and
@@ -59,7 +86,7 @@ export function openController(config: FleetConfig, opts: OpenOptions): Controll
   }
   const clock = opts.clock ?? new ScaledClock(anchor?.sim ?? 0, anchor?.speed ?? 1, systemClock, anchor?.real);
   const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
-  const store = new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
+  const store = givenStore ?? new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
   const reconciler = new Reconciler({
     config,
     provider: simulator,

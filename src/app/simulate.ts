@@ -1,7 +1,7 @@
 import type { FleetConfig } from '../config/config.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { ControllerEvent, TickSummary } from '../reconciler/reconciler.js';
-import { openController, virtualTime } from './compose.js';
+import { openSimulatedController, virtualTime } from './compose.js';
 
 export interface SimulationReport {
   readonly from: number;
@@ -47,7 +47,7 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
     if (e.type === 'retry') retries++;
     onEvent(e);
   };
-  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 } });
+  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 } });
   const timeInState: Record<string, number> = {};
   let starts = 0;
   let stops = 0;

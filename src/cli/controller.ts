@@ -10,6 +10,7 @@ import { ValidationError } from '../domain/errors.js';
 import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
 import { Simulator } from '../providers/simulator/simulator.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
+import type { Store } from '../ports/index.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
 
@@ -19,10 +20,11 @@ const COMMON_HELP = `  --config FILE     configuration file (default ${DEFAULT_C
   --state-dir DIR   where the SQLite store (and the simulated world) live (default ${DEFAULT_STATE_DIR}/)`;
 
 function storePath(config: FleetConfig, stateDir: string): string {
-  return config.storePath ?? join(stateDir, 'state.db');
+  return config.store.kind === 'dynamodb' ? `DynamoDB table ${config.store.table ?? ''}` : (config.storePath ?? join(stateDir, 'state.db'));
 }
 
-function openStoreForReading(config: FleetConfig, stateDir: string): SqliteStore {
+async function openStoreForReading(config: FleetConfig, stateDir: string): Promise<Store> {
+  if (config.store.kind === 'dynamodb') return (await import('../app/aws.js')).dynamoStore(config);
   const path = storePath(config, stateDir);
   if (!existsSync(path)) throw new ValidationError('--state-dir', `no store at ${path}: run 'fleetwarden run' first (or give --state-dir)`);
   return new SqliteStore(path);
@@ -67,7 +69,7 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
       io.out(values.json === true ? JSON.stringify(eventJson(e)) : Reconciler.describe(e));
     };
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
-    const ctl = openController(config, { stateDir, speed, onEvent: print });
+    const ctl = await openController(config, { stateDir, speed, onEvent: print });
     // Set from signal handlers: an object, so the loop re-reads it after every await.
     const signal = { stopping: false, wake: null as (() => void) | null };
     const stop = (): void => {
@@ -155,7 +157,7 @@ ${COMMON_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+    const store = await openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
     try {
       const records = (await store.allRecords()).filter((r) => values.group === undefined || r.group === values.group);
       const now = systemClock.now();
@@ -187,7 +189,7 @@ ${COMMON_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const store = openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+    const store = await openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
     try {
       const entries = await store.history({ group: values.group, instanceId: values.instance, before: intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER), limit: intOption(values.limit, '--limit', 1, 10_000) ?? 50 });
       if (values.json === true) {

@@ -80,6 +80,8 @@ export interface FleetConfig {
   readonly groups: readonly GroupConfig[];
   readonly provider: 'simulator' | 'aws';
   readonly storePath: string | undefined;
+  readonly store: { readonly kind: 'sqlite' | 'dynamodb'; readonly table: string | undefined };
+  readonly aws: { readonly region: string | undefined; readonly hibernate: boolean; readonly outputBucket: string | undefined; readonly outputPrefix: string | undefined };
   readonly controller: ControllerSettings;
   /** The simulated fleet (provider: simulator), validated. */
   readonly simulator: SimulatorSpec | undefined;

@@ -220,8 +220,20 @@ export function parseConfig(doc: unknown): FleetConfig {
     }
     if (sim.start !== undefined) problems.try('simulator.start', () => parseInstant(sim.start ?? '', ''));
   }
+  const storeKind = file.store?.kind ?? 'sqlite';
+  if (storeKind === 'dynamodb' && file.store?.table === undefined) problems.add('store.table', 'is required with kind: dynamodb');
   if (problems.list.length > 0) throw new ValidationErrors(problems.list);
-  return { naming: namingFor(preset), ssmDiscovery: file.ssm?.discovery ?? false, groups, provider: file.provider ?? 'simulator', storePath: file.store?.path, controller, simulator: sim };
+  return {
+    naming: namingFor(preset),
+    ssmDiscovery: file.ssm?.discovery ?? false,
+    groups,
+    provider: file.provider ?? 'simulator',
+    storePath: file.store?.path,
+    store: { kind: storeKind, table: file.store?.table },
+    aws: { region: file.aws?.region, hibernate: file.aws?.hibernate ?? false, outputBucket: file.aws?.outputBucket, outputPrefix: file.aws?.outputPrefix },
+    controller,
+    simulator: sim,
+  };
 }
 
 /** Parses YAML text; syntax errors name the line. */

@@ -118,7 +118,21 @@ export const fileSchema = z.strictObject({
   preset: z.enum(['fleetwarden', 'clonesquad']).optional().describe('tag and window naming: fleetwarden (FW-, fleetwarden:) or clonesquad (CS-, clonesquad:)'),
   ssm: z.strictObject({ discovery: z.boolean().optional().describe('discover maintenance windows in SSM by naming convention [false]') }).optional(),
   provider: z.enum(['simulator', 'aws']).optional().describe('where the fleet lives: the built-in simulator [default] or AWS'),
-  store: z.strictObject({ path: z.string().optional().describe('SQLite file [<state dir>/state.db]') }).optional(),
+  store: z
+    .strictObject({
+      kind: z.enum(['sqlite', 'dynamodb']).optional().describe('sqlite [default] or dynamodb'),
+      path: z.string().optional().describe('SQLite file [<state dir>/state.db]'),
+      table: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, { error: 'expected a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)' }).optional().describe('DynamoDB table (kind: dynamodb)'),
+    })
+    .optional(),
+  aws: z
+    .strictObject({
+      region: z.string().optional().describe('AWS region [the SDK default chain: AWS_REGION, profile...]'),
+      hibernate: z.boolean().optional().describe('stop instances with hibernation [false]'),
+      outputBucket: z.string().optional().describe('S3 bucket for full command output'),
+      outputPrefix: z.string().optional().describe('key prefix in outputBucket [fleetwarden/]'),
+    })
+    .optional(),
   controller: z
     .strictObject({
       tickInterval: duration.optional().describe('time between ticks [10s] (simulated time with the simulator)'),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { type Controller, openController, virtualTime } from '../../src/app/compose.js';
+import { type Controller, openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { simulate } from '../../src/app/simulate.js';
 import type { FleetConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/load.js';
@@ -32,7 +32,7 @@ interface Rig {
 
 function rig(config: FleetConfig, owner = 'test'): Rig {
   const { clock, sleep } = virtualTime(T(config.simulator?.start ?? '2026-06-01T01:40:00Z'));
-  const ctl = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner });
+  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner });
   return {
     ctl,
     clock,
@@ -94,7 +94,7 @@ describe('reconciler on the simulator (virtual clock)', () => {
   it('two controllers on one store: exactly one acts; the other takes over once the lease lapses', async () => {
     const config = demo();
     const { clock, sleep } = virtualTime(T('2026-06-01T01:40:00Z'));
-    const a = openController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'a' });
+    const a = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'a' });
     // b shares a's store and simulated cloud: the same fleet, the same database.
     const { Reconciler } = await import('../../src/reconciler/reconciler.js');
     const b = new Reconciler({ config, provider: a.simulator!, lb: a.simulator!, runner: a.simulator!, windowSource: a.simulator!, store: a.store, clock, owner: 'b', sleep });
