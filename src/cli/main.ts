@@ -2,6 +2,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
+import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
@@ -15,6 +16,7 @@ interface CommandGroup {
 const GROUPS: readonly CommandGroup[] = [
   { name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands },
   { name: 'config', summary: 'validate, describe and explain the configuration file', commands: configCommands },
+  { name: 'aws', summary: 'AWS deployment helpers', commands: awsCommands },
 ];
 
 function version(): string {
