@@ -59,6 +59,21 @@ export interface WindowSource {
   list(): Promise<SsmWindowInfo[]>;
 }
 
+/** Where full command output is kept (a local directory by default, S3 on AWS), with a retention. */
+export interface StoredObject {
+  readonly key: string;
+  readonly lastModified: number;
+  readonly size: number;
+}
+
+export interface ObjectStore {
+  put(key: string, body: string): Promise<void>;
+  /** The object's text, or null when there is none. */
+  get(key: string): Promise<string | null>;
+  list(prefix: string): Promise<StoredObject[]>;
+  delete(keys: readonly string[]): Promise<void>;
+}
+
 /** One line of the append-only history. */
 export interface HistoryEntry {
   readonly id?: number;

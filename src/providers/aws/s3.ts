@@ -1,0 +1,60 @@
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ObjectStore, StoredObject } from '../../ports/index.js';
+import { checkKey } from '../../store/objects/objects.js';
+import { mapAwsError } from './ec2.js';
+
+/** The ObjectStore on S3: one bucket, keys under a prefix. */
+export class S3ObjectStore implements ObjectStore {
+  private readonly s3: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(o: { bucket: string; prefix?: string; client?: S3Client }) {
+    this.s3 = o.client ?? new S3Client({});
+    this.bucket = o.bucket;
+    this.prefix = o.prefix ?? '';
+  }
+
+  private async send<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapAwsError(err);
+    }
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    await this.send(() => this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + checkKey(key), Body: body, ContentType: 'text/plain; charset=utf-8' })));
+  }
+
+  async get(key: string): Promise<string | null> {
+    try {
+      const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + checkKey(key) }));
+      return (await r.Body?.transformToString('utf-8')) ?? '';
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return null;
+      throw mapAwsError(err);
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await this.send(() => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token === undefined ? {} : { ContinuationToken: token }) })));
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        out.push({ key: o.Key.slice(this.prefix.length), lastModified: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return out;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      await this.send(() => this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk.map((k) => ({ Key: this.prefix + checkKey(k) })), Quiet: true } })));
+    }
+  }
+}

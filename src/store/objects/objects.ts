@@ -1,0 +1,75 @@
+import { mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { ValidationError } from '../../domain/errors.js';
+import type { ObjectStore, StoredObject } from '../../ports/index.js';
+
+/** Object keys are relative paths: no empty segment, no `.`/`..`, no backslash — nothing that escapes the root. */
+export function checkKey(key: string): string {
+  const parts = key.split('/');
+  if (key === '' || key.startsWith('/') || key.includes('\\') || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new ValidationError('key', `"${key}" is not a valid object key`);
+  }
+  return key;
+}
+
+/** The default object store: files under a directory, written atomically. */
+export class DirectoryObjectStore implements ObjectStore {
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    const file = join(this.root, checkKey(key));
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, body);
+    await rename(tmp, file);
+  }
+
+  async get(key: string): Promise<string | null> {
+    try {
+      return await readFile(join(this.root, checkKey(key)), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (!e.name.endsWith('.tmp')) {
+          const key = relative(this.root, full).split(sep).join('/');
+          if (!key.startsWith(prefix)) continue;
+          const st = await stat(full);
+          out.push({ key, lastModified: st.mtimeMs, size: st.size });
+        }
+      }
+    };
+    await walk(this.root);
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const k of keys) await rm(join(this.root, checkKey(k)), { force: true });
+  }
+}
+
+/** Deletes objects under `prefix` older than `olderThan` (the output retention, 90 days by default). */
+export async function pruneObjects(store: ObjectStore, prefix: string, olderThan: number): Promise<number> {
+  const old = (await store.list(prefix)).filter((o) => o.lastModified < olderThan).map((o) => o.key);
+  await store.delete(old);
+  return old.length;
+}
