@@ -22,8 +22,9 @@ export interface AwsPorts {
   readonly windowSource: WindowSource;
 }
 
-function clientConfig(config: FleetConfig): { region?: string } {
-  return config.aws.region === undefined ? {} : { region: config.aws.region };
+/** Adaptive retry: the SDK slows down under throttling by itself, before our back-off and jitter. */
+function clientConfig(config: FleetConfig): { region?: string; retryMode: 'adaptive' } {
+  return { retryMode: 'adaptive', ...(config.aws.region === undefined ? {} : { region: config.aws.region }) };
 }
 
 export function awsPorts(config: FleetConfig, clock: Clock): AwsPorts {

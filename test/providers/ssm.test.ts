@@ -21,6 +21,12 @@ after(() => fake.stop());
 
 const json = (o: unknown): { body: string } => ({ body: JSON.stringify(o) });
 
+/** Answers DescribeInstanceInformation: every asked instance online on Linux unless listed otherwise. */
+function info(r: { json: Readonly<Record<string, unknown>> }, special: Record<string, [string, string]> = {}): { body: string } {
+  const ids = ((r.json['Filters'] as { Values: string[] }[] | undefined)?.[0]?.Values ?? []).filter((id) => special[id]?.[0] !== 'absent');
+  return json({ InstanceInformationList: ids.map((id) => ({ InstanceId: id, PingStatus: special[id]?.[0] ?? 'Online', PlatformType: special[id]?.[1] ?? 'Linux' })) });
+}
+
 function adapter(clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z')), eventDir = '/etc/fleetwarden/events/'): SsmAdapter {
   const client = new SSMClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 });
   return new SsmAdapter({ client, clock, naming: { ...namingFor('fleetwarden'), eventDir } });
@@ -52,7 +58,7 @@ describe('SSM adapter (wire contract)', () => {
   it('sends events with AWS-RunShellScript and the helper, 50 instances a call, every value quoted', async () => {
     fake.requests.length = 0;
     let n = 0;
-    fake.handler = () => json({ Command: { CommandId: `cmd-${++n}` } });
+    fake.handler = (r) => (r.action === 'DescribeInstanceInformation' ? info(r) : json({ Command: { CommandId: `cmd-${++n}` } }));
     const ids = Array.from({ length: 120 }, (_, i) => `i-${i}`);
     const handle = await adapter().runEvent('web', ids, 'instance-state-change-draining', ['draining', "run'ning"], 30_000);
     const calls = fake.calls('SendCommand');
@@ -99,6 +105,7 @@ describe('SSM adapter (wire contract)', () => {
     chmodSync(join(dir, 'enter-maintenance-window-period'), 0o755);
     let output = '';
     fake.handler = (r) => {
+      if (r.action === 'DescribeInstanceInformation') return info(r);
       if (r.action === 'SendCommand') {
         const script = ((r.json['Parameters'] as Record<string, string[]>)['commands'] ?? [])[0] ?? '';
         output = spawnSync('/usr/bin/dash', ['-c', script], { encoding: 'utf8' }).stdout;
@@ -112,6 +119,21 @@ describe('SSM adapter (wire contract)', () => {
     assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok]), [['i-1', true]]);
     assert.match(output, /entering with 1 args: \$\(reboot\)/);
     assert.deepEqual(r.finished, ['cmd-loop']);
+  });
+
+  it('sends only to instances with an SSM agent online on the right platform; the others fail at once', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => (r.action === 'DescribeInstanceInformation' ? info(r, { 'i-off': ['ConnectionLost', 'Linux'], 'i-win': ['Online', 'Windows'], 'i-none': ['absent', ''] }) : r.action === 'SendCommand' ? json({ Command: { CommandId: 'cmd-m' } }) : json({ CommandInvocations: [{ InstanceId: 'i-ok', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0' }] }] }));
+    const ssm = adapter();
+    const handle = await ssm.runEvent('web', ['i-ok', 'i-off', 'i-win', 'i-none'], 'instance-ready-for-operation', [], 30_000);
+    assert.deepEqual(fake.calls('SendCommand').map((c) => c.json['InstanceIds']), [['i-ok']]);
+    const r = await ssm.results([handle]);
+    assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok, e.detail]), [
+      ['i-off', false, 'Undeliverable: no SSM agent online'],
+      ['i-win', false, 'Invalid Platform: Windows'],
+      ['i-none', false, 'Undeliverable: no SSM agent online'],
+      ['i-ok', true, 'exit 0'],
+    ]);
   });
 
   it('bypass checks: present/absent from the output, unknown when the command failed', async () => {

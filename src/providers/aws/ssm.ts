@@ -1,4 +1,6 @@
 import {
+  DescribeInstanceInformationCommand,
+  type DescribeInstanceInformationCommandOutput,
   DescribeMaintenanceWindowsCommand,
   type DescribeMaintenanceWindowsCommandOutput,
   ListCommandInvocationsCommand,
@@ -44,6 +46,9 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly tagRefreshMs: number;
   private readonly output: { bucket: string; prefix: string } | null;
   private readonly tags = new Map<string, { at: number; tags: Record<string, string> }>();
+  private readonly managed = new Map<string, { at: number; online: boolean; platform: string }>();
+  /** Instances a command could not be sent to (no SSM agent online, not Linux): answered without asking SSM. */
+  private readonly undeliverable = new Map<string, { instanceId: string; detail: string }[]>();
 
   constructor(o: SsmOptions) {
     this.ssm = o.client ?? new SSMClient({});
@@ -100,7 +105,32 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     return tags;
   }
 
-  private async sendScript(kind: 'event' | 'bypass', group: string, ids: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName): Promise<CommandHandle> {
+  /** SSM-managed state of instances (DescribeInstanceInformation), cached for 5 minutes; only asked when sending. */
+  async managedInstances(ids: readonly string[]): Promise<Map<string, { online: boolean; platform: string }>> {
+    const now = this.clock.now();
+    const stale = ids.filter((id) => {
+      const m = this.managed.get(id);
+      return m === undefined || now - m.at >= this.tagRefreshMs;
+    });
+    for (let i = 0; i < stale.length; i += SEND_COMMAND_MAX) {
+      const chunk = stale.slice(i, i + SEND_COMMAND_MAX);
+      for (const id of chunk) this.managed.set(id, { at: now, online: false, platform: 'unknown' });
+      let token: string | undefined;
+      do {
+        const page: DescribeInstanceInformationCommandOutput = await this.send(() => this.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: chunk }], ...(token === undefined ? {} : { NextToken: token }) })));
+        for (const info of page.InstanceInformationList ?? []) {
+          if (info.InstanceId !== undefined) this.managed.set(info.InstanceId, { at: now, online: info.PingStatus === 'Online', platform: info.PlatformType ?? 'unknown' });
+        }
+        token = page.NextToken;
+      } while (token !== undefined && token !== '');
+    }
+    return new Map(ids.map((id) => [id, this.managed.get(id) ?? { online: false, platform: 'unknown' }]));
+  }
+
+  private async sendScript(kind: 'event' | 'bypass', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux'): Promise<CommandHandle> {
+    const managed = await this.managedInstances(all);
+    const ids = all.filter((id) => managed.get(id)?.online === true && managed.get(id)?.platform === platform);
+    const skipped = all.filter((id) => !ids.includes(id)).map((id) => ({ instanceId: id, detail: managed.get(id)?.online === true ? `Invalid Platform: ${managed.get(id)?.platform ?? 'unknown'}` : 'Undeliverable: no SSM agent online' }));
     const commandIds: string[] = [];
     for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
       const r = await this.send(() =>
@@ -117,7 +147,9 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       );
       if (r.Command?.CommandId !== undefined) commandIds.push(r.Command.CommandId);
     }
-    return { id: commandIds.join(','), kind, group, instanceIds: [...ids], sentAt: this.clock.now(), ...(event === undefined ? {} : { event }) };
+    const id = commandIds.length > 0 ? commandIds.join(',') : `undeliverable-${this.clock.now()}-${all[0] ?? ''}`;
+    if (skipped.length > 0) this.undeliverable.set(id, skipped);
+    return { id, kind, group, instanceIds: [...all], sentAt: this.clock.now(), ...(event === undefined ? {} : { event }) };
   }
 
   runEvent(group: string, ids: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
@@ -127,14 +159,19 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   }
 
   checkBypass(group: string, ids: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle> {
-    return this.sendScript('bypass', group, ids, bypassCheckScript(path, os), 30, `fleetwarden ${group}: bypass check`);
+    return this.sendScript('bypass', group, ids, bypassCheckScript(path, os), 30, `fleetwarden ${group}: bypass check`, undefined, os === 'windows' ? 'Windows' : 'Linux');
   }
 
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
     const out: { events: EventResult[]; bypass: BypassCheckResult[]; finished: string[] } = { events: [], bypass: [], finished: [] };
     for (const h of handles) {
       let open = 0;
-      for (const commandId of h.id.split(',').filter((x) => x !== '')) {
+      for (const u of this.undeliverable.get(h.id) ?? []) {
+        if (h.kind === 'bypass') out.bypass.push({ instanceId: u.instanceId, result: 'unknown', at: this.clock.now() });
+        else if (h.event !== undefined) out.events.push({ instanceId: u.instanceId, event: h.event, ok: false, at: this.clock.now(), detail: u.detail });
+      }
+      this.undeliverable.delete(h.id);
+      for (const commandId of h.id.split(',').filter((x) => x !== '' && !x.startsWith('undeliverable-'))) {
         let token: string | undefined;
         do {
           const page: ListCommandInvocationsCommandOutput = await this.send(() => this.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, ...(token === undefined ? {} : { NextToken: token }) })));
