@@ -6,7 +6,7 @@ import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/ti
 import type { Store } from '../ports/index.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
-import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
+import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 
@@ -43,56 +43,11 @@ export function simulatorSpec(config: FleetConfig): SimulatorSpec {
   return config.simulator;
 }
 
-/** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
-export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
-  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
-  if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
-  const clock = opts.clock ?? systemClock;
-  const ports = (await import('./aws.js')).awsPorts(config, clock);
+/** Wires a reconciler to its ports, store and clock: the one place both providers share. */
+function assemble(config: FleetConfig, opts: OpenOptions, ports: Pick<ReconcilerDeps, 'provider' | 'lb' | 'runner' | 'windowSource'>, store: Store, clock: Clock, simulator: Simulator | null): Controller {
   const reconciler = new Reconciler({
     config,
     ...ports,
-    store,
-    clock,
-    owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,
-    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
-    ...(opts.retry === undefined ? {} : { retry: opts.retry }),
-    ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
-  });
-  return {
-    reconciler,
-    store,
-    clock,
-    simulator: null,
-    close: async () => {
-      await reconciler.release();
-      await store.close();
-    },
-  };
-}
-
-/** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */
-export function openSimulatedController(config: FleetConfig, opts: OpenOptions, givenStore?: Store): Controller {
-  const spec = simulatorSpec(config);
-  const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
-  // The simulated clock is anchored in the world file, so every process using the world agrees on the time and
-  // the world keeps moving while no controller runs. A new speed re-anchors at the current simulated instant.
-  let anchor: ClockAnchor | undefined;
-  if (opts.clock === undefined) {
-    const real = systemClock.now();
-    const saved = worldFile === null ? null : Simulator.savedAnchor(worldFile);
-    const speed = opts.speed ?? saved?.speed ?? spec.speed ?? 1;
-    anchor = saved === null ? { real, sim: Simulator.startTime(spec), speed } : saved.speed === speed ? saved : { real, sim: new ScaledClock(saved.sim, saved.speed, systemClock, saved.real).now(), speed };
-  }
-  const clock = opts.clock ?? new ScaledClock(anchor?.sim ?? 0, anchor?.speed ?? 1, systemClock, anchor?.real);
-  const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
-  const store = givenStore ?? new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
-  const reconciler = new Reconciler({
-    config,
-    provider: simulator,
-    lb: simulator,
-    runner: simulator,
-    windowSource: simulator,
     store,
     clock,
     owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,
@@ -110,6 +65,37 @@ export function openSimulatedController(config: FleetConfig, opts: OpenOptions, 
       await store.close();
     },
   };
+}
+
+function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
+  return new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
+}
+
+/** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
+export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
+  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : sqliteStore(config, opts);
+  if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
+  const clock = opts.clock ?? systemClock;
+  return assemble(config, opts, (await import('./aws.js')).awsPorts(config, clock), store, clock, null);
+}
+
+/** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */
+export function openSimulatedController(config: FleetConfig, opts: OpenOptions, givenStore?: Store): Controller {
+  const spec = simulatorSpec(config);
+  const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
+  // The simulated clock is anchored in the world file, so every process using the world agrees on the time and
+  // the world keeps moving while no controller runs. A new speed re-anchors at the current simulated instant.
+  let anchor: ClockAnchor | undefined;
+  if (opts.clock === undefined) {
+    const real = systemClock.now();
+    const saved = worldFile === null ? null : Simulator.savedAnchor(worldFile);
+    const speed = opts.speed ?? saved?.speed ?? spec.speed ?? 1;
+    anchor = saved === null ? { real, sim: Simulator.startTime(spec), speed } : saved.speed === speed ? saved : { real, sim: new ScaledClock(saved.sim, saved.speed, systemClock, saved.real).now(), speed };
+  }
+  const clock = opts.clock ?? new ScaledClock(anchor?.sim ?? 0, anchor?.speed ?? 1, systemClock, anchor?.real);
+  const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
+  const ports = { provider: simulator, lb: simulator, runner: simulator, windowSource: simulator };
+  return assemble(config, opts, ports, givenStore ?? sqliteStore(config, opts), clock, simulator);
 }
 
 /** A virtual clock whose sleeps advance it: back-off costs simulated time, not real time. */
