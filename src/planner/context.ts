@@ -98,6 +98,11 @@ export class PlanContext {
     this.commands.push(c);
   }
 
+  /** Commands already planned this tick that name `instanceId`. */
+  commandsFor(instanceId: string): Command[] {
+    return this.commands.filter((c) => c.instances.includes(instanceId));
+  }
+
   /**
    * Queues an event for `m` and marks it sent. A round begins at `roundStart` (the trigger: entering a state, a
    * period change); attempts from before it belong to an earlier round and do not count against its time limit.

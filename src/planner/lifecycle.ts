@@ -24,23 +24,46 @@ export function stopBlocker(ctx: PlanContext, m: Member): string | null {
 /** running/unuseable → draining: deregister from every target group it is in; remember them for later. */
 export function beginDrain(ctx: PlanContext, m: Member, cause: DrainCause, reason: string): void {
   const tgs = registeredIn(m);
-  ctx.move(m, 'draining', reason, { drainCause: cause, deregisteredFrom: tgs, issueSince: undefined, issue: undefined });
+  // Groups still awaiting re-registration stay listed: it is where the instance belongs.
+  const belongs = [...new Set([...(m.record.deregisteredFrom ?? []), ...tgs])];
+  ctx.move(m, 'draining', reason, { drainCause: cause, deregisteredFrom: belongs, issueSince: undefined, issue: undefined });
   for (const tg of tgs) ctx.command({ kind: 'deregister', targetGroup: tg, instances: [m.obs.id], reason: `drain: ${cause}` });
 }
 
-/** draining → running: the capacity is needed again; put it back in the target groups it left. */
+/**
+ * draining → running: the capacity is needed again; put it back in the target groups it left. The list of those
+ * groups stays in the record until the registration is observed (see `ensureRegistered`).
+ */
 export function reclaim(ctx: PlanContext, m: Member, reason: string): void {
   const tgs = m.record.deregisteredFrom ?? [];
-  ctx.move(m, 'running', reason, { drainCause: undefined, deregisteredFrom: undefined });
+  ctx.move(m, 'running', reason, { drainCause: undefined });
   for (const tg of tgs) ctx.command({ kind: 'register', targetGroup: tg, instances: [m.obs.id], reason: 'drain cancelled' });
 }
 
 /** stopped → starting, registering it back where its last drain took it out. */
 export function start(ctx: PlanContext, m: Member, reason: string): void {
   const tgs = m.record.deregisteredFrom ?? [];
-  ctx.move(m, 'starting', reason, { drainCause: undefined, deregisteredFrom: undefined, forcedStop: undefined, errorUntil: undefined });
+  ctx.move(m, 'starting', reason, { drainCause: undefined, forcedStop: undefined, errorUntil: undefined });
   ctx.command({ kind: 'start', instances: [m.obs.id], reason });
   for (const tg of tgs) ctx.command({ kind: 'register', targetGroup: tg, instances: [m.obs.id], reason: 'started: back in its target group' });
+}
+
+/**
+ * Level-triggered repair of registration: an instance in service whose record still names target groups it was
+ * taken out of is registered wherever it is absent (a crash between a start and its registration would otherwise
+ * leave it running outside the load balancer); the list is cleared once every registration is observed.
+ */
+export function ensureRegistered(ctx: PlanContext, m: Member): void {
+  if (m.record.state !== 'initializing' && m.record.state !== 'running') return;
+  const tgs = m.record.deregisteredFrom ?? [];
+  if (tgs.length === 0) return;
+  const absent = tgs.filter((tg) => m.obs.targets[tg] === undefined);
+  if (absent.length === 0) {
+    ctx.patch(m, { deregisteredFrom: undefined });
+    return;
+  }
+  if (ctx.commandsFor(m.obs.id).some((c) => c.kind === 'register')) return; // already asked this tick
+  for (const tg of absent) ctx.command({ kind: 'register', targetGroup: tg, instances: [m.obs.id], reason: 'in service but absent from its target group: registered again' });
 }
 
 /** initializing → running when every readiness gate holds; → unuseable when that takes too long. */

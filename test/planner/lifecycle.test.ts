@@ -231,6 +231,27 @@ describe('§2 lifecycle: draining and the stop gates', () => {
     assert.match(whyText(plans), /i-1: still running 5m after its stop; stop sent again/);
   });
 
+  it('given a crash between a start and its registration, then the instance is registered again once seen in service, and only then forgotten', () => {
+    // The record still says stopped (the tick that started it was never saved) and lists the group it left.
+    const w = new World({ fleets: { main: { desired: 1 } } }, [instance('i-1', { ...running, targets: {} })]);
+    w.records.set('i-1', record('i-1', 'stopped', T0 - HOUR, { deregisteredFrom: [TG] }));
+    const first = w.tick();
+    assert.equal(w.state('i-1'), 'initializing');
+    assert.deepEqual(first.commands.flatMap((c) => (c.kind === 'register' ? [`${c.targetGroup}:${c.instances.join(',')}`] : [])), [`${TG}:i-1`]);
+    const second = w.tick(MIN);
+    assert.equal(w.records.get('i-1')?.deregisteredFrom, undefined, 'forgotten once observed registered');
+    assert.deepEqual(commanded(second, 'register'), [], 'and not registered twice');
+  });
+
+  it('given a drain while an earlier registration is still pending, then that target group is not forgotten', () => {
+    const w = new World({ fleets: { main: { desired: 0 } } }, [instance('i-1', { ...running, targets: { 'tg-api': 'healthy' } })]);
+    w.records.set('i-1', record('i-1', 'running', T0 - HOUR, { deregisteredFrom: [TG] }));
+    const p = w.tick();
+    assert.equal(w.state('i-1'), 'draining');
+    assert.deepEqual(commanded(p, 'register'), [], 'a draining instance is not put back in a target group');
+    assert.deepEqual([...(w.records.get('i-1')?.deregisteredFrom ?? [])].sort(), ['tg-api', TG].sort());
+  });
+
   it('records every transition with its reason', () => {
     const w = drainingWorld();
     const plans = w.run(4 * MIN);
