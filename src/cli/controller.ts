@@ -30,6 +30,17 @@ async function openStoreForReading(config: FleetConfig, stateDir: string): Promi
   return new SqliteStore(path);
 }
 
+/** Loads the configuration, opens its store for reading, and always closes it. */
+async function withReadStore<T>(configFile: string | undefined, stateDir: string | undefined, fn: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
+  const config = loadConfigFile(configFile ?? DEFAULT_CONFIG);
+  const store = await openStoreForReading(config, stateDir ?? DEFAULT_STATE_DIR);
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
 function eventJson(e: ControllerEvent): Record<string, unknown> {
   switch (e.type) {
     case 'transition':
@@ -156,9 +167,7 @@ Reads the store (a running controller may be writing it) and prints each managed
 ${COMMON_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, json: { type: 'boolean' } }, false);
-    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const store = await openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
-    try {
+    return withReadStore(values.config, values['state-dir'], async (store, config) => {
       const records = (await store.allRecords()).filter((r) => values.group === undefined || r.group === values.group);
       const now = systemClock.now();
       const leases = await Promise.all(config.groups.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
@@ -172,9 +181,7 @@ ${COMMON_HELP}`,
       io.out(`\n${records.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
       for (const l of leases) io.out(`${l.group}: ${l.holder ? `controller ${l.holder.owner} (lease until ${formatInstant(l.holder.expiresAt)})` : 'no controller holds the lease'}`);
       return EXIT.ok;
-    } finally {
-      await store.close();
-    }
+    });
   },
 };
 
@@ -188,19 +195,17 @@ Prints the append-only history, newest first, --limit entries (default 50) at a 
 ${COMMON_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
-    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const store = await openStoreForReading(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
-    try {
-      const entries = await store.history({ group: values.group, instanceId: values.instance, before: intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER), limit: intOption(values.limit, '--limit', 1, 10_000) ?? 50 });
+    const before = intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER);
+    const limit = intOption(values.limit, '--limit', 1, 10_000) ?? 50;
+    return withReadStore(values.config, values['state-dir'], async (store) => {
+      const entries = await store.history({ group: values.group, instanceId: values.instance, before, limit });
       if (values.json === true) {
         io.out(JSON.stringify({ entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })), next: entries.length > 0 ? (entries.at(-1)?.id ?? null) : null }));
         return EXIT.ok;
       }
       io.out(table(['id', 'at', 'group', 'instance', 'type', 'what'], entries.map((e) => [String(e.id ?? ''), formatInstant(e.at), e.group, e.instanceId ?? '', e.type, e.summary])));
       return EXIT.ok;
-    } finally {
-      await store.close();
-    }
+    });
   },
 };
 

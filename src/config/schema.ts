@@ -145,11 +145,9 @@ export const fileSchema = z.strictObject({
   groups: z.array(groupSchema).min(1, { error: 'at least one group is needed' }),
 });
 
-export type FileConfig = z.infer<typeof fileSchema>;
 export type GroupFile = z.infer<typeof groupSchema>;
 export type WindowFile = z.infer<typeof windowSchema>;
 export type ScheduleFile = z.infer<typeof scheduleSchema>;
-export type TierFile = z.infer<typeof tierSchema>;
 
 /** JSON Schema of the file, for editors (`fleetwarden config schema`). */
 export function jsonSchema(): unknown {

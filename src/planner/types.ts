@@ -12,8 +12,6 @@ export type Command =
   | { readonly kind: 'run-event'; readonly event: EventName; readonly args: readonly string[]; readonly instances: readonly string[]; readonly reason: string }
   | { readonly kind: 'check-bypass'; readonly path: string; readonly os: 'linux' | 'windows'; readonly instances: readonly string[]; readonly reason: string };
 
-export type CommandKind = Command['kind'];
-
 export interface Transition {
   readonly instanceId: string;
   readonly from: LifecycleState;

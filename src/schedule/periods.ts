@@ -18,10 +18,6 @@ export function unionPeriods(periods: Iterable<Period>): Period[] {
   return out;
 }
 
-export function contains(period: Period, at: number): boolean {
-  return period.start <= at && at < period.end;
-}
-
 /** Bound on how many windows one merged period may chain, so an always-overlapping schedule cannot spin. */
 const MAX_CHAIN = 10_000;
 

@@ -59,5 +59,4 @@ export const simulatorSchema = z.strictObject({
 });
 
 export type SimulatorSpec = z.infer<typeof simulatorSchema>;
-export type SimGroupSpec = z.infer<typeof simGroupSchema>;
 export type ScriptSpec = z.infer<typeof scriptSchema>;

@@ -238,7 +238,6 @@ export class DynamoStore implements Store {
     const head = readHead(headItem);
     await this.flushPending(w.group, head.v);
     const v = head.v + 1;
-    const existing = await this.recordItems(w.group);
     const puts: Item[] = [
       ...bodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
       ...(w.removed ?? []).map((id) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), gone: { BOOL: true } })),
@@ -276,8 +275,10 @@ export class DynamoStore implements Store {
       throw err;
     }
     // Committed. Older versions of what this tick replaced, and the tombstones, are now garbage.
+    // Superseded versions are only looked for when this tick replaced or removed records.
     const touched = new Set([...w.records.map((r) => r.instanceId), ...(w.removed ?? [])]);
     const removed = new Set(w.removed ?? []);
+    const existing = touched.size === 0 ? [] : await this.recordItems(w.group);
     const garbage = existing.filter((i) => touched.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v);
     for (const id of removed) garbage.push({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`) });
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
