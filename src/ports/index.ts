@@ -85,6 +85,43 @@ export interface HistoryEntry {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
+/** An API credential: the admin, or an agent limited to its own instance. */
+export interface ApiToken {
+  /** Hex SHA-256 of the token. */
+  readonly hash: string;
+  readonly role: 'admin' | 'agent';
+  readonly instanceId: string | null;
+  readonly createdAt: number;
+  readonly label: string;
+}
+
+/** What an agent reports for a pulled command: an event's outcome by the exit-code table, or a bypass check's. */
+export const AGENT_OUTCOMES = ['success', 'failed', 'present', 'absent', 'unknown'] as const;
+export type AgentOutcome = (typeof AGENT_OUTCOMES)[number];
+
+export interface AgentCommandResult {
+  readonly at: number;
+  readonly outcome: AgentOutcome;
+  readonly exitCode: number | null;
+  /** The script's output (truncated by the agent). */
+  readonly output: string;
+}
+
+/** One command for one instance, pulled by its agent: an event script to run, or a bypass file to check. */
+export interface AgentCommand {
+  /** The command handle's id (shared by every instance of the command). */
+  readonly id: string;
+  readonly instanceId: string;
+  readonly group: string;
+  readonly kind: 'event' | 'bypass';
+  readonly event?: EventName;
+  readonly args: readonly string[];
+  readonly path?: string;
+  readonly timeoutMs: number;
+  readonly sentAt: number;
+  readonly result?: AgentCommandResult;
+}
+
 /** Everything one tick writes for one group, saved in one transaction. */
 export interface TickWrite {
   readonly group: string;
@@ -136,6 +173,19 @@ export interface Store {
   controls(now: number): Promise<Control[]>;
   setControl(c: Control, at: number): Promise<void>;
   removeControl(instanceId: string, kind: Control['kind']): Promise<boolean>;
+  /** API credentials, by the SHA-256 of the token (the token itself is never stored). */
+  putToken(t: ApiToken): Promise<void>;
+  tokenByHash(hash: string): Promise<ApiToken | null>;
+  tokens(): Promise<ApiToken[]>;
+  /** Removes the tokens matching every given field; how many were removed. */
+  revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number>;
+  /** Commands waiting for agents to pull them (event delivery `agent`); an existing (id, instance) pair is kept. */
+  queueAgentCommands(commands: readonly AgentCommand[]): Promise<void>;
+  /** Commands of one instance, or with these ids, oldest first. */
+  agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]>;
+  /** Records an agent's result once; false when there is no such command or it already has one. */
+  completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean>;
+  pruneAgentCommands(sentBefore: number): Promise<number>;
   close(): Promise<void>;
 }
 

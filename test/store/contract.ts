@@ -109,5 +109,38 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual((await s.history({ limit: 5 })), []);
       await s.close();
     });
+
+    it('tokens are found by hash, listed, and revoked by hash, instance or role', async () => {
+      const s = await make();
+      await s.putToken({ hash: 'aa', role: 'admin', instanceId: null, createdAt: T0, label: 'admin' });
+      await s.putToken({ hash: 'bb', role: 'agent', instanceId: 'i-1', createdAt: T0 + 1, label: 'agent i-1' });
+      await s.putToken({ hash: 'cc', role: 'agent', instanceId: 'i-2', createdAt: T0 + 2, label: 'agent i-2' });
+      assert.deepEqual(await s.tokenByHash('bb'), { hash: 'bb', role: 'agent', instanceId: 'i-1', createdAt: T0 + 1, label: 'agent i-1' });
+      assert.equal(await s.tokenByHash('zz'), null);
+      assert.deepEqual((await s.tokens()).map((t) => t.hash), ['aa', 'bb', 'cc']);
+      assert.equal(await s.revokeTokens({ instanceId: 'i-1' }), 1);
+      assert.equal(await s.tokenByHash('bb'), null);
+      assert.equal(await s.revokeTokens({ role: 'agent' }), 1);
+      assert.deepEqual((await s.tokens()).map((t) => t.hash), ['aa']);
+      await s.close();
+    });
+
+    it('agent commands are queued once, listed per instance or id, completed once, and pruned by age', async () => {
+      const s = await make();
+      const cmd = (id: string, instanceId: string, sentAt: number) => ({ id, instanceId, group: 'web', kind: 'event' as const, event: 'instance-ready-for-shutdown' as const, args: ['a b', "it's"], timeoutMs: 30_000, sentAt });
+      await s.queueAgentCommands([cmd('c1', 'i-1', T0), cmd('c1', 'i-2', T0), cmd('c2', 'i-1', T0 + 5)]);
+      await s.queueAgentCommands([{ ...cmd('c1', 'i-1', T0), args: ['changed'] }]);
+      assert.deepEqual((await s.agentCommands({ instanceId: 'i-1' })).map((c) => [c.id, c.args]), [['c1', ['a b', "it's"]], ['c2', ['a b', "it's"]]], 'queued once: a repeat changes nothing');
+      assert.deepEqual((await s.agentCommands({ ids: ['c1'] })).map((c) => c.instanceId).sort(), ['i-1', 'i-2']);
+      const result = { at: T0 + 10, outcome: 'success' as const, exitCode: 0, output: 'ok' };
+      assert.equal(await s.completeAgentCommand('c1', 'i-2', result), true);
+      assert.equal(await s.completeAgentCommand('c1', 'i-2', { ...result, outcome: 'failed' }), false, 'a result is recorded once');
+      assert.equal(await s.completeAgentCommand('c9', 'i-2', result), false, 'unknown command');
+      assert.deepEqual((await s.agentCommands({ instanceId: 'i-2' }))[0]?.result, result);
+      assert.equal((await s.agentCommands({ instanceId: 'i-1' }))[0]?.result, undefined);
+      assert.equal(await s.pruneAgentCommands(T0 + 1), 2);
+      assert.deepEqual((await s.agentCommands({ instanceId: 'i-1' })).map((c) => c.id), ['c2']);
+      await s.close();
+    });
   });
 }

@@ -20,7 +20,7 @@ import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ActionFailure } from '../../planner/types.js';
-import type { CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
 
 /**
  * The Store on DynamoDB, in one table (`pk`, `sk`). DynamoDB Local stand-ins such as dynalite have no
@@ -37,7 +37,7 @@ import type { CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) · `L#<group>/L` (lease) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
- * `META/HSEQ` (history id counter).
+ * `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands) · `META/HSEQ` (history id counter).
  */
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
@@ -389,6 +389,90 @@ export class DynamoStore implements Store {
   async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
     const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S('C'), sk: S(`${instanceId}#${kind}`) }, ReturnValues: 'ALL_OLD' }));
     return r.Attributes !== undefined;
+  }
+
+  async putToken(t: ApiToken): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('T'), sk: S(t.hash), role: S(t.role), ...(t.instanceId === null ? {} : { inst: S(t.instanceId) }), created: N(t.createdAt), label: S(t.label) } }));
+  }
+
+  private static token(i: Item): ApiToken | null {
+    const role = str(i, 'role');
+    if (role !== 'admin' && role !== 'agent') return null;
+    return { hash: str(i, 'sk') ?? '', role, instanceId: str(i, 'inst') ?? null, createdAt: num(i, 'created') ?? 0, label: str(i, 'label') ?? '' };
+  }
+
+  async tokenByHash(hash: string): Promise<ApiToken | null> {
+    const item = await this.get('T', hash);
+    return item === undefined ? null : DynamoStore.token(item);
+  }
+
+  async tokens(): Promise<ApiToken[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :t', ExpressionAttributeValues: { ':t': S('T') } });
+    return items.flatMap((i) => DynamoStore.token(i) ?? []).sort((a, b) => a.createdAt - b.createdAt || a.hash.localeCompare(b.hash));
+  }
+
+  async revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number> {
+    const gone = (await this.tokens()).filter((t) => (match.hash === undefined || t.hash === match.hash) && (match.instanceId === undefined || t.instanceId === match.instanceId) && (match.role === undefined || t.role === match.role));
+    await this.batch(gone.map((t) => ({ DeleteRequest: { Key: { pk: S('T'), sk: S(t.hash) } } })));
+    return gone.length;
+  }
+
+  async queueAgentCommands(commands: readonly AgentCommand[]): Promise<void> {
+    for (const c of commands) {
+      const { result: _result, ...body } = c;
+      try {
+        await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`A#${c.instanceId}`), sk: S(c.id), sent: N(c.sentAt), body: S(JSON.stringify(body)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+  }
+
+  private static agentCommand(i: Item): AgentCommand {
+    const result = str(i, 'result');
+    return { ...(JSON.parse(str(i, 'body') ?? '{}') as AgentCommand), ...(result === undefined ? {} : { result: JSON.parse(result) as AgentCommandResult }) };
+  }
+
+  async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
+    if (query.instanceId !== undefined) {
+      const items = await this.query({ KeyConditionExpression: 'pk = :a', ExpressionAttributeValues: { ':a': S(`A#${query.instanceId}`) } });
+      const ids = query.ids === undefined ? null : new Set(query.ids);
+      return items.map(DynamoStore.agentCommand).filter((c) => ids === null || ids.has(c.id)).sort((a, b) => a.sentAt - b.sentAt || a.id.localeCompare(b.id));
+    }
+    if (query.ids === undefined || query.ids.length === 0) return [];
+    // Without an instance, the commands are found by scanning the agent-command partitions (the controller asks by
+    // handle only for unfinished handles, which are few).
+    const wanted = new Set(query.ids);
+    const out: AgentCommand[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a)', ExpressionAttributeValues: { ':a': S('A#') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      for (const i of r.Items ?? []) if (wanted.has(str(i, 'sk') ?? '')) out.push(DynamoStore.agentCommand(i));
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined);
+    return out.sort((a, b) => a.sentAt - b.sentAt || a.instanceId.localeCompare(b.instanceId));
+  }
+
+  async completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean> {
+    try {
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #r = :r', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#r': 'result' }, ExpressionAttributeValues: { ':r': S(JSON.stringify(result)) } }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async pruneAgentCommands(sentBefore: number): Promise<number> {
+    const old: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a) AND sent < :t', ExpressionAttributeValues: { ':a': S('A#'), ':t': N(sentBefore) }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      old.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined);
+    await this.batch(old.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
+    return old.length;
   }
 
   close(): Promise<void> {

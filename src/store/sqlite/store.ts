@@ -7,7 +7,7 @@ import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type Wor
 import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ActionFailure } from '../../planner/types.js';
-import type { CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
 const MIGRATIONS: readonly string[] = [
@@ -24,6 +24,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE overrides (grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (grp, key));
    CREATE TABLE store_values (grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (grp, key));
    CREATE TABLE controls (instance_id TEXT NOT NULL, kind TEXT NOT NULL, until INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (instance_id, kind));`,
+  `CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, instance_id TEXT, created_at INTEGER NOT NULL, label TEXT NOT NULL);
+   CREATE TABLE agent_commands (id TEXT NOT NULL, instance_id TEXT NOT NULL, sent_at INTEGER NOT NULL, body TEXT NOT NULL, result TEXT, PRIMARY KEY (instance_id, id));
+   CREATE INDEX agent_commands_id ON agent_commands(id);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -35,6 +38,20 @@ function parseRecord(body: string, where: string): InstanceRecord {
   // Unknown states read from storage are rejected, never coerced (DESIGN rule 3).
   parseLifecycleState(raw.state, `${where}.state`);
   return raw;
+}
+
+interface TokenRow {
+  hash: string;
+  role: string;
+  instance_id: string | null;
+  created_at: number;
+  label: string;
+}
+
+function tokenOf(r: TokenRow): ApiToken | null {
+  // An unknown role read from storage grants nothing.
+  if (r.role !== 'admin' && r.role !== 'agent') return null;
+  return { hash: r.hash, role: r.role, instanceId: r.instance_id, createdAt: r.created_at, label: r.label };
 }
 
 /* eslint-disable @typescript-eslint/require-await -- the Store port is asynchronous; better-sqlite3 answers at once. */
@@ -210,6 +227,52 @@ export class SqliteStore implements Store {
 
   async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
     return this.stmt('DELETE FROM controls WHERE instance_id = ? AND kind = ?').run(instanceId, kind).changes > 0;
+  }
+
+  async putToken(t: ApiToken): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO tokens (hash, role, instance_id, created_at, label) VALUES (?, ?, ?, ?, ?)').run(t.hash, t.role, t.instanceId, t.createdAt, t.label);
+  }
+
+  async tokenByHash(hash: string): Promise<ApiToken | null> {
+    const row = this.stmt('SELECT hash, role, instance_id, created_at, label FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined;
+    return row === undefined ? null : tokenOf(row);
+  }
+
+  async tokens(): Promise<ApiToken[]> {
+    return (this.stmt('SELECT hash, role, instance_id, created_at, label FROM tokens ORDER BY created_at, hash').all() as TokenRow[]).flatMap((r) => tokenOf(r) ?? []);
+  }
+
+  async revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number> {
+    return this.stmt('DELETE FROM tokens WHERE (@hash IS NULL OR hash = @hash) AND (@inst IS NULL OR instance_id = @inst) AND (@role IS NULL OR role = @role)').run({ hash: match.hash ?? null, inst: match.instanceId ?? null, role: match.role ?? null }).changes;
+  }
+
+  async queueAgentCommands(commands: readonly AgentCommand[]): Promise<void> {
+    const insert = this.stmt('INSERT OR IGNORE INTO agent_commands (id, instance_id, sent_at, body) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const c of commands) {
+        const { result: _result, ...body } = c;
+        insert.run(c.id, c.instanceId, c.sentAt, JSON.stringify(body));
+      }
+    })();
+  }
+
+  async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
+    const rows: { body: string; result: string | null }[] = [];
+    if (query.ids !== undefined) {
+      const byId = this.stmt('SELECT body, result FROM agent_commands WHERE id = @id AND (@inst IS NULL OR instance_id = @inst) ORDER BY sent_at, instance_id');
+      for (const id of new Set(query.ids)) rows.push(...(byId.all({ id, inst: query.instanceId ?? null }) as typeof rows));
+    } else if (query.instanceId !== undefined) {
+      rows.push(...(this.stmt('SELECT body, result FROM agent_commands WHERE instance_id = ? ORDER BY sent_at, id').all(query.instanceId) as typeof rows));
+    }
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as AgentCommand), ...(r.result === null ? {} : { result: JSON.parse(r.result) as AgentCommandResult }) }));
+  }
+
+  async completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean> {
+    return this.stmt('UPDATE agent_commands SET result = ? WHERE id = ? AND instance_id = ? AND result IS NULL').run(JSON.stringify(result), id, instanceId).changes > 0;
+  }
+
+  async pruneAgentCommands(sentBefore: number): Promise<number> {
+    return this.stmt('DELETE FROM agent_commands WHERE sent_at < ?').run(sentBefore).changes;
   }
 
   async close(): Promise<void> {
