@@ -437,7 +437,7 @@ export class DynamoStore implements Store {
     if (query.instanceId !== undefined) {
       const items = await this.query({ KeyConditionExpression: 'pk = :a', ExpressionAttributeValues: { ':a': S(`A#${query.instanceId}`) } });
       const ids = query.ids === undefined ? null : new Set(query.ids);
-      return items.map(DynamoStore.agentCommand).filter((c) => ids === null || ids.has(c.id)).sort((a, b) => a.sentAt - b.sentAt || a.id.localeCompare(b.id));
+      return items.map((i) => DynamoStore.agentCommand(i)).filter((c) => ids === null || ids.has(c.id)).sort((a, b) => a.sentAt - b.sentAt || a.id.localeCompare(b.id));
     }
     if (query.ids === undefined || query.ids.length === 0) return [];
     // Without an instance, the commands are found by scanning the agent-command partitions (the controller asks by
