@@ -9,6 +9,7 @@ import type { SimulatorSpec } from '../providers/simulator/spec.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore } from '../store/sqlite/store.js';
+import { AgentCommandRunner } from '../providers/agent/runner.js';
 
 /**
  * The composition root: the only place that picks a provider and a store. Everything else receives ports.
@@ -48,6 +49,8 @@ function assemble(config: FleetConfig, opts: OpenOptions, ports: Pick<Reconciler
   const reconciler = new Reconciler({
     config,
     ...ports,
+    // Agent delivery replaces the provider's command channel (SSM Run Command, or the simulator's scripts).
+    ...(config.controller.eventDelivery === 'agent' ? { runner: new AgentCommandRunner(store, clock) } : {}),
     store,
     clock,
     owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,

@@ -1,5 +1,8 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
+import { hashToken, issueToken } from '../api/services.js';
 import { openController, simulatorSpec } from '../app/compose.js';
 import { simulate } from '../app/simulate.js';
 import type { FleetConfig } from '../config/config.js';
@@ -16,6 +19,24 @@ import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } f
 
 const DEFAULT_CONFIG = 'fleetwarden.yaml';
 const DEFAULT_STATE_DIR = '.fleetwarden';
+const DEFAULT_LISTEN = '127.0.0.1:8080';
+
+/**
+ * The admin token: FLEETWARDEN_ADMIN_TOKEN when set (its hash is returned), else one stored in the store; on the first
+ * run one is generated and written to <state-dir>/admin-token with mode 0600 — never printed or logged.
+ */
+async function ensureAdminToken(store: Store, stateDir: string, now: number, io: CliIo): Promise<string | null> {
+  const fromEnv = process.env['FLEETWARDEN_ADMIN_TOKEN'];
+  if (fromEnv !== undefined && fromEnv !== '') return hashToken(fromEnv);
+  if ((await store.tokens()).some((t) => t.role === 'admin')) return null;
+  const { token } = await issueToken(store, 'admin', null, 'generated on first run', now);
+  const file = join(stateDir, 'admin-token');
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  io.err(`fleetwarden: generated the API admin token in ${file} (mode 0600)`);
+  return null;
+}
 const COMMON_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
   --state-dir DIR   where the SQLite store (and the simulated world) live (default ${DEFAULT_STATE_DIR}/)`;
 
@@ -59,20 +80,27 @@ function eventJson(e: ControllerEvent): Record<string, unknown> {
 const run: Command = {
   name: 'run',
   summary: 'run the controller (the simulated fleet by default); Ctrl-C stops cleanly, running again resumes',
-  help: `Usage: fleetwarden run [--config FILE] [--state-dir DIR] [--once] [--speed N] [--json]
+  help: `Usage: fleetwarden run [--config FILE] [--state-dir DIR] [--listen HOST:PORT|none] [--once] [--speed N] [--json]
 
 Runs the reconciler: every tick it observes the fleet, resolves the effective configuration, plans and acts,
 and records everything in the store. Transitions, commands and windows are printed as they happen.
 
 ${COMMON_HELP}
+  --listen HOST:PORT  serve the HTTP API there (default 127.0.0.1:8080; port 0 picks a free one; none: no API)
   --once            one tick, then exit
   --speed N         with the simulator: simulated seconds per real second (default: simulator.speed, or 1)
   --json            print events as JSON Lines
 
 Only one controller acts on a group at a time (a lease in the store); a second one waits and takes over when
-the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.`,
+the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.
+
+The API needs a bearer token. The admin token is FLEETWARDEN_ADMIN_TOKEN when set; otherwise one is generated
+on the first run and written to <state-dir>/admin-token (mode 0600) — it is printed nowhere. Agents get their own
+tokens: 'fleetwarden token issue --instance ID'. Refused requests (401/403) and server errors are logged to stderr
+with method, path and status only.`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0)) throw new UsageError('--speed', `expected a positive number, got "${values.speed ?? ''}"`);
@@ -81,6 +109,35 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
     };
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
     const ctl = await openController(config, { stateDir, speed, onEvent: print });
+    const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
+    let server: Server | null = null;
+    try {
+      if (listenAt !== null) {
+        const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), io);
+        server = createApiServer({
+          store: ctl.store,
+          config,
+          clock: ctl.clock,
+          live: ctl.reconciler,
+          adminTokenHash,
+          stats,
+          ...(ctl.simulator && config.ssmDiscovery ? { ssmWindows: () => (ctl.simulator as Simulator).list() } : {}),
+          log: (e) => {
+            if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
+          },
+        });
+        const bound = await listen(server, listenAt.host, listenAt.port).catch((err: unknown) => {
+          const code = (err as NodeJS.ErrnoException).code ?? String(err);
+          throw new UsageError('--listen', `cannot listen on ${listenAt.host}:${listenAt.port} (${code}); pick another HOST:PORT, or --listen none`);
+        });
+        if (values.json !== true) io.out(`API on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port} (OpenAPI at /openapi.json)`);
+        else io.out(JSON.stringify({ type: 'api', url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}` }));
+      }
+    } catch (err) {
+      server?.close();
+      await ctl.close();
+      throw err;
+    }
     // Set from signal handlers: an object, so the loop re-reads it after every await.
     const signal = { stopping: false, wake: null as (() => void) | null };
     const stop = (): void => {
@@ -94,7 +151,16 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
     try {
       do {
         const started = Date.now();
-        const summary = await ctl.reconciler.tick();
+        let summary;
+        try {
+          summary = await ctl.reconciler.tick();
+        } catch (err) {
+          stats.tickErrors++;
+          throw err;
+        }
+        stats.ticks++;
+        stats.lastTickSeconds = (Date.now() - started) / 1000;
+        stats.lastTickAt = Date.now();
         for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
         if (values.once === true) break;
         const wait = Math.max(0, realInterval - (Date.now() - started));
@@ -104,6 +170,10 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
         });
       } while (!signal.stopping);
     } finally {
+      if (server !== null) {
+        server.closeAllConnections();
+        server.close();
+      }
       await ctl.close();
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);

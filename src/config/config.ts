@@ -72,6 +72,8 @@ export interface ControllerSettings {
   readonly leaseTtlMs: number;
   readonly historyRetentionMs: number;
   readonly owner: string | undefined;
+  /** How events and bypass checks reach instances: SSM Run Command (or the simulator's scripts), or pulled by agents. */
+  readonly eventDelivery: 'run-command' | 'agent';
 }
 
 export interface FleetConfig {

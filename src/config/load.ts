@@ -209,6 +209,7 @@ export function parseConfig(doc: unknown): FleetConfig {
     leaseTtlMs: dur('controller.leaseTtl', c.leaseTtl, 30_000),
     historyRetentionMs: dur('controller.historyRetention', c.historyRetention, 30 * 86_400_000),
     owner: c.owner,
+    eventDelivery: c.eventDelivery ?? 'run-command',
   };
   if (controller.tickIntervalMs < 1000) problems.add('controller.tickInterval', 'must be at least 1s');
   if (controller.leaseTtlMs < 2 * controller.tickIntervalMs) problems.add('controller.leaseTtl', 'must be at least twice the tick interval, or the lease lapses between ticks');

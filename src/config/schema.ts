@@ -139,6 +139,10 @@ export const fileSchema = z.strictObject({
       leaseTtl: duration.optional().describe('a group lease not renewed for this long passes to another controller [30s]'),
       historyRetention: duration.optional().describe('history older than this is pruned [30d]'),
       owner: z.string().optional().describe('this controller’s name in leases [host:pid]'),
+      eventDelivery: z
+        .enum(['run-command', 'agent'])
+        .optional()
+        .describe('how in-instance events and bypass checks reach instances: run-command (SSM Run Command, or the simulator) or agent (pulled by `fleetwarden agent` through the API) [run-command]'),
     })
     .optional(),
   simulator: simulatorSchema.optional().describe('the simulated fleet used by provider: simulator'),

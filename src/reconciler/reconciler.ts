@@ -59,6 +59,9 @@ export class Reconciler {
    * without a break (no other controller can have written meanwhile). Any lapse drops it: the store is re-read.
    */
   private readonly cache = new Map<string, GroupState>();
+  /** What the last tick saw, for the API's instance view (subfleet, target groups, window periods). */
+  private readonly seen = new Map<string, ObservedInstance>();
+  private readonly activeWindows = new Map<string, { readonly name: string; readonly start: number; readonly end: number }[]>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -114,9 +117,12 @@ export class Reconciler {
       if (list) list.push(withTargets);
       else byGroup.set(name, [withTargets]);
     }
+    this.seen.clear();
+    for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
     await store.pruneHistory(now - config.controller.historyRetentionMs);
+    if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
     return { at: now, groups: out, skipped };
   }
 
@@ -146,6 +152,7 @@ export class Reconciler {
     history.push(...ex.history);
 
     const active = resolved.windows.active.map((a) => a.decl.name);
+    this.activeWindows.set(g.name, resolved.windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end })));
     const windowEvents: ControllerEvent[] = [
       ...active.filter((n) => !state.activeWindows.includes(n)).map((name): ControllerEvent => ({ type: 'window', at: now, group: g.name, name, state: 'enter' })),
       ...state.activeWindows.filter((n) => !active.includes(n)).map((name): ControllerEvent => ({ type: 'window', at: now, group: g.name, name, state: 'exit' })),
@@ -190,6 +197,16 @@ export class Reconciler {
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
     for (const h of history) if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
     return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs };
+  }
+
+  /** The instance as the last tick observed it (undefined before the first tick, or when not managed here). */
+  observedInstance(id: string): ObservedInstance | undefined {
+    return this.seen.get(id);
+  }
+
+  /** The window periods active in a group at the last tick (SSM-discovered ones included). */
+  windowsOf(group: string): readonly { readonly name: string; readonly start: number; readonly end: number }[] | undefined {
+    return this.activeWindows.get(group);
   }
 
   /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */

@@ -55,7 +55,7 @@ describe('fleetwarden simulate', () => {
 describe('fleetwarden run --once, status, history, windows', () => {
   it('run --once ticks once and records it; status and history read the store', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'fw-cli-'));
-    const run = cli('run', '--config', DEMO, '--state-dir', stateDir, '--once');
+    const run = cli('run', '--config', DEMO, '--state-dir', stateDir, '--listen', '127.0.0.1:0', '--once');
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /i-web-001 {2}stopped → starting: scale-out/);
     const status = cli('status', '--config', DEMO, '--state-dir', stateDir, '--json');

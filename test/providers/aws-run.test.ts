@@ -66,7 +66,7 @@ describe('provider: aws', () => {
     const config = join(dir, 'fleetwarden.yaml');
     writeFileSync(config, 'provider: aws\naws: { region: eu-west-1 }\nssm: { discovery: true }\ngroups:\n  - name: web\n    fleets: { main: { desired: 2 } }\n');
     const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_REGION: 'eu-west-1', AWS_MAX_ATTEMPTS: '1' };
-    const r = await runCli(['run', '--once', '--config', config, '--state-dir', join(dir, 'state'), '--json'], env);
+    const r = await runCli(['run', '--once', '--listen', '127.0.0.1:0', '--config', config, '--state-dir', join(dir, 'state'), '--json'], env);
     assert.equal(r.status, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; command?: string; instances?: string[] });
     assert.deepEqual(events.find((e) => e.type === 'command' && e.command === 'start')?.instances, ['i-0000000000000000a', 'i-0000000000000000b']);

@@ -32,7 +32,7 @@ interface Proc {
 }
 
 function start(config: string, stateDir: string): Proc {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config, '--state-dir', stateDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config, '--state-dir', stateDir, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {

@@ -1,0 +1,435 @@
+/**
+ * The controller's HTTP API (served by `fleetwarden run --listen`). One route table drives both the dispatcher and
+ * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz needs a bearer
+ * token: the admin token, or an agent token limited to its own instance. Tokens are compared by SHA-256 and never
+ * logged; a bad request changes nothing and says which field is wrong.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { FleetConfig } from '../config/config.js';
+import type { SsmWindowInfo } from '../config/ssm-windows.js';
+import { isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { parseInstant } from '../domain/time.js';
+import type { ApiToken, Clock, Store } from '../ports/index.js';
+import * as svc from './services.js';
+
+/** Counters the run loop keeps, exported by /metrics. */
+export interface RunStats {
+  ticks: number;
+  tickErrors: number;
+  lastTickSeconds: number;
+  lastTickAt: number | null;
+}
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly config: FleetConfig;
+  readonly clock: Clock;
+  readonly live: svc.LiveView | null;
+  /** SHA-256 of FLEETWARDEN_ADMIN_TOKEN when set (admin tokens in the store are accepted too). */
+  readonly adminTokenHash?: string | null;
+  readonly stats?: RunStats;
+  /** SSM windows for /v1/windows (the simulator's, or none). */
+  readonly ssmWindows?: () => Promise<SsmWindowInfo[]>;
+  /** Called once per request with its method, path, status and duration (never headers or the query). */
+  readonly log?: (entry: RequestLog) => void;
+}
+
+export interface RequestLog {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly ms: number;
+  /** An internal error's stack (5xx only). */
+  readonly error?: string;
+}
+
+type Caller = { readonly role: 'admin' } | { readonly role: 'agent'; readonly instanceId: string };
+
+interface Request {
+  readonly params: Record<string, string>;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  readonly caller: Caller;
+  readonly now: number;
+}
+
+interface Route {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly summary: string;
+  /** `agent`: an agent token may call it for its own `{instance}`; `admin`: the admin token only; `none`: open. */
+  readonly auth: 'none' | 'agent' | 'admin';
+  readonly query?: readonly { readonly name: string; readonly description: string }[];
+  readonly body?: z.ZodType;
+  readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string }>;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = q.get(name);
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ValidationError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+function strParam(q: URLSearchParams, name: string): string | undefined {
+  return q.get(name) ?? undefined;
+}
+
+const tokenBody = z.strictObject({ instance: z.string(), label: z.string().max(200).optional() });
+
+const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/healthz', summary: 'liveness: 200 while the process serves', auth: 'none', handle: () => Promise.resolve({ json: { status: 'ok' } }) },
+  { method: 'GET', path: '/openapi.json', summary: 'this document', auth: 'admin', handle: () => Promise.resolve({ json: openApi() }) },
+  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'admin', handle: async (req, deps) => ({ text: await metrics(deps, req.now) }) },
+  {
+    method: 'GET',
+    path: '/v1/status',
+    summary: 'every managed instance with its lifecycle state, and who holds each group’s lease',
+    auth: 'admin',
+    query: [{ name: 'group', description: 'only this group' }],
+    handle: async (req, d) => ({ json: await svc.statusView(d.store, d.config, req.now, strParam(req.query, 'group')) }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/history',
+    summary: 'the history, newest first; page on with before=<next>',
+    auth: 'admin',
+    query: [
+      { name: 'group', description: 'only this group' },
+      { name: 'instance', description: 'only this instance' },
+      { name: 'limit', description: 'entries per page, 1-1000 [50]' },
+      { name: 'before', description: 'entries older than this id (the previous page’s next)' },
+    ],
+    handle: async (req, d) => {
+      const instance = strParam(req.query, 'instance');
+      if (instance !== undefined) svc.checkInstanceId(instance, 'instance');
+      return { json: await svc.historyView(d.store, { group: strParam(req.query, 'group'), instanceId: instance, before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 1000) ?? 50 }) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/groups/{group}/config',
+    summary: 'the effective configuration with every layer (default < file < store < schedule < window < override)',
+    auth: 'admin',
+    query: [
+      { name: 'key', description: 'one setting' },
+      { name: 'at', description: 'evaluate at this ISO instant [now]' },
+    ],
+    handle: async (req, d) => {
+      const at = strParam(req.query, 'at');
+      return { json: await svc.explainView(d.store, d.config, req.params['group'] ?? '', at === undefined ? req.now : parseInstant(at, 'at'), strParam(req.query, 'key')) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/windows',
+    summary: 'upcoming maintenance-window periods',
+    auth: 'admin',
+    query: [
+      { name: 'group', description: 'only this group' },
+      { name: 'from', description: 'ISO instant [now]' },
+      { name: 'days', description: 'how many days, 1-366 [7]' },
+    ],
+    handle: async (req, d) => {
+      const fromRaw = strParam(req.query, 'from');
+      const from = fromRaw === undefined ? req.now : parseInstant(fromRaw, 'from');
+      const days = intParam(req.query, 'days', 1, 366) ?? 7;
+      return { json: svc.windowsView(d.config, from, from + days * 86_400_000, strParam(req.query, 'group'), d.ssmWindows ? await d.ssmWindows() : []) };
+    },
+  },
+  { method: 'GET', path: '/v1/overrides', summary: 'run-time overrides in force', auth: 'admin', handle: async (req, d) => ({ json: await svc.overridesView(d.store, req.now) }) },
+  {
+    method: 'PUT',
+    path: '/v1/groups/{group}/overrides/{key}',
+    summary: 'set a run-time override of a setting for a time, with a reason',
+    auth: 'admin',
+    body: svc.overrideBody,
+    handle: async (req, d) => ({ json: await svc.setOverride(d.store, d.config, req.params['group'] ?? '', req.params['key'] ?? '', req.body, req.now) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/groups/{group}/overrides/{key}',
+    summary: 'remove an override',
+    auth: 'admin',
+    handle: async (req, d) => {
+      if (!(await svc.removeOverride(d.store, d.config, req.params['group'] ?? '', req.params['key'] ?? ''))) throw new HttpError(404, 'not-found', 'no such override');
+      return { status: 204 };
+    },
+  },
+  { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'admin', handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
+  {
+    method: 'PUT',
+    path: '/v1/instances/{instance}/controls/{kind}',
+    summary: 'make an instance unstoppable, unstartable or excluded for a time, with a reason',
+    auth: 'admin',
+    body: svc.controlBody,
+    handle: async (req, d) => ({ json: await svc.setControl(d.store, req.params['instance'] ?? '', req.params['kind'] ?? '', req.body, req.now) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/instances/{instance}/controls/{kind}',
+    summary: 'lift a control',
+    auth: 'admin',
+    handle: async (req, d) => {
+      const kind = svc.checkControlKind(req.params['kind'] ?? '', 'kind');
+      if (!(await d.store.removeControl(svc.checkInstanceId(req.params['instance'] ?? '', 'instance'), kind))) throw new HttpError(404, 'not-found', 'no such control');
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/instances/{instance}',
+    summary: 'the instance view agents poll: state, group, subfleet, target groups, window period, pending commands',
+    auth: 'agent',
+    handle: async (req, d) => {
+      const view = await svc.instanceView(d.store, d.config, req.params['instance'] ?? '', req.now, d.live);
+      if (view === null) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
+      return { json: view };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/instances/{instance}/commands',
+    summary: 'commands waiting for the agent (event delivery: agent)',
+    auth: 'agent',
+    handle: async (req, d) => ({ json: await svc.pendingView(d.store, req.params['instance'] ?? '', req.now) }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/instances/{instance}/commands/{command}/result',
+    summary: 'the agent’s result of a command (recorded once)',
+    auth: 'agent',
+    body: svc.resultBody,
+    handle: async (req, d) => ({ json: await svc.postResult(d.store, req.params['instance'] ?? '', req.params['command'] ?? '', req.body, req.now) }),
+  },
+  { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
+  {
+    method: 'POST',
+    path: '/v1/tokens',
+    summary: 'issue an agent token for one instance (shown once)',
+    auth: 'admin',
+    body: tokenBody,
+    handle: async (req, d) => {
+      const b = svc.parseBody(tokenBody, req.body);
+      return { status: 201, json: await svc.issueToken(d.store, 'agent', svc.checkInstanceId(b.instance, 'instance'), b.label ?? `agent ${b.instance}`, req.now) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/tokens/{id}',
+    summary: 'revoke a token by id',
+    auth: 'admin',
+    handle: async (req, d) => {
+      if ((await svc.revokeTokens(d.store, { id: req.params['id'] ?? '' })) === 0) throw new HttpError(404, 'not-found', 'no such token');
+      return { status: 204 };
+    },
+  },
+];
+
+const COMPILED = ROUTES.map((r) => ({ route: r, re: new RegExp(`^${r.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`) }));
+
+/** The OpenAPI 3.1 document of the routes above. */
+export function openApi(): unknown {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const query = (r.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: 'string' } }));
+    const responses: Record<string, unknown> = { '200': { description: 'OK' } };
+    if (r.auth !== 'none') {
+      responses['401'] = { description: 'no valid token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses['403'] = { description: r.auth === 'agent' ? 'an agent token of another instance' : 'an agent token (admin only)' };
+    }
+    if (r.body !== undefined || params.length > 0 || query.length > 0) responses['400'] = { description: 'a malformed parameter or body; the field is named', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    (paths[r.path] ??= {})[r.method.toLowerCase()] = {
+      summary: r.summary,
+      ...(r.auth === 'none' ? { security: [] } : {}),
+      'x-fleetwarden-auth': r.auth,
+      parameters: [...params, ...query],
+      ...(r.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input' }) } } } }),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Fleetwarden API', version: '1' },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the admin token, or an agent token (fleetwarden token issue --instance ID)' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, fields: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } } } } },
+        },
+      },
+    },
+    paths,
+  };
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+async function metrics(deps: ApiDeps, now: number): Promise<string> {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, type: 'gauge' | 'counter', samples: readonly [Record<string, string>, number][]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of samples) {
+      const l = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',');
+      lines.push(`${name}${l === '' ? '' : `{${l}}`} ${v}`);
+    }
+  };
+  const counts = new Map<string, number>();
+  for (const r of await deps.store.allRecords()) counts.set(`${r.group}\u0000${r.state}`, (counts.get(`${r.group}\u0000${r.state}`) ?? 0) + 1);
+  gauge('fleetwarden_instances', 'managed instances by group and lifecycle state', 'gauge', [...counts].map(([k, v]) => {
+    const [group = '', state = ''] = k.split('\u0000');
+    return [{ group, state }, v];
+  }));
+  const leases = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.leaseHolder(g.name, now)) === null ? 0 : 1] as [Record<string, string>, number]));
+  gauge('fleetwarden_group_lease_held', '1 when a controller holds the group’s lease', 'gauge', leases);
+  gauge('fleetwarden_overrides_active', 'run-time overrides in force', 'gauge', [[{}, (await deps.store.overrides(now)).length]]);
+  gauge('fleetwarden_controls_active', 'instance controls in force', 'gauge', [[{}, (await deps.store.controls(now)).length]]);
+  if (deps.stats) {
+    gauge('fleetwarden_ticks_total', 'reconcile ticks completed by this process', 'counter', [[{}, deps.stats.ticks]]);
+    gauge('fleetwarden_tick_errors_total', 'reconcile ticks that failed', 'counter', [[{}, deps.stats.tickErrors]]);
+    gauge('fleetwarden_tick_duration_seconds', 'wall time of the last tick', 'gauge', [[{}, deps.stats.lastTickSeconds]]);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function send(res: ServerResponse, status: number, body: { json?: unknown; text?: string }, extra: Record<string, string> = {}): void {
+  if (body.text !== undefined) {
+    res.writeHead(status, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...extra });
+    res.end(body.text);
+  } else if (body.json !== undefined) {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...extra });
+    res.end(JSON.stringify(body.json));
+  } else {
+    res.writeHead(status, extra);
+    res.end();
+  }
+}
+
+const MAX_BODY = 256 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, 'too-large', `the body exceeds ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new ValidationError('body', 'a JSON body is required');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError('body', 'is not valid JSON');
+  }
+}
+
+function sameHash(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+async function authenticate(req: IncomingMessage, deps: ApiDeps): Promise<Caller> {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!m?.[1]) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
+  const hash = svc.hashToken(m[1]);
+  if (deps.adminTokenHash != null && sameHash(hash, deps.adminTokenHash)) return { role: 'admin' };
+  const t: ApiToken | null = await deps.store.tokenByHash(hash);
+  if (t === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
+  if (t.role === 'admin') return { role: 'admin' };
+  if (t.instanceId === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
+  return { role: 'agent', instanceId: t.instanceId };
+}
+
+/** Handles one request; exported for tests that want no socket. */
+export async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let status = 500;
+  let error: string | undefined;
+  try {
+    const matches = COMPILED.filter((c) => c.re.test(url.pathname));
+    if (matches.length === 0) throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+    const found = matches.find((c) => c.route.method === req.method);
+    if (!found) {
+      status = 405;
+      send(res, 405, { json: { error: { code: 'method-not-allowed', message: `${req.method ?? ''} is not allowed on ${url.pathname}` } } }, { allow: matches.map((c) => c.route.method).join(', ') });
+      return;
+    }
+    const { route } = found;
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(found.re.exec(url.pathname)?.groups ?? {})) {
+      try {
+        params[k] = decodeURIComponent(v);
+      } catch {
+        throw new ValidationError(k, 'is not valid URL encoding');
+      }
+    }
+    const caller: Caller = route.auth === 'none' ? { role: 'admin' } : await authenticate(req, deps);
+    if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs the admin token');
+    if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
+    const body = route.body === undefined ? undefined : await readBody(req);
+    const out = await route.handle({ params, query: url.searchParams, body, caller, now: deps.clock.now() }, deps);
+    status = out.status ?? 200;
+    send(res, status, out);
+  } catch (err) {
+    if (err instanceof HttpError) {
+      status = err.status;
+      send(res, status, { json: { error: { code: err.code, message: err.message } } }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    } else if (isUserError(err)) {
+      status = 400;
+      const issues = err instanceof ValidationErrors ? err.issues : [err];
+      send(res, 400, { json: { error: { code: 'invalid', message: err.message, fields: issues.map((i) => ({ field: i.field, reason: i.reason })) } } });
+    } else {
+      status = 500;
+      error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      send(res, 500, { json: { error: { code: 'internal', message: 'internal error; see the controller log' } } });
+    }
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    deps.log?.({ method: req.method ?? '', path: url.pathname, status, ms, ...(error === undefined ? {} : { error }) });
+  }
+}
+
+export function createApiServer(deps: ApiDeps): Server {
+  return createServer((req, res) => {
+    void handle(deps, req, res);
+  });
+}
+
+/** Parses HOST:PORT (`[::1]:8080` for IPv6). */
+export function parseListen(text: string, field: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ValidationError(field, `expected HOST:PORT such as 127.0.0.1:8080, got ${JSON.stringify(text)}`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+export async function listen(server: Server, host: string, port: number): Promise<{ host: string; port: number }> {
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const addr = server.address();
+  return { host, port: typeof addr === 'object' && addr !== null ? addr.port : port };
+}

@@ -1,0 +1,287 @@
+/**
+ * The operations behind the API and the CLI: both call these, so `fleetwarden status` run against the store and
+ * `GET /v1/status` answer with the same JSON. Every function takes `now`; request bodies are validated here with
+ * the configuration's own parsers (keys, counts, durations), and a bad one changes nothing.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { FleetConfig, GroupConfig } from '../config/config.js';
+import { formatKeyValue, KEY_DEFS, parseKeyValue } from '../config/keys.js';
+import { formatPath } from '../config/load.js';
+import { type LayerEntry, resolve } from '../config/resolve.js';
+import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import { parseDuration } from '../domain/durations.js';
+import { ValidationError, ValidationErrors } from '../domain/errors.js';
+import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
+import { formatInstant } from '../domain/time.js';
+import { AGENT_OUTCOMES, type AgentCommand, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
+import { agentDeadline } from '../providers/agent/runner.js';
+
+/** What a running controller knows beyond the store: the last tick's observation and active windows. */
+export interface LiveView {
+  observedInstance(id: string): ObservedInstance | undefined;
+  windowsOf(group: string): readonly { readonly name: string; readonly start: number; readonly end: number }[] | undefined;
+}
+
+/** AWS ids (`i-0abc…`) and the simulator's readable ones (`i-web-001`). */
+const INSTANCE_ID = /^i-[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+
+export function checkInstanceId(id: string, field: string): string {
+  if (!INSTANCE_ID.test(id)) throw new ValidationError(field, `expected an instance id such as i-0123456789abcdef0 (i- then letters, digits or -), got ${JSON.stringify(id.slice(0, 80))}`);
+  return id;
+}
+
+export function findGroup(config: FleetConfig, name: string, field: string): GroupConfig {
+  const g = config.groups.find((x) => x.name === name);
+  if (!g) throw new ValidationError(field, `no group "${name}"; groups: ${config.groups.map((x) => x.name).join(', ')}`);
+  return g;
+}
+
+/** Parses a request body with a zod schema; every problem is reported with its field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new ValidationErrors(r.error.issues.map((i) => new ValidationError(i.path.length === 0 ? 'body' : formatPath(i.path), i.message)));
+  return r.data;
+}
+
+const ttl = z.union([z.number().positive(), z.string().min(1)]).describe('how long it lasts: 30m, 4h, 2d, or seconds');
+const reason = z.string().trim().min(1, { error: 'a reason is required' }).max(500, { error: 'at most 500 characters' });
+
+function ttlMs(raw: string | number, field: string): number {
+  const ms = parseDuration(raw, field);
+  if (ms <= 0) throw new ValidationError(field, 'must be longer than zero');
+  if (ms > 366 * 86_400_000) throw new ValidationError(field, 'at most 366 days');
+  return ms;
+}
+
+// ---------------------------------------------------------------- status and history
+
+export async function statusView(store: Store, config: FleetConfig, now: number, group?: string): Promise<unknown> {
+  if (group !== undefined) findGroup(config, group, 'group');
+  const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
+  const leases = await Promise.all(config.groups.filter((g) => group === undefined || g.name === group).map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
+  return {
+    at: formatInstant(now),
+    instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })),
+    leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })),
+  };
+}
+
+export function historyJson(entries: readonly HistoryEntry[]): unknown {
+  return {
+    entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })),
+    next: entries.at(-1)?.id ?? null,
+  };
+}
+
+export async function historyView(store: Store, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<unknown> {
+  return historyJson(await store.history(q));
+}
+
+// ---------------------------------------------------------------- effective configuration
+
+/** Concrete keys to list: every fixed key, and the per-subfleet / per-event ones that exist. */
+function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly LayerEntry[]>): string[] {
+  const subfleets = new Set<string>();
+  for (const key of [...Object.keys(group.fileValues), ...layers.keys()]) {
+    const m = /^fleets\.subfleets\.([^.]+)\./.exec(key);
+    if (m?.[1] !== undefined) subfleets.add(m[1]);
+  }
+  const keys: string[] = [];
+  for (const def of KEY_DEFS) {
+    if (def.pattern.includes('<name>')) {
+      const names = def.pattern.startsWith('events.') ? ['enter-maintenance-window-period', 'exit-maintenance-window-period', 'instance-ready-for-operation', 'instance-ready-for-shutdown', 'instance-state-change'] : [...subfleets];
+      for (const n of names) keys.push(def.pattern.replace('<name>', n));
+    } else keys.push(def.pattern);
+  }
+  return keys;
+}
+
+/** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
+export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string): Promise<unknown> {
+  const group = findGroup(config, groupName, 'group');
+  const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
+  const resolved = resolve({ group, now, subfleets, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
+  if (key !== undefined) resolved.settings.raw(key); // an unknown key fails here, naming it
+  const keys = key === undefined ? listedKeys(group, resolved.layers) : [key];
+  const expires = (e: LayerEntry | undefined): string | null => (e?.expiresAt === undefined ? null : formatInstant(e.expiresAt));
+  return {
+    group: group.name,
+    at: formatInstant(now),
+    settings: keys.map((k) => {
+      const entries = resolved.layers.get(k) ?? [{ key: k, value: resolved.settings.raw(k), layer: 'default' as const, source: 'built-in default' }];
+      const win = entries.at(-1);
+      return {
+        key: k,
+        value: formatKeyValue(k, win?.value ?? null),
+        layer: win?.layer ?? 'default',
+        source: win?.source ?? '',
+        expiresAt: expires(win),
+        layers: entries.map((e) => ({ layer: e.layer, source: e.source, value: formatKeyValue(k, e.value), expiresAt: expires(e) })),
+      };
+    }),
+    activeWindows: resolved.windows.active.map((a) => ({ name: a.decl.name, start: formatInstant(a.window.start), end: formatInstant(a.window.end) })),
+    warnings: resolved.warnings,
+  };
+}
+
+// ---------------------------------------------------------------- overrides and controls
+
+export const overrideBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean(), z.null()]), ttl, reason });
+
+export async function setOverride(store: Store, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
+  const group = findGroup(config, groupName, 'group');
+  const b = parseBody(overrideBody, body);
+  const value = parseKeyValue(key, b.value, 'value');
+  const expiresAt = now + ttlMs(b.ttl, 'ttl');
+  await store.setOverride({ group: group.name, key, value, expiresAt, reason: b.reason }, now);
+  return { group: group.name, key, value: formatKeyValue(key, value), expiresAt: formatInstant(expiresAt), reason: b.reason };
+}
+
+export async function overridesView(store: Store, now: number): Promise<unknown> {
+  return { overrides: (await store.overrides(now)).map((o) => ({ group: o.group, key: o.key, value: formatKeyValue(o.key, o.value), expiresAt: formatInstant(o.expiresAt), reason: o.reason })) };
+}
+
+export async function removeOverride(store: Store, config: FleetConfig, groupName: string, key: string): Promise<boolean> {
+  findGroup(config, groupName, 'group');
+  return store.removeOverride(groupName, key);
+}
+
+export function checkControlKind(kind: string, field: string): ControlKind {
+  if (!(CONTROLS as readonly string[]).includes(kind)) throw new ValidationError(field, `expected one of ${CONTROLS.join(', ')}, got ${JSON.stringify(kind)}`);
+  return kind as ControlKind;
+}
+
+export const controlBody = z.strictObject({ ttl, reason });
+
+export async function setControl(store: Store, instanceId: string, kindRaw: string, body: unknown, now: number): Promise<unknown> {
+  checkInstanceId(instanceId, 'instance');
+  const kind = checkControlKind(kindRaw, 'kind');
+  const b = parseBody(controlBody, body);
+  const until = now + ttlMs(b.ttl, 'ttl');
+  await store.setControl({ instanceId, kind, until, reason: b.reason }, now);
+  await store.appendHistory([{ at: now, group: '*', instanceId, type: 'control', summary: `control ${kind} set until ${formatInstant(until)}: ${b.reason}` }]);
+  return { instance: instanceId, kind, until: formatInstant(until), reason: b.reason };
+}
+
+export async function controlsView(store: Store, now: number): Promise<unknown> {
+  return { controls: (await store.controls(now)).map((c) => ({ instance: c.instanceId, kind: c.kind, until: formatInstant(c.until), reason: c.reason })) };
+}
+
+// ---------------------------------------------------------------- the instance view and agent commands
+
+function pendingJson(c: AgentCommand): unknown {
+  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt) };
+}
+
+/** Commands an agent should run now: unanswered and still within their time. */
+export async function pendingCommands(store: Store, instanceId: string, now: number): Promise<AgentCommand[]> {
+  return (await store.agentCommands({ instanceId })).filter((c) => c.result === undefined && agentDeadline(c) >= now);
+}
+
+export async function instanceView(store: Store, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<unknown> {
+  checkInstanceId(instanceId, 'instance');
+  const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
+  if (record === undefined) return null;
+  const observed = live?.observedInstance(instanceId);
+  const group = config.groups.find((g) => g.name === record.group);
+  let windows = live?.windowsOf(record.group);
+  if (windows === undefined && group !== undefined) {
+    windows = resolve({ group, now, subfleets: [] }).windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end }));
+  }
+  const controls = (await store.controls(now)).filter((c) => c.instanceId === instanceId);
+  return {
+    instance: instanceId,
+    group: record.group,
+    state: record.state,
+    since: formatInstant(record.since),
+    reason: record.reason,
+    subfleet: observed?.tags[`${config.naming.tagPrefix}:subfleet-name`] ?? null,
+    targetGroups: observed === undefined ? [] : Object.entries(observed.targets).map(([id, health]) => ({ id, health })),
+    window: { period: (windows ?? []).length > 0 ? 'in-window' : 'out-of-window', active: (windows ?? []).map((w) => ({ name: w.name, start: formatInstant(w.start), end: formatInstant(w.end) })) },
+    controls: controls.map((c) => ({ kind: c.kind, until: formatInstant(c.until), reason: c.reason })),
+    pendingCommands: (await pendingCommands(store, instanceId, now)).map(pendingJson),
+  };
+}
+
+export async function pendingView(store: Store, instanceId: string, now: number): Promise<unknown> {
+  checkInstanceId(instanceId, 'instance');
+  return { commands: (await pendingCommands(store, instanceId, now)).map(pendingJson) };
+}
+
+export const resultBody = z.strictObject({
+  outcome: z.enum(AGENT_OUTCOMES),
+  exitCode: z.number().int().min(-1).max(255).nullable(),
+  output: z.string().max(100_000, { error: 'at most 100000 characters' }),
+});
+
+/** An agent's result: once per command; the outcome must fit the command (an event cannot be "present"). */
+export async function postResult(store: Store, instanceId: string, commandId: string, body: unknown, now: number): Promise<{ recorded: boolean }> {
+  checkInstanceId(instanceId, 'instance');
+  if (!/^[A-Za-z0-9-]{1,100}$/.test(commandId)) throw new ValidationError('command', 'expected a command id (letters, digits and -)');
+  const b = parseBody(resultBody, body);
+  const command = (await store.agentCommands({ instanceId, ids: [commandId] }))[0];
+  if (command === undefined) throw new ValidationError('command', `no command ${commandId} for ${instanceId}`);
+  const fits = command.kind === 'event' ? b.outcome === 'success' || b.outcome === 'failed' : b.outcome === 'present' || b.outcome === 'absent' || b.outcome === 'unknown';
+  if (!fits) throw new ValidationError('outcome', `"${b.outcome}" is not an outcome of a${command.kind === 'event' ? 'n event' : ' bypass check'}`);
+  return { recorded: await store.completeAgentCommand(commandId, instanceId, { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output }) };
+}
+
+// ---------------------------------------------------------------- tokens
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new random token (256 bits), returned once; only its hash is stored. */
+export async function issueToken(store: Store, role: ApiToken['role'], instanceId: string | null, label: string, now: number): Promise<{ token: string; id: string }> {
+  if (role === 'agent') checkInstanceId(instanceId ?? '', 'instance');
+  const token = `fw${role === 'admin' ? 'a' : 'i'}_${randomBytes(32).toString('base64url')}`;
+  const hash = hashToken(token);
+  await store.putToken({ hash, role, instanceId, createdAt: now, label });
+  return { token, id: hash.slice(0, 12) };
+}
+
+export async function tokensView(store: Store): Promise<unknown> {
+  return { tokens: (await store.tokens()).map((t) => ({ id: t.hash.slice(0, 12), role: t.role, instance: t.instanceId, createdAt: formatInstant(t.createdAt), label: t.label })) };
+}
+
+/** Revokes by id (the first 12 hex digits of the hash shown by `tokens`) or by instance. */
+export async function revokeTokens(store: Store, match: { id?: string; instanceId?: string }): Promise<number> {
+  if (match.id !== undefined) {
+    if (!/^[0-9a-f]{12}$/.test(match.id)) throw new ValidationError('id', 'expected the 12-hex-digit id shown by the token list');
+    const found = (await store.tokens()).filter((t) => t.hash.startsWith(match.id ?? ''));
+    let n = 0;
+    for (const t of found) n += await store.revokeTokens({ hash: t.hash });
+    return n;
+  }
+  if (match.instanceId !== undefined) return store.revokeTokens({ instanceId: checkInstanceId(match.instanceId, 'instance') });
+  throw new ValidationError('id', 'give a token id or an instance');
+}
+
+// ---------------------------------------------------------------- upcoming window periods
+
+/** Window periods of each group between `from` and `to`, with the instant each becomes active (start − startAhead). */
+export function windowsView(config: FleetConfig, from: number, to: number, group: string | undefined, ssm: readonly SsmWindowInfo[]): { from: string; to: string; periods: { group: string; window: string; source: string; activeFrom: string; start: string; end: string }[]; warnings: string[] } {
+  if (group !== undefined) findGroup(config, group, 'group');
+  const rows: { group: string; name: string; source: string; activeFrom: number; start: number; end: number }[] = [];
+  const warnings: string[] = [];
+  for (const g of config.groups) {
+    if (group !== undefined && g.name !== group) continue;
+    const found = ssmWindowsForGroup(ssm, g.name, config.naming, from);
+    warnings.push(...found.warnings);
+    const ahead = typeof g.fileValues['maintenance.startAhead'] === 'number' ? g.fileValues['maintenance.startAhead'] : 15 * 60_000;
+    for (const w of [...g.windows, ...found.windows]) {
+      if (!w.schedule) {
+        warnings.push(`${g.name}: window ${w.name} cannot be evaluated: ${w.error ?? 'invalid'}`);
+        continue;
+      }
+      for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
+        const end = o.end ?? o.start;
+        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+      }
+    }
+  }
+  rows.sort((a, b) => a.start - b.start);
+  return { from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings };
+}

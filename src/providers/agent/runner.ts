@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { EventName, EventResult } from '../../domain/model.js';
+import type { BypassCheckResult } from '../../planner/types.js';
+import type { AgentCommand, Clock, CommandHandle, CommandResults, CommandRunner, Store } from '../../ports/index.js';
+
+/** A bypass check is a `test -e` inside the guest: it gets this long. */
+const BYPASS_TIMEOUT_MS = 30_000;
+/** An agent polls every 10 s by default; a command not answered this long after its own time limit is lost. */
+export const PICKUP_GRACE_MS = 60_000;
+
+/** The instant after which a command is no longer run by an agent, and counts as failed if unanswered. */
+export function agentDeadline(c: Pick<AgentCommand, 'sentAt' | 'timeoutMs'>): number {
+  return c.sentAt + c.timeoutMs + PICKUP_GRACE_MS;
+}
+
+/**
+ * Event delivery `agent` (fleet-behaviour.md §4): commands are queued in the store, pulled by each instance's agent
+ * through the API, and their results posted back there. Works with any provider and any store.
+ */
+export class AgentCommandRunner implements CommandRunner {
+  private readonly store: Store;
+  private readonly clock: Clock;
+
+  constructor(store: Store, clock: Clock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  private async queue(handle: CommandHandle, fields: Pick<AgentCommand, 'kind' | 'args' | 'timeoutMs'> & { event?: EventName; path?: string }): Promise<CommandHandle> {
+    await this.store.queueAgentCommands(handle.instanceIds.map((instanceId) => ({ id: handle.id, instanceId, group: handle.group, sentAt: handle.sentAt, ...fields })));
+    return handle;
+  }
+
+  runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
+    const handle: CommandHandle = { id: `agent-${randomUUID()}`, kind: 'event', group, instanceIds: [...instanceIds], event, sentAt: this.clock.now() };
+    return this.queue(handle, { kind: 'event', event, args: [...args], timeoutMs });
+  }
+
+  checkBypass(group: string, instanceIds: readonly string[], path: string, _os: 'linux' | 'windows'): Promise<CommandHandle> {
+    const handle: CommandHandle = { id: `agent-${randomUUID()}`, kind: 'bypass', group, instanceIds: [...instanceIds], sentAt: this.clock.now() };
+    return this.queue(handle, { kind: 'bypass', path, args: [], timeoutMs: BYPASS_TIMEOUT_MS });
+  }
+
+  async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
+    const now = this.clock.now();
+    const commands = await this.store.agentCommands({ ids: handles.map((h) => h.id) });
+    const byKey = new Map(commands.map((c) => [`${c.id}/${c.instanceId}`, c]));
+    const events: EventResult[] = [];
+    const bypass: BypassCheckResult[] = [];
+    const finished: string[] = [];
+    for (const h of handles) {
+      let open = 0;
+      for (const id of h.instanceIds) {
+        const c = byKey.get(`${h.id}/${id}`);
+        const expired = now > (c === undefined ? h.sentAt + BYPASS_TIMEOUT_MS + PICKUP_GRACE_MS : agentDeadline(c));
+        if (c?.result === undefined && !expired) {
+          open++;
+          continue;
+        }
+        const at = c?.result?.at ?? now;
+        const outcome = c?.result?.outcome;
+        const detail = outcome === undefined ? 'no agent answered in time' : `agent: ${outcome}${c?.result?.exitCode == null ? '' : ` (exit ${c.result.exitCode})`}`;
+        if (h.kind === 'event' && h.event !== undefined) events.push({ instanceId: id, event: h.event, ok: outcome === 'success', at, detail });
+        else if (h.kind === 'bypass') bypass.push({ instanceId: id, result: outcome === 'present' || outcome === 'absent' ? outcome : 'unknown', at });
+      }
+      if (open === 0) finished.push(h.id);
+    }
+    return { events, bypass, finished };
+  }
+}

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Server } from 'node:http';
+import { parseConfigText } from '../../src/config/load.js';
+import { createApiServer, listen, openApi, type RequestLog } from '../../src/api/server.js';
+import { hashToken, issueToken } from '../../src/api/services.js';
+import type { InstanceRecord } from '../../src/domain/model.js';
+import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+
+const T0 = Date.parse('2026-06-01T10:00:00Z');
+const ADMIN = 'test-admin-token-0123456789';
+const CONFIG = parseConfigText(`
+groups:
+  - name: web
+    fleets: {main: {min: 1, desired: 2}}
+    maintenance:
+      windows:
+        - name: patch
+          schedule: cron(0 10 * * ? *)
+          durationHours: 1
+  - name: api
+    fleets: {main: {min: 1}}
+`);
+
+function rec(id: string, state: InstanceRecord['state'], group = 'web'): InstanceRecord {
+  return { instanceId: id, group, state, since: T0 - 60_000, reason: 'test' };
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  text: string;
+  headers: Headers;
+}
+
+describe('HTTP API', () => {
+  const store = new SqliteStore(':memory:');
+  // A clock the test moves both ways (a VirtualClock only goes forward).
+  const clock = { t: T0, now(): number { return this.t; }, set(t: number): void { this.t = t; } };
+  const logs: RequestLog[] = [];
+  let server: Server;
+  let base = '';
+  let agentA = '';
+  let agentB = '';
+
+  async function call(method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    const text = await r.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    return { status: r.status, body: parsed, text, headers: r.headers };
+  }
+
+  function fields(a: Answer): string[] {
+    return ((a.body as { error?: { fields?: { field: string }[] } }).error?.fields ?? []).map((f) => f.field);
+  }
+
+  before(async () => {
+    await store.saveTick({ group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
+    agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
+    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
+    const bound = await listen(server, '127.0.0.1', 0);
+    base = `http://127.0.0.1:${bound.port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await store.close();
+  });
+
+  it('/healthz answers without a token; everything else needs one (401 with a Bearer challenge)', async () => {
+    assert.equal((await call('GET', '/healthz')).status, 200);
+    for (const path of ['/v1/status', '/openapi.json', '/metrics', '/v1/instances/i-a', '/v1/history']) {
+      const r = await call('GET', path);
+      assert.equal(r.status, 401, path);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    }
+    assert.equal((await call('GET', '/v1/status', 'not-a-token')).status, 401);
+    assert.equal((await call('GET', '/v1/status', `${ADMIN}x`)).status, 401, 'a token that is a prefix/extension of the admin token is refused');
+    assert.equal((await call('GET', '/v1/status', ADMIN)).status, 200);
+  });
+
+  it('an agent token reads and posts only for its own instance (403 otherwise) and cannot use admin routes', async () => {
+    const own = await call('GET', '/v1/instances/i-a', agentA);
+    assert.equal(own.status, 200);
+    assert.equal((own.body as { state: string }).state, 'running');
+    assert.equal((await call('GET', '/v1/instances/i-b', agentA)).status, 403);
+    assert.equal((await call('GET', '/v1/instances/i-a/commands', agentB)).status, 403);
+    assert.equal((await call('POST', '/v1/instances/i-a/commands/x/result', agentB, { outcome: 'success', exitCode: 0, output: '' })).status, 403);
+    for (const path of ['/v1/status', '/v1/history', '/v1/overrides', '/metrics', '/v1/tokens']) assert.equal((await call('GET', path, agentA)).status, 403, path);
+    assert.equal((await call('PUT', '/v1/instances/i-a/controls/unstoppable', agentA, { ttl: '1h', reason: 'mine' })).status, 403, 'an agent cannot set controls, even on itself');
+    assert.equal((await call('GET', '/v1/instances/i-b', ADMIN)).status, 200, 'the admin reads any instance');
+  });
+
+  it('a revoked agent token is refused at once', async () => {
+    const { token, id } = await issueToken(store, 'agent', 'i-a', 'temp', T0);
+    assert.equal((await call('GET', '/v1/instances/i-a', token)).status, 200);
+    assert.equal((await call('DELETE', `/v1/tokens/${id}`, ADMIN)).status, 204);
+    assert.equal((await call('GET', '/v1/instances/i-a', token)).status, 401);
+  });
+
+  it('malformed ids, queries and bodies get 400 naming the field, and change nothing', async () => {
+    assert.deepEqual(fields(await call('GET', '/v1/instances/not-an-id', ADMIN)), ['instance']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?limit=0', ADMIN)), ['limit']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?instance=%3Bdrop', ADMIN)), ['instance']);
+    assert.deepEqual(fields(await call('GET', '/v1/windows?from=yesterday', ADMIN)), ['from']);
+    const bad = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '50%', ttl: 'soon', reason: '' });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(fields(bad), ['reason']);
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '50%', ttl: 'soon', reason: 'x' })), ['ttl']);
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: 'lots', ttl: '1h', reason: 'x' })), ['value']);
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.colour', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['value'], 'an unknown key is refused');
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/nope/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['group']);
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x', extra: 1 })), ['body']);
+    assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, '{not json')), ['body']);
+    assert.deepEqual(fields(await call('PUT', '/v1/instances/i-a/controls/invincible', ADMIN, { ttl: '1h', reason: 'x' })), ['kind']);
+    assert.deepEqual(fields(await call('POST', '/v1/tokens', ADMIN, { instance: 'web-1' })), ['instance']);
+    assert.deepEqual((await call('GET', '/v1/overrides', ADMIN)).body, { overrides: [] }, 'nothing was applied');
+    assert.deepEqual((await call('GET', '/v1/controls', ADMIN)).body, { controls: [] });
+    assert.equal((await call('DELETE', '/v1/status', ADMIN)).status, 405);
+    assert.equal((await call('GET', '/v2/nothing', ADMIN)).status, 404);
+  });
+
+  it('an override applies to the effective configuration until its TTL, then disappears', async () => {
+    const set = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '50%', ttl: '10m', reason: 'load test' });
+    assert.equal(set.status, 200, set.text);
+    const explain = await call('GET', '/v1/groups/web/config?key=fleets.main.desired', ADMIN);
+    const s = (explain.body as { settings: { value: string; layer: string; expiresAt: string; layers: { layer: string }[] }[] }).settings[0]!;
+    assert.equal(s.value, '50%');
+    assert.equal(s.layer, 'override');
+    assert.equal(s.expiresAt, '2026-06-01T10:10:00Z');
+    assert.deepEqual(s.layers.map((l) => l.layer), ['default', 'file', 'window', 'override'], 'every layer is shown, the 10:00 window included');
+    clock.set(T0 + 10 * 60_000);
+    assert.deepEqual((await call('GET', '/v1/overrides', ADMIN)).body, { overrides: [] });
+    const later = (await call('GET', '/v1/groups/web/config?key=fleets.main.desired', ADMIN)).body as { settings: { layer: string }[] };
+    assert.equal(later.settings[0]?.layer, 'window');
+    clock.set(T0);
+  });
+
+  it('controls are set with a TTL and a reason, listed, shown on the instance, and lifted', async () => {
+    const r = await call('PUT', '/v1/instances/i-a/controls/unstoppable', ADMIN, { ttl: 3600, reason: 'investigating' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual((await call('GET', '/v1/controls', ADMIN)).body, { controls: [{ instance: 'i-a', kind: 'unstoppable', until: '2026-06-01T11:00:00Z', reason: 'investigating' }] });
+    assert.deepEqual((await call('GET', '/v1/instances/i-a', agentA)).body && ((await call('GET', '/v1/instances/i-a', agentA)).body as { controls: unknown[] }).controls, [{ kind: 'unstoppable', until: '2026-06-01T11:00:00Z', reason: 'investigating' }]);
+    assert.equal((await call('DELETE', '/v1/instances/i-a/controls/unstoppable', ADMIN)).status, 204);
+    assert.equal((await call('DELETE', '/v1/instances/i-a/controls/unstoppable', ADMIN)).status, 404);
+  });
+
+  it('the instance view carries the window period; status, history and windows answer in their documented shapes', async () => {
+    const view = (await call('GET', '/v1/instances/i-a', agentA)).body as { group: string; window: { period: string; active: { name: string }[] }; pendingCommands: unknown[] };
+    assert.equal(view.group, 'web');
+    assert.equal(view.window.period, 'in-window');
+    assert.deepEqual(view.window.active.map((w) => w.name), ['patch']);
+    const status = (await call('GET', '/v1/status?group=web', ADMIN)).body as { instances: { instance: string; state: string }[]; leases: unknown[] };
+    assert.deepEqual(status.instances.map((i) => [i.instance, i.state]), [['i-a', 'running'], ['i-b', 'draining']]);
+    const history = (await call('GET', '/v1/history?instance=i-a&limit=50', ADMIN)).body as { entries: { summary: string }[] };
+    assert.equal(history.entries.at(-1)?.summary, 'stopped → starting');
+    const page = (await call('GET', '/v1/history?instance=i-a&limit=1', ADMIN)).body as { entries: unknown[]; next: number };
+    assert.equal(page.entries.length, 1);
+    const rest = (await call('GET', `/v1/history?instance=i-a&limit=50&before=${page.next}`, ADMIN)).body as { entries: unknown[] };
+    assert.equal(rest.entries.length, history.entries.length - 1, 'the next page continues after the first');
+    const windows = (await call('GET', '/v1/windows?group=web&days=2', ADMIN)).body as { periods: { start: string }[] };
+    assert.deepEqual(windows.periods.map((p) => p.start), ['2026-06-01T10:00:00Z', '2026-06-02T10:00:00Z']);
+  });
+
+  it('pull-mode events: the runner queues, the agent fetches and answers once, the runner reads the result', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const handle = await runner.runEvent('web', ['i-a', 'i-b'], 'instance-ready-for-shutdown', ["it's"], 30_000);
+    const pending = (await call('GET', '/v1/instances/i-a/commands', agentA)).body as { commands: { id: string; event: string; args: string[] }[] };
+    assert.deepEqual(pending.commands.map((c) => [c.id, c.event, c.args]), [[handle.id, 'instance-ready-for-shutdown', ["it's"]]]);
+    assert.deepEqual(fields(await call('POST', `/v1/instances/i-a/commands/${handle.id}/result`, agentA, { outcome: 'present', exitCode: 0, output: '' })), ['outcome'], 'an event cannot answer like a bypass check');
+    const posted = await call('POST', `/v1/instances/i-a/commands/${handle.id}/result`, agentA, { outcome: 'success', exitCode: 0, output: 'drained' });
+    assert.deepEqual(posted.body, { recorded: true });
+    assert.deepEqual((await call('POST', `/v1/instances/i-a/commands/${handle.id}/result`, agentA, { outcome: 'failed', exitCode: 1, output: '' })).body, { recorded: false }, 'a result is recorded once');
+    assert.deepEqual(((await call('GET', '/v1/instances/i-a/commands', agentA)).body as { commands: unknown[] }).commands, [], 'answered: no longer pending');
+    let results = await runner.results([handle]);
+    assert.deepEqual(results.events.map((e) => [e.instanceId, e.ok]), [['i-a', true]]);
+    assert.deepEqual(results.finished, [], 'i-b has not answered yet');
+    clock.set(T0 + 30_000 + 60_001);
+    assert.deepEqual(((await call('GET', '/v1/instances/i-b/commands', agentB)).body as { commands: unknown[] }).commands, [], 'too late to run');
+    results = await runner.results([handle]);
+    assert.deepEqual(results.events.map((e) => [e.instanceId, e.ok, e.detail]), [['i-a', true, 'agent: success (exit 0)'], ['i-b', false, 'no agent answered in time']]);
+    assert.deepEqual(results.finished, [handle.id]);
+    clock.set(T0);
+  });
+
+  it('bypass checks through the agent report present, absent or unknown', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const handle = await runner.checkBypass('web', ['i-a'], '/etc/fw-bypass', 'linux');
+    assert.equal((await call('POST', `/v1/instances/i-a/commands/${handle.id}/result`, agentA, { outcome: 'present', exitCode: 0, output: '' })).status, 200);
+    assert.deepEqual((await runner.results([handle])).bypass.map((b) => [b.instanceId, b.result]), [['i-a', 'present']]);
+  });
+
+  it('/metrics speaks the Prometheus text format', async () => {
+    const r = await call('GET', '/metrics', ADMIN);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.match(r.text, /^# TYPE fleetwarden_instances gauge$/m);
+    assert.match(r.text, /^fleetwarden_instances\{group="web",state="running"\} 1$/m);
+    assert.match(r.text, /^fleetwarden_instances\{group="web",state="draining"\} 1$/m);
+    assert.match(r.text, /^fleetwarden_group_lease_held\{group="api"\} 0$/m);
+  });
+
+  it('the OpenAPI document lists every route, and every documented GET route is served', async () => {
+    const doc = (await call('GET', '/openapi.json', ADMIN)).body as { openapi: string; paths: Record<string, Record<string, { 'x-fleetwarden-auth': string }>> };
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(doc, openApi());
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      if (methods['get'] === undefined) continue;
+      const concrete = path.replace('{instance}', 'i-a').replace('{group}', 'web');
+      const r = await call('GET', concrete, ADMIN);
+      assert.ok(r.status === 200, `${path} → ${r.status} ${r.text.slice(0, 200)}`);
+    }
+    assert.ok(doc.paths['/v1/groups/{group}/overrides/{key}']?.['put'], 'the override route is documented');
+  });
+
+  it('tokens never appear in the request log', () => {
+    const text = JSON.stringify(logs);
+    assert.ok(logs.length > 20);
+    for (const t of [ADMIN, agentA, agentB]) assert.ok(!text.includes(t));
+    assert.ok(logs.some((l) => l.status === 401) && logs.some((l) => l.status === 403));
+  });
+});
