@@ -1,13 +1,13 @@
-import type { FleetConfig, GroupConfig } from '../config/config.js';
-import { formatKeyValue, KEY_DEFS } from '../config/keys.js';
+import { existsSync } from 'node:fs';
+import { explainView, findGroup } from '../api/services.js';
+import type { FleetConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/load.js';
-import { type LayerEntry, resolve } from '../config/resolve.js';
 import { jsonSchema } from '../config/schema.js';
 import { ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
 import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
+import { apiClient, DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, withStore } from './remote.js';
 
-const DEFAULT_CONFIG = 'fleetwarden.yaml';
 
 const validate: Command = {
   name: 'validate',
@@ -49,100 +49,68 @@ Prints the JSON Schema of ${DEFAULT_CONFIG}. Point your editor's YAML support at
   },
 };
 
-function pickGroup(config: FleetConfig, name: string | undefined): GroupConfig {
-  if (name === undefined) {
-    const [only, ...more] = config.groups;
-    if (only === undefined) throw new UsageError('--group', 'the configuration has no group');
-    if (more.length > 0) throw new UsageError('--group', `the configuration has ${config.groups.length} groups (${config.groups.map((g) => g.name).join(', ')}); name one`);
-    return only;
-  }
-  const found = config.groups.find((g) => g.name === name);
-  if (!found) throw new UsageError('--group', `no group "${name}"; groups: ${config.groups.map((g) => g.name).join(', ')}`);
-  return found;
+/** The group to explain: the one named, or the only one. */
+function groupName(config: FleetConfig, name: string | undefined): string {
+  if (name !== undefined) return findGroup(config, name, '--group').name;
+  const [only, ...more] = config.groups;
+  if (only === undefined) throw new UsageError('--group', 'the configuration has no group');
+  if (more.length > 0) throw new UsageError('--group', `the configuration has ${config.groups.length} groups (${config.groups.map((g) => g.name).join(', ')}); name one`);
+  return only.name;
 }
 
-/** Concrete keys to list: every fixed key, and the per-subfleet ones for declared subfleets. */
-function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly LayerEntry[]>): string[] {
-  const subfleets = new Set<string>();
-  for (const key of [...Object.keys(group.fileValues), ...layers.keys()]) {
-    const m = /^fleets\.subfleets\.([^.]+)\./.exec(key);
-    if (m?.[1] !== undefined) subfleets.add(m[1]);
-  }
-  const keys: string[] = [];
-  for (const def of KEY_DEFS) {
-    if (def.pattern.includes('<name>')) {
-      const names = def.pattern.startsWith('events.') ? ['enter-maintenance-window-period', 'exit-maintenance-window-period', 'instance-ready-for-operation', 'instance-ready-for-shutdown', 'instance-state-change'] : [...subfleets];
-      for (const n of names) keys.push(def.pattern.replace('<name>', n));
-    } else keys.push(def.pattern);
-  }
-  return keys;
+interface ExplainJson {
+  group: string;
+  at: string;
+  settings: { key: string; value: string; layer: string; source: string; expiresAt: string | null; layers: { layer: string; source: string; value: string; expiresAt: string | null }[] }[];
+  activeWindows: { name: string; start: string; end: string }[];
+  warnings: string[];
 }
 
 const explain: Command = {
   name: 'explain',
   summary: 'show each effective setting with the layer that set it and when it expires',
-  help: `Usage: fleetwarden config explain [KEY] [--config FILE] [--group NAME] [--at ISO] [--json]
+  help: `Usage: fleetwarden config explain [KEY] [--group NAME] [--at ISO] [--json] [--url URL] [--config FILE] [--state-dir DIR]
 
 Shows the effective configuration of a group: each value with the layer that set it (default < file <
 store < schedule < window < override) and the instant it expires where it does. With KEY, every layer's
 value for that key, lowest first; the last one wins.
 
-  --config FILE   configuration file (default ${DEFAULT_CONFIG})
-  --group NAME    the group (needed when the file has several)
-  --at ISO        evaluate schedules and windows at this instant instead of now
+  --group NAME      the group (needed when the file has several)
+  --at ISO          evaluate schedules, windows and overrides at this instant instead of now
+${TARGET_HELP}
 
-Windows and schedules declared in the file are evaluated; stored values, SSM windows and run-time overrides
-appear once the controller runs (see 'fleetwarden run').`,
-  run(args: string[], io: CliIo): number {
-    const { values, positionals } = parse(args, { config: { type: 'string' }, group: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } });
-    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const group = pickGroup(config, values.group);
-    const now = values.at === undefined ? systemClock.now() : parseInstant(values.at, '--at');
-    const subfleets = Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []);
-    const resolved = resolve({ group, now, subfleets: [...new Set(subfleets)] });
+With --url, the running controller answers (stored values and run-time overrides included). Without it, the
+store is read when it exists (overrides included); with no store yet, the file alone is evaluated.`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } });
     const key = positionals[0];
-    const keys = key === undefined ? listedKeys(group, resolved.layers) : [key];
-    if (key !== undefined) resolved.settings.raw(key); // unknown keys fail here with a clear error
-    const rows = keys.map((k) => {
-      const entries = resolved.layers.get(k) ?? [{ key: k, value: resolved.settings.raw(k), layer: 'default' as const, source: 'built-in default' }];
-      return { key: k, entries };
-    });
+    const at = values.at === undefined ? systemClock.now() : parseInstant(values.at, '--at');
+    const api = apiClient(values);
+    let view: ExplainJson;
+    if (api !== null) {
+      // Through the API with --group, the controller's configuration is the one that counts: no local file needed.
+      const group = values.group ?? groupName(loadConfigFile(values.config ?? DEFAULT_CONFIG), undefined);
+      const q = new URLSearchParams({ at: formatInstant(at), ...(key === undefined ? {} : { key }) });
+      view = (await api.call('GET', `/v1/groups/${encodeURIComponent(group)}/config?${q.toString()}`)) as ExplainJson;
+    } else {
+      const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+      const group = groupName(config, values.group);
+      const hasStore = config.store.kind === 'dynamodb' || existsSync(storePathOf(config, values['state-dir'] ?? DEFAULT_STATE_DIR));
+      view = (await (hasStore ? withStore(values, (store) => explainView(store, config, group, at, key)) : explainView(null, config, group, at, key))) as ExplainJson;
+    }
     if (values.json === true) {
-      io.out(
-        JSON.stringify({
-          group: group.name,
-          at: formatInstant(now),
-          settings: rows.map((r) => {
-            const win = r.entries.at(-1);
-            return {
-              key: r.key,
-              value: formatKeyValue(r.key, win?.value ?? null),
-              layer: win?.layer,
-              source: win?.source,
-              expiresAt: win?.expiresAt === undefined ? null : formatInstant(win.expiresAt),
-              layers: r.entries.map((e) => ({ layer: e.layer, source: e.source, value: formatKeyValue(r.key, e.value), expiresAt: e.expiresAt === undefined ? null : formatInstant(e.expiresAt) })),
-            };
-          }),
-          activeWindows: resolved.windows.active.map((a) => ({ name: a.decl.name, start: formatInstant(a.window.start), end: formatInstant(a.window.end) })),
-          warnings: resolved.warnings,
-        }),
-      );
+      io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    const header = `group ${group.name} at ${formatInstant(now)}; active windows: ${resolved.windows.active.map((a) => `${a.decl.name} until ${formatInstant(a.window.end)}`).join(', ') || 'none'}`;
-    const expires = (e: LayerEntry | undefined): string => (e?.expiresAt === undefined ? '' : formatInstant(e.expiresAt));
+    const header = `group ${view.group} at ${view.at}; active windows: ${view.activeWindows.map((a) => `${a.name} until ${a.end}`).join(', ') || 'none'}`;
     if (key !== undefined) {
-      const r = rows[0];
-      const lines = (r?.entries ?? []).map((e, i, all) => [i === all.length - 1 ? '*' : '', e.layer, formatKeyValue(key, e.value), e.source, expires(e)]);
+      const entries = view.settings[0]?.layers ?? [];
+      const lines = entries.map((e, i) => [i === entries.length - 1 ? '*' : '', e.layer, e.value, e.source, e.expiresAt ?? '']);
       io.out(`${header}\n${key}:\n${table(['', 'layer', 'value', 'set by', 'expires'], lines)}`);
     } else {
-      const lines = rows.map((r) => {
-        const win = r.entries.at(-1);
-        return [r.key, formatKeyValue(r.key, win?.value ?? null), win?.layer ?? 'default', win?.source ?? '', expires(win)];
-      });
-      io.out(`${header}\n${table(['key', 'value', 'layer', 'set by', 'expires'], lines)}`);
+      io.out(`${header}\n${table(['key', 'value', 'layer', 'set by', 'expires'], view.settings.map((r) => [r.key, r.value, r.layer, r.source, r.expiresAt ?? '']))}`);
     }
-    for (const w of resolved.warnings) io.err(`warning: ${w}`);
+    for (const w of view.warnings) io.err(`warning: ${w}`);
     return EXIT.ok;
   },
 };

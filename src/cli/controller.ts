@@ -1,24 +1,20 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
-import { hashToken, issueToken } from '../api/services.js';
+import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
+import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
 import { openController, simulatorSpec } from '../app/compose.js';
 import { simulate } from '../app/simulate.js';
-import type { FleetConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/load.js';
-import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { formatDuration } from '../domain/durations.js';
-import { ValidationError } from '../domain/errors.js';
 import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
 import { Simulator } from '../providers/simulator/simulator.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { Store } from '../ports/index.js';
-import { SqliteStore } from '../store/sqlite/store.js';
 import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
 
-const DEFAULT_CONFIG = 'fleetwarden.yaml';
-const DEFAULT_STATE_DIR = '.fleetwarden';
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 
 /**
@@ -39,28 +35,6 @@ async function ensureAdminToken(store: Store, stateDir: string, now: number, io:
 }
 const COMMON_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
   --state-dir DIR   where the SQLite store (and the simulated world) live (default ${DEFAULT_STATE_DIR}/)`;
-
-function storePath(config: FleetConfig, stateDir: string): string {
-  return config.store.kind === 'dynamodb' ? `DynamoDB table ${config.store.table ?? ''}` : (config.storePath ?? join(stateDir, 'state.db'));
-}
-
-async function openStoreForReading(config: FleetConfig, stateDir: string): Promise<Store> {
-  if (config.store.kind === 'dynamodb') return (await import('../app/aws.js')).dynamoStore(config);
-  const path = storePath(config, stateDir);
-  if (!existsSync(path)) throw new ValidationError('--state-dir', `no store at ${path}: run 'fleetwarden run' first (or give --state-dir)`);
-  return new SqliteStore(path);
-}
-
-/** Loads the configuration, opens its store for reading, and always closes it. */
-async function withReadStore<T>(configFile: string | undefined, stateDir: string | undefined, fn: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
-  const config = loadConfigFile(configFile ?? DEFAULT_CONFIG);
-  const store = await openStoreForReading(config, stateDir ?? DEFAULT_STATE_DIR);
-  try {
-    return await fn(store, config);
-  } finally {
-    await store.close();
-  }
-}
 
 function eventJson(e: ControllerEvent): Record<string, unknown> {
   switch (e.type) {
@@ -147,7 +121,7 @@ with method, path and status only.`,
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const realInterval = config.controller.tickIntervalMs / (speed ?? config.simulator?.speed ?? 1);
-    if (values.json !== true) io.out(`fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePath(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
+    if (values.json !== true) io.out(`fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePathOf(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
     try {
       do {
         const started = Date.now();
@@ -227,55 +201,67 @@ at rest. Nothing is written to disk.
   },
 };
 
+interface StatusJson {
+  instances: { group: string; instance: string; state: string; since: string; reason: string }[];
+  leases: { group: string; owner: string | null; expiresAt: string | null }[];
+}
+
 const status: Command = {
   name: 'status',
   summary: 'the fleet now: each instance’s lifecycle state, since when and why',
-  help: `Usage: fleetwarden status [--config FILE] [--state-dir DIR] [--group NAME] [--json]
+  help: `Usage: fleetwarden status [--group NAME] [--json] [--url URL] [--config FILE] [--state-dir DIR]
 
-Reads the store (a running controller may be writing it) and prints each managed instance's state.
+Prints each managed instance's state, from a running controller's API (--url) or from the store.
 
-${COMMON_HELP}`,
+${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, json: { type: 'boolean' } }, false);
-    return withReadStore(values.config, values['state-dir'], async (store, config) => {
-      const records = (await store.allRecords()).filter((r) => values.group === undefined || r.group === values.group);
-      const now = systemClock.now();
-      const leases = await Promise.all(config.groups.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
-      if (values.json === true) {
-        io.out(JSON.stringify({ instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })), leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })) }));
-        return EXIT.ok;
-      }
-      io.out(table(['group', 'instance', 'state', 'since', 'reason'], records.map((r) => [r.group, r.instanceId, r.state, formatInstant(r.since), r.reason])));
-      const counts = new Map<string, number>();
-      for (const r of records) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
-      io.out(`\n${records.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
-      for (const l of leases) io.out(`${l.group}: ${l.holder ? `controller ${l.holder.owner} (lease until ${formatInstant(l.holder.expiresAt)})` : 'no controller holds the lease'}`);
+    const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const group = values.group;
+    const view = (await viaApiOrStore(
+      values,
+      (api) => api.call('GET', `/v1/status${group === undefined ? '' : `?group=${encodeURIComponent(group)}`}`),
+      (store, config) => statusView(store, config, systemClock.now(), group),
+    )) as StatusJson;
+    if (values.json === true) {
+      io.out(JSON.stringify(view));
       return EXIT.ok;
-    });
+    }
+    io.out(table(['group', 'instance', 'state', 'since', 'reason'], view.instances.map((r) => [r.group, r.instance, r.state, r.since, r.reason])));
+    const counts = new Map<string, number>();
+    for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+    io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
+    for (const l of view.leases) io.out(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`);
+    return EXIT.ok;
   },
 };
 
 const history: Command = {
   name: 'history',
   summary: 'past transitions, commands, windows and retries, newest first',
-  help: `Usage: fleetwarden history [--config FILE] [--state-dir DIR] [--group NAME] [--instance ID] [--limit N] [--before ID] [--json]
+  help: `Usage: fleetwarden history [--group NAME] [--instance ID] [--limit N] [--before ID] [--json] [--url URL] ...
 
-Prints the append-only history, newest first, --limit entries (default 50) at a time; --before ID pages on.
+Prints the append-only history, newest first, --limit entries (default 50, at most 1000) at a time; --before ID
+pages on (the JSON's "next" is the ID to give).
 
-${COMMON_HELP}`,
+${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
     const before = intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER);
-    const limit = intOption(values.limit, '--limit', 1, 10_000) ?? 50;
-    return withReadStore(values.config, values['state-dir'], async (store) => {
-      const entries = await store.history({ group: values.group, instanceId: values.instance, before, limit });
-      if (values.json === true) {
-        io.out(JSON.stringify({ entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })), next: entries.length > 0 ? (entries.at(-1)?.id ?? null) : null }));
-        return EXIT.ok;
-      }
-      io.out(table(['id', 'at', 'group', 'instance', 'type', 'what'], entries.map((e) => [String(e.id ?? ''), formatInstant(e.at), e.group, e.instanceId ?? '', e.type, e.summary])));
+    const limit = intOption(values.limit, '--limit', 1, 1000) ?? 50;
+    if (values.instance !== undefined) checkInstanceId(values.instance, '--instance');
+    const q = new URLSearchParams({ limit: String(limit), ...(values.group === undefined ? {} : { group: values.group }), ...(values.instance === undefined ? {} : { instance: values.instance }), ...(before === undefined ? {} : { before: String(before) }) });
+    const view = (await viaApiOrStore(
+      values,
+      (api) => api.call('GET', `/v1/history?${q.toString()}`),
+      (store) => historyView(store, { group: values.group, instanceId: values.instance, before, limit }),
+    )) as { entries: { id: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+    if (values.json === true) {
+      io.out(JSON.stringify(view));
       return EXIT.ok;
-    });
+    }
+    io.out(table(['id', 'at', 'group', 'instance', 'type', 'what'], view.entries.map((e) => [String(e.id), e.at, e.group, e.instance ?? '', e.type, e.summary])));
+    if (view.next !== null && view.entries.length === limit) io.out(`(more: --before ${view.next})`);
+    return EXIT.ok;
   },
 };
 
@@ -295,32 +281,14 @@ active (start − startAhead).
     const from = values.from === undefined ? systemClock.now() : parseInstant(values.from, '--from');
     const to = from + (intOption(values.days, '--days', 1, 366) ?? 7) * 86_400_000;
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && config.simulator ? await new Simulator(config.simulator, config.naming, { now: () => from }, null).list() : [];
-    const rows: { group: string; name: string; source: string; activeFrom: number; start: number; end: number }[] = [];
-    const warnings: string[] = [];
-    for (const g of config.groups) {
-      if (values.group !== undefined && g.name !== values.group) continue;
-      const found = ssmWindowsForGroup(ssm, g.name, config.naming, from);
-      warnings.push(...found.warnings);
-      const ahead = typeof g.fileValues['maintenance.startAhead'] === 'number' ? g.fileValues['maintenance.startAhead'] : 15 * 60_000;
-      for (const w of [...g.windows, ...found.windows]) {
-        if (!w.schedule) {
-          warnings.push(`${g.name}: window ${w.name} cannot be evaluated: ${w.error ?? 'invalid'}`);
-          continue;
-        }
-        for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
-          const end = o.end ?? o.start;
-          if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
-        }
-      }
-    }
-    if (values.group !== undefined && !config.groups.some((g) => g.name === values.group)) throw new UsageError('--group', `no group "${values.group}"`);
-    rows.sort((a, b) => a.start - b.start);
+    if (values.group !== undefined) findGroup(config, values.group, '--group');
+    const view = windowsView(config, from, to, values.group, ssm);
     if (values.json === true) {
-      io.out(JSON.stringify({ from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings }));
+      io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    io.out(rows.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end'], rows.map((r) => [r.group, r.name, formatInstant(r.activeFrom), formatInstant(r.start), formatInstant(r.end)])));
-    for (const w of warnings) io.err(`warning: ${w}`);
+    io.out(view.periods.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end'], view.periods.map((r) => [r.group, r.window, r.activeFrom, r.start, r.end])));
+    for (const w of view.warnings) io.err(`warning: ${w}`);
     return EXIT.ok;
   },
 };

@@ -6,6 +6,7 @@ import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
+import { controlCommands, overrideCommands, tokenCommands } from './operator.js';
 
 interface CommandGroup {
   readonly name: string;
@@ -16,6 +17,9 @@ interface CommandGroup {
 const GROUPS: readonly CommandGroup[] = [
   { name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands },
   { name: 'config', summary: 'validate, describe and explain the configuration file', commands: configCommands },
+  { name: 'override', summary: 'run-time overrides of settings, with a TTL and a reason', commands: overrideCommands },
+  { name: 'control', summary: 'instance controls (unstoppable, unstartable, excluded), with a TTL and a reason', commands: controlCommands },
+  { name: 'token', summary: 'API tokens: the admin and per-instance agent tokens', commands: tokenCommands },
   { name: 'aws', summary: 'AWS deployment helpers', commands: awsCommands },
 ];
 

@@ -1,0 +1,194 @@
+/** Run-time overrides, instance controls and API tokens: through a running controller's API, or on the store. */
+import { controlsView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
+import { ValidationError } from '../domain/errors.js';
+import { systemClock } from '../domain/time.js';
+import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
+import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore, withStore } from './remote.js';
+
+function positional(list: readonly string[], i: number, name: string, usage: string): string {
+  const v = list[i];
+  if (v === undefined || v === '') throw new UsageError(name, `is required; usage: ${usage}`);
+  return v;
+}
+
+function required(v: string | undefined, flag: string, example: string): string {
+  if (v === undefined) throw new UsageError(flag, `is required, e.g. ${flag} ${example}`);
+  return v;
+}
+
+const p = encodeURIComponent;
+
+const overrideSet: Command = {
+  name: 'set',
+  summary: 'set a setting of a group for a time, with a reason (the highest layer)',
+  help: `Usage: fleetwarden override set GROUP KEY VALUE --ttl DURATION --reason TEXT [--json] [--url URL] ...
+
+Overrides KEY (any key 'fleetwarden config explain' lists) in GROUP until the TTL runs out; the value is checked
+exactly as in the configuration file ("50%", "3", "15m", "true"). Example:
+  fleetwarden override set web fleets.main.desired 100% --ttl 2h --reason "launch traffic"
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, ttl: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } });
+    const usage = 'override set GROUP KEY VALUE --ttl 2h --reason TEXT';
+    const group = positional(positionals, 0, 'GROUP', usage);
+    const key = positional(positionals, 1, 'KEY', usage);
+    const value = positional(positionals, 2, 'VALUE', usage);
+    const body = { value, ttl: required(values.ttl, '--ttl', '2h'), reason: required(values.reason, '--reason', '"load test"') };
+    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/groups/${p(group)}/overrides/${p(key)}`, body), (store, config) => setOverride(store, config, group, key, body, systemClock.now()))) as { key: string; value: string; expiresAt: string };
+    io.out(values.json === true ? JSON.stringify(out) : `${group}: ${out.key} = ${out.value} until ${out.expiresAt}`);
+    return EXIT.ok;
+  },
+};
+
+const overrideList: Command = {
+  name: 'list',
+  summary: 'overrides in force',
+  help: `Usage: fleetwarden override list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/overrides'), (store) => overridesView(store, systemClock.now()))) as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] };
+    io.out(values.json === true ? JSON.stringify(out) : out.overrides.length === 0 ? 'No override in force.' : table(['group', 'key', 'value', 'until', 'reason'], out.overrides.map((o) => [o.group, o.key, o.value, o.expiresAt, o.reason])));
+    return EXIT.ok;
+  },
+};
+
+const overrideRemove: Command = {
+  name: 'remove',
+  summary: 'remove an override before its TTL',
+  help: `Usage: fleetwarden override remove GROUP KEY [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, TARGET_OPTIONS);
+    const group = positional(positionals, 0, 'GROUP', 'override remove GROUP KEY');
+    const key = positional(positionals, 1, 'KEY', 'override remove GROUP KEY');
+    await viaApiOrStore(
+      values,
+      (api) => api.call('DELETE', `/v1/groups/${p(group)}/overrides/${p(key)}`),
+      async (store, config) => {
+        if (!(await removeOverride(store, config, group, key))) throw new ValidationError('KEY', `no override of ${key} in ${group}`);
+        return null;
+      },
+    );
+    io.out(`${group}: override of ${key} removed`);
+    return EXIT.ok;
+  },
+};
+
+const controlSet: Command = {
+  name: 'set',
+  summary: 'make an instance unstoppable, unstartable or excluded for a time, with a reason',
+  help: `Usage: fleetwarden control set INSTANCE KIND --ttl DURATION --reason TEXT [--json] [--url URL] ...
+
+KIND: unstoppable (never stopped or drained), unstartable (never started), excluded (hands off entirely).
+Example: fleetwarden control set i-0abc123 unstoppable --ttl 4h --reason "debugging a memory leak"
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, ttl: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } });
+    const usage = 'control set INSTANCE KIND --ttl 4h --reason TEXT';
+    const instance = checkInstanceId(positional(positionals, 0, 'INSTANCE', usage), 'INSTANCE');
+    const kind = checkControlKind(positional(positionals, 1, 'KIND', usage), 'KIND');
+    const body = { ttl: required(values.ttl, '--ttl', '4h'), reason: required(values.reason, '--reason', '"debugging"') };
+    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/instances/${p(instance)}/controls/${kind}`, body), (store) => setControl(store, instance, kind, body, systemClock.now()))) as { until: string };
+    io.out(values.json === true ? JSON.stringify(out) : `${instance}: ${kind} until ${out.until}`);
+    return EXIT.ok;
+  },
+};
+
+const controlList: Command = {
+  name: 'list',
+  summary: 'controls in force',
+  help: `Usage: fleetwarden control list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/controls'), (store) => controlsView(store, systemClock.now()))) as { controls: { instance: string; kind: string; until: string; reason: string }[] };
+    io.out(values.json === true ? JSON.stringify(out) : out.controls.length === 0 ? 'No control in force.' : table(['instance', 'control', 'until', 'reason'], out.controls.map((c) => [c.instance, c.kind, c.until, c.reason])));
+    return EXIT.ok;
+  },
+};
+
+const controlRemove: Command = {
+  name: 'remove',
+  summary: 'lift a control before its TTL',
+  help: `Usage: fleetwarden control remove INSTANCE KIND [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, TARGET_OPTIONS);
+    const instance = checkInstanceId(positional(positionals, 0, 'INSTANCE', 'control remove INSTANCE KIND'), 'INSTANCE');
+    const kind = checkControlKind(positional(positionals, 1, 'KIND', 'control remove INSTANCE KIND'), 'KIND');
+    await viaApiOrStore(
+      values,
+      (api) => api.call('DELETE', `/v1/instances/${p(instance)}/controls/${kind}`),
+      async (store) => {
+        if (!(await store.removeControl(instance, kind))) throw new ValidationError('KIND', `${instance} has no ${kind} control`);
+        return null;
+      },
+    );
+    io.out(`${instance}: ${kind} lifted`);
+    return EXIT.ok;
+  },
+};
+
+const tokenIssue: Command = {
+  name: 'issue',
+  summary: 'issue an agent token for one instance (or --admin), shown once',
+  help: `Usage: fleetwarden token issue (--instance ID | --admin) [--label TEXT] [--json] [--url URL] ...
+
+Prints a new token once; only its SHA-256 is stored. An agent token reads and posts only for its own instance:
+give it to that instance's agent (--token-file). --admin issues another admin token (store only, not via --url).
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { ...TARGET_OPTIONS, instance: { type: 'string' }, admin: { type: 'boolean' }, label: { type: 'string' }, json: { type: 'boolean' } }, false);
+    if ((values.instance === undefined) === (values.admin !== true)) throw new UsageError('--instance', 'give either --instance ID (an agent token) or --admin');
+    let out: { token: string; id: string };
+    if (values.admin === true) {
+      if (values.url !== undefined) throw new UsageError('--admin', 'admin tokens are issued on the store only (run where the store is, without --url)');
+      out = await withStore(values, (store) => issueToken(store, 'admin', null, values.label ?? 'issued by the CLI', systemClock.now()));
+    } else {
+      const instance = checkInstanceId(values.instance ?? '', '--instance');
+      const label = values.label ?? `agent ${instance}`;
+      out = (await viaApiOrStore(values, (api) => api.call('POST', '/v1/tokens', { instance, label }), (store) => issueToken(store, 'agent', instance, label, systemClock.now()))) as { token: string; id: string };
+    }
+    io.out(values.json === true ? JSON.stringify(out) : `${out.token}\n(token id ${out.id}; it is shown only now)`);
+    return EXIT.ok;
+  },
+};
+
+const tokenList: Command = {
+  name: 'list',
+  summary: 'tokens by id, role and instance (never the tokens)',
+  help: `Usage: fleetwarden token list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/tokens'), (store) => tokensView(store))) as { tokens: { id: string; role: string; instance: string | null; createdAt: string; label: string }[] };
+    io.out(values.json === true ? JSON.stringify(out) : table(['id', 'role', 'instance', 'created', 'label'], out.tokens.map((t) => [t.id, t.role, t.instance ?? '', t.createdAt, t.label])));
+    return EXIT.ok;
+  },
+};
+
+const tokenRevoke: Command = {
+  name: 'revoke',
+  summary: 'revoke a token by id, or every token of an instance',
+  help: `Usage: fleetwarden token revoke (ID | --instance ID) [--url URL] ...\n\n${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, instance: { type: 'string' } });
+    const id = positionals[0];
+    if ((id === undefined) === (values.instance === undefined)) throw new UsageError('ID', 'give a token id (from token list) or --instance ID');
+    const n = await viaApiOrStore(
+      values,
+      async (api) => {
+        if (id === undefined) throw new UsageError('--instance', 'revoking by instance is done on the store (without --url); through the API give the token id');
+        await api.call('DELETE', `/v1/tokens/${p(id)}`);
+        return 1;
+      },
+      (store) => revokeTokens(store, id === undefined ? { instanceId: values.instance ?? '' } : { id }),
+    );
+    if (n === 0) throw new ValidationError(id === undefined ? '--instance' : 'ID', 'no such token');
+    io.out(`${n} token(s) revoked`);
+    return EXIT.ok;
+  },
+};
+
+export const overrideCommands: readonly Command[] = [overrideSet, overrideList, overrideRemove];
+export const controlCommands: readonly Command[] = [controlSet, controlList, controlRemove];
+export const tokenCommands: readonly Command[] = [tokenIssue, tokenList, tokenRevoke];

@@ -1,0 +1,118 @@
+/**
+ * Where an operator command acts: on a running controller through its API (`--url`, or FLEETWARDEN_URL), or
+ * directly on the store when no controller runs. Both paths answer with the same JSON (src/api/services.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FleetConfig } from '../config/config.js';
+import { loadConfigFile } from '../config/load.js';
+import { FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import type { Store } from '../ports/index.js';
+import { SqliteStore } from '../store/sqlite/store.js';
+import { UsageError } from './io.js';
+
+export const DEFAULT_CONFIG = 'fleetwarden.yaml';
+export const DEFAULT_STATE_DIR = '.fleetwarden';
+
+export const TARGET_OPTIONS = {
+  config: { type: 'string' },
+  'state-dir': { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+} as const;
+
+export const TARGET_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
+  --state-dir DIR   where the SQLite store lives (default ${DEFAULT_STATE_DIR}/)
+  --url URL         act through a running controller's API instead of the store (or FLEETWARDEN_URL)
+  --token TOKEN     the API token (prefer FLEETWARDEN_TOKEN; default: <state-dir>/admin-token when readable)`;
+
+export interface TargetValues {
+  readonly config?: string | undefined;
+  readonly 'state-dir'?: string | undefined;
+  readonly url?: string | undefined;
+  readonly token?: string | undefined;
+}
+
+export class ApiClient {
+  readonly url: string;
+  private readonly token: string;
+
+  constructor(url: string, token: string) {
+    this.url = url.replace(/\/+$/, '');
+    this.token = token;
+  }
+
+  /** Calls the API; its 400 answers become the same `ValidationErrors` the store path throws. */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    let r: Response;
+    try {
+      r = await fetch(`${this.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+      throw new FleetwardenError(`cannot reach the controller at ${this.url} (${cause}); is 'fleetwarden run' serving there? Without --url the store is used directly`);
+    }
+    if (r.status === 204) return null;
+    const text = await r.text();
+    let json: unknown;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch {
+      throw new FleetwardenError(`${this.url}${path} answered ${r.status} with something that is not JSON`);
+    }
+    if (r.ok) return json;
+    const error = (json as { error?: { message?: string; fields?: { field: string; reason: string }[] } } | null)?.error;
+    const message = error?.message ?? `HTTP ${r.status}`;
+    if (r.status === 400) throw new ValidationErrors((error?.fields ?? [{ field: '', reason: message }]).map((f) => new ValidationError(f.field, f.reason)));
+    if (r.status === 401 || r.status === 403) throw new UsageError('--token', `${message} (HTTP ${r.status})`);
+    if (r.status === 404) throw new ValidationError('', message);
+    throw new FleetwardenError(`the controller answered ${r.status}: ${message}`);
+  }
+}
+
+/** The API client when a URL is given, else null (act on the store). */
+export function apiClient(values: TargetValues): ApiClient | null {
+  const url = values.url ?? process.env['FLEETWARDEN_URL'];
+  if (url === undefined || url === '') return null;
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError('--url', `expected http://HOST:PORT, got ${JSON.stringify(url)}`);
+  let token = values.token ?? process.env['FLEETWARDEN_TOKEN'];
+  if (token === undefined || token === '') {
+    const file = join(values['state-dir'] ?? DEFAULT_STATE_DIR, 'admin-token');
+    if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
+  }
+  if (token === undefined || token === '') throw new UsageError('--token', 'the API needs a token: --token, FLEETWARDEN_TOKEN, or a readable <state-dir>/admin-token');
+  return new ApiClient(url, token);
+}
+
+/** Opens the configured store (it must exist: reading an empty one would only mislead). */
+export async function openStore(config: FleetConfig, stateDir: string): Promise<Store> {
+  if (config.store.kind === 'dynamodb') return (await import('../app/aws.js')).dynamoStore(config);
+  const path = storePathOf(config, stateDir);
+  if (!existsSync(path)) throw new ValidationError('--state-dir', `no store at ${path}: run 'fleetwarden run' first (or give --state-dir)`);
+  return new SqliteStore(path);
+}
+
+export function storePathOf(config: FleetConfig, stateDir: string): string {
+  return config.store.kind === 'dynamodb' ? `DynamoDB table ${config.store.table ?? ''}` : (config.storePath ?? join(stateDir, 'state.db'));
+}
+
+/** Loads the configuration, opens its store, and always closes it. */
+export async function withStore<T>(values: TargetValues, fn: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
+  const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+  const store = await openStore(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs `remote` through the API when a URL is given, else `local` on the store. */
+export async function viaApiOrStore<T>(values: TargetValues, remote: (api: ApiClient) => Promise<T>, local: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
+  const api = apiClient(values);
+  return api === null ? withStore(values, local) : remote(api);
+}
