@@ -7,6 +7,15 @@ import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
 import { controlCommands, overrideCommands, tokenCommands } from './operator.js';
+import { AGENT_HELP, runAgent } from '../agent/cli.js';
+
+const agentCommand: Command = {
+  name: 'agent',
+  summary: 'the on-instance agent: drain-aware port blocking, state and event scripts (see --help)',
+  help: AGENT_HELP,
+  run: (args, io) => runAgent(args, io, [process.execPath, realpathSync(process.argv[1] ?? fileURLToPath(import.meta.url)), 'agent']),
+};
+const TOP: readonly Command[] = [...controllerCommands, agentCommand];
 
 interface CommandGroup {
   readonly name: string;
@@ -36,7 +45,7 @@ function mainHelp(): string {
     '',
     'Commands:',
   ];
-  for (const c of controllerCommands) lines.push(`  ${c.name.padEnd(22)} ${c.summary}`);
+  for (const c of TOP) lines.push(`  ${c.name.padEnd(22)} ${c.summary}`);
   for (const g of GROUPS) {
     for (const c of g.commands) lines.push(`  ${`${g.name} ${c.name}`.padEnd(22)} ${c.summary}`);
   }
@@ -58,7 +67,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.out(version());
     return EXIT.ok;
   }
-  const top = controllerCommands.find((c) => c.name === first);
+  const top = TOP.find((c) => c.name === first);
   if (top) return runCommand(top, argv.slice(1), io);
   const group = GROUPS.find((g) => g.name === first);
   if (!group) {

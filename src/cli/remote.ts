@@ -53,7 +53,8 @@ export class ApiClient {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      const cause = c?.code ?? c?.message ?? (err instanceof Error ? err.message : String(err));
       throw new FleetwardenError(`cannot reach the controller at ${this.url} (${cause}); is 'fleetwarden run' serving there? Without --url the store is used directly`);
     }
     if (r.status === 204) return null;

@@ -131,8 +131,8 @@ describe('operator commands through a running controller’s API', () => {
     const wrong = cli({ FLEETWARDEN_TOKEN: 'nope' }, 'status', '--url', url);
     assert.equal(wrong.code, 2);
     assert.match(wrong.err, /HTTP 401/);
-    const down = cli({ FLEETWARDEN_TOKEN: 'x' }, 'status', '--url', 'http://127.0.0.1:9');
+    const down = cli({ FLEETWARDEN_TOKEN: 'x' }, 'status', '--url', 'http://127.0.0.1:39999');
     assert.equal(down.code, 1);
-    assert.match(down.err, /cannot reach the controller at http:\/\/127\.0\.0\.1:9/);
+    assert.match(down.err, /cannot reach the controller at http:\/\/127\.0\.0\.1:39999/);
   });
 });

@@ -1,0 +1,173 @@
+/**
+ * The on-instance agent (fleet-behaviour.md §5): polls the controller for its instance's lifecycle state, blocks
+ * new connections to the listed ports while draining, runs per-state scripts on a change, and runs the commands
+ * the controller queued for it (events, bypass checks) and posts their results.
+ *
+ * When the controller cannot be reached, the last known state is kept — the firewall is never changed on a guess,
+ * and before any state is known it is not touched at all (a restarted agent leaves the rules it finds).
+ */
+import type { Logger } from './log.js';
+import { checkBypassFile, runEventScript, runScript, stateScripts } from './scripts.js';
+
+export interface AgentCommand {
+  readonly id: string;
+  readonly kind: 'event' | 'bypass';
+  readonly event?: string;
+  readonly args: readonly string[];
+  readonly path?: string;
+  readonly timeoutMs: number;
+}
+
+export interface InstanceView {
+  readonly state: string;
+  readonly pendingCommands: readonly AgentCommand[];
+}
+
+/** What the agent needs of the firewall (DrainFirewall, or a recorder in tests). */
+export interface Firewall {
+  /** Makes the rules match; returns the commands that changed something (none when already right). */
+  reconcile(draining: boolean): Promise<{ readonly changes: readonly (readonly string[])[] }>;
+}
+
+export interface AgentOptions {
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly instanceId: string;
+  readonly firewall: Firewall | null;
+  readonly scriptDir: string;
+  readonly eventDir: string;
+  readonly scriptTimeoutMs: number;
+  readonly log: Logger;
+  readonly fetchTimeoutMs?: number;
+}
+
+export class Agent {
+  private readonly o: AgentOptions;
+  /** The last state the controller told; null until the first answer. */
+  state: string | null = null;
+  private reachable: boolean | null = null;
+  private readonly running = new Set<string>();
+  /** Results not yet accepted by the controller: posted again, never run again. */
+  private readonly unposted = new Map<string, { outcome: string; exitCode: number | null; output: string }>();
+  private readonly done = new Set<string>();
+  private scriptChain: Promise<void> = Promise.resolve();
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(options: AgentOptions) {
+    this.o = options;
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.o.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5000),
+    });
+  }
+
+  private unreachable(why: string): void {
+    if (this.reachable !== false) this.o.log.error(`controller unreachable (${why}); keeping the last known state ${this.state ?? '(none yet: firewall left as it is)'}`);
+    this.reachable = false;
+  }
+
+  /** One poll: read the state, reconcile the firewall, start scripts and commands. Never throws. */
+  async poll(): Promise<void> {
+    let view: InstanceView;
+    try {
+      const r = await this.request('GET', `/v1/instances/${encodeURIComponent(this.o.instanceId)}`);
+      if (!r.ok) {
+        const text = (await r.text()).slice(0, 300);
+        this.unreachable(`HTTP ${r.status}${r.status === 401 || r.status === 403 ? ': check the agent token' : ''}${r.status === 404 ? ': the controller does not manage this instance (yet)' : ''} ${text}`);
+        await this.keepFirewall();
+        return;
+      }
+      view = (await r.json()) as InstanceView;
+    } catch (err) {
+      this.unreachable(err instanceof Error ? ((err.cause as { code?: string; message?: string } | undefined)?.code ?? (err.cause as { message?: string } | undefined)?.message ?? err.message) : String(err));
+      await this.keepFirewall();
+      return;
+    }
+    if (this.reachable === false) this.o.log.info('controller reachable again');
+    this.reachable = true;
+    const old = this.state;
+    this.state = view.state;
+    await this.keepFirewall();
+    if (old !== view.state) {
+      this.o.log.info(`state ${old ?? '(unknown)'} → ${view.state}`);
+      this.queueStateScripts(view.state, old ?? 'unknown');
+    }
+    await this.flushResults();
+    for (const c of view.pendingCommands) this.startCommand(c);
+  }
+
+  /** Rules follow the last known state, re-applied every poll (repairs drift); unknown state: hands off. */
+  private async keepFirewall(): Promise<void> {
+    if (this.o.firewall === null || this.state === null) return;
+    try {
+      const r = await this.o.firewall.reconcile(this.state === 'draining');
+      if (r.changes.length > 0) this.o.log.info(this.state === 'draining' ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
+    } catch (err) {
+      this.o.log.error(`firewall: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  /** State scripts run one change after another, in order, without holding up the poll. */
+  private queueStateScripts(state: string, old: string): void {
+    const scripts = stateScripts(this.o.scriptDir, state);
+    if (scripts.length === 0) return;
+    this.scriptChain = this.scriptChain.then(async () => {
+      for (const s of scripts) {
+        const r = await runScript(s, [state, old], this.o.scriptTimeoutMs);
+        const how = r.timedOut ? `killed after ${this.o.scriptTimeoutMs} ms` : r.error ?? `exit ${r.exitCode ?? 'signal'}`;
+        this.o.log.info(`script ${s} ${state} ${old}: ${how}${r.output.trim() === '' ? '' : `\n${r.output.trim()}`}`);
+      }
+    });
+    this.track(this.scriptChain);
+  }
+
+  private startCommand(c: AgentCommand): void {
+    if (this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
+    this.running.add(c.id);
+    const work = (async () => {
+      let result: { outcome: string; exitCode: number | null; output: string };
+      if (c.kind === 'bypass') {
+        const found = checkBypassFile(c.path ?? '');
+        result = { outcome: found, exitCode: null, output: `${c.path ?? ''}: ${found}` };
+      } else {
+        result = await runEventScript(this.o.eventDir, c.event ?? '', c.args, c.timeoutMs);
+      }
+      this.o.log.info(`command ${c.kind === 'event' ? `event ${c.event ?? ''}` : `bypass check ${c.path ?? ''}`}: ${result.outcome}${result.exitCode === null ? '' : ` (exit ${result.exitCode})`}`);
+      this.unposted.set(c.id, { ...result, output: result.output.slice(-2500) });
+      this.running.delete(c.id);
+      await this.flushResults();
+    })();
+    this.track(work);
+  }
+
+  private async flushResults(): Promise<void> {
+    for (const [id, result] of [...this.unposted]) {
+      try {
+        const r = await this.request('POST', `/v1/instances/${encodeURIComponent(this.o.instanceId)}/commands/${encodeURIComponent(id)}/result`, result);
+        // 2xx: recorded (or already recorded); 4xx: the controller will never take it — do not retry forever.
+        if (r.ok || (r.status >= 400 && r.status < 500)) {
+          if (!r.ok) this.o.log.error(`result of ${id} refused: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
+          this.unposted.delete(id);
+          this.done.add(id);
+        }
+      } catch {
+        return; // unreachable: posted on a later poll
+      }
+    }
+  }
+
+  /** Waits for scripts and commands started so far (tests, and a clean shutdown). */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+}

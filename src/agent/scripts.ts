@@ -1,0 +1,102 @@
+/**
+ * In-instance scripts run by the agent. Values reach a script as argv entries (execFile, no shell), never
+ * interpolated into a command line. Each run has a time limit: SIGTERM, then SIGKILL 5 s later.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ScriptRun {
+  readonly exitCode: number | null;
+  readonly timedOut: boolean;
+  /** stdout and stderr interleaved, at most `maxOutput` characters (the tail is kept). */
+  readonly output: string;
+  readonly error?: string;
+}
+
+const MAX_OUTPUT = 64 * 1024;
+
+export function runScript(path: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<ScriptRun> {
+  return new Promise((resolveRun) => {
+    let output = '';
+    let timedOut = false;
+    const child = spawn(path, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+    const append = (d: Buffer): void => {
+      output += d.toString('utf8');
+      if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT);
+    };
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
+    // The whole process group goes: a script's own children must not outlive its time limit.
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        /* already gone */
+      }
+    };
+    let hard: NodeJS.Timeout | undefined;
+    const soft = setTimeout(() => {
+      timedOut = true;
+      killGroup('SIGTERM');
+      hard = setTimeout(() => {
+        killGroup('SIGKILL');
+      }, 5000);
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(soft);
+      resolveRun({ exitCode: null, timedOut: false, output, error: err.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(soft);
+      if (hard) clearTimeout(hard);
+      resolveRun({ exitCode: code, timedOut, output });
+    });
+  });
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Executable files of `<dir>/<state>/`, in name order (hidden files and editor backups skipped). */
+export function stateScripts(dir: string, state: string): string[] {
+  const sub = join(dir, state);
+  if (!existsSync(sub)) return [];
+  return readdirSync(sub)
+    .filter((n) => !n.startsWith('.') && !n.endsWith('~'))
+    .sort()
+    .map((n) => join(sub, n))
+    .filter(executable);
+}
+
+export type EventOutcome = 'success' | 'failed';
+
+/**
+ * An event script by the exit-code table of fleet-behaviour.md §4: absent → success; present but not executable →
+ * failure; exit 0 → success; any other exit, a signal or the time limit → failure.
+ */
+export async function runEventScript(dir: string, event: string, args: readonly string[], timeoutMs: number): Promise<{ outcome: EventOutcome; exitCode: number | null; output: string }> {
+  if (!/^[a-z0-9-]+$/.test(event)) return { outcome: 'failed', exitCode: null, output: `refused: event name ${JSON.stringify(event)}` };
+  const path = join(dir, event);
+  if (!existsSync(path)) return { outcome: 'success', exitCode: null, output: `no script ${path}: nothing to do` };
+  if (!executable(path)) return { outcome: 'failed', exitCode: null, output: `${path} exists but is not an executable file` };
+  const r = await runScript(path, args, timeoutMs);
+  if (r.timedOut) return { outcome: 'failed', exitCode: r.exitCode, output: `${r.output}\n[killed after ${timeoutMs} ms]` };
+  return { outcome: r.exitCode === 0 ? 'success' : 'failed', exitCode: r.exitCode, output: r.error === undefined ? r.output : `${r.output}${r.error}` };
+}
+
+/** The bypass file check of a tier stop: present or absent, unknown when it cannot be told. */
+export function checkBypassFile(path: string): 'present' | 'absent' | 'unknown' {
+  try {
+    statSync(path);
+    return 'present';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unknown';
+  }
+}
