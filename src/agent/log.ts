@@ -1,7 +1,7 @@
 /**
  * The agent's log: stderr, or a file rotated on time (`when,interval,backups`, as the seed's watcher: `d,1,7` =
- * every day, keep 7 rotated files). Rotated files are named `<file>.YYYY-MM-DD_HH-MM-SS` (UTC, the rotation
- * instant) so they sort by age. The clock is an input: tests move it.
+ * every day, keep 7 rotated files). Rotated files are named `<file>.YYYY-MM-DD_HH-MM-SS` (UTC, the start of the
+ * period they cover) so they sort by age. The clock is an input: tests move it.
  */
 import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -80,7 +80,8 @@ export class AgentLog implements Logger {
   private rotate(now: number): void {
     const file = this.file;
     if (file === null) return;
-    if (existsSync(file)) renameSync(file, `${file}.${stamp(now)}`);
+    // Named by the start of the period the file covers, as Python's TimedRotatingFileHandler does.
+    if (existsSync(file)) renameSync(file, `${file}.${stamp(this.nextRotation - this.spec.intervalMs)}`);
     const prefix = `${basename(file)}.`;
     const rotated = readdirSync(dirname(file))
       .filter((n) => n.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$/.test(n.slice(prefix.length)))

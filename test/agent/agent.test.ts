@@ -1,0 +1,260 @@
+/**
+ * The agent's pieces without root: options and configuration file, log rotation, systemd unit, IMDSv2 identity,
+ * scripts by the exit-code table, and the polling logic against a real API server (the firewall is recorded here;
+ * agent-netns.test.ts runs it for real).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { Agent, type Firewall } from '../../src/agent/agent.js';
+import { agentSettings, parseAgentArgs, systemdQuote, systemdUnit } from '../../src/agent/cli.js';
+import { imdsInstanceId } from '../../src/agent/identity.js';
+import { AgentLog, parseRotate } from '../../src/agent/log.js';
+import { runEventScript } from '../../src/agent/scripts.js';
+import { createApiServer, listen } from '../../src/api/server.js';
+import { hashToken, issueToken } from '../../src/api/services.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { InstanceRecord } from '../../src/domain/model.js';
+import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const AGENT_BIN = join(ROOT, 'dist/fleetwarden-agent.mjs');
+const T0 = Date.parse('2026-06-01T10:00:00Z');
+
+function script(dir: string, name: string, body: string, mode = 0o755): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, mode);
+  return path;
+}
+
+describe('agent options', () => {
+  it('the ports flag takes every following value, or a comma list; durations are seconds', () => {
+    assert.deepEqual(parseAgentArgs(['--on-draining-block-new-connections-to-ports', '80', '443', '--api-url', 'http://x:1']).ports, ['80', '443']);
+    assert.deepEqual(parseAgentArgs(['--on-draining-block-new-connections-to-ports=80,443']).ports, ['80', '443']);
+    const s = agentSettings(['--api-url', 'http://c:8080', '--instance-id', 'i-1', '--api-polling-period', '0.5', '--on-draining-block-new-connections-to-ports', '80', '443', '--config', '/dev/null']);
+    assert.equal(s.pollMs, 500);
+    assert.deepEqual(s.ports, [80, 443]);
+    assert.equal(s.logRotate, 'd,1,7');
+  });
+
+  it('bad options are refused naming the option', () => {
+    const cases: [string[], RegExp][] = [
+      [['--instance-id', 'i-1'], /^--api-url: is required/],
+      [['--api-url', 'ftp://x'], /^--api-url: expected http/],
+      [['--api-url', 'http://x:1', '--api-polling-period', '0'], /^--api-polling-period: expected seconds/],
+      [['--api-url', 'http://x:1', '--on-draining-block-new-connections-to-ports', '80', '99999'], /^--on-draining-block-new-connections-to-ports: /],
+      [['--api-url', 'http://x:1', '--log-file-rotate', 'fortnight'], /^--log-file-rotate: expected when,interval,backups/],
+      [['--api-url', 'http://x:1', '--instance-id', 'web;rm'], /^--instance-id: /],
+      [['--api-url', 'http://x:1', '--bogus'], /^--bogus: unknown option/],
+      [['--api-url', 'http://x:1', '--config', '/nonexistent/agent.yaml'], /^--config: no file/],
+    ];
+    for (const [args, message] of cases) assert.throws(() => agentSettings([...args, ...(args.includes('--config') ? [] : ['--config', '/dev/null'])]), (e: Error) => message.test(e.message), args.join(' '));
+  });
+
+  it('an existing configuration file is read (keys named like the flags); flags win; unknown keys are named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-agent-cfg-'));
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, 'api-url: http://from-file:8080\napi-polling-period: 2\non-draining-block-new-connections-to-ports: [80, 443]\ninstance-id: i-file\n');
+    const s = agentSettings(['--config', file, '--instance-id', 'i-flag']);
+    assert.deepEqual([s.apiUrl, s.pollMs, s.ports, s.instanceId], ['http://from-file:8080', 2000, [80, 443], 'i-flag']);
+    writeFileSync(file, 'api-url: http://x:1\ncolour: blue\n');
+    assert.throws(() => agentSettings(['--config', file]), /agent\.yaml: colour: unknown option/);
+  });
+
+  it('--generate-systemd writes a unit running the same options, quoted for systemd, and exits', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-agent-unit-'));
+    const unit = join(dir, 'fleetwarden-agent.service');
+    const r = spawnSync(process.execPath, [AGENT_BIN, '--api-url', 'http://c:8080', '--on-draining-block-new-connections-to-ports', '80', '443', '--script-dir', '/opt/my scripts', '--generate-systemd', unit, '--config', '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const text = readFileSync(unit, 'utf8');
+    assert.match(text, /^\[Service\]$/m);
+    assert.match(text, /^Restart=always$/m);
+    const exec = /^ExecStart=(.*)$/m.exec(text)?.[1] ?? '';
+    assert.ok(exec.startsWith(`${process.execPath} ${AGENT_BIN} --api-url http://c:8080 --on-draining-block-new-connections-to-ports 80 443 --script-dir "/opt/my scripts"`), exec);
+    assert.ok(!exec.includes('generate-systemd'));
+    assert.equal(systemdQuote('50%'), '50%%');
+    assert.equal(systemdQuote('a "b" $HOME'), '"a \\"b\\" $$HOME"');
+    assert.ok(!systemdUnit(['--once', '--api-url', 'x'], ['node']).includes('--once'));
+  });
+});
+
+describe('agent log rotation', () => {
+  it('rotates on time into dated files and keeps only the last N', () => {
+    assert.deepEqual(parseRotate('d,1,7'), { intervalMs: 86_400_000, backups: 7 });
+    assert.deepEqual(parseRotate('H,6,2'), { intervalMs: 6 * 3_600_000, backups: 2 });
+    const dir = mkdtempSync(join(tmpdir(), 'fw-agent-log-'));
+    const file = join(dir, 'agent.log');
+    let now = T0;
+    const log = new AgentLog(file, parseRotate('h,1,2'), () => now);
+    for (let i = 0; i < 5; i++) {
+      log.info(`hour ${i}`);
+      now += 3_600_000;
+    }
+    log.info('last');
+    const rotated = readdirSync(dir).filter((n) => n.startsWith('agent.log.')).sort();
+    assert.deepEqual(rotated, ['agent.log.2026-06-01_13-00-00', 'agent.log.2026-06-01_14-00-00'], 'two backups kept, the oldest removed');
+    assert.match(readFileSync(join(dir, 'agent.log.2026-06-01_14-00-00'), 'utf8'), /hour 4/);
+    assert.match(readFileSync(file, 'utf8'), /^2026-06-01T15:00:00\.000Z INFO last$/m);
+  });
+});
+
+describe('agent scripts', () => {
+  it('event scripts follow the exit-code table: absent ok, not executable fails, exit code, time limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-agent-ev-'));
+    assert.equal((await runEventScript(dir, 'instance-ready-for-shutdown', [], 5000)).outcome, 'success');
+    script(dir, 'instance-ready-for-shutdown', 'exit 0', 0o644);
+    assert.equal((await runEventScript(dir, 'instance-ready-for-shutdown', [], 5000)).outcome, 'failed');
+    script(dir, 'instance-ready-for-shutdown', 'echo "[$1] [$2]"; exit 3');
+    const r = await runEventScript(dir, 'instance-ready-for-shutdown', ["it's $(reboot)", 'b c'], 5000);
+    assert.deepEqual([r.outcome, r.exitCode], ['failed', 3]);
+    assert.equal(r.output.trim(), "[it's $(reboot)] [b c]", 'arguments arrive as they are, never through a shell');
+    script(dir, 'instance-ready-for-operation', 'sleep 30 & sleep 30');
+    const slow = await runEventScript(dir, 'instance-ready-for-operation', [], 300);
+    assert.equal(slow.outcome, 'failed');
+    assert.match(slow.output, /killed after 300 ms/);
+    assert.equal((await runEventScript(dir, '../../bin/sh', [], 300)).outcome, 'failed', 'an event name cannot leave the directory');
+  });
+});
+
+describe('IMDSv2 identity', () => {
+  let server: Server;
+  let url = '';
+  const seen: string[] = [];
+
+  before(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method ?? ''} ${req.url ?? ''}`);
+      if (req.method === 'PUT' && req.url === '/latest/api/token' && req.headers['x-aws-ec2-metadata-token-ttl-seconds'] !== undefined) {
+        res.end('session-token');
+      } else if (req.method === 'GET' && req.url === '/latest/meta-data/instance-id' && req.headers['x-aws-ec2-metadata-token'] === 'session-token') {
+        res.end('i-0123456789abcdef0');
+      } else {
+        res.writeHead(401).end(); // IMDSv2 required: a request without the session token is refused
+      }
+    });
+    url = `http://127.0.0.1:${(await listen(server, '127.0.0.1', 0)).port}`;
+  });
+
+  after(() => server.close());
+
+  it('reads the instance id with a session token (IMDSv1 requests are never made)', async () => {
+    assert.equal(await imdsInstanceId(url), 'i-0123456789abcdef0');
+    assert.deepEqual(seen, ['PUT /latest/api/token', 'GET /latest/meta-data/instance-id']);
+  });
+
+  it('an unreachable metadata service is a clear error suggesting --instance-id', async () => {
+    await assert.rejects(imdsInstanceId('http://127.0.0.1:39998', 200, 2), /cannot read the instance id .*IMDSv2.*--instance-id/);
+  });
+});
+
+describe('agent polling against a real API', () => {
+  const store = new SqliteStore(':memory:');
+  const clock = { t: T0, now(): number { return this.t; } };
+  const config = parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}}\n');
+  const dir = mkdtempSync(join(tmpdir(), 'fw-agent-poll-'));
+  const calls: boolean[] = [];
+  const firewall: Firewall = {
+    reconcile: (draining) => {
+      const changed = calls.at(-1) !== draining;
+      calls.push(draining);
+      return Promise.resolve({ changes: changed ? [['iptables']] : [] });
+    },
+  };
+  const logLines: string[] = [];
+  let server: Server;
+  let port = 0;
+  let token = '';
+  let agent: Agent;
+
+  async function setState(state: InstanceRecord['state']): Promise<void> {
+    await store.saveTick({ group: 'web', at: clock.t, records: [{ instanceId: 'i-a', group: 'web', state, since: clock.t, reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+  }
+
+  async function startApi(): Promise<void> {
+    server = createApiServer({ store, config, clock, live: null, adminTokenHash: hashToken('admin') });
+    port = (await listen(server, '127.0.0.1', port)).port;
+  }
+
+  before(async () => {
+    await setState('running');
+    token = (await issueToken(store, 'agent', 'i-a', 'a', T0)).token;
+    await startApi();
+    script(join(dir, 'scripts', 'draining'), '10-record', `echo "$1 $2" >> ${join(dir, 'state-changes')}`);
+    script(join(dir, 'events'), 'instance-ready-for-shutdown', `echo "shutdown $1" >> ${join(dir, 'events-run')}; exit 0`);
+    agent = new Agent({ apiUrl: `http://127.0.0.1:${port}`, token, instanceId: 'i-a', firewall, scriptDir: join(dir, 'scripts'), eventDir: join(dir, 'events'), scriptTimeoutMs: 5000, log: { info: (m) => logLines.push(`INFO ${m}`), error: (m) => logLines.push(`ERROR ${m}`) } });
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    server.close();
+    await store.close();
+  });
+
+  it('follows the state: rules while draining only, state scripts with <new> <old>', async () => {
+    await agent.poll();
+    assert.deepEqual(calls, [false]);
+    await setState('draining');
+    await agent.poll();
+    await agent.idle();
+    assert.deepEqual(calls, [false, true]);
+    assert.equal(readFileSync(join(dir, 'state-changes'), 'utf8'), 'draining running\n');
+    await agent.poll();
+    await agent.idle();
+    assert.deepEqual(calls, [false, true, true], 'reconciled on every poll (repairs drift), scripts not re-run');
+    assert.equal(readFileSync(join(dir, 'state-changes'), 'utf8'), 'draining running\n');
+  });
+
+  it('an unreachable controller never flaps the rules: the last state is kept, logged once', async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    for (let i = 0; i < 5; i++) await agent.poll();
+    assert.deepEqual(calls.slice(3), [true, true, true, true, true]);
+    assert.equal(logLines.filter((l) => l.includes('controller unreachable')).length, 1);
+    await startApi();
+    await setState('stopping');
+    await agent.poll();
+    assert.equal(calls.at(-1), false, 'back in touch: the new state applies');
+    assert.ok(logLines.some((l) => l.includes('controller reachable again')));
+  });
+
+  it('an agent that never reached the controller leaves the firewall alone', async () => {
+    const fresh: boolean[] = [];
+    const lonely = new Agent({ apiUrl: 'http://127.0.0.1:39997', token, instanceId: 'i-a', firewall: { reconcile: (d) => (fresh.push(d), Promise.resolve({ changes: [] })) }, scriptDir: dir, eventDir: dir, scriptTimeoutMs: 1000, log: { info: () => undefined, error: () => undefined } });
+    await lonely.poll();
+    await lonely.poll();
+    assert.deepEqual(fresh, []);
+  });
+
+  it('pulls queued events, runs each once, and posts the result the controller reads', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const handle = await runner.runEvent('web', ['i-a'], 'instance-ready-for-shutdown', ['stopping'], 30_000);
+    await agent.poll();
+    await agent.idle();
+    await agent.poll();
+    await agent.idle();
+    assert.equal(readFileSync(join(dir, 'events-run'), 'utf8'), 'shutdown stopping\n', 'run exactly once');
+    const results = await runner.results([handle]);
+    assert.deepEqual(results.events.map((e) => [e.instanceId, e.ok]), [['i-a', true]]);
+    assert.deepEqual(results.finished, [handle.id]);
+  });
+
+  it('answers bypass checks from the file system', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const present = join(dir, 'bypass-present');
+    writeFileSync(present, '');
+    const h1 = await runner.checkBypass('web', ['i-a'], present, 'linux');
+    const h2 = await runner.checkBypass('web', ['i-a'], join(dir, 'bypass-absent'), 'linux');
+    await agent.poll();
+    await agent.idle();
+    assert.ok(existsSync(present));
+    assert.deepEqual((await runner.results([h1, h2])).bypass.map((b) => b.result), ['present', 'absent']);
+  });
+});
