@@ -1,10 +1,11 @@
 /** `npm run bench`: runs every benchmark in bench/ and prints its figures and ratios. */
+import { benchAgent } from './agent.js';
 import { benchAws } from './aws.js';
 import { benchController } from './controller.js';
 import { benchSchedule } from './schedule.js';
 
 const only = process.argv[2];
-const BENCHES: Record<string, () => void | Promise<void>> = { schedule: benchSchedule, controller: benchController, aws: benchAws };
+const BENCHES: Record<string, () => void | Promise<void>> = { schedule: benchSchedule, controller: benchController, aws: benchAws, agent: benchAgent };
 
 console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
 for (const [name, run] of Object.entries(BENCHES)) {

@@ -1,0 +1,87 @@
+/**
+ * Agent: time from a state change in the controller (the instance's record becomes `draining` in the store the API
+ * reads) to the port being blocked inside the instance (a new TCP connection is reset), with a 1 s poll period,
+ * and the other way round; and the agent's resident memory. Runs the single-file agent in a network namespace with
+ * real iptables (root). Expected: about half a poll period on average, at most one period plus the iptables work.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApiServer, listen } from '../src/api/server.js';
+import { hashToken, issueToken } from '../src/api/services.js';
+import { parseConfigText } from '../src/config/load.js';
+import type { LifecycleState } from '../src/domain/lifecycle.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { InstanceNs, probe, startEchoServer, waitFor } from '../test/agent/netns.js';
+import { fmt, printTable } from './lib.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const AGENT_BIN = join(ROOT, 'dist/fleetwarden-agent.mjs');
+const CYCLES = 20;
+const POLL_S = 1;
+
+function stats(values: readonly number[]): { mean: number; p50: number; p90: number; max: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+  return { mean: s.reduce((a, b) => a + b, 0) / s.length, p50: at(0.5), p90: at(0.9), max: s.at(-1) ?? Number.NaN };
+}
+
+function memory(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+export async function benchAgent(): Promise<void> {
+  console.log(`\n## agent: state change → port blocked (poll ${POLL_S} s, ${CYCLES} cycles, real iptables in a network namespace)`);
+  if (process.getuid?.() !== 0) {
+    console.log('skipped: needs root (network namespaces and iptables)');
+    return;
+  }
+  const store = new SqliteStore(':memory:');
+  const config = parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}}\n');
+  const ns = new InstanceNs('bench', 1);
+  const setState = (state: LifecycleState): Promise<void> =>
+    store.saveTick({ group: 'web', at: Date.now(), records: [{ instanceId: 'i-bench', group: 'web', state, since: Date.now(), reason: 'bench' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+  const api = createApiServer({ store, config, clock: { now: () => Date.now() }, live: null, adminTokenHash: hashToken('admin') });
+  try {
+    await startEchoServer(ns, 8080);
+    await setState('running');
+    const { port } = await listen(api, ns.hostIp, 0);
+    const { token } = await issueToken(store, 'agent', 'i-bench', 'bench', Date.now());
+    const agent = ns.spawn([process.execPath, AGENT_BIN, '--api-url', `http://${ns.hostIp}:${port}`, '--instance-id', 'i-bench', '--api-polling-period', String(POLL_S), '--on-draining-block-new-connections-to-ports', '8080', '--config', '/dev/null', '--log-file', '/dev/null'], { ...process.env, FLEETWARDEN_AGENT_TOKEN: token });
+    const pid = agent.pid ?? 0;
+    await new Promise((r) => setTimeout(r, 1500));
+    const block: number[] = [];
+    const unblock: number[] = [];
+    for (let i = 0; i < CYCLES; i++) {
+      // Start each cycle at a random phase of the agent's poll, as a real state change would.
+      await new Promise((r) => setTimeout(r, Math.random() * POLL_S * 1000));
+      let t0 = performance.now();
+      await setState('draining');
+      if (!(await waitFor(async () => (await probe(ns.ip, 8080, 500)) === 'ECONNREFUSED', 10_000, 2))) throw new Error('the port was never blocked');
+      block.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, Math.random() * POLL_S * 1000));
+      t0 = performance.now();
+      await setState('running');
+      if (!(await waitFor(async () => (await probe(ns.ip, 8080, 500)) === 'ok', 10_000, 2))) throw new Error('the port was never unblocked');
+      unblock.push(performance.now() - t0);
+    }
+    const mem = memory(pid);
+    const b = stats(block);
+    const u = stats(unblock);
+    printTable(
+      ['transition', 'mean ms', 'p50 ms', 'p90 ms', 'max ms', 'mean / poll'],
+      [
+        ['running → draining: port blocked', fmt(b.mean), fmt(b.p50), fmt(b.p90), fmt(b.max), fmt(b.mean / (POLL_S * 1000), 2)],
+        ['draining → running: port open', fmt(u.mean), fmt(u.p50), fmt(u.p90), fmt(u.max), fmt(u.mean / (POLL_S * 1000), 2)],
+      ],
+    );
+    console.log(`agent resident memory after ${CYCLES * 2} state changes: ${fmt(mem.rss, 1)} MiB (peak ${fmt(mem.hwm, 1)} MiB); single file ${fmt(readFileSync(AGENT_BIN).length / 1024)} KiB`);
+  } finally {
+    ns.destroy();
+    api.closeAllConnections();
+    api.close();
+    await store.close();
+  }
+}
