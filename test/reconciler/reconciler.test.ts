@@ -91,6 +91,28 @@ describe('reconciler on the simulator (virtual clock)', () => {
     await r.ctl.close();
   });
 
+  it('event delivery agent: events are queued for agents, and their answers drive the lifecycle', async () => {
+    const r = rig(demo((c) => ({ ...c, controller: { ...c.controller, eventDelivery: 'agent' } })));
+    const answered = new Set<string>();
+    // Stand-in agents: answer every queued command with success, a tick after it is queued.
+    while (r.clock.now() < T('2026-06-01T02:10:00Z')) {
+      await r.ctl.reconciler.tick();
+      for (const rec of await r.ctl.store.allRecords()) {
+        for (const c of await r.ctl.store.agentCommands({ instanceId: rec.instanceId })) {
+          if (c.result !== undefined) continue;
+          answered.add(`${c.instanceId} ${c.event ?? c.kind}`);
+          await r.ctl.store.completeAgentCommand(c.id, c.instanceId, { at: r.clock.now(), outcome: c.kind === 'event' ? 'success' : 'absent', exitCode: 0, output: '' });
+        }
+      }
+      r.clock.set(r.clock.now() + 15_000);
+    }
+    assert.ok(answered.has('i-web-003 instance-ready-for-operation'), [...answered].join(', '));
+    assert.ok(answered.has('i-web-003 enter-maintenance-window-period'));
+    assert.equal(r.ctl.simulator?.actions.filter((a) => a.action === 'run-event' || a.action === 'check-bypass').length, 0, 'nothing went through the provider’s command channel');
+    assert.equal(count(await r.states('web'), 'running', 'i-web-0'), 6, 'ready-for-operation answered: the window fleet is in service');
+    await r.ctl.close();
+  });
+
   it('two controllers on one store: exactly one acts; the other takes over once the lease lapses', async () => {
     const config = demo();
     const { clock, sleep } = virtualTime(T('2026-06-01T01:40:00Z'));
