@@ -159,6 +159,8 @@ export class Agent {
           if (!r.ok) this.o.log.error(`result of ${id} refused: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
           this.unposted.delete(id);
           this.done.add(id);
+          // Command ids are only remembered while the controller could still list them (a day at most).
+          if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
         }
       } catch {
         return; // unreachable: posted on a later poll

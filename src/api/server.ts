@@ -358,8 +358,8 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps): Promise<Caller
   return { role: 'agent', instanceId: t.instanceId };
 }
 
-/** Handles one request; exported for tests that want no socket. */
-export async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Handles one request: route, authenticate, authorise, validate, answer; never throws. */
+async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const url = new URL(req.url ?? '/', 'http://localhost');
   let status = 500;
