@@ -1,3 +1,5 @@
+import type { Limit } from '../maintenance/dispatch.js';
+import type { Count } from '../domain/counts.js';
 import type { KeyValue } from './keys.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
@@ -25,6 +27,23 @@ export function namingFor(preset: Preset): Naming {
 export type WindowScope = { readonly kind: 'group' } | { readonly kind: 'main' } | { readonly kind: 'subfleets' } | { readonly kind: 'subfleet'; readonly name: string };
 
 /** A maintenance window from either source, with its schedule compiled (or the reason it could not be). */
+/** A run-command task of a configuration window (maintenance-windows.md §5, fleet-behaviour.md §7). */
+export interface TaskDecl {
+  readonly name: string;
+  readonly priority: number;
+  readonly command: string;
+  readonly targets: { readonly ids?: readonly string[]; readonly tags?: Readonly<Record<string, string>>; readonly fleets?: readonly string[] } | null;
+  readonly maxConcurrency: Limit;
+  readonly maxErrors: Limit;
+  readonly timeoutMs: number;
+  readonly cutoffBehavior: 'continue' | 'cancel';
+  readonly rerunOnResume: boolean;
+  readonly drain: boolean;
+  readonly capacityFloor: Count;
+  readonly healthCheck: { readonly command: string; readonly timeoutMs: number; readonly withinMs: number } | null;
+  readonly settleMs: number;
+}
+
 export interface WindowDecl {
   readonly name: string;
   readonly source: 'file' | 'ssm';
@@ -34,6 +53,8 @@ export interface WindowDecl {
   readonly error?: string;
   readonly overrides: Readonly<Record<string, KeyValue>>;
   readonly disableDefaultConfiguration: boolean;
+  /** Tasks Fleetwarden runs in each period (configuration windows only). */
+  readonly tasks?: readonly TaskDecl[];
   /** SSM's NextExecutionTime, where present: compared with our own evaluation, never trusted over it. */
   readonly nextExecutionTime?: number;
 }

@@ -4,9 +4,11 @@ import { parseDuration } from '../domain/durations.js';
 import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
-import { type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
+import { type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
+import { parseMaxConcurrency, parseMaxErrors } from '../maintenance/dispatch.js';
+import { parseCount } from '../domain/counts.js';
 import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
-import { fileSchema, type GroupFile, type ScheduleFile, type WindowFile } from './schema.js';
+import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';
 
 /** `["groups", 0, "fleets"]` -> `groups[0].fleets`; keys that are not identifiers are quoted. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -126,6 +128,49 @@ function checkUnique(problems: Problems, path: string, names: readonly string[],
   });
 }
 
+/** Tasks of a window: every value checked with the same parsers as the rest of the file; every problem reported. */
+function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]): TaskDecl[] {
+  checkUnique(problems, base, files.map((t) => t.name), 'task');
+  const out: TaskDecl[] = [];
+  files.forEach((t, ti) => {
+    const path = `${base}[${ti}]`;
+    const dur = (field: string, v: string | number | undefined, fallback: number, min: number): number => {
+      if (v === undefined) return fallback;
+      const ms = problems.try(`${path}.${field}`, () => parseDuration(v, ''));
+      if (ms !== undefined && ms < min) problems.add(`${path}.${field}`, `must be at least ${min / 1000}s`);
+      return ms ?? fallback;
+    };
+    const maxConcurrency = problems.try(`${path}.maxConcurrency`, () => parseMaxConcurrency(String(t.maxConcurrency ?? '1'), ''));
+    const maxErrors = problems.try(`${path}.maxErrors`, () => parseMaxErrors(String(t.maxErrors ?? '0'), ''));
+    const capacityFloor = problems.try(`${path}.capacityFloor`, () => parseCount(t.capacityFloor ?? 0, ''));
+    if (t.targets !== undefined && t.targets.ids === undefined && t.targets.tags === undefined && t.targets.fleets === undefined) problems.add(`${path}.targets`, 'give ids, tags or fleets (or leave targets out for every running instance)');
+    for (const [i, id] of (t.targets?.ids ?? []).entries()) if (!/^i-[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(id)) problems.add(`${path}.targets.ids[${i}]`, `expected an instance id, got ${JSON.stringify(id)}`);
+    if (t.drain !== true) {
+      for (const f of ['capacityFloor', 'healthCheck', 'settle'] as const) if (t[f] !== undefined) problems.add(`${path}.${f}`, 'only applies with drain: true');
+    }
+    const healthCheck = t.healthCheck === undefined ? null : { command: t.healthCheck.command, timeoutMs: dur('healthCheck.timeout', t.healthCheck.timeout, 30_000, 1000), withinMs: dur('healthCheck.within', t.healthCheck.within, 5 * 60_000, 1000) };
+    const timeoutMs = dur('timeout', t.timeout, 3_600_000, 30_000);
+    const settleMs = dur('settle', t.settle, 0, 0);
+    if (maxConcurrency === undefined || maxErrors === undefined || capacityFloor === undefined) return;
+    out.push({
+      name: t.name,
+      priority: t.priority ?? 1,
+      command: t.command,
+      targets: t.targets === undefined ? null : { ...(t.targets.ids ? { ids: t.targets.ids } : {}), ...(t.targets.tags ? { tags: t.targets.tags } : {}), ...(t.targets.fleets ? { fleets: t.targets.fleets } : {}) },
+      maxConcurrency,
+      maxErrors,
+      timeoutMs,
+      cutoffBehavior: t.cutoffBehavior ?? 'continue',
+      rerunOnResume: t.rerunOnResume ?? false,
+      drain: t.drain ?? false,
+      capacityFloor,
+      healthCheck,
+      settleMs,
+    });
+  });
+  return out;
+}
+
 function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset): GroupConfig {
   const base = `groups[${gi}]`;
   const fileValues: Record<string, KeyValue> = {};
@@ -145,6 +190,7 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
       schedule: compileSchedule(problems, path, w, 24) ?? null,
       overrides: parseValues(problems, `${path}.overrides`, w.overrides ?? {}, preset),
       disableDefaultConfiguration: w.disableDefaultConfiguration ?? false,
+      tasks: buildTasks(problems, `${path}.tasks`, w.tasks ?? []),
     };
   });
 

@@ -23,6 +23,36 @@ const scheduleFields = {
 
 export const windowScopeSchema = z.string().regex(/^(group|main|subfleets|subfleet:[A-Za-z0-9_-]+)$/, { error: 'expected group, main, subfleets or subfleet:<name>' });
 
+const taskSchema = z.strictObject({
+  name,
+  priority: z.number().int().nonnegative().optional().describe('lower runs first; equal priorities run together [1]'),
+  command: z.string().min(1).describe('the script run on each target by /bin/sh as root; exit 194 asks for a reboot and a second run'),
+  targets: z
+    .strictObject({
+      ids: z.array(z.string()).min(1).optional().describe('instance ids'),
+      tags: z.record(z.string(), z.string()).optional().describe('instances carrying every one of these tags'),
+      fleets: z.array(z.string()).min(1).optional().describe('main, or subfleet names'),
+    })
+    .optional()
+    .describe('which running instances of the group: by ids, tags or fleets [every running instance the window covers]'),
+  maxConcurrency: z.union([z.string(), z.number()]).optional().describe('targets at a time: N or N% [1]'),
+  maxErrors: z.union([z.string(), z.number()]).optional().describe('errors allowed before no new target starts: N or N% [0]'),
+  timeout: duration.optional().describe('time limit of one run on one target [1h]'),
+  cutoffBehavior: z.enum(['continue', 'cancel']).optional().describe('at the window cutoff: let the task go on [continue], or start nothing more and cancel'),
+  rerunOnResume: z.boolean().optional().describe('an invocation interrupted by a controller restart may run again [false]'),
+  drain: z.boolean().optional().describe('take each batch out of service first and put it back after (seed 004) [false]'),
+  capacityFloor: z.union([z.string(), z.number()]).optional().describe('with drain: serving instances never fewer than N or N% of the targets [0]'),
+  healthCheck: z
+    .strictObject({
+      command: z.string().min(1).describe('a script that exits 0 when the instance is fit to serve'),
+      timeout: duration.optional().describe('time limit of one check [30s]'),
+      within: duration.optional().describe('keep checking this long before the target fails [5m]'),
+    })
+    .optional()
+    .describe('with drain: run after the task, before the target is put back'),
+  settle: duration.optional().describe('with drain: after putting a target back, wait this long (and for its target groups to be healthy) [0s]'),
+});
+
 const windowSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.-]{3,128}$/, { error: 'expected 3-128 letters, digits, _, - or . (the SSM naming rule)' }),
   ...scheduleFields,
@@ -31,6 +61,7 @@ const windowSchema = z.strictObject({
   fleet: windowScopeSchema.optional().describe('what the window covers: group (default), main, subfleets, or subfleet:<name>'),
   overrides: z.record(z.string(), scalar).optional().describe('settings while the window is active, e.g. fleets.main.min: 50%'),
   disableDefaultConfiguration: z.boolean().optional().describe('drop the default min = desired = 100% overrides'),
+  tasks: z.array(taskSchema).optional().describe('run-command tasks Fleetwarden runs in each period of the window'),
 });
 
 const scheduleSchema = z.strictObject({
@@ -151,6 +182,7 @@ export const fileSchema = z.strictObject({
 
 export type GroupFile = z.infer<typeof groupSchema>;
 export type WindowFile = z.infer<typeof windowSchema>;
+export type TaskFile = z.infer<typeof taskSchema>;
 export type ScheduleFile = z.infer<typeof scheduleSchema>;
 
 /** JSON Schema of the file, for editors (`fleetwarden config schema`). */

@@ -1,0 +1,330 @@
+/**
+ * Advancing one window execution by one tick, as a pure function (DESIGN rule 1): given what was observed and which
+ * command results arrived, it returns the next execution, the actions to carry out (take out of service, run a
+ * script, put back) and the outputs to keep. Tasks run by priority (maintenance-windows.md §5, via dispatch.ts);
+ * a `drain` task rolls through its targets in batches of MaxConcurrency (fleet-behaviour.md §7, seed 004):
+ * take out → wait for in-flight work (deregistration, drain time, ready-for-shutdown probe) → run → health check
+ * → put back → wait until healthy, never below the capacity floor, and a failed target stays out, reported.
+ */
+import { createHash } from 'node:crypto';
+import type { TaskDecl } from '../config/config.js';
+import { resolveCount } from '../domain/counts.js';
+import { formatDuration } from '../domain/durations.js';
+import type { TargetHealth } from '../domain/model.js';
+import { dispatchStep, type InvocationStatus, runnablePriority, type TaskStatus } from './dispatch.js';
+import { type ExecutionStatus, type Invocation, isFinished, OUTPUT_INLINE_CHARS, type TaskExecution, type TaskRunResult, type WindowExecution } from './model.js';
+
+/** One instance as the engine needs it. */
+export interface TargetView {
+  readonly id: string;
+  /** Powered on and not being stopped by the lifecycle. */
+  readonly running: boolean;
+  readonly healthy: boolean;
+  readonly targets: Readonly<Record<string, TargetHealth>>;
+  readonly tags: Readonly<Record<string, string>>;
+  /** `main`, or the subfleet's name. */
+  readonly fleet: string;
+}
+
+export type MaintenanceAction =
+  | { readonly kind: 'take-out'; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
+  | { readonly kind: 'put-back'; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
+  | { readonly kind: 'run-script'; readonly commandId: string; readonly instanceId: string; readonly purpose: 'task' | 'health'; readonly script: string; readonly timeoutMs: number; readonly mayRerun: boolean; readonly reason: string }
+  | { readonly kind: 'probe'; readonly instanceId: string; readonly reason: string };
+
+export interface AdvanceInput {
+  readonly exec: WindowExecution;
+  readonly tasks: readonly TaskDecl[];
+  /** Running instances of the group that the window covers, by id. */
+  readonly instances: ReadonlyMap<string, TargetView>;
+  /** Script results that arrived, by `<command id>/<instance id>`. */
+  readonly results: ReadonlyMap<string, TaskRunResult>;
+  /** Ready-for-shutdown probe outcomes that arrived, by instance (only asked when `probeTimeLimitMs` is set). */
+  readonly probes: ReadonlyMap<string, boolean>;
+  /** How long a drained target waits for in-flight work at least (the group's drain minimum). */
+  readonly drainWaitMs: number;
+  /** The ready-for-shutdown probe's time limit, or null when the event is off. */
+  readonly probeTimeLimitMs: number | null;
+  /** Instances out of service for other executions (they count as not serving). */
+  readonly outElsewhere: ReadonlySet<string>;
+  readonly now: number;
+}
+
+export interface Advance {
+  readonly exec: WindowExecution;
+  readonly actions: readonly MaintenanceAction[];
+  /** Full outputs to keep in the object store. */
+  readonly outputs: readonly { readonly key: string; readonly body: string }[];
+  /** One line per noteworthy step, for the history. */
+  readonly notes: readonly { readonly instanceId: string | null; readonly summary: string }[];
+}
+
+/** A command has this much beyond its own time limit to report before it counts as lost. */
+const LOST_AFTER_MS = 10 * 60_000;
+/** Between two failed health checks. */
+const HEALTH_RETRY_MS = 10_000;
+
+export function commandId(execId: string, task: string, target: string, purpose: string, n: number): string {
+  return `mw-${createHash('sha256').update(`${execId}\u0000${task}\u0000${target}\u0000${purpose}\u0000${n}`).digest('hex').slice(0, 32)}`;
+}
+
+export function outputKey(exec: WindowExecution, task: string, target: string, run: number): string {
+  const safe = (s: string): string => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return `executions/${safe(exec.group)}/${safe(exec.window)}/${new Date(exec.start).toISOString().replace(/[:.]/g, '-')}/${safe(task)}/${safe(target)}-${run}.log`;
+}
+
+/** Targets of a task among the running instances the window covers: by ids, tags or fleets; sorted. */
+export function selectTargets(task: TaskDecl, instances: ReadonlyMap<string, TargetView>): string[] {
+  const t = task.targets;
+  return [...instances.values()]
+    .filter((i) => i.running)
+    .filter((i) => t === null || ((t.ids === undefined || t.ids.includes(i.id)) && (t.tags === undefined || Object.entries(t.tags).every(([k, v]) => i.tags[k] === v)) && (t.fleets === undefined || t.fleets.includes(i.fleet))))
+    .map((i) => i.id)
+    .sort();
+}
+
+function serving(i: TargetView | undefined, out: ReadonlySet<string>): boolean {
+  if (i === undefined || !i.running || !i.healthy || out.has(i.id)) return false;
+  return Object.values(i.targets).every((h) => h === 'healthy');
+}
+
+class Step {
+  readonly actions: MaintenanceAction[] = [];
+  readonly outputs: { key: string; body: string }[] = [];
+  readonly notes: { instanceId: string | null; summary: string }[] = [];
+  constructor(readonly input: AdvanceInput) {}
+  get now(): number {
+    return this.input.now;
+  }
+}
+
+function finish(inv: Invocation, status: InvocationStatus, detail: string, now: number, patch: Partial<Invocation> = {}): Invocation {
+  return { ...inv, ...patch, status, phase: 'done', phaseSince: now, endedAt: now, pending: undefined, detail };
+}
+
+function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation, purpose: 'task' | 'health', reason: string): Invocation {
+  const n = purpose === 'task' ? inv.runs + 1 : (inv.healthChecks ?? 0) + 1;
+  const id = commandId(exec.id, task.name, inv.target, purpose, n);
+  const script = purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true');
+  const timeoutMs = purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000);
+  s.actions.push({ kind: 'run-script', commandId: id, instanceId: inv.target, purpose, script, timeoutMs, mayRerun: task.rerunOnResume, reason });
+  const base = { ...inv, status: 'in-progress' as const, pending: { id, kind: purpose, sentAt: s.now } };
+  return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: reason } : { ...base, phase: 'checking', healthChecks: n, detail: reason };
+}
+
+function putBack(s: Step, inv: Invocation, reason: string): Invocation {
+  s.actions.push({ kind: 'put-back', instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason });
+  return { ...inv, phase: 'returning', phaseSince: s.now, pending: undefined, outOfService: false, detail: reason };
+}
+
+/** After the task script: health check, or straight back. */
+function afterTask(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation): Invocation {
+  if (!task.drain) return finish(inv, 'success', 'exit 0', s.now);
+  if (task.healthCheck !== null) return sendScript(s, exec, task, { ...inv, phaseSince: s.now }, 'health', 'task done: health check');
+  return putBack(s, inv, 'task done: put back in service');
+}
+
+/** One dispatched invocation, one step. */
+function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation, cancelNow: boolean): Invocation {
+  const { now, input } = s;
+  const view = input.instances.get(inv.target);
+  const result = inv.pending === undefined ? undefined : input.results.get(`${inv.pending.id}/${inv.target}`);
+  switch (inv.phase) {
+    case 'draining':
+    case 'probing': {
+      if (cancelNow) {
+        s.notes.push({ instanceId: inv.target, summary: `${task.name}: cutoff passed (cancel) before the task ran: put back` });
+        return { ...putBack(s, inv, 'cutoff passed (cancel): put back without running'), status: 'cancelled' };
+      }
+      if (inv.phase === 'draining') {
+        const waited = now - inv.phaseSince;
+        const stillIn = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] !== undefined && view.targets[tg] !== 'unused');
+        if (waited < input.drainWaitMs || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(input.drainWaitMs - waited)} of drain time left`}` };
+        if (input.probeTimeLimitMs !== null) {
+          s.actions.push({ kind: 'probe', instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
+          return { ...inv, phase: 'probing', phaseSince: now, pending: { id: 'probe', kind: 'probe', sentAt: now }, detail: 'ready-for-shutdown probe sent' };
+        }
+        return sendScript(s, exec, task, inv, 'task', 'drained: task sent');
+      }
+      const ok = input.probes.get(inv.target);
+      if (ok === true) return sendScript(s, exec, task, inv, 'task', 'ready for shutdown: task sent');
+      if (now - inv.phaseSince >= (input.probeTimeLimitMs ?? 0)) return sendScript(s, exec, task, inv, 'task', `ready-for-shutdown probe did not pass within ${formatDuration(input.probeTimeLimitMs ?? 0)}: task sent anyway`);
+      if (ok === false) s.actions.push({ kind: 'probe', instanceId: inv.target, reason: `${task.name}: ready-for-shutdown probe failed: asked again` });
+      return inv;
+    }
+    case 'running': {
+      if (result === undefined) {
+        if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'timed-out', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
+        return inv;
+      }
+      const key = outputKey(exec, task.name, inv.target, inv.runs);
+      s.outputs.push({ key, body: result.output });
+      const kept = { exitCode: result.exitCode, output: result.output.slice(0, OUTPUT_INLINE_CHARS), outputKey: key, pending: undefined };
+      const reboots = result.reboots > 0 ? ` after ${result.reboots} reboot(s) it asked for (exit 194)` : '';
+      switch (result.status) {
+        case 'success':
+          s.notes.push({ instanceId: inv.target, summary: `${task.name}: exit 0${reboots}` });
+          return afterTask(s, exec, task, { ...inv, ...kept });
+        case 'undeliverable':
+          // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
+          return inv.outOfService ? { ...putBack(s, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
+        case 'failed':
+        case 'timed-out': {
+          const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
+          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}${inv.outOfService ? '; left out of service' : ''}` });
+          return finish(inv, result.status, `${why}${inv.outOfService ? '; left out of service' : ''}`, now, kept);
+        }
+      }
+      return inv;
+    }
+    case 'checking': {
+      if (result === undefined) {
+        if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'health check again');
+        if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? 30_000) + LOST_AFTER_MS) return inv;
+      } else if (result.status === 'success') {
+        return putBack(s, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
+      }
+      const within = task.healthCheck?.withinMs ?? 0;
+      if (now - inv.phaseSince >= within) {
+        s.notes.push({ instanceId: inv.target, summary: `${task.name}: health check did not pass within ${formatDuration(within)}; left out of service` });
+        return finish(inv, 'failed', `health check did not pass within ${formatDuration(within)}; left out of service`, now, { pending: undefined });
+      }
+      // Failed: checked again after a pause (the next tick after HEALTH_RETRY_MS).
+      return { ...inv, pending: undefined, detail: `health check failed (exit ${result?.exitCode ?? '?'}); again in ${formatDuration(HEALTH_RETRY_MS)}` };
+    }
+    case 'returning': {
+      const back = (inv.deregisteredFrom ?? []).every((tg) => view?.targets[tg] === 'healthy');
+      if (now - inv.phaseSince >= task.settleMs && back) {
+        s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
+        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : inv.detail, now);
+      }
+      return { ...inv, detail: back ? `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}` : 'put back: waiting until healthy in its target groups' };
+    }
+    case 'done':
+      return inv;
+  }
+}
+
+/** A target newly dispatched: a drain task takes it out of service first; a plain task runs at once. */
+function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string): Invocation {
+  const view = s.input.instances.get(target);
+  const base: Invocation = { target, status: 'pending', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
+  if (!task.drain) return sendScript(s, exec, task, base, 'task', 'task sent');
+  const tgs = Object.keys(view?.targets ?? {}).sort();
+  s.actions.push({ kind: 'take-out', instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
+  s.notes.push({ instanceId: target, summary: `${task.name}: taken out of service${tgs.length > 0 ? ` (deregistered from ${tgs.join(', ')})` : ''}` });
+  return { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
+}
+
+function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExecution): TaskExecution {
+  const { now, input } = s;
+  if (te.status !== 'IN_PROGRESS') return te; // PENDING ones start below, when their priority comes
+  const pastCutoff = now > exec.lastTaskStart;
+  const cancelNow = pastCutoff && task.cutoffBehavior === 'cancel';
+  const invocations = te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, cancelNow));
+  const statuses: Record<string, InvocationStatus> = Object.fromEntries(invocations.map((i) => [i.target, i.status]));
+  for (const t of te.terminated) statuses[t] = 'terminated';
+  const spec = { name: task.name, priority: task.priority, maxConcurrency: task.maxConcurrency, maxErrors: task.maxErrors, cutoffBehavior: task.cutoffBehavior };
+  const decision = dispatchStep(spec, { targets: te.targets, invocations: statuses }, now, exec.lastTaskStart);
+  let chosen = [...decision.dispatch];
+  let detail = decision.reason;
+  if (task.drain && chosen.length > 0) {
+    // The capacity floor: serving targets after this batch is taken out must stay at or above it.
+    const out = new Set([...input.outElsewhere, ...invocations.filter((i) => i.outOfService).map((i) => i.target)]);
+    const servingNow = te.targets.filter((t) => serving(input.instances.get(t), out)).length;
+    const floor = resolveCount(task.capacityFloor, te.targets.length);
+    const room = Math.max(0, servingNow - floor);
+    if (room < chosen.length) {
+      chosen = chosen.slice(0, room);
+      detail = `capacity floor ${floor}: ${servingNow} serving, ${chosen.length} taken out now`;
+    }
+  }
+  const next = [...invocations, ...chosen.map((t) => dispatch(s, exec, task, t))];
+  const terminated = [...te.terminated, ...decision.terminate.filter((t) => !te.terminated.includes(t))];
+  const running = next.some((i) => !isFinished(i.status));
+  const remaining = te.targets.length - next.length - terminated.length;
+  let status: TaskStatus = 'IN_PROGRESS';
+  if (!running && remaining === 0) {
+    if (cancelNow || next.some((i) => i.status === 'cancelled')) status = 'TIMED_OUT';
+    else if (terminated.length > 0 || next.some((i) => i.status === 'failed' || i.status === 'timed-out')) status = 'FAILED';
+    else status = 'SUCCESS';
+  }
+  if (decision.terminate.length > 0) s.notes.push({ instanceId: null, summary: `${task.name}: ${decision.reason}; ${decision.terminate.length} target(s) not run` });
+  const done = status !== 'IN_PROGRESS';
+  if (done) s.notes.push({ instanceId: null, summary: `${task.name}: ${status}` });
+  return { ...te, invocations: next, terminated, status, detail, ...(done ? { endedAt: now } : {}) };
+}
+
+function startTask(s: Step, task: TaskDecl): TaskExecution {
+  const targets = selectTargets(task, s.input.instances);
+  s.notes.push({ instanceId: null, summary: `${task.name}: started on ${targets.length} target(s)` });
+  if (targets.length === 0) return { name: task.name, priority: task.priority, status: 'SUCCESS', startedAt: s.now, endedAt: s.now, targets, invocations: [], terminated: [], detail: 'no target: nothing to do' };
+  return { name: task.name, priority: task.priority, status: 'IN_PROGRESS', startedAt: s.now, targets, invocations: [], terminated: [], detail: 'started' };
+}
+
+/** A new execution for a period of a window with tasks. */
+export function newExecution(group: string, window: string, start: number, end: number, lastTaskStart: number, tasks: readonly TaskDecl[], now: number): WindowExecution {
+  return {
+    id: `${group}/${window}/${new Date(start).toISOString().replace('.000Z', 'Z')}`,
+    group,
+    window,
+    start,
+    end,
+    lastTaskStart,
+    status: 'IN_PROGRESS',
+    startedAt: now,
+    tasks: [...tasks].sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name)).map((t) => ({ name: t.name, priority: t.priority, status: 'PENDING', targets: [], invocations: [], terminated: [], detail: 'waiting for its priority' })),
+  };
+}
+
+export function advanceExecution(input: AdvanceInput): Advance {
+  const s = new Step(input);
+  const { exec, now } = input;
+  if (exec.status !== 'IN_PROGRESS') return { exec, actions: [], outputs: [], notes: [] };
+  const decls = new Map(input.tasks.map((t) => [t.name, t]));
+  let tasks = exec.tasks.map((te) => {
+    const decl = decls.get(te.name);
+    return decl === undefined ? te : advanceTask(s, exec, decl, te);
+  });
+  // Start the tasks of the runnable priority that have not started; none starts after the cutoff.
+  const specs = tasks.map((t) => ({ name: t.name, priority: t.priority, maxConcurrency: { value: 1, percent: false }, maxErrors: { value: 0, percent: false }, cutoffBehavior: 'continue' as const }));
+  const statusOf = (name: string): TaskStatus => {
+    const st = tasks.find((t) => t.name === name)?.status ?? 'PENDING';
+    return st === 'CANCELLED' ? 'FAILED' : st;
+  };
+  for (let guard = 0; guard < tasks.length + 1; guard++) {
+    const p = runnablePriority(specs, statusOf);
+    if (p === null) break;
+    const toStart = tasks.filter((t) => t.priority === p && t.status === 'PENDING');
+    if (toStart.length === 0) break;
+    tasks = tasks.map((t) => {
+      if (t.priority !== p || t.status !== 'PENDING') return t;
+      const decl = decls.get(t.name);
+      if (decl === undefined) return { ...t, status: 'CANCELLED', endedAt: now, detail: 'no longer in the configuration' };
+      if (now > exec.lastTaskStart) return { ...t, status: 'CANCELLED', endedAt: now, detail: 'the cutoff passed before its priority could start' };
+      const started = startTask(s, decl);
+      return started.status === 'IN_PROGRESS' ? advanceTask(s, exec, decl, started) : started;
+    });
+  }
+  const open = tasks.some((t) => t.status === 'PENDING' || t.status === 'IN_PROGRESS');
+  let status: ExecutionStatus = 'IN_PROGRESS';
+  if (!open) status = tasks.some((t) => t.status === 'FAILED') ? 'FAILED' : tasks.some((t) => t.status === 'TIMED_OUT' || t.status === 'CANCELLED') ? 'TIMED_OUT' : 'SUCCESS';
+  const next: WindowExecution = { ...exec, tasks, status, ...(open ? {} : { endedAt: now }) };
+  if (!open) s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: ${status}` });
+  return { exec: next, actions: s.actions, outputs: s.outputs, notes: s.notes };
+}
+
+/** Instances an execution holds out of service or is working on: the planner leaves them alone. */
+export function heldInstances(execs: readonly WindowExecution[]): { held: Set<string>; outOfService: Set<string> } {
+  const held = new Set<string>();
+  const outOfService = new Set<string>();
+  for (const e of execs) {
+    for (const t of e.tasks) {
+      for (const i of t.invocations) {
+        if (i.outOfService) outOfService.add(i.target);
+        if (i.outOfService || !isFinished(i.status)) held.add(i.target);
+      }
+    }
+  }
+  return { held, outOfService };
+}

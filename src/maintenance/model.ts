@@ -1,0 +1,83 @@
+import type { InvocationStatus, TaskStatus } from './dispatch.js';
+
+/**
+ * Maintenance executions as they are stored: a window execution (one period of one window of one group) holds its
+ * task executions, each holding one invocation per target it dispatched. Statuses follow maintenance-windows.md §5.
+ */
+
+/** Where an invocation of a `drain` task stands; a plain task goes waiting → running → done. */
+export const PHASES = ['draining', 'probing', 'running', 'checking', 'returning', 'done'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Invocation {
+  readonly target: string;
+  readonly status: InvocationStatus;
+  readonly phase: Phase;
+  readonly phaseSince: number;
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  /** Task script runs sent (a run that asked for a reboot is run again by the runner: still one here). */
+  readonly runs: number;
+  /** The command in flight for this target (task, health check or shutdown probe), by id. */
+  readonly pending?: { readonly id: string; readonly kind: 'task' | 'health' | 'probe'; readonly sentAt: number } | undefined;
+  readonly exitCode?: number | null;
+  /** The first 2500 characters of the task's output. */
+  readonly output?: string;
+  /** The object-store key of the full output. */
+  readonly outputKey?: string;
+  /** Target groups it was taken out of (drain): where it goes back. */
+  readonly deregisteredFrom?: readonly string[];
+  /** Taken out of service and not yet back (a failed target stays out, reported). */
+  readonly outOfService: boolean;
+  readonly healthChecks?: number;
+  readonly detail: string;
+}
+
+export interface TaskExecution {
+  readonly name: string;
+  readonly priority: number;
+  readonly status: TaskStatus | 'CANCELLED';
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  /** Targets, in dispatch order, fixed when the task starts. */
+  readonly targets: readonly string[];
+  readonly invocations: readonly Invocation[];
+  /** Targets never dispatched: the error budget was spent, or the cutoff passed with `cancel`. */
+  readonly terminated: readonly string[];
+  readonly detail: string;
+}
+
+export const EXECUTION_STATUSES = ['IN_PROGRESS', 'SUCCESS', 'FAILED', 'TIMED_OUT'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+export interface WindowExecution {
+  /** `<group>/<window>/<period start, ISO>`: one execution per period, found again after a restart. */
+  readonly id: string;
+  readonly group: string;
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+  readonly lastTaskStart: number;
+  readonly status: ExecutionStatus;
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  readonly tasks: readonly TaskExecution[];
+}
+
+/** What a runner reports for one target of a task or health-check command. */
+export interface TaskRunResult {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly status: 'success' | 'failed' | 'timed-out' | 'undeliverable';
+  readonly exitCode: number | null;
+  readonly output: string;
+  readonly at: number;
+  /** Reboots the script asked for (exit 194) and the runner carried out before the final run. */
+  readonly reboots: number;
+}
+
+export const OUTPUT_INLINE_CHARS = 2500;
+
+export function isFinished(s: InvocationStatus): boolean {
+  return s !== 'pending' && s !== 'in-progress';
+}
