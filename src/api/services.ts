@@ -171,7 +171,7 @@ export async function controlsView(store: Store, now: number): Promise<unknown> 
 // ---------------------------------------------------------------- the instance view and agent commands
 
 function pendingJson(c: AgentCommand): unknown {
-  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt) };
+  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt) };
 }
 
 /** Commands an agent should run now: unanswered and still within their time. */
@@ -213,6 +213,7 @@ export const resultBody = z.strictObject({
   outcome: z.enum(AGENT_OUTCOMES),
   exitCode: z.number().int().min(-1).max(255).nullable(),
   output: z.string().max(100_000, { error: 'at most 100000 characters' }),
+  reboots: z.number().int().min(0).max(100).optional(),
 });
 
 /** An agent's result: once per command; the outcome must fit the command (an event cannot be "present"). */
@@ -222,9 +223,9 @@ export async function postResult(store: Store, instanceId: string, commandId: st
   const b = parseBody(resultBody, body);
   const command = (await store.agentCommands({ instanceId, ids: [commandId] }))[0];
   if (command === undefined) throw new ValidationError('command', `no command ${commandId} for ${instanceId}`);
-  const fits = command.kind === 'event' ? b.outcome === 'success' || b.outcome === 'failed' : b.outcome === 'present' || b.outcome === 'absent' || b.outcome === 'unknown';
-  if (!fits) throw new ValidationError('outcome', `"${b.outcome}" is not an outcome of a${command.kind === 'event' ? 'n event' : ' bypass check'}`);
-  return { recorded: await store.completeAgentCommand(commandId, instanceId, { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output }) };
+  const allowed: Record<AgentCommand['kind'], readonly string[]> = { event: ['success', 'failed'], bypass: ['present', 'absent', 'unknown'], script: ['success', 'failed', 'timed-out'] };
+  if (!allowed[command.kind].includes(b.outcome)) throw new ValidationError('outcome', `"${b.outcome}" is not an outcome of ${command.kind === 'event' ? 'an event' : command.kind === 'bypass' ? 'a bypass check' : 'a script'} (${allowed[command.kind].join(', ')})`);
+  return { recorded: await store.completeAgentCommand(commandId, instanceId, { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output, ...(b.reboots === undefined ? {} : { reboots: b.reboots }) }) };
 }
 
 // ---------------------------------------------------------------- tokens

@@ -9,10 +9,12 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { FleetConfig } from '../config/config.js';
 import type { Clock } from '../domain/time.js';
-import type { CommandRunner, FleetProvider, LoadBalancer, Store, WindowSource } from '../ports/index.js';
+import type { CommandRunner, FleetProvider, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
 import { Ec2Provider } from '../providers/aws/ec2.js';
 import { Elbv2LoadBalancer } from '../providers/aws/elbv2.js';
 import { SsmAdapter } from '../providers/aws/ssm.js';
+import { S3ObjectStore } from '../providers/aws/s3.js';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoStore } from '../store/dynamodb/store.js';
 
 export interface AwsPorts {
@@ -20,6 +22,8 @@ export interface AwsPorts {
   readonly lb: LoadBalancer;
   readonly runner: CommandRunner;
   readonly windowSource: WindowSource;
+  /** Full task outputs in S3 when aws.outputBucket is set. */
+  readonly objects: ObjectStore | null;
 }
 
 /** Adaptive retry: the SDK slows down under throttling by itself, before our back-off and jitter. */
@@ -40,6 +44,7 @@ export function awsPorts(config: FleetConfig, clock: Clock): AwsPorts {
     lb: new Elbv2LoadBalancer({ client: new ElasticLoadBalancingV2Client(clientConfig(config)), clock, groupTagKey: `${config.naming.tagPrefix}:group-name` }),
     runner: ssm,
     windowSource: ssm,
+    objects: config.aws.outputBucket === undefined ? null : new S3ObjectStore({ bucket: config.aws.outputBucket, prefix: config.aws.outputPrefix ?? 'fleetwarden/', client: new S3Client(clientConfig(config)) }),
   };
 }
 

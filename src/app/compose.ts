@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { FleetConfig } from '../config/config.js';
 import { ValidationError } from '../domain/errors.js';
 import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/time.js';
-import type { Store } from '../ports/index.js';
+import type { ObjectStore, Store } from '../ports/index.js';
+import { DirectoryObjectStore } from '../store/objects/objects.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
@@ -35,6 +36,8 @@ export interface OpenOptions {
   readonly retry?: RetryPolicy;
   /** With a virtual clock, back-off sleeps move that clock instead of waiting. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where full task outputs go (default: <state dir>/outputs, or S3 with provider aws and aws.outputBucket). */
+  readonly objects?: ObjectStore | null;
 }
 
 export function simulatorSpec(config: FleetConfig): SimulatorSpec {
@@ -57,6 +60,7 @@ function assemble(config: FleetConfig, opts: OpenOptions, ports: Pick<Reconciler
     sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     ...(opts.retry === undefined ? {} : { retry: opts.retry }),
     ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
+    objects: opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs')),
   });
   return {
     reconciler,
@@ -79,7 +83,8 @@ export async function openController(config: FleetConfig, opts: OpenOptions): Pr
   const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : sqliteStore(config, opts);
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;
-  return assemble(config, opts, (await import('./aws.js')).awsPorts(config, clock), store, clock, null);
+  const { objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);
+  return assemble(config, opts.objects === undefined && objects !== null ? { ...opts, objects } : opts, ports, store, clock, null);
 }
 
 /** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */

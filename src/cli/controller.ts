@@ -48,6 +48,8 @@ function eventJson(e: ControllerEvent): Record<string, unknown> {
     case 'error':
     case 'lease':
       return { at: formatInstant(e.at), group: e.group, type: e.type, message: e.message };
+    case 'maintenance':
+      return { at: formatInstant(e.at), group: e.group, instance: e.instance, type: 'maintenance', message: e.message };
   }
 }
 

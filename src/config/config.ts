@@ -92,6 +92,7 @@ export interface ControllerSettings {
   readonly tickIntervalMs: number;
   readonly leaseTtlMs: number;
   readonly historyRetentionMs: number;
+  readonly outputRetentionMs: number;
   readonly owner: string | undefined;
   /** How events and bypass checks reach instances: SSM Run Command (or the simulator's scripts), or pulled by agents. */
   readonly eventDelivery: 'run-command' | 'agent';

@@ -254,6 +254,7 @@ export function parseConfig(doc: unknown): FleetConfig {
     tickIntervalMs: dur('controller.tickInterval', c.tickInterval, 10_000),
     leaseTtlMs: dur('controller.leaseTtl', c.leaseTtl, 30_000),
     historyRetentionMs: dur('controller.historyRetention', c.historyRetention, 30 * 86_400_000),
+    outputRetentionMs: dur('controller.outputRetention', c.outputRetention, 90 * 86_400_000),
     owner: c.owner,
     eventDelivery: c.eventDelivery ?? 'run-command',
   };

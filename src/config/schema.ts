@@ -169,6 +169,7 @@ export const fileSchema = z.strictObject({
       tickInterval: duration.optional().describe('time between ticks [10s] (simulated time with the simulator)'),
       leaseTtl: duration.optional().describe('a group lease not renewed for this long passes to another controller [30s]'),
       historyRetention: duration.optional().describe('history older than this is pruned [30d]'),
+      outputRetention: duration.optional().describe('full outputs of maintenance tasks are removed after this [90d]'),
       owner: z.string().optional().describe('this controller’s name in leases [host:pid]'),
       eventDelivery: z
         .enum(['run-command', 'agent'])

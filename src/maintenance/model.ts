@@ -81,3 +81,8 @@ export const OUTPUT_INLINE_CHARS = 2500;
 export function isFinished(s: InvocationStatus): boolean {
   return s !== 'pending' && s !== 'in-progress';
 }
+
+/** Still running, or holding an instance out of service: loaded with its group every tick. */
+export function isOpen(e: WindowExecution): boolean {
+  return e.status === 'IN_PROGRESS' || e.tasks.some((t) => t.invocations.some((i) => i.outOfService));
+}

@@ -42,7 +42,10 @@ export class PlanContext {
   private startsLeft: number;
   private drainsLeft: number;
 
-  constructor(now: number, group: GroupConfig, naming: Naming, resolved: Resolved, controls: ReadonlyMap<string, ReadonlySet<ControlKind>>) {
+  private readonly maintenance: ReadonlySet<string>;
+
+  constructor(now: number, group: GroupConfig, naming: Naming, resolved: Resolved, controls: ReadonlyMap<string, ReadonlySet<ControlKind>>, maintenance: ReadonlySet<string> = new Set()) {
+    this.maintenance = maintenance;
     this.now = now;
     this.group = group;
     this.naming = naming;
@@ -51,6 +54,11 @@ export class PlanContext {
     this.controls = controls;
     this.startsLeft = resolved.settings.startsPerTick;
     this.drainsLeft = resolved.settings.drainsPerTick;
+  }
+
+  /** Held by a maintenance execution: its target-group membership and health are the execution's business. */
+  held(instanceId: string): boolean {
+    return this.maintenance.has(instanceId);
   }
 
   has(instanceId: string, control: ControlKind): boolean {

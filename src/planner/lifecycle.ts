@@ -55,6 +55,7 @@ export function start(ctx: PlanContext, m: Member, reason: string): void {
  */
 export function ensureRegistered(ctx: PlanContext, m: Member): void {
   if (m.record.state !== 'initializing' && m.record.state !== 'running') return;
+  if (ctx.held(m.obs.id)) return; // taken out by maintenance on purpose: it puts the instance back itself
   const tgs = m.record.deregisteredFrom ?? [];
   if (tgs.length === 0) return;
   const absent = tgs.filter((tg) => m.obs.targets[tg] === undefined);
@@ -89,6 +90,7 @@ function checkInitializing(ctx: PlanContext, m: Member): void {
 
 /** Issues (unhealthy target, impaired) are timed; one that lasts `issueGrace` drains the instance. */
 function checkIssues(ctx: PlanContext, m: Member, fullFleet: boolean): void {
+  if (ctx.held(m.obs.id)) return; // out of its target groups, or rebooting, for maintenance: not an issue
   const unhealthy = Object.entries(m.obs.targets).filter(([, h]) => h === 'unhealthy').map(([tg]) => tg);
   const issue = m.obs.health === 'impaired' ? 'provider reports impaired' : unhealthy.length > 0 ? `unhealthy in target group ${unhealthy.join(', ')}` : null;
   if (issue === null) {

@@ -20,7 +20,9 @@ export function plan(input: PlanInput): Plan {
     set.add(c.kind);
     controls.set(c.instanceId, set);
   }
-  const ctx = new PlanContext(now, input.group, input.config.naming, input.resolved, controls);
+  // Maintenance holds an instance as an unstoppable control would, and more (see PlanContext.held).
+  for (const id of input.maintenance ?? []) controls.set(id, new Set([...(controls.get(id) ?? []), 'unstoppable']));
+  const ctx = new PlanContext(now, input.group, input.config.naming, input.resolved, controls, input.maintenance ?? new Set());
   ctx.why.push(...input.resolved.warnings);
   observe(ctx, input);
   const targets = input.group.workload === null ? fleetTargets(ctx) : [];

@@ -46,6 +46,8 @@ export interface PlanInput {
   readonly eventResults: readonly EventResult[];
   readonly bypassResults: readonly BypassCheckResult[];
   readonly failures: readonly ActionFailure[];
+  /** Instances a maintenance execution holds (out of service, or being worked on): never stopped, drained or re-registered. */
+  readonly maintenance?: ReadonlySet<string>;
   readonly now: number;
 }
 

@@ -7,6 +7,7 @@ import type { Override } from '../config/resolve.js';
 import type { KeyValue } from '../config/keys.js';
 import type { BypassResult, Control, EventName, EventResult, InstanceRecord, ObservedInstance, TargetHealth, WorkloadRecord } from '../domain/model.js';
 import type { ActionFailure, BypassCheckResult, Transition } from '../planner/types.js';
+import type { TaskRunResult, WindowExecution } from '../maintenance/model.js';
 
 export type { Clock } from '../domain/time.js';
 
@@ -34,16 +35,20 @@ export interface LoadBalancer {
 /** A command sent to instances whose results are read later (SSM Run Command, or the simulator's scripts). */
 export interface CommandHandle {
   readonly id: string;
-  readonly kind: 'event' | 'bypass';
+  readonly kind: 'event' | 'bypass' | 'script';
   readonly group: string;
   readonly instanceIds: readonly string[];
   readonly event?: EventName;
   readonly sentAt: number;
+  /** The provider's own id when it differs from `id` (SSM command ids of a maintenance script). */
+  readonly ref?: string;
 }
 
 export interface CommandResults {
   readonly events: EventResult[];
   readonly bypass: BypassCheckResult[];
+  /** Results of maintenance scripts (tasks and health checks). */
+  readonly scripts?: TaskRunResult[];
   /** Handles that are finished for every instance: no need to ask again. */
   readonly finished: string[];
 }
@@ -51,6 +56,11 @@ export interface CommandResults {
 export interface CommandRunner {
   runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle>;
   checkBypass(group: string, instanceIds: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle>;
+  /**
+   * A maintenance script (a task or its health check) on one instance, under a command id of the caller's: sending
+   * the same id again must not run it twice. Exit 194 asks for a reboot and a second run, as SSM does.
+   */
+  runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: { readonly mayRerun: boolean }): Promise<CommandHandle>;
   /** Results that have arrived for these handles. */
   results(handles: readonly CommandHandle[]): Promise<CommandResults>;
 }
@@ -80,7 +90,7 @@ export interface HistoryEntry {
   readonly at: number;
   readonly group: string;
   readonly instanceId: string | null;
-  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control';
+  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance';
   readonly summary: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -96,7 +106,7 @@ export interface ApiToken {
 }
 
 /** What an agent reports for a pulled command: an event's outcome by the exit-code table, or a bypass check's. */
-export const AGENT_OUTCOMES = ['success', 'failed', 'present', 'absent', 'unknown'] as const;
+export const AGENT_OUTCOMES = ['success', 'failed', 'timed-out', 'present', 'absent', 'unknown'] as const;
 export type AgentOutcome = (typeof AGENT_OUTCOMES)[number];
 
 export interface AgentCommandResult {
@@ -105,18 +115,23 @@ export interface AgentCommandResult {
   readonly exitCode: number | null;
   /** The script's output (truncated by the agent). */
   readonly output: string;
+  /** Reboots a maintenance script asked for (exit 194) before this final result. */
+  readonly reboots?: number;
 }
 
-/** One command for one instance, pulled by its agent: an event script to run, or a bypass file to check. */
+/** One command for one instance, pulled by its agent: an event script, a bypass file check, or a maintenance script. */
 export interface AgentCommand {
   /** The command handle's id (shared by every instance of the command). */
   readonly id: string;
   readonly instanceId: string;
   readonly group: string;
-  readonly kind: 'event' | 'bypass';
+  readonly kind: 'event' | 'bypass' | 'script';
   readonly event?: EventName;
   readonly args: readonly string[];
   readonly path?: string;
+  /** A maintenance script's text (run by /bin/sh), and whether it may run again after an interruption. */
+  readonly script?: string;
+  readonly mayRerun?: boolean;
   readonly timeoutMs: number;
   readonly sentAt: number;
   readonly result?: AgentCommandResult;
@@ -141,6 +156,8 @@ export interface TickWrite {
   readonly consumedFailures: boolean;
   /** Which window periods were active, to record enter/exit once. */
   readonly activeWindows: readonly string[];
+  /** Window executions to insert or replace. */
+  readonly executions?: readonly WindowExecution[];
 }
 
 export interface GroupState {
@@ -149,6 +166,8 @@ export interface GroupState {
   readonly handles: CommandHandle[];
   readonly failures: ActionFailure[];
   readonly activeWindows: string[];
+  /** Window executions still running, or holding an instance out of service. */
+  readonly executions: WindowExecution[];
 }
 
 /** Persistent state. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
@@ -186,6 +205,9 @@ export interface Store {
   /** Records an agent's result once; false when there is no such command or it already has one. */
   completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean>;
   pruneAgentCommands(sentBefore: number): Promise<number>;
+  /** Window executions, newest first (by start of their period, then id); `before` pages on with an id. */
+  executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]>;
+  execution(id: string): Promise<WindowExecution | null>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,11 @@ import type { ObservedInstance } from '../domain/model.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
 import type { Plan } from '../planner/types.js';
-import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, LoadBalancer, Store, WindowSource } from '../ports/index.js';
+import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
+import { heldInstances } from '../maintenance/execution.js';
+import { isOpen } from '../maintenance/model.js';
+import { pruneObjects } from '../store/objects/objects.js';
+import { maintenanceTick } from './maintenance.js';
 import { execute, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
@@ -13,7 +17,8 @@ export type ControllerEvent =
   | { readonly type: 'transition'; readonly at: number; readonly group: string; readonly instance: string; readonly from: string; readonly to: string; readonly reason: string }
   | { readonly type: 'command'; readonly at: number; readonly group: string; readonly command: string; readonly instances: readonly string[]; readonly reason: string }
   | { readonly type: 'window'; readonly at: number; readonly group: string; readonly name: string; readonly state: 'enter' | 'exit' }
-  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string };
+  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string }
+  | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string };
 
 export interface ReconcilerDeps {
   readonly config: FleetConfig;
@@ -28,6 +33,8 @@ export interface ReconcilerDeps {
   readonly random?: () => number;
   readonly retry?: RetryPolicy;
   readonly onEvent?: (e: ControllerEvent) => void;
+  /** Where full outputs of maintenance tasks are kept (none: only the first 2500 characters, in the store). */
+  readonly objects?: ObjectStore | null;
 }
 
 export interface GroupTick {
@@ -61,6 +68,7 @@ export class Reconciler {
   private readonly cache = new Map<string, GroupState>();
   /** What the last tick saw, for the API's instance view (subfleet, target groups, window periods). */
   private readonly seen = new Map<string, ObservedInstance>();
+  private lastOutputPrune = -Infinity;
   private readonly activeWindows = new Map<string, { readonly name: string; readonly start: number; readonly end: number }[]>();
 
   constructor(deps: ReconcilerDeps) {
@@ -123,6 +131,10 @@ export class Reconciler {
     for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
     await store.pruneHistory(now - config.controller.historyRetentionMs);
     if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
+    if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
+      this.lastOutputPrune = now;
+      await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
+    }
     return { at: now, groups: out, skipped };
   }
 
@@ -135,6 +147,7 @@ export class Reconciler {
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
     const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: await store.storeValues(g.name), overrides: await store.overrides(now) });
+    const maintenanceHeld = heldInstances(state.executions).held;
     const p = plan({
       config,
       group: g,
@@ -146,10 +159,14 @@ export class Reconciler {
       eventResults: results.events,
       bypassResults: results.bypass,
       failures: state.failures,
+      maintenance: maintenanceHeld,
       now,
     });
     const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
     history.push(...ex.history);
+    const mt = await maintenanceTick({ store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, now);
+    history.push(...mt.history);
+    const newHandles = [...ex.handles, ...mt.handles];
 
     const active = resolved.windows.active.map((a) => a.decl.name);
     this.activeWindows.set(g.name, resolved.windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end })));
@@ -180,13 +197,16 @@ export class Reconciler {
         workload: p.workload,
         transitions: p.transitions,
         history,
-        newHandles: ex.handles,
+        newHandles,
         finishedHandles: results.finished,
         failures: ex.failures,
         consumedFailures: true,
         activeWindows: active,
+        executions: mt.executions,
       });
-      this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...ex.handles], failures: ex.failures, activeWindows: active });
+      const changedIds = new Set(mt.executions.map((e) => e.id));
+      const executions = [...state.executions.filter((e) => !changedIds.has(e.id)), ...mt.executions].filter(isOpen);
+      this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...newHandles], failures: ex.failures, activeWindows: active, executions });
     } catch (err) {
       this.cache.delete(g.name);
       throw err;
@@ -195,7 +215,10 @@ export class Reconciler {
     for (const w of windowEvents) this.emit(w);
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
-    for (const h of history) if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
+    for (const h of history) {
+      if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
+      else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
+    }
     return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs };
   }
 
@@ -229,6 +252,8 @@ export class Reconciler {
       case 'error':
       case 'lease':
         return `${at}  ${e.group}  ${e.type}: ${e.message}`;
+      case 'maintenance':
+        return `${at}  ${e.group}  ${e.instance === null ? '' : `${e.instance}  `}maintenance: ${e.message}`;
     }
   }
 }

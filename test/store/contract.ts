@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceRecord } from '../../src/domain/model.js';
 import type { Store, TickWrite } from '../../src/ports/index.js';
+import type { WindowExecution } from '../../src/maintenance/model.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
 
@@ -140,6 +141,24 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.equal((await s.agentCommands({ instanceId: 'i-1' }))[0]?.result, undefined);
       assert.equal(await s.pruneAgentCommands(T0 + 1), 2);
       assert.deepEqual((await s.agentCommands({ instanceId: 'i-1' })).map((c) => c.id), ['c2']);
+      await s.close();
+    });
+
+    it('window executions are saved with the tick, loaded while open or holding an instance out, listed newest first', async () => {
+      const s = await make();
+      const exec = (id: string, start: number, status: WindowExecution['status'], outOfService = false): WindowExecution => ({
+        id: `web/FW/${id}`, group: 'web', window: 'FW', start, end: start + 3_600_000, lastTaskStart: start + 3_600_000, status, startedAt: start,
+        tasks: [{ name: 'patch', priority: 1, status: status === 'IN_PROGRESS' ? 'IN_PROGRESS' : 'FAILED', targets: ['i-1'], terminated: [], detail: '', invocations: [{ target: 'i-1', status: 'failed', phase: 'done', phaseSince: start, startedAt: start, runs: 1, outOfService, detail: 'exit 1', output: "it's" }] }],
+      });
+      await s.saveTick(tick({ executions: [exec('a', T0, 'IN_PROGRESS'), exec('b', T0 + 1, 'SUCCESS'), exec('c', T0 + 2, 'FAILED', true)] }));
+      assert.deepEqual((await s.loadGroup('web')).executions.map((e) => e.id), ['web/FW/a', 'web/FW/c'], 'open ones, and one holding i-1 out of service');
+      await s.saveTick(tick({ executions: [exec('a', T0, 'SUCCESS')] }));
+      assert.deepEqual((await s.loadGroup('web')).executions.map((e) => e.id), ['web/FW/c']);
+      assert.deepEqual((await s.executions({ limit: 10 })).map((e) => [e.id, e.status]), [['web/FW/c', 'FAILED'], ['web/FW/b', 'SUCCESS'], ['web/FW/a', 'SUCCESS']]);
+      assert.deepEqual((await s.executions({ limit: 1, before: 'web/FW/c' })).map((e) => e.id), ['web/FW/b']);
+      assert.deepEqual(await s.executions({ limit: 5, group: 'api' }), []);
+      assert.deepEqual(await s.execution('web/FW/c'), exec('c', T0 + 2, 'FAILED', true));
+      assert.equal(await s.execution('web/FW/zz'), null);
       await s.close();
     });
   });

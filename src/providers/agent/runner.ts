@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
+import type { TaskRunResult } from '../../maintenance/model.js';
 import type { AgentCommand, Clock, CommandHandle, CommandResults, CommandRunner, Store } from '../../ports/index.js';
 
 /** A bypass check is a `test -e` inside the guest: it gets this long. */
@@ -26,7 +27,7 @@ export class AgentCommandRunner implements CommandRunner {
     this.clock = clock;
   }
 
-  private async queue(handle: CommandHandle, fields: Pick<AgentCommand, 'kind' | 'args' | 'timeoutMs'> & { event?: EventName; path?: string }): Promise<CommandHandle> {
+  private async queue(handle: CommandHandle, fields: Pick<AgentCommand, 'kind' | 'args' | 'timeoutMs'> & { event?: EventName; path?: string; script?: string; mayRerun?: boolean }): Promise<CommandHandle> {
     await this.store.queueAgentCommands(handle.instanceIds.map((instanceId) => ({ id: handle.id, instanceId, group: handle.group, sentAt: handle.sentAt, ...fields })));
     return handle;
   }
@@ -41,12 +42,19 @@ export class AgentCommandRunner implements CommandRunner {
     return this.queue(handle, { kind: 'bypass', path, args: [], timeoutMs: BYPASS_TIMEOUT_MS });
   }
 
+  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: { readonly mayRerun: boolean }): Promise<CommandHandle> {
+    // The caller's id makes a repeat idempotent: the store keeps the first (id, instance) pair.
+    const handle: CommandHandle = { id: commandId, kind: 'script', group, instanceIds: [instanceId], sentAt: this.clock.now() };
+    return this.queue(handle, { kind: 'script', script, mayRerun: options.mayRerun, args: [], timeoutMs });
+  }
+
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
     const now = this.clock.now();
     const commands = await this.store.agentCommands({ ids: handles.map((h) => h.id) });
     const byKey = new Map(commands.map((c) => [`${c.id}/${c.instanceId}`, c]));
     const events: EventResult[] = [];
     const bypass: BypassCheckResult[] = [];
+    const scripts: TaskRunResult[] = [];
     const finished: string[] = [];
     for (const h of handles) {
       let open = 0;
@@ -62,9 +70,14 @@ export class AgentCommandRunner implements CommandRunner {
         const detail = outcome === undefined ? 'no agent answered in time' : `agent: ${outcome}${c?.result?.exitCode == null ? '' : ` (exit ${c.result.exitCode})`}`;
         if (h.kind === 'event' && h.event !== undefined) events.push({ instanceId: id, event: h.event, ok: outcome === 'success', at, detail });
         else if (h.kind === 'bypass') bypass.push({ instanceId: id, result: outcome === 'present' || outcome === 'absent' ? outcome : 'unknown', at });
+        else if (h.kind === 'script') {
+          const r = c?.result;
+          const status = r === undefined ? 'timed-out' : r.outcome === 'success' ? 'success' : r.outcome === 'timed-out' ? 'timed-out' : 'failed';
+          scripts.push({ commandId: h.id, instanceId: id, status, exitCode: r?.exitCode ?? null, output: r?.output ?? 'no agent answered in time', at, reboots: r?.reboots ?? 0 });
+        }
       }
       if (open === 0) finished.push(h.id);
     }
-    return { events, bypass, finished };
+    return { events, bypass, scripts, finished };
   }
 }

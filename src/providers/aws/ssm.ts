@@ -1,3 +1,4 @@
+import type { TaskRunResult } from '../../maintenance/model.js';
 import {
   DescribeInstanceInformationCommand,
   type DescribeInstanceInformationCommandOutput,
@@ -127,7 +128,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     return new Map(ids.map((id) => [id, this.managed.get(id) ?? { online: false, platform: 'unknown' }]));
   }
 
-  private async sendScript(kind: 'event' | 'bypass', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux'): Promise<CommandHandle> {
+  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux'): Promise<CommandHandle> {
     const managed = await this.managedInstances(all);
     const ids = all.filter((id) => managed.get(id)?.online === true && managed.get(id)?.platform === platform);
     const skipped = all.filter((id) => !ids.includes(id)).map((id) => ({ instanceId: id, detail: managed.get(id)?.online === true ? `Invalid Platform: ${managed.get(id)?.platform ?? 'unknown'}` : 'Undeliverable: no SSM agent online' }));
@@ -162,16 +163,38 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     return this.sendScript('bypass', group, ids, bypassCheckScript(path, os), 30, `fleetwarden ${group}: bypass check`, undefined, os === 'windows' ? 'Windows' : 'Linux');
   }
 
+  private readonly scriptsSent = new Map<string, CommandHandle>();
+
+  /**
+   * A maintenance script by SendCommand (AWS-RunShellScript); SSM Agent itself reboots on exit 194 and runs the
+   * script again. A repeat of the same command id is not sent twice by this process (SSM has no idempotency token:
+   * a controller killed between SendCommand and its commit may send it once more after a restart).
+   */
+  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number): Promise<CommandHandle> {
+    const seen = this.scriptsSent.get(commandId);
+    if (seen !== undefined) return seen;
+    const timeoutSeconds = Math.max(30, Math.round(timeoutMs / 1000));
+    const sent = await this.sendScript('script', group, [instanceId], script, timeoutSeconds, `fleetwarden ${commandId}`);
+    const handle: CommandHandle = { ...sent, id: commandId, ref: sent.id };
+    this.scriptsSent.set(commandId, handle);
+    if (this.undeliverable.has(sent.id)) {
+      this.undeliverable.set(commandId, this.undeliverable.get(sent.id) ?? []);
+      this.undeliverable.delete(sent.id);
+    }
+    return handle;
+  }
+
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
-    const out: { events: EventResult[]; bypass: BypassCheckResult[]; finished: string[] } = { events: [], bypass: [], finished: [] };
+    const out: { events: EventResult[]; bypass: BypassCheckResult[]; scripts: TaskRunResult[]; finished: string[] } = { events: [], bypass: [], scripts: [], finished: [] };
     for (const h of handles) {
       let open = 0;
       for (const u of this.undeliverable.get(h.id) ?? []) {
-        if (h.kind === 'bypass') out.bypass.push({ instanceId: u.instanceId, result: 'unknown', at: this.clock.now() });
+        if (h.kind === 'script') out.scripts.push({ commandId: h.id, instanceId: u.instanceId, status: 'undeliverable', exitCode: null, output: u.detail, at: this.clock.now(), reboots: 0 });
+        else if (h.kind === 'bypass') out.bypass.push({ instanceId: u.instanceId, result: 'unknown', at: this.clock.now() });
         else if (h.event !== undefined) out.events.push({ instanceId: u.instanceId, event: h.event, ok: false, at: this.clock.now(), detail: u.detail });
       }
       this.undeliverable.delete(h.id);
-      for (const commandId of h.id.split(',').filter((x) => x !== '' && !x.startsWith('undeliverable-'))) {
+      for (const commandId of (h.ref ?? h.id).split(',').filter((x) => x !== '' && !x.startsWith('undeliverable-'))) {
         let token: string | undefined;
         do {
           const page: ListCommandInvocationsCommandOutput = await this.send(() => this.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, ...(token === undefined ? {} : { NextToken: token }) })));
@@ -183,7 +206,11 @@ export class SsmAdapter implements WindowSource, CommandRunner {
             }
             const output = (inv.CommandPlugins ?? []).map((p) => p.Output ?? '').join('\n');
             const at = this.clock.now();
-            if (h.kind === 'bypass') {
+            if (h.kind === 'script') {
+              const status = inv.Status === 'Success' ? 'success' : inv.Status === 'TimedOut' && inv.StatusDetails !== 'DeliveryTimedOut' ? 'timed-out' : inv.Status === 'Failed' || inv.Status === 'TimedOut' ? 'failed' : 'undeliverable';
+              const code = inv.CommandPlugins?.[0]?.ResponseCode;
+              out.scripts.push({ commandId: h.id, instanceId, status, exitCode: code ?? null, output, at, reboots: 0 });
+            } else if (h.kind === 'bypass') {
               out.bypass.push({ instanceId, result: inv.Status === 'Success' ? parseBypassOutput(output) : 'unknown', at });
             } else if (h.event !== undefined) {
               const parsed = parseHelperOutput(output);
@@ -195,7 +222,10 @@ export class SsmAdapter implements WindowSource, CommandRunner {
         } while (token !== undefined && token !== '');
       }
       // A command nobody answers is given up after an hour, like the delivery and execution timeouts would.
-      if (open === 0 || this.clock.now() - h.sentAt > 3_600_000) out.finished.push(h.id);
+      if (open === 0 || this.clock.now() - h.sentAt > 3_600_000) {
+        out.finished.push(h.id);
+        this.scriptsSent.delete(h.id);
+      }
     }
     return out;
   }

@@ -8,6 +8,7 @@ import type { EventName, ObservedInstance, PowerState, ProviderHealth, TargetHea
 import { parseInstant } from '../../domain/time.js';
 import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, WindowSource } from '../../ports/index.js';
 import type { ScriptSpec, SimulatorSpec } from './spec.js';
+import type { TaskRunResult } from '../../maintenance/model.js';
 
 /** A retryable provider error (throttling): the executor backs off and tries again. */
 export class ThrottledError extends FleetwardenError {
@@ -33,17 +34,17 @@ interface SimTarget {
 
 interface SimCommand {
   id: string;
-  kind: 'event' | 'bypass';
+  kind: 'event' | 'bypass' | 'script';
   event?: EventName;
   instanceIds: string[];
   /** Per instance: when it answers (null = never), and the answer. */
-  answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string }>;
+  answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string; exitCode?: number | null; output?: string; reboots?: number; undeliverable?: boolean }>;
 }
 
 /** An action the simulated cloud carried out, for checking a controller's behaviour from the outside. */
 export interface SimAction {
   at: number;
-  action: 'start' | 'stop' | 'register' | 'deregister' | 'run-event' | 'check-bypass';
+  action: 'start' | 'stop' | 'register' | 'deregister' | 'run-event' | 'check-bypass' | 'run-script';
   instanceId: string;
   /** Power before the action (start/stop); target group for (de)registration; event name. */
   detail: string;
@@ -67,6 +68,8 @@ interface WorldState {
   targetGroups: Record<string, Record<string, SimTarget>>;
   commands: Record<string, SimCommand>;
   scriptRuns: Record<string, number>;
+  /** Maintenance script command ids already accepted: a repeat is not run again. */
+  scriptIds?: Record<string, CommandHandle>;
   log: SimAction[];
 }
 
@@ -363,16 +366,16 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return scripts[event] ?? (event.startsWith('instance-state-change-') ? scripts['instance-state-change'] : undefined);
   }
 
-  private newCommand(kind: 'event' | 'bypass', group: string, ids: readonly string[], answer: (i: SimInstance, now: number) => SimCommand['answers'][string], event?: EventName): CommandHandle {
+  private newCommand(kind: 'event' | 'bypass' | 'script', group: string, ids: readonly string[], answer: (i: SimInstance, now: number) => SimCommand['answers'][string], event?: EventName, fixedId?: string): CommandHandle {
     const now = this.advance();
     this.throttle();
-    const id = `cmd-${String(++this.state.seq).padStart(6, '0')}`;
+    const id = fixedId ?? `cmd-${String(++this.state.seq).padStart(6, '0')}`;
     const cmd: SimCommand = { id, kind, instanceIds: [...ids], answers: {}, ...(event === undefined ? {} : { event }) };
     for (const iid of ids) {
       const i = this.state.instances[iid];
-      const a = i && i.power === 'running' ? answer(i, now) : { at: now, ok: false, bypass: 'unknown' as const, detail: 'Undeliverable: instance not running' };
+      const a = i && i.power === 'running' ? answer(i, now) : { at: now, ok: false, bypass: 'unknown' as const, detail: 'Undeliverable: instance not running', undeliverable: true };
       cmd.answers[iid] = a;
-      this.state.log.push({ at: now, action: kind === 'event' ? 'run-event' : 'check-bypass', instanceId: iid, detail: event ?? 'bypass', ok: a.ok });
+      this.state.log.push({ at: now, action: kind === 'bypass' ? 'check-bypass' : kind === 'script' ? 'run-script' : 'run-event', instanceId: iid, detail: event ?? kind, ok: a.ok });
     }
     this.state.commands[id] = cmd;
     this.save();
@@ -400,6 +403,42 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     );
   }
 
+  /**
+   * A maintenance script: behaves as the first `commands` entry of the group whose `match` it contains (exit codes
+   * per instance and run), otherwise exits 0 after 10 s. Exit 194 reboots the instance (health initializing for
+   * `rebootTime`) and runs the script again, as SSM does; the final run's result is what the handle reports.
+   */
+  async runScript(group: string, instanceId: string, commandId: string, script: string): Promise<CommandHandle> {
+    const seen = this.state.scriptIds?.[commandId];
+    if (seen !== undefined) return seen;
+    const g = this.spec.groups[group];
+    const spec = (g?.commands ?? []).find((c) => script.includes(c.match));
+    const handle = this.newCommand('script', group, [instanceId], (i, now) => {
+      const runKey = `${i.id}|script|${spec?.match ?? '*'}`;
+      const duration = ms(spec?.duration, 10_000, 'duration');
+      const reboot = ms(g?.rebootTime, 60_000, 'rebootTime');
+      let at = now;
+      let reboots = 0;
+      for (;;) {
+        const run = (this.state.scriptRuns[runKey] = (this.state.scriptRuns[runKey] ?? 0) + 1);
+        const exits = spec?.exits?.[i.id] ?? [0];
+        const exit = exits[Math.min(run - 1, exits.length - 1)] ?? 0;
+        at += duration;
+        if (exit === 194 && reboots < 10) {
+          reboots++;
+          at += reboot;
+          i.bootedAt = at; // up again then; health checks pass healthyAfter later
+          this.state.log.push({ at: now, action: 'run-script', instanceId: i.id, detail: 'reboot (exit 194)', ok: true });
+          continue;
+        }
+        return { at, ok: exit === 0, exitCode: exit, output: `${spec?.output ?? `ran ${spec?.match ?? 'script'}`}\nexit ${exit}`, reboots };
+      }
+    }, undefined, commandId);
+    this.state.scriptIds = { ...(this.state.scriptIds ?? {}), [commandId]: handle };
+    this.save();
+    return handle;
+  }
+
   async checkBypass(group: string, ids: readonly string[]): Promise<CommandHandle> {
     const present = new Set(this.spec.groups[group]?.bypassPresent ?? []);
     return this.newCommand('bypass', group, ids, (i, now) => ({ at: now + 2000, ok: true, bypass: present.has(i.id) ? 'present' : 'absent' }));
@@ -407,7 +446,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
     const now = this.advance();
-    const out: CommandResults = { events: [], bypass: [], finished: [] };
+    const out: CommandResults & { scripts: TaskRunResult[] } = { events: [], bypass: [], scripts: [], finished: [] };
     for (const h of handles) {
       const cmd = this.state.commands[h.id];
       if (!cmd) {
@@ -424,7 +463,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
           open++;
           continue;
         }
-        if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
+        if (cmd.kind === 'script') out.scripts.push({ commandId: h.id, instanceId: iid, status: a.undeliverable === true ? 'undeliverable' : a.ok ? 'success' : 'failed', exitCode: a.exitCode ?? null, output: a.output ?? a.detail ?? '', at: a.at, reboots: a.reboots ?? 0 });
+        else if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
         else out.bypass.push({ instanceId: iid, result: a.bypass ?? 'unknown', at: a.at });
       }
       // A command nobody answers is given up after an hour, like an SSM command's delivery timeout.

@@ -12,6 +12,15 @@ const scriptSchema = z.strictObject({
   duration: z.union([z.string(), z.number()]).optional(),
 });
 
+/** What a maintenance script does when its text contains `match` (the first entry that matches wins). */
+const commandSchema = z.strictObject({
+  match: z.string().min(1).describe('a substring of the script'),
+  duration: z.union([z.string(), z.number()]).optional().describe('how long one run takes [10s]'),
+  /** Exit code of each run per instance (the last repeats); 194 asks for a reboot and a second run. */
+  exits: z.record(z.string(), z.array(z.number().int().min(0).max(255))).optional(),
+  output: z.string().optional().describe('what the script prints [ran <match>]'),
+});
+
 const simGroupSchema = z.strictObject({
   instances: z.number().int().nonnegative().describe('main-fleet instances (LightHouse ones included)'),
   lighthouse: z.number().int().nonnegative().optional().describe('how many of them are LightHouse'),
@@ -25,6 +34,8 @@ const simGroupSchema = z.strictObject({
   running: z.boolean().optional().describe('instances start out running [false]'),
   scripts: z.record(z.string(), scriptSchema).optional().describe('event name -> script behaviour'),
   bypassPresent: z.array(z.string()).optional().describe('instance ids whose bypass file exists'),
+  commands: z.array(commandSchema).optional().describe('maintenance scripts: by a substring of their text; others exit 0 after 10s'),
+  rebootTime: z.union([z.string(), z.number()]).optional().describe('how long a reboot asked by exit 194 takes [60s]'),
 });
 
 const ssmWindowSchema = z.strictObject({

@@ -20,6 +20,7 @@ import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ActionFailure } from '../../planner/types.js';
+import { isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
 
 /**
@@ -37,7 +38,7 @@ import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupSt
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) · `L#<group>/L` (lease) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
- * `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands) · `META/HSEQ` (history id counter).
+ * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands) · `META/HSEQ` (history id counter).
  */
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
@@ -219,6 +220,19 @@ export class DynamoStore implements Store {
     return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':r': S('R#') } });
   }
 
+  private async executionItems(group: string): Promise<Item[]> {
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':x': S('X#') } });
+  }
+
+  /** The committed executions of a group (newest version at or below HEAD). */
+  private async visibleExecutions(group: string, head?: number): Promise<WindowExecution[]> {
+    const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD')).v;
+    return [...DynamoStore.visible(await this.executionItems(group), v).values()].flatMap((i) => {
+      const body = str(i, 'body');
+      return body === undefined ? [] : [JSON.parse(body) as WindowExecution];
+    });
+  }
+
   async loadGroup(group: string): Promise<GroupState> {
     const head = readHead(await this.get(`G#${group}`, 'HEAD'));
     const records = new Map<string, InstanceRecord>();
@@ -226,13 +240,40 @@ export class DynamoStore implements Store {
       const body = str(item, 'body');
       if (body !== undefined) records.set(id, parseRecord(body, `records[${id}]`));
     }
-    return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows };
+    const executions = (await this.visibleExecutions(group, head.v)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
+    return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions };
+  }
+
+  async executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]> {
+    const groups = query.group !== undefined ? [query.group] : await this.groupNames();
+    const all = (await Promise.all(groups.map((g) => this.visibleExecutions(g)))).flat().sort((a, b) => b.start - a.start || b.id.localeCompare(a.id));
+    const from = query.before === undefined ? 0 : all.findIndex((e) => e.id === query.before) + 1;
+    if (query.before !== undefined && from === 0) return [];
+    return all.slice(from, from + query.limit);
+  }
+
+  async execution(id: string): Promise<WindowExecution | null> {
+    const group = id.split('/')[0] ?? '';
+    return (await this.visibleExecutions(group)).find((e) => e.id === id) ?? null;
+  }
+
+  /** Groups that have a HEAD item. */
+  private async groupNames(): Promise<string[]> {
+    const names: string[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g) AND sk = :h', ExpressionAttributeValues: { ':g': S('G#'), ':h': S('HEAD') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      for (const i of r.Items ?? []) names.push((str(i, 'pk') ?? '').slice(2));
+      start = r.LastEvaluatedKey;
+    } while (start !== undefined);
+    return names;
   }
 
   async saveTick(w: TickWrite): Promise<void> {
     // Records are serialised before anything is written; anything failing later leaves an uncommitted version,
     // which readers ignore.
     const bodies = w.records.map((r) => [r.instanceId, JSON.stringify(r)] as const);
+    const execBodies = (w.executions ?? []).map((e) => [e.id, JSON.stringify(e)] as const);
     const history = w.history.map((h) => JSON.stringify(h));
     const headItem = await this.get(`G#${w.group}`, 'HEAD');
     const head = readHead(headItem);
@@ -241,6 +282,7 @@ export class DynamoStore implements Store {
     const puts: Item[] = [
       ...bodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
       ...(w.removed ?? []).map((id) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), gone: { BOOL: true } })),
+      ...execBodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`X#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
     ];
     history.forEach((entry, i) => puts.push({ pk: S(`G#${w.group}`), sk: S(`PH#${pad(v)}#${String(i).padStart(6, '0')}`), v: N(v), entry: S(entry) }));
     await this.batch(puts.map((Item) => ({ PutRequest: { Item } })));
@@ -281,6 +323,8 @@ export class DynamoStore implements Store {
     const existing = touched.size === 0 ? [] : await this.recordItems(w.group);
     const garbage = existing.filter((i) => touched.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v);
     for (const id of removed) garbage.push({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`) });
+    const execIds = new Set(execBodies.map(([id]) => id));
+    if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
     await this.flushPending(w.group, v);
   }

@@ -7,6 +7,7 @@ import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type Wor
 import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ActionFailure } from '../../planner/types.js';
+import { isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
@@ -27,6 +28,9 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, instance_id TEXT, created_at INTEGER NOT NULL, label TEXT NOT NULL);
    CREATE TABLE agent_commands (id TEXT NOT NULL, instance_id TEXT NOT NULL, sent_at INTEGER NOT NULL, body TEXT NOT NULL, result TEXT, PRIMARY KEY (instance_id, id));
    CREATE INDEX agent_commands_id ON agent_commands(id);`,
+  `CREATE TABLE executions (id TEXT PRIMARY KEY, grp TEXT NOT NULL, start INTEGER NOT NULL, open INTEGER NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX executions_open ON executions(grp, open);
+   CREATE INDEX executions_start ON executions(start, id);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -126,7 +130,8 @@ export class SqliteStore implements Store {
     const handles = (this.stmt('SELECT body FROM handles WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CommandHandle);
     const failures = (this.stmt('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
     const activeWindows = (this.stmt('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
-    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows };
+    const executions = (this.stmt('SELECT body FROM executions WHERE grp = ? AND open = 1 ORDER BY start, id').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as WindowExecution);
+    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows, executions };
   }
 
   async saveTick(w: TickWrite): Promise<void> {
@@ -138,6 +143,8 @@ export class SqliteStore implements Store {
       for (const r of w.records) up.run(r.instanceId, w.group, r.state, r.since, JSON.stringify(r));
       if (w.workload === undefined) this.stmt('DELETE FROM workloads WHERE grp = ?').run(w.group);
       else this.stmt('INSERT INTO workloads (grp, body) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET body = excluded.body').run(w.group, JSON.stringify(w.workload));
+      const putExec = this.stmt('INSERT OR REPLACE INTO executions (id, grp, start, open, body) VALUES (?, ?, ?, ?, ?)');
+      for (const e of w.executions ?? []) putExec.run(e.id, w.group, e.start, isOpen(e) ? 1 : 0, JSON.stringify(e));
       const addHandle = this.stmt('INSERT OR REPLACE INTO handles (id, grp, body) VALUES (?, ?, ?)');
       for (const h of w.newHandles) addHandle.run(h.id, w.group, JSON.stringify(h));
       const dropHandle = this.stmt('DELETE FROM handles WHERE id = ?');
@@ -273,6 +280,18 @@ export class SqliteStore implements Store {
 
   async pruneAgentCommands(sentBefore: number): Promise<number> {
     return this.stmt('DELETE FROM agent_commands WHERE sent_at < ?').run(sentBefore).changes;
+  }
+
+  async executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]> {
+    const before = query.before === undefined ? undefined : (this.stmt('SELECT start, id FROM executions WHERE id = ?').get(query.before) as { start: number; id: string } | undefined);
+    if (query.before !== undefined && before === undefined) return [];
+    const rows = this.stmt('SELECT body FROM executions WHERE (@grp IS NULL OR grp = @grp) AND (@start IS NULL OR start < @start OR (start = @start AND id < @id)) ORDER BY start DESC, id DESC LIMIT @limit').all({ grp: query.group ?? null, start: before?.start ?? null, id: before?.id ?? null, limit: query.limit }) as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as WindowExecution);
+  }
+
+  async execution(id: string): Promise<WindowExecution | null> {
+    const row = this.stmt('SELECT body FROM executions WHERE id = ?').get(id) as { body: string } | undefined;
+    return row === undefined ? null : (JSON.parse(row.body) as WindowExecution);
   }
 
   async close(): Promise<void> {

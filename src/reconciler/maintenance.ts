@@ -1,0 +1,124 @@
+/**
+ * The maintenance step of a tick: opens a window execution when a period of a configuration window with tasks
+ * begins, advances every open execution with the engine (src/maintenance/execution.ts), and carries out its
+ * actions — deregister/register in target groups, scripts and probes through the command runner, full outputs to
+ * the object store. Everything it decides is saved with the tick, so a restarted controller resumes where it
+ * stopped: commands carry ids of the execution's own, and a repeat is not run twice.
+ */
+import type { GroupConfig } from '../config/config.js';
+import { covers, type Resolved } from '../config/resolve.js';
+import { advanceExecution, type MaintenanceAction, newExecution, type TargetView } from '../maintenance/execution.js';
+import type { TaskRunResult, WindowExecution } from '../maintenance/model.js';
+import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/model.js';
+import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
+
+export interface MaintenanceDeps {
+  readonly store: Store;
+  readonly lb: LoadBalancer;
+  readonly runner: CommandRunner;
+  readonly objects: ObjectStore | null;
+  readonly tagPrefix: string;
+}
+
+export interface MaintenanceTick {
+  /** Executions that changed (to save). */
+  readonly executions: WindowExecution[];
+  readonly handles: CommandHandle[];
+  readonly history: HistoryEntry[];
+}
+
+function views(tagPrefix: string, instances: readonly ObservedInstance[], records: ReadonlyMap<string, InstanceRecord>): Map<string, TargetView & { subfleet: string | undefined }> {
+  const out = new Map<string, TargetView & { subfleet: string | undefined }>();
+  for (const i of instances) {
+    const r = records.get(i.id);
+    const subfleet = i.tags[`${tagPrefix}:subfleet-name`];
+    out.set(i.id, { id: i.id, running: i.power === 'running' && r?.state === 'running', healthy: i.health === 'ok', targets: i.targets, tags: i.tags, fleet: subfleet ?? 'main', subfleet });
+  }
+  return out;
+}
+
+async function carryOut(deps: MaintenanceDeps, group: string, a: MaintenanceAction, probeTimeLimitMs: number, history: HistoryEntry[], now: number): Promise<CommandHandle | null> {
+  switch (a.kind) {
+    case 'take-out':
+      for (const tg of a.targetGroups) await deps.lb.deregister(tg, [a.instanceId]);
+      return null;
+    case 'put-back':
+      for (const tg of a.targetGroups) await deps.lb.register(tg, [a.instanceId]);
+      return null;
+    case 'run-script':
+      history.push({ at: now, group, instanceId: a.instanceId, type: 'maintenance', summary: `${a.purpose === 'task' ? 'task' : 'health check'} sent: ${a.reason}`, data: { command: a.commandId } });
+      return deps.runner.runScript(group, a.instanceId, a.commandId, a.script, a.timeoutMs, { mayRerun: a.mayRerun });
+    case 'probe':
+      return deps.runner.runEvent(group, [a.instanceId], 'instance-ready-for-shutdown', ['maintenance', 'running'], probeTimeLimitMs);
+  }
+}
+
+/**
+ * One tick of maintenance for a group. `open` are the executions loaded with the group; `scripts` and `events`
+ * the results that arrived this tick.
+ */
+export async function maintenanceTick(
+  deps: MaintenanceDeps,
+  g: GroupConfig,
+  resolved: Resolved,
+  instances: readonly ObservedInstance[],
+  records: ReadonlyMap<string, InstanceRecord>,
+  open: readonly WindowExecution[],
+  scripts: readonly TaskRunResult[],
+  events: readonly EventResult[],
+  now: number,
+): Promise<MaintenanceTick> {
+  const history: HistoryEntry[] = [];
+  const handles: CommandHandle[] = [];
+  const changed: WindowExecution[] = [];
+  const execs = [...open];
+  // A period of a window with tasks has begun: one execution per period, never a second after it finished.
+  for (const w of g.windows) {
+    if (w.tasks === undefined || w.tasks.length === 0 || w.schedule === null) continue;
+    let period;
+    try {
+      period = w.schedule.windowAt(now, 0);
+    } catch {
+      continue; // an unevaluable window fails closed elsewhere; it starts no task
+    }
+    if (period === null) continue;
+    const fresh = newExecution(g.name, w.name, period.start, period.end, period.lastTaskStart, w.tasks, now);
+    if (execs.some((e) => e.id === fresh.id) || (await deps.store.execution(fresh.id)) !== null) continue;
+    execs.push(fresh);
+    history.push({ at: now, group: g.name, instanceId: null, type: 'maintenance', summary: `window execution ${fresh.id} started: ${w.tasks.length} task(s)` });
+  }
+  if (execs.length === 0) return { executions: [], handles, history };
+
+  const all = views(deps.tagPrefix, instances, records);
+  const results = new Map(scripts.map((r) => [`${r.commandId}/${r.instanceId}`, r]));
+  const probes = new Map(events.filter((e) => e.event === 'instance-ready-for-shutdown').map((e) => [e.instanceId, e.ok]));
+  const probe = resolved.settings.event('instance-ready-for-shutdown');
+  for (const [n, exec] of execs.entries()) {
+    const decl = g.windows.find((w) => w.name === exec.window);
+    const covered = new Map([...all].filter(([, v]) => decl === undefined || covers(decl.scope, v.subfleet === undefined ? { kind: 'main' } : { kind: 'subfleet', name: v.subfleet })));
+    const outElsewhere = new Set(execs.filter((_, k) => k !== n).flatMap((e) => e.tasks.flatMap((t) => t.invocations.filter((i) => i.outOfService).map((i) => i.target))));
+    const step = advanceExecution({
+      exec,
+      tasks: decl?.tasks ?? [],
+      instances: covered,
+      results,
+      probes,
+      drainWaitMs: resolved.settings.lifecycle('drainMinimum'),
+      probeTimeLimitMs: probe.enabled ? probe.timeLimitMs : null,
+      outElsewhere,
+      now,
+    });
+    for (const o of step.outputs) {
+      if (deps.objects === null) break;
+      await deps.objects.put(o.key, o.body);
+    }
+    for (const a of step.actions) {
+      const h = await carryOut(deps, g.name, a, probe.timeLimitMs, history, now);
+      if (h !== null) handles.push(h);
+    }
+    for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id } });
+    execs[n] = step.exec;
+    if (step.exec !== exec) changed.push(step.exec);
+  }
+  return { executions: changed, handles, history };
+}
