@@ -1,0 +1,140 @@
+/**
+ * Window tasks end to end on the simulated cloud with the real reconciler: a rolling drain through a target group
+ * (deregistered → task → registered, never more out than allowed), a script asking for a reboot (exit 194) run
+ * again after it, the error budget leaving a failed instance out of service, and a controller restarted in the
+ * middle that runs no invocation twice.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type Controller, openSimulatedController, virtualTime } from '../../src/app/compose.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { VirtualClock } from '../../src/domain/time.js';
+import type { SimAction } from '../../src/providers/simulator/simulator.js';
+
+const START = '2026-06-07T01:40:00Z';
+
+function config(task: string, sim = ''): ReturnType<typeof parseConfigText> {
+  return parseConfigText(`
+controller: { tickInterval: 15s, leaseTtl: 1m }
+simulator:
+  start: "${START}"
+  bootTime: { min: 40s, max: 40s }
+  deregistrationDelay: 30s
+  healthyAfter: 20s
+  groups:
+    web:
+      instances: 6
+      running: true
+      rebootTime: 60s
+      commands:
+        - { match: patch, duration: 30s, exits: { i-web-003: [194, 0]${sim} } }
+groups:
+  - name: web
+    fleets: { main: { min: 6, desired: 6 } }
+    lifecycle: { warmUp: 30s, drainMinimum: 20s }
+    maintenance:
+      windows:
+        - name: FW-web-patch
+          schedule: cron(0 2 * * ? *)
+          durationHours: 2
+          tasks:
+${task}
+`);
+}
+
+const ROLLING = `            - name: patch
+              command: "yum -y update # patch"
+              drain: true
+              maxConcurrency: 2
+              capacityFloor: 4`;
+
+function open(cfg: ReturnType<typeof parseConfigText>, dir: string, clock: VirtualClock, sleep: (ms: number) => Promise<void>): Controller {
+  return openSimulatedController(cfg, { stateDir: dir, clock, sleep, worldFile: join(dir, 'world.json'), storePath: join(dir, 'state.db'), owner: 'test' });
+}
+
+async function runUntil(ctl: Controller, clock: VirtualClock, iso: string): Promise<void> {
+  while (clock.now() < Date.parse(iso)) {
+    await ctl.reconciler.tick();
+    clock.set(Math.min(clock.now() + 15_000, Date.parse(iso)));
+  }
+}
+
+/** The most instances out of the target group at once, from the simulated cloud's own action log. */
+function maxOut(log: readonly SimAction[]): number {
+  const out = new Set<string>();
+  let max = 0;
+  for (const a of log) {
+    if (a.action === 'deregister') out.add(a.instanceId);
+    if (a.action === 'register') out.delete(a.instanceId);
+    max = Math.max(max, out.size);
+  }
+  return max;
+}
+
+describe('maintenance tasks on the simulated cloud', () => {
+  it('rolling drain: every instance deregistered → patched → registered, two at most, exit 194 rebooted and run again; history and outputs kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    const ctl = open(config(ROLLING), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:40:00Z');
+    const [exec] = await ctl.store.executions({ limit: 5 });
+    assert.equal(exec?.id, 'web/FW-web-patch/2026-06-07T02:00:00Z');
+    assert.equal(exec.status, 'SUCCESS', JSON.stringify(exec.tasks[0]?.invocations.map((i) => [i.target, i.status, i.detail])));
+    const log = ctl.simulator!.actions;
+    assert.ok(maxOut(log) <= 2, `at most 2 out of service at once, saw ${maxOut(log)}`);
+    for (let n = 1; n <= 6; n++) {
+      const id = `i-web-00${n}`;
+      const mine = log.filter((a) => a.instanceId === id && ['deregister', 'run-script', 'register'].includes(a.action) && a.detail !== 'reboot (exit 194)').map((a) => a.action);
+      assert.deepEqual(mine, ['deregister', 'run-script', 'register'], `${id}: ${mine.join(' → ')}`);
+    }
+    assert.equal(log.filter((a) => a.detail === 'reboot (exit 194)').map((a) => a.instanceId).join(), 'i-web-003', 'the script that asked for a reboot got one');
+    const inv3 = exec.tasks[0]!.invocations.find((i) => i.target === 'i-web-003')!;
+    assert.deepEqual([inv3.status, inv3.exitCode], ['success', 0]);
+    assert.equal(log.filter((a) => a.action === 'stop').length, 0, 'nothing stopped in the window');
+    // Output: 2500 characters in the store, the full text in the object store.
+    assert.match(inv3.output ?? '', /ran patch\nexit 0/);
+    assert.equal(readFileSync(join(dir, 'outputs', inv3.outputKey ?? ''), 'utf8'), inv3.output);
+    const history = await ctl.store.history({ limit: 1000 });
+    assert.ok(history.some((h) => h.type === 'maintenance' && /window execution .* SUCCESS/.test(h.summary)));
+    await ctl.close();
+  });
+
+  it('the error budget: a failing target stays out of service (reported, never re-registered); the rest are not run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    const ctl = open(config(ROLLING.replace('maxConcurrency: 2', 'maxConcurrency: 1'), ', i-web-002: [1]'), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T03:30:00Z');
+    const [exec] = await ctl.store.executions({ limit: 5 });
+    const te = exec!.tasks[0]!;
+    assert.equal(te.status, 'FAILED');
+    const bad = te.invocations.find((i) => i.target === 'i-web-002')!;
+    assert.deepEqual([bad.status, bad.outOfService, bad.exitCode], ['failed', true, 1]);
+    assert.deepEqual(te.terminated, ['i-web-003', 'i-web-004', 'i-web-005', 'i-web-006']);
+    const log = ctl.simulator!.actions.filter((a) => a.instanceId === 'i-web-002');
+    assert.equal(log.filter((a) => a.action === 'register').length, 0, 'left out of its target group, even after the window');
+    assert.equal(log.filter((a) => a.action === 'stop').length, 0, 'and not stopped either: it is held for an operator');
+    assert.equal((await ctl.store.loadGroup('web')).executions.length, 1, 'the execution stays open while it holds the instance out');
+    await ctl.close();
+  });
+
+  it('a controller restarted mid-execution resumes it: no invocation runs twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    let ctl = open(config(ROLLING), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:04:00Z');
+    assert.ok(ctl.simulator!.actions.some((a) => a.action === 'run-script'), 'stopped while tasks were running');
+    await ctl.close();
+    ctl = open(config(ROLLING), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:40:00Z');
+    const runs = ctl.simulator!.actions.filter((a) => a.action === 'run-script' && a.detail !== 'reboot (exit 194)');
+    const perInstance = new Map<string, number>();
+    for (const r of runs) perInstance.set(r.instanceId, (perInstance.get(r.instanceId) ?? 0) + 1);
+    assert.deepEqual([...perInstance.values()], [1, 1, 1, 1, 1, 1], JSON.stringify([...perInstance]));
+    assert.equal((await ctl.store.executions({ limit: 1 }))[0]?.status, 'SUCCESS');
+    assert.ok(readdirSync(join(dir, 'outputs')).length > 0);
+    await ctl.close();
+  });
+});
