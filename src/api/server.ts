@@ -214,6 +214,29 @@ const ROUTES: readonly Route[] = [
     body: svc.resultBody,
     handle: async (req, d) => ({ json: await svc.postResult(d.store, req.params['instance'] ?? '', req.params['command'] ?? '', req.body, req.now) }),
   },
+  {
+    method: 'GET',
+    path: '/v1/executions',
+    summary: 'maintenance window executions, newest first, with their tasks’ outcomes',
+    auth: 'admin',
+    query: [
+      { name: 'group', description: 'only this group' },
+      { name: 'limit', description: 'per page, 1-500 [20]' },
+      { name: 'before', description: 'executions older than this id (the previous page’s next)' },
+    ],
+    handle: async (req, d) => ({ json: await svc.executionsView(d.store, { group: strParam(req.query, 'group'), limit: intParam(req.query, 'limit', 1, 500) ?? 20, before: strParam(req.query, 'before') }) }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/executions/{id}',
+    summary: 'one execution: tasks and invocations with statuses, times, exit codes, output and output key (id URL-encoded)',
+    auth: 'admin',
+    handle: async (req, d) => {
+      const view = await svc.executionView(d.store, req.params['id'] ?? '');
+      if (view === null) throw new HttpError(404, 'not-found', `no execution ${req.params['id'] ?? ''}`);
+      return { json: view };
+    },
+  },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
   {
     method: 'POST',

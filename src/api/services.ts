@@ -16,6 +16,7 @@ import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/mod
 import { formatInstant } from '../domain/time.js';
 import { AGENT_OUTCOMES, type AgentCommand, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
 import { agentDeadline } from '../providers/agent/runner.js';
+import type { WindowExecution } from '../maintenance/model.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
 export interface LiveView {
@@ -285,4 +286,72 @@ export function windowsView(config: FleetConfig, from: number, to: number, group
   }
   rows.sort((a, b) => a.start - b.start);
   return { from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings };
+}
+
+// ---------------------------------------------------------------- maintenance executions
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : formatInstant(ms);
+}
+
+function executionSummary(e: WindowExecution): Record<string, unknown> {
+  return {
+    id: e.id,
+    group: e.group,
+    window: e.window,
+    start: formatInstant(e.start),
+    end: formatInstant(e.end),
+    status: e.status,
+    startedAt: formatInstant(e.startedAt),
+    endedAt: iso(e.endedAt),
+    tasks: e.tasks.map((t) => ({
+      name: t.name,
+      priority: t.priority,
+      status: t.status,
+      targets: t.targets.length,
+      succeeded: t.invocations.filter((i) => i.status === 'success').length,
+      failed: t.invocations.filter((i) => i.status === 'failed' || i.status === 'timed-out').length,
+      notRun: t.terminated.length,
+      outOfService: t.invocations.filter((i) => i.outOfService).map((i) => i.target),
+    })),
+  };
+}
+
+export async function executionsView(store: Store, q: { group?: string | undefined; limit: number; before?: string | undefined }): Promise<unknown> {
+  const list = await store.executions(q);
+  return { executions: list.map(executionSummary), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
+}
+
+/** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
+export async function executionView(store: Store, id: string): Promise<unknown> {
+  if (!/^[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_.-]{3,128}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(id)) throw new ValidationError('id', `expected <group>/<window>/<period start>, e.g. web/FW-web/2026-06-07T02:00:00Z, got ${JSON.stringify(id.slice(0, 200))}`);
+  const e = await store.execution(id);
+  if (e === null) return null;
+  return {
+    ...executionSummary(e),
+    lastTaskStart: formatInstant(e.lastTaskStart),
+    tasks: e.tasks.map((t) => ({
+      name: t.name,
+      priority: t.priority,
+      status: t.status,
+      startedAt: iso(t.startedAt),
+      endedAt: iso(t.endedAt),
+      detail: t.detail,
+      targets: t.targets,
+      notRun: t.terminated,
+      invocations: t.invocations.map((i) => ({
+        instance: i.target,
+        status: i.status,
+        phase: i.phase,
+        startedAt: formatInstant(i.startedAt),
+        endedAt: iso(i.endedAt),
+        exitCode: i.exitCode ?? null,
+        runs: i.runs,
+        outOfService: i.outOfService,
+        detail: i.detail,
+        output: i.output ?? null,
+        outputKey: i.outputKey ?? null,
+      })),
+    })),
+  };
 }

@@ -6,7 +6,7 @@ import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
-import { controlCommands, overrideCommands, tokenCommands } from './operator.js';
+import { controlCommands, executionCommands, overrideCommands, tokenCommands } from './operator.js';
 import { AGENT_HELP, runAgent } from '../agent/cli.js';
 
 const agentCommand: Command = {
@@ -28,6 +28,7 @@ const GROUPS: readonly CommandGroup[] = [
   { name: 'config', summary: 'validate, describe and explain the configuration file', commands: configCommands },
   { name: 'override', summary: 'run-time overrides of settings, with a TTL and a reason', commands: overrideCommands },
   { name: 'control', summary: 'instance controls (unstoppable, unstartable, excluded), with a TTL and a reason', commands: controlCommands },
+  { name: 'executions', summary: 'maintenance window executions: tasks, invocations, outputs', commands: executionCommands },
   { name: 'token', summary: 'API tokens: the admin and per-instance agent tokens', commands: tokenCommands },
   { name: 'aws', summary: 'AWS deployment helpers', commands: awsCommands },
 ];

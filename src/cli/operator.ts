@@ -1,8 +1,8 @@
 /** Run-time overrides, instance controls and API tokens: through a running controller's API, or on the store. */
-import { controlsView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
+import { controlsView, executionsView, executionView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
 import { ValidationError } from '../domain/errors.js';
 import { systemClock } from '../domain/time.js';
-import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
 import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore, withStore } from './remote.js';
 
 function positional(list: readonly string[], i: number, name: string, usage: string): string {
@@ -189,6 +189,79 @@ const tokenRevoke: Command = {
   },
 };
 
+interface ExecutionSummary {
+  id: string;
+  status: string;
+  start: string;
+  end: string;
+  tasks: { name: string; status: string; targets: number; succeeded: number; failed: number; notRun: number; outOfService: string[] }[];
+}
+
+const executionsList: Command = {
+  name: 'list',
+  summary: 'maintenance window executions, newest first',
+  help: `Usage: fleetwarden executions list [--group NAME] [--limit N] [--before ID] [--json] [--url URL] ...
+
+Each window execution (one period of a window with tasks) with its status and, per task, how many targets
+succeeded, failed, were not run (error budget or cutoff), and which instances it left out of service.
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const limit = intOption(values.limit, '--limit', 1, 500) ?? 20;
+    const q = new URLSearchParams({ limit: String(limit), ...(values.group === undefined ? {} : { group: values.group }), ...(values.before === undefined ? {} : { before: values.before }) });
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', `/v1/executions?${q.toString()}`), (store) => executionsView(store, { group: values.group, limit, before: values.before }))) as { executions: ExecutionSummary[]; next: string | null };
+    if (values.json === true) {
+      io.out(JSON.stringify(out));
+      return EXIT.ok;
+    }
+    const rows = out.executions.flatMap((e) => e.tasks.map((t, n) => [n === 0 ? e.id : '', n === 0 ? e.status : '', t.name, t.status, `${t.succeeded}/${t.targets}`, String(t.failed), String(t.notRun), t.outOfService.join(', ')]));
+    io.out(out.executions.length === 0 ? 'No execution yet.' : table(['execution', 'status', 'task', 'task status', 'ok', 'failed', 'not run', 'left out of service'], rows));
+    if (out.next !== null) io.out(`(more: --before ${out.next})`);
+    return EXIT.ok;
+  },
+};
+
+interface ExecutionDetail extends Omit<ExecutionSummary, 'tasks'> {
+  tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; startedAt: string; endedAt: string | null; exitCode: number | null; outOfService: boolean; detail: string; output: string | null; outputKey: string | null }[] }[];
+}
+
+const executionsShow: Command = {
+  name: 'show',
+  summary: 'one execution: tasks, invocations, exit codes, output',
+  help: `Usage: fleetwarden executions show ID [--json] [--url URL] ...
+
+ID is <group>/<window>/<period start> as 'executions list' shows it. Prints every invocation with its status,
+times, exit code, the first 2500 characters of its output and the object-store key of the full output.
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } });
+    const id = positional(positionals, 0, 'ID', 'executions show <group>/<window>/<period start>');
+    const out = (await viaApiOrStore(
+      values,
+      (api) => api.call('GET', `/v1/executions/${p(id)}`),
+      async (store) => {
+        const view = await executionView(store, id);
+        if (view === null) throw new ValidationError('ID', `no execution ${id}`);
+        return view;
+      },
+    )) as ExecutionDetail;
+    if (values.json === true) {
+      io.out(JSON.stringify(out));
+      return EXIT.ok;
+    }
+    io.out(`${out.id}: ${out.status} (period ${out.start} → ${out.end})`);
+    for (const t of out.tasks) {
+      io.out(`\ntask ${t.name}: ${t.status} — ${t.detail}`);
+      if (t.invocations.length > 0) io.out(table(['instance', 'status', 'started', 'ended', 'exit', 'out of service', 'detail'], t.invocations.map((i) => [i.instance, i.status, i.startedAt, i.endedAt ?? '', i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : '', i.detail])));
+      for (const i of t.invocations) if (i.output !== null && i.output.trim() !== '') io.out(`--- ${i.instance} output${i.outputKey === null ? '' : ` (full: ${i.outputKey})`}\n${i.output.trimEnd()}`);
+    }
+    return EXIT.ok;
+  },
+};
+
+export const executionCommands: readonly Command[] = [executionsList, executionsShow];
 export const overrideCommands: readonly Command[] = [overrideSet, overrideList, overrideRemove];
 export const controlCommands: readonly Command[] = [controlSet, controlList, controlRemove];
 export const tokenCommands: readonly Command[] = [tokenIssue, tokenList, tokenRevoke];

@@ -65,6 +65,7 @@ describe('HTTP API', () => {
 
   before(async () => {
     await store.saveTick({ group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await store.saveTick({ group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
     server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
@@ -201,6 +202,16 @@ describe('HTTP API', () => {
     assert.deepEqual((await runner.results([handle])).bypass.map((b) => [b.instanceId, b.result]), [['i-a', 'present']]);
   });
 
+  it('executions: listed with task outcomes, shown with invocations; a malformed id is 400, an unknown one 404', async () => {
+    const list = (await call('GET', '/v1/executions?group=web', ADMIN)).body as { executions: { id: string; tasks: { failed: number; notRun: number; outOfService: string[] }[] }[] };
+    assert.deepEqual(list.executions.map((e) => [e.id, e.tasks[0]?.failed, e.tasks[0]?.notRun, e.tasks[0]?.outOfService]), [['web/patch/2026-06-01T10:00:00Z', 1, 1, ['i-a']]]);
+    const one = (await call('GET', `/v1/executions/${encodeURIComponent('web/patch/2026-06-01T10:00:00Z')}`, ADMIN)).body as { tasks: { invocations: { instance: string; exitCode: number; output: string; outputKey: string; outOfService: boolean }[] }[] };
+    assert.deepEqual(one.tasks[0]?.invocations.map((i) => [i.instance, i.exitCode, i.output, i.outputKey, i.outOfService]), [['i-a', 3, 'no space left', 'executions/web/patch/x/yum/i-a-1.log', true]]);
+    assert.deepEqual(fields(await call('GET', '/v1/executions/..%2Fetc', ADMIN)), ['id']);
+    assert.equal((await call('GET', `/v1/executions/${encodeURIComponent('web/patch/2026-06-02T10:00:00Z')}`, ADMIN)).status, 404);
+    assert.equal((await call('GET', '/v1/executions', agentA)).status, 403);
+  });
+
   it('/metrics speaks the Prometheus text format', async () => {
     const r = await call('GET', '/metrics', ADMIN);
     assert.equal(r.status, 200);
@@ -217,7 +228,7 @@ describe('HTTP API', () => {
     assert.deepEqual(doc, openApi());
     for (const [path, methods] of Object.entries(doc.paths)) {
       if (methods['get'] === undefined) continue;
-      const concrete = path.replace('{instance}', 'i-a').replace('{group}', 'web');
+      const concrete = path.replace('{instance}', 'i-a').replace('{group}', 'web').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
       const r = await call('GET', concrete, ADMIN);
       assert.ok(r.status === 200, `${path} → ${r.status} ${r.text.slice(0, 200)}`);
     }

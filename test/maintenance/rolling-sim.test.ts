@@ -5,7 +5,9 @@
  * middle that runs no invocation twice.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,9 +17,14 @@ import type { VirtualClock } from '../../src/domain/time.js';
 import type { SimAction } from '../../src/providers/simulator/simulator.js';
 
 const START = '2026-06-07T01:40:00Z';
+const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function config(task: string, sim = ''): ReturnType<typeof parseConfigText> {
-  return parseConfigText(`
+  return parseConfigText(configText(task, sim));
+}
+
+function configText(task: string, sim = ''): string {
+  return `
 controller: { tickInterval: 15s, leaseTtl: 1m }
 simulator:
   start: "${START}"
@@ -42,7 +49,7 @@ groups:
           durationHours: 2
           tasks:
 ${task}
-`);
+`;
 }
 
 const ROLLING = `            - name: patch
@@ -100,6 +107,21 @@ describe('maintenance tasks on the simulated cloud', () => {
     const history = await ctl.store.history({ limit: 1000 });
     assert.ok(history.some((h) => h.type === 'maintenance' && /window execution .* SUCCESS/.test(h.summary)));
     await ctl.close();
+    // The CLI reads the same history from the store.
+    writeFileSync(join(dir, 'fleetwarden.yaml'), configText(ROLLING));
+    const cli = (...args: string[]): { code: number | null; out: string; err: string } => {
+      const r = spawnSync(process.execPath, [BIN, ...args, '--config', join(dir, 'fleetwarden.yaml'), '--state-dir', dir], { encoding: 'utf8', env: { ...process.env, FLEETWARDEN_URL: '' } });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const list = JSON.parse(cli('executions', 'list', '--json').out) as { executions: { id: string; status: string; tasks: { name: string; succeeded: number; targets: number }[] }[] };
+    assert.deepEqual(list.executions.map((e) => [e.id, e.status, e.tasks[0]?.succeeded, e.tasks[0]?.targets]), [['web/FW-web-patch/2026-06-07T02:00:00Z', 'SUCCESS', 6, 6]]);
+    const shown = cli('executions', 'show', 'web/FW-web-patch/2026-06-07T02:00:00Z');
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(shown.out, /task patch: SUCCESS/);
+    assert.match(shown.out, /--- i-web-003 output \(full: executions\/web\/FW-web-patch\//);
+    const bad = cli('executions', 'show', 'nope');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /^error: id: expected <group>\/<window>\/<period start>/m);
   });
 
   it('the error budget: a failing target stays out of service (reported, never re-registered); the rest are not run', async () => {
