@@ -11,17 +11,31 @@ import { checkBypassFile, runEventScript, runScript, stateScripts } from './scri
 
 export interface AgentCommand {
   readonly id: string;
-  readonly kind: 'event' | 'bypass';
+  readonly kind: 'event' | 'bypass' | 'script';
   readonly event?: string;
   readonly args: readonly string[];
   readonly path?: string;
+  readonly script?: string;
+  readonly mayRerun?: boolean;
   readonly timeoutMs: number;
 }
 
 export interface InstanceView {
   readonly state: string;
+  /** Block the ports: draining, or out of service for a maintenance task (older controllers: absent). */
+  readonly drain?: boolean;
   readonly pendingCommands: readonly AgentCommand[];
 }
+
+/** Maintenance scripts in progress, kept on disk so a reboot (exit 194) or a crash is told apart afterwards. */
+export interface Journal {
+  get(id: string): { readonly state: 'running' | 'reboot'; readonly reboots: number } | undefined;
+  set(id: string, entry: { readonly state: 'running' | 'reboot'; readonly reboots: number }): void;
+  delete(id: string): void;
+}
+
+/** Exit code with which a maintenance script asks for a reboot and a second run (as SSM's). */
+export const REBOOT_EXIT = 194;
 
 /** What the agent needs of the firewall (DrainFirewall, or a recorder in tests). */
 export interface Firewall {
@@ -39,16 +53,21 @@ export interface AgentOptions {
   readonly scriptTimeoutMs: number;
   readonly log: Logger;
   readonly fetchTimeoutMs?: number;
+  readonly journal?: Journal;
+  /** Reboots the machine (exit 194); the agent is started again by systemd and runs the script once more. */
+  readonly reboot?: () => Promise<void>;
 }
 
 export class Agent {
   private readonly o: AgentOptions;
   /** The last state the controller told; null until the first answer. */
   state: string | null = null;
+  /** Whether the ports are to be blocked, as last told. */
+  private drain: boolean | null = null;
   private reachable: boolean | null = null;
   private readonly running = new Set<string>();
   /** Results not yet accepted by the controller: posted again, never run again. */
-  private readonly unposted = new Map<string, { outcome: string; exitCode: number | null; output: string }>();
+  private readonly unposted = new Map<string, { outcome: string; exitCode: number | null; output: string; reboots?: number }>();
   private readonly done = new Set<string>();
   private scriptChain: Promise<void> = Promise.resolve();
   private readonly background = new Set<Promise<unknown>>();
@@ -92,6 +111,9 @@ export class Agent {
     this.reachable = true;
     const old = this.state;
     this.state = view.state;
+    const wasDrain = this.drain;
+    this.drain = view.drain ?? view.state === 'draining';
+    if (wasDrain !== null && wasDrain !== this.drain && view.state !== 'draining') this.o.log.info(this.drain ? 'out of service for maintenance' : 'back in service after maintenance');
     await this.keepFirewall();
     if (old !== view.state) {
       this.o.log.info(`state ${old ?? '(unknown)'} → ${view.state}`);
@@ -103,10 +125,10 @@ export class Agent {
 
   /** Rules follow the last known state, re-applied every poll (repairs drift); unknown state: hands off. */
   private async keepFirewall(): Promise<void> {
-    if (this.o.firewall === null || this.state === null) return;
+    if (this.o.firewall === null || this.drain === null) return;
     try {
-      const r = await this.o.firewall.reconcile(this.state === 'draining');
-      if (r.changes.length > 0) this.o.log.info(this.state === 'draining' ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
+      const r = await this.o.firewall.reconcile(this.drain);
+      if (r.changes.length > 0) this.o.log.info(this.drain ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
     } catch (err) {
       this.o.log.error(`firewall: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -135,19 +157,56 @@ export class Agent {
     if (this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
     this.running.add(c.id);
     const work = (async () => {
-      let result: { outcome: string; exitCode: number | null; output: string };
+      let result: { outcome: string; exitCode: number | null; output: string; reboots?: number };
       if (c.kind === 'bypass') {
         const found = checkBypassFile(c.path ?? '');
         result = { outcome: found, exitCode: null, output: `${c.path ?? ''}: ${found}` };
+      } else if (c.kind === 'script') {
+        const r = await this.runMaintenanceScript(c);
+        if (r === null) return; // rebooting: run again when the machine is back
+        result = r;
       } else {
         result = await runEventScript(this.o.eventDir, c.event ?? '', c.args, c.timeoutMs);
       }
-      this.o.log.info(`command ${c.kind === 'event' ? `event ${c.event ?? ''}` : `bypass check ${c.path ?? ''}`}: ${result.outcome}${result.exitCode === null ? '' : ` (exit ${result.exitCode})`}`);
+      this.o.log.info(`command ${c.kind === 'event' ? `event ${c.event ?? ''}` : c.kind === 'script' ? `maintenance script ${c.id}` : `bypass check ${c.path ?? ''}`}: ${result.outcome}${result.exitCode === null ? '' : ` (exit ${result.exitCode})`}`);
       this.unposted.set(c.id, { ...result, output: result.output.slice(-2500) });
       this.running.delete(c.id);
       await this.flushResults();
     })();
     this.track(work);
+  }
+
+  /**
+   * A maintenance script under /bin/sh. Exit 194 records a reboot in the journal and reboots; after it, the
+   * controller still lists the command and it runs again. Found "running" in the journal means the agent died
+   * during a run: reported failed, unless the task allows a second run.
+   */
+  private async runMaintenanceScript(c: AgentCommand): Promise<{ outcome: string; exitCode: number | null; output: string; reboots: number } | null> {
+    const journal = this.o.journal;
+    const before = journal?.get(c.id);
+    if (before?.state === 'running' && c.mayRerun !== true) {
+      journal?.delete(c.id);
+      return { outcome: 'failed', exitCode: null, output: 'interrupted: the agent restarted during the run, and the task does not allow a second run', reboots: before.reboots };
+    }
+    const reboots = before?.reboots ?? 0;
+    journal?.set(c.id, { state: 'running', reboots });
+    const r = await runScript('/bin/sh', ['-c', c.script ?? 'exit 1'], c.timeoutMs);
+    if (r.exitCode === REBOOT_EXIT && !r.timedOut && this.o.reboot !== undefined && reboots < 10) {
+      journal?.set(c.id, { state: 'reboot', reboots: reboots + 1 });
+      this.o.log.info(`maintenance script ${c.id} asked for a reboot (exit ${REBOOT_EXIT}); rebooting, it runs again afterwards`);
+      this.running.add(c.id); // nothing else starts it meanwhile
+      try {
+        await this.o.reboot();
+      } catch (err) {
+        // No reboot: the journal says "reboot", so the next poll runs the script again all the same.
+        this.o.log.error(`${err instanceof Error ? err.message : String(err)}; running the script again without one`);
+        this.running.delete(c.id);
+      }
+      return null;
+    }
+    journal?.delete(c.id);
+    const outcome = r.timedOut ? 'timed-out' : r.exitCode === 0 ? 'success' : 'failed';
+    return { outcome, exitCode: r.exitCode, output: `${r.output}${r.error === undefined ? '' : r.error}${r.timedOut ? `\n[killed after ${c.timeoutMs} ms]` : ''}`, reboots };
   }
 
   private async flushResults(): Promise<void> {

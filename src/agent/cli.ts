@@ -4,12 +4,13 @@
  * the single-file build stays small.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Agent } from './agent.js';
 import { DrainFirewall, parsePorts } from './firewall.js';
 import { imdsInstanceId } from './identity.js';
 import { AgentLog, AgentUsageError, parseRotate } from './log.js';
+import { FileJournal, runScript } from './scripts.js';
 
 export const DEFAULT_AGENT_CONFIG = '/etc/fleetwarden/agent.yaml';
 
@@ -32,6 +33,9 @@ the event scripts and bypass checks the controller queues for it (controller.eve
   --script-timeout SECONDS     time limit of each state script (default 30)
   --event-dir DIR              event scripts DIR/<event> (default /etc/fleetwarden/events): exit 0 = success;
                                other exits, not executable, or the event's time limit = failure; absent = success
+  --state-dir DIR              the journal of maintenance scripts in progress (default /var/lib/fleetwarden-agent)
+  --reboot-command CMD         how a maintenance script's exit 194 reboots (default "systemctl reboot"; words
+                               split on spaces, run without a shell)
   --log-file FILE              log here instead of stderr
   --log-file-rotate SPEC       when,interval,backups with when s|m|h|d|w (default d,1,7: daily, keep 7)
   --config FILE                options as YAML/JSON keys named like the flags (default ${DEFAULT_AGENT_CONFIG}, read
@@ -56,9 +60,11 @@ export interface AgentSettings {
   readonly generateSystemd: string | undefined;
   readonly once: boolean;
   readonly config: string | undefined;
+  readonly stateDir: string;
+  readonly rebootCommand: string[];
 }
 
-const STRING_FLAGS = ['api-url', 'token-file', 'instance-id', 'imds-endpoint', 'api-polling-period', 'script-dir', 'script-timeout', 'event-dir', 'log-file', 'log-file-rotate', 'config', 'generate-systemd'] as const;
+const STRING_FLAGS = ['api-url', 'token-file', 'instance-id', 'imds-endpoint', 'api-polling-period', 'script-dir', 'script-timeout', 'event-dir', 'log-file', 'log-file-rotate', 'config', 'generate-systemd', 'state-dir', 'reboot-command'] as const;
 const PORTS_FLAG = 'on-draining-block-new-connections-to-ports';
 
 type Raw = Partial<Record<(typeof STRING_FLAGS)[number], string>> & { ports?: string[]; once?: boolean };
@@ -154,6 +160,8 @@ export function agentSettings(argv: readonly string[]): AgentSettings {
     generateSystemd: raw['generate-systemd'],
     once: raw.once === true,
     config: configFile,
+    stateDir: raw['state-dir'] ?? '/var/lib/fleetwarden-agent',
+    rebootCommand: (raw['reboot-command'] ?? 'systemctl reboot').split(/\s+/).filter((w) => w !== ''),
   };
 }
 
@@ -236,7 +244,22 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
     }
   }
   const firewall = settings.ports.length > 0 ? new DrainFirewall(settings.ports) : null;
-  const agent = new Agent({ apiUrl: settings.apiUrl, token, instanceId, firewall, scriptDir: settings.scriptDir, eventDir: settings.eventDir, scriptTimeoutMs: settings.scriptTimeoutMs, log });
+  const [rebootProgram = 'systemctl', ...rebootArgs] = settings.rebootCommand;
+  const agent = new Agent({
+    apiUrl: settings.apiUrl,
+    token,
+    instanceId,
+    firewall,
+    scriptDir: settings.scriptDir,
+    eventDir: settings.eventDir,
+    scriptTimeoutMs: settings.scriptTimeoutMs,
+    log,
+    journal: new FileJournal(join(settings.stateDir, 'journal.json')),
+    reboot: async () => {
+      const r = await runScript(rebootProgram, rebootArgs, 60_000);
+      if (r.exitCode !== 0) throw new Error(`reboot command ${settings.rebootCommand.join(' ')} failed: exit ${r.exitCode ?? 'signal'} ${r.output}`);
+    },
+  });
   log.info(`agent for ${instanceId}: polling ${settings.apiUrl} every ${settings.pollMs / 1000}s${settings.ports.length > 0 ? `; blocking ports ${settings.ports.join(', ')} while draining` : ''}${settings.config === undefined ? '' : `; configuration ${settings.config}`}`);
   const signal = { stopping: false, wake: null as (() => void) | null };
   const stop = (): void => {

@@ -48,14 +48,17 @@ export class AgentLog implements Logger {
   private readonly spec: RotateSpec;
   private readonly now: () => number;
   private nextRotation: number;
+  /** Only a regular file rotates: /dev/null, a FIFO or a terminal is written to as it is, never renamed. */
+  private readonly rotates: boolean;
 
   constructor(file: string | null, spec: RotateSpec, now: () => number) {
     this.file = file;
     this.spec = spec;
     this.now = now;
+    const st = file !== null && existsSync(file) ? statSync(file) : null;
+    this.rotates = file !== null && (st === null || st.isFile());
     // As Python's TimedRotatingFileHandler: an existing file rotates one interval after it was last written.
-    const base = file !== null && existsSync(file) ? statSync(file).mtimeMs : now();
-    this.nextRotation = base + spec.intervalMs;
+    this.nextRotation = (st?.mtimeMs ?? now()) + spec.intervalMs;
   }
 
   info(message: string): void {
@@ -73,7 +76,7 @@ export class AgentLog implements Logger {
       process.stderr.write(line);
       return;
     }
-    if (now >= this.nextRotation) this.rotate(now);
+    if (this.rotates && now >= this.nextRotation) this.rotate(now);
     appendFileSync(this.file, line, { mode: 0o640 });
   }
 

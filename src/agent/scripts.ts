@@ -3,8 +3,8 @@
  * interpolated into a command line. Each run has a time limit: SIGTERM, then SIGKILL 5 s later.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface ScriptRun {
   readonly exitCode: number | null;
@@ -98,5 +98,42 @@ export function checkBypassFile(path: string): 'present' | 'absent' | 'unknown' 
     return 'present';
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unknown';
+  }
+}
+
+/** The journal of maintenance scripts in progress: one JSON file, replaced atomically on every change. */
+export class FileJournal {
+  private readonly file: string;
+  private entries: Record<string, { state: 'running' | 'reboot'; reboots: number }>;
+
+  constructor(file: string) {
+    this.file = file;
+    try {
+      this.entries = JSON.parse(readFileSync(file, 'utf8')) as typeof this.entries;
+    } catch {
+      this.entries = {};
+    }
+  }
+
+  get(id: string): { state: 'running' | 'reboot'; reboots: number } | undefined {
+    return this.entries[id];
+  }
+
+  set(id: string, entry: { state: 'running' | 'reboot'; reboots: number }): void {
+    this.entries = { ...this.entries, [id]: entry };
+    this.save();
+  }
+
+  delete(id: string): void {
+    const { [id]: _gone, ...rest } = this.entries;
+    this.entries = rest;
+    this.save();
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.entries), { mode: 0o600 });
+    renameSync(tmp, this.file);
   }
 }

@@ -17,6 +17,7 @@ import { formatInstant } from '../domain/time.js';
 import { AGENT_OUTCOMES, type AgentCommand, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
 import { agentDeadline } from '../providers/agent/runner.js';
 import type { WindowExecution } from '../maintenance/model.js';
+import { heldInstances } from '../maintenance/execution.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
 export interface LiveView {
@@ -191,10 +192,14 @@ export async function instanceView(store: Store, config: FleetConfig, instanceId
     windows = resolve({ group, now, subfleets: [] }).windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end }));
   }
   const controls = (await store.controls(now)).filter((c) => c.instanceId === instanceId);
+  const outOfService = heldInstances((await store.loadGroup(record.group)).executions).outOfService.has(instanceId);
   return {
     instance: instanceId,
     group: record.group,
     state: record.state,
+    // What the agent blocks ports on: the lifecycle's draining, or out of service for a maintenance task.
+    drain: record.state === 'draining' || outOfService,
+    maintenance: { outOfService },
     since: formatInstant(record.since),
     reason: record.reason,
     subfleet: observed?.tags[`${config.naming.tagPrefix}:subfleet-name`] ?? null,

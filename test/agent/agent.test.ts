@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { Agent, type Firewall } from '../../src/agent/agent.js';
 import { agentSettings, parseAgentArgs, systemdQuote, systemdUnit } from '../../src/agent/cli.js';
 import { imdsInstanceId } from '../../src/agent/identity.js';
 import { AgentLog, parseRotate } from '../../src/agent/log.js';
-import { runEventScript } from '../../src/agent/scripts.js';
+import { FileJournal, runEventScript } from '../../src/agent/scripts.js';
 import { createApiServer, listen } from '../../src/api/server.js';
 import { hashToken, issueToken } from '../../src/api/services.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -103,6 +103,15 @@ describe('agent log rotation', () => {
     assert.deepEqual(rotated, ['agent.log.2026-06-01_13-00-00', 'agent.log.2026-06-01_14-00-00'], 'two backups kept, the oldest removed');
     assert.match(readFileSync(join(dir, 'agent.log.2026-06-01_14-00-00'), 'utf8'), /hour 4/);
     assert.match(readFileSync(file, 'utf8'), /^2026-06-01T15:00:00\.000Z INFO last$/m);
+  });
+
+  it('a log file that is not a regular file (/dev/null) is written to, never rotated away', () => {
+    let now = Date.now() + 30 * 86_400_000;
+    const log = new AgentLog('/dev/null', parseRotate('s,1,1'), () => now);
+    log.info('one');
+    now += 5000;
+    log.info('two');
+    assert.ok(statSync('/dev/null').isCharacterDevice(), '/dev/null is still the device');
   });
 });
 
@@ -244,6 +253,46 @@ describe('agent polling against a real API', () => {
     const results = await runner.results([handle]);
     assert.deepEqual(results.events.map((e) => [e.instanceId, e.ok]), [['i-a', true]]);
     assert.deepEqual(results.finished, [handle.id]);
+  });
+
+  it('maintenance scripts: run under sh, exit 194 reboots and runs again (journal), a crash mid-run is reported', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const journal = new FileJournal(join(dir, 'state', 'journal.json'));
+    const marker = join(dir, 'rebooted-once');
+    const reboots: string[] = [];
+    const make = (): Agent => new Agent({ apiUrl: `http://127.0.0.1:${port}`, token, instanceId: 'i-a', firewall: null, scriptDir: dir, eventDir: dir, scriptTimeoutMs: 5000, log: { info: () => undefined, error: () => undefined }, journal: new FileJournal(join(dir, 'state', 'journal.json')), reboot: () => (reboots.push('reboot'), Promise.resolve()) });
+    const h = await runner.runScript('web', 'i-a', 'mw-reboot-test', `if [ -e '${marker}' ]; then echo "second run"; exit 0; fi; touch '${marker}'; echo "needs reboot"; exit 194`, 30_000, { mayRerun: false });
+    const first = make();
+    await first.poll();
+    await first.idle();
+    assert.deepEqual(reboots, ['reboot']);
+    assert.equal(journal.get('mw-reboot-test')?.state ?? new FileJournal(join(dir, 'state', 'journal.json')).get('mw-reboot-test')?.state, 'reboot');
+    assert.deepEqual((await runner.results([h])).scripts, [], 'no result while rebooting');
+    const afterReboot = make(); // the machine came back: a new agent process
+    await afterReboot.poll();
+    await afterReboot.idle();
+    const r = (await runner.results([h])).scripts?.[0];
+    assert.deepEqual([r?.status, r?.exitCode, r?.reboots, r?.output.trim()], ['success', 0, 1, 'second run']);
+    assert.equal(new FileJournal(join(dir, 'state', 'journal.json')).get('mw-reboot-test'), undefined, 'journal cleared');
+
+    const h2 = await runner.runScript('web', 'i-a', 'mw-crash-test', 'echo never', 30_000, { mayRerun: false });
+    new FileJournal(join(dir, 'state', 'journal.json')).set('mw-crash-test', { state: 'running', reboots: 0 }); // died mid-run
+    const again = make();
+    await again.poll();
+    await again.idle();
+    const r2 = (await runner.results([h2])).scripts?.[0];
+    assert.equal(r2?.status, 'failed');
+    assert.match(r2?.output ?? '', /interrupted: the agent restarted during the run/);
+  });
+
+  it('out of service for a maintenance task: the ports are blocked although the state is running', async () => {
+    await setState('running');
+    await agent.poll();
+    assert.equal(calls.at(-1), false);
+    await store.saveTick({ group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
+    await agent.poll();
+    assert.equal(calls.at(-1), true);
+    assert.ok(logLines.some((l) => l.includes('out of service for maintenance')));
   });
 
   it('answers bypass checks from the file system', async () => {
