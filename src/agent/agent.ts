@@ -190,7 +190,7 @@ export class Agent {
     }
     const reboots = before?.reboots ?? 0;
     journal?.set(c.id, { state: 'running', reboots });
-    const r = await runScript('/bin/sh', ['-c', c.script ?? 'exit 1'], c.timeoutMs);
+    const r = await runScript('/bin/sh', ['-c', c.script ?? 'exit 1'], c.timeoutMs, { ...process.env, FLEETWARDEN_INSTANCE_ID: this.o.instanceId, FLEETWARDEN_COMMAND_ID: c.id, FLEETWARDEN_REBOOTS: String(reboots) });
     if (r.exitCode === REBOOT_EXIT && !r.timedOut && this.o.reboot !== undefined && reboots < 10) {
       journal?.set(c.id, { state: 'reboot', reboots: reboots + 1 });
       this.o.log.info(`maintenance script ${c.id} asked for a reboot (exit ${REBOOT_EXIT}); rebooting, it runs again afterwards`);

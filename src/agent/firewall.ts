@@ -9,6 +9,8 @@ import { ValidationError } from '../domain/errors.js';
  * changed. Commands run without a shell, with `-w` so they wait for the xtables lock instead of failing.
  */
 export const CHAIN = 'FLEETWARDEN-DRAIN';
+/** The jump from INPUT: every interface but loopback. */
+const JUMP = ['!', '-i', 'lo', '-j', CHAIN];
 
 /** Runs one command (argv, no shell); resolves with its exit code and output. */
 export type Exec = (argv: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
@@ -88,13 +90,16 @@ export class DrainFirewall {
       if (have.length > 0) await this.run([tool, '-w', '-F', CHAIN], changes);
       for (const p of this.ports) await this.run([tool, '-w', '-A', CHAIN, '-p', 'tcp', '--dport', String(p), '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset'], changes);
     }
-    // The jump goes first in INPUT: an ACCEPT earlier in the chain must not let new connections through.
-    const jump = await this.run([tool, '-w', '-C', 'INPUT', '-j', CHAIN], null);
-    if (jump.code !== 0) await this.run([tool, '-w', '-I', 'INPUT', '1', '-j', CHAIN], changes);
+    // The jump goes first in INPUT: an ACCEPT earlier in the chain must not let new connections through. Loopback
+    // is spared: the instance's own health checks and local clients keep working while the network is refused.
+    const jump = await this.run([tool, '-w', '-C', 'INPUT', ...JUMP], null);
+    if (jump.code !== 0) await this.run([tool, '-w', '-I', 'INPUT', '1', ...JUMP], changes);
   }
 
   private async unblock(tool: string, changes: string[][]): Promise<void> {
-    while ((await this.run([tool, '-w', '-C', 'INPUT', '-j', CHAIN], null)).code === 0) await this.run([tool, '-w', '-D', 'INPUT', '-j', CHAIN], changes);
+    for (const jump of [JUMP, ['-j', CHAIN]]) {
+      while ((await this.run([tool, '-w', '-C', 'INPUT', ...jump], null)).code === 0) await this.run([tool, '-w', '-D', 'INPUT', ...jump], changes);
+    }
     if ((await this.run([tool, '-w', '-S', CHAIN], null)).code === 0) {
       await this.run([tool, '-w', '-F', CHAIN], changes);
       await this.run([tool, '-w', '-X', CHAIN], changes);

@@ -106,6 +106,8 @@ describe('drain firewall with real iptables in network namespaces', () => {
     assert.deepEqual([refused6['ok'], refused6['code']], [false, 'ECONNREFUSED'], 'and IPv6 too');
 
     assert.deepEqual((await fw.reconcile(true)).changes, [], 're-applying is a no-op');
+    const local = execFileSync('ip', ['netns', 'exec', SRV, process.execPath, '-e', `require('net').connect(${PORT}, '127.0.0.1').on('connect', () => { console.log('ok'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`], { encoding: 'utf8' }).trim();
+    assert.equal(local, 'ok', 'loopback is spared: local health checks keep working while draining');
     assert.equal((await ask({ op: 'echo', conn: a, data: 'still' }))['echo'], 'still');
 
     await fw.reconcile(false);
@@ -121,7 +123,7 @@ describe('drain firewall with real iptables in network namespaces', () => {
   it('repairs drift: a rule deleted by hand, or a jump removed, is put back on the next reconcile', async () => {
     const fw = new DrainFirewall([8080, 9090], inServer);
     await fw.reconcile(true);
-    await inServer(['iptables', '-w', '-D', 'INPUT', '-j', CHAIN]);
+    await inServer(['iptables', '-w', '-D', 'INPUT', '!', '-i', 'lo', '-j', CHAIN]);
     await inServer(['ip6tables', '-w', '-D', CHAIN, '-p', 'tcp', '--dport', '9090', '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
     const repaired = await fw.reconcile(true);
     assert.ok(repaired.changes.some((c) => c.includes('iptables') && c.includes('-I')), 'the IPv4 jump is restored');
