@@ -203,11 +203,11 @@ ${drain ? `              drain: true
     const controller = spawn(process.execPath, [BIN, 'run', '--config', config, '--state-dir', state, '--listen', '0.0.0.0:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const agents: ChildProcess[] = [];
     const output: string[] = [];
-    controller.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    controller.stderr.on('data', (d: Buffer) => output.push(d.toString()));
     try {
       const port = await new Promise<string>((resolvePort, reject) => {
         controller.once('exit', (code) => reject(new Error(`controller exited ${code ?? ''}: ${output.join('')}`)));
-        createInterface({ input: controller.stdout! }).on('line', (l) => {
+        createInterface({ input: controller.stdout }).on('line', (l) => {
           output.push(l);
           const m = /"type":"api","url":"http:\/\/[^:]+:(\d+)"/.exec(l);
           if (m?.[1]) resolvePort(m[1]);
