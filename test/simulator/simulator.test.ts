@@ -68,7 +68,7 @@ describe('simulator', () => {
     assert.deepEqual(shutdown, [false, false, true]);
     const hung = await s.runEvent('web', ['i-web-001'], 'enter-maintenance-window-period');
     clock.set(clock.now() + 60_000);
-    assert.deepEqual(await s.results([hung]), { events: [], bypass: [], finished: [] });
+    assert.deepEqual(await s.results([hung]), { events: [], bypass: [], scripts: [], finished: [] });
     assert.equal(await results(await s.runEvent('web', ['i-web-001'], 'exit-maintenance-window-period')), true, 'an absent script counts as success');
     const check = await s.checkBypass('web', ['i-web-001']);
     clock.set(clock.now() + 5000);
