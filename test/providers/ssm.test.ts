@@ -136,6 +136,31 @@ describe('SSM adapter (wire contract)', () => {
     ]);
   });
 
+  it('maintenance scripts: sent once per command id with the script and its timeout; results by the invocation’s status and exit code', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeInstanceInformation') return info(r);
+      if (r.action === 'SendCommand') return json({ Command: { CommandId: `ssm-${(r.json['InstanceIds'] as string[])[0] ?? ''}` } });
+      const id = r.json['CommandId'];
+      if (id === 'ssm-i-ok') return json({ CommandInvocations: [{ InstanceId: 'i-ok', Status: 'Success', CommandPlugins: [{ Output: 'patched', ResponseCode: 0 }] }] });
+      if (id === 'ssm-i-bad') return json({ CommandInvocations: [{ InstanceId: 'i-bad', Status: 'Failed', CommandPlugins: [{ Output: 'no space', ResponseCode: 3 }] }] });
+      return json({ CommandInvocations: [{ InstanceId: 'i-slow', Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut', CommandPlugins: [{ Output: '', ResponseCode: -1 }] }] });
+    };
+    const ssm = adapter();
+    const ok = await ssm.runScript('web', 'i-ok', 'mw-a', "yum -y update && echo 'done'", 600_000);
+    const repeat = await ssm.runScript('web', 'i-ok', 'mw-a', "yum -y update && echo 'done'", 600_000);
+    assert.deepEqual(repeat, ok, 'a repeated command id is not sent again');
+    const bad = await ssm.runScript('web', 'i-bad', 'mw-b', 'yum -y update', 600_000);
+    const slow = await ssm.runScript('web', 'i-slow', 'mw-c', 'yum -y update', 600_000);
+    const sends = fake.calls('SendCommand');
+    assert.equal(sends.length, 3);
+    assert.deepEqual([sends[0]?.json['DocumentName'], (sends[0]?.json['Parameters'] as { commands: string[] }).commands, sends[0]?.json['Comment']], ['AWS-RunShellScript', ["yum -y update && echo 'done'"], 'fleetwarden mw-a']);
+    assert.deepEqual((sends[0]?.json['Parameters'] as { executionTimeout: string[] }).executionTimeout, ['610']);
+    const r = await ssm.results([ok, bad, slow]);
+    assert.deepEqual(r.scripts?.map((x) => [x.commandId, x.instanceId, x.status, x.exitCode, x.output]), [['mw-a', 'i-ok', 'success', 0, 'patched'], ['mw-b', 'i-bad', 'failed', 3, 'no space'], ['mw-c', 'i-slow', 'timed-out', -1, '']]);
+    assert.deepEqual(r.finished, ['mw-a', 'mw-b', 'mw-c']);
+  });
+
   it('bypass checks: present/absent from the output, unknown when the command failed', async () => {
     fake.handler = () => json({ CommandInvocations: [{ InstanceId: 'i-keep', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS present\n' }] }, { InstanceId: 'i-go', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS absent\n' }] }, { InstanceId: 'i-lost', Status: 'TimedOut', CommandPlugins: [] }] });
     const r = await adapter().results([{ id: 'cmd-b', kind: 'bypass', group: 'web', instanceIds: [], sentAt: 0 }]);

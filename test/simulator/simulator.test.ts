@@ -23,6 +23,22 @@ async function power(s: Simulator, id: string): Promise<string | undefined> {
 }
 
 describe('simulator', () => {
+  it('maintenance scripts: scripted exits, exit 194 reboots (health initializing) and runs again; a repeated id runs once', async () => {
+    const { s, clock } = sim({ groups: { web: { instances: 2, running: true, rebootTime: '60s', commands: [{ match: 'patch', duration: '10s', exits: { 'i-web-001': [194, 0], 'i-web-002': [3] } }] } } });
+    const h1 = await s.runScript('web', 'i-web-001', 'mw-1', 'yum patch');
+    const again = await s.runScript('web', 'i-web-001', 'mw-1', 'yum patch');
+    assert.deepEqual(again, h1, 'the same id: the same command, not a second run');
+    const h2 = await s.runScript('web', 'i-web-002', 'mw-2', 'yum patch');
+    clock.set(T0 + 20_000);
+    assert.equal((await s.listInstances(KEY)).find((i) => i.id === 'i-web-001')?.health, 'initializing', 'rebooting');
+    const early = await s.results([h1, h2]);
+    assert.deepEqual(early.scripts?.map((r) => [r.instanceId, r.status, r.exitCode]), [['i-web-002', 'failed', 3]]);
+    clock.set(T0 + 80_000);
+    const done = await s.results([h1]);
+    assert.deepEqual(done.scripts?.map((r) => [r.commandId, r.status, r.exitCode, r.reboots]), [['mw-1', 'success', 0, 1]]);
+    assert.equal(s.actions.filter((a) => a.action === 'run-script' && a.detail !== 'reboot (exit 194)').length, 2);
+  });
+
   it('boots after the boot time, reports health initializing then ok, and stops after the stop time', async () => {
     const { s, clock } = sim();
     assert.deepEqual(await s.start(['i-web-001']), [{ instanceId: 'i-web-001', ok: true }]);
