@@ -79,7 +79,8 @@ const controlSet: Command = {
   summary: 'make an instance unstoppable, unstartable or excluded for a time, with a reason',
   help: `Usage: fleetwarden control set INSTANCE KIND --ttl DURATION --reason TEXT [--json] [--url URL] ...
 
-KIND: unstoppable (never stopped or drained), unstartable (never started), excluded (hands off entirely).
+KIND: unstoppable (never stopped or drained), unstartable (never started), excluded (hands off entirely),
+return-to-service (put back an instance a failed maintenance task left out of service).
 Example: fleetwarden control set i-0abc123 unstoppable --ttl 4h --reason "debugging a memory leak"
 
 ${TARGET_HELP}`,

@@ -97,7 +97,8 @@ export interface WorkloadRecord {
 }
 
 /** Run-time controls set through the API/CLI, each with an expiry and a reason. */
-export const CONTROLS = ['unstoppable', 'unstartable', 'excluded'] as const;
+/** `return-to-service`: an instance a failed maintenance task left out of service is put back (the operator's call). */
+export const CONTROLS = ['unstoppable', 'unstartable', 'excluded', 'return-to-service'] as const;
 export type ControlKind = (typeof CONTROLS)[number];
 
 export interface Control {

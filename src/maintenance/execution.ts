@@ -47,6 +47,8 @@ export interface AdvanceInput {
   readonly probeTimeLimitMs: number | null;
   /** Instances out of service for other executions (they count as not serving). */
   readonly outElsewhere: ReadonlySet<string>;
+  /** Instances an operator asked to put back (control `return-to-service`) after a failure left them out. */
+  readonly returnToService?: ReadonlySet<string>;
   readonly now: number;
 }
 
@@ -194,6 +196,10 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     }
     case 'returning': {
       const back = (inv.deregisteredFrom ?? []).every((tg) => view?.targets[tg] === 'healthy');
+      if (inv.endedAt !== undefined) {
+        // Returned by an operator after a failure: done once registered again; the failure stays on record.
+        return back ? { ...inv, phase: 'done', phaseSince: now, detail: `${inv.detail.replace(/; left out of service$/, '')}; returned to service by an operator` } : inv;
+      }
       if (now - inv.phaseSince >= task.settleMs && back) {
         s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
         return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : inv.detail, now);
@@ -201,6 +207,10 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
       return { ...inv, detail: back ? `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}` : 'put back: waiting until healthy in its target groups' };
     }
     case 'done':
+      if (inv.outOfService && input.returnToService?.has(inv.target) === true) {
+        s.notes.push({ instanceId: inv.target, summary: `${task.name}: returned to service by an operator (control return-to-service)` });
+        return { ...putBack(s, inv, inv.detail), status: inv.status, endedAt: inv.endedAt ?? now };
+      }
       return inv;
   }
 }
@@ -218,7 +228,12 @@ function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string
 
 function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExecution): TaskExecution {
   const { now, input } = s;
-  if (te.status !== 'IN_PROGRESS') return te; // PENDING ones start below, when their priority comes
+  if (te.status === 'PENDING') return te; // they start below, when their priority comes
+  if (te.status !== 'IN_PROGRESS') {
+    // A finished task only moves instances it left out of service that an operator returns.
+    if (!te.invocations.some((i) => i.outOfService || i.phase === 'returning')) return te;
+    return { ...te, invocations: te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, false)) };
+  }
   const pastCutoff = now > exec.lastTaskStart;
   const cancelNow = pastCutoff && task.cutoffBehavior === 'cancel';
   const invocations = te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, cancelNow));
@@ -280,7 +295,8 @@ export function newExecution(group: string, window: string, start: number, end: 
 export function advanceExecution(input: AdvanceInput): Advance {
   const s = new Step(input);
   const { exec, now } = input;
-  if (exec.status !== 'IN_PROGRESS') return { exec, actions: [], outputs: [], notes: [] };
+  const holding = exec.tasks.some((t) => t.invocations.some((i) => i.outOfService || i.phase === 'returning'));
+  if (exec.status !== 'IN_PROGRESS' && !holding) return { exec, actions: [], outputs: [], notes: [] };
   const decls = new Map(input.tasks.map((t) => [t.name, t]));
   let tasks = exec.tasks.map((te) => {
     const decl = decls.get(te.name);
@@ -306,6 +322,7 @@ export function advanceExecution(input: AdvanceInput): Advance {
       return started.status === 'IN_PROGRESS' ? advanceTask(s, exec, decl, started) : started;
     });
   }
+  if (exec.status !== 'IN_PROGRESS') return { exec: { ...exec, tasks }, actions: s.actions, outputs: s.outputs, notes: s.notes };
   const open = tasks.some((t) => t.status === 'PENDING' || t.status === 'IN_PROGRESS');
   let status: ExecutionStatus = 'IN_PROGRESS';
   if (!open) status = tasks.some((t) => t.status === 'FAILED') ? 'FAILED' : tasks.some((t) => t.status === 'TIMED_OUT' || t.status === 'CANCELLED') ? 'TIMED_OUT' : 'SUCCESS';

@@ -84,5 +84,5 @@ export function isFinished(s: InvocationStatus): boolean {
 
 /** Still running, or holding an instance out of service: loaded with its group every tick. */
 export function isOpen(e: WindowExecution): boolean {
-  return e.status === 'IN_PROGRESS' || e.tasks.some((t) => t.invocations.some((i) => i.outOfService));
+  return e.status === 'IN_PROGRESS' || e.tasks.some((t) => t.invocations.some((i) => i.outOfService || i.phase === 'returning'));
 }

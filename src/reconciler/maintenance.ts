@@ -66,6 +66,7 @@ export async function maintenanceTick(
   open: readonly WindowExecution[],
   scripts: readonly TaskRunResult[],
   events: readonly EventResult[],
+  returnToService: ReadonlySet<string>,
   now: number,
 ): Promise<MaintenanceTick> {
   const history: HistoryEntry[] = [];
@@ -106,6 +107,7 @@ export async function maintenanceTick(
       drainWaitMs: resolved.settings.lifecycle('drainMinimum'),
       probeTimeLimitMs: probe.enabled ? probe.timeLimitMs : null,
       outElsewhere,
+      returnToService,
       now,
     });
     for (const o of step.outputs) {

@@ -148,6 +148,7 @@ export class Reconciler {
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
     const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: await store.storeValues(g.name), overrides: await store.overrides(now) });
     const maintenanceHeld = heldInstances(state.executions).held;
+    const controls = await store.controls(now);
     const p = plan({
       config,
       group: g,
@@ -155,7 +156,7 @@ export class Reconciler {
       instances,
       records: state.records,
       workload: state.workload,
-      controls: await store.controls(now),
+      controls,
       eventResults: results.events,
       bypassResults: results.bypass,
       failures: state.failures,
@@ -164,7 +165,7 @@ export class Reconciler {
     });
     const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
     history.push(...ex.history);
-    const mt = await maintenanceTick({ store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, now);
+    const mt = await maintenanceTick({ store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];
 

@@ -51,14 +51,14 @@ class World {
   }
 
   /** Runs until the execution ends (or `limit` ticks), feeding results; returns the final execution. */
-  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void } = {}): WindowExecution {
+  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void; returnToService?: Set<string>; untilQuiet?: boolean } = {}): WindowExecution {
     let exec = exec0;
-    for (let n = 0; n < (opts.limit ?? 2000) && exec.status === 'IN_PROGRESS'; n++) {
+    for (let n = 0; n < (opts.limit ?? 2000) && (exec.status === 'IN_PROGRESS' || (opts.untilQuiet === true && n < 100)); n++) {
       for (const [id, t] of this.tg) if (t.next !== null && this.now >= t.until) this.tg.set(id, { health: t.next, until: 0, next: null });
       const due = this.pending.filter((p) => p.at <= this.now);
       this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => p.at > this.now));
       const results = new Map(due.map((p) => [`${p.result.commandId}/${p.result.instanceId}`, p.result]));
-      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), now: this.now });
+      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), ...(opts.returnToService ? { returnToService: opts.returnToService } : {}), now: this.now });
       this.probes = new Map();
       exec = a.exec;
       for (const act of a.actions) {
@@ -166,6 +166,13 @@ describe('window execution engine', () => {
     assert.deepEqual(te.terminated, ['i-03', 'i-04'], 'MaxErrors 0: nothing more is taken out');
     assert.deepEqual([...heldInstances([exec]).outOfService], ['i-02'], 'it is still held out of service after the execution');
     assert.equal(w.tg.get('i-02')?.health, 'unused');
+    // The operator fixed it: the control return-to-service puts it back; the failure stays on record.
+    const after = w.run(exec, [t], { returnToService: new Set(['i-02']), untilQuiet: true });
+    const back = after.tasks[0]!.invocations.find((i) => i.target === 'i-02')!;
+    assert.deepEqual([back.status, back.outOfService, back.phase], ['failed', false, 'done']);
+    assert.match(back.detail, /returned to service by an operator/);
+    assert.equal(w.tg.get('i-02')?.health, 'healthy');
+    assert.deepEqual([...heldInstances([after]).outOfService], []);
   });
 
   it('drain with the ready-for-shutdown probe: the task waits for it', () => {

@@ -139,6 +139,12 @@ describe('maintenance tasks on the simulated cloud', () => {
     assert.equal(log.filter((a) => a.action === 'register').length, 0, 'left out of its target group, even after the window');
     assert.equal(log.filter((a) => a.action === 'stop').length, 0, 'and not stopped either: it is held for an operator');
     assert.equal((await ctl.store.loadGroup('web')).executions.length, 1, 'the execution stays open while it holds the instance out');
+    await ctl.store.setControl({ instanceId: 'i-web-002', kind: 'return-to-service', until: clock.now() + 3_600_000, reason: 'fixed by hand' }, clock.now());
+    await runUntil(ctl, clock, '2026-06-07T03:32:00Z');
+    assert.equal(ctl.simulator!.actions.filter((a) => a.instanceId === 'i-web-002' && a.action === 'register').length, 1, 'the operator put it back');
+    assert.equal((await ctl.store.loadGroup('web')).executions.length, 0, 'nothing held any more');
+    const [after] = await ctl.store.executions({ limit: 1 });
+    assert.equal(after?.tasks[0]?.status, 'FAILED', 'the failure stays on record');
     await ctl.close();
   });
 
