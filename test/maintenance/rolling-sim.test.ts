@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Controller, openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -146,6 +146,22 @@ describe('maintenance tasks on the simulated cloud', () => {
     const [after] = await ctl.store.executions({ limit: 1 });
     assert.equal(after?.tasks[0]?.status, 'FAILED', 'the failure stays on record');
     await ctl.close();
+  });
+
+  it('full outputs older than controller.outputRetention are removed; newer ones stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const old = join(dir, 'outputs', 'executions', 'web', 'old.log');
+    const recent = join(dir, 'outputs', 'executions', 'web', 'recent.log');
+    mkdirSync(dirname(old), { recursive: true });
+    writeFileSync(old, 'old');
+    writeFileSync(recent, 'recent');
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    utimesSync(old, new Date(Date.parse(START) - 91 * 86_400_000), new Date(Date.parse(START) - 91 * 86_400_000));
+    utimesSync(recent, new Date(Date.parse(START) - 89 * 86_400_000), new Date(Date.parse(START) - 89 * 86_400_000));
+    const ctl = open(config(ROLLING), dir, clock, sleep);
+    await ctl.reconciler.tick();
+    await ctl.close();
+    assert.deepEqual([existsSync(old), existsSync(recent)], [false, true]);
   });
 
   it('a controller restarted mid-execution resumes it: no invocation runs twice', async () => {

@@ -155,4 +155,83 @@ describe('reliability (real processes)', () => {
     b.child.kill('SIGINT');
     assert.equal(await b.exited, 0);
   });
+
+  it('maintenance survives kill -9: the execution resumes, every instance patched exactly once, never more out than allowed, all back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-kill-mw-'));
+    const configFile = join(dir, 'fleetwarden.yaml');
+    writeFileSync(
+      configFile,
+      `controller: { tickInterval: 15s, leaseTtl: 1m }
+simulator:
+  start: "2026-06-07T01:58:00Z"
+  speed: 60
+  deregistrationDelay: 30s
+  healthyAfter: 20s
+  groups:
+    web:
+      instances: 6
+      running: true
+      rebootTime: 60s
+      commands:
+        - { match: patch, duration: 30s, exits: { i-web-003: [194, 0] } }
+groups:
+  - name: web
+    fleets: { main: { min: 6, desired: 6 } }
+    lifecycle: { warmUp: 30s, drainMinimum: 20s }
+    maintenance:
+      windows:
+        - name: FW-web-patch
+          schedule: cron(0 2 * * ? *)
+          durationHours: 2
+          tasks:
+            - { name: patch, command: "yum update # patch", drain: true, maxConcurrency: 2, capacityFloor: 4 }
+`,
+    );
+    const stateDir = join(dir, 'state');
+    const world = join(stateDir, 'world.json');
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const executionDone = async (): Promise<string | null> => {
+      if (!existsSync(join(stateDir, 'state.db'))) return null;
+      const store = new SqliteStore(join(stateDir, 'state.db'));
+      try {
+        return (await store.executions({ limit: 1 }))[0]?.status ?? null;
+      } finally {
+        await store.close();
+      }
+    };
+    let kills = 0;
+    for (let i = 0; i < 30 && (await executionDone()) !== 'SUCCESS'; i++) {
+      const p = start(configFile, stateDir);
+      await until(() => existsSync(world) && p.out.some((l) => l.includes('"lease"')), 15_000).catch(() => undefined);
+      await sleep(200 + Math.floor(random() * 800));
+      p.child.kill('SIGKILL');
+      await p.exited;
+      kills++;
+    }
+    const last = start(configFile, stateDir);
+    if ((await executionDone()) !== 'SUCCESS') await until(() => last.out.some((l) => /window execution .* (SUCCESS|FAILED|TIMED_OUT)/.test(l)), 90_000, () => tail(last));
+    await sleep(1500);
+    last.child.kill('SIGINT');
+    await last.exited;
+    assert.ok(kills >= 5, `killed during the execution ${kills} times`);
+    assert.equal(await executionDone(), 'SUCCESS', tail(last));
+    const { actions } = Simulator.readWorld(world);
+    const runs = new Map<string, number>();
+    for (const a of actions) if (a.action === 'run-script' && a.detail !== 'reboot (exit 194)') runs.set(a.instanceId, (runs.get(a.instanceId) ?? 0) + 1);
+    assert.deepEqual([...runs].sort(), ['i-web-001', 'i-web-002', 'i-web-003', 'i-web-004', 'i-web-005', 'i-web-006'].map((id) => [id, 1]), 'each instance patched exactly once');
+    const out = new Set<string>();
+    let maxOut = 0;
+    for (const a of actions) {
+      if (a.action === 'deregister') out.add(a.instanceId);
+      if (a.action === 'register') out.delete(a.instanceId);
+      maxOut = Math.max(maxOut, out.size);
+    }
+    assert.ok(maxOut <= 2, `at most 2 out of service at once, saw ${maxOut}`);
+    assert.equal(out.size, 0, 'every instance back in its target group');
+    assert.equal(actions.filter((a) => a.action === 'stop').length, 0);
+  });
 });
