@@ -26,6 +26,9 @@ function nextBoundary(summary: TickSummary, config: FleetConfig, now: number): n
     for (const s of schedules) {
       const [o] = s.next(now + startAheadMs, 1);
       if (o) next = Math.min(next, o.start - startAheadMs);
+      // The start itself: tasks of a window begin then.
+      const [own] = s.next(now, 1);
+      if (own) next = Math.min(next, own.start);
       if (s.hasDuration) {
         const w = s.windowAt(now, startAheadMs);
         if (w) next = Math.min(next, w.end);
@@ -75,7 +78,7 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
             if (c.force) forcedStops += c.instances.length;
           }
         }
-        if (g.plan.commands.length > 0 || g.plan.transitions.length > 0) busy = true;
+        if (g.plan.commands.length > 0 || g.plan.transitions.length > 0 || g.maintenanceRunning) busy = true;
         for (const r of g.plan.records) if (!STABLE.has(r.state) || r.issueSince !== undefined || r.periodNotice !== undefined || r.bypassCheckSentAt !== undefined) busy = true;
       }
       if (now >= to) break;

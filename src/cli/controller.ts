@@ -127,17 +127,20 @@ with method, path and status only.`,
     try {
       do {
         const started = Date.now();
-        let summary;
         try {
-          summary = await ctl.reconciler.tick();
+          const summary = await ctl.reconciler.tick();
+          stats.ticks++;
+          stats.lastTickSeconds = (Date.now() - started) / 1000;
+          stats.lastTickAt = Date.now();
+          for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
         } catch (err) {
+          // A tick that fails (a cloud API down after every retry) changes nothing: the next one starts over from
+          // what it observes. The controller keeps going; --once reports the failure.
           stats.tickErrors++;
-          throw err;
+          if (values.once === true) throw err;
+          const message = err instanceof Error ? err.message : String(err);
+          io.err(values.json === true ? JSON.stringify({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }) : `tick failed: ${message}; trying again next tick`);
         }
-        stats.ticks++;
-        stats.lastTickSeconds = (Date.now() - started) / 1000;
-        stats.lastTickAt = Date.now();
-        for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
         if (values.once === true) break;
         const wait = Math.max(0, realInterval - (Date.now() - started));
         await new Promise<void>((r) => {

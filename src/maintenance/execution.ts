@@ -27,10 +27,10 @@ export interface TargetView {
 }
 
 export type MaintenanceAction =
-  | { readonly kind: 'take-out'; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
-  | { readonly kind: 'put-back'; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
-  | { readonly kind: 'run-script'; readonly commandId: string; readonly instanceId: string; readonly purpose: 'task' | 'health'; readonly script: string; readonly timeoutMs: number; readonly mayRerun: boolean; readonly reason: string }
-  | { readonly kind: 'probe'; readonly instanceId: string; readonly reason: string };
+  | { readonly kind: 'take-out'; readonly task: string; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
+  | { readonly kind: 'put-back'; readonly task: string; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
+  | { readonly kind: 'run-script'; readonly task: string; readonly commandId: string; readonly instanceId: string; readonly purpose: 'task' | 'health'; readonly script: string; readonly timeoutMs: number; readonly mayRerun: boolean; readonly reason: string }
+  | { readonly kind: 'probe'; readonly task: string; readonly instanceId: string; readonly reason: string };
 
 export interface AdvanceInput {
   readonly exec: WindowExecution;
@@ -109,21 +109,21 @@ function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocat
   const id = commandId(exec.id, task.name, inv.target, purpose, n);
   const script = purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true');
   const timeoutMs = purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000);
-  s.actions.push({ kind: 'run-script', commandId: id, instanceId: inv.target, purpose, script, timeoutMs, mayRerun: task.rerunOnResume, reason });
+  s.actions.push({ kind: 'run-script', task: task.name, commandId: id, instanceId: inv.target, purpose, script, timeoutMs, mayRerun: task.rerunOnResume, reason });
   const base = { ...inv, status: 'in-progress' as const, pending: { id, kind: purpose, sentAt: s.now } };
-  return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: reason } : { ...base, phase: 'checking', healthChecks: n, detail: reason };
+  return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: `task running (${reason})` } : { ...base, phase: 'checking', healthChecks: n, detail: `health check running (${reason})` };
 }
 
-function putBack(s: Step, inv: Invocation, reason: string): Invocation {
-  s.actions.push({ kind: 'put-back', instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason });
+function putBack(s: Step, task: TaskDecl, inv: Invocation, reason: string): Invocation {
+  s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason });
   return { ...inv, phase: 'returning', phaseSince: s.now, pending: undefined, outOfService: false, detail: reason };
 }
 
 /** After the task script: health check, or straight back. */
 function afterTask(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation): Invocation {
   if (!task.drain) return finish(inv, 'success', 'exit 0', s.now);
-  if (task.healthCheck !== null) return sendScript(s, exec, task, { ...inv, phaseSince: s.now }, 'health', 'task done: health check');
-  return putBack(s, inv, 'task done: put back in service');
+  if (task.healthCheck !== null) return sendScript(s, exec, task, { ...inv, phaseSince: s.now }, 'health', 'the task succeeded');
+  return putBack(s, task, inv, 'task done: put back in service');
 }
 
 /** One dispatched invocation, one step. */
@@ -131,27 +131,41 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
   const { now, input } = s;
   const view = input.instances.get(inv.target);
   const result = inv.pending === undefined ? undefined : input.results.get(`${inv.pending.id}/${inv.target}`);
+  // A script whose sending failed (after retries) is sent again under the same id: the runner drops repeats.
+  if (inv.pending?.unsent === true && (inv.phase === 'running' || inv.phase === 'checking')) {
+    const purpose = inv.pending.kind === 'health' ? 'health' : 'task';
+    s.actions.push({ kind: 'run-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, purpose, script: purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true'), timeoutMs: purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000), mayRerun: task.rerunOnResume, reason: 'sent again: the last send failed' });
+    return { ...inv, pending: { id: inv.pending.id, kind: inv.pending.kind, sentAt: now } };
+  }
+  // Taking out and putting back are level-triggered: repeated while the target groups do not show them.
+  const stillServing = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] === 'healthy' || view?.targets[tg] === 'initial' || view?.targets[tg] === 'unhealthy');
+  if (inv.outOfService && inv.phase !== 'returning' && stillServing.length > 0) s.actions.push({ kind: 'take-out', task: task.name, instanceId: inv.target, targetGroups: stillServing, reason: `${task.name}: still registered in ${stillServing.join(', ')}: deregistered again` });
+  const absent = (inv.deregisteredFrom ?? []).filter((tg) => view !== undefined && view.targets[tg] === undefined);
+  if (inv.phase === 'returning' && absent.length > 0 && now > inv.phaseSince) s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: absent, reason: `${task.name}: not yet back in ${absent.join(', ')}: registered again` });
   switch (inv.phase) {
     case 'draining':
     case 'probing': {
       if (cancelNow) {
         s.notes.push({ instanceId: inv.target, summary: `${task.name}: cutoff passed (cancel) before the task ran: put back` });
-        return { ...putBack(s, inv, 'cutoff passed (cancel): put back without running'), status: 'cancelled' };
+        return { ...putBack(s, task, inv, 'cutoff passed (cancel): put back without running'), status: 'cancelled' };
       }
       if (inv.phase === 'draining') {
         const waited = now - inv.phaseSince;
         const stillIn = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] !== undefined && view.targets[tg] !== 'unused');
         if (waited < input.drainWaitMs || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(input.drainWaitMs - waited)} of drain time left`}` };
         if (input.probeTimeLimitMs !== null) {
-          s.actions.push({ kind: 'probe', instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
+          s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
           return { ...inv, phase: 'probing', phaseSince: now, pending: { id: 'probe', kind: 'probe', sentAt: now }, detail: 'ready-for-shutdown probe sent' };
         }
-        return sendScript(s, exec, task, inv, 'task', 'drained: task sent');
+        return sendScript(s, exec, task, inv, 'task', 'drained');
       }
       const ok = input.probes.get(inv.target);
-      if (ok === true) return sendScript(s, exec, task, inv, 'task', 'ready for shutdown: task sent');
-      if (now - inv.phaseSince >= (input.probeTimeLimitMs ?? 0)) return sendScript(s, exec, task, inv, 'task', `ready-for-shutdown probe did not pass within ${formatDuration(input.probeTimeLimitMs ?? 0)}: task sent anyway`);
-      if (ok === false) s.actions.push({ kind: 'probe', instanceId: inv.target, reason: `${task.name}: ready-for-shutdown probe failed: asked again` });
+      if (ok === true) return sendScript(s, exec, task, inv, 'task', 'drained, ready for shutdown');
+      if (now - inv.phaseSince >= (input.probeTimeLimitMs ?? 0)) return sendScript(s, exec, task, inv, 'task', `drained; the ready-for-shutdown probe did not pass within ${formatDuration(input.probeTimeLimitMs ?? 0)}`);
+      if (ok === false || inv.pending?.unsent === true) {
+        s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: ready-for-shutdown probe ${ok === false ? 'failed' : 'not sent'}: asked again` });
+        return { ...inv, pending: { id: 'probe', kind: 'probe', sentAt: inv.pending?.sentAt ?? now } };
+      }
       return inv;
     }
     case 'running': {
@@ -169,7 +183,7 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
           return afterTask(s, exec, task, { ...inv, ...kept });
         case 'undeliverable':
           // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
-          return inv.outOfService ? { ...putBack(s, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
+          return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
         case 'failed':
         case 'timed-out': {
           const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
@@ -181,10 +195,10 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     }
     case 'checking': {
       if (result === undefined) {
-        if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'health check again');
+        if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'checked again');
         if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? 30_000) + LOST_AFTER_MS) return inv;
       } else if (result.status === 'success') {
-        return putBack(s, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
+        return putBack(s, task, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
       }
       const within = task.healthCheck?.withinMs ?? 0;
       if (now - inv.phaseSince >= within) {
@@ -209,7 +223,7 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     case 'done':
       if (inv.outOfService && input.returnToService?.has(inv.target) === true) {
         s.notes.push({ instanceId: inv.target, summary: `${task.name}: returned to service by an operator (control return-to-service)` });
-        return { ...putBack(s, inv, inv.detail), status: inv.status, endedAt: inv.endedAt ?? now };
+        return { ...putBack(s, task, inv, inv.detail), status: inv.status, endedAt: inv.endedAt ?? now };
       }
       return inv;
   }
@@ -219,9 +233,9 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
 function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string): Invocation {
   const view = s.input.instances.get(target);
   const base: Invocation = { target, status: 'pending', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
-  if (!task.drain) return sendScript(s, exec, task, base, 'task', 'task sent');
+  if (!task.drain) return sendScript(s, exec, task, base, 'task', 'dispatched');
   const tgs = Object.keys(view?.targets ?? {}).sort();
-  s.actions.push({ kind: 'take-out', instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
+  s.actions.push({ kind: 'take-out', task: task.name, instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
   s.notes.push({ instanceId: target, summary: `${task.name}: taken out of service${tgs.length > 0 ? ` (deregistered from ${tgs.join(', ')})` : ''}` });
   return { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
 }

@@ -19,7 +19,7 @@ export interface Invocation {
   /** Task script runs sent (a run that asked for a reboot is run again by the runner: still one here). */
   readonly runs: number;
   /** The command in flight for this target (task, health check or shutdown probe), by id. */
-  readonly pending?: { readonly id: string; readonly kind: 'task' | 'health' | 'probe'; readonly sentAt: number } | undefined;
+  readonly pending?: { readonly id: string; readonly kind: 'task' | 'health' | 'probe'; readonly sentAt: number; readonly unsent?: boolean } | undefined;
   readonly exitCode?: number | null;
   /** The first 2500 characters of the task's output. */
   readonly output?: string;

@@ -13,6 +13,8 @@ import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/mo
 import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
 
 export interface MaintenanceDeps {
+  /** Retries a provider call with back-off (throttling); what still fails is recorded and repaired later. */
+  readonly retry: <T>(what: string, history: HistoryEntry[], fn: () => Promise<T>) => Promise<T>;
   readonly store: Store;
   readonly lb: LoadBalancer;
   readonly runner: CommandRunner;
@@ -51,6 +53,13 @@ async function carryOut(deps: MaintenanceDeps, group: string, a: MaintenanceActi
     case 'probe':
       return deps.runner.runEvent(group, [a.instanceId], 'instance-ready-for-shutdown', ['maintenance', 'running'], probeTimeLimitMs);
   }
+}
+
+function markUnsent(exec: WindowExecution, task: string, target: string): WindowExecution {
+  return {
+    ...exec,
+    tasks: exec.tasks.map((t) => (t.name !== task ? t : { ...t, invocations: t.invocations.map((i) => (i.target !== target || i.pending === undefined ? i : { ...i, pending: { ...i.pending, unsent: true } })) })),
+  };
 }
 
 /**
@@ -112,15 +121,27 @@ export async function maintenanceTick(
     });
     for (const o of step.outputs) {
       if (deps.objects === null) break;
-      await deps.objects.put(o.key, o.body);
+      try {
+        await deps.retry(`keep output ${o.key}`, history, () => (deps.objects as ObjectStore).put(o.key, o.body));
+      } catch (err) {
+        history.push({ at: now, group: g.name, instanceId: null, type: 'error', summary: `full output ${o.key} not kept (the first 2500 characters are): ${err instanceof Error ? err.message : String(err)}` });
+      }
     }
+    let next = step.exec;
     for (const a of step.actions) {
-      const h = await carryOut(deps, g.name, a, probe.timeLimitMs, history, now);
-      if (h !== null) handles.push(h);
+      try {
+        const h = await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, g.name, a, probe.timeLimitMs, history, now));
+        if (h !== null) handles.push(h);
+      } catch (err) {
+        // Nothing is lost: a failed take-out or put-back is repeated by the engine while the target groups do not
+        // show it; a script or probe that could not be sent is marked so, and sent again under the same id.
+        history.push({ at: now, group: g.name, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}; tried again next tick` });
+        if (a.kind === 'run-script' || a.kind === 'probe') next = markUnsent(next, a.task, a.instanceId);
+      }
     }
     for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id } });
-    execs[n] = step.exec;
-    if (step.exec !== exec) changed.push(step.exec);
+    execs[n] = next;
+    if (next !== exec) changed.push(next);
   }
   return { executions: changed, handles, history };
 }

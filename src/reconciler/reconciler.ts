@@ -42,6 +42,8 @@ export interface GroupTick {
   readonly plan: Plan;
   readonly windows: readonly WindowDecl[];
   readonly startAheadMs: number;
+  /** A maintenance execution is running in the group. */
+  readonly maintenanceRunning: boolean;
 }
 
 export interface TickSummary {
@@ -165,7 +167,7 @@ export class Reconciler {
     });
     const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
     history.push(...ex.history);
-    const mt = await maintenanceTick({ store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
+    const mt = await maintenanceTick({ retry: (what, h, fn) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];
 
@@ -189,6 +191,9 @@ export class Reconciler {
     });
     const removed = [...state.records.keys()].filter((id) => !next.has(id));
     const finished = new Set(results.finished);
+    const changedIds = new Set(mt.executions.map((e) => e.id));
+    const executionsNow = [...state.executions.filter((e) => !changedIds.has(e.id)), ...mt.executions];
+    const executions = executionsNow.filter(isOpen);
     try {
       await store.saveTick({
         group: g.name,
@@ -205,8 +210,6 @@ export class Reconciler {
         activeWindows: active,
         executions: mt.executions,
       });
-      const changedIds = new Set(mt.executions.map((e) => e.id));
-      const executions = [...state.executions.filter((e) => !changedIds.has(e.id)), ...mt.executions].filter(isOpen);
       this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...newHandles], failures: ex.failures, activeWindows: active, executions });
     } catch (err) {
       this.cache.delete(g.name);
@@ -220,7 +223,7 @@ export class Reconciler {
       if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
       else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
     }
-    return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs };
+    return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS') };
   }
 
   /** The instance as the last tick observed it (undefined before the first tick, or when not managed here). */
