@@ -111,6 +111,30 @@ describe('configuration file', () => {
     ]);
   });
 
+  it('window tasks: every bad value named by its path; drain-only options refused without drain', () => {
+    const window = (tasks: unknown[]): unknown => ({ groups: [{ name: 'web', maintenance: { windows: [{ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, tasks }] } }] });
+    const found = problems(window([
+      { name: 'a', command: 'x', maxConcurrency: '0', maxErrors: '101%', timeout: '10s', targets: { ids: ['web-1'] } },
+      { name: 'a', command: 'x', capacityFloor: '50%', healthCheck: { command: 'true' } },
+      { name: 'b', command: 'x', drain: true, capacityFloor: 'lots', targets: {} },
+    ]));
+    const at = 'groups[0].maintenance.windows[0].tasks';
+    assert.deepEqual(found.map((f) => f.split(':')[0]).sort(), [
+      `${at}[1].name`,
+      `${at}[0].maxConcurrency`,
+      `${at}[0].maxErrors`,
+      `${at}[0].targets.ids[0]`,
+      `${at}[0].timeout`,
+      `${at}[1].capacityFloor`,
+      `${at}[1].healthCheck`,
+      `${at}[2].capacityFloor`,
+      `${at}[2].targets`,
+    ].sort(), found.join('\n'));
+    const ok = parseConfig(window([{ name: 'patch', command: 'yum -y update', maxConcurrency: '10%', maxErrors: 2, drain: true, capacityFloor: '75%', healthCheck: { command: 'true', within: '2m' }, settle: '5s', targets: { fleets: ['main'] } }]));
+    const task = ok.groups[0]?.windows[0]?.tasks?.[0];
+    assert.deepEqual([task?.maxConcurrency, task?.maxErrors, task?.capacityFloor, task?.healthCheck?.withinMs, task?.settleMs, task?.timeoutMs, task?.priority], [{ value: 10, percent: true }, { value: 2, percent: false }, { kind: 'percent', value: 75 }, 120_000, 5000, 3_600_000, 1]);
+  });
+
   it('names the line of a YAML syntax error', () => {
     assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: line \d+: /.test(e.message));
   });
