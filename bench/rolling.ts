@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { openSimulatedController, virtualTime } from '../src/app/compose.js';
 import { parseConfigText } from '../src/config/load.js';
+import { outOfService } from '../test/reconciler/invariants.js';
 import { fmt, printTable } from './lib.js';
 
 const N = 100;
@@ -77,13 +78,7 @@ groups:
   const totalS = ((exec?.endedAt ?? clock.now()) - windowStart) / 1000;
   const perBatch = DRAIN_S + (2 * RUN_S + REBOOT_S) + HEALTHY_S;
   const minimum = Math.ceil(N / C) * perBatch;
-  const out = new Set<string>();
-  let maxOut = 0;
-  for (const a of ctl.simulator?.actions ?? []) {
-    if (a.action === 'deregister') out.add(a.instanceId);
-    if (a.action === 'register') out.delete(a.instanceId);
-    maxOut = Math.max(maxOut, out.size);
-  }
+  const maxOut = outOfService(ctl.simulator?.actions ?? []).max;
   await ctl.close();
   printTable(
     ['measure', 'value'],

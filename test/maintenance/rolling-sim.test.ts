@@ -15,6 +15,7 @@ import { type Controller, openSimulatedController, virtualTime } from '../../src
 import { parseConfigText } from '../../src/config/load.js';
 import type { VirtualClock } from '../../src/domain/time.js';
 import type { SimAction } from '../../src/providers/simulator/simulator.js';
+import { outOfService } from '../reconciler/invariants.js';
 
 const START = '2026-06-07T01:40:00Z';
 const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -72,16 +73,8 @@ async function runUntil(ctl: Controller, clock: VirtualClock, iso: string, toler
   }
 }
 
-/** The most instances out of the target group at once, from the simulated cloud's own action log. */
 function maxOut(log: readonly SimAction[]): number {
-  const out = new Set<string>();
-  let max = 0;
-  for (const a of log) {
-    if (a.action === 'deregister') out.add(a.instanceId);
-    if (a.action === 'register') out.delete(a.instanceId);
-    max = Math.max(max, out.size);
-  }
-  return max;
+  return outOfService(log).max;
 }
 
 describe('maintenance tasks on the simulated cloud', () => {

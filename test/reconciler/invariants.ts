@@ -58,3 +58,15 @@ export function violations(actions: readonly SimAction[], tags: Readonly<Record<
   }
   return out;
 }
+
+/** From the simulated cloud's action log: the most instances out of their target groups at once, and who is still out. */
+export function outOfService(actions: readonly SimAction[]): { max: number; still: Set<string> } {
+  const still = new Set<string>();
+  let max = 0;
+  for (const a of actions) {
+    if (a.action === 'deregister') still.add(a.instanceId);
+    if (a.action === 'register') still.delete(a.instanceId);
+    max = Math.max(max, still.size);
+  }
+  return { max, still };
+}

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.js';
 import { Simulator } from '../../src/providers/simulator/simulator.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { violations } from '../reconciler/invariants.js';
+import { outOfService, violations } from '../reconciler/invariants.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'dist/src/cli/main.js');
@@ -223,15 +223,9 @@ groups:
     const runs = new Map<string, number>();
     for (const a of actions) if (a.action === 'run-script' && a.detail !== 'reboot (exit 194)') runs.set(a.instanceId, (runs.get(a.instanceId) ?? 0) + 1);
     assert.deepEqual([...runs].sort(), ['i-web-001', 'i-web-002', 'i-web-003', 'i-web-004', 'i-web-005', 'i-web-006'].map((id) => [id, 1]), 'each instance patched exactly once');
-    const out = new Set<string>();
-    let maxOut = 0;
-    for (const a of actions) {
-      if (a.action === 'deregister') out.add(a.instanceId);
-      if (a.action === 'register') out.delete(a.instanceId);
-      maxOut = Math.max(maxOut, out.size);
-    }
-    assert.ok(maxOut <= 2, `at most 2 out of service at once, saw ${maxOut}`);
-    assert.equal(out.size, 0, 'every instance back in its target group');
+    const out = outOfService(actions);
+    assert.ok(out.max <= 2, `at most 2 out of service at once, saw ${out.max}`);
+    assert.equal(out.still.size, 0, 'every instance back in its target group');
     assert.equal(actions.filter((a) => a.action === 'stop').length, 0);
   });
 });
