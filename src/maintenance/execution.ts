@@ -255,8 +255,9 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   for (const t of te.terminated) statuses[t] = 'terminated';
   const spec = { name: task.name, priority: task.priority, maxConcurrency: task.maxConcurrency, maxErrors: task.maxErrors, cutoffBehavior: task.cutoffBehavior };
   const decision = dispatchStep(spec, { targets: te.targets, invocations: statuses }, now, exec.lastTaskStart);
-  let chosen = [...decision.dispatch];
-  let detail = decision.reason;
+  // A target another execution holds out of service waits for it (overlapping windows never work on it together).
+  let chosen = decision.dispatch.filter((t) => !input.outElsewhere.has(t));
+  let detail = chosen.length < decision.dispatch.length ? `${decision.reason}; waiting for another execution to put back ${decision.dispatch.filter((t) => input.outElsewhere.has(t)).join(', ')}` : decision.reason;
   if (task.drain && chosen.length > 0) {
     // The capacity floor: serving targets after this batch is taken out must stay at or above it.
     const out = new Set([...input.outElsewhere, ...invocations.filter((i) => i.outOfService).map((i) => i.target)]);
