@@ -53,7 +53,12 @@ export async function execute(deps: ExecutorDeps, group: string, commands: reado
     for (const id of ids) out.failures.push({ instanceId: id, action, at: deps.now(), detail });
   };
   const record = (action: 'start' | 'stop', results: readonly ActionResult[]): void => {
-    for (const r of results) if (!r.ok) out.failures.push({ instanceId: r.instanceId, action, at: deps.now(), detail: r.detail ?? 'refused' });
+    for (const r of results) {
+      if (r.ok) continue;
+      out.failures.push({ instanceId: r.instanceId, action, at: deps.now(), detail: r.detail ?? 'refused' });
+      // Per instance in the history too, so `history --instance` shows why it did not move.
+      out.history.push({ at: deps.now(), group, instanceId: r.instanceId, type: 'error', summary: `${action} ${r.instanceId} refused: ${r.detail ?? 'no reason given'}` });
+    }
   };
   for (const c of commands) {
     const label = `${c.kind} ${c.instances.join(', ')}`;

@@ -470,7 +470,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       // A command nobody answers is given up after an hour, like an SSM command's delivery timeout.
       if (open === 0 || now - h.sentAt > 3_600_000) {
         out.finished.push(h.id);
-        Reflect.deleteProperty(this.state.commands, h.id);
+        // A maintenance script's result can be read again (as SSM and the agent store keep theirs): a controller
+        // killed after reading it, before saving, reads it once more.
+        if (cmd.kind !== 'script') Reflect.deleteProperty(this.state.commands, h.id);
       }
     }
     this.save();
