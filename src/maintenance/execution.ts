@@ -115,11 +115,12 @@ function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocat
 }
 
 /**
- * Decided now, carried out from the next tick on (level-triggered, below): the decision is saved before the load
- * balancer is touched, so a controller killed in between never leaves an instance registered or deregistered
- * without a record saying so.
+ * Load-balancer actions are written ahead: the caller carries them out only after this step's execution is saved,
+ * and the next steps repeat them while the target groups do not show them — so a controller killed in between
+ * never leaves an instance registered or deregistered without a record saying so.
  */
 function putBack(s: Step, task: TaskDecl, inv: Invocation, reason: string): Invocation {
+  s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason: `${task.name}: put back (${reason})` });
   s.notes.push({ instanceId: inv.target, summary: `${task.name}: put back in service (${reason})` });
   return { ...inv, phase: 'returning', phaseSince: s.now, pending: undefined, outOfService: false, detail: reason };
 }
@@ -142,8 +143,8 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     s.actions.push({ kind: 'run-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, purpose, script: purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true'), timeoutMs: purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000), mayRerun: task.rerunOnResume, reason: 'sent again: the last send failed' });
     return { ...inv, pending: { id: inv.pending.id, kind: inv.pending.kind, sentAt: now } };
   }
-  // Taking out and putting back are level-triggered, from the tick after the decision was saved: repeated while
-  // the target groups do not show them (a call that failed, or a controller killed mid-tick, is repaired).
+  // Taking out and putting back are level-triggered: repeated while the target groups do not show them (a call that
+  // failed, or a controller killed between saving and acting, is repaired).
   const registered = (tg: string): boolean => view?.targets[tg] === 'healthy' || view?.targets[tg] === 'initial' || view?.targets[tg] === 'unhealthy';
   const stillServing = (inv.deregisteredFrom ?? []).filter(registered);
   if (inv.outOfService && inv.phase !== 'returning' && stillServing.length > 0) s.actions.push({ kind: 'take-out', task: task.name, instanceId: inv.target, targetGroups: stillServing, reason: `${task.name}: deregistered from ${stillServing.join(', ')}` });
@@ -241,8 +242,9 @@ function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string
   const view = s.input.instances.get(target);
   const base: Invocation = { target, status: 'pending', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
   if (!task.drain) return sendScript(s, exec, task, base, 'task', 'dispatched');
-  // Recorded now; the deregistration follows next tick (see advanceInvocation), once this decision is saved.
+  // Written ahead: the caller deregisters once this decision is saved (see putBack).
   const tgs = Object.keys(view?.targets ?? {}).sort();
+  s.actions.push({ kind: 'take-out', task: task.name, instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
   s.notes.push({ instanceId: target, summary: `${task.name}: taken out of service${tgs.length > 0 ? ` (${tgs.join(', ')})` : ''}` });
   return { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
 }

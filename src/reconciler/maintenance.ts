@@ -27,6 +27,8 @@ export interface MaintenanceTick {
   readonly executions: WindowExecution[];
   readonly handles: CommandHandle[];
   readonly history: HistoryEntry[];
+  /** Load-balancer changes, to carry out only once the tick is saved (write-ahead): see `carryOutAfterSave`. */
+  readonly afterSave: MaintenanceAction[];
 }
 
 function views(tagPrefix: string, instances: readonly ObservedInstance[], records: ReadonlyMap<string, InstanceRecord>): Map<string, TargetView & { subfleet: string | undefined }> {
@@ -97,7 +99,8 @@ export async function maintenanceTick(
     execs.push(fresh);
     history.push({ at: now, group: g.name, instanceId: null, type: 'maintenance', summary: `window execution ${fresh.id} started: ${w.tasks.length} task(s)` });
   }
-  if (execs.length === 0) return { executions: [], handles, history };
+  const afterSave: MaintenanceAction[] = [];
+  if (execs.length === 0) return { executions: [], handles, history, afterSave };
 
   const all = views(deps.tagPrefix, instances, records);
   const results = new Map(scripts.map((r) => [`${r.commandId}/${r.instanceId}`, r]));
@@ -129,19 +132,38 @@ export async function maintenanceTick(
     }
     let next = step.exec;
     for (const a of step.actions) {
+      if (a.kind === 'take-out' || a.kind === 'put-back') {
+        afterSave.push(a);
+        continue;
+      }
       try {
         const h = await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, g.name, a, probe.timeLimitMs, history, now));
         if (h !== null) handles.push(h);
       } catch (err) {
-        // Nothing is lost: a failed take-out or put-back is repeated by the engine while the target groups do not
-        // show it; a script or probe that could not be sent is marked so, and sent again under the same id.
+        // Nothing is lost: a script or probe that could not be sent is marked so, and sent again under the same id.
         history.push({ at: now, group: g.name, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}; tried again next tick` });
-        if (a.kind === 'run-script' || a.kind === 'probe') next = markUnsent(next, a.task, a.instanceId);
+        next = markUnsent(next, a.task, a.instanceId);
       }
     }
     for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id } });
     execs[n] = next;
     if (next !== exec) changed.push(next);
   }
-  return { executions: changed, handles, history };
+  return { executions: changed, handles, history, afterSave };
+}
+
+/**
+ * The load-balancer changes of a saved tick. One that fails (after retries) is recorded and repeated by the
+ * engine on the next tick while the target groups do not show it.
+ */
+export async function carryOutAfterSave(deps: MaintenanceDeps, group: string, actions: readonly MaintenanceAction[], now: number): Promise<HistoryEntry[]> {
+  const history: HistoryEntry[] = [];
+  for (const a of actions) {
+    try {
+      await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, group, a, 0, history, now));
+    } catch (err) {
+      history.push({ at: now, group, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}; tried again next tick` });
+    }
+  }
+  return history;
 }

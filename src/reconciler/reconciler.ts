@@ -9,7 +9,7 @@ import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, Loa
 import { heldInstances } from '../maintenance/execution.js';
 import { isOpen } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
-import { maintenanceTick } from './maintenance.js';
+import { carryOutAfterSave, maintenanceTick } from './maintenance.js';
 import { execute, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
@@ -167,7 +167,8 @@ export class Reconciler {
     });
     const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
     history.push(...ex.history);
-    const mt = await maintenanceTick({ retry: (what, h, fn) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix }, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
+    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix };
+    const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];
 
@@ -214,6 +215,12 @@ export class Reconciler {
     } catch (err) {
       this.cache.delete(g.name);
       throw err;
+    }
+    // Written ahead: the load balancer changes only now that the executions saying so are saved.
+    const after = await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
+    if (after.length > 0) {
+      await store.appendHistory(after);
+      history.push(...after);
     }
 
     for (const w of windowEvents) this.emit(w);
