@@ -16,49 +16,14 @@ import { parseConfigText } from '../../src/config/load.js';
 import type { VirtualClock } from '../../src/domain/time.js';
 import type { SimAction } from '../../src/providers/simulator/simulator.js';
 import { outOfService } from '../reconciler/invariants.js';
+import { ROLLING, ROLLING_START, rollingConfigText } from './scenario.js';
 
-const START = '2026-06-07T01:40:00Z';
+const START = ROLLING_START;
 const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-function config(task: string, sim = '', faults = ''): ReturnType<typeof parseConfigText> {
-  return parseConfigText(configText(task, sim, faults));
+function config(task: string, exits = '', faults = ''): ReturnType<typeof parseConfigText> {
+  return parseConfigText(rollingConfigText({ task, exits, ...(faults === '' ? {} : { faults }) }));
 }
-
-function configText(task: string, sim = '', faults = ''): string {
-  return `
-controller: { tickInterval: 15s, leaseTtl: 1m }
-simulator:
-  start: "${START}"
-${faults === '' ? '' : `  faults: ${faults}
-`}  bootTime: { min: 40s, max: 40s }
-  deregistrationDelay: 30s
-  healthyAfter: 20s
-  groups:
-    web:
-      instances: 6
-      running: true
-      rebootTime: 60s
-      commands:
-        - { match: patch, duration: 30s, exits: { i-web-003: [194, 0]${sim} } }
-groups:
-  - name: web
-    fleets: { main: { min: 6, desired: 6 } }
-    lifecycle: { warmUp: 30s, drainMinimum: 20s }
-    maintenance:
-      windows:
-        - name: FW-web-patch
-          schedule: cron(0 2 * * ? *)
-          durationHours: 2
-          tasks:
-${task}
-`;
-}
-
-const ROLLING = `            - name: patch
-              command: "yum -y update # patch"
-              drain: true
-              maxConcurrency: 2
-              capacityFloor: 4`;
 
 function open(cfg: ReturnType<typeof parseConfigText>, dir: string, clock: VirtualClock, sleep: (ms: number) => Promise<void>): Controller {
   return openSimulatedController(cfg, { stateDir: dir, clock, sleep, worldFile: join(dir, 'world.json'), storePath: join(dir, 'state.db'), owner: 'test' });
@@ -104,7 +69,7 @@ describe('maintenance tasks on the simulated cloud', () => {
     assert.ok(history.some((h) => h.type === 'maintenance' && /window execution .* SUCCESS/.test(h.summary)));
     await ctl.close();
     // The CLI reads the same history from the store.
-    writeFileSync(join(dir, 'fleetwarden.yaml'), configText(ROLLING));
+    writeFileSync(join(dir, 'fleetwarden.yaml'), rollingConfigText());
     const cli = (...args: string[]): { code: number | null; out: string; err: string } => {
       const r = spawnSync(process.execPath, [BIN, ...args, '--config', join(dir, 'fleetwarden.yaml'), '--state-dir', dir], { encoding: 'utf8', env: { ...process.env, FLEETWARDEN_URL: '' } });
       return { code: r.status, out: r.stdout, err: r.stderr };

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.js';
 import { Simulator } from '../../src/providers/simulator/simulator.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { rollingConfigText } from '../maintenance/scenario.js';
 import { outOfService, violations } from '../reconciler/invariants.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -159,34 +160,7 @@ describe('reliability (real processes)', () => {
   it('maintenance survives kill -9: the execution resumes, every instance patched exactly once, never more out than allowed, all back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-kill-mw-'));
     const configFile = join(dir, 'fleetwarden.yaml');
-    writeFileSync(
-      configFile,
-      `controller: { tickInterval: 15s, leaseTtl: 1m }
-simulator:
-  start: "2026-06-07T01:58:00Z"
-  speed: 60
-  deregistrationDelay: 30s
-  healthyAfter: 20s
-  groups:
-    web:
-      instances: 6
-      running: true
-      rebootTime: 60s
-      commands:
-        - { match: patch, duration: 30s, exits: { i-web-003: [194, 0] } }
-groups:
-  - name: web
-    fleets: { main: { min: 6, desired: 6 } }
-    lifecycle: { warmUp: 30s, drainMinimum: 20s }
-    maintenance:
-      windows:
-        - name: FW-web-patch
-          schedule: cron(0 2 * * ? *)
-          durationHours: 2
-          tasks:
-            - { name: patch, command: "yum update # patch", drain: true, maxConcurrency: 2, capacityFloor: 4 }
-`,
-    );
+    writeFileSync(configFile, rollingConfigText({ start: '2026-06-07T01:58:00Z', speed: 60 }));
     const stateDir = join(dir, 'state');
     const world = join(stateDir, 'world.json');
     let seed = 7;
