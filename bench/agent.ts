@@ -41,8 +41,10 @@ export async function benchAgent(): Promise<void> {
   const store = new SqliteStore(':memory:');
   const config = parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}}\n');
   const ns = new InstanceNs('bench', 1);
+  const lease = await store.acquireLease('web', 'bench', Date.now(), 86_400_000);
+  if (lease === null) throw new Error('bench: lease not acquired');
   const setState = (state: LifecycleState): Promise<void> =>
-    store.saveTick({ group: 'web', at: Date.now(), records: [{ instanceId: 'i-bench', group: 'web', state, since: Date.now(), reason: 'bench' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    store.saveTick({ group: 'web', lease, at: Date.now(), records: [{ instanceId: 'i-bench', group: 'web', state, since: Date.now(), reason: 'bench' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   const api = createApiServer({ store, config, clock: { now: () => Date.now() }, live: null, adminTokenHash: hashToken('admin') });
   try {
     await startEchoServer(ns, 8080);

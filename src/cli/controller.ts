@@ -50,6 +50,8 @@ function eventJson(e: ControllerEvent): Record<string, unknown> {
       return { at: formatInstant(e.at), group: e.group, type: e.type, message: e.message };
     case 'maintenance':
       return { at: formatInstant(e.at), group: e.group, instance: e.instance, type: 'maintenance', message: e.message };
+    case 'problem':
+      return { at: formatInstant(e.at), group: e.group, type: 'problem', state: e.state, ...e.problem };
   }
 }
 
@@ -133,6 +135,9 @@ with method, path and status only.`,
           stats.lastTickSeconds = (Date.now() - started) / 1000;
           stats.lastTickAt = Date.now();
           for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
+          stats.tickErrors += summary.failed.length;
+          // Each failed group was already reported as it failed; the others acted. --once says so by its exit code.
+          if (values.once === true && summary.failed.length > 0) process.exitCode = 1;
         } catch (err) {
           // A tick that fails (a cloud API down after every retry) changes nothing: the next one starts over from
           // what it observes. The controller keeps going; --once reports the failure.

@@ -82,6 +82,12 @@ export function canonicalKey(key: string, preset: 'fleetwarden' | 'clonesquad'):
 
 /** A subfleet or event name: one path segment. */
 const NAME = '[A-Za-z0-9_-]+';
+const NAME_RE = new RegExp(`^${NAME}$`);
+
+/** Whether `name` can name a subfleet (one segment of a setting's path: letters, digits, `_` and `-`). */
+export function isSegmentName(name: string): boolean {
+  return NAME_RE.test(name);
+}
 const COMPILED = KEY_DEFS.map((def) => ({ def, re: new RegExp(`^${def.pattern.replace(/\./g, '\\.').replace('<name>', `(${NAME})`)}$`) }));
 
 export function findKey(key: string): { def: KeyDef; name: string | undefined } | undefined {

@@ -151,7 +151,12 @@ function checkDraining(ctx: PlanContext, m: Member): void {
 const STOP_RETRY_MS = 5 * 60_000;
 
 function checkStopping(ctx: PlanContext, m: Member): void {
-  if (m.obs.power !== 'running' || ctx.inError(m)) return;
+  if (m.obs.power !== 'running') return;
+  // Still running and now blocked (a window began before the stop could be sent): it is not re-sent; the instance
+  // goes back through its readiness gates and into its target groups.
+  const blocker = stopBlocker(ctx, m);
+  if (blocker !== null) return void ctx.move(m, 'initializing', `stop not carried out: ${blocker}; back in service once ready`, { stopSentAt: undefined, forcedStop: undefined, drainCause: undefined });
+  if (ctx.inError(m)) return;
   const last = m.record.stopSentAt ?? m.record.since;
   if (ctx.now - last < STOP_RETRY_MS) return;
   ctx.patch(m, { stopSentAt: ctx.now });

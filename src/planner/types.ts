@@ -48,6 +48,8 @@ export interface PlanInput {
   readonly failures: readonly ActionFailure[];
   /** Instances a maintenance execution holds (out of service, or being worked on): never stopped, drained or re-registered. */
   readonly maintenance?: ReadonlySet<string>;
+  /** Instances whose tags cannot be used (see inspect.ts): left alone, with why. */
+  readonly quarantined?: ReadonlyMap<string, string>;
   readonly now: number;
 }
 

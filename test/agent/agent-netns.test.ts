@@ -4,6 +4,7 @@
  * controller says draining — established connections continue, an unreachable controller changes nothing, and the
  * rules go when the state leaves draining.
  */
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -33,7 +34,7 @@ describe('the agent in a network namespace with real iptables', () => {
   let apiPort = 0;
 
   async function setState(state: InstanceRecord['state']): Promise<void> {
-    await store.saveTick({ group: 'web', at: Date.now(), records: [{ instanceId: 'i-ns', group: 'web', state, since: Date.now(), reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: Date.now(), records: [{ instanceId: 'i-ns', group: 'web', state, since: Date.now(), reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   }
 
   async function startApi(): Promise<void> {

@@ -3,6 +3,7 @@
  * scripts by the exit-code table, and the polling logic against a real API server (the firewall is recorded here;
  * agent-netns.test.ts runs it for real).
  */
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -184,7 +185,7 @@ describe('agent polling against a real API', () => {
   let agent: Agent;
 
   async function setState(state: InstanceRecord['state']): Promise<void> {
-    await store.saveTick({ group: 'web', at: clock.t, records: [{ instanceId: 'i-a', group: 'web', state, since: clock.t, reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: clock.t, records: [{ instanceId: 'i-a', group: 'web', state, since: clock.t, reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   }
 
   async function startApi(): Promise<void> {
@@ -288,7 +289,7 @@ describe('agent polling against a real API', () => {
     await setState('running');
     await agent.poll();
     assert.equal(calls.at(-1), false);
-    await store.saveTick({ group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
+    await fixtureSave(store, { group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
     await agent.poll();
     assert.equal(calls.at(-1), true);
     assert.ok(logLines.some((l) => l.includes('out of service for maintenance')));

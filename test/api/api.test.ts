@@ -1,3 +1,4 @@
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
@@ -64,8 +65,8 @@ describe('HTTP API', () => {
   }
 
   before(async () => {
-    await store.saveTick({ group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
-    await store.saveTick({ group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
+    await fixtureSave(store, { group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
     server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
