@@ -155,7 +155,7 @@ function checkStopping(ctx: PlanContext, m: Member): void {
   // Still running and now blocked (a window began before the stop could be sent): it is not re-sent; the instance
   // goes back through its readiness gates and into its target groups.
   const blocker = stopBlocker(ctx, m);
-  if (blocker !== null) return void ctx.move(m, 'initializing', `stop not carried out: ${blocker}; back in service once ready`, { stopSentAt: undefined, forcedStop: undefined, drainCause: undefined });
+  if (blocker !== null) { ctx.move(m, 'initializing', `stop not carried out: ${blocker}; back in service once ready`, { stopSentAt: undefined, forcedStop: undefined, drainCause: undefined }); return; }
   if (ctx.inError(m)) return;
   const last = m.record.stopSentAt ?? m.record.since;
   if (ctx.now - last < STOP_RETRY_MS) return;

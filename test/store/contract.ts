@@ -49,13 +49,13 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       const renewedByA = await s.acquireLease('web', 'a', T0 + 70_000, 30_000); // b lapsed too: a is back, generation 3
       assert.equal(renewedByA?.generation, 3);
       await assert.rejects(s.saveTick({ ...tick(), lease: a }), { name: 'LeaseLostError' }, 'the same owner with its old generation is refused too');
-      await s.saveTick({ ...tick({ records: [rec('i-1', 'draining')], problems: [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }] }), lease: renewedByA! });
+      await s.saveTick({ ...tick({ records: [rec('i-1', 'draining')], problems: [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }] }), lease: renewedByA });
       const g = await s.loadGroup('web');
       assert.equal(g.records.get('i-1')?.state, 'draining');
       assert.deepEqual(g.problems, [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }], 'problems round-trip');
-      await s.saveTick({ ...tick(), lease: renewedByA! });
+      await s.saveTick({ ...tick(), lease: renewedByA });
       assert.equal((await s.loadGroup('web')).problems.length, 1, 'a write without problems keeps them');
-      await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA! });
+      await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA });
       assert.deepEqual((await s.loadGroup('web')).problems, [], 'an empty list clears them');
       await s.close();
     });
