@@ -23,6 +23,8 @@ import { heldInstances } from '../maintenance/execution.js';
 export interface LiveView {
   observedInstance(id: string): ObservedInstance | undefined;
   windowsOf(group: string): readonly { readonly name: string; readonly start: number; readonly end: number }[] | undefined;
+  /** Each group's last failed tick, while it has had no good one since. */
+  groupErrors?(): ReadonlyMap<string, { readonly at: number; readonly message: string }>;
 }
 
 /** AWS ids (`i-0abc…`) and the simulator's readable ones (`i-web-001`). */
@@ -58,14 +60,27 @@ function ttlMs(raw: string | number, field: string): number {
 
 // ---------------------------------------------------------------- status and history
 
-export async function statusView(store: Store, config: FleetConfig, now: number, group?: string): Promise<unknown> {
+export async function statusView(store: Store, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<unknown> {
   if (group !== undefined) findGroup(config, group, 'group');
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
-  const leases = await Promise.all(config.groups.filter((g) => group === undefined || g.name === group).map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
+  const chosen = config.groups.filter((g) => group === undefined || g.name === group);
+  const leases = await Promise.all(chosen.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
+  const errors = live?.groupErrors?.() ?? new Map<string, { at: number; message: string }>();
+  const groups = await Promise.all(
+    chosen.map(async (g) => {
+      const err = errors.get(g.name);
+      return {
+        group: g.name,
+        problems: (await store.loadGroup(g.name)).problems.map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
+        lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message },
+      };
+    }),
+  );
   return {
     at: formatInstant(now),
     instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })),
-    leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })),
+    leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null, generation: l.holder?.generation ?? null })),
+    groups,
   };
 }
 

@@ -214,6 +214,7 @@ at rest. Nothing is written to disk.
 interface StatusJson {
   instances: { group: string; instance: string; state: string; since: string; reason: string }[];
   leases: { group: string; owner: string | null; expiresAt: string | null }[];
+  groups?: { group: string; problems: { source: string; subject: string; field: string; value: string; reason: string; since: string }[]; lastError: { at: string; message: string } | null }[];
 }
 
 const status: Command = {
@@ -241,6 +242,12 @@ ${TARGET_HELP}`,
     for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
     for (const l of view.leases) io.out(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`);
+    for (const g of view.groups ?? []) {
+      if (g.lastError !== null) io.out(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`);
+      if (g.problems.length === 0) continue;
+      io.out(`\n${g.group}: ${g.problems.length} problem(s) — input left alone until fixed:`);
+      io.out(table(['since', 'source', 'subject', 'field', 'value', 'reason'], g.problems.map((p) => [p.since, p.source, p.subject, p.field, JSON.stringify(p.value), p.reason])));
+    }
     return EXIT.ok;
   },
 };

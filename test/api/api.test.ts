@@ -1,4 +1,4 @@
-import { fixtureSave } from '../support/fixture-save.js';
+import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
@@ -67,6 +67,8 @@ describe('HTTP API', () => {
   before(async () => {
     await fixtureSave(store, { group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
     await fixtureSave(store, { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
+    await fixtureSave(store, { group: 'api', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], problems: [{ source: 'instance', subject: 'i-z', field: 'fleetwarden:subfleet-name', value: 'blue.green', reason: 'a subfleet name is letters, digits, _ and - only; instance left alone until fixed', since: T0 - 5_000 }] });
+    await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
     server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
@@ -102,6 +104,15 @@ describe('HTTP API', () => {
     for (const path of ['/v1/status', '/v1/history', '/v1/overrides', '/metrics', '/v1/tokens']) assert.equal((await call('GET', path, agentA)).status, 403, path);
     assert.equal((await call('PUT', '/v1/instances/i-a/controls/unstoppable', agentA, { ttl: '1h', reason: 'mine' })).status, 403, 'an agent cannot set controls, even on itself');
     assert.equal((await call('GET', '/v1/instances/i-b', ADMIN)).status, 200, 'the admin reads any instance');
+  });
+
+  it('status and /metrics show each group’s problems: what, where, why and since when', async () => {
+    const status = (await call('GET', '/v1/status', ADMIN)).body as { groups: { group: string; problems: unknown[]; lastError: unknown }[] };
+    assert.deepEqual(status.groups.find((g) => g.group === 'api'), { group: 'api', problems: [{ source: 'instance', subject: 'i-z', field: 'fleetwarden:subfleet-name', value: 'blue.green', reason: 'a subfleet name is letters, digits, _ and - only; instance left alone until fixed', since: '2026-06-01T09:59:55Z' }], lastError: null });
+    assert.deepEqual(status.groups.find((g) => g.group === 'web')?.problems, []);
+    const metrics = (await call('GET', '/metrics', ADMIN)).text;
+    assert.match(metrics, /^fleetwarden_problems\{group="api"\} 1$/m);
+    assert.match(metrics, /^fleetwarden_problems\{group="web"\} 0$/m);
   });
 
   it('a revoked agent token is refused at once', async () => {

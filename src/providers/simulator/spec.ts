@@ -36,6 +36,7 @@ const simGroupSchema = z.strictObject({
   bypassPresent: z.array(z.string()).optional().describe('instance ids whose bypass file exists'),
   commands: z.array(commandSchema).optional().describe('maintenance scripts: by a substring of their text; others exit 0 after 10s'),
   rebootTime: z.union([z.string(), z.number()]).optional().describe('how long a reboot asked by exit 194 takes [60s]'),
+  tags: z.record(z.string(), z.record(z.string(), z.string())).optional().describe('extra tags by instance id (to see how Fleetwarden takes odd values)'),
 });
 
 const ssmWindowSchema = z.strictObject({
