@@ -87,6 +87,27 @@ describe('bad data from the cloud', () => {
     await ctl.close();
   });
 
+  it('a group whose tick fails is recorded with its error and lets its lease go; the other groups go on', async () => {
+    const config = loadConfigFile(DEMO);
+    const { clock, sleep } = virtualTime(T('2026-06-01T01:40:00Z'));
+    const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 't' });
+    const load = ctl.store.loadGroup.bind(ctl.store);
+    // The erp group's state cannot be read (a bug, or a store call that keeps failing): only its tick fails.
+    ctl.store.loadGroup = (g) => (g === 'erp' ? Promise.reject(new Error('state unreadable')) : load(g));
+    const failures: string[] = [];
+    while (clock.now() < T('2026-06-01T02:40:00Z')) {
+      failures.push(...(await ctl.reconciler.tick()).failed.map((f) => `${f.group}: ${f.error}`));
+      clock.set(clock.now() + config.controller.tickIntervalMs);
+    }
+    assert.ok(failures.length > 0 && failures.every((f) => f === 'erp: Error: state unreadable'), JSON.stringify(failures.slice(0, 3)));
+    const web = (await ctl.store.allRecords()).filter((r) => r.group === 'web' && r.state === 'running');
+    assert.ok(web.length >= 6, `web went through its window regardless (${web.length} running)`);
+    assert.equal(ctl.reconciler.groupErrors().get('erp')?.message, 'Error: state unreadable');
+    assert.equal(ctl.reconciler.groupErrors().has('web'), false);
+    assert.ok((await ctl.store.history({ group: 'erp', limit: 1000 })).some((h) => h.type === 'error' && h.summary === 'tick failed: Error: state unreadable'));
+    await ctl.close();
+  });
+
   it('a problem keeps its first instant while it lasts, is reported again when its value changes, and clears once', () => {
     const p = { source: 'instance' as const, subject: 'i-1', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad' };
     const first = reconcileProblems([], [p], 100);
