@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig, GroupConfig } from '../config/config.js';
-import { formatKeyValue, KEY_DEFS, parseKeyValue } from '../config/keys.js';
+import { findKey, formatKeyValue, KEY_DEFS, parseKeyValue, unknownKey } from '../config/keys.js';
 import { formatPath } from '../config/load.js';
 import { type LayerEntry, resolve } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
@@ -117,9 +117,9 @@ function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly Lay
 /** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
 export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
+  if (key !== undefined && findKey(key) === undefined) throw unknownKey(key, 'key');
   const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
   const resolved = resolve({ group, now, subfleets, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
-  if (key !== undefined) resolved.settings.raw(key); // an unknown key fails here, naming it
   const keys = key === undefined ? listedKeys(group, resolved.layers) : [key];
   const expires = (e: LayerEntry | undefined): string | null => (e?.expiresAt === undefined ? null : formatInstant(e.expiresAt));
   return {

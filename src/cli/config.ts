@@ -5,7 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
-import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, parse, table, UsageError } from './io.js';
 import { apiClient, DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, withStore } from './remote.js';
 
 
@@ -28,7 +28,7 @@ exit code is 0 when the file is valid and 2 when it is not.`,
     } catch (err) {
       if (!(err instanceof ValidationErrors)) throw err;
       if (values.json === true) io.out(JSON.stringify({ valid: false, file, errors: err.issues.map((i) => ({ path: i.field, reason: i.reason })) }));
-      for (const issue of err.issues) io.err(`error: ${issue.message}`);
+      for (const issue of err.issues) io.err(`error: ${escapeControl(issue.message)}`);
       io.err(`${file}: ${err.issues.length} problem(s); nothing was applied`);
       return EXIT.usage;
     }
@@ -102,7 +102,7 @@ store is read when it exists (overrides included); with no store yet, the file a
       io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    const header = `group ${view.group} at ${view.at}; active windows: ${view.activeWindows.map((a) => `${a.name} until ${a.end}`).join(', ') || 'none'}`;
+    const header = escapeControl(`group ${view.group} at ${view.at}; active windows: ${view.activeWindows.map((a) => `${a.name} until ${a.end}`).join(', ') || 'none'}`);
     if (key !== undefined) {
       const entries = view.settings[0]?.layers ?? [];
       const lines = entries.map((e, i) => [i === entries.length - 1 ? '*' : '', e.layer, e.value, e.source, e.expiresAt ?? '']);
@@ -110,7 +110,7 @@ store is read when it exists (overrides included); with no store yet, the file a
     } else {
       io.out(`${header}\n${table(['key', 'value', 'layer', 'set by', 'expires'], view.settings.map((r) => [r.key, r.value, r.layer, r.source, r.expiresAt ?? '']))}`);
     }
-    for (const w of view.warnings) io.err(`warning: ${w}`);
+    for (const w of view.warnings) io.err(`warning: ${escapeControl(w)}`);
     return EXIT.ok;
   },
 };

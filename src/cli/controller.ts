@@ -13,7 +13,7 @@ import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
 import { Simulator } from '../providers/simulator/simulator.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { Store } from '../ports/index.js';
-import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 
@@ -81,9 +81,9 @@ with method, path and status only.`,
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
-    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0)) throw new UsageError('--speed', `expected a positive number, got "${values.speed ?? ''}"`);
+    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
     const print = (e: ControllerEvent): void => {
-      io.out(values.json === true ? JSON.stringify(eventJson(e)) : Reconciler.describe(e));
+      io.out(values.json === true ? JSON.stringify(eventJson(e)) : escapeControl(Reconciler.describe(e)));
     };
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
     const ctl = await openController(config, { stateDir, speed, onEvent: print });
@@ -197,7 +197,7 @@ at rest. Nothing is written to disk.
     const report = await simulate({ ...config, provider: 'simulator' }, from, to, (e) => {
       if (json) {
         if (e.type === 'transition' || e.type === 'command' || e.type === 'window') io.out(JSON.stringify(eventJson(e)));
-      } else if (e.type !== 'lease') io.out(Reconciler.describe(e));
+      } else if (e.type !== 'lease') io.out(escapeControl(Reconciler.describe(e)));
     });
     if (!json) {
       const total = Object.values(report.timeInState).reduce((a, b) => a + b, 0) || 1;
@@ -241,9 +241,9 @@ ${TARGET_HELP}`,
     const counts = new Map<string, number>();
     for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
-    for (const l of view.leases) io.out(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`);
+    for (const l of view.leases) io.out(escapeControl(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`));
     for (const g of view.groups ?? []) {
-      if (g.lastError !== null) io.out(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`);
+      if (g.lastError !== null) io.out(escapeControl(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`));
       if (g.problems.length === 0) continue;
       io.out(`\n${g.group}: ${g.problems.length} problem(s) — input left alone until fixed:`);
       io.out(table(['since', 'source', 'subject', 'field', 'value', 'reason'], g.problems.map((p) => [p.since, p.source, p.subject, p.field, JSON.stringify(p.value), p.reason])));
@@ -305,7 +305,7 @@ active (start − startAhead).
       return EXIT.ok;
     }
     io.out(view.periods.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end'], view.periods.map((r) => [r.group, r.window, r.activeFrom, r.start, r.end])));
-    for (const w of view.warnings) io.err(`warning: ${w}`);
+    for (const w of view.warnings) io.err(`warning: ${escapeControl(w)}`);
     return EXIT.ok;
   },
 };

@@ -134,6 +134,13 @@ describe('HTTP API', () => {
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: 'lots', ttl: '1h', reason: 'x' })), ['value']);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.colour', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['value'], 'an unknown key is refused');
     assert.deepEqual(fields(await call('PUT', '/v1/groups/nope/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['group']);
+    const unknownKey = await call('GET', '/v1/groups/web/config?key=no.such', ADMIN);
+    assert.equal(unknownKey.status, 400, 'an unknown key is the caller\'s mistake, not a server error');
+    assert.deepEqual(fields(unknownKey), ['key']);
+    assert.match(unknownKey.text, /unknown setting \\"no\.such\\"; settings start with fleets\., caps\./);
+    const huge = await call('PUT', '/v1/groups/web/overrides/maintenance.startAhead', ADMIN, { value: `${'9'.repeat(30)}h`, ttl: '1h', reason: 'x' });
+    assert.deepEqual([huge.status, fields(huge)], [400, ['value']], 'an override is bounded as the file is');
+    assert.match(huge.text, /must be at most 1d/);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x', extra: 1 })), ['body']);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, '{not json')), ['body']);
     assert.deepEqual(fields(await call('PUT', '/v1/instances/i-a/controls/invincible', ADMIN, { ttl: '1h', reason: 'x' })), ['kind']);
