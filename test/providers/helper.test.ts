@@ -135,7 +135,7 @@ function readPsLiterals(text: string): { values: string[]; between: string[] } {
     for (i++; i < text.length; i++) {
       const d = text[i] ?? '';
       if (!PS_QUOTES.has(d)) value += d;
-      else if (PS_QUOTES.has(text[i + 1] ?? "")) value += text[++i] ?? "";
+      else if (PS_QUOTES.has(text[i + 1] ?? '')) value += text[++i] ?? '';
       else break;
     }
     values.push(value);
