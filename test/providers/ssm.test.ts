@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { namingFor } from '../../src/config/config.js';
+import { ssmWindowsForGroup } from '../../src/config/ssm-windows.js';
 import { VirtualClock } from '../../src/domain/time.js';
 import { AwsError } from '../../src/providers/aws/ec2.js';
 import { SsmAdapter } from '../../src/providers/aws/ssm.js';
@@ -53,6 +54,59 @@ describe('SSM adapter (wire contract)', () => {
     clock.set(clock.now() + 60_000);
     await ssm.list();
     assert.deepEqual([...new Set(fake.requests.map((r) => r.action))], ['DescribeMaintenanceWindows'], 'tags come from the cache');
+  });
+
+  it('rate() windows: CreatedDate is read with GetMaintenanceWindow once per window (never for cron ones) and anchors the schedule', async () => {
+    fake.requests.length = 0;
+    const created = Date.parse('2026-05-03T09:17:00Z');
+    fake.handler = (r) => {
+      if (r.action === 'DescribeMaintenanceWindows') {
+        return json({
+          WindowIdentities: [
+            { WindowId: 'mw-0000000000000r01', Name: 'FW-web', Enabled: true, Duration: 2, Cutoff: 0, Schedule: 'rate(7 days)' },
+            { WindowId: 'mw-0000000000000r02', Name: 'FW-api', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'rate(1 day)', StartDate: '2026-01-01T00:00:00Z' },
+            { WindowId: 'mw-0000000000000c01', Name: 'FW-db', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'cron(0 2 * * ? *)' },
+          ],
+        });
+      }
+      if (r.action === 'GetMaintenanceWindow') return json({ WindowId: r.json['WindowId'], CreatedDate: created / 1000 });
+      return json({ TagList: [{ Key: 'fleetwarden:group-name', Value: 'web' }] });
+    };
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const ssm = adapter(clock);
+    const windows = await ssm.list();
+    assert.deepEqual(fake.calls('GetMaintenanceWindow').map((c) => c.json), [{ WindowId: 'mw-0000000000000r01' }, { WindowId: 'mw-0000000000000r02' }], 'one call per rate() window, none for cron');
+    assert.deepEqual(windows.map((w) => w.createdAt), ['2026-05-03T09:17:00.000Z', '2026-05-03T09:17:00.000Z', undefined]);
+    for (const later of [60_000, 3_600_000]) {
+      clock.set(clock.now() + later);
+      await ssm.list();
+    }
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 2, 'not asked again on later ticks: a creation time never changes');
+    // `rate(7 days)` with no StartDate runs every 7 days from its creation: it no longer fails closed.
+    const found = ssmWindowsForGroup(windows, 'web', namingFor('fleetwarden'), clock.now());
+    const web = found.windows.find((w) => w.name === 'FW-web');
+    assert.equal(web?.error, undefined);
+    assert.equal(web?.schedule?.next(clock.now(), 1)[0]?.start, created + 5 * 7 * 86_400_000);
+  });
+
+  it('a rate() window whose CreatedDate cannot be read fails closed with the reason, alone, and is asked again later', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeMaintenanceWindows') return json({ WindowIdentities: [{ WindowId: 'mw-0000000000000r01', Name: 'FW-web', Enabled: true, Duration: 2, Cutoff: 0, Schedule: 'rate(7 days)' }, { WindowId: 'mw-0000000000000c01', Name: 'FW-web-Mainfleet', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'cron(0 2 * * ? *)' }] });
+      if (r.action === 'GetMaintenanceWindow') return { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException', Message: 'not authorized to perform: ssm:GetMaintenanceWindow' }) };
+      return json({ TagList: [{ Key: 'fleetwarden:group-name', Value: 'web' }] });
+    };
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const ssm = adapter(clock);
+    const found = ssmWindowsForGroup(await ssm.list(), 'web', namingFor('fleetwarden'), clock.now());
+    assert.match(found.windows.find((w) => w.name === 'FW-web')?.error ?? '', /give a start date or the creation time \(its CreatedDate could not be read: AccessDeniedException: not authorized/);
+    assert.equal(found.windows.find((w) => w.name === 'FW-web-Mainfleet')?.error, undefined, 'the other window is unaffected');
+    clock.set(clock.now() + 60_000);
+    await ssm.list();
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 1, 'not every tick');
+    clock.set(clock.now() + 300_000);
+    await ssm.list();
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 2, 'but again after the refresh interval');
   });
 
   it('sends events with AWS-RunShellScript and the helper, 50 instances a call, every value quoted', async () => {

@@ -4,6 +4,7 @@ import {
   type DescribeInstanceInformationCommandOutput,
   DescribeMaintenanceWindowsCommand,
   type DescribeMaintenanceWindowsCommandOutput,
+  GetMaintenanceWindowCommand,
   ListCommandInvocationsCommand,
   type ListCommandInvocationsCommandOutput,
   ListTagsForResourceCommand,
@@ -15,7 +16,7 @@ import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { Clock, CommandHandle, CommandResults, CommandRunner, WindowSource } from '../../ports/index.js';
-import { mapAwsError } from './ec2.js';
+import { AwsError, mapAwsError } from './ec2.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
 
 /** SendCommand accepts at most 50 instance ids per call. */
@@ -57,6 +58,8 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly tagRefreshMs: number;
   private readonly output: { bucket: string; prefix: string } | null;
   private readonly tags = new Map<string, { at: number; tags: Record<string, string> }>();
+  /** Creation times of rate() windows (they never change); a failed read is tried again after `tagRefreshMs`. */
+  private readonly created = new Map<string, { at: number; createdAt: string } | { at: number; error: string }>();
   private readonly managed = new Map<string, { at: number; online: boolean; platform: string }>();
   /** Instances a command could not be sent to (no SSM agent online, no script for their platform): answered without asking SSM. */
   private readonly undeliverable = new Map<string, { instanceId: string; detail: string }[]>();
@@ -94,6 +97,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
           cutoffHours: w.Cutoff ?? 0,
           enabled: w.Enabled ?? true,
           tags: await this.tagsOf(w.WindowId),
+          ...(w.Schedule.trim().startsWith('rate(') ? await this.createdAtOf(w.WindowId) : {}),
           ...(w.ScheduleTimezone === undefined ? {} : { timezone: w.ScheduleTimezone }),
           ...(w.ScheduleOffset === undefined ? {} : { offsetDays: w.ScheduleOffset }),
           ...(w.StartDate === undefined ? {} : { startDate: w.StartDate }),
@@ -104,6 +108,28 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       token = page.NextToken;
     } while (token !== undefined && token !== '');
     return out;
+  }
+
+  /**
+   * The creation time of a rate() window: SSM anchors its runs on it (DescribeMaintenanceWindows does not return it,
+   * GetMaintenanceWindow does). Read once per window. A window it cannot be read for is reported, not fatal: without
+   * a StartDate it fails closed, like any window whose schedule cannot be evaluated.
+   */
+  private async createdAtOf(windowId: string): Promise<{ createdAt: string } | { createdAtError: string }> {
+    const now = this.clock.now();
+    const cached = this.created.get(windowId);
+    if (cached !== undefined && ('createdAt' in cached || now - cached.at < this.tagRefreshMs)) return 'createdAt' in cached ? { createdAt: cached.createdAt } : { createdAtError: cached.error };
+    let entry: { at: number; createdAt: string } | { at: number; error: string };
+    try {
+      const r = await this.send(() => this.ssm.send(new GetMaintenanceWindowCommand({ WindowId: windowId })));
+      const t = r.CreatedDate?.getTime();
+      entry = t === undefined || Number.isNaN(t) ? { at: now, error: 'GetMaintenanceWindow returned no CreatedDate' } : { at: now, createdAt: new Date(t).toISOString() };
+    } catch (err) {
+      if (!(err instanceof AwsError) || err.retryable) throw err; // throttling: the tick is retried as a whole
+      entry = { at: now, error: err.message };
+    }
+    this.created.set(windowId, entry);
+    return 'createdAt' in entry ? { createdAt: entry.createdAt } : { createdAtError: entry.error };
   }
 
   private async tagsOf(windowId: string): Promise<Record<string, string>> {
