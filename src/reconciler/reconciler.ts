@@ -115,6 +115,7 @@ export class Reconciler {
     const prefix = config.naming.tagPrefix;
     const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(`${prefix}:group-name`));
     const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
     const byGroup = new Map<string, ObservedInstance[]>();
@@ -130,7 +131,7 @@ export class Reconciler {
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
-    for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
+    for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, delays, g === mine[0] ? history : []));
     await store.pruneHistory(now - config.controller.historyRetentionMs);
     if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
     if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
@@ -140,7 +141,7 @@ export class Reconciler {
     return { at: now, groups: out, skipped };
   }
 
-  private async tickGroup(g: GroupConfig, now: number, instances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, instances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[]): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
     const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
@@ -163,11 +164,12 @@ export class Reconciler {
       bypassResults: results.bypass,
       failures: state.failures,
       maintenance: maintenanceHeld,
+      deregistrationDelays: delays,
       now,
     });
     const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
     history.push(...ex.history);
-    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix };
+    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];
