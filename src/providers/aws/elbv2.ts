@@ -10,7 +10,18 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { TargetHealth } from '../../domain/model.js';
 import type { Clock, LoadBalancer } from '../../ports/index.js';
+import type { AwsCall } from './calls.js';
 import { type AwsError, mapAwsError } from './ec2.js';
+
+/** Every ELBv2 call this adapter makes (calls.ts): the IAM policy is generated from it. */
+export const ELBV2_CALLS: readonly AwsCall[] = [
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetGroups', action: 'elasticloadbalancing:DescribeTargetGroups', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTags', action: 'elasticloadbalancing:DescribeTags', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetHealth', action: 'elasticloadbalancing:DescribeTargetHealth', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetGroupAttributes', action: 'elasticloadbalancing:DescribeTargetGroupAttributes', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'RegisterTargets', action: 'elasticloadbalancing:RegisterTargets', features: ['fleet'], resource: { kind: 'group-target-groups' }, mutating: true },
+  { service: 'elasticloadbalancing', operation: 'DeregisterTargets', action: 'elasticloadbalancing:DeregisterTargets', features: ['fleet'], resource: { kind: 'group-target-groups' }, mutating: true },
+];
 
 /** ELBv2 target states → Fleetwarden's target health. */
 const HEALTH: Readonly<Record<string, TargetHealth>> = {

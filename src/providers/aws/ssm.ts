@@ -16,8 +16,24 @@ import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { Clock, CommandHandle, CommandResults, CommandRunner, WindowSource } from '../../ports/index.js';
+import type { AwsCall } from './calls.js';
 import { AwsError, mapAwsError } from './ec2.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
+
+/**
+ * Every SSM call this adapter makes (calls.ts): the IAM policy is generated from it. Windows come from discovery;
+ * commands are sent for events and bypass checks, and for maintenance tasks (shell scripts only).
+ */
+export const SSM_CALLS: readonly AwsCall[] = [
+  { service: 'ssm', operation: 'DescribeMaintenanceWindows', action: 'ssm:DescribeMaintenanceWindows', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'ListTagsForResource', action: 'ssm:ListTagsForResource', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'GetMaintenanceWindow', action: 'ssm:GetMaintenanceWindow', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'DescribeInstanceInformation', action: 'ssm:DescribeInstanceInformation', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'document', name: 'AWS-RunShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events'], resource: { kind: 'document', name: 'AWS-RunPowerShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'group-instances' }, mutating: true },
+  { service: 'ssm', operation: 'ListCommandInvocations', action: 'ssm:ListCommandInvocations', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
+];
 
 /** SendCommand accepts at most 50 instance ids per call. */
 export const SEND_COMMAND_MAX = 50;
