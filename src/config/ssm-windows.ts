@@ -16,6 +16,10 @@ export interface SsmWindowInfo {
   readonly cutoffHours: number;
   readonly startDate?: string;
   readonly endDate?: string;
+  /** When the window was created (ISO-8601): a rate() schedule is anchored on it (maintenance-windows.md §1.2). */
+  readonly createdAt?: string;
+  /** Why the creation time of a rate() window could not be read, when it could not. */
+  readonly createdAtError?: string;
   readonly enabled: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly nextExecutionTime?: string;
@@ -108,11 +112,13 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
         cutoffHours: info.cutoffHours,
         startDate: info.startDate === undefined ? undefined : parseInstant(info.startDate, 'StartDate'),
         endDate: info.endDate === undefined ? undefined : parseInstant(info.endDate, 'EndDate'),
+        // SSM anchors a rate() window on max(StartDate, creation time); with no StartDate, on its creation.
+        createdAt: info.createdAt === undefined ? undefined : parseInstant(info.createdAt, 'CreatedDate'),
       });
     } catch (err) {
       if (!(err instanceof ScheduleError || err instanceof ValidationError)) throw err;
-      error = err.message;
-      problems.push({ source: 'window', subject: info.name, field: 'Schedule', value: info.schedule, reason: `cannot be evaluated (${err.message}); no stop or drain in group ${group} until it is fixed` });
+      error = info.createdAtError === undefined ? err.message : `${err.message} (its CreatedDate could not be read: ${info.createdAtError})`;
+      problems.push({ source: 'window', subject: info.name, field: 'Schedule', value: info.schedule, reason: `cannot be evaluated (${error}); no stop or drain in group ${group} until it is fixed` });
     }
     let nextExecutionTime: number | undefined;
     if (info.nextExecutionTime !== undefined) {

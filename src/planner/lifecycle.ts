@@ -128,7 +128,9 @@ function checkDraining(ctx: PlanContext, m: Member): void {
     return h !== undefined && h !== 'unused' && h !== 'unavailable';
   });
   if (still.length > 0) waiting.push(`deregistration from ${still.join(', ')}`);
-  const minimum = ctx.settings.lifecycle('drainMinimum');
+  // A target group's deregistration delay is the time its owner gives in-flight work: the drain lasts at least that
+  // long (and drainMinimum), whatever the group reports sooner.
+  const minimum = Math.max(ctx.settings.lifecycle('drainMinimum'), ...(m.record.deregisteredFrom ?? []).map((tg) => ctx.deregistrationDelays.get(tg) ?? 0));
   const age = ctx.now - m.record.since;
   if (age < minimum) waiting.push(`minimum drain time ${formatDuration(minimum)}`);
   let force = false;

@@ -31,6 +31,11 @@ export interface LoadBalancer {
   targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   deregister(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
+  /**
+   * The deregistration delay of each managed target group, in milliseconds: how long it lets a deregistered target
+   * finish in-flight requests. A drain lasts at least this long. A target group it cannot tell is absent.
+   */
+  deregistrationDelays(): Promise<ReadonlyMap<string, number>>;
 }
 
 /** A command sent to instances whose results are read later (SSM Run Command, or the simulator's scripts). */

@@ -21,6 +21,8 @@ export interface MaintenanceDeps {
   readonly runner: CommandRunner;
   readonly objects: ObjectStore | null;
   readonly tagPrefix: string;
+  /** Deregistration delay of each target group (ms), as observed this tick. */
+  readonly deregistrationDelays?: ReadonlyMap<string, number>;
 }
 
 export interface MaintenanceTick {
@@ -118,6 +120,7 @@ export async function maintenanceTick(
       results,
       probes,
       drainWaitMs: resolved.settings.lifecycle('drainMinimum'),
+      ...(deps.deregistrationDelays === undefined ? {} : { deregistrationDelays: deps.deregistrationDelays }),
       probeTimeLimitMs: probe.enabled ? probe.timeLimitMs : null,
       outElsewhere,
       returnToService,

@@ -134,6 +134,7 @@ export class Reconciler {
     const prefix = config.naming.tagPrefix;
     const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(`${prefix}:group-name`));
     const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
     const byGroup = new Map<string, ObservedInstance[]>();
@@ -153,7 +154,7 @@ export class Reconciler {
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, n === 0 ? history : [], fence));
+        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
         this.lastErrors.delete(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
@@ -195,7 +196,7 @@ export class Reconciler {
     return this.lastErrors;
   }
 
-  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
     const exec: ExecutorDeps = { ...this.exec, fence: () => fence.check() };
@@ -227,6 +228,7 @@ export class Reconciler {
       failures: state.failures,
       maintenance: maintenanceHeld,
       quarantined: inspected.quarantined,
+      deregistrationDelays: delays,
       now,
     });
     await fence.check();
@@ -240,7 +242,7 @@ export class Reconciler {
     const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.settings.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
     const ex = await execute(exec, g.name, p.commands, resolved.settings.scriptTimeoutMs, withheld);
     history.push(...ex.history);
-    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix };
+    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];

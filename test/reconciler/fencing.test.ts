@@ -101,7 +101,7 @@ describe('lease fencing', () => {
       },
     };
     const noop = () => Promise.reject(new Error('not used'));
-    const deps = { provider, lb: { targetHealth: noop, register: noop, deregister: noop }, runner: { runEvent: noop, checkBypass: noop, runScript: noop, results: noop }, sleep: (ms: number) => Promise.resolve(clock.set(clock.now() + ms)), random: () => 1, now: () => clock.now(), retry: { attempts: 6, baseMs: 5_000, maxMs: 8_000 } };
+    const deps = { provider, lb: { targetHealth: noop, register: noop, deregister: noop, deregistrationDelays: noop }, runner: { runEvent: noop, checkBypass: noop, runScript: noop, results: noop }, sleep: (ms: number) => Promise.resolve(clock.set(clock.now() + ms)), random: () => 1, now: () => clock.now(), retry: { attempts: 6, baseMs: 5_000, maxMs: 8_000 } };
     const withheld = (): string | null => windowStateAt(windows, clock.now(), 15 * 60_000).stopBlocker({ kind: 'main' });
     assert.equal(withheld(), null, 'at the decision, no window is active');
     const out = await execute(deps, 'web', [{ kind: 'stop', instances: ['i-1'], force: false, reason: 'drained' }], 30_000, withheld);

@@ -363,6 +363,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return;
   }
 
+  deregistrationDelays(): Promise<ReadonlyMap<string, number>> {
+    return Promise.resolve(new Map(Object.keys(this.state.targetGroups).map((tg) => [tg, this.deregistrationDelay])));
+  }
+
   // ---- CommandRunner ---------------------------------------------------------------------------------------------
 
   private script(group: string, event: string): ScriptSpec | undefined {

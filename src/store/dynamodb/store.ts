@@ -23,6 +23,7 @@ import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AwsCall } from '../../providers/aws/calls.js';
 
 /**
  * The Store on DynamoDB, in one table (`pk`, `sk`). DynamoDB Local stand-ins such as dynalite have no
@@ -43,6 +44,19 @@ import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupSt
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands) · `META/HSEQ` (history id counter).
  */
+/**
+ * Every DynamoDB call the store makes at run time (providers/aws/calls.ts): the IAM policy is generated from it.
+ * CreateTable is not among them: the table is created by the operator (README), `createTable` is for tests.
+ */
+export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'Scan', 'BatchWriteItem'] as const).map((operation) => ({
+  service: 'dynamodb',
+  operation,
+  action: `dynamodb:${operation}`,
+  features: ['state-table'],
+  resource: { kind: 'state-table' },
+  mutating: !['GetItem', 'Query', 'Scan'].includes(operation),
+}));
+
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
 }
