@@ -129,7 +129,7 @@ const ROUTES: readonly Route[] = [
     ],
     handle: async (req, d) => {
       const at = strParam(req.query, 'at');
-      return { json: await svc.explainView(d.store, d.config, req.params['group'] ?? '', at === undefined ? req.now : parseInstant(at, 'at'), strParam(req.query, 'key')) };
+      return { json: await svc.explainView(d.store, d.config, req.params['group'] ?? '', at === undefined ? req.now : parseInstant(at, 'at'), strParam(req.query, 'key'), d.ssmWindows ? await d.ssmWindows() : []) };
     },
   },
   {

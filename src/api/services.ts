@@ -115,11 +115,14 @@ function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly Lay
 }
 
 /** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
-export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string): Promise<unknown> {
+export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
   if (key !== undefined && findKey(key) === undefined) throw unknownKey(key, 'key');
   const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
-  const resolved = resolve({ group, now, subfleets, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
+  // The SSM windows the controller discovers count here as they do there.
+  const discovered = ssmWindowsForGroup(ssm, group.name, config.naming, now);
+  const own = resolve({ group, now, subfleets, extraWindows: discovered.windows, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
+  const resolved = { ...own, warnings: [...own.warnings, ...discovered.warnings] };
   const keys = key === undefined ? listedKeys(group, resolved.layers) : [key];
   const expires = (e: LayerEntry | undefined): string | null => (e?.expiresAt === undefined ? null : formatInstant(e.expiresAt));
   return {

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
 import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
-import { openController, simulatorSpec } from '../app/compose.js';
+import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
+import type { WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { loadConfigFile } from '../config/load.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { formatDuration } from '../domain/durations.js';
-import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
-import { Simulator } from '../providers/simulator/simulator.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { Store } from '../ports/index.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
@@ -99,7 +99,7 @@ with method, path and status only.`,
           live: ctl.reconciler,
           adminTokenHash,
           stats,
-          ...(ctl.simulator && config.ssmDiscovery ? { ssmWindows: () => (ctl.simulator as Simulator).list() } : {}),
+          ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           log: (e) => {
             if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
           },
@@ -231,7 +231,7 @@ ${TARGET_HELP}`,
     const view = (await viaApiOrStore(
       values,
       (api) => api.call('GET', `/v1/status${group === undefined ? '' : `?group=${encodeURIComponent(group)}`}`),
-      (store, config) => statusView(store, config, systemClock.now(), group),
+      (store, config, local) => statusView(store, config, local.now, group),
     )) as StatusJson;
     if (values.json === true) {
       io.out(JSON.stringify(view));
@@ -285,19 +285,21 @@ ${TARGET_HELP}`,
 const windows: Command = {
   name: 'windows',
   summary: 'upcoming maintenance-window periods of every group',
-  help: `Usage: fleetwarden windows [--config FILE] [--group NAME] [--from ISO] [--days N] [--json]
+  help: `Usage: fleetwarden windows [--config FILE] [--state-dir DIR] [--group NAME] [--from ISO] [--days N] [--json]
 
-Lists the window periods of each group (file-declared windows, and the simulator's SSM windows when
-ssm.discovery is on) from --from (default now) for --days days (default 7), with the instant each becomes
-active (start − startAhead).
+Lists the window periods of each group (file-declared windows, and the SSM windows the configured provider
+discovers when ssm.discovery is on — SSM itself with provider aws, the simulator's otherwise) from --from
+(default now: the simulated instant of the world with the simulator) for --days days (default 7), with the
+instant each becomes active (start − startAhead).
 
-  --config FILE   configuration file (default ${DEFAULT_CONFIG})`,
+  --config FILE     configuration file (default ${DEFAULT_CONFIG})
+  --state-dir DIR   where the simulated world lives, for its clock (default ${DEFAULT_STATE_DIR}/)`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const from = values.from === undefined ? systemClock.now() : parseInstant(values.from, '--from');
+    const from = values.from === undefined ? worldClock(config, values['state-dir'] ?? DEFAULT_STATE_DIR).now() : parseInstant(values.from, '--from');
     const to = from + (intOption(values.days, '--days', 1, 366) ?? 7) * 86_400_000;
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && config.simulator ? await new Simulator(config.simulator, config.naming, { now: () => from }, null).list() : [];
+    const ssm: SsmWindowInfo[] = await ssmWindowsOf(config, { now: () => from })();
     if (values.group !== undefined) findGroup(config, values.group, '--group');
     const view = windowsView(config, from, to, values.group, ssm);
     if (values.json === true) {
