@@ -13,6 +13,7 @@ import { parseConfigText } from '../src/config/load.js';
 import type { LifecycleState } from '../src/domain/lifecycle.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { InstanceNs, probe, startEchoServer, waitFor } from '../test/agent/netns.js';
+import { AS_ROOT, assess, IPROUTE2, IPTABLES } from '../test/support/requirements.js';
 import { fmt, printTable } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,8 +35,9 @@ function memory(pid: number): { rss: number; hwm: number } {
 
 export async function benchAgent(): Promise<void> {
   console.log(`\n## agent: state change → port blocked (poll ${POLL_S} s, ${CYCLES} cycles, real iptables in a network namespace)`);
-  if (process.getuid?.() !== 0) {
-    console.log('skipped: needs root (network namespaces and iptables)');
+  const verdict = assess([AS_ROOT, ...IPTABLES, IPROUTE2], {});
+  if (!verdict.run) {
+    console.log(`skipped: ${verdict.message}`);
     return;
   }
   const store = new SqliteStore(':memory:');
