@@ -13,6 +13,15 @@ function eventsUsed(config: FleetConfig): boolean {
 }
 
 /**
+ * Documents maintenance tasks send (AWS-RunShellScript for `command`), as ARNs: AWS-owned documents have no account
+ * in theirs; a task may give a full ARN itself.
+ */
+function taskDocuments(config: FleetConfig): string[] {
+  const names = new Set(config.groups.flatMap((g) => g.windows.flatMap((w) => (w.tasks ?? []).flatMap((t) => [t.document?.name ?? 'AWS-RunShellScript', ...(t.healthCheck === null ? [] : ['AWS-RunShellScript'])]))));
+  return [...names].sort().map((n) => (n.startsWith('arn:') ? n : /^(AWS|Amazon)/.test(n) ? `arn:aws:ssm:*::document/${n}` : `arn:aws:ssm:*:*:document/${n}`));
+}
+
+/**
  * The least-privilege IAM policy for a configuration: read what it observes, and act only on instances and target
  * groups carrying one of its groups' tags. Describe/List calls cannot be narrowed by resource in IAM, so they are
  * on `*`; every mutating call is conditioned on the group tag.
@@ -34,6 +43,17 @@ export function iamPolicy(config: FleetConfig): { Version: '2012-10-17'; Stateme
       { Sid: 'RunEventScriptsDocument', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ssm:*::document/AWS-RunShellScript' },
       { Sid: 'RunEventScriptsOnGroupInstances', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
       { Sid: 'ReadEventResults', Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
+    );
+  }
+  const documents = config.controller.eventDelivery === 'run-command' ? taskDocuments(config) : [];
+  if (documents.length > 0) {
+    // Maintenance tasks: their documents on the group's instances, their results, and CancelCommand (cutoff with
+    // cancel, `executions cancel`), which IAM cannot narrow by resource.
+    statements.push(
+      { Sid: 'RunTaskDocuments', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: documents },
+      { Sid: 'RunTasksOnGroupInstances', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
+      { Sid: 'ReadTaskResults', Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+      { Sid: 'CancelTaskCommands', Effect: 'Allow', Action: ['ssm:CancelCommand'], Resource: '*' },
     );
   }
   if (config.aws.outputBucket !== undefined) {

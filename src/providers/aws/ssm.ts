@@ -1,5 +1,6 @@
 import type { TaskRunResult } from '../../maintenance/model.js';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   type DescribeInstanceInformationCommandOutput,
   DescribeMaintenanceWindowsCommand,
@@ -14,7 +15,7 @@ import type { Naming } from '../../config/config.js';
 import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
-import type { Clock, CommandHandle, CommandResults, CommandRunner, WindowSource } from '../../ports/index.js';
+import type { Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, WindowSource } from '../../ports/index.js';
 import { mapAwsError } from './ec2.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput } from './helper.js';
 
@@ -22,7 +23,8 @@ import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOut
 export const SEND_COMMAND_MAX = 50;
 /** Delivery timeout of a command that has not started (SSM's minimum). */
 const DELIVERY_TIMEOUT_S = 30;
-const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+/** Final invocation statuses (`Cancelling` is not: the script may still run until SSM says `Cancelled`). */
+const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
 export interface SsmOptions {
   readonly client?: SSMClient;
@@ -128,21 +130,24 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     return new Map(ids.map((id) => [id, this.managed.get(id) ?? { online: false, platform: 'unknown' }]));
   }
 
-  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux'): Promise<CommandHandle> {
+  /** `run`: a document to send instead of the script (any platform: the document decides), and an output location. */
+  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux', run: Omit<ScriptOptions, 'mayRerun'> = {}): Promise<CommandHandle> {
     const managed = await this.managedInstances(all);
-    const ids = all.filter((id) => managed.get(id)?.online === true && managed.get(id)?.platform === platform);
+    const ids = all.filter((id) => managed.get(id)?.online === true && (run.document !== undefined || managed.get(id)?.platform === platform));
+    const output = run.output ?? this.output;
     const skipped = all.filter((id) => !ids.includes(id)).map((id) => ({ instanceId: id, detail: managed.get(id)?.online === true ? `Invalid Platform: ${managed.get(id)?.platform ?? 'unknown'}` : 'Undeliverable: no SSM agent online' }));
     const commandIds: string[] = [];
     for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
       const r = await this.send(() =>
         this.ssm.send(
           new SendCommandCommand({
-            DocumentName: 'AWS-RunShellScript',
+            DocumentName: run.document?.name ?? 'AWS-RunShellScript',
             InstanceIds: ids.slice(i, i + SEND_COMMAND_MAX),
-            Parameters: { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] },
+            // A document gets its own parameters only: executionTimeout is AWS-RunShellScript's, others may refuse it.
+            Parameters: run.document === undefined ? { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] } : Object.fromEntries(Object.entries(run.document.parameters).map(([k, v]) => [k, [...v]])),
             TimeoutSeconds: DELIVERY_TIMEOUT_S,
             Comment: comment.slice(0, 100),
-            ...(this.output ? { OutputS3BucketName: this.output.bucket, OutputS3KeyPrefix: this.output.prefix } : {}),
+            ...(output ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: output.prefix } : {}),
           }),
         ),
       );
@@ -166,15 +171,17 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly scriptsSent = new Map<string, CommandHandle>();
 
   /**
-   * A maintenance script by SendCommand (AWS-RunShellScript); SSM Agent itself reboots on exit 194 and runs the
-   * script again. A repeat of the same command id is not sent twice by this process (SSM has no idempotency token:
-   * a controller killed between SendCommand and its commit may send it once more after a restart).
+   * A maintenance script by SendCommand (AWS-RunShellScript, or the task's document with its parameters); SSM
+   * Agent itself reboots on exit 194 and runs the script again. A repeat of the same command id is not sent twice by
+   * this process (SSM has no idempotency token: a controller killed between SendCommand and its commit may send it
+   * once more after a restart).
    */
-  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number): Promise<CommandHandle> {
+  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: ScriptOptions = { mayRerun: false }): Promise<CommandHandle> {
     const seen = this.scriptsSent.get(commandId);
     if (seen !== undefined) return seen;
     const timeoutSeconds = Math.max(30, Math.round(timeoutMs / 1000));
-    const sent = await this.sendScript('script', group, [instanceId], script, timeoutSeconds, `fleetwarden ${commandId}`);
+    const run = { ...(options.document === undefined ? {} : { document: options.document }), ...(options.output === undefined ? {} : { output: options.output }) };
+    const sent = await this.sendScript('script', group, [instanceId], script, timeoutSeconds, `fleetwarden ${commandId}`, undefined, 'Linux', run);
     const handle: CommandHandle = { ...sent, id: commandId, ref: sent.id };
     this.scriptsSent.set(commandId, handle);
     if (this.undeliverable.has(sent.id)) {
@@ -182,6 +189,14 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       this.undeliverable.delete(sent.id);
     }
     return handle;
+  }
+
+  /** CancelCommand for one instance of the script's SSM command (its id is the handle's `ref`, kept in the store). */
+  async cancel(handle: CommandHandle, instanceId: string): Promise<void> {
+    const ref = handle.ref ?? this.scriptsSent.get(handle.id)?.ref;
+    for (const commandId of (ref ?? '').split(',').filter((x) => x !== '' && !x.startsWith('undeliverable-'))) {
+      await this.send(() => this.ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] })));
+    }
   }
 
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
@@ -207,7 +222,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
             const output = (inv.CommandPlugins ?? []).map((p) => p.Output ?? '').join('\n');
             const at = this.clock.now();
             if (h.kind === 'script') {
-              const status = inv.Status === 'Success' ? 'success' : inv.Status === 'TimedOut' && inv.StatusDetails !== 'DeliveryTimedOut' ? 'timed-out' : inv.Status === 'Failed' || inv.Status === 'TimedOut' ? 'failed' : 'undeliverable';
+              const status = inv.Status === 'Success' ? 'success' : inv.Status === 'Cancelled' ? 'cancelled' : inv.Status === 'TimedOut' && inv.StatusDetails !== 'DeliveryTimedOut' ? 'timed-out' : inv.Status === 'Failed' || inv.Status === 'TimedOut' ? 'failed' : 'undeliverable';
               const code = inv.CommandPlugins?.[0]?.ResponseCode;
               out.scripts.push({ commandId: h.id, instanceId, status, exitCode: code ?? null, output, at, reboots: 0 });
             } else if (h.kind === 'bypass') {

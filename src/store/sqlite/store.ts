@@ -7,7 +7,7 @@ import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type Wor
 import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ActionFailure } from '../../planner/types.js';
-import { isOpen, type WindowExecution } from '../../maintenance/model.js';
+import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
@@ -31,6 +31,8 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE executions (id TEXT PRIMARY KEY, grp TEXT NOT NULL, start INTEGER NOT NULL, open INTEGER NOT NULL, body TEXT NOT NULL);
    CREATE INDEX executions_open ON executions(grp, open);
    CREATE INDEX executions_start ON executions(start, id);`,
+  `CREATE TABLE cancel_requests (execution TEXT PRIMARY KEY, grp TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX cancel_requests_grp ON cancel_requests(grp);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -278,6 +280,12 @@ export class SqliteStore implements Store {
     return this.stmt('UPDATE agent_commands SET result = ? WHERE id = ? AND instance_id = ? AND result IS NULL').run(JSON.stringify(result), id, instanceId).changes > 0;
   }
 
+  async cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean> {
+    // The mark lives in the command's body, which the agent reads; the first request's time is kept.
+    const sql = "UPDATE agent_commands SET body = json_set(body, '$.cancelRequestedAt', coalesce(json_extract(body, '$.cancelRequestedAt'), ?)) WHERE id = ? AND instance_id = ? AND result IS NULL";
+    return this.stmt(sql).run(at, id, instanceId).changes > 0;
+  }
+
   async pruneAgentCommands(sentBefore: number): Promise<number> {
     return this.stmt('DELETE FROM agent_commands WHERE sent_at < ?').run(sentBefore).changes;
   }
@@ -292,6 +300,18 @@ export class SqliteStore implements Store {
   async execution(id: string): Promise<WindowExecution | null> {
     const row = this.stmt('SELECT body FROM executions WHERE id = ?').get(id) as { body: string } | undefined;
     return row === undefined ? null : (JSON.parse(row.body) as WindowExecution);
+  }
+
+  async requestCancel(r: CancelRequest): Promise<boolean> {
+    return this.stmt('INSERT OR IGNORE INTO cancel_requests (execution, grp, body) VALUES (?, ?, ?)').run(r.execution, r.group, JSON.stringify(r)).changes > 0;
+  }
+
+  async cancelRequests(group: string): Promise<CancelRequest[]> {
+    return (this.stmt('SELECT body FROM cancel_requests WHERE grp = ? ORDER BY execution').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CancelRequest);
+  }
+
+  async removeCancelRequest(execution: string): Promise<void> {
+    this.stmt('DELETE FROM cancel_requests WHERE execution = ?').run(execution);
   }
 
   async close(): Promise<void> {
