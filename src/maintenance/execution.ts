@@ -277,7 +277,7 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
       }
       if (now - inv.phaseSince >= task.settleMs && back) {
         s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
-        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : inv.detail, now);
+        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : `${inv.status}: back in service`, now);
       }
       return { ...inv, detail: back ? `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}` : 'put back: waiting until healthy in its target groups' };
     }

@@ -27,4 +27,16 @@ describe('fleetwarden aws iam-policy', () => {
     assert.equal(full.Statement.find((s) => s.Sid === 'StateTable')?.Resource, 'arn:aws:dynamodb:*:*:table/fleetwarden-state');
     assert.deepEqual(Object.keys(full.Statement.find((s) => s.Sid === 'StartStopGroupInstances')?.Condition?.['StringEquals'] ?? {}), ['aws:ResourceTag/clonesquad:group-name']);
   });
+
+  it('maintenance tasks: their documents, on the group’s instances, and ssm:CancelCommand', () => {
+    const window = (tasks: unknown[]): unknown => ({ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, tasks });
+    const policy = iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web', maintenance: { windows: [window([{ name: 'scan', document: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } }, { name: 'check', document: 'Perform-Healthcheck', priority: 2 }, { name: 'report', command: 'uptime', priority: 3 }])] } }] }));
+    const sid = (id: string) => policy.Statement.find((s) => s.Sid === id);
+    assert.deepEqual(sid('RunTaskDocuments')?.Resource, ['arn:aws:ssm:*::document/AWS-RunPatchBaseline', 'arn:aws:ssm:*::document/AWS-RunShellScript', 'arn:aws:ssm:*:*:document/Perform-Healthcheck']);
+    assert.deepEqual(sid('RunTasksOnGroupInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/fleetwarden:group-name': ['web'] } });
+    assert.deepEqual(sid('CancelTaskCommands')?.Action, ['ssm:CancelCommand']);
+    assert.equal(iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web' }] })).Statement.some((s) => s.Action.includes('ssm:CancelCommand')), false, 'not without tasks');
+    const agent = iamPolicy(parseConfig({ provider: 'aws', controller: { eventDelivery: 'agent' }, groups: [{ name: 'web', maintenance: { windows: [window([{ name: 'report', command: 'uptime' }])] } }] }));
+    assert.equal(agent.Statement.some((s) => s.Action.includes('ssm:SendCommand')), false, 'the agent runs tasks: no SSM for them');
+  });
 });
