@@ -13,6 +13,7 @@ import { parseConfigText } from '../src/config/load.js';
 import type { LifecycleState } from '../src/domain/lifecycle.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { InstanceNs, probe, startEchoServer, waitFor } from '../test/agent/netns.js';
+import { AS_ROOT, assess, IPROUTE2, IPTABLES } from '../test/support/requirements.js';
 import { fmt, printTable } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,15 +35,18 @@ function memory(pid: number): { rss: number; hwm: number } {
 
 export async function benchAgent(): Promise<void> {
   console.log(`\n## agent: state change → port blocked (poll ${POLL_S} s, ${CYCLES} cycles, real iptables in a network namespace)`);
-  if (process.getuid?.() !== 0) {
-    console.log('skipped: needs root (network namespaces and iptables)');
+  const verdict = assess([AS_ROOT, ...IPTABLES, IPROUTE2], {});
+  if (!verdict.run) {
+    console.log(`skipped: ${verdict.message}`);
     return;
   }
   const store = new SqliteStore(':memory:');
   const config = parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}}\n');
   const ns = new InstanceNs('bench', 1);
+  const lease = await store.acquireLease('web', 'bench', Date.now(), 86_400_000);
+  if (lease === null) throw new Error('bench: lease not acquired');
   const setState = (state: LifecycleState): Promise<void> =>
-    store.saveTick({ group: 'web', at: Date.now(), records: [{ instanceId: 'i-bench', group: 'web', state, since: Date.now(), reason: 'bench' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    store.saveTick({ group: 'web', lease, at: Date.now(), records: [{ instanceId: 'i-bench', group: 'web', state, since: Date.now(), reason: 'bench' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   const api = createApiServer({ store, config, clock: { now: () => Date.now() }, live: null, adminTokenHash: hashToken('admin') });
   try {
     await startEchoServer(ns, 8080);

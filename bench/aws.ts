@@ -1,7 +1,8 @@
 /**
  * AWS API calls per tick for 1,000 and 10,000 instances: the real adapters (EC2, ELBv2, SSM) and reconciler against
  * a local endpoint that answers in AWS's shapes and counts calls. 20 groups, one target group and one maintenance
- * window each, SSM discovery on. The first tick adopts the fleet; a steady-state tick should cost
+ * window each, SSM discovery on. The first tick adopts the fleet (and reads each target group's deregistration
+ * delay, re-read every 30 minutes); a steady-state tick should cost
  * ceil(N/1000) DescribeInstances pages + one DescribeTargetHealth per target group + the window list, and make no
  * mutating call.
  */
@@ -48,6 +49,8 @@ function handler(n: number): (r: FakeRequest) => { status?: number; body: string
         for (let i = g; i < n; i += GROUPS) members += `<member><Target><Id>${id(i)}</Id></Target><TargetHealth><State>healthy</State></TargetHealth></member>`;
         return { body: `<DescribeTargetHealthResponse xmlns="${ELB}"><DescribeTargetHealthResult><TargetHealthDescriptions>${members}</TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>` };
       }
+      case 'DescribeTargetGroupAttributes':
+        return { body: `<DescribeTargetGroupAttributesResponse xmlns="${ELB}"><DescribeTargetGroupAttributesResult><Attributes><member><Key>deregistration_delay.timeout_seconds</Key><Value>300</Value></member></Attributes></DescribeTargetGroupAttributesResult></DescribeTargetGroupAttributesResponse>` };
       case 'DescribeMaintenanceWindows':
         return { body: JSON.stringify({ WindowIdentities: Array.from({ length: GROUPS }, (_, g) => ({ WindowId: `mw-${String(g).padStart(17, '0')}`, Name: `FW-g${g}`, Enabled: true, Duration: 2, Cutoff: 0, Schedule: 'cron(0 3 ? * SUN#1 *)' })) }) };
       case 'ListTagsForResource':

@@ -5,10 +5,12 @@
  * script the controller cancels is killed with its process group (or never started) and reported `cancelled`.
  *
  * When the controller cannot be reached, the last known state is kept — the firewall is never changed on a guess,
- * and before any state is known it is not touched at all (a restarted agent leaves the rules it finds).
+ * and before any state is known it is not touched at all (a restarted agent leaves the rules it finds). Every answer
+ * is checked first (view.ts): an unknown state or event is logged and ignored, never turned into a script path.
  */
 import type { Logger } from './log.js';
 import { checkBypassFile, runEventScript, runScript, stateScripts } from './scripts.js';
+import { type CheckedView, checkView } from './view.js';
 
 export interface AgentCommand {
   readonly id: string;
@@ -21,13 +23,6 @@ export interface AgentCommand {
   readonly timeoutMs: number;
   /** The controller asks for the command to stop (a maintenance script). */
   readonly cancel?: boolean;
-}
-
-export interface InstanceView {
-  readonly state: string;
-  /** Block the ports: draining, or out of service for a maintenance task (older controllers: absent). */
-  readonly drain?: boolean;
-  readonly pendingCommands: readonly AgentCommand[];
 }
 
 /** Maintenance scripts in progress, kept on disk so a reboot (exit 194) or a crash is told apart afterwards. */
@@ -76,6 +71,7 @@ export class Agent {
   private readonly done = new Set<string>();
   private scriptChain: Promise<void> = Promise.resolve();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly reported = new Set<string>();
 
   constructor(options: AgentOptions) {
     this.o = options;
@@ -97,7 +93,7 @@ export class Agent {
 
   /** One poll: read the state, reconcile the firewall, start scripts and commands. Never throws. */
   async poll(): Promise<void> {
-    let view: InstanceView;
+    let raw: unknown;
     try {
       const r = await this.request('GET', `/v1/instances/${encodeURIComponent(this.o.instanceId)}`);
       if (!r.ok) {
@@ -106,7 +102,7 @@ export class Agent {
         await this.keepFirewall();
         return;
       }
-      view = (await r.json()) as InstanceView;
+      raw = await r.json();
     } catch (err) {
       this.unreachable(err instanceof Error ? ((err.cause as { code?: string; message?: string } | undefined)?.code ?? (err.cause as { message?: string } | undefined)?.message ?? err.message) : String(err));
       await this.keepFirewall();
@@ -114,18 +110,23 @@ export class Agent {
     }
     if (this.reachable === false) this.o.log.info('controller reachable again');
     this.reachable = true;
+    const view = checkView(raw);
+    this.report(view.refused);
+    // An unusable state changes nothing: not the state, not the firewall, no script.
     const old = this.state;
-    this.state = view.state;
-    const wasDrain = this.drain;
-    this.drain = view.drain ?? view.state === 'draining';
-    if (wasDrain !== null && wasDrain !== this.drain && view.state !== 'draining') this.o.log.info(this.drain ? 'out of service for maintenance' : 'back in service after maintenance');
+    if (view.state !== null) {
+      this.state = view.state;
+      const wasDrain = this.drain;
+      this.drain = view.drain ?? view.state === 'draining';
+      if (wasDrain !== null && wasDrain !== this.drain && view.state !== 'draining') this.o.log.info(this.drain ? 'out of service for maintenance' : 'back in service after maintenance');
+    }
     await this.keepFirewall();
-    if (old !== view.state) {
+    if (view.state !== null && old !== view.state) {
       this.o.log.info(`state ${old ?? '(unknown)'} → ${view.state}`);
       this.queueStateScripts(view.state, old ?? 'unknown');
     }
     await this.flushResults();
-    for (const c of view.pendingCommands) {
+    for (const c of view.commands) {
       if (c.cancel === true) await this.cancelCommand(c);
       else this.startCommand(c);
     }
@@ -145,6 +146,16 @@ export class Agent {
     this.o.log.info(`maintenance script ${c.id} cancelled by the controller before it ran`);
     this.unposted.set(c.id, { outcome: 'cancelled', exitCode: null, output: 'cancelled by the controller before it ran', reboots });
     await this.flushResults();
+  }
+
+  /** Refusals are logged once each (a controller repeats its answer every poll), at most a bounded number kept. */
+  private report(refused: CheckedView['refused']): void {
+    for (const r of refused) {
+      if (this.reported.has(r.key)) continue;
+      if (this.reported.size >= 1000) this.reported.delete(this.reported.values().next().value ?? '');
+      this.reported.add(r.key);
+      this.o.log.error(r.message);
+    }
   }
 
   /** Rules follow the last known state, re-applied every poll (repairs drift); unknown state: hands off. */

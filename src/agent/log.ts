@@ -5,6 +5,7 @@
  */
 import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { escapeControl } from '../domain/text.js';
 
 export interface RotateSpec {
   readonly intervalMs: number;
@@ -69,9 +70,13 @@ export class AgentLog implements Logger {
     this.write('ERROR', message);
   }
 
+  /**
+   * The one place a log line is made: every control character of the message is escaped (a script's output, an
+   * API value), so one call is one line and nothing in a value can forge another or drive the terminal.
+   */
   private write(level: string, message: string): void {
     const now = this.now();
-    const line = `${new Date(now).toISOString()} ${level} ${message.replace(/\n+$/, '')}\n`;
+    const line = `${new Date(now).toISOString()} ${level} ${escapeControl(message.replace(/\n+$/, ''))}\n`;
     if (this.file === null) {
       process.stderr.write(line);
       return;

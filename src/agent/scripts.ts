@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isLifecycleState } from '../domain/lifecycle.js';
+import { isEventName } from '../domain/model.js';
 
 export interface ScriptRun {
   readonly exitCode: number | null;
@@ -80,8 +82,12 @@ function executable(path: string): boolean {
   }
 }
 
-/** Executable files of `<dir>/<state>/`, in name order (hidden files and editor backups skipped). */
+/**
+ * Executable files of `<dir>/<state>/`, in name order (hidden files and editor backups skipped). Only a lifecycle
+ * state names a directory: `../x` or `/etc` never leaves `dir` (view.ts refuses them first; this is the backstop).
+ */
 export function stateScripts(dir: string, state: string): string[] {
+  if (!isLifecycleState(state)) return [];
   const sub = join(dir, state);
   if (!existsSync(sub)) return [];
   return readdirSync(sub)
@@ -98,7 +104,7 @@ export type EventOutcome = 'success' | 'failed';
  * failure; exit 0 → success; any other exit, a signal or the time limit → failure.
  */
 export async function runEventScript(dir: string, event: string, args: readonly string[], timeoutMs: number): Promise<{ outcome: EventOutcome; exitCode: number | null; output: string }> {
-  if (!/^[a-z0-9-]+$/.test(event)) return { outcome: 'failed', exitCode: null, output: `refused: event name ${JSON.stringify(event)}` };
+  if (!isEventName(event)) return { outcome: 'failed', exitCode: null, output: `refused: unknown event ${JSON.stringify(event)}` };
   const path = join(dir, event);
   if (!existsSync(path)) return { outcome: 'success', exitCode: null, output: `no script ${path}: nothing to do` };
   if (!executable(path)) return { outcome: 'failed', exitCode: null, output: `${path} exists but is not an executable file` };

@@ -102,7 +102,7 @@ const ROUTES: readonly Route[] = [
     summary: 'every managed instance with its lifecycle state, and who holds each group’s lease',
     auth: 'admin',
     query: [{ name: 'group', description: 'only this group' }],
-    handle: async (req, d) => ({ json: await svc.statusView(d.store, d.config, req.now, strParam(req.query, 'group')) }),
+    handle: async (req, d) => ({ json: await svc.statusView(d.store, d.config, req.now, strParam(req.query, 'group'), d.live) }),
   },
   {
     method: 'GET',
@@ -132,7 +132,7 @@ const ROUTES: readonly Route[] = [
     ],
     handle: async (req, d) => {
       const at = strParam(req.query, 'at');
-      return { json: await svc.explainView(d.store, d.config, req.params['group'] ?? '', at === undefined ? req.now : parseInstant(at, 'at'), strParam(req.query, 'key')) };
+      return { json: await svc.explainView(d.store, d.config, req.params['group'] ?? '', at === undefined ? req.now : parseInstant(at, 'at'), strParam(req.query, 'key'), d.ssmWindows ? await d.ssmWindows() : []) };
     },
   },
   {
@@ -340,6 +340,10 @@ async function metrics(deps: ApiDeps, now: number): Promise<string> {
   }));
   const leases = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.leaseHolder(g.name, now)) === null ? 0 : 1] as [Record<string, string>, number]));
   gauge('fleetwarden_group_lease_held', '1 when a controller holds the group’s lease', 'gauge', leases);
+  const problems = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.loadGroup(g.name)).problems.length] as [Record<string, string>, number]));
+  gauge('fleetwarden_problems', 'input a group’s last tick could not use (instance tags, windows): reported and left alone', 'gauge', problems);
+  const errors = deps.live?.groupErrors?.();
+  if (errors !== undefined) gauge('fleetwarden_group_failing', '1 while a group’s last tick failed', 'gauge', deps.config.groups.map((g) => [{ group: g.name }, errors.has(g.name) ? 1 : 0]));
   gauge('fleetwarden_overrides_active', 'run-time overrides in force', 'gauge', [[{}, (await deps.store.overrides(now)).length]]);
   gauge('fleetwarden_controls_active', 'instance controls in force', 'gauge', [[{}, (await deps.store.controls(now)).length]]);
   if (deps.stats) {

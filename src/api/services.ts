@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig, GroupConfig } from '../config/config.js';
-import { formatKeyValue, KEY_DEFS, parseKeyValue } from '../config/keys.js';
+import { findKey, formatKeyValue, KEY_DEFS, parseKeyValue, unknownKey } from '../config/keys.js';
 import { formatPath } from '../config/load.js';
 import { type LayerEntry, resolve } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
@@ -23,6 +23,8 @@ import { heldInstances } from '../maintenance/execution.js';
 export interface LiveView {
   observedInstance(id: string): ObservedInstance | undefined;
   windowsOf(group: string): readonly { readonly name: string; readonly start: number; readonly end: number }[] | undefined;
+  /** Each group's last failed tick, while it has had no good one since. */
+  groupErrors?(): ReadonlyMap<string, { readonly at: number; readonly message: string }>;
 }
 
 /** AWS ids (`i-0abc…`) and the simulator's readable ones (`i-web-001`). */
@@ -58,14 +60,27 @@ function ttlMs(raw: string | number, field: string): number {
 
 // ---------------------------------------------------------------- status and history
 
-export async function statusView(store: Store, config: FleetConfig, now: number, group?: string): Promise<unknown> {
+export async function statusView(store: Store, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<unknown> {
   if (group !== undefined) findGroup(config, group, 'group');
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
-  const leases = await Promise.all(config.groups.filter((g) => group === undefined || g.name === group).map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
+  const chosen = config.groups.filter((g) => group === undefined || g.name === group);
+  const leases = await Promise.all(chosen.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
+  const errors = live?.groupErrors?.() ?? new Map<string, { at: number; message: string }>();
+  const groups = await Promise.all(
+    chosen.map(async (g) => {
+      const err = errors.get(g.name);
+      return {
+        group: g.name,
+        problems: (await store.loadGroup(g.name)).problems.map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
+        lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message },
+      };
+    }),
+  );
   return {
     at: formatInstant(now),
     instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })),
-    leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null })),
+    leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null, generation: l.holder?.generation ?? null })),
+    groups,
   };
 }
 
@@ -100,11 +115,14 @@ function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly Lay
 }
 
 /** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
-export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string): Promise<unknown> {
+export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
+  if (key !== undefined && findKey(key) === undefined) throw unknownKey(key, 'key');
   const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
-  const resolved = resolve({ group, now, subfleets, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
-  if (key !== undefined) resolved.settings.raw(key); // an unknown key fails here, naming it
+  // The SSM windows the controller discovers count here as they do there.
+  const discovered = ssmWindowsForGroup(ssm, group.name, config.naming, now);
+  const own = resolve({ group, now, subfleets, extraWindows: discovered.windows, ...(store === null ? {} : { storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }) });
+  const resolved = { ...own, warnings: [...own.warnings, ...discovered.warnings] };
   const keys = key === undefined ? listedKeys(group, resolved.layers) : [key];
   const expires = (e: LayerEntry | undefined): string | null => (e?.expiresAt === undefined ? null : formatInstant(e.expiresAt));
   return {

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FleetConfig } from '../config/config.js';
 import { ValidationError } from '../domain/errors.js';
 import { type Clock, ScaledClock, systemClock, VirtualClock } from '../domain/time.js';
-import type { ObjectStore, Store } from '../ports/index.js';
+import type { ObjectStore, Store, WindowSource } from '../ports/index.js';
+import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { DirectoryObjectStore } from '../store/objects/objects.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../providers/simulator/spec.js';
@@ -20,6 +22,8 @@ export interface Controller {
   readonly store: Store;
   readonly clock: Clock;
   readonly simulator: Simulator | null;
+  /** Where SSM windows are discovered (null unless ssm.discovery is on). */
+  readonly windowSource: WindowSource | null;
   close(): Promise<void>;
 }
 
@@ -67,11 +71,51 @@ function assemble(config: FleetConfig, opts: OpenOptions, ports: Pick<Reconciler
     store,
     clock,
     simulator,
+    windowSource: config.ssmDiscovery ? ports.windowSource : null,
     close: async () => {
       await reconciler.release();
       await store.close();
     },
   };
+}
+
+/** The SQLite file or DynamoDB table of a configuration, in words. */
+export function storePathOf(config: FleetConfig, stateDir: string): string {
+  return config.store.kind === 'dynamodb' ? `DynamoDB table ${config.store.table ?? ''}` : (config.storePath ?? join(stateDir, 'state.db'));
+}
+
+/** Whether the configured store exists (DynamoDB is assumed to: the table is made by the deployment). */
+export function storeExists(config: FleetConfig, stateDir: string): boolean {
+  return config.store.kind === 'dynamodb' || existsSync(storePathOf(config, stateDir));
+}
+
+/** Opens the configured store for an operator command; it must exist (reading an empty one would only mislead). */
+export async function openStore(config: FleetConfig, stateDir: string): Promise<Store> {
+  if (config.store.kind === 'dynamodb') return (await import('./aws.js')).dynamoStore(config);
+  if (!storeExists(config, stateDir)) throw new ValidationError('--state-dir', `no store at ${storePathOf(config, stateDir)}: run 'fleetwarden run' first (or give --state-dir)`);
+  return new SqliteStore(storePathOf(config, stateDir));
+}
+
+/**
+ * The clock of the configured world: the wall clock on AWS; on the simulator, the simulated instant the world file
+ * is at (its start when there is no world yet) — so TTLs and windows are judged as the controller judges them.
+ */
+export function worldClock(config: FleetConfig, stateDir: string): Clock {
+  if (config.provider !== 'simulator' || config.simulator === undefined) return systemClock;
+  const spec = config.simulator;
+  const saved = Simulator.savedAnchor(spec.world ?? join(stateDir, 'world.json'));
+  if (saved === null) {
+    const start = Simulator.startTime(spec);
+    return { now: () => start };
+  }
+  return new ScaledClock(saved.sim, saved.speed, systemClock, saved.real);
+}
+
+/** The SSM windows the configured provider discovers now (none unless ssm.discovery is on). */
+export function ssmWindowsOf(config: FleetConfig, clock: Clock): () => Promise<SsmWindowInfo[]> {
+  if (!config.ssmDiscovery) return () => Promise.resolve([]);
+  if (config.provider === 'simulator') return () => new Simulator(simulatorSpec(config), config.naming, clock, null).list();
+  return async () => (await import('./aws.js')).awsPorts(config, clock).windowSource.list();
 }
 
 function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {

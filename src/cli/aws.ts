@@ -1,5 +1,4 @@
 import { loadConfigFile } from '../config/load.js';
-import { iamPolicy } from '../providers/aws/iam.js';
 import { type CliIo, type Command, EXIT, parse } from './io.js';
 
 const iam: Command = {
@@ -7,12 +6,17 @@ const iam: Command = {
   summary: 'print the least-privilege IAM policy the configuration needs',
   help: `Usage: fleetwarden aws iam-policy [--config FILE]
 
-Prints the IAM policy document (JSON) for the controller's role: describe calls on *, start/stop and target
-(de)registration only on resources tagged with one of the configuration's groups, SSM only for what is enabled
-(window discovery, event scripts), S3 for command output and DynamoDB for the state table when configured.`,
-  run(args: string[], io: CliIo): number {
+Prints the IAM policy document (JSON) for the controller's role, generated from the AWS calls each adapter
+declares and the features the configuration uses: read-only calls IAM cannot narrow on *; start/stop, target
+(de)registration and SendCommand only on resources tagged with one of the configuration's groups; SSM window
+discovery, event and bypass commands (shell and PowerShell documents), maintenance-task commands, S3 for task
+output and DynamoDB for the state table only when configured.`,
+  async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' } }, false);
-    io.out(JSON.stringify(iamPolicy(loadConfigFile(values.config ?? 'fleetwarden.yaml')), null, 2));
+    const config = loadConfigFile(values.config ?? 'fleetwarden.yaml');
+    // The declarations live beside the adapters, and with them the AWS SDK: loaded only for this command.
+    const { iamPolicy } = await import('../providers/aws/iam.js');
+    io.out(JSON.stringify(iamPolicy(config), null, 2));
     return EXIT.ok;
   },
 };

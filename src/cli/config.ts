@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import { explainView, findGroup } from '../api/services.js';
 import type { FleetConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { ValidationErrors } from '../domain/errors.js';
-import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
-import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
-import { apiClient, DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, withStore } from './remote.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
+import { type CliIo, type Command, escapeControl, EXIT, parse, table, UsageError } from './io.js';
+import { apiClient, DEFAULT_CONFIG, DEFAULT_STATE_DIR, localContext, TARGET_HELP, TARGET_OPTIONS, withStore } from './remote.js';
+import { storeExists } from '../app/compose.js';
 
 
 const validate: Command = {
@@ -28,7 +28,7 @@ exit code is 0 when the file is valid and 2 when it is not.`,
     } catch (err) {
       if (!(err instanceof ValidationErrors)) throw err;
       if (values.json === true) io.out(JSON.stringify({ valid: false, file, errors: err.issues.map((i) => ({ path: i.field, reason: i.reason })) }));
-      for (const issue of err.issues) io.err(`error: ${issue.message}`);
+      for (const issue of err.issues) io.err(`error: ${escapeControl(issue.message)}`);
       io.err(`${file}: ${err.issues.length} problem(s); nothing was applied`);
       return EXIT.usage;
     }
@@ -76,33 +76,38 @@ store < schedule < window < override) and the instant it expires where it does. 
 value for that key, lowest first; the last one wins.
 
   --group NAME      the group (needed when the file has several)
-  --at ISO          evaluate schedules, windows and overrides at this instant instead of now
+  --at ISO          evaluate schedules, windows and overrides at this instant instead of now (with the
+                    simulator, now is the simulated world's instant, as the controller sees it)
 ${TARGET_HELP}
 
 With --url, the running controller answers (stored values and run-time overrides included). Without it, the
-store is read when it exists (overrides included); with no store yet, the file alone is evaluated.`,
+store is read when it exists (overrides included); with no store yet, the file alone is evaluated. SSM windows
+are discovered as the controller discovers them (ssm.discovery: SSM itself with provider aws).`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } });
     const key = positionals[0];
-    const at = values.at === undefined ? systemClock.now() : parseInstant(values.at, '--at');
+    const given = values.at === undefined ? undefined : parseInstant(values.at, '--at');
     const api = apiClient(values);
     let view: ExplainJson;
     if (api !== null) {
       // Through the API with --group, the controller's configuration is the one that counts: no local file needed.
       const group = values.group ?? groupName(loadConfigFile(values.config ?? DEFAULT_CONFIG), undefined);
-      const q = new URLSearchParams({ at: formatInstant(at), ...(key === undefined ? {} : { key }) });
+      // Without --at, the controller's own now (the simulated instant on the simulator).
+      const q = new URLSearchParams({ ...(given === undefined ? {} : { at: formatInstant(given) }), ...(key === undefined ? {} : { key }) });
       view = (await api.call('GET', `/v1/groups/${encodeURIComponent(group)}/config?${q.toString()}`)) as ExplainJson;
     } else {
       const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
       const group = groupName(config, values.group);
-      const hasStore = config.store.kind === 'dynamodb' || existsSync(storePathOf(config, values['state-dir'] ?? DEFAULT_STATE_DIR));
-      view = (await (hasStore ? withStore(values, (store) => explainView(store, config, group, at, key)) : explainView(null, config, group, at, key))) as ExplainJson;
+      const local = localContext(config, values);
+      const at = given ?? local.now;
+      const ssm = await local.ssmWindows();
+      view = (await (storeExists(config, values['state-dir'] ?? DEFAULT_STATE_DIR) ? withStore(values, (store) => explainView(store, config, group, at, key, ssm)) : explainView(null, config, group, at, key, ssm))) as ExplainJson;
     }
     if (values.json === true) {
       io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    const header = `group ${view.group} at ${view.at}; active windows: ${view.activeWindows.map((a) => `${a.name} until ${a.end}`).join(', ') || 'none'}`;
+    const header = escapeControl(`group ${view.group} at ${view.at}; active windows: ${view.activeWindows.map((a) => `${a.name} until ${a.end}`).join(', ') || 'none'}`);
     if (key !== undefined) {
       const entries = view.settings[0]?.layers ?? [];
       const lines = entries.map((e, i) => [i === entries.length - 1 ? '*' : '', e.layer, e.value, e.source, e.expiresAt ?? '']);
@@ -110,7 +115,7 @@ store is read when it exists (overrides included); with no store yet, the file a
     } else {
       io.out(`${header}\n${table(['key', 'value', 'layer', 'set by', 'expires'], view.settings.map((r) => [r.key, r.value, r.layer, r.source, r.expiresAt ?? '']))}`);
     }
-    for (const w of view.warnings) io.err(`warning: ${w}`);
+    for (const w of view.warnings) io.err(`warning: ${escapeControl(w)}`);
     return EXIT.ok;
   },
 };

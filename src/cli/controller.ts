@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
 import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
-import { openController, simulatorSpec } from '../app/compose.js';
+import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
+import type { WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { loadConfigFile } from '../config/load.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { formatDuration } from '../domain/durations.js';
-import { formatInstant, parseInstant, systemClock } from '../domain/time.js';
-import { Simulator } from '../providers/simulator/simulator.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { Store } from '../ports/index.js';
-import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 
@@ -50,6 +50,8 @@ function eventJson(e: ControllerEvent): Record<string, unknown> {
       return { at: formatInstant(e.at), group: e.group, type: e.type, message: e.message };
     case 'maintenance':
       return { at: formatInstant(e.at), group: e.group, instance: e.instance, type: 'maintenance', message: e.message };
+    case 'problem':
+      return { at: formatInstant(e.at), group: e.group, type: 'problem', state: e.state, ...e.problem };
   }
 }
 
@@ -79,9 +81,9 @@ with method, path and status only.`,
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
-    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0)) throw new UsageError('--speed', `expected a positive number, got "${values.speed ?? ''}"`);
+    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
     const print = (e: ControllerEvent): void => {
-      io.out(values.json === true ? JSON.stringify(eventJson(e)) : Reconciler.describe(e));
+      io.out(values.json === true ? JSON.stringify(eventJson(e)) : escapeControl(Reconciler.describe(e)));
     };
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
     const ctl = await openController(config, { stateDir, speed, onEvent: print });
@@ -97,7 +99,7 @@ with method, path and status only.`,
           live: ctl.reconciler,
           adminTokenHash,
           stats,
-          ...(ctl.simulator && config.ssmDiscovery ? { ssmWindows: () => (ctl.simulator as Simulator).list() } : {}),
+          ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           log: (e) => {
             if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
           },
@@ -133,6 +135,9 @@ with method, path and status only.`,
           stats.lastTickSeconds = (Date.now() - started) / 1000;
           stats.lastTickAt = Date.now();
           for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
+          stats.tickErrors += summary.failed.length;
+          // Each failed group was already reported as it failed; the others acted. --once says so by its exit code.
+          if (values.once === true && summary.failed.length > 0) process.exitCode = 1;
         } catch (err) {
           // A tick that fails (a cloud API down after every retry) changes nothing: the next one starts over from
           // what it observes. The controller keeps going; --once reports the failure.
@@ -192,7 +197,7 @@ at rest. Nothing is written to disk.
     const report = await simulate({ ...config, provider: 'simulator' }, from, to, (e) => {
       if (json) {
         if (e.type === 'transition' || e.type === 'command' || e.type === 'window') io.out(JSON.stringify(eventJson(e)));
-      } else if (e.type !== 'lease') io.out(Reconciler.describe(e));
+      } else if (e.type !== 'lease') io.out(escapeControl(Reconciler.describe(e)));
     });
     if (!json) {
       const total = Object.values(report.timeInState).reduce((a, b) => a + b, 0) || 1;
@@ -209,6 +214,7 @@ at rest. Nothing is written to disk.
 interface StatusJson {
   instances: { group: string; instance: string; state: string; since: string; reason: string }[];
   leases: { group: string; owner: string | null; expiresAt: string | null }[];
+  groups?: { group: string; problems: { source: string; subject: string; field: string; value: string; reason: string; since: string }[]; lastError: { at: string; message: string } | null }[];
 }
 
 const status: Command = {
@@ -225,7 +231,7 @@ ${TARGET_HELP}`,
     const view = (await viaApiOrStore(
       values,
       (api) => api.call('GET', `/v1/status${group === undefined ? '' : `?group=${encodeURIComponent(group)}`}`),
-      (store, config) => statusView(store, config, systemClock.now(), group),
+      (store, config, local) => statusView(store, config, local.now, group),
     )) as StatusJson;
     if (values.json === true) {
       io.out(JSON.stringify(view));
@@ -235,7 +241,13 @@ ${TARGET_HELP}`,
     const counts = new Map<string, number>();
     for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
-    for (const l of view.leases) io.out(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`);
+    for (const l of view.leases) io.out(escapeControl(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`));
+    for (const g of view.groups ?? []) {
+      if (g.lastError !== null) io.out(escapeControl(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`));
+      if (g.problems.length === 0) continue;
+      io.out(`\n${g.group}: ${g.problems.length} problem(s) — input left alone until fixed:`);
+      io.out(table(['since', 'source', 'subject', 'field', 'value', 'reason'], g.problems.map((p) => [p.since, p.source, p.subject, p.field, JSON.stringify(p.value), p.reason])));
+    }
     return EXIT.ok;
   },
 };
@@ -273,19 +285,21 @@ ${TARGET_HELP}`,
 const windows: Command = {
   name: 'windows',
   summary: 'upcoming maintenance-window periods of every group',
-  help: `Usage: fleetwarden windows [--config FILE] [--group NAME] [--from ISO] [--days N] [--json]
+  help: `Usage: fleetwarden windows [--config FILE] [--state-dir DIR] [--group NAME] [--from ISO] [--days N] [--json]
 
-Lists the window periods of each group (file-declared windows, and the simulator's SSM windows when
-ssm.discovery is on) from --from (default now) for --days days (default 7), with the instant each becomes
-active (start − startAhead).
+Lists the window periods of each group (file-declared windows, and the SSM windows the configured provider
+discovers when ssm.discovery is on — SSM itself with provider aws, the simulator's otherwise) from --from
+(default now: the simulated instant of the world with the simulator) for --days days (default 7), with the
+instant each becomes active (start − startAhead).
 
-  --config FILE   configuration file (default ${DEFAULT_CONFIG})`,
+  --config FILE     configuration file (default ${DEFAULT_CONFIG})
+  --state-dir DIR   where the simulated world lives, for its clock (default ${DEFAULT_STATE_DIR}/)`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, json: { type: 'boolean' } }, false);
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const from = values.from === undefined ? systemClock.now() : parseInstant(values.from, '--from');
+    const from = values.from === undefined ? worldClock(config, values['state-dir'] ?? DEFAULT_STATE_DIR).now() : parseInstant(values.from, '--from');
     const to = from + (intOption(values.days, '--days', 1, 366) ?? 7) * 86_400_000;
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && config.simulator ? await new Simulator(config.simulator, config.naming, { now: () => from }, null).list() : [];
+    const ssm: SsmWindowInfo[] = await ssmWindowsOf(config, { now: () => from })();
     if (values.group !== undefined) findGroup(config, values.group, '--group');
     const view = windowsView(config, from, to, values.group, ssm);
     if (values.json === true) {
@@ -293,7 +307,7 @@ active (start − startAhead).
       return EXIT.ok;
     }
     io.out(view.periods.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end', 'description'], view.periods.map((r) => [r.group, r.window, r.activeFrom, r.start, r.end, r.description ?? ''])));
-    for (const w of view.warnings) io.err(`warning: ${w}`);
+    for (const w of view.warnings) io.err(`warning: ${escapeControl(w)}`);
     return EXIT.ok;
   },
 };

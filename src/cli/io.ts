@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isUserError, ValidationError } from '../domain/errors.js';
+import { isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { escapeControl } from '../domain/text.js';
+
+export { escapeControl };
 
 /** Where a command writes; tests capture it, the binary wires it to the process. */
 export interface CliIo {
@@ -57,7 +60,8 @@ export async function runCommand(command: Command, args: string[], io: CliIo): P
     return await command.run(args, io);
   } catch (err) {
     if (isUserError(err)) {
-      io.err(`error: ${err.message}`);
+      // One line per problem; a value quoted in one (from an API answer, say) cannot add lines of its own.
+      io.err(`error: ${(err instanceof ValidationErrors ? err.issues.map((i) => i.message) : [err.message]).map(escapeControl).join('\n')}`);
       return EXIT.usage;
     }
     io.err(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -65,8 +69,13 @@ export async function runCommand(command: Command, args: string[], io: CliIo): P
   }
 }
 
-/** Renders rows as an aligned text table. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Renders rows as an aligned text table. Cells are values from the store and the cloud (tags, reasons, instance
+ * ids): their control characters are escaped, so no value can break a row into forged lines or send terminal
+ * escapes. (--json output is JSON.stringify's, exact.)
+ */
+export function table(headers: readonly string[], rawRows: readonly (readonly string[])[]): string {
+  const rows = rawRows.map((r) => r.map(escapeControl));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { cancelExecution, controlsView, executionsView, executionView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
 import { ValidationError } from '../domain/errors.js';
 import { systemClock } from '../domain/time.js';
-import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore, withStore } from './remote.js';
 
 function positional(list: readonly string[], i: number, name: string, usage: string): string {
@@ -36,7 +36,7 @@ ${TARGET_HELP}`,
     const key = positional(positionals, 1, 'KEY', usage);
     const value = positional(positionals, 2, 'VALUE', usage);
     const body = { value, ttl: required(values.ttl, '--ttl', '2h'), reason: required(values.reason, '--reason', '"load test"') };
-    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/groups/${p(group)}/overrides/${p(key)}`, body), (store, config) => setOverride(store, config, group, key, body, systemClock.now()))) as { key: string; value: string; expiresAt: string };
+    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/groups/${p(group)}/overrides/${p(key)}`, body), (store, config, local) => setOverride(store, config, group, key, body, local.now))) as { key: string; value: string; expiresAt: string };
     io.out(values.json === true ? JSON.stringify(out) : `${group}: ${out.key} = ${out.value} until ${out.expiresAt}`);
     return EXIT.ok;
   },
@@ -48,7 +48,7 @@ const overrideList: Command = {
   help: `Usage: fleetwarden override list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/overrides'), (store) => overridesView(store, systemClock.now()))) as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] };
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/overrides'), (store, _config, local) => overridesView(store, local.now))) as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] };
     io.out(values.json === true ? JSON.stringify(out) : out.overrides.length === 0 ? 'No override in force.' : table(['group', 'key', 'value', 'until', 'reason'], out.overrides.map((o) => [o.group, o.key, o.value, o.expiresAt, o.reason])));
     return EXIT.ok;
   },
@@ -91,7 +91,7 @@ ${TARGET_HELP}`,
     const instance = checkInstanceId(positional(positionals, 0, 'INSTANCE', usage), 'INSTANCE');
     const kind = checkControlKind(positional(positionals, 1, 'KIND', usage), 'KIND');
     const body = { ttl: required(values.ttl, '--ttl', '4h'), reason: required(values.reason, '--reason', '"debugging"') };
-    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/instances/${p(instance)}/controls/${kind}`, body), (store) => setControl(store, instance, kind, body, systemClock.now()))) as { until: string };
+    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/instances/${p(instance)}/controls/${kind}`, body), (store, _config, local) => setControl(store, instance, kind, body, local.now))) as { until: string };
     io.out(values.json === true ? JSON.stringify(out) : `${instance}: ${kind} until ${out.until}`);
     return EXIT.ok;
   },
@@ -103,7 +103,7 @@ const controlList: Command = {
   help: `Usage: fleetwarden control list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/controls'), (store) => controlsView(store, systemClock.now()))) as { controls: { instance: string; kind: string; until: string; reason: string }[] };
+    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/controls'), (store, _config, local) => controlsView(store, local.now))) as { controls: { instance: string; kind: string; until: string; reason: string }[] };
     io.out(values.json === true ? JSON.stringify(out) : out.controls.length === 0 ? 'No control in force.' : table(['instance', 'control', 'until', 'reason'], out.controls.map((c) => [c.instance, c.kind, c.until, c.reason])));
     return EXIT.ok;
   },
@@ -261,8 +261,8 @@ ${TARGET_HELP}`,
       io.out(JSON.stringify(out));
       return EXIT.ok;
     }
-    io.out(`${out.id}: ${statusText(out)} (period ${out.start} → ${out.end})${out.description === null ? '' : ` — ${out.description}`}`);
-    if (out.cancel !== null) io.out(`cancelled by ${out.cancel.by} at ${out.cancel.at}: ${out.cancel.reason}`);
+    io.out(escapeControl(`${out.id}: ${statusText(out)} (period ${out.start} → ${out.end})${out.description === null ? '' : ` — ${out.description}`}`));
+    if (out.cancel !== null) io.out(escapeControl(`cancelled by ${out.cancel.by} at ${out.cancel.at}: ${out.cancel.reason}`));
     for (const t of out.tasks) {
       io.out(`\ntask ${t.name}: ${t.status} — ${t.detail}`);
       if (t.skipped.length > 0) io.out(`skipped (an earlier task failed there): ${t.skipped.join(', ')}`);
@@ -302,13 +302,13 @@ ${TARGET_HELP}`,
     const out = (await viaApiOrStore(
       values,
       (api) => api.call('POST', `/v1/executions/${p(id)}/cancel`, body),
-      async (store) => {
-        const r = await cancelExecution(store, id, body, cliUser(), systemClock.now());
+      async (store, _config, local) => {
+        const r = await cancelExecution(store, id, body, cliUser(), local.now);
         if (r === null) throw new ValidationError('ID', `no execution ${id}`);
         return r.json;
       },
     )) as { id: string; cancel: { by: string; at: string; reason: string }; message: string };
-    io.out(values.json === true ? JSON.stringify(out) : `${out.id}: cancel ${out.message} (by ${out.cancel.by} at ${out.cancel.at})`);
+    io.out(values.json === true ? JSON.stringify(out) : escapeControl(`${out.id}: cancel ${out.message} (by ${out.cancel.by} at ${out.cancel.at})`));
     return EXIT.ok;
   },
 };

@@ -8,7 +8,8 @@ import type { FleetConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConflictError, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import type { Store } from '../ports/index.js';
-import { SqliteStore } from '../store/sqlite/store.js';
+import { openStore, ssmWindowsOf, worldClock } from '../app/compose.js';
+import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { UsageError } from './io.js';
 
 export const DEFAULT_CONFIG = 'fleetwarden.yaml';
@@ -90,31 +91,33 @@ export function apiClient(values: TargetValues): ApiClient | null {
   return new ApiClient(url, token);
 }
 
-/** Opens the configured store (it must exist: reading an empty one would only mislead). */
-export async function openStore(config: FleetConfig, stateDir: string): Promise<Store> {
-  if (config.store.kind === 'dynamodb') return (await import('../app/aws.js')).dynamoStore(config);
-  const path = storePathOf(config, stateDir);
-  if (!existsSync(path)) throw new ValidationError('--state-dir', `no store at ${path}: run 'fleetwarden run' first (or give --state-dir)`);
-  return new SqliteStore(path);
+export { storePathOf } from '../app/compose.js';
+
+/** What a command acting on the store is given besides it: the configured world's clock and its SSM windows. */
+export interface LocalContext {
+  readonly now: number;
+  readonly ssmWindows: () => Promise<SsmWindowInfo[]>;
 }
 
-export function storePathOf(config: FleetConfig, stateDir: string): string {
-  return config.store.kind === 'dynamodb' ? `DynamoDB table ${config.store.table ?? ''}` : (config.storePath ?? join(stateDir, 'state.db'));
+/** The configured world's clock and window source, from the composition root. */
+export function localContext(config: FleetConfig, values: TargetValues): LocalContext {
+  const clock = worldClock(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
+  return { now: clock.now(), ssmWindows: ssmWindowsOf(config, clock) };
 }
 
 /** Loads the configuration, opens its store, and always closes it. */
-export async function withStore<T>(values: TargetValues, fn: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
+export async function withStore<T>(values: TargetValues, fn: (store: Store, config: FleetConfig, local: LocalContext) => Promise<T>): Promise<T> {
   const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
   const store = await openStore(config, values['state-dir'] ?? DEFAULT_STATE_DIR);
   try {
-    return await fn(store, config);
+    return await fn(store, config, localContext(config, values));
   } finally {
     await store.close();
   }
 }
 
 /** Runs `remote` through the API when a URL is given, else `local` on the store. */
-export async function viaApiOrStore<T>(values: TargetValues, remote: (api: ApiClient) => Promise<T>, local: (store: Store, config: FleetConfig) => Promise<T>): Promise<T> {
+export async function viaApiOrStore<T>(values: TargetValues, remote: (api: ApiClient) => Promise<T>, local: (store: Store, config: FleetConfig, context: LocalContext) => Promise<T>): Promise<T> {
   const api = apiClient(values);
   return api === null ? withStore(values, local) : remote(api);
 }

@@ -1,5 +1,5 @@
 import { type Count, formatCount, parseCount } from '../domain/counts.js';
-import { formatDuration, parseDuration } from '../domain/durations.js';
+import { DAY_MS, formatDuration, parseDuration, quoted } from '../domain/durations.js';
 import { ValidationError } from '../domain/errors.js';
 
 /**
@@ -11,7 +11,7 @@ export type KeyValue = Count | number | boolean | string | null;
 export type KeyType =
   | { readonly kind: 'count' }
   | { readonly kind: 'optional-count' }
-  | { readonly kind: 'duration' }
+  | { readonly kind: 'duration'; readonly max: number }
   | { readonly kind: 'integer'; readonly min: number; readonly max: number }
   | { readonly kind: 'boolean' }
   | { readonly kind: 'enum'; readonly values: readonly string[] };
@@ -32,7 +32,12 @@ export type WorkloadState = (typeof WORKLOAD_STATES)[number];
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const COUNT = { kind: 'count' } as const;
-const DURATION = { kind: 'duration' } as const;
+/**
+ * Longest values (README: Configuration → Bounds). Past them a value is a typo, and instants computed from it
+ * (`start − startAhead`) stop being dates; the same bound applies in the file, in window tags and in overrides.
+ */
+const DURATION_7D = { kind: 'duration', max: 7 * DAY_MS } as const;
+const DURATION_1D = { kind: 'duration', max: DAY_MS } as const;
 const BOOL = { kind: 'boolean' } as const;
 
 /** Event toggles and time limits. Every event is off until enabled (seed 000). */
@@ -48,17 +53,17 @@ export const KEY_DEFS: readonly KeyDef[] = [
   { pattern: 'caps.startsPerTick', type: { kind: 'integer', min: 1, max: 10_000 }, default: 10, doc: 'most instances started in one tick' },
   { pattern: 'caps.drainsPerTick', type: { kind: 'integer', min: 1, max: 10_000 }, default: 5, doc: 'most instances put into draining in one tick' },
   { pattern: 'caps.perCall', type: { kind: 'integer', min: 1, max: 1000 }, default: 25, doc: 'most instances in one provider call' },
-  { pattern: 'lifecycle.warmUp', type: DURATION, default: 3 * MIN, doc: 'time after a start before an instance may leave initializing' },
-  { pattern: 'lifecycle.initializingTimeout', type: DURATION, default: HOUR, doc: 'not ready within this after a start: unuseable' },
-  { pattern: 'lifecycle.unuseableGrace', type: DURATION, default: 10 * MIN, doc: 'time an unuseable instance is left before it is drained and replaced' },
-  { pattern: 'lifecycle.issueGrace', type: DURATION, default: 10 * MIN, doc: 'an issue (unhealthy target, impaired) lasting this long drains the instance' },
-  { pattern: 'lifecycle.drainMinimum', type: DURATION, default: 2 * MIN, doc: 'least time in draining before a stop' },
-  { pattern: 'lifecycle.shutdownTimeout', type: DURATION, default: HOUR, doc: 'draining this long without shutdown-probe success: forced stop' },
-  { pattern: 'lifecycle.errorBackoff', type: DURATION, default: 5 * MIN, doc: 'after a failed start or stop, the instance is not retried for this long' },
+  { pattern: 'lifecycle.warmUp', type: DURATION_7D, default: 3 * MIN, doc: 'time after a start before an instance may leave initializing' },
+  { pattern: 'lifecycle.initializingTimeout', type: DURATION_7D, default: HOUR, doc: 'not ready within this after a start: unuseable' },
+  { pattern: 'lifecycle.unuseableGrace', type: DURATION_7D, default: 10 * MIN, doc: 'time an unuseable instance is left before it is drained and replaced' },
+  { pattern: 'lifecycle.issueGrace', type: DURATION_7D, default: 10 * MIN, doc: 'an issue (unhealthy target, impaired) lasting this long drains the instance' },
+  { pattern: 'lifecycle.drainMinimum', type: DURATION_7D, default: 2 * MIN, doc: 'least time in draining before a stop' },
+  { pattern: 'lifecycle.shutdownTimeout', type: DURATION_7D, default: HOUR, doc: 'draining this long without shutdown-probe success: forced stop' },
+  { pattern: 'lifecycle.errorBackoff', type: DURATION_7D, default: 5 * MIN, doc: 'after a failed start or stop, the instance is not retried for this long' },
   { pattern: 'events.<name>.enabled', type: BOOL, default: false, doc: 'send this in-instance event' },
-  { pattern: 'events.<name>.timeLimit', type: DURATION, default: HOUR, doc: 'a failing event is sent again until success or this time limit' },
-  { pattern: 'events.scriptTimeout', type: DURATION, default: 30_000, doc: 'each in-instance script is killed after this' },
-  { pattern: 'maintenance.startAhead', type: DURATION, default: 15 * MIN, doc: 'a window is active this long before its start' },
+  { pattern: 'events.<name>.timeLimit', type: DURATION_7D, default: HOUR, doc: 'a failing event is sent again until success or this time limit' },
+  { pattern: 'events.scriptTimeout', type: DURATION_1D, default: 30_000, doc: 'each in-instance script is killed after this' },
+  { pattern: 'maintenance.startAhead', type: DURATION_1D, default: 15 * MIN, doc: 'a window is active this long before its start' },
   { pattern: 'maintenance.forceSubfleetsRunning', type: BOOL, default: true, doc: 'subfleets covered by an active window are forced to running' },
   { pattern: 'workload.state', type: { kind: 'enum', values: WORKLOAD_STATES }, default: 'undefined', doc: 'tiered workload: running, stopped, or undefined (hands off)' },
   { pattern: 'workload.killSwitch', type: BOOL, default: false, doc: 'true = no action at all on the workload' },
@@ -82,6 +87,12 @@ export function canonicalKey(key: string, preset: 'fleetwarden' | 'clonesquad'):
 
 /** A subfleet or event name: one path segment. */
 const NAME = '[A-Za-z0-9_-]+';
+const NAME_RE = new RegExp(`^${NAME}$`);
+
+/** Whether `name` can name a subfleet (one segment of a setting's path: letters, digits, `_` and `-`). */
+export function isSegmentName(name: string): boolean {
+  return NAME_RE.test(name);
+}
 const COMPILED = KEY_DEFS.map((def) => ({ def, re: new RegExp(`^${def.pattern.replace(/\./g, '\\.').replace('<name>', `(${NAME})`)}$`) }));
 
 export function findKey(key: string): { def: KeyDef; name: string | undefined } | undefined {
@@ -95,10 +106,21 @@ export function findKey(key: string): { def: KeyDef; name: string | undefined } 
   return undefined;
 }
 
+/**
+ * The error for a key that is not in the registry, with the keys of the same section as a hint (all sections when
+ * the first word is wrong too): `fleets.mian.min` lists the `fleets.` keys.
+ */
+export function unknownKey(key: string, field: string): ValidationError {
+  const section = key.split('.')[0] ?? '';
+  const near = KEY_DEFS.filter((d) => d.pattern.startsWith(`${section}.`)).map((d) => d.pattern);
+  const hint = near.length > 0 ? `${section} settings are ${near.join(', ')}` : `settings start with ${[...new Set(KEY_DEFS.map((d) => d.pattern.split('.')[0] ?? ''))].map((s) => `${s}.`).join(', ')}`;
+  return new ValidationError(field, `unknown setting ${quoted(key)}; ${hint} (run 'fleetwarden config explain' for the list)`);
+}
+
 /** Parses a raw value for `key`; `field` names it in errors (a config path or a tag). */
 export function parseKeyValue(key: string, raw: unknown, field: string): KeyValue {
   const found = findKey(key);
-  if (!found) throw new ValidationError(field, `unknown setting "${key}"; run 'fleetwarden config explain' for the list`);
+  if (!found) throw unknownKey(key, field);
   const type = found.def.type;
   switch (type.kind) {
     case 'count':
@@ -106,21 +128,21 @@ export function parseKeyValue(key: string, raw: unknown, field: string): KeyValu
     case 'optional-count':
       return raw === null || raw === '' || raw === 'unset' ? null : parseCount(raw, field);
     case 'duration':
-      return parseDuration(raw, field);
+      return parseDuration(raw, field, type.max);
     case 'integer': {
       const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < type.min || n > type.max) {
-        throw new ValidationError(field, `expected a whole number from ${type.min} to ${type.max}, got ${JSON.stringify(raw)}`);
+        throw new ValidationError(field, `expected a whole number from ${type.min} to ${type.max}, got ${quoted(raw)}`);
       }
       return n;
     }
     case 'boolean':
       if (raw === true || raw === 'true') return true;
       if (raw === false || raw === 'false') return false;
-      throw new ValidationError(field, `expected true or false, got ${JSON.stringify(raw)}`);
+      throw new ValidationError(field, `expected true or false, got ${quoted(raw)}`);
     case 'enum':
       if (typeof raw === 'string' && type.values.includes(raw)) return raw;
-      throw new ValidationError(field, `expected one of ${type.values.join(', ')}, got ${JSON.stringify(raw)}`);
+      throw new ValidationError(field, `expected one of ${type.values.join(', ')}, got ${quoted(raw)}`);
   }
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { parseDuration } from '../domain/durations.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { type Document, isAlias, LineCounter, parseDocument, visit } from 'yaml';
+import { DAY_MS, formatDuration, HOUR_MS, MAX_DURATION_MS, parseDuration, SECOND_MS } from '../domain/durations.js';
 import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
@@ -39,6 +39,14 @@ class Problems {
       throw err;
     }
   }
+}
+
+/** A duration of the file that is not a tunable key: its own bounds (README: Configuration → Bounds). */
+function boundedDuration(problems: Problems, path: string, v: string | number | undefined, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  const ms = problems.try(path, () => parseDuration(v, '', max));
+  if (ms !== undefined && ms < min) problems.add(path, `must be at least ${formatDuration(min)}`);
+  return ms ?? fallback;
 }
 
 const SCHEDULE_OPTION_FIELDS = new Set(['timezone', 'offsetDays', 'durationHours', 'cutoffHours', 'startDate', 'endDate', 'createdAt']);
@@ -199,12 +207,7 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
   const out: TaskDecl[] = [];
   files.forEach((t, ti) => {
     const path = `${base}[${ti}]`;
-    const dur = (field: string, v: string | number | undefined, fallback: number, min: number): number => {
-      if (v === undefined) return fallback;
-      const ms = problems.try(`${path}.${field}`, () => parseDuration(v, ''));
-      if (ms !== undefined && ms < min) problems.add(`${path}.${field}`, `must be at least ${min / 1000}s`);
-      return ms ?? fallback;
-    };
+    const dur = (field: string, v: string | number | undefined, fallback: number, min: number, max: number): number => boundedDuration(problems, `${path}.${field}`, v, fallback, min, max);
     const maxConcurrency = problems.try(`${path}.maxConcurrency`, () => parseMaxConcurrency(String(t.maxConcurrency ?? '1'), ''));
     const maxErrors = problems.try(`${path}.maxErrors`, () => parseMaxErrors(String(t.maxErrors ?? '0'), ''));
     const capacityFloor = problems.try(`${path}.capacityFloor`, () => parseCount(t.capacityFloor ?? 0, ''));
@@ -213,9 +216,10 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
     if (t.drain !== true) {
       for (const f of ['capacityFloor', 'healthCheck', 'settle'] as const) if (t[f] !== undefined) problems.add(`${path}.${f}`, 'only applies with drain: true');
     }
-    const healthCheck = t.healthCheck === undefined ? null : { command: t.healthCheck.command, timeoutMs: dur('healthCheck.timeout', t.healthCheck.timeout, 30_000, 1000), withinMs: dur('healthCheck.within', t.healthCheck.within, 5 * 60_000, 1000) };
-    const timeoutMs = dur('timeout', t.timeout, 3_600_000, 30_000);
-    const settleMs = dur('settle', t.settle, 0, 0);
+    const healthCheck = t.healthCheck === undefined ? null : { command: t.healthCheck.command, timeoutMs: dur('healthCheck.timeout', t.healthCheck.timeout, 30_000, SECOND_MS, HOUR_MS), withinMs: dur('healthCheck.within', t.healthCheck.within, 5 * 60_000, SECOND_MS, DAY_MS) };
+    // 48 hours: SSM Run Command's longest execution timeout.
+    const timeoutMs = dur('timeout', t.timeout, 3_600_000, 30_000, 48 * HOUR_MS);
+    const settleMs = dur('settle', t.settle, 0, 0, DAY_MS);
     const run = taskRun(problems, path, t, ctx);
     if (maxConcurrency === undefined || maxErrors === undefined || capacityFloor === undefined || run === undefined) return;
     out.push({
@@ -286,7 +290,7 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
       start: {
         sequence: t.start.sequence,
         synchronous: t.start.synchronous ?? false,
-        readinessTimeoutMs: t.start.readinessTimeout === undefined ? 15 * 60_000 : (problems.try(`${path}.tiers[${ti}].start.readinessTimeout`, () => parseDuration(t.start.readinessTimeout, '')) ?? 0),
+        readinessTimeoutMs: boundedDuration(problems, `${path}.tiers[${ti}].start.readinessTimeout`, t.start.readinessTimeout, 15 * 60_000, 0, DAY_MS),
         onTimeout: t.start.onTimeout ?? 'abort',
       },
       stop: { sequence: t.stop.sequence, synchronous: t.stop.synchronous ?? false },
@@ -310,7 +314,10 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
 export function parseConfig(doc: unknown): FleetConfig {
   const result = fileSchema.safeParse(doc);
   if (!result.success) {
-    throw new ValidationErrors(result.error.issues.map((i) => new ValidationError(formatPath(i.path), i.message)));
+    // A number can fail several checks of one field (whole, minimum, maximum) with the same message: said once.
+    const seen = new Set<string>();
+    const issues = result.error.issues.map((i) => new ValidationError(formatPath(i.path), i.message)).filter((e) => !seen.has(e.message) && seen.add(e.message));
+    throw new ValidationErrors(issues);
   }
   const file = result.data;
   const problems = new Problems();
@@ -319,23 +326,27 @@ export function parseConfig(doc: unknown): FleetConfig {
   const taskContext: TaskContext = { agent: file.controller?.eventDelivery === 'agent', awsOutput: { bucket: file.aws?.outputBucket, prefix: file.aws?.outputPrefix } };
   const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset, taskContext));
   const c = file.controller ?? {};
-  const dur = (path: string, v: string | number | undefined, fallback: number): number => (v === undefined ? fallback : (problems.try(path, () => parseDuration(v, '')) ?? fallback));
   const controller = {
-    tickIntervalMs: dur('controller.tickInterval', c.tickInterval, 10_000),
-    leaseTtlMs: dur('controller.leaseTtl', c.leaseTtl, 30_000),
-    historyRetentionMs: dur('controller.historyRetention', c.historyRetention, 30 * 86_400_000),
-    outputRetentionMs: dur('controller.outputRetention', c.outputRetention, 90 * 86_400_000),
+    tickIntervalMs: boundedDuration(problems, 'controller.tickInterval', c.tickInterval, 10_000, SECOND_MS, HOUR_MS),
+    leaseTtlMs: boundedDuration(problems, 'controller.leaseTtl', c.leaseTtl, 30_000, 0, DAY_MS),
+    historyRetentionMs: boundedDuration(problems, 'controller.historyRetention', c.historyRetention, 30 * DAY_MS, 0, MAX_DURATION_MS),
+    outputRetentionMs: boundedDuration(problems, 'controller.outputRetention', c.outputRetention, 90 * DAY_MS, 0, MAX_DURATION_MS),
     owner: c.owner,
     eventDelivery: c.eventDelivery ?? 'run-command',
   };
-  if (controller.tickIntervalMs < 1000) problems.add('controller.tickInterval', 'must be at least 1s');
   if (controller.leaseTtlMs < 2 * controller.tickIntervalMs) problems.add('controller.leaseTtl', 'must be at least twice the tick interval, or the lease lapses between ticks');
   const sim = file.simulator;
   if (sim) {
     for (const name of Object.keys(sim.groups)) if (!file.groups.some((g) => g.name === name)) problems.add(childPath('simulator.groups', name), `no group "${name}" in groups`);
-    for (const [path, v] of [['simulator.stopTime', sim.stopTime], ['simulator.deregistrationDelay', sim.deregistrationDelay], ['simulator.healthyAfter', sim.healthyAfter], ['simulator.bootTime.min', sim.bootTime?.min], ['simulator.bootTime.max', sim.bootTime?.max]] as const) {
-      if (v !== undefined) problems.try(path, () => parseDuration(v, ''));
+    // The simulator reads its durations as it goes: checked here so a bad one is a configuration error, not a tick's.
+    const simDurations: [string, string | number | undefined][] = [['simulator.stopTime', sim.stopTime], ['simulator.deregistrationDelay', sim.deregistrationDelay], ['simulator.healthyAfter', sim.healthyAfter], ['simulator.bootTime.min', sim.bootTime?.min], ['simulator.bootTime.max', sim.bootTime?.max]];
+    for (const [name, g] of Object.entries(sim.groups)) {
+      const at = childPath('simulator.groups', name);
+      simDurations.push([`${at}.rebootTime`, g.rebootTime]);
+      for (const [event, sc] of Object.entries(g.scripts ?? {})) simDurations.push([`${childPath(`${at}.scripts`, event)}.duration`, sc.duration], [`${childPath(`${at}.scripts`, event)}.succeedAfterUptime`, sc.succeedAfterUptime]);
+      (g.commands ?? []).forEach((cmd, ci) => simDurations.push([`${at}.commands[${ci}].duration`, cmd.duration]));
     }
+    for (const [path, v] of simDurations) boundedDuration(problems, path, v, 0, 0, DAY_MS);
     if (sim.start !== undefined) problems.try('simulator.start', () => parseInstant(sim.start ?? '', ''));
   }
   const storeKind = file.store?.kind ?? 'sqlite';
@@ -354,21 +365,97 @@ export function parseConfig(doc: unknown): FleetConfig {
   };
 }
 
-/** Parses YAML text; syntax errors name the line. */
+/** A configuration file larger than this is refused before it is parsed (a real one is a few kilobytes). */
+export const MAX_CONFIG_BYTES = 10 * 1024 * 1024;
+const MAX_YAML_ERRORS = 20;
+
+/** Where YAML's own message stops being useful: the position it appends, and the excerpt after it. */
+function yamlReason(message: string): string {
+  return (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** `file: line L, column C: reason` (the position where the yaml package gives one). */
+function yamlProblem(source: string, pos: { line: number; col: number } | undefined, reason: string): ValidationError {
+  return new ValidationError(source, `${pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `}${reason}`);
+}
+
+/** The first alias whose anchor is not set before it (yaml reports that one without a position). */
+function unresolvedAlias(doc: Document, lineCounter: LineCounter): { line: number; col: number } | undefined {
+  const anchors = new Set<string>();
+  let found: { line: number; col: number } | undefined;
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        if (!anchors.has(node.source) && node.range) {
+          found = lineCounter.linePos(node.range[0]);
+          return visit.BREAK;
+        }
+      } else if (node.anchor !== undefined) anchors.add(node.anchor);
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * Parses YAML text. Every YAML problem — syntax, duplicate keys, aliases without an anchor, an alias bomb — is a
+ * `ValidationErrors` naming `source` (and line and column where known), never an exception of the yaml package.
+ */
 export function parseConfigText(text: string, source = 'config'): FleetConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ValidationErrors(doc.errors.map((e) => new ValidationError(source, `line ${e.linePos?.[0].line ?? '?'}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`)));
+  const lineCounter = new LineCounter();
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter });
+  } catch (err) {
+    throw new ValidationErrors([yamlProblem(source, undefined, `cannot parse the YAML: ${err instanceof Error ? yamlReason(err.message) : String(err)}`)]);
   }
-  return parseConfig(doc.toJS());
+  if (doc.errors.length > 0) {
+    // One broken bracket can cascade into an error per character: the first ones say it all.
+    const shown = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => yamlProblem(source, e.linePos?.[0], yamlReason(e.message)));
+    if (doc.errors.length > MAX_YAML_ERRORS) shown.push(yamlProblem(source, undefined, `${doc.errors.length - MAX_YAML_ERRORS} more YAML errors not shown`));
+    throw new ValidationErrors(shown);
+  }
+  let js: unknown;
+  try {
+    // 100 alias expansions at most (the yaml default, said here on purpose): a "billion laughs" file is refused.
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const message = err instanceof Error ? yamlReason(err.message) : String(err);
+    const pos = /^Unresolved alias/.test(message) ? unresolvedAlias(doc, lineCounter) : undefined;
+    throw new ValidationErrors([yamlProblem(source, pos, /^Excessive alias count/.test(message) ? 'too many alias (*name) expansions: the file expands to more than 100 copies of anchored nodes' : message)]);
+  }
+  return parseConfig(js);
+}
+
+/** Reads at most `limit` + 1 bytes: a FIFO or a device (/dev/zero) is refused as surely as a huge file. */
+function readBounded(path: string, limit: number): Buffer | null {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > limit) return null;
+    const buf = Buffer.alloc(Math.min(limit + 1, Math.max(64 * 1024, st.size + 1)));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, limit + 1 - total), null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+      if (total > limit) return null;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function loadConfigFile(path: string): FleetConfig {
-  let text: string;
+  let bytes: Buffer | null;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readBounded(path, MAX_CONFIG_BYTES);
   } catch (err) {
     throw new ValidationError(path, `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  return parseConfigText(text, path);
+  if (bytes === null) throw new ValidationError(path, `the configuration file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; nothing was read`);
+  return parseConfigText(bytes.toString('utf8'), path);
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MAX_COUNT } from '../domain/counts.js';
+import { quoted } from '../domain/durations.js';
 import { simulatorSchema } from '../providers/simulator/spec.js';
 import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
 
@@ -6,15 +8,23 @@ import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
  * The shape of `fleetwarden.yaml`. Tunable values are typed loosely here (a scalar) and checked by the key registry
  * afterwards, so a value set in the file, a window tag or a run-time override gets the same message.
  */
+/**
+ * A whole number in [min, max], refused with the range and the value in the message (README: Configuration → Bounds).
+ * `expected` overrides what the message asks for (a count may be a percentage too).
+ */
+export function wholeNumber(min: number, max: number, expected = `a whole number from ${min} to ${max}`) {
+  const error = (issue: { input?: unknown }): string => `expected ${expected}, got ${quoted(issue.input)}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-const count = z.union([z.number().int().nonnegative(), z.string()]).describe('N, N% or Np (p means %), e.g. 2, 50% or 50p');
+const count = z.union([wholeNumber(0, MAX_COUNT, `N (0 to ${MAX_COUNT}), N% or Np`), z.string()]).describe('N, N% or Np (p means %), e.g. 2, 50% or 50p');
 const duration = z.union([z.number().nonnegative(), z.string()]).describe('a duration: 30s, 15m, 1h, 2h30m, or a number of seconds');
 const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, - or _' });
 
 const scheduleFields = {
   schedule: z.string().describe('AWS schedule expression: cron(...), rate(...) or at(...)'),
   timezone: z.string().optional().describe('IANA time zone [UTC]'),
-  offsetDays: z.number().int().optional().describe('ScheduleOffset, 1-6 days (cron only)'),
+  offsetDays: wholeNumber(0, 6).optional().describe('ScheduleOffset, 1-6 days (cron only)'),
   startDate: z.string().optional().describe('ISO-8601: no run before this'),
   endDate: z.string().optional().describe('ISO-8601: no run after this'),
   createdAt: z.string().optional().describe('ISO-8601 creation time: rate anchor, offset creation rule'),
@@ -25,7 +35,7 @@ export const windowScopeSchema = z.string().regex(/^(group|main|subfleets|subfle
 
 const taskSchema = z.strictObject({
   name,
-  priority: z.number().int().nonnegative().optional().describe('lower runs first; equal priorities run together [1]'),
+  priority: wholeNumber(0, 1000).optional().describe('lower runs first; equal priorities run together [1]'),
   command: z.string().min(1).optional().describe('the script run on each target by /bin/sh as root (AWS-RunShellScript); exit 194 asks for a reboot and a second run. Give command or document'),
   document: z.string().optional().describe('an SSM document to run instead of command, by name or ARN, e.g. AWS-RunPatchBaseline'),
   parameters: z
@@ -64,8 +74,8 @@ const taskSchema = z.strictObject({
 const windowSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.-]{3,128}$/, { error: 'expected 3-128 letters, digits, _, - or . (the SSM naming rule)' }),
   ...scheduleFields,
-  durationHours: z.number().int().describe('window length, 1-24 hours'),
-  cutoffHours: z.number().int().optional().describe('no task starts in the last C hours'),
+  durationHours: wholeNumber(1, 24).describe('window length, 1-24 hours'),
+  cutoffHours: wholeNumber(0, 23).optional().describe('no task starts in the last C hours'),
   description: z.string().min(1).max(128).optional().describe('what the window is for (SSM: 1-128 characters); shown with its executions'),
   onTaskFailure: z.enum(['abort', 'continue']).optional().describe('a task exceeds its error budget: later priorities do not start and the execution fails [abort], or they run (never on an instance where an earlier task failed, unless the task says runAfterFailure)'),
   fleet: windowScopeSchema.optional().describe('what the window covers: group (default), main, subfleets, or subfleet:<name>'),
@@ -77,20 +87,20 @@ const windowSchema = z.strictObject({
 const scheduleSchema = z.strictObject({
   name,
   ...scheduleFields,
-  durationHours: z.number().int().describe('how long the values apply after each start, 1-168 hours'),
+  durationHours: wholeNumber(1, 168).describe('how long the values apply after each start, 1-168 hours'),
   set: z.record(z.string(), scalar).describe('settings applied during each period, e.g. fleets.main.desired: 4'),
 });
 
 const tierSchema = z.strictObject({
   name: z.string().min(1).describe('the tier tag value that selects the tier, e.g. DB'),
   start: z.strictObject({
-    sequence: z.number().int().nonnegative().describe('order in the start sequence; lower first, gaps allowed'),
+    sequence: wholeNumber(0, 1000).describe('order in the start sequence; lower first, gaps allowed'),
     synchronous: z.boolean().optional().describe('start one instance at a time [false]'),
     readinessTimeout: duration.optional().describe('time the tier may take to become ready [15m]'),
     onTimeout: z.enum(['abort', 'continue']).optional().describe('when readiness times out: stop the sequence [abort] or go on'),
   }),
   stop: z.strictObject({
-    sequence: z.number().int().nonnegative().describe('order in the stop sequence; lower first, gaps allowed'),
+    sequence: wholeNumber(0, 1000).describe('order in the stop sequence; lower first, gaps allowed'),
     synchronous: z.boolean().optional().describe('stop one instance at a time [false]'),
   }),
   bypassFile: z.strictObject({ path: z.string().min(1), os: z.enum(['linux', 'windows']).optional() }).optional().describe('if this file exists in the guest, the instance is not stopped'),

@@ -3,6 +3,7 @@ import { formatInstant, parseInstant } from '../domain/time.js';
 import { Schedule } from '../schedule/schedule.js';
 import type { Naming, WindowDecl, WindowScope } from './config.js';
 import { canonicalKey, type KeyValue, parseKeyValue } from './keys.js';
+import type { Problem } from '../domain/problems.js';
 
 /** An SSM maintenance window as the window source reports it (provider-neutral; no SDK types). */
 export interface SsmWindowInfo {
@@ -15,6 +16,10 @@ export interface SsmWindowInfo {
   readonly cutoffHours: number;
   readonly startDate?: string;
   readonly endDate?: string;
+  /** When the window was created (ISO-8601): a rate() schedule is anchored on it (maintenance-windows.md §1.2). */
+  readonly createdAt?: string;
+  /** Why the creation time of a rate() window could not be read, when it could not. */
+  readonly createdAtError?: string;
   readonly enabled: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly nextExecutionTime?: string;
@@ -51,6 +56,9 @@ function specificity(c: { group: string | null; scope: WindowScope }): number {
 
 export interface DiscoveredWindows {
   readonly windows: readonly WindowDecl[];
+  /** What could not be used, each reported with the window, the field and the reason. */
+  readonly problems: readonly Problem[];
+  /** The problems as sentences (a broken schedule is said by the window state instead: see resolve.ts). */
   readonly warnings: readonly string[];
 }
 
@@ -60,6 +68,7 @@ export interface DiscoveredWindows {
  * ignored with a warning. A schedule that cannot be parsed yields a window that fails closed.
  */
 export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: string, naming: Naming, now: number): DiscoveredWindows {
+  const problems: Problem[] = [];
   const warnings: string[] = [];
   const found: { decl: WindowDecl; rank: number }[] = [];
   const groupTag = `${naming.tagPrefix}:group-name`;
@@ -68,8 +77,12 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
     const c = classifyWindowName(info.name, naming);
     if (c === null || (c.group !== null && c.group !== group)) continue;
     if (!info.enabled) continue;
+    const report = (field: string, value: string, reason: string, sentence: string): void => {
+      problems.push({ source: 'window', subject: info.name, field, value, reason });
+      warnings.push(sentence);
+    };
     if (c.group !== null && info.tags[groupTag] !== group) {
-      warnings.push(`window ${info.name} is ignored: it is not tagged ${groupTag}=${group}`);
+      report(`tag ${groupTag}`, info.tags[groupTag] ?? '', `window ignored: it must be tagged ${groupTag}=${group}`, `window ${info.name} is ignored: it is not tagged ${groupTag}=${group}`);
       continue;
     }
     const overrides: Record<string, KeyValue> = {};
@@ -86,7 +99,7 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
         overrides[canonical] = parseKeyValue(canonical, value, tag);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
-        warnings.push(`window ${info.name}: tag ignored: ${err.message}`);
+        report(`tag ${tag}`, value, `tag ignored: ${err.reason}`, `window ${info.name}: tag ignored: ${err.message}`);
       }
     }
     let schedule: Schedule | null = null;
@@ -99,24 +112,28 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
         cutoffHours: info.cutoffHours,
         startDate: info.startDate === undefined ? undefined : parseInstant(info.startDate, 'StartDate'),
         endDate: info.endDate === undefined ? undefined : parseInstant(info.endDate, 'EndDate'),
+        // SSM anchors a rate() window on max(StartDate, creation time); with no StartDate, on its creation.
+        createdAt: info.createdAt === undefined ? undefined : parseInstant(info.createdAt, 'CreatedDate'),
       });
     } catch (err) {
       if (!(err instanceof ScheduleError || err instanceof ValidationError)) throw err;
-      error = err.message;
+      error = info.createdAtError === undefined ? err.message : `${err.message} (its CreatedDate could not be read: ${info.createdAtError})`;
+      problems.push({ source: 'window', subject: info.name, field: 'Schedule', value: info.schedule, reason: `cannot be evaluated (${error}); no stop or drain in group ${group} until it is fixed` });
     }
     let nextExecutionTime: number | undefined;
     if (info.nextExecutionTime !== undefined) {
       try {
         nextExecutionTime = parseInstant(info.nextExecutionTime, 'NextExecutionTime');
       } catch {
-        warnings.push(`window ${info.name}: NextExecutionTime ${JSON.stringify(info.nextExecutionTime)} is not a date; ignored`);
+        report('NextExecutionTime', info.nextExecutionTime, 'not a date; ignored', `window ${info.name}: NextExecutionTime ${JSON.stringify(info.nextExecutionTime)} is not a date; ignored`);
       }
     }
     if (schedule && nextExecutionTime !== undefined) {
       // NextExecutionTime has minute precision and jumps ahead once a window starts; it is only a cross-check.
       const ours = schedule.next(now, 1)[0]?.start;
       if (ours === undefined || Math.floor(ours / 60_000) !== Math.floor(nextExecutionTime / 60_000)) {
-        warnings.push(`window ${info.name}: SSM says the next execution is ${formatInstant(nextExecutionTime)}, the schedule says ${ours === undefined ? 'never' : formatInstant(ours)}; using the schedule`);
+        const sentence = `SSM says the next execution is ${formatInstant(nextExecutionTime)}, the schedule says ${ours === undefined ? 'never' : formatInstant(ours)}; using the schedule`;
+        report('NextExecutionTime', info.nextExecutionTime ?? '', sentence, `window ${info.name}: ${sentence}`);
       }
     }
     const decl: WindowDecl = {
@@ -132,5 +149,5 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
     found.push({ decl, rank: specificity(c) });
   }
   found.sort((a, b) => a.rank - b.rank);
-  return { windows: found.map((f) => f.decl), warnings };
+  return { windows: found.map((f) => f.decl), problems, warnings };
 }

@@ -51,6 +51,20 @@ export class InvariantError extends FleetwardenError {
   override readonly name: string = 'InvariantError';
 }
 
+/**
+ * This controller no longer holds the group's lease (another controller took it over, or it could not be renewed):
+ * whatever it was doing for the group is abandoned, unwritten and unsent (DESIGN rule 9).
+ */
+export class LeaseLostError extends FleetwardenError {
+  override readonly name: string = 'LeaseLostError';
+  readonly group: string;
+
+  constructor(group: string, message: string) {
+    super(`group ${group}: ${message}`, { context: { group } });
+    this.group = group;
+  }
+}
+
 export function isUserError(err: unknown): err is ValidationError | ValidationErrors {
   return err instanceof ValidationError || err instanceof ValidationErrors;
 }

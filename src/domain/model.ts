@@ -1,4 +1,4 @@
-import type { LifecycleState } from './lifecycle.js';
+import { LIFECYCLE_STATES, type LifecycleState } from './lifecycle.js';
 
 /** What the provider reports of an instance's power, in Fleetwarden's words (adapters map EC2 names onto these). */
 export const POWER_STATES = ['pending', 'running', 'stopping', 'stopped', 'terminated'] as const;
@@ -26,6 +26,13 @@ export interface ObservedInstance {
 /** In-instance events (seed 000), plus one state-change event per lifecycle state. */
 export const EVENTS = ['enter-maintenance-window-period', 'exit-maintenance-window-period', 'instance-ready-for-operation', 'instance-ready-for-shutdown'] as const;
 export type EventName = (typeof EVENTS)[number] | `instance-state-change-${LifecycleState}`;
+
+/** Every event name, closed: what an agent accepts from the API (anything else names no script it may run). */
+export const EVENT_NAMES: readonly EventName[] = [...EVENTS, ...LIFECYCLE_STATES.map((s) => `instance-state-change-${s}` as const)];
+
+export function isEventName(value: unknown): value is EventName {
+  return typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value);
+}
 
 export type EventStatus = 'sent' | 'success' | 'failed';
 

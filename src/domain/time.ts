@@ -41,8 +41,15 @@ export function parseInstant(text: string, field: string): number {
   return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
 }
 
-/** `2026-03-08T07:30:00Z` (milliseconds shown only when present). */
+/** Date's range: ±8.64e15 ms around 1970. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * `2026-03-08T07:30:00Z` (milliseconds shown only when present). Never throws: an instant outside Date's range
+ * (read from a store an older version wrote, say) prints as `invalid instant (Infinity)` — shown, not a crash.
+ */
 export function formatInstant(ms: number): string {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return `invalid instant (${String(ms)})`;
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }

@@ -59,6 +59,8 @@ export interface AdvanceInput {
   readonly probes: ReadonlyMap<string, boolean>;
   /** How long a drained target waits for in-flight work at least (the group's drain minimum). */
   readonly drainWaitMs: number;
+  /** Deregistration delay of each target group (ms): a drained target also waits that long for in-flight requests. */
+  readonly deregistrationDelays?: ReadonlyMap<string, number>;
   /** The ready-for-shutdown probe's time limit, or null when the event is off. */
   readonly probeTimeLimitMs: number | null;
   /** Instances out of service for other executions (they count as not serving). */
@@ -196,7 +198,8 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
       if (inv.phase === 'draining') {
         const waited = now - inv.phaseSince;
         const stillIn = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] !== undefined && view.targets[tg] !== 'unused');
-        if (waited < input.drainWaitMs || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(input.drainWaitMs - waited)} of drain time left`}` };
+        const drainWait = Math.max(input.drainWaitMs, ...(inv.deregisteredFrom ?? []).map((tg) => input.deregistrationDelays?.get(tg) ?? 0));
+        if (waited < drainWait || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(drainWait - waited)} of drain time left`}` };
         if (input.probeTimeLimitMs !== null) {
           s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
           return { ...inv, phase: 'probing', phaseSince: now, pending: { id: 'probe', kind: 'probe', sentAt: now }, detail: 'ready-for-shutdown probe sent' };

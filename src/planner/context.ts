@@ -43,9 +43,12 @@ export class PlanContext {
   private drainsLeft: number;
 
   private readonly maintenance: ReadonlySet<string>;
+  /** Deregistration delay of each target group (ms). */
+  readonly deregistrationDelays: ReadonlyMap<string, number>;
 
-  constructor(now: number, group: GroupConfig, naming: Naming, resolved: Resolved, controls: ReadonlyMap<string, ReadonlySet<ControlKind>>, maintenance: ReadonlySet<string> = new Set()) {
+  constructor(now: number, group: GroupConfig, naming: Naming, resolved: Resolved, controls: ReadonlyMap<string, ReadonlySet<ControlKind>>, maintenance: ReadonlySet<string> = new Set(), deregistrationDelays: ReadonlyMap<string, number> = new Map()) {
     this.maintenance = maintenance;
+    this.deregistrationDelays = deregistrationDelays;
     this.now = now;
     this.group = group;
     this.naming = naming;

@@ -128,7 +128,9 @@ function checkDraining(ctx: PlanContext, m: Member): void {
     return h !== undefined && h !== 'unused' && h !== 'unavailable';
   });
   if (still.length > 0) waiting.push(`deregistration from ${still.join(', ')}`);
-  const minimum = ctx.settings.lifecycle('drainMinimum');
+  // A target group's deregistration delay is the time its owner gives in-flight work: the drain lasts at least that
+  // long (and drainMinimum), whatever the group reports sooner.
+  const minimum = Math.max(ctx.settings.lifecycle('drainMinimum'), ...(m.record.deregisteredFrom ?? []).map((tg) => ctx.deregistrationDelays.get(tg) ?? 0));
   const age = ctx.now - m.record.since;
   if (age < minimum) waiting.push(`minimum drain time ${formatDuration(minimum)}`);
   let force = false;
@@ -151,7 +153,12 @@ function checkDraining(ctx: PlanContext, m: Member): void {
 const STOP_RETRY_MS = 5 * 60_000;
 
 function checkStopping(ctx: PlanContext, m: Member): void {
-  if (m.obs.power !== 'running' || ctx.inError(m)) return;
+  if (m.obs.power !== 'running') return;
+  // Still running and now blocked (a window began before the stop could be sent): it is not re-sent; the instance
+  // goes back through its readiness gates and into its target groups.
+  const blocker = stopBlocker(ctx, m);
+  if (blocker !== null) { ctx.move(m, 'initializing', `stop not carried out: ${blocker}; back in service once ready`, { stopSentAt: undefined, forcedStop: undefined, drainCause: undefined }); return; }
+  if (ctx.inError(m)) return;
   const last = m.record.stopSentAt ?? m.record.since;
   if (ctx.now - last < STOP_RETRY_MS) return;
   ctx.patch(m, { stopSentAt: ctx.now });

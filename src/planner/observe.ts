@@ -63,20 +63,28 @@ export function observe(ctx: PlanContext, input: PlanInput): void {
     if (m) ctx.patch(m, { bypass: { result: b.result, at: b.at }, bypassCheckSentAt: undefined });
   }
 
-  for (const m of ctx.members) syncWithProvider(ctx, m);
+  for (const m of ctx.members) syncWithProvider(ctx, m, input.quarantined);
 }
 
 function isExcluded(ctx: PlanContext, m: Member): boolean {
   return m.obs.tags[`${ctx.naming.tagPrefix}:excluded`] === 'true' || ctx.has(m.obs.id, 'excluded');
 }
 
+/** Why the instance is hands off, or null. */
+function handsOff(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined): string | null {
+  const bad = quarantined?.get(m.obs.id);
+  if (bad !== undefined) return `excluded: hands off: ${bad}`;
+  return isExcluded(ctx, m) ? 'excluded: hands off (tag or control)' : null;
+}
+
 /** Aligns the lifecycle record with the provider's power state: the world is the truth. */
-function syncWithProvider(ctx: PlanContext, m: Member): void {
+function syncWithProvider(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined): void {
   const { now } = ctx;
   const power = m.obs.power;
   const state = m.record.state;
-  if (isExcluded(ctx, m)) {
-    if (state !== 'excluded') ctx.move(m, 'excluded', 'excluded: hands off (tag or control)');
+  const off = handsOff(ctx, m, quarantined);
+  if (off !== null) {
+    if (state !== 'excluded') ctx.move(m, 'excluded', off);
     return;
   }
   const up = power === 'running' || power === 'pending';

@@ -22,7 +22,7 @@ export function plan(input: PlanInput): Plan {
   }
   // Maintenance holds an instance as an unstoppable control would, and more (see PlanContext.held).
   for (const id of input.maintenance ?? []) controls.set(id, new Set([...(controls.get(id) ?? []), 'unstoppable']));
-  const ctx = new PlanContext(now, input.group, input.config.naming, input.resolved, controls, input.maintenance ?? new Set());
+  const ctx = new PlanContext(now, input.group, input.config.naming, input.resolved, controls, input.maintenance ?? new Set(), input.deregistrationDelays);
   ctx.why.push(...input.resolved.warnings);
   observe(ctx, input);
   const targets = input.group.workload === null ? fleetTargets(ctx) : [];

@@ -48,6 +48,10 @@ export interface PlanInput {
   readonly failures: readonly ActionFailure[];
   /** Instances a maintenance execution holds (out of service, or being worked on): never stopped, drained or re-registered. */
   readonly maintenance?: ReadonlySet<string>;
+  /** Instances whose tags cannot be used (see inspect.ts): left alone, with why. */
+  readonly quarantined?: ReadonlyMap<string, string>;
+  /** Deregistration delay of each target group (ms), as the load balancer reports it: a drain lasts at least this. */
+  readonly deregistrationDelays?: ReadonlyMap<string, number>;
   readonly now: number;
 }
 

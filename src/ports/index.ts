@@ -9,6 +9,7 @@ import type { BypassResult, Control, EventName, EventResult, InstanceRecord, Obs
 import type { ActionFailure, BypassCheckResult, Transition } from '../planner/types.js';
 import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
 import type { DocumentCall } from '../config/config.js';
+import type { ReportedProblem } from '../domain/problems.js';
 
 export type { Clock } from '../domain/time.js';
 
@@ -31,6 +32,11 @@ export interface LoadBalancer {
   targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   deregister(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
+  /**
+   * The deregistration delay of each managed target group, in milliseconds: how long it lets a deregistered target
+   * finish in-flight requests. A drain lasts at least this long. A target group it cannot tell is absent.
+   */
+  deregistrationDelays(): Promise<ReadonlyMap<string, number>>;
 }
 
 /** A command sent to instances whose results are read later (SSM Run Command, or the simulator's scripts). */
@@ -108,7 +114,7 @@ export interface HistoryEntry {
   readonly at: number;
   readonly group: string;
   readonly instanceId: string | null;
-  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance';
+  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance' | 'problem';
   readonly summary: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -157,9 +163,26 @@ export interface AgentCommand {
   readonly result?: AgentCommandResult;
 }
 
+/**
+ * A group's lease: who holds it until when, and its generation — the fencing token. The generation grows every time
+ * the lease passes to another owner (a renewal keeps it), so a controller that lost the lease, even for a moment,
+ * holds a stale generation and every write it attempts is refused.
+ */
+export interface Lease {
+  readonly group: string;
+  readonly owner: string;
+  readonly generation: number;
+  readonly expiresAt: number;
+}
+
+/** What a write presents to prove it comes from the lease holder. */
+export type LeaseToken = Pick<Lease, 'owner' | 'generation'>;
+
 /** Everything one tick writes for one group, saved in one transaction. */
 export interface TickWrite {
   readonly group: string;
+  /** The writer's lease: the store refuses the whole write (LeaseLostError) unless it is still the group's. */
+  readonly lease: LeaseToken;
   readonly at: number;
   /** Records to insert or replace (a caller may pass only those that changed). */
   readonly records: readonly InstanceRecord[];
@@ -178,6 +201,8 @@ export interface TickWrite {
   readonly activeWindows: readonly string[];
   /** Window executions to insert or replace. */
   readonly executions?: readonly WindowExecution[];
+  /** The group's problems now (replacing those saved before); absent: unchanged. */
+  readonly problems?: readonly ReportedProblem[];
 }
 
 export interface GroupState {
@@ -188,21 +213,28 @@ export interface GroupState {
   readonly activeWindows: string[];
   /** Window executions still running, or holding an instance out of service. */
   readonly executions: WindowExecution[];
+  /** Input the group's last tick could not use (reported, left alone). */
+  readonly problems: ReportedProblem[];
 }
 
 /** Persistent state. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
 export interface Store {
-  /** Acquires or renews the lease of `group` for `owner` until now + ttl; false when another owner holds it. */
-  acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  /**
+   * Acquires or renews the lease of `group` for `owner` until now + ttl; null when another owner holds it. Taking it
+   * over from another owner (or after a release) increases the generation; a renewal keeps it.
+   */
+  acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<Lease | null>;
+  /** Ends `owner`'s lease at once (the generation is kept, so a later holder's is still higher). */
   releaseLease(group: string, owner: string): Promise<void>;
-  leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null>;
+  leaseHolder(group: string, now: number): Promise<Lease | null>;
   loadGroup(group: string): Promise<GroupState>;
   /** Everything one tick writes for one group, atomically. */
   saveTick(write: TickWrite): Promise<void>;
   /** Every record, for status views. */
   allRecords(): Promise<InstanceRecord[]>;
   history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]>;
-  appendHistory(entries: readonly HistoryEntry[]): Promise<void>;
+  /** With `lease`, refused (LeaseLostError) unless the lease is still the group's (entries of one group only). */
+  appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void>;
   pruneHistory(olderThan: number): Promise<number>;
   overrides(now: number): Promise<Override[]>;
   setOverride(o: Override, at: number): Promise<void>;

@@ -1,3 +1,4 @@
+import { LeaseLostError } from '../domain/errors.js';
 import type { ActionFailure, Command } from '../planner/types.js';
 import type { ActionResult, CommandHandle, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer } from '../ports/index.js';
 
@@ -23,12 +24,15 @@ export interface ExecutorDeps {
   readonly random: () => number;
   readonly now: () => number;
   readonly retry?: RetryPolicy;
+  /** Checked before every attempt: throws LeaseLostError once this controller may no longer act (see fence.ts). */
+  readonly fence?: () => Promise<void>;
 }
 
 /** Runs `fn`, retrying transient errors with exponential back-off and full jitter; each retry is recorded. */
 export async function withRetry<T>(deps: ExecutorDeps, what: string, group: string, history: HistoryEntry[], fn: () => Promise<T>): Promise<T> {
   const policy = deps.retry ?? DEFAULT_RETRY;
   for (let attempt = 1; ; attempt++) {
+    await deps.fence?.();
     try {
       return await fn();
     } catch (err) {
@@ -46,8 +50,13 @@ export interface Execution {
   readonly history: HistoryEntry[];
 }
 
-/** Carries out a plan's commands. Start/stop refusals become failures for the next tick (error back-off). */
-export async function execute(deps: ExecutorDeps, group: string, commands: readonly Command[], scriptTimeoutMs: number): Promise<Execution> {
+/**
+ * Carries out a plan's commands. Start/stop refusals become failures for the next tick (error back-off).
+ * `withheld(id)` is asked just before a stop or a drain's deregistration is sent: a reason means it must not be
+ * sent now (a window began while the tick was slowed down); the instance is then left as it is and the next tick
+ * decides again.
+ */
+export async function execute(deps: ExecutorDeps, group: string, commands: readonly Command[], scriptTimeoutMs: number, withheld: (instanceId: string) => string | null = () => null): Promise<Execution> {
   const out: Execution = { handles: [], failures: [], history: [] };
   const failAll = (action: 'start' | 'stop', ids: readonly string[], detail: string): void => {
     for (const id of ids) out.failures.push({ instanceId: id, action, at: deps.now(), detail });
@@ -60,6 +69,16 @@ export async function execute(deps: ExecutorDeps, group: string, commands: reado
       out.history.push({ at: deps.now(), group, instanceId: r.instanceId, type: 'error', summary: `${action} ${r.instanceId} refused: ${r.detail ?? 'no reason given'}` });
     }
   };
+  /** The instances of a stop or deregistration that may still be sent now; the others are recorded. */
+  const stillAllowed = (c: Command): string[] => {
+    const allowed: string[] = [];
+    for (const id of c.instances) {
+      const why = withheld(id);
+      if (why === null) allowed.push(id);
+      else out.history.push({ at: deps.now(), group, instanceId: id, type: 'error', summary: `${c.kind} ${id} not sent: ${why} (decided before it began)` });
+    }
+    return allowed;
+  };
   for (const c of commands) {
     const label = `${c.kind} ${c.instances.join(', ')}`;
     try {
@@ -67,11 +86,18 @@ export async function execute(deps: ExecutorDeps, group: string, commands: reado
         case 'start':
           record('start', await withRetry(deps, label, group, out.history, () => deps.provider.start(c.instances)));
           break;
+        // Checked again at every attempt: a retry after a back-off may come after a window began.
         case 'stop':
-          record('stop', await withRetry(deps, label, group, out.history, () => deps.provider.stop(c.instances, { force: c.force })));
+          record('stop', await withRetry(deps, label, group, out.history, async () => {
+            const ids = stillAllowed(c);
+            return ids.length > 0 ? deps.provider.stop(ids, { force: c.force }) : [];
+          }));
           break;
         case 'deregister':
-          await withRetry(deps, label, group, out.history, () => deps.lb.deregister(c.targetGroup, c.instances));
+          await withRetry(deps, label, group, out.history, async () => {
+            const ids = stillAllowed(c);
+            if (ids.length > 0) await deps.lb.deregister(c.targetGroup, ids);
+          });
           break;
         case 'register':
           await withRetry(deps, label, group, out.history, () => deps.lb.register(c.targetGroup, c.instances));
@@ -84,6 +110,7 @@ export async function execute(deps: ExecutorDeps, group: string, commands: reado
           break;
       }
     } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       out.history.push({ at: deps.now(), group, instanceId: null, type: 'error', summary: `${label} failed: ${detail}` });
       if (c.kind === 'start' || c.kind === 'stop') failAll(c.kind, c.instances, detail);

@@ -11,6 +11,7 @@ import { advanceExecution, type MaintenanceAction, newExecution, type TargetView
 import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
 import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/model.js';
 import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
+import { LeaseLostError } from '../domain/errors.js';
 
 export interface MaintenanceDeps {
   /** Retries a provider call with back-off (throttling); what still fails is recorded and repaired later. */
@@ -20,6 +21,8 @@ export interface MaintenanceDeps {
   readonly runner: CommandRunner;
   readonly objects: ObjectStore | null;
   readonly tagPrefix: string;
+  /** Deregistration delay of each target group (ms), as observed this tick. */
+  readonly deregistrationDelays?: ReadonlyMap<string, number>;
 }
 
 export interface MaintenanceTick {
@@ -125,6 +128,7 @@ export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, res
       results,
       probes,
       drainWaitMs: resolved.settings.lifecycle('drainMinimum'),
+      ...(deps.deregistrationDelays === undefined ? {} : { deregistrationDelays: deps.deregistrationDelays }),
       probeTimeLimitMs: probe.enabled ? probe.timeLimitMs : null,
       outElsewhere,
       returnToService,
@@ -137,6 +141,7 @@ export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, res
       try {
         await deps.retry(`keep output ${o.key}`, history, () => (deps.objects as ObjectStore).put(o.key, o.body));
       } catch (err) {
+        if (err instanceof LeaseLostError) throw err;
         history.push({ at: now, group: g.name, instanceId: null, type: 'error', summary: `full output ${o.key} not kept (the first 2500 characters are): ${err instanceof Error ? err.message : String(err)}` });
       }
     }
@@ -150,6 +155,7 @@ export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, res
         const h = await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, g.name, a, probe.timeLimitMs, history, now, input.handles));
         if (h !== null) handles.push(h);
       } catch (err) {
+        if (err instanceof LeaseLostError) throw err;
         // Nothing is lost: a script or probe that could not be sent is marked so, and sent again under the same id.
         // A cancel that failed is not repeated: the script's own result (or the engine's wait for it) decides.
         const again = a.kind !== 'cancel-script';
@@ -174,6 +180,7 @@ export async function carryOutAfterSave(deps: MaintenanceDeps, group: string, ac
     try {
       await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, group, a, 0, history, now));
     } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
       history.push({ at: now, group, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}; tried again next tick` });
     }
   }

@@ -1,11 +1,15 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
-import { resolve } from '../config/resolve.js';
+import { type FleetRef, resolve, windowStateAt } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { ObservedInstance } from '../domain/model.js';
+import { LeaseLostError } from '../domain/errors.js';
+import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
+import { inspectInstances } from '../planner/inspect.js';
+import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
 import type { Plan } from '../planner/types.js';
-import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
+import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, Lease, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
 import { heldInstances } from '../maintenance/execution.js';
 import { isOpen } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
@@ -18,6 +22,7 @@ export type ControllerEvent =
   | { readonly type: 'command'; readonly at: number; readonly group: string; readonly command: string; readonly instances: readonly string[]; readonly reason: string }
   | { readonly type: 'window'; readonly at: number; readonly group: string; readonly name: string; readonly state: 'enter' | 'exit' }
   | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string }
+  | { readonly type: 'problem'; readonly at: number; readonly group: string; readonly state: 'found' | 'cleared'; readonly problem: Problem }
   | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string };
 
 export interface ReconcilerDeps {
@@ -44,6 +49,8 @@ export interface GroupTick {
   readonly startAheadMs: number;
   /** A maintenance execution is running in the group. */
   readonly maintenanceRunning: boolean;
+  /** Input the tick could not use (reported, left alone). */
+  readonly problems: readonly ReportedProblem[];
 }
 
 export interface TickSummary {
@@ -52,6 +59,14 @@ export interface TickSummary {
   readonly groups: readonly GroupTick[];
   /** Groups another controller holds. */
   readonly skipped: readonly string[];
+  /** Groups whose tick failed (each is recorded in its history; the other groups went on). */
+  readonly failed: readonly { readonly group: string; readonly error: string }[];
+}
+
+/** A group's last failed tick, for status and the API. */
+export interface GroupError {
+  readonly at: number;
+  readonly message: string;
 }
 
 /**
@@ -62,7 +77,8 @@ export interface TickSummary {
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly exec: ExecutorDeps;
-  private readonly held = new Set<string>();
+  private readonly held = new Map<string, Lease>();
+  private readonly lastErrors = new Map<string, GroupError>();
   /**
    * Each group's stored state as this controller last wrote it, valid only while it has held the group's lease
    * without a break (no other controller can have written meanwhile). Any lapse drops it: the store is re-read.
@@ -93,28 +109,32 @@ export class Reconciler {
   async tick(): Promise<TickSummary> {
     const { config, store, clock } = this.deps;
     const now = clock.now();
-    const mine: GroupConfig[] = [];
+    const mine: { g: GroupConfig; fence: GroupFence }[] = [];
     const skipped: string[] = [];
     for (const g of config.groups) {
-      if (await store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs)) {
-        if (!this.held.has(g.name)) {
+      const lease = await store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs);
+      const before = this.held.get(g.name);
+      if (lease !== null) {
+        // A new generation means the lease lapsed to someone else meanwhile: what this controller cached is stale.
+        if (before?.generation !== lease.generation) {
           this.cache.delete(g.name);
-          this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner}` });
+          this.emit({ type: 'lease', at: now, group: g.name, message: `lease acquired by ${this.deps.owner} (generation ${lease.generation})` });
         }
-        this.held.add(g.name);
-        mine.push(g);
+        this.held.set(g.name, lease);
+        mine.push({ g, fence: new GroupFence(store, clock, config.controller.leaseTtlMs, lease) });
       } else {
         this.cache.delete(g.name);
         if (this.held.delete(g.name)) this.emit({ type: 'lease', at: now, group: g.name, message: `lease lost by ${this.deps.owner}` });
         skipped.push(g.name);
       }
     }
-    if (mine.length === 0) return { at: now, groups: [], skipped };
+    if (mine.length === 0) return { at: now, groups: [], skipped, failed: [] };
 
     const history: HistoryEntry[] = [];
     const prefix = config.naming.tagPrefix;
     const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(`${prefix}:group-name`));
     const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
     const byGroup = new Map<string, ObservedInstance[]>();
@@ -130,25 +150,69 @@ export class Reconciler {
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
-    for (const g of mine) out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, g === mine[0] ? history : []));
+    const failed: { group: string; error: string }[] = [];
+    for (const [n, { g, fence }] of mine.entries()) {
+      // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
+      try {
+        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
+        this.lastErrors.delete(g.name);
+      } catch (err) {
+        failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
+      }
+    }
     await store.pruneHistory(now - config.controller.historyRetentionMs);
     if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
     if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
       this.lastOutputPrune = now;
       await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
     }
-    return { at: now, groups: out, skipped };
+    return { at: now, groups: out, skipped, failed };
   }
 
-  private async tickGroup(g: GroupConfig, now: number, instances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], carried: HistoryEntry[]): Promise<GroupTick> {
+  /** A group's tick failed: nothing of it was saved. Recorded, and the lease let go so a standby may try. */
+  private async groupFailed(group: string, fence: GroupFence, err: unknown): Promise<string> {
+    const now = this.deps.clock.now();
+    this.cache.delete(group);
+    const lost = err instanceof LeaseLostError;
+    const message = err instanceof Error ? (lost ? err.message : `${err.name}: ${err.message}`) : String(err);
+    this.lastErrors.set(group, { at: now, message });
+    this.held.delete(group);
+    if (lost) {
+      this.emit({ type: 'lease', at: now, group, message });
+      return message;
+    }
+    this.emit({ type: 'error', at: now, group, message: `tick failed: ${message}` });
+    try {
+      await this.deps.store.appendHistory([{ at: now, group, instanceId: null, type: 'error', summary: `tick failed: ${message}` }], fence.token);
+      await this.deps.store.releaseLease(group, this.deps.owner);
+    } catch {
+      // The store itself is failing or the lease is gone: the failure is still in this tick's summary and events.
+    }
+    return message;
+  }
+
+  /** The last failed tick of each group that has not had a good one since. */
+  groupErrors(): ReadonlyMap<string, GroupError> {
+    return this.lastErrors;
+  }
+
+  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
+    const exec: ExecutorDeps = { ...this.exec, fence: () => fence.check() };
     const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
-    const results = state.handles.length > 0 ? await withRetry(this.exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
+    const results = state.handles.length > 0 ? await withRetry(exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
+    const inspected = inspectInstances(observedInstances, g, config.naming);
+    const instances = inspected.instances;
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
     const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: await store.storeValues(g.name), overrides: await store.overrides(now) });
+    const found: Problem[] = [...inspected.problems, ...discovered.problems];
+    for (const b of resolved.windows.broken) {
+      if (!found.some((p) => p.source === 'window' && p.subject === b.name && p.field === 'Schedule')) found.push({ source: 'window', subject: b.name, field: 'Schedule', value: '', reason: `cannot be evaluated (${b.error ?? 'invalid'}); no stop or drain in group ${g.name} until it is fixed` });
+    }
+    const problems = reconcileProblems(state.problems, found, now);
     const maintenanceHeld = heldInstances(state.executions).held;
     const controls = await store.controls(now);
     const p = plan({
@@ -163,11 +227,22 @@ export class Reconciler {
       bypassResults: results.bypass,
       failures: state.failures,
       maintenance: maintenanceHeld,
+      quarantined: inspected.quarantined,
+      deregistrationDelays: delays,
       now,
     });
-    const ex = await execute(this.exec, g.name, p.commands, resolved.settings.scriptTimeoutMs);
+    await fence.check();
+    // A stop or drain is checked again against the windows at the instant it is sent: a tick slowed past a window's
+    // start (throttling, a starved CPU) must not carry out what was decided before it.
+    const allWindows = [...g.windows, ...discovered.windows];
+    const fleetOf = new Map(instances.map((i): [string, FleetRef] => {
+      const sub = i.tags[`${prefix}:subfleet-name`];
+      return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
+    }));
+    const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.settings.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
+    const ex = await execute(exec, g.name, p.commands, resolved.settings.scriptTimeoutMs, withheld);
     history.push(...ex.history);
-    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(this.exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix };
+    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     // Cancel requests are only looked for while an execution runs (no cost otherwise).
     const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
     const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), { open: state.executions, scripts: results.scripts ?? [], events: results.events, returnToService: new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), handles: state.handles, cancels }, now);
@@ -181,6 +256,14 @@ export class Reconciler {
       ...state.activeWindows.filter((n) => !active.includes(n)).map((name): ControllerEvent => ({ type: 'window', at: now, group: g.name, name, state: 'exit' })),
     ];
     for (const w of windowEvents) if (w.type === 'window') history.push({ at: now, group: g.name, instanceId: null, type: 'window', summary: `window ${w.name} ${w.state === 'enter' ? 'entered' : 'exited'}` });
+    const problemEvents: ControllerEvent[] = [
+      ...problems.appeared.map((problem): ControllerEvent => ({ type: 'problem', at: now, group: g.name, state: 'found', problem })),
+      ...problems.cleared.map((problem): ControllerEvent => ({ type: 'problem', at: now, group: g.name, state: 'cleared', problem })),
+    ];
+    for (const e of problemEvents) {
+      if (e.type !== 'problem') continue;
+      history.push({ at: now, group: g.name, instanceId: e.problem.source === 'instance' ? e.problem.subject : null, type: 'problem', summary: `${e.state === 'found' ? 'problem' : 'problem cleared'}: ${describeProblem(e.problem)}`, data: { state: e.state, ...e.problem } });
+    }
     for (const t of p.transitions) history.push({ at: t.at, group: g.name, instanceId: t.instanceId, type: 'transition', summary: `${t.from} → ${t.to}: ${t.reason}`, data: { from: t.from, to: t.to, reason: t.reason } });
     // One line per instance, so an instance's history shows every command it was part of.
     for (const c of p.commands) for (const id of c.instances) history.push({ at: now, group: g.name, instanceId: id, type: 'command', summary: `${c.kind === 'run-event' ? `run-event ${c.event}` : c.kind} ${id}: ${c.reason}`, data: { command: c.kind, batch: c.instances.length } });
@@ -212,8 +295,10 @@ export class Reconciler {
         consumedFailures: true,
         activeWindows: active,
         executions: mt.executions,
+        problems: problems.current,
+        lease: fence.token,
       });
-      this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...newHandles], failures: ex.failures, activeWindows: active, executions });
+      this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...newHandles], failures: ex.failures, activeWindows: active, executions, problems: problems.current });
     } catch (err) {
       this.cache.delete(g.name);
       throw err;
@@ -226,18 +311,19 @@ export class Reconciler {
     // Written ahead: the load balancer changes only now that the executions saying so are saved.
     const after = await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
     if (after.length > 0) {
-      await store.appendHistory(after);
+      await store.appendHistory(after, fence.token);
       history.push(...after);
     }
 
     for (const w of windowEvents) this.emit(w);
+    for (const e of problemEvents) this.emit(e);
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
     for (const h of history) {
       if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
       else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
     }
-    return { group: g.name, plan: p, windows: [...g.windows, ...discovered.windows], startAheadMs: resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS') };
+    return { group: g.name, plan: p, windows: allWindows, startAheadMs: resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: problems.current };
   }
 
   /** The instance as the last tick observed it (undefined before the first tick, or when not managed here). */
@@ -252,7 +338,7 @@ export class Reconciler {
 
   /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */
   async release(): Promise<void> {
-    for (const g of this.held) await this.deps.store.releaseLease(g, this.deps.owner);
+    for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
     this.held.clear();
     this.cache.clear();
   }
@@ -272,6 +358,8 @@ export class Reconciler {
         return `${at}  ${e.group}  ${e.type}: ${e.message}`;
       case 'maintenance':
         return `${at}  ${e.group}  ${e.instance === null ? '' : `${e.instance}  `}maintenance: ${e.message}`;
+      case 'problem':
+        return `${at}  ${e.group}  ${e.state === 'found' ? 'problem' : 'problem cleared'}: ${describeProblem(e.problem)}`;
     }
   }
 }

@@ -4,6 +4,7 @@
  * controller says draining — established connections continue, an unreachable controller changes nothing, and the
  * rules go when the state leaves draining.
  */
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -17,13 +18,14 @@ import { hashToken, issueToken } from '../../src/api/services.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { InstanceRecord } from '../../src/domain/model.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { AS_ROOT, IPROUTE2, IPTABLES, requirements } from '../support/requirements.js';
 import { InstanceNs, openEcho, probe, startEchoServer, waitFor } from './netns.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const AGENT_BIN = join(ROOT, 'dist/fleetwarden-agent.mjs');
 const PORT = 8080;
 
-describe('the agent in a network namespace with real iptables', () => {
+describe('the agent in a network namespace with real iptables', requirements(AS_ROOT, IPTABLES, IPROUTE2), () => {
   const store = new SqliteStore(':memory:');
   const clock = { now: (): number => Date.now() };
   const config = parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}}\n');
@@ -33,7 +35,7 @@ describe('the agent in a network namespace with real iptables', () => {
   let apiPort = 0;
 
   async function setState(state: InstanceRecord['state']): Promise<void> {
-    await store.saveTick({ group: 'web', at: Date.now(), records: [{ instanceId: 'i-ns', group: 'web', state, since: Date.now(), reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: Date.now(), records: [{ instanceId: 'i-ns', group: 'web', state, since: Date.now(), reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   }
 
   async function startApi(): Promise<void> {
@@ -42,7 +44,6 @@ describe('the agent in a network namespace with real iptables', () => {
   }
 
   before(async () => {
-    assert.equal(process.getuid?.(), 0, 'this test needs root (CI runs as root): network namespaces and iptables');
     ns = new InstanceNs('agent', 0);
     await startEchoServer(ns, PORT);
     await setState('running');

@@ -3,6 +3,7 @@
  * scripts by the exit-code table, and the polling logic against a real API server (the firewall is recorded here;
  * agent-netns.test.ts runs it for real).
  */
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -184,7 +185,7 @@ describe('agent polling against a real API', () => {
   let agent: Agent;
 
   async function setState(state: InstanceRecord['state']): Promise<void> {
-    await store.saveTick({ group: 'web', at: clock.t, records: [{ instanceId: 'i-a', group: 'web', state, since: clock.t, reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: clock.t, records: [{ instanceId: 'i-a', group: 'web', state, since: clock.t, reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
   }
 
   async function startApi(): Promise<void> {
@@ -317,7 +318,7 @@ describe('agent polling against a real API', () => {
     await setState('running');
     await agent.poll();
     assert.equal(calls.at(-1), false);
-    await store.saveTick({ group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
+    await fixtureSave(store, { group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
     await agent.poll();
     assert.equal(calls.at(-1), true);
     assert.ok(logLines.some((l) => l.includes('out of service for maintenance')));
@@ -333,5 +334,92 @@ describe('agent polling against a real API', () => {
     await agent.idle();
     assert.ok(existsSync(present));
     assert.deepEqual((await runner.results([h1, h2])).bypass.map((b) => b.result), ['present', 'absent']);
+  });
+});
+
+describe('agent log escaping', () => {
+  it('one call is one line: newlines and terminal escapes in a message are escaped, never written raw', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-agent-esc-'));
+    const file = join(dir, 'agent.log');
+    const log = new AgentLog(file, parseRotate('d,1,7'), () => T0);
+    log.info('script /etc/x: exit 0\nok\n2026-01-01T00:00:00.000Z INFO forged by a script\u001b[2J\u001b[31m\n');
+    log.error('state "\r\u202e" refused');
+    assert.equal(readFileSync(file, 'utf8'), [
+      '2026-06-01T10:00:00.000Z INFO script /etc/x: exit 0\\nok\\n2026-01-01T00:00:00.000Z INFO forged by a script\\x1b[2J\\x1b[31m',
+      '2026-06-01T10:00:00.000Z ERROR state "\\r\\u202e" refused',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe('agent against a controller that answers outside the closed sets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-agent-hostile-'));
+  const scriptDir = join(dir, 'agent.d');
+  const eventDir = join(dir, 'events');
+  let answer: unknown = null;
+  const posted: string[] = [];
+  let server: Server;
+  let url = '';
+  const logLines: string[] = [];
+  const drains: boolean[] = [];
+
+  before(async () => {
+    // Scripts an attacker would like run: outside the script directory, and under names that are not events.
+    script(join(dir, 'evil'), 'run-me', `touch ${join(dir, 'ran-evil')}`);
+    script(join(scriptDir, 'running'), '10-ok', `echo "$1" >> ${join(dir, 'states')}`);
+    script(eventDir, 'custom-evil', `touch ${join(dir, 'ran-custom-event')}`);
+    script(eventDir, 'instance-ready-for-shutdown', `touch ${join(dir, 'ran-real-event')}`);
+    server = createServer((req, res) => {
+      if (req.method === 'POST') {
+        posted.push(req.url ?? '');
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+    url = `http://127.0.0.1:${(await listen(server, '127.0.0.1', 0)).port}`;
+  });
+
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('a state such as ../evil runs nothing outside script-dir, changes nothing, and is logged once', async () => {
+    const agent = new Agent({ apiUrl: url, token: 't', instanceId: 'i-a', firewall: { reconcile: (d) => (drains.push(d), Promise.resolve({ changes: [] })) }, scriptDir, eventDir, scriptTimeoutMs: 5000, log: { info: (m) => logLines.push(`INFO ${m}`), error: (m) => logLines.push(`ERROR ${m}`) } });
+    answer = { state: 'running', drain: false, pendingCommands: [] };
+    await agent.poll();
+    await agent.idle();
+    answer = { state: '../evil', drain: true, pendingCommands: [] };
+    await agent.poll();
+    await agent.poll();
+    await agent.idle();
+    assert.ok(!existsSync(join(dir, 'ran-evil')), '<script-dir>/../evil/run-me did not run');
+    assert.equal(agent.state, 'running', 'the last known state is kept');
+    assert.deepEqual(drains, [false, false, false], 'the firewall follows the last known state, not the bad answer');
+    assert.equal(readFileSync(join(dir, 'states'), 'utf8'), 'running\n', 'state scripts ran once, for the real state');
+    assert.deepEqual(logLines.filter((l) => l.includes('../evil')), ['ERROR ignored an unknown state "../evil" from the controller; keeping the last known one, no script run'], 'logged once, not every poll');
+  });
+
+  it('an unknown event or kind runs nothing; a known event in the same answer still runs', async () => {
+    const agent = new Agent({ apiUrl: url, token: 't', instanceId: 'i-a', firewall: null, scriptDir, eventDir, scriptTimeoutMs: 5000, log: { info: (m) => logLines.push(`INFO ${m}`), error: (m) => logLines.push(`ERROR ${m}`) } });
+    answer = {
+      state: 'running',
+      pendingCommands: [
+        { id: 'agent-1', kind: 'event', event: 'custom-evil', args: [], timeoutMs: 5000 },
+        { id: 'agent-2', kind: 'event', event: '../evil/run-me', args: [], timeoutMs: 5000 },
+        { id: 'agent-3', kind: 'surprise', event: 'custom-evil', args: [], timeoutMs: 5000 },
+        { id: 'agent-4', kind: 'event', event: 'instance-ready-for-shutdown', args: ['stopping'], timeoutMs: 5000 },
+      ],
+    };
+    await agent.poll();
+    await agent.idle();
+    assert.ok(!existsSync(join(dir, 'ran-custom-event')), 'an event name outside the closed set names no script');
+    assert.ok(!existsSync(join(dir, 'ran-evil')));
+    assert.ok(existsSync(join(dir, 'ran-real-event')), 'the valid command of the same answer ran');
+    assert.deepEqual(posted.map((p) => p.split('/').at(-2)), ['agent-4'], 'only the command that ran is answered');
+    assert.ok(logLines.includes('ERROR ignored command agent-1: unknown event "custom-evil"; nothing run'), logLines.join('\n'));
+    assert.ok(logLines.includes('ERROR ignored command agent-3: unknown kind "surprise"; nothing run'));
   });
 });

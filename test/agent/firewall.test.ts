@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { CHAIN, DrainFirewall, type Exec, execDirect, parsePorts } from '../../src/agent/firewall.js';
+import { AS_ROOT, IPROUTE2, IPTABLES, requirements } from '../support/requirements.js';
 
 const ID = `${process.pid % 10000}`;
 const SRV = `fw-srv-${ID}`;
@@ -54,9 +55,8 @@ function ask(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
   });
 }
 
-describe('drain firewall with real iptables in network namespaces', () => {
+describe('drain firewall with real iptables in network namespaces', requirements(AS_ROOT, IPTABLES, IPROUTE2), () => {
   before(async () => {
-    assert.equal(process.getuid?.(), 0, 'this test needs root (CI runs as root): it creates network namespaces and iptables rules');
     for (const ns of [SRV, CLI]) sh('ip', 'netns', 'add', ns);
     sh('ip', 'link', 'add', `veth-s${ID}`, 'netns', SRV, 'type', 'veth', 'peer', 'name', `veth-c${ID}`, 'netns', CLI);
     for (const [ns, dev, v4, v6] of [[SRV, `veth-s${ID}`, V4.srv, V6.srv], [CLI, `veth-c${ID}`, V4.cli, V6.cli]] as const) {
@@ -131,7 +131,9 @@ describe('drain firewall with real iptables in network namespaces', () => {
     assert.equal((await ask({ op: 'open', host: V4.srv }))['code'], 'ECONNREFUSED');
     await fw.reconcile(false);
   });
+});
 
+describe('drain firewall options', () => {
   it('rejects ports that are not ports, naming the option', () => {
     assert.deepEqual(parsePorts(['80,443', '443', ' 8080 ']), [80, 443, 8080]);
     assert.throws(() => parsePorts(['80', 'http']), /--on-draining-block-new-connections-to-ports: "http" is not a TCP port/);

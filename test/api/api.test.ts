@@ -1,3 +1,4 @@
+import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
@@ -65,8 +66,10 @@ describe('HTTP API', () => {
   }
 
   before(async () => {
-    await store.saveTick({ group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
-    await store.saveTick({ group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
+    await fixtureSave(store, { group: 'web', at: T0, records: [rec('i-a', 'running'), rec('i-b', 'draining')], transitions: [], history: [{ at: T0, group: 'web', instanceId: 'i-a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await fixtureSave(store, { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/patch/2026-06-01T10:00:00Z', group: 'web', window: 'patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, tasks: [{ name: 'yum', priority: 1, status: 'FAILED', targets: ['i-a', 'i-b'], terminated: ['i-b'], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3; left out of service', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }] }] });
+    await fixtureSave(store, { group: 'api', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], problems: [{ source: 'instance', subject: 'i-z', field: 'fleetwarden:subfleet-name', value: 'blue.green', reason: 'a subfleet name is letters, digits, _ and - only; instance left alone until fixed', since: T0 - 5_000 }] });
+    await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
     server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
@@ -104,6 +107,15 @@ describe('HTTP API', () => {
     assert.equal((await call('GET', '/v1/instances/i-b', ADMIN)).status, 200, 'the admin reads any instance');
   });
 
+  it('status and /metrics show each group’s problems: what, where, why and since when', async () => {
+    const status = (await call('GET', '/v1/status', ADMIN)).body as { groups: { group: string; problems: unknown[]; lastError: unknown }[] };
+    assert.deepEqual(status.groups.find((g) => g.group === 'api'), { group: 'api', problems: [{ source: 'instance', subject: 'i-z', field: 'fleetwarden:subfleet-name', value: 'blue.green', reason: 'a subfleet name is letters, digits, _ and - only; instance left alone until fixed', since: '2026-06-01T09:59:55Z' }], lastError: null });
+    assert.deepEqual(status.groups.find((g) => g.group === 'web')?.problems, []);
+    const metrics = (await call('GET', '/metrics', ADMIN)).text;
+    assert.match(metrics, /^fleetwarden_problems\{group="api"\} 1$/m);
+    assert.match(metrics, /^fleetwarden_problems\{group="web"\} 0$/m);
+  });
+
   it('a revoked agent token is refused at once', async () => {
     const { token, id } = await issueToken(store, 'agent', 'i-a', 'temp', T0);
     assert.equal((await call('GET', '/v1/instances/i-a', token)).status, 200);
@@ -123,6 +135,13 @@ describe('HTTP API', () => {
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: 'lots', ttl: '1h', reason: 'x' })), ['value']);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.colour', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['value'], 'an unknown key is refused');
     assert.deepEqual(fields(await call('PUT', '/v1/groups/nope/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x' })), ['group']);
+    const unknownKey = await call('GET', '/v1/groups/web/config?key=no.such', ADMIN);
+    assert.equal(unknownKey.status, 400, 'an unknown key is the caller\'s mistake, not a server error');
+    assert.deepEqual(fields(unknownKey), ['key']);
+    assert.match(unknownKey.text, /unknown setting \\"no\.such\\"; settings start with fleets\., caps\./);
+    const huge = await call('PUT', '/v1/groups/web/overrides/maintenance.startAhead', ADMIN, { value: `${'9'.repeat(30)}h`, ttl: '1h', reason: 'x' });
+    assert.deepEqual([huge.status, fields(huge)], [400, ['value']], 'an override is bounded as the file is');
+    assert.match(huge.text, /must be at most 1d/);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '1', ttl: '1h', reason: 'x', extra: 1 })), ['body']);
     assert.deepEqual(fields(await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, '{not json')), ['body']);
     assert.deepEqual(fields(await call('PUT', '/v1/instances/i-a/controls/invincible', ADMIN, { ttl: '1h', reason: 'x' })), ['kind']);
@@ -215,7 +234,8 @@ describe('HTTP API', () => {
 
   it('cancelling an execution: admin only, a reason required; 202, then 200 for a repeat; 409 once it has ended; 404 unknown', async () => {
     const id = 'api/maint/2026-06-02T10:00:00Z';
-    await store.saveTick({ group: 'api', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id, group: 'api', window: 'maint', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [] }] });
+    await fixtureSave(store, { group: 'api', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id, group: 'api', window: 'maint', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [] }] });
+    await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     const path = `/v1/executions/${encodeURIComponent(id)}/cancel`;
     assert.equal((await call('POST', path, agentA, { reason: 'x' })).status, 403);
     assert.deepEqual(fields(await call('POST', path, ADMIN, { reason: ' ' })), ['reason']);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'dist/src/cli/main.js');
@@ -82,5 +84,56 @@ describe('fleetwarden run --once, status, history, windows', () => {
     const doc = JSON.parse(r.out) as { periods: { group: string; window: string; activeFrom: string; start: string; end: string }[] };
     assert.equal(doc.periods.filter((p) => p.group === 'web').length, 12);
     assert.deepEqual(doc.periods[0], { group: 'web', window: 'FW-web-every-2h', description: null, source: 'file', activeFrom: '2026-05-31T23:45:00Z', start: '2026-06-01T00:00:00Z', end: '2026-06-01T01:00:00Z' });
+  });
+});
+
+describe('status and history print cloud and store values safely', () => {
+  const FORGED = '\n2026-01-01T00:00:00Z  web  i-forged  running  all fine';
+  const reason = `scale-out${FORGED}\u001b[2J\u001b[31mred\u202e`;
+  const summary = `stopped → starting${FORGED}\r\u001b]0;title\u0007`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'fw-hostile-'));
+  const config = join(stateDir, 'fleetwarden.yaml');
+  // A second store with instants outside any date, kept apart so each test fails for its own reason.
+  const oddDir = mkdtempSync(join(tmpdir(), 'fw-odd-'));
+  const at = Date.parse('2026-06-01T10:00:00Z');
+
+  before(async () => {
+    writeFileSync(config, 'groups:\n  - name: web\n');
+    const store = new SqliteStore(join(stateDir, 'state.db'));
+    await fixtureSave(store, { group: 'web', at, records: [{ instanceId: 'i-a', group: 'web', state: 'starting', since: at, reason }], transitions: [], history: [{ at, group: 'web', instanceId: 'i-a', type: 'transition', summary }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await store.close();
+    const odd = new SqliteStore(join(oddDir, 'state.db'));
+    await fixtureSave(odd, { group: 'web', at, records: [{ instanceId: 'i-b', group: 'web', state: 'stopped', since: 1e300, reason: 'since beyond any date' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await odd.releaseLease('web', FIXTURE_OWNER);
+    // What an older version stored for `leaseTtl: 1e308`: a lease that never expires.
+    await odd.acquireLease('web', 'old-controller', at, Infinity);
+    await odd.close();
+  });
+
+  it('text output escapes control characters: no forged line, no terminal escape; --json stays exact', () => {
+    const status = cli('status', '--config', config, '--state-dir', stateDir);
+    assert.equal(status.code, 0, status.err);
+    assert.doesNotMatch(status.out, /^2026-01-01T00:00:00Z/m, 'no forged line');
+    for (const c of ['\u001b', '\u202e', '\r']) assert.ok(!status.out.includes(c), `no raw ${JSON.stringify(c)}`);
+    assert.ok(status.out.includes('scale-out\\n2026-01-01T00:00:00Z  web  i-forged  running  all fine\\x1b[2J\\x1b[31mred\\u202e'), status.out);
+    const history = cli('history', '--config', config, '--state-dir', stateDir);
+    assert.equal(history.code, 0, history.err);
+    assert.doesNotMatch(history.out, /^2026-01-01T00:00:00Z/m);
+    for (const c of ['\u001b', '\u0007', '\r']) assert.ok(!history.out.includes(c), `no raw ${JSON.stringify(c)}`);
+    assert.match(history.out, /stopped → starting\\n2026-01-01T00:00:00Z {2}web {2}i-forged {2}running {2}all fine\\r\\x1b\]0;title\\x07/);
+    const json = JSON.parse(cli('status', '--config', config, '--state-dir', stateDir, '--json').out) as { instances: { instance: string; reason: string }[] };
+    assert.equal(json.instances.find((i) => i.instance === 'i-a')?.reason, reason, 'JSON carries the value exactly');
+    assert.equal((JSON.parse(cli('history', '--config', config, '--state-dir', stateDir, '--json').out) as { entries: { summary: string }[] }).entries[0]?.summary, summary);
+  });
+
+  it('instants outside any date (a lease that never expires, a corrupt since) are printed, not a crash', () => {
+    const status = cli('status', '--config', config, '--state-dir', oddDir);
+    assert.equal(status.code, 0, status.err);
+    assert.doesNotMatch(status.err, /RangeError|internal error/);
+    assert.match(status.out, /^web: controller old-controller \(lease until invalid instant \(Infinity\)\)$/m);
+    assert.match(status.out, /i-b\s+stopped\s+invalid instant \(1e\+300\)/);
+    const json = cli('status', '--config', config, '--state-dir', oddDir, '--json');
+    assert.equal(json.code, 0, json.err);
+    assert.equal((JSON.parse(json.out) as { leases: { expiresAt: string }[] }).leases[0]?.expiresAt, 'invalid instant (Infinity)');
   });
 });

@@ -40,6 +40,7 @@ describe('operator commands on the store (no controller running)', () => {
       [['override', 'set', 'web', 'fleets.main.desired', 'lots', '--ttl', '2h', '--reason', 'x'], /^error: value: /m],
       [['override', 'set', 'web', 'fleets.main.desired', '3', '--ttl', 'forever', '--reason', 'x'], /^error: ttl: /m],
       [['override', 'set', 'web', 'fleets.main.colour', '3', '--ttl', '1h', '--reason', 'x'], /unknown setting "fleets\.main\.colour"/],
+      [['override', 'set', 'web', 'lifecycle.warmUp', `${'9'.repeat(30)}h`, '--ttl', '1h', '--reason', 'x'], /^error: value: must be at most 7d, got "9{30}h"$/m],
       [['override', 'set', 'nope', 'fleets.main.desired', '3', '--ttl', '1h', '--reason', 'x'], /^error: group: no group "nope"/m],
       [['override', 'set', 'web', 'fleets.main.desired', '3', '--reason', 'x'], /^error: --ttl: is required/m],
       [['control', 'set', 'web-1', 'unstoppable', '--ttl', '1h', '--reason', 'x'], /^error: INSTANCE: /m],

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load.js';
 import { resolve } from '../../src/config/resolve.js';
+import { ssmWindowsForGroup } from '../../src/config/ssm-windows.js';
 import { jsonSchema } from '../../src/config/schema.js';
 import { parseCount, resolveCount } from '../../src/domain/counts.js';
 import { formatDuration, parseDuration } from '../../src/domain/durations.js';
@@ -89,7 +90,7 @@ describe('configuration file', () => {
       "groups[0].maintenance.windows[0].schedule: day-of-week: a value is set in both day-of-month and day-of-week; one of them must be '?'",
       'groups[0].maintenance.windows[1].cutoffHours: must be at most duration − 1 (1), got 2',
       'groups[0].maintenance.windows[1].overrides["fleets.main.min"]: expected N, N% or Np, got "x"',
-      'groups[0].maintenance.windows[1].overrides["fleets.bogus"]: unknown setting "fleets.bogus"; run \'fleetwarden config explain\' for the list',
+      'groups[0].maintenance.windows[1].overrides["fleets.bogus"]: unknown setting "fleets.bogus"; fleets settings are fleets.main.min, fleets.main.desired, fleets.subfleets.<name>.state, fleets.subfleets.<name>.min, fleets.subfleets.<name>.desired (run \'fleetwarden config explain\' for the list)',
     ]);
   });
 
@@ -179,8 +180,8 @@ describe('configuration file', () => {
     assert.deepEqual([task?.command, task?.document], ['yum -y update\nneeds-restarting -r || exit 194', null]);
   });
 
-  it('names the line of a YAML syntax error', () => {
-    assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: line \d+: /.test(e.message));
+  it('names the line and column of a YAML syntax error', () => {
+    assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: line 4, column 1: Flow map/.test(e.message));
   });
 
   it('exports a JSON Schema that describes groups, fleets and windows', () => {
@@ -268,7 +269,7 @@ describe('fleetwarden config (real process)', () => {
   });
 
   it('explain: an unknown key or group is a clear error', () => {
-    assert.match(cli('config', 'explain', 'fleets.nope', '--config', EXAMPLE, '--group', 'web').err, /unknown setting|no such setting/);
+    assert.match(cli('config', 'explain', 'fleets.nope', '--config', EXAMPLE, '--group', 'web').err, /^error: key: unknown setting "fleets\.nope"/m);
     assert.match(cli('config', 'explain', '--config', EXAMPLE).err, /--group: the configuration has 3 groups \(web, erp, reports\); name one/);
   });
 
@@ -276,5 +277,114 @@ describe('fleetwarden config (real process)', () => {
     const r = cli('config', 'schema');
     assert.equal(r.code, 0);
     assert.equal((JSON.parse(r.out) as { title: string }).title, 'fleetwarden.yaml');
+  });
+});
+
+describe('hostile configuration: every number and duration bounded, YAML abuse refused', () => {
+  const window = { name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2 };
+  const nines = `${'9'.repeat(30)}h`;
+  // [fragment of the document, the one problem expected]: each value validated before, and overflowed an instant.
+  const cases: [Record<string, unknown>, string][] = [
+    [{ controller: { leaseTtl: 1e308 } }, 'controller.leaseTtl: must be at most 1d, got 1e+308'],
+    [{ controller: { tickInterval: '2h', leaseTtl: '5h' } }, 'controller.tickInterval: must be at most 1h, got "2h"'],
+    [{ controller: { historyRetention: '4000d' } }, 'controller.historyRetention: must be at most 3650d, got "4000d"'],
+    [{ controller: { outputRetention: 1e300 } }, 'controller.outputRetention: must be at most 3650d, got 1e+300'],
+    [{ groups: [{ name: 'web', maintenance: { startAhead: nines } }] }, `groups[0].maintenance.startAhead: must be at most 1d, got "${'9'.repeat(30)}h"`],
+    [{ groups: [{ name: 'web', lifecycle: { warmUp: '8d' } }] }, 'groups[0].lifecycle.warmUp: must be at most 7d, got "8d"'],
+    [{ groups: [{ name: 'web', events: { scriptTimeout: '25h' } }] }, 'groups[0].events.scriptTimeout: must be at most 1d, got "25h"'],
+    [{ groups: [{ name: 'web', events: { 'instance-ready-for-operation': { timeLimit: 1e300 } } }] }, 'groups[0].events.instance-ready-for-operation.timeLimit: must be at most 7d, got 1e+300'],
+    [{ groups: [{ name: 'web', fleets: { main: { min: 1e21 } } }] }, 'groups[0].fleets.main.min: expected N (0 to 999999), N% or Np, got 1e+21'],
+    [{ groups: [{ name: 'web', fleets: { main: { desired: '1000000' } } }] }, 'groups[0].fleets.main.desired: a count must be from 0 to 999999, got "1000000"'],
+    [{ groups: [{ name: 'web', maintenance: { windows: [{ ...window, overrides: { 'lifecycle.drainMinimum': '30d' } }] } }] }, 'groups[0].maintenance.windows[0].overrides["lifecycle.drainMinimum"]: must be at most 7d, got "30d"'],
+    [{ groups: [{ name: 'web', maintenance: { windows: [{ ...window, durationHours: 1e300 }] } }] }, 'groups[0].maintenance.windows[0].durationHours: expected a whole number from 1 to 24, got 1e+300'],
+    [{ groups: [{ name: 'web', maintenance: { windows: [{ ...window, tasks: [{ name: 't', command: 'x', timeout: '3d' }] }] } }] }, 'groups[0].maintenance.windows[0].tasks[0].timeout: must be at most 2d, got "3d"'],
+    [{ groups: [{ name: 'web', maintenance: { windows: [{ ...window, tasks: [{ name: 't', command: 'x', priority: 1e15 }] }] } }] }, 'groups[0].maintenance.windows[0].tasks[0].priority: expected a whole number from 0 to 1000, got 1000000000000000'],
+    [{ groups: [{ name: 'web', maintenance: { windows: [{ ...window, tasks: [{ name: 't', command: 'x', drain: true, healthCheck: { command: 'true', timeout: '2h' } }] }] } }] }, 'groups[0].maintenance.windows[0].tasks[0].healthCheck.timeout: must be at most 1h, got "2h"'],
+    [{ groups: [{ name: 'erp', workload: { tierTag: 'Role', tiers: [{ name: 'DB', start: { sequence: 0, readinessTimeout: '2d' }, stop: { sequence: 0 } }] } }] }, 'groups[0].workload.tiers[0].start.readinessTimeout: must be at most 1d, got "2d"'],
+    [{ groups: [{ name: 'web' }], simulator: { groups: { web: { instances: 1e9 } } } }, 'simulator.groups.web.instances: expected a whole number from 0 to 100000'],
+    [{ groups: [{ name: 'web' }], simulator: { speed: 1e300, groups: {} } }, 'simulator.speed: at most 100000 (a simulated day in under a real second)'],
+    [{ groups: [{ name: 'web' }], simulator: { groups: { web: { instances: 1, rebootTime: '2d' } } } }, 'simulator.groups.web.rebootTime: must be at most 1d, got "2d"'],
+  ];
+
+  it('a value past its bound is refused with its path and the bound; nothing else is reported', () => {
+    for (const [fragment, expected] of cases) {
+      assert.deepEqual(problems({ groups: [{ name: 'web' }], ...fragment }), [expected], JSON.stringify(fragment).slice(0, 120));
+    }
+    // The bound is inclusive, and the usual values are untouched.
+    assert.deepEqual(problems({ controller: { tickInterval: '1h', leaseTtl: '1d' }, groups: [{ name: 'web', maintenance: { startAhead: '1d' }, lifecycle: { shutdownTimeout: '7d' } }] }), []);
+  });
+
+  it('window tags are bounded by the same parsers: a tag past its bound is reported and ignored', () => {
+    const config = parseConfig({ ssm: { discovery: true }, groups: [{ name: 'web' }] });
+    const found = ssmWindowsForGroup([{ id: 'mw-1', name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, cutoffHours: 0, enabled: true, tags: { 'fleetwarden:group-name': 'web', 'fleetwarden:config:maintenance.startAhead': nines, 'fleetwarden:config:fleets.main.min': '2' } }], 'web', config.naming, T('2026-06-01T00:00:00Z'));
+    assert.deepEqual(found.windows[0]?.overrides, { 'fleets.main.min': { kind: 'absolute', value: 2 } }, 'the bad tag is left out, the good one kept');
+    assert.deepEqual(found.warnings, [`window FW-web: tag ignored: fleetwarden:config:maintenance.startAhead: must be at most 1d, got "${'9'.repeat(30)}h"`]);
+  });
+
+  it('YAML alias abuse is a validation error naming the file (and the line of an unresolved alias)', () => {
+    assert.throws(() => parseConfigText('a: &x [1]\nb: *nope\ngroups: [{name: web}]\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && e.message === 'f.yaml: line 2, column 4: Unresolved alias (the anchor must be set before the alias): nope');
+    let bomb = 'l0: &l0 [x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 10; i++) bomb += `l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]\n`;
+    assert.throws(() => parseConfigText(`${bomb}groups: [{name: web}]\n`, 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: too many alias \(\*name\) expansions/.test(e.message));
+  });
+});
+
+describe('hostile configuration through the CLI (real process): exit 2, the file named, nothing written', () => {
+  function noStack(r: { err: string }): void {
+    assert.doesNotMatch(r.err, /internal error|\n\s+at /, 'no stack trace');
+  }
+
+  it('run refuses an overflowing lease TTL before opening any store', () => {
+    const file = tempFile('controller:\n  leaseTtl: 1e308\nsimulator:\n  groups: { web: { instances: 1 } }\ngroups:\n  - name: web\n');
+    const stateDir = mkdtempSync(join(tmpdir(), 'fw-state-'));
+    const r = cli('run', '--config', file, '--state-dir', stateDir, '--once', '--listen', 'none');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: controller\.leaseTtl: must be at most 1d, got 1e\+308$/m);
+    noStack(r);
+    assert.deepEqual(readdirSync(stateDir), [], 'nothing written');
+  });
+
+  it('windows refuses a start-ahead of a huge number of hours instead of crashing', () => {
+    const file = tempFile(`groups:\n  - name: web\n    maintenance:\n      startAhead: ${'9'.repeat(30)}h\n      windows:\n        - { name: FW-web, schedule: "cron(0 2 * * ? *)", durationHours: 1 }\n`);
+    const r = cli('windows', '--config', file, '--from', '2026-06-01T00:00:00Z');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /groups\[0\]\.maintenance\.startAhead: must be at most 1d/);
+    noStack(r);
+  });
+
+  it('YAML alias errors and syntax errors: exit 2, file and line:column named, no stack', () => {
+    const alias = tempFile('a: &x [1]\nb: *nope\ngroups: [{name: web}]\n');
+    const r1 = cli('config', 'validate', alias);
+    assert.equal(r1.code, 2);
+    assert.match(r1.err, new RegExp(`^error: ${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: line 2, column 4: Unresolved alias`, 'm'));
+    noStack(r1);
+    const bomb = tempFile(`${['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `b${i}: &b${i} [${Array(9).fill(i === 0 ? '*a' : `*b${i - 1}`).join(', ')}]`)].join('\n')}\ngroups: [{name: web}]\n`);
+    const r2 = cli('config', 'validate', bomb);
+    assert.equal(r2.code, 2);
+    assert.match(r2.err, /fleetwarden\.yaml: too many alias/);
+    noStack(r2);
+    const deep = tempFile(`${'['.repeat(5000)}\n`);
+    const r3 = cli('config', 'validate', deep);
+    assert.equal(r3.code, 2);
+    assert.ok(r3.err.split('\n').length < 30, 'a cascade of YAML errors is cut short');
+    noStack(r3);
+  });
+
+  it('a file over 10 MiB is refused before it is parsed, naming the file and the limit', () => {
+    const file = tempFile(`groups: [{name: web}]\n${'#'.repeat(10 * 1024 * 1024)}\n`);
+    const r = cli('config', 'validate', file);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /fleetwarden\.yaml: the configuration file is larger than 10 MiB; nothing was read/);
+    noStack(r);
+  });
+
+  it('explain of an unknown key: exit 2, the key named, the keys of its section listed', () => {
+    const r = cli('config', 'explain', 'no.such', '--config', EXAMPLE, '--group', 'web');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: key: unknown setting "no\.such"; settings start with fleets\., caps\., lifecycle\., events\., maintenance\., workload\./m);
+    noStack(r);
+    const typo = cli('config', 'explain', 'fleets.mian.min', '--config', EXAMPLE, '--group', 'web');
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /unknown setting "fleets\.mian\.min"; fleets settings are fleets\.main\.min, fleets\.main\.desired/);
   });
 });

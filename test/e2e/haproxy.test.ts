@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { InstanceNs, waitFor } from '../agent/netns.js';
+import { AS_ROOT, HAPROXY, IPROUTE2, IPTABLES, requirements } from '../support/requirements.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'dist/src/cli/main.js');
@@ -97,14 +98,13 @@ function serverStatus(socket: string): Promise<Map<string, string>> {
   });
 }
 
-describe('rolling maintenance behind a real HAProxy', () => {
+describe('rolling maintenance behind a real HAProxy', requirements(AS_ROOT, IPTABLES, IPROUTE2, HAPROXY), () => {
   const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-'));
   const nss: InstanceNs[] = [];
   let haproxy: ChildProcess | undefined;
   const haSocket = join(dir, 'haproxy.sock');
 
   before(async () => {
-    assert.equal(process.getuid?.(), 0, 'this test needs root (CI runs as root): network namespaces, iptables, HAProxy');
     writeFileSync(join(dir, 'backend.js'), BACKEND);
     // The maintenance task: restart this instance's backend (the agent tells the script which instance it is on).
     writeFileSync(join(dir, 'restart.sh'), `#!/bin/sh

@@ -55,7 +55,7 @@ class World {
   readonly actions: MaintenanceAction[] = [];
   readonly notes: string[] = [];
 
-  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void; returnToService?: Set<string>; untilQuiet?: boolean; onTaskFailure?: 'abort' | 'continue'; cancel?: CancelRequest } = {}): WindowExecution {
+  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; deregistrationDelays?: ReadonlyMap<string, number>; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void; returnToService?: Set<string>; untilQuiet?: boolean; onTaskFailure?: 'abort' | 'continue'; cancel?: CancelRequest } = {}): WindowExecution {
     let exec = exec0;
     for (let n = 0; n < (opts.limit ?? 2000) && (exec.status === 'IN_PROGRESS' || (opts.untilQuiet === true && n < 100)); n++) {
       for (const [id, t] of this.tg) if (t.next !== null && this.now >= t.until) this.tg.set(id, { health: t.next, until: 0, next: null });
@@ -64,7 +64,7 @@ class World {
       const results = new Map(due.map((p) => [`${p.result.commandId}/${p.result.instanceId}`, p.result]));
       // An operator's cancel is in the store from its `at` on, as the controller would read it every tick.
       const cancel = opts.cancel !== undefined && this.now >= opts.cancel.at ? opts.cancel : null;
-      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), ...(opts.returnToService ? { returnToService: opts.returnToService } : {}), ...(opts.onTaskFailure ? { onTaskFailure: opts.onTaskFailure } : {}), cancel, now: this.now });
+      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, ...(opts.deregistrationDelays ? { deregistrationDelays: opts.deregistrationDelays } : {}), probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), ...(opts.returnToService ? { returnToService: opts.returnToService } : {}), ...(opts.onTaskFailure ? { onTaskFailure: opts.onTaskFailure } : {}), cancel, now: this.now });
       this.probes = new Map();
       exec = a.exec;
       this.actions.push(...a.actions);
@@ -166,6 +166,18 @@ describe('window execution engine', () => {
     const thirdOut = Number(w.log.find((l) => l.endsWith('out i-03'))?.split(' ')[0]);
     assert.ok(thirdOut > firstBack + 10 * S, 'the next batch waits until the previous one is healthy again');
     assert.ok(exec.tasks[0]!.invocations.every((i) => !i.outOfService));
+  });
+
+  it('drain: a target waits for its target group’s deregistration delay too, even when the group lets it go sooner', () => {
+    const w = new World(ids(2));
+    const t = task('reboot', { drain: true });
+    // The target group reports the target gone after 20 s (no request in flight), but its delay is 60 s.
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, [t], T0), [t], { deregistrationDelays: new Map([['tg-1', 60 * S]]) });
+    assert.equal(exec.status, 'SUCCESS');
+    for (const id of ids(2)) {
+      const at = (what: string): number => Number(w.log.find((l) => l.endsWith(`${what} ${id}`))?.split(' ')[0]);
+      assert.ok(at('task') - at('out') >= 60 * S, `${id}: the task waited the deregistration delay: ${w.log.filter((l) => l.endsWith(id)).join('; ')}`);
+    }
   });
 
   it('drain: a target whose health check never passes stays out of service and is reported; the error budget stops the rest', () => {

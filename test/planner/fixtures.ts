@@ -78,6 +78,8 @@ export class World {
   overrides: Override[] = [];
   extraWindows: WindowDecl[] = [];
   storeValues: Record<string, unknown> = {};
+  /** Deregistration delay of each target group, as the load balancer reports it. */
+  deregistrationDelays = new Map<string, number>();
   onEvent: Responder<boolean> = () => true;
   onBypass: Responder<BypassResult> = () => 'absent';
   failStart = new Set<string>();
@@ -140,6 +142,7 @@ export class World {
       eventResults: this.eventResults.splice(0),
       bypassResults: this.bypassResults.splice(0),
       failures: this.failures.splice(0),
+      deregistrationDelays: this.deregistrationDelays,
       now: this.now,
     });
     this.records.clear();

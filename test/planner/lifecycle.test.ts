@@ -160,6 +160,18 @@ describe('§2 lifecycle: draining and the stop gates', () => {
     assert.equal(w.state('i-2'), 'stopped');
   });
 
+  it('given a target group whose deregistration delay is longer than drainMinimum, then no stop before the delay, though the group let it go', () => {
+    const w = drainingWorld();
+    w.deregistrationDelays = new Map([[TG, 5 * MIN], ['tg-other', 10 * MIN]]);
+    w.tick();
+    assert.equal(w.state('i-2'), 'draining');
+    w.tick(3 * MIN); // the world finished the deregistration after one tick; 3 minutes > drainMinimum
+    assert.deepEqual(w.get('i-2').targets, {});
+    assert.equal(w.state('i-2'), 'draining');
+    w.tick(2 * MIN);
+    assert.equal(w.state('i-2'), 'stopping', 'stopped once the delay of the group it left has passed (not that of a group it was never in)');
+  });
+
   it('given deregistration still in progress, then no stop', () => {
     const w = drainingWorld();
     w.tick();

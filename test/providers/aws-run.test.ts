@@ -79,6 +79,21 @@ describe('provider: aws', () => {
     assert.equal((JSON.parse(status.stdout) as { instances: unknown[] }).instances.length, 3);
   });
 
+  it('config explain and windows see the SSM windows the controller applies (one composition root for every command)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-aws-'));
+    const config = join(dir, 'fleetwarden.yaml');
+    writeFileSync(config, 'provider: aws\naws: { region: eu-west-1 }\nssm: { discovery: true }\ngroups:\n  - name: web\n    fleets: { main: { min: 1, desired: 2 } }\n');
+    const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_REGION: 'eu-west-1', AWS_MAX_ATTEMPTS: '1' };
+    // FW-web runs at 03:00 on the first Sunday of the month for 2 hours: 7 June 2026.
+    const explain = await runCli(['config', 'explain', 'fleets.main.min', '--group', 'web', '--at', '2026-06-07T03:30:00Z', '--config', config, '--state-dir', join(dir, 'state')], env);
+    assert.equal(explain.status, 0, explain.stderr);
+    assert.match(explain.stdout, /active windows: FW-web until 2026-06-07T05:00:00Z/);
+    assert.match(explain.stdout, /\*\s+window\s+100%\s+window FW-web/);
+    const windows = await runCli(['windows', '--from', '2026-06-01T00:00:00Z', '--days', '10', '--json', '--config', config], env);
+    assert.equal(windows.status, 0, windows.stderr);
+    assert.deepEqual((JSON.parse(windows.stdout) as { periods: { window: string; start: string }[] }).periods.map((p) => [p.window, p.start]), [['FW-web', '2026-06-07T03:00:00Z']]);
+  });
+
   it('the AWS SDK is not loaded on the simulator path: no static import from the CLI reaches @aws-sdk', () => {
     const seen = new Set<string>();
     const reached: string[] = [];

@@ -31,8 +31,12 @@ function world(req: FakeRequest, health: Record<string, string>): { status?: num
     }
     case 'DescribeTargetHealth':
       return { body: wrap('DescribeTargetHealth', `<TargetHealthDescriptions>${Object.entries(health).map(([id, state]) => `<member><Target><Id>${id}</Id><Port>80</Port></Target><TargetHealth><State>${state}</State></TargetHealth></member>`).join('')}</TargetHealthDescriptions>`) };
-    case 'DescribeTargetGroupAttributes':
-      return { body: wrap('DescribeTargetGroupAttributes', '<Attributes><member><Key>deregistration_delay.timeout_seconds</Key><Value>45</Value></member></Attributes>') };
+    case 'DescribeTargetGroupAttributes': {
+      // tg-6 waits 10 minutes; tg-9 was deleted since discovery; the others take 45 s.
+      const tg = req.params['TargetGroupArn'] ?? '';
+      if (tg === arn(9)) return { status: 400, body: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>TargetGroupNotFound</Code><Message>gone</Message></Error><RequestId>r</RequestId></ErrorResponse>` };
+      return { body: wrap('DescribeTargetGroupAttributes', `<Attributes><member><Key>stickiness.enabled</Key><Value>false</Value></member><member><Key>deregistration_delay.timeout_seconds</Key><Value>${tg === arn(6) ? 600 : 45}</Value></member></Attributes>`) };
+    }
     case 'RegisterTargets':
     case 'DeregisterTargets':
       return { body: wrap(req.action, '') };
@@ -82,7 +86,7 @@ describe('ELBv2 adapter (wire contract)', () => {
     assert.equal(fake.requests.length, 14);
   });
 
-  it('registers and deregisters instance targets, and reads the deregistration delay once', async () => {
+  it('registers and deregisters instance targets', async () => {
     fake.requests.length = 0;
     fake.handler = (req) => world(req, {});
     const l = lb();
@@ -91,9 +95,31 @@ describe('ELBv2 adapter (wire contract)', () => {
     const d = fake.calls('DeregisterTargets')[0]?.params ?? {};
     assert.deepEqual([d['TargetGroupArn'], d['Targets.member.1.Id'], d['Targets.member.2.Id']], [arn(0), 'i-1', 'i-2']);
     assert.equal(fake.calls('RegisterTargets')[0]?.params['Targets.member.1.Id'], 'i-3');
-    assert.equal(await l.deregistrationDelayMs(arn(0)), 45_000);
-    assert.equal(await l.deregistrationDelayMs(arn(0)), 45_000);
-    assert.equal(fake.calls('DescribeTargetGroupAttributes').length, 1);
+  });
+
+  it('reads each managed target group’s deregistration delay once, and again only after 30 minutes; a deleted group is left out', async () => {
+    fake.requests.length = 0;
+    fake.handler = (req) => world(req, {});
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const l = lb(clock);
+    const managed = [0, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42].map(arn);
+    const delays = await l.deregistrationDelays();
+    assert.deepEqual(fake.calls('DescribeTargetGroupAttributes').map((c) => c.params['TargetGroupArn']), managed, 'one call per managed target group (the API takes one)');
+    assert.equal(delays.get(arn(0)), 45_000);
+    assert.equal(delays.get(arn(6)), 600_000);
+    assert.equal(delays.has(arn(9)), false, 'deleted since discovery: left out, the others still read');
+    assert.equal(delays.size, 13);
+    fake.requests.length = 0;
+    clock.set(clock.now() + 29 * 60_000);
+    await l.targetHealth();
+    assert.equal((await l.deregistrationDelays()).get(arn(6)), 600_000);
+    assert.equal(fake.calls('DescribeTargetGroupAttributes').length, 1, 'a steady-state tick reads none (only the deleted group is asked again)');
+    clock.set(clock.now() + 60_000);
+    fake.requests.length = 0;
+    await l.deregistrationDelays();
+    assert.equal(fake.calls('DescribeTargetGroupAttributes').length, 14, 'refreshed after 30 minutes');
+    fake.handler = (req) => (req.action === 'DescribeTargetGroupAttributes' ? { status: 400, body: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>` } : world(req, {}));
+    await assert.rejects(lb(clock).deregistrationDelays(), (e: unknown) => e instanceof AwsError && e.retryable, 'throttling is retried by the tick, not mistaken for a missing group');
   });
 
   it('maps errors at the boundary: throttling is retryable, a missing target group is not', async () => {

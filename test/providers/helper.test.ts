@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellQuote, shellQuote, SSM_OUTPUT_CAP } from '../../src/providers/aws/helper.js';
+import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, powershellQuote, shellQuote, SSM_OUTPUT_CAP, WINDOWS_EVENT_DIR } from '../../src/providers/aws/helper.js';
 
 const SHELLS = ['/usr/bin/dash', '/usr/bin/bash'] as const;
 
@@ -116,3 +116,76 @@ describe('helper parsing and quoting', () => {
     assert.equal(r.status, 0, r.stderr);
   });
 });
+
+/** PowerShell's own rule for a single-quoted literal: it ends at a quote (' ‘ ’ ‚ ‛) not followed by another one. */
+const PS_QUOTES = new Set(["'", '\u2018', '\u2019', '\u201A', '\u201B']);
+function readPsLiterals(text: string): { values: string[]; between: string[] } {
+  const values: string[] = [];
+  const between: string[] = [];
+  let gap = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? '';
+    if (!PS_QUOTES.has(c)) {
+      gap += c;
+      continue;
+    }
+    between.push(gap);
+    gap = '';
+    let value = '';
+    for (i++; i < text.length; i++) {
+      const d = text[i] ?? '';
+      if (!PS_QUOTES.has(d)) value += d;
+      else if (PS_QUOTES.has(text[i + 1] ?? '')) value += text[++i] ?? '';
+      else break;
+    }
+    values.push(value);
+  }
+  between.push(gap);
+  return { values, between };
+}
+
+describe('PowerShell event helper (Windows)', () => {
+  const hostile = [`it's`, `\u2019; Remove-Item C:\\ -Recurse; \u2018`, '$(Invoke-Evil)', '`n', 'line1\nline2', '"double" $env:PATH', '-Force', "''"];
+
+  it('quotes every value so PowerShell reads it back unchanged, typographic quotes included', () => {
+    for (const v of hostile) assert.deepEqual(readPsLiterals(powershellQuote(v)), { values: [v], between: ['', ''] }, v);
+    assert.equal(powershellQuote('a\u2019b'), `'a\u2019\u2019b'`);
+  });
+
+  it('carries the event, its directory and hostile arguments only as single-quoted literals', () => {
+    const script = powershellEventHelperScript({ dir: WINDOWS_EVENT_DIR, event: 'instance-ready-for-shutdown', args: hostile, timeoutSeconds: 30 });
+    const line = (name: string): string => script.split('\n').find((l) => l.startsWith(`${name} = `))?.slice(name.length + 3) ?? '';
+    assert.deepEqual(readPsLiterals(line('$fwDir')), { values: ['C:\\ProgramData\\Fleetwarden\\events'], between: ['', ''] });
+    assert.deepEqual(readPsLiterals(line('$fwEvent')).values, ['instance-ready-for-shutdown']);
+    assert.equal(line('$fwLimit'), '30');
+    // A value may span lines (a single-quoted literal can): read up to the statement that follows.
+    const args = readPsLiterals(script.slice(script.indexOf('$fwArgs = ') + '$fwArgs = '.length, script.indexOf('\nfunction Send-FwStatus')));
+    assert.deepEqual(args.values, hostile, 'each argument reads back as itself');
+    assert.deepEqual(args.between, ['[string[]]@(', ...hostile.slice(1).map(() => ', '), ')'], 'and nothing but separators lies between them');
+    // The script is run as a job with its arguments as values: no command line is built from them.
+    assert.match(script, /Start-Job -ArgumentList \$fwScript, \$fwArgs -ScriptBlock/);
+    assert.match(script, /& \$Path @Rest/);
+    assert.match(script, /Join-Path -Path \$fwDir -ChildPath \(\$fwEvent \+ '\.ps1'\)/);
+    for (const status of ['absent', 'not-executable', 'timeout', 'ok', 'failed']) assert.match(script, new RegExp(`Send-FwStatus '${status}'`), status);
+    assert.doesNotMatch(script, /\$(event|args|input)\b/i, 'no automatic variable is shadowed');
+  });
+
+  it('refuses a relative directory, a bad event name and a bad time limit', () => {
+    assert.throws(() => powershellEventHelperScript({ dir: 'events', event: 'x', args: [], timeoutSeconds: 30 }), /events\.windowsDir: must be an absolute Windows path/);
+    assert.throws(() => powershellEventHelperScript({ dir: 'C:\\x', event: '..\\..\\evil', args: [], timeoutSeconds: 30 }), /event: not an event name/);
+    assert.throws(() => powershellEventHelperScript({ dir: 'C:\\x', event: 'x', args: [], timeoutSeconds: 0 }), /timeoutSeconds/);
+    assert.throws(() => powershellEventHelperScript({ dir: 'C:\\x', event: 'x', args: ['a\0b'], timeoutSeconds: 30 }), /NUL/);
+  });
+
+  it('its output is read by the same parser: CRLF lines and a clamped exit code', () => {
+    assert.deepEqual(pick(parseHelperOutput('stopping services\r\nFLEETWARDEN-STATUS ok 0\r\n')), [true, 'ok', 0]);
+    assert.deepEqual(pick(parseHelperOutput('FLEETWARDEN-STATUS failed 255\r\n')), [false, 'failed', 255]);
+    assert.deepEqual(pick(parseHelperOutput('FLEETWARDEN-STATUS timeout 124\r\n')), [false, 'timeout', 124]);
+    assert.equal(parseBypassOutput('FLEETWARDEN-BYPASS present\r\n'), 'present');
+  });
+});
+
+function pick(o: ReturnType<typeof parseHelperOutput>): [boolean, string, number | null] {
+  return [o.ok, o.status, o.exitCode];
+}
+

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { namingFor } from '../../src/config/config.js';
+import { ssmWindowsForGroup } from '../../src/config/ssm-windows.js';
 import { VirtualClock } from '../../src/domain/time.js';
 import { AwsError } from '../../src/providers/aws/ec2.js';
 import { SsmAdapter } from '../../src/providers/aws/ssm.js';
@@ -53,6 +54,59 @@ describe('SSM adapter (wire contract)', () => {
     clock.set(clock.now() + 60_000);
     await ssm.list();
     assert.deepEqual([...new Set(fake.requests.map((r) => r.action))], ['DescribeMaintenanceWindows'], 'tags come from the cache');
+  });
+
+  it('rate() windows: CreatedDate is read with GetMaintenanceWindow once per window (never for cron ones) and anchors the schedule', async () => {
+    fake.requests.length = 0;
+    const created = Date.parse('2026-05-03T09:17:00Z');
+    fake.handler = (r) => {
+      if (r.action === 'DescribeMaintenanceWindows') {
+        return json({
+          WindowIdentities: [
+            { WindowId: 'mw-0000000000000r01', Name: 'FW-web', Enabled: true, Duration: 2, Cutoff: 0, Schedule: 'rate(7 days)' },
+            { WindowId: 'mw-0000000000000r02', Name: 'FW-api', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'rate(1 day)', StartDate: '2026-01-01T00:00:00Z' },
+            { WindowId: 'mw-0000000000000c01', Name: 'FW-db', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'cron(0 2 * * ? *)' },
+          ],
+        });
+      }
+      if (r.action === 'GetMaintenanceWindow') return json({ WindowId: r.json['WindowId'], CreatedDate: created / 1000 });
+      return json({ TagList: [{ Key: 'fleetwarden:group-name', Value: 'web' }] });
+    };
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const ssm = adapter(clock);
+    const windows = await ssm.list();
+    assert.deepEqual(fake.calls('GetMaintenanceWindow').map((c) => c.json), [{ WindowId: 'mw-0000000000000r01' }, { WindowId: 'mw-0000000000000r02' }], 'one call per rate() window, none for cron');
+    assert.deepEqual(windows.map((w) => w.createdAt), ['2026-05-03T09:17:00.000Z', '2026-05-03T09:17:00.000Z', undefined]);
+    for (const later of [60_000, 3_600_000]) {
+      clock.set(clock.now() + later);
+      await ssm.list();
+    }
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 2, 'not asked again on later ticks: a creation time never changes');
+    // `rate(7 days)` with no StartDate runs every 7 days from its creation: it no longer fails closed.
+    const found = ssmWindowsForGroup(windows, 'web', namingFor('fleetwarden'), clock.now());
+    const web = found.windows.find((w) => w.name === 'FW-web');
+    assert.equal(web?.error, undefined);
+    assert.equal(web?.schedule?.next(clock.now(), 1)[0]?.start, created + 5 * 7 * 86_400_000);
+  });
+
+  it('a rate() window whose CreatedDate cannot be read fails closed with the reason, alone, and is asked again later', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeMaintenanceWindows') return json({ WindowIdentities: [{ WindowId: 'mw-0000000000000r01', Name: 'FW-web', Enabled: true, Duration: 2, Cutoff: 0, Schedule: 'rate(7 days)' }, { WindowId: 'mw-0000000000000c01', Name: 'FW-web-Mainfleet', Enabled: true, Duration: 1, Cutoff: 0, Schedule: 'cron(0 2 * * ? *)' }] });
+      if (r.action === 'GetMaintenanceWindow') return { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException', Message: 'not authorized to perform: ssm:GetMaintenanceWindow' }) };
+      return json({ TagList: [{ Key: 'fleetwarden:group-name', Value: 'web' }] });
+    };
+    const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+    const ssm = adapter(clock);
+    const found = ssmWindowsForGroup(await ssm.list(), 'web', namingFor('fleetwarden'), clock.now());
+    assert.match(found.windows.find((w) => w.name === 'FW-web')?.error ?? '', /give a start date or the creation time \(its CreatedDate could not be read: AccessDeniedException: not authorized/);
+    assert.equal(found.windows.find((w) => w.name === 'FW-web-Mainfleet')?.error, undefined, 'the other window is unaffected');
+    clock.set(clock.now() + 60_000);
+    await ssm.list();
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 1, 'not every tick');
+    clock.set(clock.now() + 300_000);
+    await ssm.list();
+    assert.equal(fake.calls('GetMaintenanceWindow').length, 2, 'but again after the refresh interval');
   });
 
   it('sends events with AWS-RunShellScript and the helper, 50 instances a call, every value quoted', async () => {
@@ -121,19 +175,63 @@ describe('SSM adapter (wire contract)', () => {
     assert.deepEqual(r.finished, ['cmd-loop']);
   });
 
-  it('sends only to instances with an SSM agent online on the right platform; the others fail at once', async () => {
+  it('sends only to instances with an SSM agent online on a platform it has a script for; the others fail at once', async () => {
     fake.requests.length = 0;
-    fake.handler = (r) => (r.action === 'DescribeInstanceInformation' ? info(r, { 'i-off': ['ConnectionLost', 'Linux'], 'i-win': ['Online', 'Windows'], 'i-none': ['absent', ''] }) : r.action === 'SendCommand' ? json({ Command: { CommandId: 'cmd-m' } }) : json({ CommandInvocations: [{ InstanceId: 'i-ok', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0' }] }] }));
+    fake.handler = (r) => (r.action === 'DescribeInstanceInformation' ? info(r, { 'i-off': ['ConnectionLost', 'Linux'], 'i-mac': ['Online', 'MacOS'], 'i-none': ['absent', ''] }) : r.action === 'SendCommand' ? json({ Command: { CommandId: 'cmd-m' } }) : json({ CommandInvocations: [{ InstanceId: 'i-ok', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0' }] }] }));
     const ssm = adapter();
-    const handle = await ssm.runEvent('web', ['i-ok', 'i-off', 'i-win', 'i-none'], 'instance-ready-for-operation', [], 30_000);
+    const handle = await ssm.runEvent('web', ['i-ok', 'i-off', 'i-mac', 'i-none'], 'instance-ready-for-operation', [], 30_000);
     assert.deepEqual(fake.calls('SendCommand').map((c) => c.json['InstanceIds']), [['i-ok']]);
     const r = await ssm.results([handle]);
     assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok, e.detail]), [
       ['i-off', false, 'Undeliverable: no SSM agent online'],
-      ['i-win', false, 'Invalid Platform: Windows'],
+      ['i-mac', false, 'Invalid Platform: MacOS'],
       ['i-none', false, 'Undeliverable: no SSM agent online'],
       ['i-ok', true, 'exit 0'],
     ]);
+  });
+
+  it('Windows instances get AWS-RunPowerShellScript with the PowerShell helper; a mixed command is one SendCommand per document', async () => {
+    fake.requests.length = 0;
+    let n = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeInstanceInformation') return info(r, { 'i-win1': ['Online', 'Windows'], 'i-win2': ['Online', 'Windows'] });
+      if (r.action === 'SendCommand') return json({ Command: { CommandId: `cmd-${++n}` } });
+      const win = r.json['CommandId'] === 'cmd-2';
+      return json({ CommandInvocations: (win ? ['i-win1', 'i-win2'] : ['i-lin']).map((id) => ({ InstanceId: id, Status: 'Success', CommandPlugins: [{ Output: win ? 'stopping IIS\r\nFLEETWARDEN-STATUS ok 0\r\n' : 'FLEETWARDEN-STATUS ok 0\n' }] })) });
+    };
+    const ssm = adapter();
+    const handle = await ssm.runEvent('web', ['i-lin', 'i-win1', 'i-win2'], 'instance-ready-for-shutdown', ["run'ning"], 30_000);
+    const sends = fake.calls('SendCommand');
+    assert.deepEqual(sends.map((c) => [c.json['DocumentName'], c.json['InstanceIds']]), [['AWS-RunShellScript', ['i-lin']], ['AWS-RunPowerShellScript', ['i-win1', 'i-win2']]]);
+    const ps = (sends[1]?.json['Parameters'] as Record<string, string[]>)['commands']?.[0] ?? '';
+    assert.match(ps, /^# Fleetwarden event helper \(PowerShell\)/);
+    assert.match(ps, /\$fwDir = 'C:\\ProgramData\\Fleetwarden\\events'/);
+    assert.match(ps, /\$fwEvent = 'instance-ready-for-shutdown'/);
+    assert.match(ps, /\$fwArgs = \[string\[\]\]@\('run''ning'\)/);
+    assert.deepEqual((sends[1]?.json['Parameters'] as Record<string, string[]>)['executionTimeout'], ['40']);
+    assert.match((sends[0]?.json['Parameters'] as Record<string, string[]>)['commands']?.[0] ?? '', /^#!\/bin\/sh/);
+    assert.equal(handle.id, 'cmd-1,cmd-2');
+    const r = await ssm.results([handle]);
+    assert.deepEqual(r.events.map((e) => [e.instanceId, e.ok]), [['i-lin', true], ['i-win1', true], ['i-win2', true]]);
+    assert.deepEqual(r.finished, ['cmd-1,cmd-2']);
+  });
+
+  it('bypass checks go to Windows instances as PowerShell; an instance of the other OS than the path’s is answered unknown', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeInstanceInformation') return info(r, { 'i-win': ['Online', 'Windows'] });
+      if (r.action === 'SendCommand') return json({ Command: { CommandId: `cmd-${(r.json['InstanceIds'] as string[])[0] ?? ''}` } });
+      return json({ CommandInvocations: [{ InstanceId: 'i-win', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS present\r\n' }] }] });
+    };
+    const ssm = adapter();
+    const win = await ssm.checkBypass('web', ['i-win', 'i-lin'], "C:\\fleet\\keep it's up", 'windows');
+    const lin = await ssm.checkBypass('web', ['i-lin'], '/etc/keep', 'linux');
+    const sends = fake.calls('SendCommand');
+    assert.deepEqual(sends.map((c) => [c.json['DocumentName'], c.json['InstanceIds']]), [['AWS-RunPowerShellScript', ['i-win']], ['AWS-RunShellScript', ['i-lin']]]);
+    assert.deepEqual((sends[0]?.json['Parameters'] as Record<string, string[]>)['commands'], ["if (Test-Path -LiteralPath 'C:\\fleet\\keep it''s up') { 'FLEETWARDEN-BYPASS present' } else { 'FLEETWARDEN-BYPASS absent' }"]);
+    const r = await ssm.results([win]);
+    assert.deepEqual(r.bypass.map((b) => [b.instanceId, b.result]), [['i-lin', 'unknown'], ['i-win', 'present']], 'a Linux instance cannot check a Windows path: unknown, so it is not stopped');
+    assert.equal(lin.id, 'cmd-i-lin');
   });
 
   it('maintenance scripts: sent once per command id with the script and its timeout; results by the invocation’s status and exit code', async () => {

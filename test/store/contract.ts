@@ -1,4 +1,5 @@
 /** The Store port's contract: every implementation (SQLite now, DynamoDB later) must pass this suite. */
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceRecord } from '../../src/domain/model.js';
@@ -11,7 +12,7 @@ function rec(id: string, state: InstanceRecord['state'], extra: Partial<Instance
   return { instanceId: id, group: 'web', state, since: T0, reason: 'test', ...extra };
 }
 
-function tick(over: Partial<TickWrite> = {}): TickWrite {
+function tick(over: Partial<Omit<TickWrite, 'lease'>> = {}): Omit<TickWrite, 'lease'> {
   return { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], ...over };
 }
 
@@ -19,23 +20,50 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
   describe(`Store contract: ${name}`, () => {
     it('leases: one owner at a time, renewable by its owner, taken over once expired, released on request', async () => {
       const s = await make();
-      assert.equal((await s.acquireLease('web', 'a', T0, 30_000)), true);
-      assert.equal((await s.acquireLease('web', 'b', T0 + 10_000, 30_000)), false);
-      assert.equal((await s.acquireLease('web', 'a', T0 + 20_000, 30_000)), true, 'renewed');
-      assert.equal((await s.acquireLease('web', 'b', T0 + 49_000, 30_000)), false, 'the renewal extended it');
-      assert.equal((await s.acquireLease('web', 'b', T0 + 50_000, 30_000)), true, 'expired: taken over');
-      assert.deepEqual((await s.leaseHolder('web', T0 + 51_000)), { owner: 'b', expiresAt: T0 + 80_000 });
-      assert.equal((await s.acquireLease('api', 'a', T0, 30_000)), true, 'leases are per group');
+      assert.deepEqual((await s.acquireLease('web', 'a', T0, 30_000)), { group: 'web', owner: 'a', generation: 1, expiresAt: T0 + 30_000 });
+      assert.equal((await s.acquireLease('web', 'b', T0 + 10_000, 30_000)), null);
+      assert.deepEqual((await s.acquireLease('web', 'a', T0 + 20_000, 30_000)), { group: 'web', owner: 'a', generation: 1, expiresAt: T0 + 50_000 }, 'renewed, same generation');
+      assert.equal((await s.acquireLease('web', 'b', T0 + 49_000, 30_000)), null, 'the renewal extended it');
+      assert.equal((await s.acquireLease('web', 'b', T0 + 50_000, 30_000))?.generation, 2, 'expired: taken over with the next generation');
+      assert.deepEqual((await s.leaseHolder('web', T0 + 51_000)), { group: 'web', owner: 'b', generation: 2, expiresAt: T0 + 80_000 });
+      assert.equal((await s.acquireLease('api', 'a', T0, 30_000))?.generation, 1, 'leases are per group');
       await s.releaseLease('web', 'b');
       assert.equal((await s.leaseHolder('web', T0 + 51_000)), null);
-      assert.equal((await s.acquireLease('web', 'a', T0 + 52_000, 30_000)), true);
+      assert.equal((await s.acquireLease('web', 'a', T0 + 52_000, 30_000))?.generation, 3, 'after a release, the next holder still gets a higher generation');
+      await s.releaseLease('web', 'a');
+      assert.equal((await s.acquireLease('web', 'a', T0 + 53_000, 30_000))?.generation, 4, 'even the same owner, once it released the lease');
+      await s.close();
+    });
+
+    it('the lease fences writes: a tick or history under a lost lease is refused whole, under the current one accepted', async () => {
+      const s = await make();
+      const a = await s.acquireLease('web', 'a', T0, 30_000);
+      assert.ok(a);
+      await s.saveTick({ ...tick({ records: [rec('i-1', 'running')] }), lease: a });
+      const b = await s.acquireLease('web', 'b', T0 + 30_000, 30_000); // a's lease lapsed: b takes over
+      assert.ok(b);
+      await assert.rejects(s.saveTick({ ...tick({ records: [rec('i-1', 'stopping')], history: [{ at: T0, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'stale' }] }), lease: a }), (err: Error) => err.name === 'LeaseLostError' && /generation 1.*b's, generation 2/.test(err.message));
+      await assert.rejects(s.appendHistory([{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'stale too' }], a), { name: 'LeaseLostError' });
+      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'nothing of the stale write is visible');
+      assert.deepEqual((await s.history({ group: 'web', limit: 10 })).map((h) => h.summary), []);
+      const renewedByA = await s.acquireLease('web', 'a', T0 + 70_000, 30_000); // b lapsed too: a is back, generation 3
+      assert.equal(renewedByA?.generation, 3);
+      await assert.rejects(s.saveTick({ ...tick(), lease: a }), { name: 'LeaseLostError' }, 'the same owner with its old generation is refused too');
+      await s.saveTick({ ...tick({ records: [rec('i-1', 'draining')], problems: [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }] }), lease: renewedByA });
+      const g = await s.loadGroup('web');
+      assert.equal(g.records.get('i-1')?.state, 'draining');
+      assert.deepEqual(g.problems, [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }], 'problems round-trip');
+      await s.saveTick({ ...tick(), lease: renewedByA });
+      assert.equal((await s.loadGroup('web')).problems.length, 1, 'a write without problems keeps them');
+      await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA });
+      assert.deepEqual((await s.loadGroup('web')).problems, [], 'an empty list clears them');
       await s.close();
     });
 
     it('a tick write round-trips records, workload, handles, failures and active windows', async () => {
       const s = await make();
       const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: ['i-1'], event: 'instance-ready-for-operation' as const, sentAt: T0 };
-      await s.saveTick(
+      await fixtureSave(s, 
         tick({
           records: [rec('i-1', 'running', { issueSince: T0 - 5 }), rec('i-2', 'draining', { drainCause: 'issue', deregisteredFrom: ['tg'] })],
           workload: { group: 'web', direction: 'stop', since: T0, tierStartedAt: { DB: T0 } },
@@ -56,22 +84,22 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
 
     it('a later tick upserts records, deletes the removed ones, finishes handles and consumes failures', async () => {
       const s = await make();
-      await s.saveTick(tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
-      await s.saveTick(tick({ records: [rec('i-1', 'draining')], removed: ['i-2'], finishedHandles: ['cmd-1'], consumedFailures: true }));
+      await fixtureSave(s, tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));
+      await fixtureSave(s, tick({ records: [rec('i-1', 'draining')], removed: ['i-2'], finishedHandles: ['cmd-1'], consumedFailures: true }));
       const g = (await s.loadGroup('web'));
       assert.deepEqual([...g.records.keys()], ['i-1']);
       assert.equal(g.records.get('i-1')?.state, 'draining');
       assert.deepEqual(g.handles, []);
       assert.deepEqual(g.failures, []);
       assert.equal(g.workload, undefined);
-      await s.saveTick(tick({ records: [rec('i-3', 'stopped')] }));
+      await fixtureSave(s, tick({ records: [rec('i-3', 'stopped')] }));
       assert.deepEqual([...(await s.loadGroup('web')).records.keys()].sort(), ['i-1', 'i-3'], 'records not named are left as they are');
       await s.close();
     });
 
     it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', async () => {
       const s = await make();
-      await s.saveTick(tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
+      await fixtureSave(s, tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
       await s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
       const all = (await s.history({ limit: 10 }));
       assert.deepEqual(all.map((e) => e.summary), ['entry 4', 'entry 3', 'entry 2', 'entry 1']);
@@ -103,9 +131,9 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
 
     it('a tick write is all or nothing', async () => {
       const s = await make();
-      await s.saveTick(tick({ records: [rec('i-1', 'running')] }));
+      await fixtureSave(s, tick({ records: [rec('i-1', 'running')] }));
       const poisoned = { ...rec('i-2', 'running'), bad: 10n } as unknown as InstanceRecord; // BigInt cannot be serialised
-      await assert.rejects(s.saveTick(tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
+      await assert.rejects(fixtureSave(s, tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
       assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
       assert.deepEqual((await s.history({ limit: 5 })), []);
       await s.close();
@@ -179,9 +207,9 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
         id: `web/FW/${id}`, group: 'web', window: 'FW', start, end: start + 3_600_000, lastTaskStart: start + 3_600_000, status, startedAt: start,
         tasks: [{ name: 'patch', priority: 1, status: status === 'IN_PROGRESS' ? 'IN_PROGRESS' : 'FAILED', targets: ['i-1'], terminated: [], detail: '', invocations: [{ target: 'i-1', status: 'failed', phase: 'done', phaseSince: start, startedAt: start, runs: 1, outOfService, detail: 'exit 1', output: "it's" }] }],
       });
-      await s.saveTick(tick({ executions: [exec('a', T0, 'IN_PROGRESS'), exec('b', T0 + 1, 'SUCCESS'), exec('c', T0 + 2, 'FAILED', true)] }));
+      await fixtureSave(s, tick({ executions: [exec('a', T0, 'IN_PROGRESS'), exec('b', T0 + 1, 'SUCCESS'), exec('c', T0 + 2, 'FAILED', true)] }));
       assert.deepEqual((await s.loadGroup('web')).executions.map((e) => e.id), ['web/FW/a', 'web/FW/c'], 'open ones, and one holding i-1 out of service');
-      await s.saveTick(tick({ executions: [exec('a', T0, 'SUCCESS')] }));
+      await fixtureSave(s, tick({ executions: [exec('a', T0, 'SUCCESS')] }));
       assert.deepEqual((await s.loadGroup('web')).executions.map((e) => e.id), ['web/FW/c']);
       assert.deepEqual((await s.executions({ limit: 10 })).map((e) => [e.id, e.status]), [['web/FW/c', 'FAILED'], ['web/FW/b', 'SUCCESS'], ['web/FW/a', 'SUCCESS']]);
       assert.deepEqual((await s.executions({ limit: 1, before: 'web/FW/c' })).map((e) => e.id), ['web/FW/b']);
@@ -190,7 +218,7 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.equal(await s.execution('web/FW/zz'), null);
       // A cancelled one keeps who cancelled it, the window's description and the targets skipped after a failure.
       const cancelled: WindowExecution = { ...exec('d', T0 + 3, 'CANCELLED'), description: 'Daily patch', cancel: { execution: 'web/FW/d', group: 'web', by: 'api admin', reason: 'stop', at: T0 + 4 }, tasks: [{ ...exec('d', T0 + 3, 'CANCELLED').tasks[0]!, status: 'CANCELLED', skipped: ['i-2'] }] };
-      await s.saveTick(tick({ executions: [cancelled] }));
+      await fixtureSave(s, tick({ executions: [cancelled] }));
       assert.deepEqual(await s.execution('web/FW/d'), cancelled);
       await s.close();
     });

@@ -1,3 +1,4 @@
+import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -37,7 +38,7 @@ describe('DynamoDB store specifics', () => {
     const s = await fresh();
     const rec = (state: 'running' | 'draining') => ({ instanceId: 'i-1', group: 'web', state, since: 1, reason: 'r' }) as const;
     const tick = { group: 'web', at: 1, transitions: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
-    await s.saveTick({ ...tick, records: [rec('running')], history: [] });
+    await fixtureSave(s, { ...tick, records: [rec('running')], history: [] });
     // Simulate a crash after the record items of version 2 were written but before HEAD moved: write them directly.
     const raw = client();
     const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
@@ -47,7 +48,7 @@ describe('DynamoDB store specifics', () => {
     await raw.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'G#web' }, sk: { S: 'PH#000000000002#000000' }, v: { N: '2' }, entry: { S: JSON.stringify(orphan) } } }));
     assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the uncommitted version is invisible');
     assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), [], 'and so is its history');
-    await s.saveTick({ ...tick, records: [rec('draining')], history: [{ at: 2, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'committed' }] });
+    await fixtureSave(s, { ...tick, records: [rec('draining')], history: [{ at: 2, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'committed' }] });
     assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'draining');
     assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['committed'], 'the dead attempt’s history never surfaces, though the retry committed the same version');
     raw.destroy();
@@ -57,12 +58,12 @@ describe('DynamoDB store specifics', () => {
   it('history of a committed tick whose move was interrupted by a crash is recovered by the next tick', async () => {
     const s = await fresh();
     const tick = { group: 'web', at: 1, records: [], transitions: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
-    await s.saveTick({ ...tick, history: [] }); // version 1 committed
+    await fixtureSave(s, { ...tick, history: [] }); // version 1 committed
     const raw = client();
     const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
     const stranded = { at: 1, group: 'web', instanceId: null, type: 'window', summary: 'committed but not yet moved' };
     await raw.send(new PutItemCommand({ TableName: `fleetwarden-test-${n}`, Item: { pk: { S: 'G#web' }, sk: { S: 'PH#000000000001#000000' }, v: { N: '1' }, entry: { S: JSON.stringify(stranded) } } }));
-    await s.saveTick({ ...tick, history: [{ at: 2, group: 'web', instanceId: null, type: 'window', summary: 'next tick' }] });
+    await fixtureSave(s, { ...tick, history: [{ at: 2, group: 'web', instanceId: null, type: 'window', summary: 'next tick' }] });
     assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['next tick', 'committed but not yet moved']);
     raw.destroy();
     await s.close();
@@ -72,9 +73,9 @@ describe('DynamoDB store specifics', () => {
     const a = await fresh();
     const b = new DynamoStore({ table: `fleetwarden-test-${n}`, client: client() });
     const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
-    await a.saveTick(tick);
+    await fixtureSave(a, tick);
     // b reads HEAD, then a commits, then b tries to commit on top of the version it read.
-    await Promise.all([a.saveTick(tick), b.saveTick(tick)]).then(
+    await Promise.all([fixtureSave(a, tick), fixtureSave(b, tick)]).then(
       () => assert.fail('one of two simultaneous ticks must be refused'),
       (err: unknown) => assert.match(String(err), /was written by another controller meanwhile/),
     );

@@ -11,6 +11,7 @@ import {
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ObservedInstance, PowerState, ProviderHealth } from '../../domain/model.js';
 import type { ActionResult, Clock, FleetProvider } from '../../ports/index.js';
+import type { AwsCall } from './calls.js';
 
 /** AWS answered with an error the controller can act on; `retryable` marks throttling and server faults. */
 export class AwsError extends FleetwardenError {
@@ -25,6 +26,14 @@ export class AwsError extends FleetwardenError {
 }
 
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
+
+/** Every EC2 call this adapter makes (calls.ts): the IAM policy is generated from it. */
+export const EC2_CALLS: readonly AwsCall[] = [
+  { service: 'ec2', operation: 'DescribeInstances', action: 'ec2:DescribeInstances', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ec2', operation: 'DescribeInstanceStatus', action: 'ec2:DescribeInstanceStatus', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ec2', operation: 'StartInstances', action: 'ec2:StartInstances', features: ['fleet'], resource: { kind: 'group-instances' }, mutating: true },
+  { service: 'ec2', operation: 'StopInstances', action: 'ec2:StopInstances', features: ['fleet'], resource: { kind: 'group-instances' }, mutating: true },
+];
 
 /** Maps an SDK error to a domain error at the boundary: provider error codes stop here. */
 export function mapAwsError(err: unknown): AwsError {

@@ -10,7 +10,18 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { TargetHealth } from '../../domain/model.js';
 import type { Clock, LoadBalancer } from '../../ports/index.js';
-import { mapAwsError } from './ec2.js';
+import type { AwsCall } from './calls.js';
+import { type AwsError, mapAwsError } from './ec2.js';
+
+/** Every ELBv2 call this adapter makes (calls.ts): the IAM policy is generated from it. */
+export const ELBV2_CALLS: readonly AwsCall[] = [
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetGroups', action: 'elasticloadbalancing:DescribeTargetGroups', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTags', action: 'elasticloadbalancing:DescribeTags', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetHealth', action: 'elasticloadbalancing:DescribeTargetHealth', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'DescribeTargetGroupAttributes', action: 'elasticloadbalancing:DescribeTargetGroupAttributes', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
+  { service: 'elasticloadbalancing', operation: 'RegisterTargets', action: 'elasticloadbalancing:RegisterTargets', features: ['fleet'], resource: { kind: 'group-target-groups' }, mutating: true },
+  { service: 'elasticloadbalancing', operation: 'DeregisterTargets', action: 'elasticloadbalancing:DeregisterTargets', features: ['fleet'], resource: { kind: 'group-target-groups' }, mutating: true },
+];
 
 /** ELBv2 target states → Fleetwarden's target health. */
 const HEALTH: Readonly<Record<string, TargetHealth>> = {
@@ -34,9 +45,13 @@ export interface Elbv2Options {
   readonly groupTagKey: string;
   /** Target groups are rediscovered this often [5 min]. */
   readonly discoveryRefreshMs?: number;
+  /** A target group's deregistration delay is re-read this often [30 min]: it rarely changes. */
+  readonly attributeRefreshMs?: number;
 }
 
 const TAGS_PER_CALL = 20; // DescribeTags takes at most 20 ARNs
+/** ELBv2's own default, for a target group that does not state its delay. */
+const DEFAULT_DELAY_S = 300;
 
 /**
  * The LoadBalancer port on ELBv2. Managed target groups are those tagged with the group tag key; they are
@@ -47,15 +62,17 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   private readonly clock: Clock;
   private readonly groupTagKey: string;
   private readonly refreshMs: number;
+  private readonly attributeRefreshMs: number;
   private managed: { arn: string; group: string }[] = [];
   private discoveredAt = -Infinity;
-  private readonly delays = new Map<string, number>();
+  private readonly delays = new Map<string, { at: number; ms: number }>();
 
   constructor(o: Elbv2Options) {
     this.elb = o.client ?? new ElasticLoadBalancingV2Client({});
     this.clock = o.clock;
     this.groupTagKey = o.groupTagKey;
     this.refreshMs = o.discoveryRefreshMs ?? 5 * 60_000;
+    this.attributeRefreshMs = o.attributeRefreshMs ?? 30 * 60_000;
   }
 
   private async send<T>(fn: () => Promise<T>): Promise<T> {
@@ -111,14 +128,34 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     await this.send(() => this.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: targetGroup, Targets: ids.map((Id) => ({ Id })) })));
   }
 
-  /** The target group's deregistration delay (connection draining), in milliseconds; cached. */
-  async deregistrationDelayMs(targetGroup: string): Promise<number> {
-    const cached = this.delays.get(targetGroup);
-    if (cached !== undefined) return cached;
-    const r = await this.send(() => this.elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup })));
-    const seconds = Number(r.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value ?? '300');
-    const value = seconds * 1000;
-    this.delays.set(targetGroup, value);
-    return value;
+  /**
+   * The deregistration delay (`deregistration_delay.timeout_seconds`) of every managed target group, in milliseconds.
+   * DescribeTargetGroupAttributes takes one target group a call, so each is read once and re-read every
+   * `attributeRefreshMs`: a steady-state tick costs nothing. A target group deleted since discovery is left out.
+   */
+  async deregistrationDelays(): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const out = new Map<string, number>();
+    const managed = await this.targetGroups();
+    for (const { arn } of managed) {
+      let entry = this.delays.get(arn);
+      if (entry === undefined || now - entry.at >= this.attributeRefreshMs) {
+        try {
+          const r = await this.send(() => this.elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn })));
+          const raw = r.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value;
+          const seconds = raw === undefined ? DEFAULT_DELAY_S : Number(raw);
+          // ELBv2 allows 0-3600 s; a value outside it is not one we can use: the group is left out.
+          if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600) continue;
+          entry = { at: now, ms: seconds * 1000 };
+        } catch (err) {
+          if ((err as AwsError).retryable) throw err;
+          continue;
+        }
+        this.delays.set(arn, entry);
+      }
+      out.set(arn, entry.ms);
+    }
+    for (const arn of [...this.delays.keys()]) if (!managed.some((m) => m.arn === arn)) this.delays.delete(arn);
+    return out;
   }
 }

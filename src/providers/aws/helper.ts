@@ -1,9 +1,10 @@
 import { ValidationError } from '../../domain/errors.js';
 
 /**
- * The in-instance helper that SSM Run Command (AWS-RunShellScript) executes to deliver an event (seed 000, spec §4).
- * It is POSIX `sh` — it runs under dash (the seed's helper used bash syntax under #!/bin/sh) — and every value
- * placed in it is single-quoted, so a tag, an argument or a path can never be executed.
+ * The in-instance helper that SSM Run Command executes to deliver an event (seed 000, spec §4): POSIX `sh` for Linux
+ * (AWS-RunShellScript; it runs under dash — the seed's helper used bash syntax under #!/bin/sh) and PowerShell for
+ * Windows (AWS-RunPowerShellScript). Every value placed in either is single-quoted, so a tag, an argument or a path
+ * can never be executed.
  *
  * Exit-code table of the event script `<dir>/<event>`:
  *   absent → success · present but not executable → failure · exit 0 → success · non-zero → failure ·
@@ -24,11 +25,17 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Quotes a value for PowerShell: single-quoted strings only treat a doubled quote specially. */
+/**
+ * Quotes a value for PowerShell: inside single quotes only a quote is special, and it is doubled. PowerShell also
+ * takes the typographic quotes ‘ ’ ‚ ‛ for a single quote, so they are doubled too (left alone, one closes the string).
+ */
 export function powershellQuote(value: string): string {
   if (value.includes('\0')) throw new ValidationError('value', 'contains a NUL character');
-  return `'${value.replace(/'/g, "''")}'`;
+  return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, '$&$&')}'`;
 }
+
+/** Where Windows instances keep their event scripts: `<dir>\\<event>.ps1`. */
+export const WINDOWS_EVENT_DIR = 'C:\\ProgramData\\Fleetwarden\\events';
 
 export interface HelperOptions {
   /** Directory of the event scripts, e.g. /etc/fleetwarden/events/. */
@@ -42,11 +49,15 @@ function checkDir(dir: string): void {
   if (!dir.startsWith('/')) throw new ValidationError('events.dir', `must be an absolute path, got ${JSON.stringify(dir)}`);
 }
 
+function checkEvent(o: HelperOptions): void {
+  if (!/^[a-z0-9][a-z0-9-]{0,127}$/.test(o.event)) throw new ValidationError('event', `not an event name: ${JSON.stringify(o.event)}`);
+  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 1 || o.timeoutSeconds > 3600) throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds from 1 to 3600');
+}
+
 /** The shell script that runs one event script with its arguments and a time limit. */
 export function eventHelperScript(o: HelperOptions): string {
   checkDir(o.dir);
-  if (!/^[a-z0-9][a-z0-9-]{0,127}$/.test(o.event)) throw new ValidationError('event', `not an event name: ${JSON.stringify(o.event)}`);
-  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 1 || o.timeoutSeconds > 3600) throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds from 1 to 3600');
+  checkEvent(o);
   const args = o.args.map(shellQuote).join(' ');
   return `#!/bin/sh
 # Fleetwarden event helper: POSIX sh, every value single-quoted.
@@ -76,6 +87,65 @@ if [ -e "$timedout" ]; then rm -f "$out" "$timedout"; status timeout "$rc"; fi
 rm -f "$out"
 [ "$rc" -eq 0 ] && status ok 0
 status failed "$rc"
+`;
+}
+
+/**
+ * The PowerShell twin of `eventHelperScript`, for Windows instances (AWS-RunPowerShellScript). The event script is
+ * `<dir>\<event>.ps1`; it runs in a background job (its arguments pass as values, never through a command line, so
+ * nothing in them is parsed) under the same exit-code table and time limit, and the helper prints the same tail
+ * and status line. Variables are prefixed `fw` so none shadows an automatic variable ($Event, $args, $input).
+ */
+export function powershellEventHelperScript(o: HelperOptions): string {
+  if (!/^[A-Za-z]:\\/.test(o.dir)) throw new ValidationError('events.windowsDir', `must be an absolute Windows path (C:\\...), got ${JSON.stringify(o.dir)}`);
+  checkEvent(o);
+  const args = o.args.map(powershellQuote).join(', ');
+  return `# Fleetwarden event helper (PowerShell): every value single-quoted.
+$fwDir = ${powershellQuote(o.dir.replace(/\\+$/, ''))}
+$fwEvent = ${powershellQuote(o.event)}
+$fwLimit = ${o.timeoutSeconds}
+$fwArgs = [string[]]@(${args})
+function Send-FwStatus([string]$Status, [long]$Code) { Write-Output ('${STATUS_PREFIX} ' + $Status + ' ' + $Code); exit 0 }
+try {
+  $fwScript = Join-Path -Path $fwDir -ChildPath ($fwEvent + '.ps1')
+  if (-not (Test-Path -LiteralPath $fwScript)) { Send-FwStatus 'absent' 0 }
+  if (-not (Test-Path -LiteralPath $fwScript -PathType Leaf)) { Send-FwStatus 'not-executable' 126 }
+  $fwJob = Start-Job -ArgumentList $fwScript, $fwArgs -ScriptBlock {
+    param([string]$Path, [string[]]$Rest)
+    try { Set-ExecutionPolicy -Scope Process -ExecutionPolicy Bypass -Force } catch { }
+    if ($null -eq $Rest) { $Rest = @() }
+    $global:LASTEXITCODE = 0
+    $code = 0
+    try {
+      & $Path @Rest 2>&1 | ForEach-Object { [string]$_ }
+      if ($null -ne $LASTEXITCODE) { $code = $LASTEXITCODE }
+    } catch {
+      [string]$_
+      $code = 1
+    }
+    'FLEETWARDEN-RC ' + $code
+  }
+  $fwTimedOut = $null -eq (Wait-Job -Job $fwJob -Timeout $fwLimit)
+  if ($fwTimedOut) { Stop-Job -Job $fwJob }
+  $fwLines = @(Receive-Job -Job $fwJob 2>&1 | ForEach-Object { [string]$_ })
+  Remove-Job -Job $fwJob -Force
+  $fwCode = 1
+  if ($fwLines.Count -gt 0 -and $fwLines[-1] -match '^FLEETWARDEN-RC (-?[0-9]+)$') {
+    $fwCode = [long]$Matches[1]
+    if ($fwLines.Count -gt 1) { $fwLines = $fwLines[0..($fwLines.Count - 2)] } else { $fwLines = @() }
+  }
+  $fwText = $fwLines -join "\`n"
+  if ($fwText.Length -gt ${OUTPUT_TAIL_BYTES}) { $fwText = $fwText.Substring($fwText.Length - ${OUTPUT_TAIL_BYTES}) }
+  if ($fwText.Length -gt 0) { Write-Output $fwText }
+  if ($fwTimedOut) { Send-FwStatus 'timeout' 124 }
+  if ($fwCode -eq 0) { Send-FwStatus 'ok' 0 }
+  # The status line carries 1-255 like a POSIX exit status; Windows codes outside it are reported as 255.
+  if ($fwCode -lt 1 -or $fwCode -gt 255) { $fwCode = 255 }
+  Send-FwStatus 'failed' $fwCode
+} catch {
+  Write-Output ('helper error: ' + [string]$_)
+  Send-FwStatus 'failed' 1
+}
 `;
 }
 

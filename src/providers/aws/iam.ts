@@ -1,4 +1,11 @@
 import type { FleetConfig } from '../../config/config.js';
+import { InvariantError, ValidationError } from '../../domain/errors.js';
+import { DYNAMODB_CALLS } from '../../store/dynamodb/store.js';
+import type { AwsCall, AwsFeature, AwsResource } from './calls.js';
+import { EC2_CALLS } from './ec2.js';
+import { ELBV2_CALLS } from './elbv2.js';
+import { S3_CALLS } from './s3.js';
+import { SSM_CALLS } from './ssm.js';
 
 interface Statement {
   readonly Sid: string;
@@ -8,59 +15,141 @@ interface Statement {
   readonly Condition?: Record<string, Record<string, string | string[]>>;
 }
 
+export interface IamPolicy {
+  readonly Version: '2012-10-17';
+  readonly Statement: Statement[];
+}
+
+/** Every call of every adapter, as declared beside it. */
+export const AWS_CALLS: readonly AwsCall[] = [...EC2_CALLS, ...ELBV2_CALLS, ...SSM_CALLS, ...S3_CALLS, ...DYNAMODB_CALLS];
+
+const ENABLED = /^events\.[^.]+\.enabled$/;
+
+/** Events are sent if any layer of the file turns one on (a group, a schedule, a window), or a tier checks a bypass file. */
 function eventsUsed(config: FleetConfig): boolean {
-  return config.groups.some((g) => Object.entries(g.fileValues).some(([k, v]) => k.startsWith('events.') && k.endsWith('.enabled') && v === true) || g.workload?.tiers.some((t) => t.bypassFile !== null) === true);
+  return config.groups.some((g) => {
+    const layers = [g.fileValues, ...g.schedules.map((s) => s.values), ...g.windows.map((w) => w.overrides)];
+    return layers.some((values) => Object.entries(values).some(([k, v]) => ENABLED.test(k) && v === true)) || g.workload?.tiers.some((t) => t.bypassFile !== null) === true;
+  });
 }
 
 /**
- * Documents maintenance tasks send (AWS-RunShellScript for `command`), as ARNs: AWS-owned documents have no account
- * in theirs; a task may give a full ARN itself.
+ * The features a configuration uses. Commands go through SSM only with `eventDelivery: run-command` (agents pull
+ * them otherwise). Events turned on only at run time (an override, a window tag) are not seen here: such a
+ * deployment needs the policy of a configuration that turns them on.
+ */
+export function featuresOf(config: FleetConfig): Set<AwsFeature> {
+  const out = new Set<AwsFeature>(['fleet']);
+  const ssmCommands = config.controller.eventDelivery === 'run-command';
+  if (config.ssmDiscovery) out.add('window-discovery');
+  if (ssmCommands && eventsUsed(config)) out.add('events');
+  if (ssmCommands && config.groups.some((g) => g.windows.some((w) => (w.tasks?.length ?? 0) > 0))) out.add('maintenance-tasks');
+  if (config.aws.outputBucket !== undefined) out.add('output-bucket');
+  if (config.store.kind === 'dynamodb') out.add('state-table');
+  return out;
+}
+
+/** Values placed in ARNs must not widen them: IAM reads `*` and `?` as wildcards. */
+function outputBucket(config: FleetConfig): { bucket: string; prefix: string } {
+  const bucket = config.aws.outputBucket ?? '';
+  const prefix = config.aws.outputPrefix ?? 'fleetwarden/';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ValidationError('aws.outputBucket', `${JSON.stringify(bucket)} is not an S3 bucket name`);
+  if (/[*?]/.test(prefix)) throw new ValidationError('aws.outputPrefix', `must not contain * or ?, got ${JSON.stringify(prefix)}`);
+  return { bucket, prefix };
+}
+
+function stateTable(config: FleetConfig): string {
+  const table = config.store.table ?? '';
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) throw new ValidationError('store.table', `${JSON.stringify(table)} is not a DynamoDB table name`);
+  return table;
+}
+
+/**
+ * The documents the configuration's maintenance tasks run, as ARNs: AWS-RunShellScript for a `command` and for
+ * health checks, each task's own `document`. AWS-owned documents (AWS-…, Amazon…) have no account in theirs; a task
+ * may give a full ARN itself.
  */
 function taskDocuments(config: FleetConfig): string[] {
-  const names = new Set(config.groups.flatMap((g) => g.windows.flatMap((w) => (w.tasks ?? []).flatMap((t) => [t.document?.name ?? 'AWS-RunShellScript', ...(t.healthCheck === null ? [] : ['AWS-RunShellScript'])]))));
-  return [...names].sort().map((n) => (n.startsWith('arn:') ? n : /^(AWS|Amazon)/.test(n) ? `arn:aws:ssm:*::document/${n}` : `arn:aws:ssm:*:*:document/${n}`));
+  const out = new Set<string>();
+  for (const g of config.groups) {
+    for (const w of g.windows) {
+      for (const t of w.tasks ?? []) {
+        const names = [t.document?.name ?? 'AWS-RunShellScript', ...(t.healthCheck === null ? [] : ['AWS-RunShellScript'])];
+        for (const name of names) {
+          if (/[*?]/.test(name)) throw new ValidationError(`groups.${g.name}.windows.${w.name}.tasks.${t.name}.document`, `must not contain * or ?, got ${JSON.stringify(name)}`);
+          out.add(name.startsWith('arn:') ? name : /^(AWS|Amazon)/.test(name) ? `arn:aws:ssm:*::document/${name}` : `arn:aws:ssm:*:*:document/${name}`);
+        }
+      }
+    }
+  }
+  return [...out];
 }
 
 /**
- * The least-privilege IAM policy for a configuration: read what it observes, and act only on instances and target
- * groups carrying one of its groups' tags. Describe/List calls cannot be narrowed by resource in IAM, so they are
- * on `*`; every mutating call is conditioned on the group tag.
+ * The one exception to "a mutating call names its resources": IAM has no resource type for ssm:CancelCommand (the
+ * service authorization reference lists none), so it can only be granted on `*`. It stops commands already sent —
+ * it cannot start anything or reach an instance a command was not sent to — so `*` adds no power over the fleet.
+ * Granted in a statement of its own, never among the reads.
  */
-export function iamPolicy(config: FleetConfig): { Version: '2012-10-17'; Statement: Statement[] } {
+export const MUTATING_ON_ANY: ReadonlySet<string> = new Set(['ssm:CancelCommand']);
+
+/** One statement per kind, in this order; documents (fixed and the tasks') share one. */
+type StatementKind = Exclude<AwsResource['kind'], 'task-documents'> | 'unscoped-write';
+const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table'];
+const SID: Readonly<Record<StatementKind, string>> = {
+  any: 'Read',
+  'unscoped-write': 'CancelCommands',
+  'group-instances': 'GroupInstances',
+  'group-target-groups': 'GroupTargetGroups',
+  document: 'RunCommandDocuments',
+  'output-bucket': 'ListOutputBucket',
+  'output-objects': 'OutputObjects',
+  'state-table': 'StateTable',
+};
+
+function statementKind(c: AwsCall): StatementKind {
+  if (c.resource.kind === 'any') return c.mutating ? 'unscoped-write' : 'any';
+  return c.resource.kind === 'task-documents' ? 'document' : c.resource.kind;
+}
+
+/**
+ * The least-privilege IAM policy for a configuration, generated from the calls the adapters declare (calls.ts)
+ * and the features the configuration uses. Read-only calls IAM cannot narrow are on `*`; every mutating call
+ * names its resources (but ssm:CancelCommand, see MUTATING_ON_ANY), and those on instances and target groups only
+ * when tagged with one of the groups.
+ */
+export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_CALLS): IamPolicy {
+  const features = featuresOf(config);
+  const used = calls.filter((c) => c.features.some((f) => features.has(f)));
+  for (const c of used) if (c.mutating && c.resource.kind === 'any' && !MUTATING_ON_ANY.has(c.action)) throw new InvariantError(`${c.action} changes something and must name its resources, not *`);
   const tagKey = `${config.naming.tagPrefix}:group-name`;
-  const groups = config.groups.map((g) => g.name);
-  const tagged = { StringEquals: { [`aws:ResourceTag/${tagKey}`]: groups } };
-  const statements: Statement[] = [
-    { Sid: 'ObserveFleet', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTags', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetGroupAttributes'], Resource: '*' },
-    { Sid: 'StartStopGroupInstances', Effect: 'Allow', Action: ['ec2:StartInstances', 'ec2:StopInstances'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
-    { Sid: 'DrainGroupTargets', Effect: 'Allow', Action: ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'], Resource: 'arn:aws:elasticloadbalancing:*:*:targetgroup/*', Condition: tagged },
-  ];
-  if (config.ssmDiscovery) {
-    statements.push({ Sid: 'DiscoverMaintenanceWindows', Effect: 'Allow', Action: ['ssm:DescribeMaintenanceWindows', 'ssm:ListTagsForResource'], Resource: '*' });
-  }
-  if (eventsUsed(config)) {
-    statements.push(
-      { Sid: 'RunEventScriptsDocument', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ssm:*::document/AWS-RunShellScript' },
-      { Sid: 'RunEventScriptsOnGroupInstances', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
-      { Sid: 'ReadEventResults', Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
-    );
-  }
-  const documents = config.controller.eventDelivery === 'run-command' ? taskDocuments(config) : [];
-  if (documents.length > 0) {
-    // Maintenance tasks: their documents on the group's instances, their results, and CancelCommand (cutoff with
-    // cancel, `executions cancel`), which IAM cannot narrow by resource.
-    statements.push(
-      { Sid: 'RunTaskDocuments', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: documents },
-      { Sid: 'RunTasksOnGroupInstances', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
-      { Sid: 'ReadTaskResults', Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], Resource: '*' },
-      { Sid: 'CancelTaskCommands', Effect: 'Allow', Action: ['ssm:CancelCommand'], Resource: '*' },
-    );
-  }
-  if (config.aws.outputBucket !== undefined) {
-    statements.push({ Sid: 'CommandOutput', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], Resource: `arn:aws:s3:::${config.aws.outputBucket}/${config.aws.outputPrefix ?? 'fleetwarden/'}*` });
-  }
-  if (config.store.kind === 'dynamodb') {
-    statements.push({ Sid: 'StateTable', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchWriteItem'], Resource: `arn:aws:dynamodb:*:*:table/${config.store.table ?? ''}` });
-  }
-  return { Version: '2012-10-17', Statement: statements };
+  const tagged = { StringEquals: { [`aws:ResourceTag/${tagKey}`]: config.groups.map((g) => g.name) } };
+  const statement = (kind: StatementKind, forKind: readonly AwsCall[]): Statement => {
+    const Action = [...new Set(forKind.map((c) => c.action))].sort();
+    const base = { Sid: SID[kind], Effect: 'Allow' as const, Action };
+    switch (kind) {
+      case 'any':
+      case 'unscoped-write':
+        return { ...base, Resource: '*' };
+      case 'group-instances':
+        return { ...base, Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged };
+      case 'group-target-groups':
+        return { ...base, Resource: 'arn:aws:elasticloadbalancing:*:*:targetgroup/*', Condition: tagged };
+      case 'document':
+        return { ...base, Resource: [...new Set(forKind.flatMap((c) => (c.resource.kind === 'document' ? [`arn:aws:ssm:*::document/${c.resource.name}`] : c.resource.kind === 'task-documents' ? taskDocuments(config) : [])))].sort() };
+      case 'output-bucket':
+        return { ...base, Resource: `arn:aws:s3:::${outputBucket(config).bucket}` };
+      case 'output-objects': {
+        const { bucket, prefix } = outputBucket(config);
+        return { ...base, Resource: `arn:aws:s3:::${bucket}/${prefix}*` };
+      }
+      case 'state-table':
+        return { ...base, Resource: `arn:aws:dynamodb:*:*:table/${stateTable(config)}` };
+    }
+  };
+  const Statement = ORDER.flatMap((kind) => {
+    const forKind = used.filter((c) => statementKind(c) === kind);
+    return forKind.length === 0 ? [] : [statement(kind, forKind)];
+  });
+  return { Version: '2012-10-17', Statement };
 }

@@ -1,7 +1,19 @@
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStore, StoredObject } from '../../ports/index.js';
 import { checkKey } from '../../store/objects/objects.js';
+import type { AwsCall } from './calls.js';
 import { mapAwsError } from './ec2.js';
+
+/**
+ * Every S3 call this store makes (calls.ts): the IAM policy is generated from it. Listing needs s3:ListBucket on the
+ * bucket — which is also what lets S3 answer a missing object with 404 (null) rather than 403.
+ */
+export const S3_CALLS: readonly AwsCall[] = [
+  { service: 's3', operation: 'PutObject', action: 's3:PutObject', features: ['output-bucket'], resource: { kind: 'output-objects' }, mutating: true },
+  { service: 's3', operation: 'GetObject', action: 's3:GetObject', features: ['output-bucket'], resource: { kind: 'output-objects' }, mutating: false },
+  { service: 's3', operation: 'ListObjectsV2', action: 's3:ListBucket', features: ['output-bucket'], resource: { kind: 'output-bucket' }, mutating: false },
+  { service: 's3', operation: 'DeleteObjects', action: 's3:DeleteObject', features: ['output-bucket'], resource: { kind: 'output-objects' }, mutating: true },
+];
 
 /** The ObjectStore on S3: one bucket, keys under a prefix. */
 export class S3ObjectStore implements ObjectStore {

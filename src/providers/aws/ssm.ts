@@ -5,6 +5,7 @@ import {
   type DescribeInstanceInformationCommandOutput,
   DescribeMaintenanceWindowsCommand,
   type DescribeMaintenanceWindowsCommandOutput,
+  GetMaintenanceWindowCommand,
   ListCommandInvocationsCommand,
   type ListCommandInvocationsCommandOutput,
   ListTagsForResourceCommand,
@@ -16,8 +17,28 @@ import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, WindowSource } from '../../ports/index.js';
-import { mapAwsError } from './ec2.js';
-import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput } from './helper.js';
+import type { AwsCall } from './calls.js';
+import { AwsError, mapAwsError } from './ec2.js';
+import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
+
+/**
+ * Every SSM call this adapter makes (calls.ts): the IAM policy is generated from it. Windows come from discovery;
+ * commands are sent for events and bypass checks (shell or PowerShell), and for maintenance tasks: the documents the
+ * configuration's tasks run (AWS-RunShellScript for a `command`, a task's own `document`), cancelled by CancelCommand.
+ */
+export const SSM_CALLS: readonly AwsCall[] = [
+  { service: 'ssm', operation: 'DescribeMaintenanceWindows', action: 'ssm:DescribeMaintenanceWindows', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'ListTagsForResource', action: 'ssm:ListTagsForResource', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'GetMaintenanceWindow', action: 'ssm:GetMaintenanceWindow', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'DescribeInstanceInformation', action: 'ssm:DescribeInstanceInformation', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events'], resource: { kind: 'document', name: 'AWS-RunShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events'], resource: { kind: 'document', name: 'AWS-RunPowerShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['maintenance-tasks'], resource: { kind: 'task-documents' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'group-instances' }, mutating: true },
+  { service: 'ssm', operation: 'ListCommandInvocations', action: 'ssm:ListCommandInvocations', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
+  // IAM has no resource type for CancelCommand: granted on * by the one exception iam.ts makes (it only stops commands).
+  { service: 'ssm', operation: 'CancelCommand', action: 'ssm:CancelCommand', features: ['maintenance-tasks'], resource: { kind: 'any' }, mutating: true },
+];
 
 /** SendCommand accepts at most 50 instance ids per call. */
 export const SEND_COMMAND_MAX = 50;
@@ -25,6 +46,15 @@ export const SEND_COMMAND_MAX = 50;
 const DELIVERY_TIMEOUT_S = 30;
 /** Final invocation statuses (`Cancelling` is not: the script may still run until SSM says `Cancelled`). */
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+
+/** The platforms commands are written for, and the document that runs each one's script. */
+type Platform = 'linux' | 'windows';
+const DOCUMENTS: Readonly<Record<Platform, string>> = { linux: 'AWS-RunShellScript', windows: 'AWS-RunPowerShellScript' };
+
+/** SSM's PlatformType (`Linux`, `Windows`, `MacOS`) → the platform a script is written for; null = none of ours. */
+function platformOf(ssmPlatform: string | undefined): Platform | null {
+  return ssmPlatform === 'Linux' ? 'linux' : ssmPlatform === 'Windows' ? 'windows' : null;
+}
 
 export interface SsmOptions {
   readonly client?: SSMClient;
@@ -39,8 +69,9 @@ export interface SsmOptions {
 
 /**
  * SSM for maintenance-window discovery (WindowSource) and in-instance event delivery (CommandRunner).
- * Events go by SendCommand with AWS-RunShellScript and the POSIX helper (50 instances a call); results are read
- * per invocation from ListCommandInvocations and judged by the helper's status line.
+ * Events go by SendCommand — AWS-RunShellScript with the POSIX helper to Linux instances, AWS-RunPowerShellScript
+ * with the PowerShell helper to Windows ones, 50 instances a call; results are read per invocation from
+ * ListCommandInvocations and judged by the helper's status line.
  */
 export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly ssm: SSMClient;
@@ -49,8 +80,10 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly tagRefreshMs: number;
   private readonly output: { bucket: string; prefix: string } | null;
   private readonly tags = new Map<string, { at: number; tags: Record<string, string> }>();
+  /** Creation times of rate() windows (they never change); a failed read is tried again after `tagRefreshMs`. */
+  private readonly created = new Map<string, { at: number; createdAt: string } | { at: number; error: string }>();
   private readonly managed = new Map<string, { at: number; online: boolean; platform: string }>();
-  /** Instances a command could not be sent to (no SSM agent online, not Linux): answered without asking SSM. */
+  /** Instances a command could not be sent to (no SSM agent online, no script for their platform): answered without asking SSM. */
   private readonly undeliverable = new Map<string, { instanceId: string; detail: string }[]>();
 
   constructor(o: SsmOptions) {
@@ -86,6 +119,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
           cutoffHours: w.Cutoff ?? 0,
           enabled: w.Enabled ?? true,
           tags: await this.tagsOf(w.WindowId),
+          ...(w.Schedule.trim().startsWith('rate(') ? await this.createdAtOf(w.WindowId) : {}),
           ...(w.ScheduleTimezone === undefined ? {} : { timezone: w.ScheduleTimezone }),
           ...(w.ScheduleOffset === undefined ? {} : { offsetDays: w.ScheduleOffset }),
           ...(w.StartDate === undefined ? {} : { startDate: w.StartDate }),
@@ -96,6 +130,28 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       token = page.NextToken;
     } while (token !== undefined && token !== '');
     return out;
+  }
+
+  /**
+   * The creation time of a rate() window: SSM anchors its runs on it (DescribeMaintenanceWindows does not return it,
+   * GetMaintenanceWindow does). Read once per window. A window it cannot be read for is reported, not fatal: without
+   * a StartDate it fails closed, like any window whose schedule cannot be evaluated.
+   */
+  private async createdAtOf(windowId: string): Promise<{ createdAt: string } | { createdAtError: string }> {
+    const now = this.clock.now();
+    const cached = this.created.get(windowId);
+    if (cached !== undefined && ('createdAt' in cached || now - cached.at < this.tagRefreshMs)) return 'createdAt' in cached ? { createdAt: cached.createdAt } : { createdAtError: cached.error };
+    let entry: { at: number; createdAt: string } | { at: number; error: string };
+    try {
+      const r = await this.send(() => this.ssm.send(new GetMaintenanceWindowCommand({ WindowId: windowId })));
+      const t = r.CreatedDate?.getTime();
+      entry = t === undefined || Number.isNaN(t) ? { at: now, error: 'GetMaintenanceWindow returned no CreatedDate' } : { at: now, createdAt: new Date(t).toISOString() };
+    } catch (err) {
+      if (!(err instanceof AwsError) || err.retryable) throw err; // throttling: the tick is retried as a whole
+      entry = { at: now, error: err.message };
+    }
+    this.created.set(windowId, entry);
+    return 'createdAt' in entry ? { createdAt: entry.createdAt } : { createdAtError: entry.error };
   }
 
   private async tagsOf(windowId: string): Promise<Record<string, string>> {
@@ -130,28 +186,51 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     return new Map(ids.map((id) => [id, this.managed.get(id) ?? { online: false, platform: 'unknown' }]));
   }
 
-  /** `run`: a document to send instead of the script (any platform: the document decides), and an output location. */
-  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], script: string, timeoutSeconds: number, comment: string, event?: EventName, platform = 'Linux', run: Omit<ScriptOptions, 'mayRerun'> = {}): Promise<CommandHandle> {
+  /**
+   * Sends one command to instances, the script chosen by each instance's platform as SSM reports it (the platform
+   * SSM itself matches documents against): one SendCommand per document and 50 instances. Instances without an SSM
+   * agent online, or on a platform the command has no script for, are answered at once as undeliverable. `run`: a
+   * task's own document, sent instead to every online instance whatever its platform (the document decides where it
+   * runs), and the task's own output location.
+   */
+  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], scripts: Partial<Record<Platform, string>>, timeoutSeconds: number, comment: string, event?: EventName, run: Omit<ScriptOptions, 'mayRerun'> = {}): Promise<CommandHandle> {
     const managed = await this.managedInstances(all);
-    const ids = all.filter((id) => managed.get(id)?.online === true && (run.document !== undefined || managed.get(id)?.platform === platform));
+    /** Instances per document name, with the parameters that document gets. */
+    const byDocument = new Map<string, { parameters: Record<string, string[]>; ids: string[] }>();
+    const add = (document: string, parameters: Record<string, string[]>, id: string): void => {
+      const entry = byDocument.get(document) ?? { parameters, ids: [] };
+      entry.ids.push(id);
+      byDocument.set(document, entry);
+    };
+    const skipped: { instanceId: string; detail: string }[] = [];
+    for (const id of all) {
+      const m = managed.get(id);
+      const platform = platformOf(m?.platform);
+      const script = platform === null ? undefined : scripts[platform];
+      if (m?.online !== true) skipped.push({ instanceId: id, detail: 'Undeliverable: no SSM agent online' });
+      // A document gets its own parameters only: executionTimeout is AWS-RunShellScript's, others may refuse it.
+      else if (run.document !== undefined) add(run.document.name, Object.fromEntries(Object.entries(run.document.parameters).map(([k, v]) => [k, [...v]])), id);
+      else if (platform === null || script === undefined) skipped.push({ instanceId: id, detail: `Invalid Platform: ${m.platform}` });
+      else add(DOCUMENTS[platform], { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] }, id);
+    }
     const output = run.output ?? this.output;
-    const skipped = all.filter((id) => !ids.includes(id)).map((id) => ({ instanceId: id, detail: managed.get(id)?.online === true ? `Invalid Platform: ${managed.get(id)?.platform ?? 'unknown'}` : 'Undeliverable: no SSM agent online' }));
     const commandIds: string[] = [];
-    for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
-      const r = await this.send(() =>
-        this.ssm.send(
-          new SendCommandCommand({
-            DocumentName: run.document?.name ?? 'AWS-RunShellScript',
-            InstanceIds: ids.slice(i, i + SEND_COMMAND_MAX),
-            // A document gets its own parameters only: executionTimeout is AWS-RunShellScript's, others may refuse it.
-            Parameters: run.document === undefined ? { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] } : Object.fromEntries(Object.entries(run.document.parameters).map(([k, v]) => [k, [...v]])),
-            TimeoutSeconds: DELIVERY_TIMEOUT_S,
-            Comment: comment.slice(0, 100),
-            ...(output ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: output.prefix } : {}),
-          }),
-        ),
-      );
-      if (r.Command?.CommandId !== undefined) commandIds.push(r.Command.CommandId);
+    for (const [document, { parameters, ids }] of byDocument) {
+      for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
+        const r = await this.send(() =>
+          this.ssm.send(
+            new SendCommandCommand({
+              DocumentName: document,
+              InstanceIds: ids.slice(i, i + SEND_COMMAND_MAX),
+              Parameters: parameters,
+              TimeoutSeconds: DELIVERY_TIMEOUT_S,
+              Comment: comment.slice(0, 100),
+              ...(output ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: output.prefix } : {}),
+            }),
+          ),
+        );
+        if (r.Command?.CommandId !== undefined) commandIds.push(r.Command.CommandId);
+      }
     }
     const id = commandIds.length > 0 ? commandIds.join(',') : `undeliverable-${this.clock.now()}-${all[0] ?? ''}`;
     if (skipped.length > 0) this.undeliverable.set(id, skipped);
@@ -160,12 +239,16 @@ export class SsmAdapter implements WindowSource, CommandRunner {
 
   runEvent(group: string, ids: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
     const timeoutSeconds = Math.max(1, Math.round(timeoutMs / 1000));
-    const script = eventHelperScript({ dir: this.naming.eventDir, event, args, timeoutSeconds });
-    return this.sendScript('event', group, ids, script, timeoutSeconds, `fleetwarden ${group}: ${event}`, event);
+    const scripts = {
+      linux: eventHelperScript({ dir: this.naming.eventDir, event, args, timeoutSeconds }),
+      windows: powershellEventHelperScript({ dir: WINDOWS_EVENT_DIR, event, args, timeoutSeconds }),
+    };
+    return this.sendScript('event', group, ids, scripts, timeoutSeconds, `fleetwarden ${group}: ${event}`, event);
   }
 
+  /** The path is written for one OS (the tier's `bypassFile.os`): instances of the other are answered `unknown`. */
   checkBypass(group: string, ids: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle> {
-    return this.sendScript('bypass', group, ids, bypassCheckScript(path, os), 30, `fleetwarden ${group}: bypass check`, undefined, os === 'windows' ? 'Windows' : 'Linux');
+    return this.sendScript('bypass', group, ids, { [os]: bypassCheckScript(path, os) }, 30, `fleetwarden ${group}: bypass check`);
   }
 
   private readonly scriptsSent = new Map<string, CommandHandle>();
@@ -181,7 +264,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     if (seen !== undefined) return seen;
     const timeoutSeconds = Math.max(30, Math.round(timeoutMs / 1000));
     const run = { ...(options.document === undefined ? {} : { document: options.document }), ...(options.output === undefined ? {} : { output: options.output }) };
-    const sent = await this.sendScript('script', group, [instanceId], script, timeoutSeconds, `fleetwarden ${commandId}`, undefined, 'Linux', run);
+    const sent = await this.sendScript('script', group, [instanceId], { linux: script }, timeoutSeconds, `fleetwarden ${commandId}`, undefined, run);
     const handle: CommandHandle = { ...sent, id: commandId, ref: sent.id };
     this.scriptsSent.set(commandId, handle);
     if (this.undeliverable.has(sent.id)) {

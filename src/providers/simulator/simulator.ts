@@ -167,6 +167,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       for (const [tier, count] of Object.entries(g.tiers ?? {})) {
         for (let n = 1; n <= count; n++) add(`i-${group}-${tier.toLowerCase()}-${String(n).padStart(2, '0')}`, { [g.tierTag ?? 'Role']: tier }, g.instanceType ?? 't3.large');
       }
+      for (const [id, tags] of Object.entries(g.tags ?? {})) {
+        const i = state.instances[id];
+        if (i !== undefined) i.tags = { ...i.tags, ...tags };
+      }
     }
     return state;
   }
@@ -357,6 +361,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     }
     this.save();
     return;
+  }
+
+  deregistrationDelays(): Promise<ReadonlyMap<string, number>> {
+    return Promise.resolve(new Map(Object.keys(this.state.targetGroups).map((tg) => [tg, this.deregistrationDelay])));
   }
 
   // ---- CommandRunner ---------------------------------------------------------------------------------------------

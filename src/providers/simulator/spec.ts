@@ -1,11 +1,19 @@
 import { z } from 'zod';
 
+/** Bounds of the simulated world (README: Configuration → Bounds): past them the simulation would never finish. */
+const range = (min: number, max: number) => {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const upTo = (max: number) => range(0, max);
+const INSTANCES = upTo(100_000);
+
 /** What a simulated in-instance script does. Default: the script is absent, which counts as success. */
 const scriptSchema = z.strictObject({
   /** Fails until the instance has been up this long (e.g. ready-for-operation after 4m). */
   succeedAfterUptime: z.union([z.string(), z.number()]).optional(),
   /** Fails on its first N runs on each instance, then succeeds (e.g. a shutdown probe that fails twice). */
-  failTimes: z.number().int().nonnegative().optional(),
+  failTimes: upTo(1000).optional(),
   /** Never answers (a hung script / lost delivery). */
   noAnswer: z.boolean().optional(),
   /** How long one run takes [2s]. */
@@ -22,10 +30,10 @@ const commandSchema = z.strictObject({
 });
 
 const simGroupSchema = z.strictObject({
-  instances: z.number().int().nonnegative().describe('main-fleet instances (LightHouse ones included)'),
-  lighthouse: z.number().int().nonnegative().optional().describe('how many of them are LightHouse'),
-  subfleets: z.record(z.string(), z.number().int().nonnegative()).optional(),
-  tiers: z.record(z.string(), z.number().int().nonnegative()).optional().describe('tier value -> instances, for tiered workloads'),
+  instances: INSTANCES.describe('main-fleet instances (LightHouse ones included)'),
+  lighthouse: INSTANCES.optional().describe('how many of them are LightHouse'),
+  subfleets: z.record(z.string(), INSTANCES).optional(),
+  tiers: z.record(z.string(), INSTANCES).optional().describe('tier value -> instances, for tiered workloads'),
   tierTag: z.string().optional(),
   zones: z.array(z.string()).optional(),
   instanceType: z.string().optional(),
@@ -36,15 +44,16 @@ const simGroupSchema = z.strictObject({
   bypassPresent: z.array(z.string()).optional().describe('instance ids whose bypass file exists'),
   commands: z.array(commandSchema).optional().describe('maintenance scripts: by a substring of their text; others exit 0 after 10s'),
   rebootTime: z.union([z.string(), z.number()]).optional().describe('how long a reboot asked by exit 194 takes [60s]'),
+  tags: z.record(z.string(), z.record(z.string(), z.string())).optional().describe('extra tags by instance id (to see how Fleetwarden takes odd values)'),
 });
 
 const ssmWindowSchema = z.strictObject({
   name: z.string(),
   schedule: z.string(),
   timezone: z.string().optional(),
-  offsetDays: z.number().int().optional(),
-  durationHours: z.number().int(),
-  cutoffHours: z.number().int().optional(),
+  offsetDays: range(0, 6).optional(),
+  durationHours: range(1, 24),
+  cutoffHours: range(0, 23).optional(),
   enabled: z.boolean().optional(),
   tags: z.record(z.string(), z.string()).optional(),
 });
@@ -53,7 +62,7 @@ export const simulatorSchema = z.strictObject({
   world: z.string().optional().describe('file the simulated world persists in [<state dir>/world.json]'),
   seed: z.number().int().optional(),
   start: z.string().optional().describe('ISO instant the simulated clock starts at (fresh world) [2026-01-05T00:00:00Z]'),
-  speed: z.number().positive().optional().describe("simulated seconds per real second for 'fleetwarden run' [1]"),
+  speed: z.number().positive().max(100_000, { error: 'at most 100000 (a simulated day in under a real second)' }).optional().describe("simulated seconds per real second for 'fleetwarden run' [1]"),
   bootTime: z.strictObject({ min: z.union([z.string(), z.number()]), max: z.union([z.string(), z.number()]) }).optional(),
   stopTime: z.union([z.string(), z.number()]).optional(),
   deregistrationDelay: z.union([z.string(), z.number()]).optional(),

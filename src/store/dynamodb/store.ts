@@ -18,10 +18,12 @@ import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
 import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
-import { FleetwardenError } from '../../domain/errors.js';
+import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
+import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
-import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AwsCall } from '../../providers/aws/calls.js';
 
 /**
  * The Store on DynamoDB, in one table (`pk`, `sk`). DynamoDB Local stand-ins such as dynalite have no
@@ -29,18 +31,33 @@ import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupSt
  * its records (and history) are written under the group's next version, and become visible only when the group's
  * HEAD item is advanced by a conditional write. Readers take each record's newest version at or below HEAD, so a
  * tick that dies half-way leaves nothing visible, and its retry overwrites the same keys. Leases are conditional
- * writes too.
+ * writes too, on the group's HEAD item itself (owner `lo`, expiry `lexp`, generation `lgen`): the commit of a tick is
+ * conditioned on the lease it was made under, in the same single-item write, so a controller that lost the lease
+ * cannot commit (DESIGN rule 9).
  *
  * A tick's history is written beside its records as pending items (`G#<group>/PH#<version>#<n>`) and moved to the
  * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
  * Every tick first finishes any move a crash interrupted, so committed history is never lost.
  *
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
- * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) · `L#<group>/L` (lease) ·
+ * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
  * `K#<group>/<execution id>` (operators' cancel requests) · `META/HSEQ` (history id counter).
  */
+/**
+ * Every DynamoDB call the store makes at run time (providers/aws/calls.ts): the IAM policy is generated from it.
+ * CreateTable is not among them: the table is created by the operator (README), `createTable` is for tests.
+ */
+export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'Scan', 'BatchWriteItem'] as const).map((operation) => ({
+  service: 'dynamodb',
+  operation,
+  action: `dynamodb:${operation}`,
+  features: ['state-table'],
+  resource: { kind: 'state-table' },
+  mutating: !['GetItem', 'Query', 'Scan'].includes(operation),
+}));
+
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
 }
@@ -59,10 +76,11 @@ interface Head {
   handles: CommandHandle[];
   failures: ActionFailure[];
   windows: string[];
+  problems: ReportedProblem[];
 }
 
 function readHead(item: Item | undefined): Head {
-  if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [] };
+  if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
   const w = str(item, 'workload');
   return {
     v: num(item, 'v') ?? 0,
@@ -70,7 +88,14 @@ function readHead(item: Item | undefined): Head {
     handles: JSON.parse(str(item, 'handles') ?? '[]') as CommandHandle[],
     failures: JSON.parse(str(item, 'failures') ?? '[]') as ActionFailure[],
     windows: JSON.parse(str(item, 'windows') ?? '[]') as string[],
+    problems: JSON.parse(str(item, 'problems') ?? '[]') as ReportedProblem[],
   };
+}
+
+function readLease(group: string, item: Item | undefined): Lease | null {
+  const owner = item === undefined ? undefined : str(item, 'lo');
+  if (item === undefined || owner === undefined) return null;
+  return { group, owner, generation: num(item, 'lgen') ?? 0, expiresAt: num(item, 'lexp') ?? 0 };
 }
 
 function parseRecord(body: string, where: string): InstanceRecord {
@@ -171,37 +196,54 @@ export class DynamoStore implements Store {
     await this.batch(pending.map((i) => ({ DeleteRequest: { Key: { pk: S(`G#${group}`), sk: i['sk'] ?? S('') } } })));
   }
 
-  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<Lease | null> {
+    const key = { pk: S(`G#${group}`), sk: S('HEAD') };
+    const names = { '#o': 'lo', '#e': 'lexp', '#g': 'lgen' };
     try {
-      await this.db.send(
-        new PutItemCommand({
+      // A renewal keeps the generation: still ours and not released.
+      const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: key, UpdateExpression: 'SET #e = :exp', ConditionExpression: '#o = :o AND #e > :zero', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':exp': N(now + ttlMs), ':zero': N(0) }, ReturnValues: 'ALL_NEW' }));
+      return readLease(group, r.Attributes);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    try {
+      // A take-over (free, expired, released — or ours but released) passes it on with the next generation.
+      const r = await this.db.send(
+        new UpdateItemCommand({
           TableName: this.table,
-          Item: { pk: S(`L#${group}`), sk: S('L'), owner: S(owner), exp: N(now + ttlMs) },
-          ConditionExpression: 'attribute_not_exists(pk) OR #o = :o OR #e <= :now',
-          ExpressionAttributeNames: { '#o': 'owner', '#e': 'exp' },
-          ExpressionAttributeValues: { ':o': S(owner), ':now': N(now) },
+          Key: key,
+          UpdateExpression: 'SET #o = :o, #e = :exp, #g = if_not_exists(#g, :zero) + :one',
+          ConditionExpression: 'attribute_not_exists(#o) OR #e <= :now',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':o': S(owner), ':exp': N(now + ttlMs), ':now': N(now), ':zero': N(0), ':one': N(1) },
+          ReturnValues: 'ALL_NEW',
         }),
       );
-      return true;
+      return readLease(group, r.Attributes);
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof ConditionalCheckFailedException) return null;
       throw err;
     }
   }
 
   async releaseLease(group: string, owner: string): Promise<void> {
     try {
-      await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`L#${group}`), sk: S('L') }, ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':o': S(owner) } }));
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`G#${group}`), sk: S('HEAD') }, UpdateExpression: 'SET #e = :zero', ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':zero': N(0) } }));
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
 
-  async leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null> {
-    const item = await this.get(`L#${group}`, 'L');
-    const exp = item === undefined ? undefined : num(item, 'exp');
-    const owner = item === undefined ? undefined : str(item, 'owner');
-    return exp !== undefined && owner !== undefined && exp > now ? { owner, expiresAt: exp } : null;
+  async leaseHolder(group: string, now: number): Promise<Lease | null> {
+    const lease = readLease(group, await this.get(`G#${group}`, 'HEAD'));
+    return lease !== null && lease.expiresAt > now ? lease : null;
+  }
+
+  /** Throws unless `lease` is the group's now (a read: the commit itself re-checks it atomically). */
+  private async fence(group: string, lease: LeaseToken): Promise<void> {
+    const now = readLease(group, await this.get(`G#${group}`, 'HEAD'));
+    if (now !== null && now.owner === lease.owner && now.generation === lease.generation) return;
+    throw new LeaseLostError(group, `write by ${lease.owner} (lease generation ${lease.generation}) refused: the lease is ${now === null ? "nobody's" : `${now.owner}'s, generation ${now.generation}`}`);
   }
 
   /** The visible record items of a group: per instance, the newest version at or below `head`. */
@@ -242,7 +284,7 @@ export class DynamoStore implements Store {
       if (body !== undefined) records.set(id, parseRecord(body, `records[${id}]`));
     }
     const executions = (await this.visibleExecutions(group, head.v)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
-    return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions };
+    return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions, problems: head.problems };
   }
 
   async executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]> {
@@ -278,6 +320,9 @@ export class DynamoStore implements Store {
     const history = w.history.map((h) => JSON.stringify(h));
     const headItem = await this.get(`G#${w.group}`, 'HEAD');
     const head = readHead(headItem);
+    const lease = readLease(w.group, headItem);
+    // Refused before anything is written; the commit below checks it again in the same write.
+    if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
     await this.flushPending(w.group, head.v);
     const v = head.v + 1;
     const puts: Item[] = [
@@ -295,26 +340,34 @@ export class DynamoStore implements Store {
       handles: [...head.handles.filter((h) => !finished.has(h.id)), ...w.newHandles],
       failures: w.consumedFailures ? [...w.failures] : [...head.failures, ...w.failures],
       windows: [...w.activeWindows],
+      problems: w.problems === undefined ? head.problems : [...w.problems],
     };
     try {
+      // The commit: one conditional write of HEAD, on top of the version read and under the writer's lease.
       await this.db.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: this.table,
-          Item: {
-            pk: S(`G#${w.group}`),
-            sk: S('HEAD'),
-            v: N(next.v),
-            handles: S(JSON.stringify(next.handles)),
-            failures: S(JSON.stringify(next.failures)),
-            windows: S(JSON.stringify(next.windows)),
-            ...(next.workload === undefined ? {} : { workload: S(JSON.stringify(next.workload)) }),
+          Key: { pk: S(`G#${w.group}`), sk: S('HEAD') },
+          UpdateExpression: `SET v = :next, handles = :h, failures = :f, windows = :w, problems = :p${next.workload === undefined ? ' REMOVE workload' : ', workload = :wl'}`,
+          ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
+          ExpressionAttributeValues: {
+            ':next': N(next.v),
+            ':v': N(head.v),
+            ':h': S(JSON.stringify(next.handles)),
+            ':f': S(JSON.stringify(next.failures)),
+            ':w': S(JSON.stringify(next.windows)),
+            ':p': S(JSON.stringify(next.problems)),
+            ':o': S(w.lease.owner),
+            ':g': N(w.lease.generation),
+            ...(next.workload === undefined ? {} : { ':wl': S(JSON.stringify(next.workload)) }),
           },
-          // Optimistic: the tick commits only on top of the version it read.
-          ...(headItem === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': N(head.v) } }),
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) throw new DynamoStoreError(`group ${w.group} was written by another controller meanwhile; this tick is discarded`);
+      if (err instanceof ConditionalCheckFailedException) {
+        await this.fence(w.group, w.lease);
+        throw new DynamoStoreError(`group ${w.group} was written by another controller meanwhile; this tick is discarded`);
+      }
       throw err;
     }
     // Committed. Older versions of what this tick replaced, and the tombstones, are now garbage.
@@ -379,8 +432,9 @@ export class DynamoStore implements Store {
     return out;
   }
 
-  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+  async appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void> {
     if (entries.length === 0) return;
+    if (lease !== undefined) await this.fence(lease.group, lease);
     const first = await this.allocateHistoryIds(entries.length);
     await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
   }

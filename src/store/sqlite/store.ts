@@ -5,10 +5,11 @@ import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
 import { parseLifecycleState } from '../../domain/lifecycle.js';
-import { FleetwardenError } from '../../domain/errors.js';
+import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
+import { problemKey, type ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
-import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
 const MIGRATIONS: readonly string[] = [
@@ -31,6 +32,10 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE executions (id TEXT PRIMARY KEY, grp TEXT NOT NULL, start INTEGER NOT NULL, open INTEGER NOT NULL, body TEXT NOT NULL);
    CREATE INDEX executions_open ON executions(grp, open);
    CREATE INDEX executions_start ON executions(start, id);`,
+  // Lease generations (fencing tokens) and each group's reported problems.
+  `ALTER TABLE leases ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE problems (grp TEXT NOT NULL, key TEXT NOT NULL, since INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (grp, key));`,
+  // Operators' cancel requests of window executions (`executions cancel`), until the group's controller takes them.
   `CREATE TABLE cancel_requests (execution TEXT PRIMARY KEY, grp TEXT NOT NULL, body TEXT NOT NULL);
    CREATE INDEX cancel_requests_grp ON cancel_requests(grp);`,
 ];
@@ -102,25 +107,36 @@ export class SqliteStore implements Store {
     });
   }
 
-  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-    // One conditional statement: take the lease if free, expired, or already ours.
-    const r = this
+  async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<Lease | null> {
+    // One conditional statement: take the lease if free, expired, or already ours. Another owner's (or a released)
+    // lease passes on with the next generation; a renewal keeps its generation.
+    const row = this
       .stmt(
-        `INSERT INTO leases (grp, owner, expires_at) VALUES (?, ?, ?)
-         ON CONFLICT(grp) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+        `INSERT INTO leases (grp, owner, expires_at, gen) VALUES (?, ?, ?, 1)
+         ON CONFLICT(grp) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+           gen = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > 0 THEN leases.gen ELSE leases.gen + 1 END
+         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?
+         RETURNING owner, gen, expires_at`,
       )
-      .run(group, owner, now + ttlMs, now);
-    return r.changes === 1;
+      .get(group, owner, now + ttlMs, now) as { owner: string; gen: number; expires_at: number } | undefined;
+    return row === undefined ? null : { group, owner: row.owner, generation: row.gen, expiresAt: row.expires_at };
   }
 
   async releaseLease(group: string, owner: string): Promise<void> {
-    this.stmt('DELETE FROM leases WHERE grp = ? AND owner = ?').run(group, owner);
+    // Kept with its generation: whoever takes the lease next gets a higher one.
+    this.stmt('UPDATE leases SET expires_at = 0 WHERE grp = ? AND owner = ?').run(group, owner);
   }
 
-  async leaseHolder(group: string, now: number): Promise<{ owner: string; expiresAt: number } | null> {
-    const row = this.stmt('SELECT owner, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; expires_at: number } | undefined;
-    return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
+  async leaseHolder(group: string, now: number): Promise<Lease | null> {
+    const row = this.stmt('SELECT owner, gen, expires_at FROM leases WHERE grp = ? AND expires_at > ?').get(group, now) as { owner: string; gen: number; expires_at: number } | undefined;
+    return row ? { group, owner: row.owner, generation: row.gen, expiresAt: row.expires_at } : null;
+  }
+
+  /** Inside a write's transaction: throws (rolling it back) unless `lease` is still the group's. */
+  private fence(group: string, lease: LeaseToken): void {
+    const row = this.stmt('SELECT owner, gen FROM leases WHERE grp = ?').get(group) as { owner: string; gen: number } | undefined;
+    if (row !== undefined && row.owner === lease.owner && row.gen === lease.generation) return;
+    throw new LeaseLostError(group, `write by ${lease.owner} (lease generation ${lease.generation}) refused: the lease is ${row === undefined ? 'nobody\'s' : `${row.owner}'s, generation ${row.gen}`}`);
   }
 
   async loadGroup(group: string): Promise<GroupState> {
@@ -133,12 +149,14 @@ export class SqliteStore implements Store {
     const failures = (this.stmt('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
     const activeWindows = (this.stmt('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
     const executions = (this.stmt('SELECT body FROM executions WHERE grp = ? AND open = 1 ORDER BY start, id').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as WindowExecution);
-    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows, executions };
+    const problems = (this.stmt('SELECT body FROM problems WHERE grp = ? ORDER BY since, key').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ReportedProblem);
+    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows, executions, problems };
   }
 
   async saveTick(w: TickWrite): Promise<void> {
     const db = this.db;
     db.transaction(() => {
+      this.fence(w.group, w.lease);
       const del = this.stmt('DELETE FROM records WHERE instance_id = ?');
       for (const id of w.removed ?? []) del.run(id);
       const up = this.stmt('INSERT INTO records (instance_id, grp, state, since, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET grp = excluded.grp, state = excluded.state, since = excluded.since, body = excluded.body');
@@ -157,6 +175,11 @@ export class SqliteStore implements Store {
       this.stmt('DELETE FROM active_windows WHERE grp = ?').run(w.group);
       const addWindow = this.stmt('INSERT INTO active_windows (grp, name) VALUES (?, ?)');
       for (const name of w.activeWindows) addWindow.run(w.group, name);
+      if (w.problems !== undefined) {
+        this.stmt('DELETE FROM problems WHERE grp = ?').run(w.group);
+        const addProblem = this.stmt('INSERT OR REPLACE INTO problems (grp, key, since, body) VALUES (?, ?, ?, ?)');
+        for (const p of w.problems) addProblem.run(w.group, problemKey(p), p.since, JSON.stringify(p));
+      }
       this.insertHistory(w.history);
     })();
   }
@@ -190,8 +213,9 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(r.data === null ? {} : { data: JSON.parse(r.data) as Record<string, unknown> }) }));
   }
 
-  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+  async appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void> {
     this.db.transaction(() => {
+      if (lease !== undefined) this.fence(lease.group, lease);
       this.insertHistory(entries);
     })();
   }

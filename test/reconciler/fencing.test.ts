@@ -1,0 +1,112 @@
+/**
+ * The lease is a fence (DESIGN rule 9): a controller whose tick outlasts its lease — throttled, or starved of CPU —
+ * must not act once a standby has taken over. Reproduced with two real reconcilers on one simulated world and one
+ * store, on a shared virtual clock: controller A is throttled in the middle of its tick, and while it backs off, the
+ * clock runs past its lease and controller B takes over and acts.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { loadConfigFile } from '../../src/config/load.js';
+import { VirtualClock } from '../../src/domain/time.js';
+import { Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
+import { type ControllerEvent, Reconciler } from '../../src/reconciler/reconciler.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { violations } from './invariants.js';
+import { execute } from '../../src/reconciler/executor.js';
+import { Schedule } from '../../src/schedule/schedule.js';
+import { windowStateAt } from '../../src/config/resolve.js';
+
+const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
+const T = (iso: string): number => Date.parse(iso);
+const MUTATING = new Set(['start', 'stop', 'register', 'deregister', 'runEvent', 'checkBypass', 'runScript', 'cancel']);
+
+/** The simulator as one controller sees it: every mutating call it makes is logged with the instant it was made. */
+function spy(sim: Simulator, clock: VirtualClock, calls: { at: number; call: string }[], fault: (call: string) => Error | null): Simulator {
+  return new Proxy(sim, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function' || typeof prop !== 'string' || !MUTATING.has(prop)) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return (...args: unknown[]) => {
+        const err = fault(prop);
+        if (err !== null) return Promise.reject(err);
+        calls.push({ at: clock.now(), call: `${prop} ${JSON.stringify(args[0])}` });
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+describe('lease fencing', () => {
+  it('a controller throttled past its lease acts no more once a standby took over: no duplicate stop, no stale write', async () => {
+    const config = loadConfigFile(DEMO);
+    const clock = new VirtualClock(T('2026-06-01T01:40:00Z'));
+    const sim = new Simulator(config.simulator!, config.naming, clock, null);
+    const store = new SqliteStore(':memory:');
+    const callsA: { at: number; call: string }[] = [];
+    const eventsA: ControllerEvent[] = [];
+    const eventsB: ControllerEvent[] = [];
+    let armed = false;
+    let throttledOnce = false;
+    const b = new Reconciler({ config, provider: sim, lb: sim, runner: sim, windowSource: sim, store, clock, owner: 'B', sleep: (ms) => Promise.resolve(clock.set(clock.now() + ms)), onEvent: (e) => eventsB.push(e) });
+    // A's first stop after the window is throttled; while A backs off, the clock runs 3 minutes (past A's 2-minute
+    // lease) and B ticks every 15 s meanwhile, as a standby does.
+    const simA = spy(sim, clock, callsA, (call) => (armed && call === 'stop' && !throttledOnce ? ((throttledOnce = true), new ThrottledError('Rate exceeded (test)')) : null));
+    const sleepA = async (ms: number): Promise<void> => {
+      if (throttledOnce && clock.now() < T('2026-06-01T04:00:00Z') && eventsB.length === 0) {
+        for (let i = 0; i < 12; i++) {
+          clock.set(clock.now() + 15_000);
+          await b.tick();
+        }
+      }
+      clock.set(clock.now() + ms);
+    };
+    const a = new Reconciler({ config, provider: simA, lb: simA, runner: simA, windowSource: sim, store, clock, owner: 'A', sleep: sleepA, random: () => 1, onEvent: (e) => eventsA.push(e) });
+
+    const summaries = [];
+    while (clock.now() < T('2026-06-01T03:40:00Z')) {
+      armed = clock.now() >= T('2026-06-01T03:00:00Z');
+      summaries.push(await a.tick());
+      await b.tick();
+      clock.set(clock.now() + 15_000);
+    }
+    assert.ok(throttledOnce, 'the scenario happened: A was throttled on a stop');
+    const takeover = eventsB.find((e) => e.type === 'lease' && e.group === 'web' && /acquired by B/.test(e.message));
+    assert.ok(takeover, 'B took over the web group');
+    assert.deepEqual(callsA.filter((c) => c.at >= takeover.at && /"i-web/.test(c.call)), [], 'A sent nothing for web after B took over');
+    const lost = summaries.flatMap((s) => s.failed).find((f) => f.group === 'web');
+    assert.match(lost?.error ?? '', /lease lost by A \(generation 1\)/, 'A abandoned its tick, saying why');
+    assert.ok(eventsA.some((e) => e.type === 'lease' && /lease lost by A/.test(e.message)));
+    const tags = Object.fromEntries(sim.actions.map((x) => [x.instanceId, sim.tagsOf(x.instanceId) ?? {}]));
+    assert.deepEqual(violations(sim.actions, tags, config, { drainMinimumMs: 60_000, deregistrationDelayMs: 45_000, startAheadMs: 15 * 60_000, tickIntervalMs: 15_000 }), []);
+    const states = Object.fromEntries((await store.allRecords()).filter((r) => r.group === 'web').map((r) => [r.instanceId, r.state]));
+    assert.deepEqual(Object.entries(states).filter(([, s]) => s === 'running').map(([id]) => id).sort(), ['i-web-001', 'i-web-002'], 'B converged the fleet');
+    assert.equal((await store.leaseHolder('web', clock.now()))?.owner, 'B');
+    await store.close();
+  });
+
+  it('a stop decided before a window is not sent once the window has begun (throttled across its start-ahead)', async () => {
+    const clock = new VirtualClock(T('2026-06-01T01:44:50Z'));
+    const schedule = Schedule.parse('cron(0 2 * * ? *)', { durationHours: 1 });
+    const windows = [{ name: 'FW-web', source: 'file' as const, scope: { kind: 'group' as const }, schedule, overrides: {}, disableDefaultConfiguration: false }];
+    const stopped: string[][] = [];
+    let throttled = 0;
+    const provider = {
+      listInstances: () => Promise.resolve([]),
+      start: () => Promise.resolve([]),
+      stop: (ids: readonly string[]) => {
+        if (throttled++ < 2) return Promise.reject(new ThrottledError('Rate exceeded'));
+        stopped.push([...ids]);
+        return Promise.resolve(ids.map((instanceId) => ({ instanceId, ok: true })));
+      },
+    };
+    const noop = () => Promise.reject(new Error('not used'));
+    const deps = { provider, lb: { targetHealth: noop, register: noop, deregister: noop, deregistrationDelays: noop }, runner: { runEvent: noop, checkBypass: noop, runScript: noop, cancel: noop, results: noop }, sleep: (ms: number) => Promise.resolve(clock.set(clock.now() + ms)), random: () => 1, now: () => clock.now(), retry: { attempts: 6, baseMs: 5_000, maxMs: 8_000 } };
+    const withheld = (): string | null => windowStateAt(windows, clock.now(), 15 * 60_000).stopBlocker({ kind: 'main' });
+    assert.equal(withheld(), null, 'at the decision, no window is active');
+    const out = await execute(deps, 'web', [{ kind: 'stop', instances: ['i-1'], force: false, reason: 'drained' }], 30_000, withheld);
+    assert.deepEqual(stopped, [], 'the throttled stop was not carried out after the start-ahead began (01:45)');
+    assert.ok(clock.now() > T('2026-06-01T01:45:00Z'));
+    assert.ok(out.history.some((h) => h.instanceId === 'i-1' && /stop i-1 not sent: stop blocked: window FW-web active/.test(h.summary)), 'and the history says why');
+  });
+});
