@@ -1,7 +1,8 @@
 /**
  * The on-instance agent (fleet-behaviour.md §5): polls the controller for its instance's lifecycle state, blocks
  * new connections to the listed ports while draining, runs per-state scripts on a change, and runs the commands
- * the controller queued for it (events, bypass checks) and posts their results.
+ * the controller queued for it (events, bypass checks, maintenance scripts) and posts their results; a maintenance
+ * script the controller cancels is killed with its process group (or never started) and reported `cancelled`.
  *
  * When the controller cannot be reached, the last known state is kept — the firewall is never changed on a guess,
  * and before any state is known it is not touched at all (a restarted agent leaves the rules it finds). Every answer
@@ -20,6 +21,8 @@ export interface AgentCommand {
   readonly script?: string;
   readonly mayRerun?: boolean;
   readonly timeoutMs: number;
+  /** The controller asks for the command to stop (a maintenance script). */
+  readonly cancel?: boolean;
 }
 
 /** Maintenance scripts in progress, kept on disk so a reboot (exit 194) or a crash is told apart afterwards. */
@@ -61,6 +64,8 @@ export class Agent {
   private drain: boolean | null = null;
   private reachable: boolean | null = null;
   private readonly running = new Set<string>();
+  /** Maintenance scripts running now, stopped through these when the controller cancels them. */
+  private readonly aborts = new Map<string, AbortController>();
   /** Results not yet accepted by the controller: posted again, never run again. */
   private readonly unposted = new Map<string, { outcome: string; exitCode: number | null; output: string; reboots?: number }>();
   private readonly done = new Set<string>();
@@ -121,7 +126,26 @@ export class Agent {
       this.queueStateScripts(view.state, old ?? 'unknown');
     }
     await this.flushResults();
-    for (const c of view.commands) this.startCommand(c);
+    for (const c of view.commands) {
+      if (c.cancel === true) await this.cancelCommand(c);
+      else this.startCommand(c);
+    }
+  }
+
+  /** A cancelled script: killed if it runs, reported cancelled without running if it never started. */
+  private async cancelCommand(c: AgentCommand): Promise<void> {
+    const running = this.aborts.get(c.id);
+    if (running !== undefined) {
+      if (!running.signal.aborted) this.o.log.info(`maintenance script ${c.id} cancelled by the controller: stopping it`);
+      running.abort();
+      return;
+    }
+    if (c.kind !== 'script' || this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
+    const reboots = this.o.journal?.get(c.id)?.reboots ?? 0;
+    this.o.journal?.delete(c.id);
+    this.o.log.info(`maintenance script ${c.id} cancelled by the controller before it ran`);
+    this.unposted.set(c.id, { outcome: 'cancelled', exitCode: null, output: 'cancelled by the controller before it ran', reboots });
+    await this.flushResults();
   }
 
   /** Refusals are logged once each (a controller repeats its answer every poll), at most a bounded number kept. */
@@ -167,13 +191,21 @@ export class Agent {
   private startCommand(c: AgentCommand): void {
     if (this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
     this.running.add(c.id);
+    // Set at once, so a cancel arriving while the script is being set up still reaches it.
+    const abort = new AbortController();
+    if (c.kind === 'script') this.aborts.set(c.id, abort);
     const work = (async () => {
       let result: { outcome: string; exitCode: number | null; output: string; reboots?: number };
       if (c.kind === 'bypass') {
         const found = checkBypassFile(c.path ?? '');
         result = { outcome: found, exitCode: null, output: `${c.path ?? ''}: ${found}` };
       } else if (c.kind === 'script') {
-        const r = await this.runMaintenanceScript(c);
+        let r;
+        try {
+          r = await this.runMaintenanceScript(c, abort.signal);
+        } finally {
+          this.aborts.delete(c.id);
+        }
         if (r === null) return; // rebooting: run again when the machine is back
         result = r;
       } else {
@@ -192,7 +224,7 @@ export class Agent {
    * controller still lists the command and it runs again. Found "running" in the journal means the agent died
    * during a run: reported failed, unless the task allows a second run.
    */
-  private async runMaintenanceScript(c: AgentCommand): Promise<{ outcome: string; exitCode: number | null; output: string; reboots: number } | null> {
+  private async runMaintenanceScript(c: AgentCommand, signal: AbortSignal): Promise<{ outcome: string; exitCode: number | null; output: string; reboots: number } | null> {
     const journal = this.o.journal;
     const before = journal?.get(c.id);
     if (before?.state === 'running' && c.mayRerun !== true) {
@@ -200,8 +232,16 @@ export class Agent {
       return { outcome: 'failed', exitCode: null, output: 'interrupted: the agent restarted during the run, and the task does not allow a second run', reboots: before.reboots };
     }
     const reboots = before?.reboots ?? 0;
+    if (signal.aborted) {
+      journal?.delete(c.id);
+      return { outcome: 'cancelled', exitCode: null, output: 'cancelled by the controller before it ran', reboots };
+    }
     journal?.set(c.id, { state: 'running', reboots });
-    const r = await runScript('/bin/sh', ['-c', c.script ?? 'exit 1'], c.timeoutMs, { ...process.env, FLEETWARDEN_INSTANCE_ID: this.o.instanceId, FLEETWARDEN_COMMAND_ID: c.id, FLEETWARDEN_REBOOTS: String(reboots) });
+    const r = await runScript('/bin/sh', ['-c', c.script ?? 'exit 1'], c.timeoutMs, { ...process.env, FLEETWARDEN_INSTANCE_ID: this.o.instanceId, FLEETWARDEN_COMMAND_ID: c.id, FLEETWARDEN_REBOOTS: String(reboots) }, signal);
+    if (r.cancelled === true) {
+      journal?.delete(c.id);
+      return { outcome: 'cancelled', exitCode: r.exitCode, output: `${r.output}\n[cancelled by the controller: process group stopped]`, reboots };
+    }
     if (r.exitCode === REBOOT_EXIT && !r.timedOut && this.o.reboot !== undefined && reboots < 10) {
       journal?.set(c.id, { state: 'reboot', reboots: reboots + 1 });
       this.o.log.info(`maintenance script ${c.id} asked for a reboot (exit ${REBOOT_EXIT}); rebooting, it runs again afterwards`);

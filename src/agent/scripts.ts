@@ -11,6 +11,8 @@ import { isEventName } from '../domain/model.js';
 export interface ScriptRun {
   readonly exitCode: number | null;
   readonly timedOut: boolean;
+  /** Stopped by `signal` (a cancelled maintenance script). */
+  readonly cancelled?: boolean;
   /** stdout and stderr interleaved, at most `maxOutput` characters (the tail is kept). */
   readonly output: string;
   readonly error?: string;
@@ -18,10 +20,12 @@ export interface ScriptRun {
 
 const MAX_OUTPUT = 64 * 1024;
 
-export function runScript(path: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<ScriptRun> {
+/** Runs a file under a time limit; `signal` stops it early the same way (its whole process group, TERM then KILL). */
+export function runScript(path: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<ScriptRun> {
   return new Promise((resolveRun) => {
     let output = '';
     let timedOut = false;
+    let cancelled = false;
     const child = spawn(path, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
     const append = (d: Buffer): void => {
       output += d.toString('utf8');
@@ -38,21 +42,33 @@ export function runScript(path: string, args: readonly string[], timeoutMs: numb
       }
     };
     let hard: NodeJS.Timeout | undefined;
-    const soft = setTimeout(() => {
-      timedOut = true;
+    const stop = (): void => {
+      if (hard !== undefined) return;
       killGroup('SIGTERM');
       hard = setTimeout(() => {
         killGroup('SIGKILL');
       }, 5000);
+    };
+    const soft = setTimeout(() => {
+      timedOut = true;
+      stop();
     }, timeoutMs);
+    const onAbort = (): void => {
+      cancelled = true;
+      stop();
+    };
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     child.once('error', (err) => {
       clearTimeout(soft);
+      signal?.removeEventListener('abort', onAbort);
       resolveRun({ exitCode: null, timedOut: false, output, error: err.message });
     });
     child.once('close', (code) => {
       clearTimeout(soft);
       if (hard) clearTimeout(hard);
-      resolveRun({ exitCode: code, timedOut, output });
+      signal?.removeEventListener('abort', onAbort);
+      resolveRun({ exitCode: code, timedOut: timedOut && !cancelled, ...(cancelled ? { cancelled } : {}), output });
     });
   });
 }

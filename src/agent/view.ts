@@ -56,6 +56,8 @@ function checkCommand(raw: unknown): AgentCommand | string {
     ...(kind === 'event' ? { event: event as string } : {}),
     ...(typeof path === 'string' ? { path } : {}),
     ...(typeof script === 'string' ? { script, mayRerun: c['mayRerun'] === true } : {}),
+    // The controller asks a maintenance script to stop: only `true` counts.
+    ...(kind === 'script' && c['cancel'] === true ? { cancel: true } : {}),
   };
 }
 

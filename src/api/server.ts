@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
-import { isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { ConflictError, isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import type { ApiToken, Clock, Store } from '../ports/index.js';
 import * as svc from './services.js';
@@ -45,7 +45,8 @@ export interface RequestLog {
   readonly error?: string;
 }
 
-type Caller = { readonly role: 'admin' } | { readonly role: 'agent'; readonly instanceId: string };
+/** Who calls: the admin (named by its token, for the history: never the token itself) or one instance's agent. */
+type Caller = { readonly role: 'admin'; readonly who: string } | { readonly role: 'agent'; readonly instanceId: string };
 
 interface Request {
   readonly params: Record<string, string>;
@@ -63,6 +64,8 @@ interface Route {
   readonly auth: 'none' | 'agent' | 'admin';
   readonly query?: readonly { readonly name: string; readonly description: string }[];
   readonly body?: z.ZodType;
+  /** Answers beyond 200/400/401/403, for the OpenAPI document. */
+  readonly responses?: Readonly<Record<string, string>>;
   readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string }>;
 }
 
@@ -237,6 +240,20 @@ const ROUTES: readonly Route[] = [
       return { json: view };
     },
   },
+  {
+    method: 'POST',
+    path: '/v1/executions/{id}/cancel',
+    summary: 'cancel a running execution: running scripts cancelled, nothing new started, drained instances put back; body {"reason": "…"}; 202, 200 when already requested, 409 when it has ended',
+    auth: 'admin',
+    body: svc.cancelBody,
+    responses: { '202': 'cancel requested', '404': 'no such execution', '409': 'the execution has ended: nothing to cancel' },
+    handle: async (req, d) => {
+      const by = req.caller.role === 'admin' ? `api ${req.caller.who}` : 'api';
+      const out = await svc.cancelExecution(d.store, req.params['id'] ?? '', req.body, by, req.now);
+      if (out === null) throw new HttpError(404, 'not-found', `no execution ${req.params['id'] ?? ''}`);
+      return out;
+    },
+  },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
   {
     method: 'POST',
@@ -275,6 +292,7 @@ export function openApi(): unknown {
       responses['403'] = { description: r.auth === 'agent' ? 'an agent token of another instance' : 'an agent token (admin only)' };
     }
     if (r.body !== undefined || params.length > 0 || query.length > 0) responses['400'] = { description: 'a malformed parameter or body; the field is named', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    for (const [code, description] of Object.entries(r.responses ?? {})) responses[code] = { description, ...(code >= '400' ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : {}) };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth === 'none' ? { security: [] } : {}),
@@ -377,10 +395,10 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps): Promise<Caller
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m?.[1]) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
   const hash = svc.hashToken(m[1]);
-  if (deps.adminTokenHash != null && sameHash(hash, deps.adminTokenHash)) return { role: 'admin' };
+  if (deps.adminTokenHash != null && sameHash(hash, deps.adminTokenHash)) return { role: 'admin', who: 'admin token (FLEETWARDEN_ADMIN_TOKEN)' };
   const t: ApiToken | null = await deps.store.tokenByHash(hash);
   if (t === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
-  if (t.role === 'admin') return { role: 'admin' };
+  if (t.role === 'admin') return { role: 'admin', who: `admin token ${t.hash.slice(0, 12)}${t.label === '' ? '' : ` (${t.label})`}` };
   if (t.instanceId === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
   return { role: 'agent', instanceId: t.instanceId };
 }
@@ -409,7 +427,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
         throw new ValidationError(k, 'is not valid URL encoding');
       }
     }
-    const caller: Caller = route.auth === 'none' ? { role: 'admin' } : await authenticate(req, deps);
+    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps);
     if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs the admin token');
     if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
     const body = route.body === undefined ? undefined : await readBody(req);
@@ -420,6 +438,9 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     if (err instanceof HttpError) {
       status = err.status;
       send(res, status, { json: { error: { code: err.code, message: err.message } } }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    } else if (err instanceof ConflictError) {
+      status = 409;
+      send(res, 409, { json: { error: { code: 'conflict', message: err.message, fields: [{ field: err.field, reason: err.reason }] } } });
     } else if (isUserError(err)) {
       status = 400;
       const issues = err instanceof ValidationErrors ? err.issues : [err];

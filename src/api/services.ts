@@ -11,12 +11,12 @@ import { formatPath } from '../config/load.js';
 import { type LayerEntry, resolve } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import { parseDuration } from '../domain/durations.js';
-import { ValidationError, ValidationErrors } from '../domain/errors.js';
+import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
 import { formatInstant } from '../domain/time.js';
 import { AGENT_OUTCOMES, type AgentCommand, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
 import { agentDeadline } from '../providers/agent/runner.js';
-import type { WindowExecution } from '../maintenance/model.js';
+import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { heldInstances } from '../maintenance/execution.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
@@ -191,7 +191,7 @@ export async function controlsView(store: Store, now: number): Promise<unknown> 
 // ---------------------------------------------------------------- the instance view and agent commands
 
 function pendingJson(c: AgentCommand): unknown {
-  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt) };
+  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt), ...(c.cancelRequestedAt === undefined ? {} : { cancel: true }) };
 }
 
 /** Commands an agent should run now: unanswered and still within their time. */
@@ -247,7 +247,7 @@ export async function postResult(store: Store, instanceId: string, commandId: st
   const b = parseBody(resultBody, body);
   const command = (await store.agentCommands({ instanceId, ids: [commandId] }))[0];
   if (command === undefined) throw new ValidationError('command', `no command ${commandId} for ${instanceId}`);
-  const allowed: Record<AgentCommand['kind'], readonly string[]> = { event: ['success', 'failed'], bypass: ['present', 'absent', 'unknown'], script: ['success', 'failed', 'timed-out'] };
+  const allowed: Record<AgentCommand['kind'], readonly string[]> = { event: ['success', 'failed'], bypass: ['present', 'absent', 'unknown'], script: ['success', 'failed', 'timed-out', 'cancelled'] };
   if (!allowed[command.kind].includes(b.outcome)) throw new ValidationError('outcome', `"${b.outcome}" is not an outcome of ${command.kind === 'event' ? 'an event' : command.kind === 'bypass' ? 'a bypass check' : 'a script'} (${allowed[command.kind].join(', ')})`);
   return { recorded: await store.completeAgentCommand(commandId, instanceId, { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output, ...(b.reboots === undefined ? {} : { reboots: b.reboots }) }) };
 }
@@ -287,9 +287,9 @@ export async function revokeTokens(store: Store, match: { id?: string; instanceI
 // ---------------------------------------------------------------- upcoming window periods
 
 /** Window periods of each group between `from` and `to`, with the instant each becomes active (start − startAhead). */
-export function windowsView(config: FleetConfig, from: number, to: number, group: string | undefined, ssm: readonly SsmWindowInfo[]): { from: string; to: string; periods: { group: string; window: string; source: string; activeFrom: string; start: string; end: string }[]; warnings: string[] } {
+export function windowsView(config: FleetConfig, from: number, to: number, group: string | undefined, ssm: readonly SsmWindowInfo[]): { from: string; to: string; periods: { group: string; window: string; description: string | null; source: string; activeFrom: string; start: string; end: string }[]; warnings: string[] } {
   if (group !== undefined) findGroup(config, group, 'group');
-  const rows: { group: string; name: string; source: string; activeFrom: number; start: number; end: number }[] = [];
+  const rows: { group: string; name: string; description: string | null; source: string; activeFrom: number; start: number; end: number }[] = [];
   const warnings: string[] = [];
   for (const g of config.groups) {
     if (group !== undefined && g.name !== group) continue;
@@ -303,12 +303,12 @@ export function windowsView(config: FleetConfig, from: number, to: number, group
       }
       for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
         const end = o.end ?? o.start;
-        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, description: w.description ?? null, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
       }
     }
   }
   rows.sort((a, b) => a.start - b.start);
-  return { from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings };
+  return { from: formatInstant(from), to: formatInstant(to), periods: rows.map((r) => ({ group: r.group, window: r.name, description: r.description, source: r.source, activeFrom: formatInstant(r.activeFrom), start: formatInstant(r.start), end: formatInstant(r.end) })), warnings };
 }
 
 // ---------------------------------------------------------------- maintenance executions
@@ -317,16 +317,22 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : formatInstant(ms);
 }
 
+function cancelJson(c: CancelRequest): unknown {
+  return { by: c.by, at: formatInstant(c.at), reason: c.reason };
+}
+
 function executionSummary(e: WindowExecution): Record<string, unknown> {
   return {
     id: e.id,
     group: e.group,
     window: e.window,
+    description: e.description ?? null,
     start: formatInstant(e.start),
     end: formatInstant(e.end),
     status: e.status,
     startedAt: formatInstant(e.startedAt),
     endedAt: iso(e.endedAt),
+    cancel: e.cancel === undefined ? null : cancelJson(e.cancel),
     tasks: e.tasks.map((t) => ({
       name: t.name,
       priority: t.priority,
@@ -335,6 +341,8 @@ function executionSummary(e: WindowExecution): Record<string, unknown> {
       succeeded: t.invocations.filter((i) => i.status === 'success').length,
       failed: t.invocations.filter((i) => i.status === 'failed' || i.status === 'timed-out').length,
       notRun: t.terminated.length,
+      cancelled: t.invocations.filter((i) => i.status === 'cancelled').length,
+      skipped: t.skipped ?? [],
       outOfService: t.invocations.filter((i) => i.outOfService).map((i) => i.target),
     })),
   };
@@ -345,9 +353,14 @@ export async function executionsView(store: Store, q: { group?: string | undefin
   return { executions: list.map(executionSummary), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
 }
 
+function checkExecutionId(id: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_.-]{3,128}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(id)) throw new ValidationError('id', `expected <group>/<window>/<period start>, e.g. web/FW-web/2026-06-07T02:00:00Z, got ${JSON.stringify(id.slice(0, 200))}`);
+  return id;
+}
+
 /** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
 export async function executionView(store: Store, id: string): Promise<unknown> {
-  if (!/^[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_.-]{3,128}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(id)) throw new ValidationError('id', `expected <group>/<window>/<period start>, e.g. web/FW-web/2026-06-07T02:00:00Z, got ${JSON.stringify(id.slice(0, 200))}`);
+  checkExecutionId(id);
   const e = await store.execution(id);
   if (e === null) return null;
   return {
@@ -362,6 +375,7 @@ export async function executionView(store: Store, id: string): Promise<unknown> 
       detail: t.detail,
       targets: t.targets,
       notRun: t.terminated,
+      skipped: t.skipped ?? [],
       invocations: t.invocations.map((i) => ({
         instance: i.target,
         status: i.status,
@@ -377,4 +391,28 @@ export async function executionView(store: Store, id: string): Promise<unknown> 
       })),
     })),
   };
+}
+
+export const cancelBody = z.strictObject({ reason });
+
+/**
+ * An operator's cancel of a running execution, for its controller to carry out on its next tick: running scripts
+ * cancelled, nothing new started, drained targets put back, status CANCELLED. Asking again is harmless (200, the
+ * first request stands); an execution that has ended cannot be cancelled (409); an unknown one is null (404).
+ */
+export async function cancelExecution(store: Store, id: string, body: unknown, by: string, now: number): Promise<{ status: 200 | 202; json: unknown } | null> {
+  checkExecutionId(id);
+  const b = parseBody(cancelBody, body);
+  const e = await store.execution(id);
+  if (e === null) return null;
+  if (e.status !== 'IN_PROGRESS') throw new ConflictError('id', `execution ${id} already ended ${e.status}${e.endedAt === undefined ? '' : ` at ${formatInstant(e.endedAt)}`}: nothing to cancel`);
+  const answer = (status: 200 | 202, c: CancelRequest, message: string): { status: 200 | 202; json: unknown } => ({ status, json: { id, status: e.status, cancel: cancelJson(c), message } });
+  if (e.cancel !== undefined) return answer(200, e.cancel, 'already being cancelled');
+  const request: CancelRequest = { execution: id, group: e.group, by, reason: b.reason, at: now };
+  if (!(await store.requestCancel(request))) {
+    const first = (await store.cancelRequests(e.group)).find((c) => c.execution === id) ?? request;
+    return answer(200, first, 'already requested; the controller cancels it on its next tick');
+  }
+  await store.appendHistory([{ at: now, group: e.group, instanceId: null, type: 'maintenance', summary: `cancel of window execution ${id} requested by ${by}: ${b.reason}`, data: { execution: id } }]);
+  return answer(202, request, 'requested; the controller cancels it on its next tick (running scripts cancelled, nothing new started, drained instances put back)');
 }

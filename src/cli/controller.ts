@@ -306,7 +306,7 @@ instant each becomes active (start − startAhead).
       io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    io.out(view.periods.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end'], view.periods.map((r) => [r.group, r.window, r.activeFrom, r.start, r.end])));
+    io.out(view.periods.length === 0 ? 'No window periods in that range.' : table(['group', 'window', 'active from', 'start', 'end', 'description'], view.periods.map((r) => [r.group, r.window, r.activeFrom, r.start, r.end, r.description ?? ''])));
     for (const w of view.warnings) io.err(`warning: ${escapeControl(w)}`);
     return EXIT.ok;
   },

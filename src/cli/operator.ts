@@ -1,8 +1,9 @@
 /** Run-time overrides, instance controls and API tokens: through a running controller's API, or on the store. */
-import { controlsView, executionsView, executionView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
+import { hostname, userInfo } from 'node:os';
+import { cancelExecution, controlsView, executionsView, executionView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
 import { ValidationError } from '../domain/errors.js';
 import { systemClock } from '../domain/time.js';
-import { type CliIo, type Command, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore, withStore } from './remote.js';
 
 function positional(list: readonly string[], i: number, name: string, usage: string): string {
@@ -192,10 +193,17 @@ const tokenRevoke: Command = {
 
 interface ExecutionSummary {
   id: string;
+  description: string | null;
   status: string;
   start: string;
   end: string;
-  tasks: { name: string; status: string; targets: number; succeeded: number; failed: number; notRun: number; outOfService: string[] }[];
+  cancel: { by: string; at: string; reason: string } | null;
+  tasks: { name: string; status: string; targets: number; succeeded: number; failed: number; notRun: number; skipped: string[]; outOfService: string[] }[];
+}
+
+/** An execution's status as the operator reads it: still running but cancelled shows as CANCELLING. */
+function statusText(e: Pick<ExecutionSummary, 'status' | 'cancel'>): string {
+  return e.status === 'IN_PROGRESS' && e.cancel !== null ? 'CANCELLING' : e.status;
 }
 
 const executionsList: Command = {
@@ -204,7 +212,8 @@ const executionsList: Command = {
   help: `Usage: fleetwarden executions list [--group NAME] [--limit N] [--before ID] [--json] [--url URL] ...
 
 Each window execution (one period of a window with tasks) with its status and, per task, how many targets
-succeeded, failed, were not run (error budget or cutoff), and which instances it left out of service.
+succeeded, failed, were not run (error budget, cutoff, cancel, or skipped because an earlier task failed there),
+and which instances it left out of service.
 
 ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
@@ -216,15 +225,15 @@ ${TARGET_HELP}`,
       io.out(JSON.stringify(out));
       return EXIT.ok;
     }
-    const rows = out.executions.flatMap((e) => e.tasks.map((t, n) => [n === 0 ? e.id : '', n === 0 ? e.status : '', t.name, t.status, `${t.succeeded}/${t.targets}`, String(t.failed), String(t.notRun), t.outOfService.join(', ')]));
-    io.out(out.executions.length === 0 ? 'No execution yet.' : table(['execution', 'status', 'task', 'task status', 'ok', 'failed', 'not run', 'left out of service'], rows));
+    const rows = out.executions.flatMap((e) => e.tasks.map((t, n) => [n === 0 ? e.id : '', n === 0 ? statusText(e) : '', n === 0 ? (e.description ?? '') : '', t.name, t.status, `${t.succeeded}/${t.targets}`, String(t.failed), String(t.notRun + t.skipped.length), t.outOfService.join(', ')]));
+    io.out(out.executions.length === 0 ? 'No execution yet.' : table(['execution', 'status', 'description', 'task', 'task status', 'ok', 'failed', 'not run', 'left out of service'], rows));
     if (out.next !== null) io.out(`(more: --before ${out.next})`);
     return EXIT.ok;
   },
 };
 
 interface ExecutionDetail extends Omit<ExecutionSummary, 'tasks'> {
-  tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; startedAt: string; endedAt: string | null; exitCode: number | null; outOfService: boolean; detail: string; output: string | null; outputKey: string | null }[] }[];
+  tasks: { name: string; status: string; detail: string; skipped: string[]; invocations: { instance: string; status: string; startedAt: string; endedAt: string | null; exitCode: number | null; outOfService: boolean; detail: string; output: string | null; outputKey: string | null }[] }[];
 }
 
 const executionsShow: Command = {
@@ -252,9 +261,11 @@ ${TARGET_HELP}`,
       io.out(JSON.stringify(out));
       return EXIT.ok;
     }
-    io.out(`${out.id}: ${out.status} (period ${out.start} → ${out.end})`);
+    io.out(escapeControl(`${out.id}: ${statusText(out)} (period ${out.start} → ${out.end})${out.description === null ? '' : ` — ${out.description}`}`));
+    if (out.cancel !== null) io.out(escapeControl(`cancelled by ${out.cancel.by} at ${out.cancel.at}: ${out.cancel.reason}`));
     for (const t of out.tasks) {
       io.out(`\ntask ${t.name}: ${t.status} — ${t.detail}`);
+      if (t.skipped.length > 0) io.out(`skipped (an earlier task failed there): ${t.skipped.join(', ')}`);
       if (t.invocations.length > 0) io.out(table(['instance', 'status', 'started', 'ended', 'exit', 'out of service', 'detail'], t.invocations.map((i) => [i.instance, i.status, i.startedAt, i.endedAt ?? '', i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : '', i.detail])));
       for (const i of t.invocations) if (i.output !== null && i.output.trim() !== '') io.out(`--- ${i.instance} output${i.outputKey === null ? '' : ` (full: ${i.outputKey})`}\n${i.output.trimEnd()}`);
     }
@@ -262,7 +273,47 @@ ${TARGET_HELP}`,
   },
 };
 
-export const executionCommands: readonly Command[] = [executionsList, executionsShow];
+/** Who runs the CLI, for the history: the user and host (no secret). */
+function cliUser(): string {
+  try {
+    return `cli ${userInfo().username}@${hostname()}`;
+  } catch {
+    return `cli ${hostname()}`;
+  }
+}
+
+const executionsCancel: Command = {
+  name: 'cancel',
+  summary: 'cancel a running execution: scripts cancelled, nothing new started, drained instances put back',
+  help: `Usage: fleetwarden executions cancel ID --reason TEXT [--json] [--url URL] ...
+
+Asks the controller to cancel a running execution on its next tick: running scripts are cancelled (SSM
+CancelCommand; the agent kills the script's process group), no target or task starts any more, instances taken out
+of service go back as after any run (a target whose task had already failed stays out), and the execution ends
+CANCELLED; who asked and when is kept in its history. Asking again changes nothing. An execution that has ended
+cannot be cancelled (exit 2). Example:
+  fleetwarden executions cancel web/FW-web-patch/2026-06-07T02:00:00Z --reason "patch breaks the app"
+
+${TARGET_HELP}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parse(args, { ...TARGET_OPTIONS, reason: { type: 'string' }, json: { type: 'boolean' } });
+    const id = positional(positionals, 0, 'ID', 'executions cancel <group>/<window>/<period start> --reason TEXT');
+    const body = { reason: required(values.reason, '--reason', '"patch breaks the app"') };
+    const out = (await viaApiOrStore(
+      values,
+      (api) => api.call('POST', `/v1/executions/${p(id)}/cancel`, body),
+      async (store, _config, local) => {
+        const r = await cancelExecution(store, id, body, cliUser(), local.now);
+        if (r === null) throw new ValidationError('ID', `no execution ${id}`);
+        return r.json;
+      },
+    )) as { id: string; cancel: { by: string; at: string; reason: string }; message: string };
+    io.out(values.json === true ? JSON.stringify(out) : escapeControl(`${out.id}: cancel ${out.message} (by ${out.cancel.by} at ${out.cancel.at})`));
+    return EXIT.ok;
+  },
+};
+
+export const executionCommands: readonly Command[] = [executionsList, executionsShow, executionsCancel];
 export const overrideCommands: readonly Command[] = [overrideSet, overrideList, overrideRemove];
 export const controlCommands: readonly Command[] = [controlSet, controlList, controlRemove];
 export const tokenCommands: readonly Command[] = [tokenIssue, tokenList, tokenRevoke];

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/load.js';
-import { FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { ConflictError, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import type { Store } from '../ports/index.js';
 import { openStore, ssmWindowsOf, worldClock } from '../app/compose.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
@@ -72,6 +72,7 @@ export class ApiClient {
     if (r.status === 400) throw new ValidationErrors((error?.fields ?? [{ field: '', reason: message }]).map((f) => new ValidationError(f.field, f.reason)));
     if (r.status === 401 || r.status === 403) throw new UsageError('--token', `${message} (HTTP ${r.status})`);
     if (r.status === 404) throw new ValidationError('', message);
+    if (r.status === 409) throw new ConflictError('', message);
     throw new FleetwardenError(`the controller answered ${r.status}: ${message}`);
   }
 }

@@ -26,12 +26,28 @@ export function namingFor(preset: Preset): Naming {
 /** What a maintenance window covers within a group. */
 export type WindowScope = { readonly kind: 'group' } | { readonly kind: 'main' } | { readonly kind: 'subfleets' } | { readonly kind: 'subfleet'; readonly name: string };
 
-/** A maintenance window from either source, with its schedule compiled (or the reason it could not be). */
+/** An SSM document a task runs instead of a shell command (seed 001: AWS-RunPatchBaseline, Operation=Scan). */
+export interface DocumentCall {
+  readonly name: string;
+  readonly parameters: Readonly<Record<string, readonly string[]>>;
+}
+
+/** How a document call reads in logs and to the simulator's `match`: `AWS-RunPatchBaseline Operation=Scan`. */
+export function describeDocument(d: DocumentCall): string {
+  return [d.name, ...Object.entries(d.parameters).map(([k, v]) => `${k}=${v.join(',')}`)].join(' ');
+}
+
 /** A run-command task of a configuration window (maintenance-windows.md §5, fleet-behaviour.md §7). */
 export interface TaskDecl {
   readonly name: string;
   readonly priority: number;
-  readonly command: string;
+  /** The shell script (AWS-RunShellScript), or null when the task runs `document`: exactly one of them is set. */
+  readonly command: string | null;
+  readonly document: DocumentCall | null;
+  /** Where SSM keeps this task's full output (the task's outputBucket/outputPrefix); null: `aws.outputBucket`. */
+  readonly output: { readonly bucket: string; readonly prefix: string } | null;
+  /** Run on instances where an earlier task of the execution failed (default: skip them). */
+  readonly runAfterFailure: boolean;
   readonly targets: { readonly ids?: readonly string[]; readonly tags?: Readonly<Record<string, string>>; readonly fleets?: readonly string[] } | null;
   readonly maxConcurrency: Limit;
   readonly maxErrors: Limit;
@@ -44,9 +60,13 @@ export interface TaskDecl {
   readonly settleMs: number;
 }
 
+/** A maintenance window from either source, with its schedule compiled (or the reason it could not be). */
 export interface WindowDecl {
   readonly name: string;
   readonly source: 'file' | 'ssm';
+  readonly description?: string;
+  /** When a task exceeds its error budget: later priorities do not start (`abort`, seed 001's MaxErrors 0) or do. */
+  readonly onTaskFailure?: 'abort' | 'continue';
   readonly scope: WindowScope;
   /** null when the schedule could not be parsed: the window then fails closed (no stop, no drain). */
   readonly schedule: Schedule | null;

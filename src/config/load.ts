@@ -136,8 +136,73 @@ function checkUnique(problems: Problems, path: string, names: readonly string[],
   });
 }
 
+/** What task validation needs beyond the task itself. */
+interface TaskContext {
+  /** `controller.eventDelivery: agent`: the agent runs shell scripts only. */
+  readonly agent: boolean;
+  readonly awsOutput: { readonly bucket: string | undefined; readonly prefix: string | undefined };
+}
+
+/** SSM's document name (or its ARN); parameter names as documents declare them. */
+const DOCUMENT = /^(arn:aws[a-z-]*:ssm:[a-z0-9-]*:[0-9]{0,12}:document\/)?[A-Za-z0-9_.-]{3,128}$/;
+const PARAMETER = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Bounds of a document call: SendCommand carries it, and the store keeps it with every execution. */
+const MAX_PARAMETERS = 50;
+const MAX_VALUES = 100;
+const MAX_PARAMETER_BYTES = 64 * 1024;
+/** S3 bucket names (3-63 characters) and SSM's OutputS3KeyPrefix limit. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const MAX_OUTPUT_PREFIX = 500;
+
+/**
+ * What a task runs: a shell command, or an SSM document with parameters — exactly one. With the agent, only
+ * AWS-RunShellScript can run, and its `commands` become the script (as SSM joins them into one script).
+ */
+function taskRun(problems: Problems, path: string, t: TaskFile, ctx: TaskContext): Pick<TaskDecl, 'command' | 'document' | 'output'> | undefined {
+  const before = problems.list.length;
+  const fail = (field: string, reason: string): void => {
+    problems.add(`${path}.${field}`, reason);
+  };
+  if (t.command !== undefined && t.document !== undefined) fail('document', 'give command or document, not both');
+  if (t.command === undefined && t.document === undefined) fail('command', 'give command (a shell script) or document (an SSM document, e.g. AWS-RunPatchBaseline)');
+  if (t.parameters !== undefined && t.document === undefined) fail('parameters', 'only applies with document');
+  if (t.document !== undefined && !DOCUMENT.test(t.document)) fail('document', `expected an SSM document name (3-128 letters, digits, _, - or .) or its ARN, got ${JSON.stringify(t.document.slice(0, 200))}`);
+  const parameters: Record<string, string[]> = {};
+  const entries = Object.entries(t.parameters ?? {});
+  if (entries.length > MAX_PARAMETERS) fail('parameters', `at most ${MAX_PARAMETERS} parameters, got ${entries.length}`);
+  for (const [name, raw] of entries) {
+    const values = typeof raw === 'string' ? [raw] : raw;
+    if (!PARAMETER.test(name)) fail(childPath('parameters', name), 'expected a parameter name of 1-64 letters, digits, _, - or .');
+    if (values.length > MAX_VALUES) fail(childPath('parameters', name), `at most ${MAX_VALUES} values, got ${values.length}`);
+    parameters[name] = values;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(parameters));
+  if (bytes > MAX_PARAMETER_BYTES) fail('parameters', `at most ${MAX_PARAMETER_BYTES / 1024} KiB in all, got ${bytes} bytes`);
+  let command = t.command ?? null;
+  let document = t.document === undefined ? null : { name: t.document, parameters };
+  if (ctx.agent && document !== null) {
+    // The agent runs shell scripts: AWS-RunShellScript's `commands` are one, any other document needs SSM.
+    if (document.name !== 'AWS-RunShellScript') fail('document', `${document.name} cannot run with controller.eventDelivery: agent (the agent runs shell scripts only); use command, AWS-RunShellScript with commands, or eventDelivery: run-command`);
+    else if (parameters['commands'] === undefined || Object.keys(parameters).length > 1) fail('parameters', 'with controller.eventDelivery: agent, AWS-RunShellScript takes only commands (use timeout for the time limit)');
+    else {
+      command = parameters['commands'].join('\n');
+      document = null;
+    }
+  }
+  let output: TaskDecl['output'] = null;
+  if (t.outputBucket !== undefined || t.outputPrefix !== undefined) {
+    if (ctx.agent) fail(t.outputBucket !== undefined ? 'outputBucket' : 'outputPrefix', "applies to SSM Run Command only; with controller.eventDelivery: agent the controller keeps the output (aws.outputBucket)");
+    if (t.outputBucket !== undefined && !BUCKET.test(t.outputBucket)) fail('outputBucket', `expected an S3 bucket name (3-63 lower-case letters, digits, . or -), got ${JSON.stringify(t.outputBucket.slice(0, 100))}`);
+    if (t.outputPrefix !== undefined && t.outputPrefix.length > MAX_OUTPUT_PREFIX) fail('outputPrefix', `at most ${MAX_OUTPUT_PREFIX} characters, got ${t.outputPrefix.length}`);
+    const bucket = t.outputBucket ?? ctx.awsOutput.bucket;
+    if (bucket === undefined) fail('outputPrefix', 'needs a bucket: give outputBucket here or aws.outputBucket');
+    else output = { bucket, prefix: t.outputPrefix ?? ctx.awsOutput.prefix ?? 'fleetwarden/' };
+  }
+  return problems.list.length === before ? { command, document, output } : undefined;
+}
+
 /** Tasks of a window: every value checked with the same parsers as the rest of the file; every problem reported. */
-function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]): TaskDecl[] {
+function buildTasks(problems: Problems, base: string, files: readonly TaskFile[], ctx: TaskContext): TaskDecl[] {
   checkUnique(problems, base, files.map((t) => t.name), 'task');
   const out: TaskDecl[] = [];
   files.forEach((t, ti) => {
@@ -155,11 +220,13 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
     // 48 hours: SSM Run Command's longest execution timeout.
     const timeoutMs = dur('timeout', t.timeout, 3_600_000, 30_000, 48 * HOUR_MS);
     const settleMs = dur('settle', t.settle, 0, 0, DAY_MS);
-    if (maxConcurrency === undefined || maxErrors === undefined || capacityFloor === undefined) return;
+    const run = taskRun(problems, path, t, ctx);
+    if (maxConcurrency === undefined || maxErrors === undefined || capacityFloor === undefined || run === undefined) return;
     out.push({
       name: t.name,
       priority: t.priority ?? 1,
-      command: t.command,
+      ...run,
+      runAfterFailure: t.runAfterFailure ?? false,
       targets: t.targets === undefined ? null : { ...(t.targets.ids ? { ids: t.targets.ids } : {}), ...(t.targets.tags ? { tags: t.targets.tags } : {}), ...(t.targets.fleets ? { fleets: t.targets.fleets } : {}) },
       maxConcurrency,
       maxErrors,
@@ -175,7 +242,7 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
   return out;
 }
 
-function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset): GroupConfig {
+function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset, ctx: TaskContext): GroupConfig {
   const base = `groups[${gi}]`;
   const fileValues: Record<string, KeyValue> = {};
   for (const [key, value] of Object.entries(tunables(g))) {
@@ -190,11 +257,13 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
     return {
       name: w.name,
       source: 'file',
+      ...(w.description === undefined ? {} : { description: w.description }),
+      onTaskFailure: w.onTaskFailure ?? 'abort',
       scope: parseScope(w.fleet),
       schedule: compileSchedule(problems, path, w, 24) ?? null,
       overrides: parseValues(problems, `${path}.overrides`, w.overrides ?? {}, preset),
       disableDefaultConfiguration: w.disableDefaultConfiguration ?? false,
-      tasks: buildTasks(problems, `${path}.tasks`, w.tasks ?? []),
+      tasks: buildTasks(problems, `${path}.tasks`, w.tasks ?? [], ctx),
     };
   });
 
@@ -254,7 +323,8 @@ export function parseConfig(doc: unknown): FleetConfig {
   const problems = new Problems();
   const preset = file.preset ?? 'fleetwarden';
   checkUnique(problems, 'groups', file.groups.map((g) => g.name), 'group');
-  const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset));
+  const taskContext: TaskContext = { agent: file.controller?.eventDelivery === 'agent', awsOutput: { bucket: file.aws?.outputBucket, prefix: file.aws?.outputPrefix } };
+  const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset, taskContext));
   const c = file.controller ?? {};
   const controller = {
     tickIntervalMs: boundedDuration(problems, 'controller.tickInterval', c.tickInterval, 10_000, SECOND_MS, HOUR_MS),

@@ -36,7 +36,15 @@ export const windowScopeSchema = z.string().regex(/^(group|main|subfleets|subfle
 const taskSchema = z.strictObject({
   name,
   priority: wholeNumber(0, 1000).optional().describe('lower runs first; equal priorities run together [1]'),
-  command: z.string().min(1).describe('the script run on each target by /bin/sh as root; exit 194 asks for a reboot and a second run'),
+  command: z.string().min(1).optional().describe('the script run on each target by /bin/sh as root (AWS-RunShellScript); exit 194 asks for a reboot and a second run. Give command or document'),
+  document: z.string().optional().describe('an SSM document to run instead of command, by name or ARN, e.g. AWS-RunPatchBaseline'),
+  parameters: z
+    .record(z.string(), z.union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings (quote numbers and booleans: "1")' }))
+    .optional()
+    .describe('the document\'s parameters: name -> value or list of values, e.g. { Operation: [Scan] }'),
+  outputBucket: z.string().optional().describe('S3 bucket where SSM keeps this task\'s full output [aws.outputBucket]'),
+  outputPrefix: z.string().optional().describe('key prefix in that bucket [aws.outputPrefix]'),
+  runAfterFailure: z.boolean().optional().describe('also run on instances where an earlier task of the execution failed [false]'),
   targets: z
     .strictObject({
       ids: z.array(z.string()).min(1).optional().describe('instance ids'),
@@ -68,6 +76,8 @@ const windowSchema = z.strictObject({
   ...scheduleFields,
   durationHours: wholeNumber(1, 24).describe('window length, 1-24 hours'),
   cutoffHours: wholeNumber(0, 23).optional().describe('no task starts in the last C hours'),
+  description: z.string().min(1).max(128).optional().describe('what the window is for (SSM: 1-128 characters); shown with its executions'),
+  onTaskFailure: z.enum(['abort', 'continue']).optional().describe('a task exceeds its error budget: later priorities do not start and the execution fails [abort], or they run (never on an instance where an earlier task failed, unless the task says runAfterFailure)'),
   fleet: windowScopeSchema.optional().describe('what the window covers: group (default), main, subfleets, or subfleet:<name>'),
   overrides: z.record(z.string(), scalar).optional().describe('settings while the window is active, e.g. fleets.main.min: 50%'),
   disableDefaultConfiguration: z.boolean().optional().describe('drop the default min = desired = 100% overrides'),

@@ -25,6 +25,11 @@ export class ValidationError extends FleetwardenError {
   }
 }
 
+/** A request that is well formed but does not fit the current state (cancelling an execution that has ended): HTTP 409. */
+export class ConflictError extends ValidationError {
+  override readonly name: string = 'ConflictError';
+}
+
 /** A schedule expression or window definition that cannot be parsed or is not allowed. */
 export class ScheduleError extends ValidationError {
   override readonly name: string = 'ScheduleError';

@@ -74,9 +74,10 @@ export interface DispatchDecision {
 /**
  * One step of a task: keep up to MaxConcurrency invocations running, stop dispatching once errors exceed
  * MaxErrors (invocations already running finish), and after `lastTaskStart` either go on (`continue`) or start
- * nothing more and cancel what runs (`cancel`, ending TIMED_OUT).
+ * nothing more and cancel what runs (`cancel`, ending TIMED_OUT). A cancelled execution (`cancelled`) stops the
+ * same way at once.
  */
-export function dispatchStep(task: TaskSpec, p: TaskProgress, now: number, lastTaskStart: number): DispatchDecision {
+export function dispatchStep(task: TaskSpec, p: TaskProgress, now: number, lastTaskStart: number, cancelled = false): DispatchDecision {
   const statuses = p.targets.map((t) => p.invocations[t]);
   const running = p.targets.filter((t) => p.invocations[t] === 'pending' || p.invocations[t] === 'in-progress');
   const waiting = p.targets.filter((t) => p.invocations[t] === undefined);
@@ -89,9 +90,9 @@ export function dispatchStep(task: TaskSpec, p: TaskProgress, now: number, lastT
     const status: TaskStatus = running.length > 0 ? 'IN_PROGRESS' : 'FAILED';
     return { dispatch: [], terminate: waiting, cancel: [], status, reason: `error ${errors} exceeds MaxErrors ${allowed}: no new invocation; running ones finish` };
   }
-  if (pastCutoff && task.cutoffBehavior === 'cancel') {
+  if (cancelled || (pastCutoff && task.cutoffBehavior === 'cancel')) {
     const done = running.length === 0 && waiting.length === 0;
-    return { dispatch: [], terminate: waiting, cancel: running, status: done && statuses.every((s) => s === 'success' || s === 'undeliverable') ? 'SUCCESS' : 'TIMED_OUT', reason: 'cutoff passed (cancel): nothing new starts, running invocations are cancelled' };
+    return { dispatch: [], terminate: waiting, cancel: running, status: done && statuses.every((s) => s === 'success' || s === 'undeliverable') ? 'SUCCESS' : 'TIMED_OUT', reason: `${cancelled ? 'execution cancelled' : 'cutoff passed (cancel)'}: nothing new starts, running invocations are cancelled` };
   }
   const dispatch = waiting.slice(0, slots);
   if (running.length === 0 && waiting.length === 0) {

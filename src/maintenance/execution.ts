@@ -7,12 +7,12 @@
  * → put back → wait until healthy, never below the capacity floor, and a failed target stays out, reported.
  */
 import { createHash } from 'node:crypto';
-import type { TaskDecl } from '../config/config.js';
+import { describeDocument, type DocumentCall, type TaskDecl } from '../config/config.js';
 import { resolveCount } from '../domain/counts.js';
 import { formatDuration } from '../domain/durations.js';
 import type { TargetHealth } from '../domain/model.js';
-import { dispatchStep, type InvocationStatus, runnablePriority, type TaskStatus } from './dispatch.js';
-import { type ExecutionStatus, type Invocation, isFinished, OUTPUT_INLINE_CHARS, type TaskExecution, type TaskRunResult, type WindowExecution } from './model.js';
+import { allowedErrors, countsAsError, dispatchStep, type InvocationStatus, runnablePriority, type TaskStatus } from './dispatch.js';
+import { type CancelRequest, type ExecutionStatus, type Invocation, isFinished, OUTPUT_INLINE_CHARS, type TaskExecution, type TaskRunResult, type WindowExecution } from './model.js';
 
 /** One instance as the engine needs it. */
 export interface TargetView {
@@ -29,7 +29,23 @@ export interface TargetView {
 export type MaintenanceAction =
   | { readonly kind: 'take-out'; readonly task: string; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
   | { readonly kind: 'put-back'; readonly task: string; readonly instanceId: string; readonly targetGroups: readonly string[]; readonly reason: string }
-  | { readonly kind: 'run-script'; readonly task: string; readonly commandId: string; readonly instanceId: string; readonly purpose: 'task' | 'health'; readonly script: string; readonly timeoutMs: number; readonly mayRerun: boolean; readonly reason: string }
+  | {
+      readonly kind: 'run-script';
+      readonly task: string;
+      readonly commandId: string;
+      readonly instanceId: string;
+      readonly purpose: 'task' | 'health';
+      /** The shell script, or a document call's description (`AWS-RunPatchBaseline Operation=Scan`). */
+      readonly script: string;
+      /** An SSM document to run instead of the script (SSM Run Command; the simulator matches `script`). */
+      readonly document?: DocumentCall;
+      /** The task's own SSM output location. */
+      readonly output?: { readonly bucket: string; readonly prefix: string };
+      readonly timeoutMs: number;
+      readonly mayRerun: boolean;
+      readonly reason: string;
+    }
+  | { readonly kind: 'cancel-script'; readonly task: string; readonly commandId: string; readonly instanceId: string; readonly reason: string }
   | { readonly kind: 'probe'; readonly task: string; readonly instanceId: string; readonly reason: string };
 
 export interface AdvanceInput {
@@ -51,6 +67,10 @@ export interface AdvanceInput {
   readonly outElsewhere: ReadonlySet<string>;
   /** Instances an operator asked to put back (control `return-to-service`) after a failure left them out. */
   readonly returnToService?: ReadonlySet<string>;
+  /** The window's choice when a task exceeds its error budget [abort]. */
+  readonly onTaskFailure?: 'abort' | 'continue';
+  /** An operator's cancel of this execution that arrived (taken once; the execution then carries it). */
+  readonly cancel?: CancelRequest | null;
   readonly now: number;
 }
 
@@ -67,6 +87,8 @@ export interface Advance {
 const LOST_AFTER_MS = 10 * 60_000;
 /** Between two failed health checks. */
 const HEALTH_RETRY_MS = 10_000;
+/** A cancelled script whose runner has not confirmed the cancel within this is given up on (left out of service). */
+const CANCEL_CONFIRM_MS = 10 * 60_000;
 
 export function commandId(execId: string, task: string, target: string, purpose: string, n: number): string {
   return `mw-${createHash('sha256').update(`${execId}\u0000${task}\u0000${target}\u0000${purpose}\u0000${n}`).digest('hex').slice(0, 32)}`;
@@ -102,16 +124,26 @@ class Step {
   }
 }
 
+/** Why running work is being stopped: an operator's cancel, or the cutoff of a `cancel` task. */
+function cancelWhy(exec: WindowExecution): string {
+  return exec.cancel === undefined ? 'cutoff passed (cancel)' : `execution cancelled by ${exec.cancel.by}`;
+}
+
 function finish(inv: Invocation, status: InvocationStatus, detail: string, now: number, patch: Partial<Invocation> = {}): Invocation {
   return { ...inv, ...patch, status, phase: 'done', phaseSince: now, endedAt: now, pending: undefined, detail };
+}
+
+/** The action running a task's script or document (purpose `task`), or its health check. */
+function scriptAction(task: TaskDecl, purpose: 'task' | 'health', id: string, instanceId: string, reason: string): MaintenanceAction {
+  if (purpose === 'health') return { kind: 'run-script', task: task.name, commandId: id, instanceId, purpose, script: task.healthCheck?.command ?? 'true', timeoutMs: task.healthCheck?.timeoutMs ?? 30_000, mayRerun: task.rerunOnResume, reason };
+  const script = task.command ?? (task.document === null ? 'true' : describeDocument(task.document));
+  return { kind: 'run-script', task: task.name, commandId: id, instanceId, purpose, script, ...(task.document === null ? {} : { document: task.document }), ...(task.output === null ? {} : { output: task.output }), timeoutMs: task.timeoutMs, mayRerun: task.rerunOnResume, reason };
 }
 
 function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation, purpose: 'task' | 'health', reason: string): Invocation {
   const n = purpose === 'task' ? inv.runs + 1 : (inv.healthChecks ?? 0) + 1;
   const id = commandId(exec.id, task.name, inv.target, purpose, n);
-  const script = purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true');
-  const timeoutMs = purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000);
-  s.actions.push({ kind: 'run-script', task: task.name, commandId: id, instanceId: inv.target, purpose, script, timeoutMs, mayRerun: task.rerunOnResume, reason });
+  s.actions.push(scriptAction(task, purpose, id, inv.target, reason));
   const base = { ...inv, status: 'in-progress' as const, pending: { id, kind: purpose, sentAt: s.now } };
   return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: `task running (${reason})` } : { ...base, phase: 'checking', healthChecks: n, detail: `health check running (${reason})` };
 }
@@ -141,8 +173,12 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
   const result = inv.pending === undefined ? undefined : input.results.get(`${inv.pending.id}/${inv.target}`);
   // A script whose sending failed (after retries) is sent again under the same id: the runner drops repeats.
   if (inv.pending?.unsent === true && (inv.phase === 'running' || inv.phase === 'checking')) {
-    const purpose = inv.pending.kind === 'health' ? 'health' : 'task';
-    s.actions.push({ kind: 'run-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, purpose, script: purpose === 'task' ? task.command : (task.healthCheck?.command ?? 'true'), timeoutMs: purpose === 'task' ? task.timeoutMs : (task.healthCheck?.timeoutMs ?? 30_000), mayRerun: task.rerunOnResume, reason: 'sent again: the last send failed' });
+    if (cancelNow && inv.phase === 'running') {
+      // Never delivered: nothing to cancel on the instance.
+      const cut = { pending: undefined, detail: 'cancelled before its script was delivered' };
+      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...cut }, 'cancelled before the task ran: put back'), status: 'cancelled' } : finish(inv, 'cancelled', cut.detail, now, cut);
+    }
+    s.actions.push(scriptAction(task, inv.pending.kind === 'health' ? 'health' : 'task', inv.pending.id, inv.target, 'sent again: the last send failed'));
     return { ...inv, pending: { id: inv.pending.id, kind: inv.pending.kind, sentAt: now } };
   }
   // Taking out and putting back are level-triggered: repeated while the target groups do not show them (a call that
@@ -156,8 +192,8 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     case 'draining':
     case 'probing': {
       if (cancelNow) {
-        s.notes.push({ instanceId: inv.target, summary: `${task.name}: cutoff passed (cancel) before the task ran: put back` });
-        return { ...putBack(s, task, inv, 'cutoff passed (cancel): put back without running'), status: 'cancelled' };
+        s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)} before the task ran: put back` });
+        return { ...putBack(s, task, inv, `${cancelWhy(exec)}: put back without running`), status: 'cancelled' };
       }
       if (inv.phase === 'draining') {
         const waited = now - inv.phaseSince;
@@ -181,6 +217,19 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     }
     case 'running': {
       if (result === undefined) {
+        if (cancelNow && inv.pending !== undefined && inv.cancelSentAt === undefined) {
+          // SSM CancelCommand, the agent kills the script's process group, the simulator stops it: the runner then
+          // reports it cancelled (or finished, if it was quicker), and the target goes back as after any run.
+          s.actions.push({ kind: 'cancel-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, reason: `${task.name}: ${cancelWhy(exec)}` });
+          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)}: cancelling the running script` });
+          return { ...inv, cancelSentAt: now, detail: `${cancelWhy(exec)}: cancelling the running script` };
+        }
+        if (inv.cancelSentAt !== undefined && now > inv.cancelSentAt + CANCEL_CONFIRM_MS) {
+          // The script may still run: a drained target is not put back on a guess.
+          const why = `the cancel was not confirmed within ${formatDuration(CANCEL_CONFIRM_MS)}${inv.outOfService ? '; left out of service' : ''}`;
+          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}` });
+          return finish(inv, 'cancelled', why, now);
+        }
         if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'timed-out', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
         return inv;
       }
@@ -195,6 +244,10 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
         case 'undeliverable':
           // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
           return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
+        case 'cancelled':
+          // Stopped on request: not an error; a drained target goes back by the normal path (registered, healthy, settled).
+          s.notes.push({ instanceId: inv.target, summary: `${task.name}: script cancelled` });
+          return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'script cancelled: put back'), status: 'cancelled' } : finish(inv, 'cancelled', 'script cancelled', now, kept);
         case 'failed':
         case 'timed-out': {
           const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
@@ -227,7 +280,7 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
       }
       if (now - inv.phaseSince >= task.settleMs && back) {
         s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
-        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : inv.detail, now);
+        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : `${inv.status}: back in service`, now);
       }
       return { ...inv, detail: back ? `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}` : 'put back: waiting until healthy in its target groups' };
     }
@@ -261,12 +314,13 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
     return { ...te, invocations: te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, false)) };
   }
   const pastCutoff = now > exec.lastTaskStart;
-  const cancelNow = pastCutoff && task.cutoffBehavior === 'cancel';
+  const cancelled = exec.cancel !== undefined;
+  const cancelNow = cancelled || (pastCutoff && task.cutoffBehavior === 'cancel');
   const invocations = te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, cancelNow));
   const statuses: Record<string, InvocationStatus> = Object.fromEntries(invocations.map((i) => [i.target, i.status]));
   for (const t of te.terminated) statuses[t] = 'terminated';
   const spec = { name: task.name, priority: task.priority, maxConcurrency: task.maxConcurrency, maxErrors: task.maxErrors, cutoffBehavior: task.cutoffBehavior };
-  const decision = dispatchStep(spec, { targets: te.targets, invocations: statuses }, now, exec.lastTaskStart);
+  const decision = dispatchStep(spec, { targets: te.targets, invocations: statuses }, now, exec.lastTaskStart, cancelled);
   // A target another execution holds out of service waits for it (overlapping windows never work on it together).
   let chosen = decision.dispatch.filter((t) => !input.outElsewhere.has(t));
   let detail = chosen.length < decision.dispatch.length ? `${decision.reason}; waiting for another execution to put back ${decision.dispatch.filter((t) => input.outElsewhere.has(t)).join(', ')}` : decision.reason;
@@ -285,9 +339,10 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   const terminated = [...te.terminated, ...decision.terminate.filter((t) => !te.terminated.includes(t))];
   const running = next.some((i) => !isFinished(i.status));
   const remaining = te.targets.length - next.length - terminated.length;
-  let status: TaskStatus = 'IN_PROGRESS';
+  let status: TaskExecution['status'] = 'IN_PROGRESS';
   if (!running && remaining === 0) {
-    if (cancelNow || next.some((i) => i.status === 'cancelled')) status = 'TIMED_OUT';
+    if (cancelled && (terminated.length > 0 || next.some((i) => i.status === 'cancelled'))) status = 'CANCELLED';
+    else if (cancelNow || next.some((i) => i.status === 'cancelled')) status = 'TIMED_OUT';
     else if (terminated.length > 0 || next.some((i) => i.status === 'failed' || i.status === 'timed-out')) status = 'FAILED';
     else status = 'SUCCESS';
   }
@@ -297,19 +352,38 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   return { ...te, invocations: next, terminated, status, detail, ...(done ? { endedAt: now } : {}) };
 }
 
-function startTask(s: Step, task: TaskDecl): TaskExecution {
-  const targets = selectTargets(task, s.input.instances);
-  s.notes.push({ instanceId: null, summary: `${task.name}: started on ${targets.length} target(s)` });
-  if (targets.length === 0) return { name: task.name, priority: task.priority, status: 'SUCCESS', startedAt: s.now, endedAt: s.now, targets, invocations: [], terminated: [], detail: 'no target: nothing to do' };
-  return { name: task.name, priority: task.priority, status: 'IN_PROGRESS', startedAt: s.now, targets, invocations: [], terminated: [], detail: 'started' };
+/**
+ * A task's targets when its priority comes. An instance where an earlier task of the execution failed is skipped
+ * (seed 001: the health check does not run where the patch failed) unless the task says `runAfterFailure`; one an
+ * earlier task left out of service always is (it waits for an operator).
+ */
+function startTask(s: Step, task: TaskDecl, earlier: readonly TaskExecution[]): TaskExecution {
+  const failed = new Set(earlier.flatMap((t) => t.invocations.filter((i) => countsAsError(i.status)).map((i) => i.target)));
+  const out = new Set(earlier.flatMap((t) => t.invocations.filter((i) => i.outOfService).map((i) => i.target)));
+  const selected = selectTargets(task, s.input.instances);
+  const skipped = selected.filter((t) => out.has(t) || (!task.runAfterFailure && failed.has(t)));
+  const targets = selected.filter((t) => !skipped.includes(t));
+  const skipNote = skipped.length === 0 ? '' : `; skipped ${skipped.join(', ')} (an earlier task failed there)`;
+  s.notes.push({ instanceId: null, summary: `${task.name}: started on ${targets.length} target(s)${skipNote}` });
+  const base = { name: task.name, priority: task.priority, startedAt: s.now, targets, invocations: [], terminated: [], ...(skipped.length === 0 ? {} : { skipped }) };
+  if (targets.length === 0 && skipped.length > 0) return { ...base, status: 'CANCELLED', endedAt: s.now, detail: `not run: every target was skipped${skipNote}` };
+  if (targets.length === 0) return { ...base, status: 'SUCCESS', endedAt: s.now, detail: 'no target: nothing to do' };
+  return { ...base, status: 'IN_PROGRESS', detail: `started${skipNote}` };
+}
+
+/** Whether a failed task spent more than its error budget (MaxErrors): with `onTaskFailure: abort`, the end. */
+function budgetExceeded(te: TaskExecution, decl: TaskDecl | undefined): boolean {
+  const errors = te.invocations.filter((i) => countsAsError(i.status)).length;
+  return te.status === 'FAILED' && errors > (decl === undefined ? 0 : allowedErrors(decl.maxErrors, te.targets.length));
 }
 
 /** A new execution for a period of a window with tasks. */
-export function newExecution(group: string, window: string, start: number, end: number, lastTaskStart: number, tasks: readonly TaskDecl[], now: number): WindowExecution {
+export function newExecution(group: string, window: string, start: number, end: number, lastTaskStart: number, tasks: readonly TaskDecl[], now: number, description?: string): WindowExecution {
   return {
     id: `${group}/${window}/${new Date(start).toISOString().replace('.000Z', 'Z')}`,
     group,
     window,
+    ...(description === undefined ? {} : { description }),
     start,
     end,
     lastTaskStart,
@@ -321,9 +395,15 @@ export function newExecution(group: string, window: string, start: number, end: 
 
 export function advanceExecution(input: AdvanceInput): Advance {
   const s = new Step(input);
-  const { exec, now } = input;
+  const { now } = input;
+  let { exec } = input;
   const holding = exec.tasks.some((t) => t.invocations.some((i) => i.outOfService || i.phase === 'returning'));
   if (exec.status !== 'IN_PROGRESS' && !holding) return { exec, actions: [], outputs: [], notes: [] };
+  if (exec.status === 'IN_PROGRESS' && exec.cancel === undefined && input.cancel != null) {
+    const c = input.cancel;
+    exec = { ...exec, cancel: c };
+    s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: cancelled by ${c.by} at ${new Date(c.at).toISOString()} (${c.reason}): nothing new starts, running scripts are cancelled, drained targets go back` });
+  }
   const decls = new Map(input.tasks.map((t) => [t.name, t]));
   let tasks = exec.tasks.map((te) => {
     const decl = decls.get(te.name);
@@ -340,21 +420,28 @@ export function advanceExecution(input: AdvanceInput): Advance {
     if (p === null) break;
     const toStart = tasks.filter((t) => t.priority === p && t.status === 'PENDING');
     if (toStart.length === 0) break;
+    // Cancelled, or (onTaskFailure: abort) an earlier priority spent its error budget: nothing of this one starts.
+    const failedEarlier = input.onTaskFailure === 'continue' ? undefined : tasks.find((t) => t.priority < p && budgetExceeded(t, decls.get(t.name)));
+    const stop = exec.cancel !== undefined ? `the execution was cancelled by ${exec.cancel.by}` : failedEarlier === undefined ? null : `task ${failedEarlier.name} exceeded its error budget (onTaskFailure: abort)`;
+    const earlier = tasks.filter((t) => t.priority < p);
     tasks = tasks.map((t) => {
       if (t.priority !== p || t.status !== 'PENDING') return t;
       const decl = decls.get(t.name);
+      if (stop !== null) return { ...t, status: 'CANCELLED', endedAt: now, detail: `not started: ${stop}` };
       if (decl === undefined) return { ...t, status: 'CANCELLED', endedAt: now, detail: 'no longer in the configuration' };
       if (now > exec.lastTaskStart) return { ...t, status: 'CANCELLED', endedAt: now, detail: 'the cutoff passed before its priority could start' };
-      const started = startTask(s, decl);
+      const started = startTask(s, decl, earlier);
       return started.status === 'IN_PROGRESS' ? advanceTask(s, exec, decl, started) : started;
     });
+    if (stop !== null) s.notes.push({ instanceId: null, summary: `${toStart.map((t) => t.name).join(', ')}: not started: ${stop}` });
   }
   if (exec.status !== 'IN_PROGRESS') return { exec: { ...exec, tasks }, actions: s.actions, outputs: s.outputs, notes: s.notes };
   const open = tasks.some((t) => t.status === 'PENDING' || t.status === 'IN_PROGRESS');
   let status: ExecutionStatus = 'IN_PROGRESS';
-  if (!open) status = tasks.some((t) => t.status === 'FAILED') ? 'FAILED' : tasks.some((t) => t.status === 'TIMED_OUT' || t.status === 'CANCELLED') ? 'TIMED_OUT' : 'SUCCESS';
+  if (!open && exec.cancel !== undefined) status = 'CANCELLED';
+  else if (!open) status = tasks.some((t) => t.status === 'FAILED') ? 'FAILED' : tasks.some((t) => t.status === 'TIMED_OUT' || t.status === 'CANCELLED') ? 'TIMED_OUT' : 'SUCCESS';
   const next: WindowExecution = { ...exec, tasks, status, ...(open ? {} : { endedAt: now }) };
-  if (!open) s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: ${status}` });
+  if (!open) s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: ${status}${exec.cancel === undefined ? '' : ` (cancelled by ${exec.cancel.by})`}` });
   return { exec: next, actions: s.actions, outputs: s.outputs, notes: s.notes };
 }
 

@@ -30,6 +30,8 @@ export interface Invocation {
   /** Taken out of service and not yet back (a failed target stays out, reported). */
   readonly outOfService: boolean;
   readonly healthChecks?: number;
+  /** When a cancel of its task script was sent (cutoff with `cancel`, or the execution cancelled). */
+  readonly cancelSentAt?: number;
   readonly detail: string;
 }
 
@@ -42,12 +44,14 @@ export interface TaskExecution {
   /** Targets, in dispatch order, fixed when the task starts. */
   readonly targets: readonly string[];
   readonly invocations: readonly Invocation[];
-  /** Targets never dispatched: the error budget was spent, or the cutoff passed with `cancel`. */
+  /** Targets never dispatched: the error budget was spent, the cutoff passed with `cancel`, or the execution was cancelled. */
   readonly terminated: readonly string[];
+  /** Instances the task did not run on because an earlier task of the execution failed there (absent: none). */
+  readonly skipped?: readonly string[];
   readonly detail: string;
 }
 
-export const EXECUTION_STATUSES = ['IN_PROGRESS', 'SUCCESS', 'FAILED', 'TIMED_OUT'] as const;
+export const EXECUTION_STATUSES = ['IN_PROGRESS', 'SUCCESS', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export interface WindowExecution {
@@ -55,20 +59,34 @@ export interface WindowExecution {
   readonly id: string;
   readonly group: string;
   readonly window: string;
+  /** The window's description, as configured when the execution began. */
+  readonly description?: string;
   readonly start: number;
   readonly end: number;
   readonly lastTaskStart: number;
   readonly status: ExecutionStatus;
   readonly startedAt: number;
   readonly endedAt?: number;
+  /** An operator's cancel, once the engine took it: nothing new starts, running scripts are cancelled. */
+  readonly cancel?: CancelRequest;
   readonly tasks: readonly TaskExecution[];
+}
+
+/** An operator's request to cancel a running execution (`executions cancel`), kept in the store until it is taken. */
+export interface CancelRequest {
+  readonly execution: string;
+  readonly group: string;
+  /** Who asked: `api <token>` or `cli <user>@<host>`. */
+  readonly by: string;
+  readonly reason: string;
+  readonly at: number;
 }
 
 /** What a runner reports for one target of a task or health-check command. */
 export interface TaskRunResult {
   readonly commandId: string;
   readonly instanceId: string;
-  readonly status: 'success' | 'failed' | 'timed-out' | 'undeliverable';
+  readonly status: 'success' | 'failed' | 'timed-out' | 'undeliverable' | 'cancelled';
   readonly exitCode: number | null;
   readonly output: string;
   readonly at: number;

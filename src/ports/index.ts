@@ -7,7 +7,8 @@ import type { Override } from '../config/resolve.js';
 import type { KeyValue } from '../config/keys.js';
 import type { BypassResult, Control, EventName, EventResult, InstanceRecord, ObservedInstance, TargetHealth, WorkloadRecord } from '../domain/model.js';
 import type { ActionFailure, BypassCheckResult, Transition } from '../planner/types.js';
-import type { TaskRunResult, WindowExecution } from '../maintenance/model.js';
+import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
+import type { DocumentCall } from '../config/config.js';
 import type { ReportedProblem } from '../domain/problems.js';
 
 export type { Clock } from '../domain/time.js';
@@ -59,6 +60,18 @@ export interface CommandResults {
   readonly finished: string[];
 }
 
+export interface ScriptOptions {
+  /** An invocation interrupted by an agent restart may run again. */
+  readonly mayRerun: boolean;
+  /**
+   * Run this SSM document instead (SSM Run Command); `script` then only describes it (the simulator matches on it).
+   * Runners that cannot run documents refuse them; configuration validation keeps them from being asked.
+   */
+  readonly document?: DocumentCall;
+  /** The task's own output location for SSM (OutputS3BucketName/OutputS3KeyPrefix). */
+  readonly output?: { readonly bucket: string; readonly prefix: string };
+}
+
 export interface CommandRunner {
   runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle>;
   checkBypass(group: string, instanceIds: readonly string[], path: string, os: 'linux' | 'windows'): Promise<CommandHandle>;
@@ -66,7 +79,12 @@ export interface CommandRunner {
    * A maintenance script (a task or its health check) on one instance, under a command id of the caller's: sending
    * the same id again must not run it twice. Exit 194 asks for a reboot and a second run, as SSM does.
    */
-  runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: { readonly mayRerun: boolean }): Promise<CommandHandle>;
+  runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: ScriptOptions): Promise<CommandHandle>;
+  /**
+   * Asks for a maintenance script on one instance to stop (cutoff with `cancel`, or a cancelled execution). Its
+   * result then says `cancelled` — or how it ended, if it ended first. Asking twice, or after it ended, is harmless.
+   */
+  cancel(handle: CommandHandle, instanceId: string): Promise<void>;
   /** Results that have arrived for these handles. */
   results(handles: readonly CommandHandle[]): Promise<CommandResults>;
 }
@@ -112,7 +130,7 @@ export interface ApiToken {
 }
 
 /** What an agent reports for a pulled command: an event's outcome by the exit-code table, or a bypass check's. */
-export const AGENT_OUTCOMES = ['success', 'failed', 'timed-out', 'present', 'absent', 'unknown'] as const;
+export const AGENT_OUTCOMES = ['success', 'failed', 'timed-out', 'cancelled', 'present', 'absent', 'unknown'] as const;
 export type AgentOutcome = (typeof AGENT_OUTCOMES)[number];
 
 export interface AgentCommandResult {
@@ -140,6 +158,8 @@ export interface AgentCommand {
   readonly mayRerun?: boolean;
   readonly timeoutMs: number;
   readonly sentAt: number;
+  /** When the controller asked for it to stop (a maintenance script): the agent kills it, or never starts it. */
+  readonly cancelRequestedAt?: number;
   readonly result?: AgentCommandResult;
 }
 
@@ -236,10 +256,18 @@ export interface Store {
   agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]>;
   /** Records an agent's result once; false when there is no such command or it already has one. */
   completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean>;
+  /** Marks a command to be stopped by its agent; false when there is no such command or it already has a result. */
+  cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean>;
   pruneAgentCommands(sentBefore: number): Promise<number>;
   /** Window executions, newest first (by start of their period, then id); `before` pages on with an id. */
   executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]>;
   execution(id: string): Promise<WindowExecution | null>;
+  /** Records an operator's cancel of an execution; false when one is already recorded for it (kept as it was). */
+  requestCancel(r: CancelRequest): Promise<boolean>;
+  /** Cancel requests of a group's executions, not yet taken by its controller. */
+  cancelRequests(group: string): Promise<CancelRequest[]>;
+  /** Forgets a request once its execution carries it (or has ended). */
+  removeCancelRequest(execution: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@
 import type { GroupConfig } from '../config/config.js';
 import { covers, type Resolved } from '../config/resolve.js';
 import { advanceExecution, type MaintenanceAction, newExecution, type TargetView } from '../maintenance/execution.js';
-import type { TaskRunResult, WindowExecution } from '../maintenance/model.js';
+import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
 import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/model.js';
 import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
 import { LeaseLostError } from '../domain/errors.js';
@@ -44,7 +44,7 @@ function views(tagPrefix: string, instances: readonly ObservedInstance[], record
   return out;
 }
 
-async function carryOut(deps: MaintenanceDeps, group: string, a: MaintenanceAction, probeTimeLimitMs: number, history: HistoryEntry[], now: number): Promise<CommandHandle | null> {
+async function carryOut(deps: MaintenanceDeps, group: string, a: MaintenanceAction, probeTimeLimitMs: number, history: HistoryEntry[], now: number, handles: readonly CommandHandle[] = []): Promise<CommandHandle | null> {
   switch (a.kind) {
     case 'take-out':
       for (const tg of a.targetGroups) await deps.lb.deregister(tg, [a.instanceId]);
@@ -54,7 +54,14 @@ async function carryOut(deps: MaintenanceDeps, group: string, a: MaintenanceActi
       return null;
     case 'run-script':
       history.push({ at: now, group, instanceId: a.instanceId, type: 'maintenance', summary: `${a.purpose === 'task' ? 'task' : 'health check'} sent: ${a.reason}`, data: { command: a.commandId } });
-      return deps.runner.runScript(group, a.instanceId, a.commandId, a.script, a.timeoutMs, { mayRerun: a.mayRerun });
+      return deps.runner.runScript(group, a.instanceId, a.commandId, a.script, a.timeoutMs, { mayRerun: a.mayRerun, ...(a.document === undefined ? {} : { document: a.document }), ...(a.output === undefined ? {} : { output: a.output }) });
+    case 'cancel-script': {
+      // The saved handle carries the provider's own id (SSM's CommandId), also after a restart.
+      const handle = handles.find((h) => h.id === a.commandId) ?? { id: a.commandId, kind: 'script' as const, group, instanceIds: [a.instanceId], sentAt: now };
+      history.push({ at: now, group, instanceId: a.instanceId, type: 'maintenance', summary: `cancel sent: ${a.reason}`, data: { command: a.commandId } });
+      await deps.runner.cancel(handle, a.instanceId);
+      return null;
+    }
     case 'probe':
       return deps.runner.runEvent(group, [a.instanceId], 'instance-ready-for-shutdown', ['maintenance', 'running'], probeTimeLimitMs);
   }
@@ -67,22 +74,23 @@ function markUnsent(exec: WindowExecution, task: string, target: string): Window
   };
 }
 
-/**
- * One tick of maintenance for a group. `open` are the executions loaded with the group; `scripts` and `events`
- * the results that arrived this tick.
- */
-export async function maintenanceTick(
-  deps: MaintenanceDeps,
-  g: GroupConfig,
-  resolved: Resolved,
-  instances: readonly ObservedInstance[],
-  records: ReadonlyMap<string, InstanceRecord>,
-  open: readonly WindowExecution[],
-  scripts: readonly TaskRunResult[],
-  events: readonly EventResult[],
-  returnToService: ReadonlySet<string>,
-  now: number,
-): Promise<MaintenanceTick> {
+/** What a tick brings to maintenance besides the observation. */
+export interface MaintenanceInputs {
+  /** The executions loaded with the group. */
+  readonly open: readonly WindowExecution[];
+  /** Results that arrived this tick. */
+  readonly scripts: readonly TaskRunResult[];
+  readonly events: readonly EventResult[];
+  readonly returnToService: ReadonlySet<string>;
+  /** The group's open command handles (a cancel needs the provider's id of a script). */
+  readonly handles: readonly CommandHandle[];
+  /** Operators' cancel requests of the group's executions. */
+  readonly cancels: readonly CancelRequest[];
+}
+
+/** One tick of maintenance for a group. */
+export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, resolved: Resolved, instances: readonly ObservedInstance[], records: ReadonlyMap<string, InstanceRecord>, input: MaintenanceInputs, now: number): Promise<MaintenanceTick> {
+  const { open, scripts, events, returnToService } = input;
   const history: HistoryEntry[] = [];
   const handles: CommandHandle[] = [];
   const changed: WindowExecution[] = [];
@@ -97,7 +105,7 @@ export async function maintenanceTick(
       continue; // an unevaluable window fails closed elsewhere; it starts no task
     }
     if (period === null) continue;
-    const fresh = newExecution(g.name, w.name, period.start, period.end, period.lastTaskStart, w.tasks, now);
+    const fresh = newExecution(g.name, w.name, period.start, period.end, period.lastTaskStart, w.tasks, now, w.description);
     if (execs.some((e) => e.id === fresh.id) || (await deps.store.execution(fresh.id)) !== null) continue;
     execs.push(fresh);
     history.push({ at: now, group: g.name, instanceId: null, type: 'maintenance', summary: `window execution ${fresh.id} started: ${w.tasks.length} task(s)` });
@@ -124,6 +132,8 @@ export async function maintenanceTick(
       probeTimeLimitMs: probe.enabled ? probe.timeLimitMs : null,
       outElsewhere,
       returnToService,
+      onTaskFailure: decl?.onTaskFailure ?? 'abort',
+      cancel: input.cancels.find((c) => c.execution === exec.id) ?? null,
       now,
     });
     for (const o of step.outputs) {
@@ -142,13 +152,15 @@ export async function maintenanceTick(
         continue;
       }
       try {
-        const h = await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, g.name, a, probe.timeLimitMs, history, now));
+        const h = await deps.retry(`maintenance ${a.kind} ${a.instanceId}`, history, () => carryOut(deps, g.name, a, probe.timeLimitMs, history, now, input.handles));
         if (h !== null) handles.push(h);
       } catch (err) {
         if (err instanceof LeaseLostError) throw err;
         // Nothing is lost: a script or probe that could not be sent is marked so, and sent again under the same id.
-        history.push({ at: now, group: g.name, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}; tried again next tick` });
-        next = markUnsent(next, a.task, a.instanceId);
+        // A cancel that failed is not repeated: the script's own result (or the engine's wait for it) decides.
+        const again = a.kind !== 'cancel-script';
+        history.push({ at: now, group: g.name, instanceId: a.instanceId, type: 'error', summary: `maintenance ${a.kind} failed: ${err instanceof Error ? err.message : String(err)}${again ? '; tried again next tick' : ''}` });
+        if (again) next = markUnsent(next, a.task, a.instanceId);
       }
     }
     for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id } });

@@ -243,7 +243,9 @@ export class Reconciler {
     const ex = await execute(exec, g.name, p.commands, resolved.settings.scriptTimeoutMs, withheld);
     history.push(...ex.history);
     const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
-    const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), state.executions, results.scripts ?? [], results.events, new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), now);
+    // Cancel requests are only looked for while an execution runs (no cost otherwise).
+    const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
+    const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), { open: state.executions, scripts: results.scripts ?? [], events: results.events, returnToService: new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), handles: state.handles, cancels }, now);
     history.push(...mt.history);
     const newHandles = [...ex.handles, ...mt.handles];
 
@@ -300,6 +302,11 @@ export class Reconciler {
     } catch (err) {
       this.cache.delete(g.name);
       throw err;
+    }
+    // A cancel request is forgotten once its execution carries it (saved above), or has nothing left to cancel.
+    for (const c of cancels) {
+      const e = executionsNow.find((x) => x.id === c.execution);
+      if (e === undefined || e.cancel !== undefined || e.status !== 'IN_PROGRESS') await store.removeCancelRequest(c.execution);
     }
     // Written ahead: the load balancer changes only now that the executions saying so are saved.
     const after = await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);

@@ -285,6 +285,35 @@ describe('agent polling against a real API', () => {
     assert.match(r2.output, /interrupted: the agent restarted during the run/);
   });
 
+  it('a cancelled maintenance script: its whole process group is killed and it is reported cancelled; one not started never runs', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const pidFile = join(dir, 'child.pid');
+    // The script leaves a child of its own behind: a cancel must stop that too.
+    const h = await runner.runScript('web', 'i-a', 'mw-cancel-running', `sleep 600 & echo $! > '${pidFile}'; wait`, 600_000, { mayRerun: false });
+    await agent.poll();
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') await new Promise((r) => setTimeout(r, 20));
+    const child = Number(readFileSync(pidFile, 'utf8').trim());
+    await runner.cancel(h, 'i-a');
+    await agent.poll();
+    await agent.idle();
+    const r = (await runner.results([h])).scripts?.[0];
+    assert.deepEqual([r?.status, r?.exitCode === 0], ['cancelled', false]);
+    assert.match(r?.output ?? '', /cancelled by the controller: process group stopped/);
+    // Gone, or a zombie left for init to reap: either way it no longer runs.
+    const state = existsSync(`/proc/${child}/stat`) ? (readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1] ?? '').charAt(0) : 'gone';
+    assert.ok(state === 'gone' || state === 'Z', `the script’s own child is stopped too (state ${state})`);
+    assert.ok(logLines.some((l) => l.includes('maintenance script mw-cancel-running cancelled by the controller: stopping it')));
+
+    const marker = join(dir, 'never-ran');
+    const h2 = await runner.runScript('web', 'i-a', 'mw-cancel-queued', `touch '${marker}'`, 30_000, { mayRerun: false });
+    await runner.cancel(h2, 'i-a');
+    await agent.poll();
+    await agent.idle();
+    const r2 = (await runner.results([h2])).scripts?.[0];
+    assert.deepEqual([r2?.status, r2?.output], ['cancelled', 'cancelled by the controller before it ran']);
+    assert.equal(existsSync(marker), false, 'never started');
+  });
+
   it('out of service for a maintenance task: the ports are blocked although the state is running', async () => {
     await setState('running');
     await agent.poll();

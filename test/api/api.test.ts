@@ -18,6 +18,7 @@ groups:
     maintenance:
       windows:
         - name: patch
+          description: Daily patch
           schedule: cron(0 10 * * ? *)
           durationHours: 1
   - name: api
@@ -189,8 +190,8 @@ describe('HTTP API', () => {
     assert.equal(page.entries.length, 1);
     const rest = (await call('GET', `/v1/history?instance=i-a&limit=50&before=${page.next}`, ADMIN)).body as { entries: unknown[] };
     assert.equal(rest.entries.length, history.entries.length - 1, 'the next page continues after the first');
-    const windows = (await call('GET', '/v1/windows?group=web&days=2', ADMIN)).body as { periods: { start: string }[] };
-    assert.deepEqual(windows.periods.map((p) => p.start), ['2026-06-01T10:00:00Z', '2026-06-02T10:00:00Z']);
+    const windows = (await call('GET', '/v1/windows?group=web&days=2', ADMIN)).body as { periods: { start: string; description: string | null }[] };
+    assert.deepEqual(windows.periods.map((p) => [p.start, p.description]), [['2026-06-01T10:00:00Z', 'Daily patch'], ['2026-06-02T10:00:00Z', 'Daily patch']]);
   });
 
   it('pull-mode events: the runner queues, the agent fetches and answers once, the runner reads the result', async () => {
@@ -229,6 +230,31 @@ describe('HTTP API', () => {
     assert.deepEqual(fields(await call('GET', '/v1/executions/..%2Fetc', ADMIN)), ['id']);
     assert.equal((await call('GET', `/v1/executions/${encodeURIComponent('web/patch/2026-06-02T10:00:00Z')}`, ADMIN)).status, 404);
     assert.equal((await call('GET', '/v1/executions', agentA)).status, 403);
+  });
+
+  it('cancelling an execution: admin only, a reason required; 202, then 200 for a repeat; 409 once it has ended; 404 unknown', async () => {
+    const id = 'api/maint/2026-06-02T10:00:00Z';
+    await fixtureSave(store, { group: 'api', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id, group: 'api', window: 'maint', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [] }] });
+    await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
+    const path = `/v1/executions/${encodeURIComponent(id)}/cancel`;
+    assert.equal((await call('POST', path, agentA, { reason: 'x' })).status, 403);
+    assert.deepEqual(fields(await call('POST', path, ADMIN, { reason: ' ' })), ['reason']);
+    assert.deepEqual(await store.cancelRequests('api'), [], 'a refused request changes nothing');
+    const first = await call('POST', path, ADMIN, { reason: 'the patch breaks the app' });
+    assert.equal(first.status, 202);
+    assert.deepEqual((first.body as { cancel: unknown }).cancel, { by: 'api admin token (FLEETWARDEN_ADMIN_TOKEN)', at: '2026-06-01T10:00:00Z', reason: 'the patch breaks the app' });
+    assert.deepEqual((await store.cancelRequests('api')).map((c) => [c.execution, c.by, c.reason]), [[id, 'api admin token (FLEETWARDEN_ADMIN_TOKEN)', 'the patch breaks the app']]);
+    assert.ok((await store.history({ limit: 5, group: 'api' })).some((h) => h.summary === `cancel of window execution ${id} requested by api admin token (FLEETWARDEN_ADMIN_TOKEN): the patch breaks the app`));
+    const again = await call('POST', path, ADMIN, { reason: 'again' });
+    assert.equal(again.status, 200, 'idempotent');
+    assert.equal((again.body as { cancel: { reason: string } }).cancel.reason, 'the patch breaks the app', 'the first request stands');
+    const ended = await call('POST', `/v1/executions/${encodeURIComponent('web/patch/2026-06-01T10:00:00Z')}/cancel`, ADMIN, { reason: 'late' });
+    assert.equal(ended.status, 409);
+    assert.deepEqual((ended.body as { error: { code: string; message: string } }).error, { code: 'conflict', message: 'id: execution web/patch/2026-06-01T10:00:00Z already ended FAILED at 2026-06-01T10:01:00Z: nothing to cancel', fields: [{ field: 'id', reason: 'execution web/patch/2026-06-01T10:00:00Z already ended FAILED at 2026-06-01T10:01:00Z: nothing to cancel' }] });
+    assert.equal((await call('POST', `/v1/executions/${encodeURIComponent('web/patch/2026-06-09T10:00:00Z')}/cancel`, ADMIN, { reason: 'x' })).status, 404);
+    const doc = openApi() as { paths: Record<string, Record<string, { 'x-fleetwarden-auth': string; responses: Record<string, unknown> }>> };
+    const route = doc.paths['/v1/executions/{id}/cancel']?.['post'];
+    assert.deepEqual([route?.['x-fleetwarden-auth'], Object.keys(route?.responses ?? {}).sort()], ['admin', ['200', '202', '400', '401', '403', '404', '409']]);
   });
 
   it('/metrics speaks the Prometheus text format', async () => {

@@ -83,7 +83,7 @@ describe('fleetwarden run --once, status, history, windows', () => {
     assert.equal(r.code, 0, r.err);
     const doc = JSON.parse(r.out) as { periods: { group: string; window: string; activeFrom: string; start: string; end: string }[] };
     assert.equal(doc.periods.filter((p) => p.group === 'web').length, 12);
-    assert.deepEqual(doc.periods[0], { group: 'web', window: 'FW-web-every-2h', source: 'file', activeFrom: '2026-05-31T23:45:00Z', start: '2026-06-01T00:00:00Z', end: '2026-06-01T01:00:00Z' });
+    assert.deepEqual(doc.periods[0], { group: 'web', window: 'FW-web-every-2h', description: null, source: 'file', activeFrom: '2026-05-31T23:45:00Z', start: '2026-06-01T00:00:00Z', end: '2026-06-01T01:00:00Z' });
   });
 });
 

@@ -136,6 +136,50 @@ describe('configuration file', () => {
     assert.deepEqual([task?.maxConcurrency, task?.maxErrors, task?.capacityFloor, task?.healthCheck?.withinMs, task?.settleMs, task?.timeoutMs, task?.priority], [{ value: 10, percent: true }, { value: 2, percent: false }, { kind: 'percent', value: 75 }, 120_000, 5000, 3_600_000, 1]);
   });
 
+  it('document tasks (seed 001): exactly one of command and document; parameters named, bounded and strings; output location', () => {
+    const file = (tasks: unknown[], extra: Record<string, unknown> = {}): unknown => ({ ...extra, groups: [{ name: 'web', maintenance: { windows: [{ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, description: 'Daily patch event with a healthcheck afterward', tasks }] } }] });
+    const at = 'groups[0].maintenance.windows[0].tasks';
+    const found = problems(file([
+      { name: 'both', command: 'x', document: 'AWS-RunPatchBaseline' },
+      { name: 'neither', maxErrors: 0 },
+      { name: 'stray', command: 'x', parameters: { Operation: ['Scan'] } },
+      { name: 'badname', document: 'no spaces allowed', parameters: { 'Bad Name': ['x'], Many: Array.from({ length: 101 }, () => 'v') } },
+      { name: 'big', document: 'AWS-RunPatchBaseline', parameters: { Operation: ['x'.repeat(70_000)] } },
+      { name: 'prefix', document: 'AWS-RunPatchBaseline', outputPrefix: 'ssm_output/', outputBucket: 'Not_A_Bucket' },
+      { name: 'nobucket', document: 'AWS-RunPatchBaseline', outputPrefix: 'ssm_output/' },
+    ]));
+    assert.deepEqual(found, [
+      `${at}[0].document: give command or document, not both`,
+      `${at}[1].command: give command (a shell script) or document (an SSM document, e.g. AWS-RunPatchBaseline)`,
+      `${at}[2].parameters: only applies with document`,
+      `${at}[3].document: expected an SSM document name (3-128 letters, digits, _, - or .) or its ARN, got "no spaces allowed"`,
+      `${at}[3].parameters["Bad Name"]: expected a parameter name of 1-64 letters, digits, _, - or .`,
+      `${at}[3].parameters.Many: at most 100 values, got 101`,
+      `${at}[4].parameters: at most 64 KiB in all, got 70018 bytes`,
+      `${at}[5].outputBucket: expected an S3 bucket name (3-63 lower-case letters, digits, . or -), got "Not_A_Bucket"`,
+      `${at}[6].outputPrefix: needs a bucket: give outputBucket here or aws.outputBucket`,
+    ]);
+    assert.deepEqual(problems(file([{ name: 'num', document: 'AWS-RunPatchBaseline', parameters: { RebootOption: [1] } }])), [`${at}[0].parameters.RebootOption: expected a string or a list of strings (quote numbers and booleans: "1")`], 'a value that is not a string is named');
+    const ok = parseConfig(file([{ name: 'patch', document: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'], RebootOption: 'NoReboot' }, maxConcurrency: '100%', maxErrors: 0, outputPrefix: 'ssm_output/' }], { aws: { outputBucket: 'scripts-bucket' } }));
+    const w = ok.groups[0]?.windows[0];
+    const task = w?.tasks?.[0];
+    assert.deepEqual([task?.command, task?.document, task?.output, task?.runAfterFailure], [null, { name: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'], RebootOption: ['NoReboot'] } }, { bucket: 'scripts-bucket', prefix: 'ssm_output/' }, false]);
+    assert.deepEqual([w?.description, w?.onTaskFailure], ['Daily patch event with a healthcheck afterward', 'abort'], 'abort is the default (seed 001: MaxErrors 0 aborts the window)');
+    const cont = parseConfig({ groups: [{ name: 'web', maintenance: { windows: [{ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, onTaskFailure: 'continue', tasks: [{ name: 'a', command: 'x', runAfterFailure: true }] }] } }] });
+    assert.deepEqual([cont.groups[0]?.windows[0]?.onTaskFailure, cont.groups[0]?.windows[0]?.tasks?.[0]?.runAfterFailure], ['continue', true]);
+    assert.deepEqual(problems({ groups: [{ name: 'web', maintenance: { windows: [{ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, onTaskFailure: 'stop', description: '' }] } }] }).map((m) => m.split(':')[0]).sort(), ['groups[0].maintenance.windows[0].description', 'groups[0].maintenance.windows[0].onTaskFailure']);
+  });
+
+  it('with eventDelivery agent: a document other than AWS-RunShellScript is refused, naming the field; its commands become the script', () => {
+    const file = (task: Record<string, unknown>): unknown => ({ controller: { eventDelivery: 'agent' }, groups: [{ name: 'web', maintenance: { windows: [{ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, tasks: [{ name: 't', ...task }] }] } }] });
+    const at = 'groups[0].maintenance.windows[0].tasks[0]';
+    assert.deepEqual(problems(file({ document: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } })), [`${at}.document: AWS-RunPatchBaseline cannot run with controller.eventDelivery: agent (the agent runs shell scripts only); use command, AWS-RunShellScript with commands, or eventDelivery: run-command`]);
+    assert.deepEqual(problems(file({ document: 'AWS-RunShellScript', parameters: { commands: ['x'], workingDirectory: ['/tmp'] } })), [`${at}.parameters: with controller.eventDelivery: agent, AWS-RunShellScript takes only commands (use timeout for the time limit)`]);
+    assert.deepEqual(problems(file({ command: 'x', outputBucket: 'ops-logs' })), [`${at}.outputBucket: applies to SSM Run Command only; with controller.eventDelivery: agent the controller keeps the output (aws.outputBucket)`]);
+    const task = parseConfig(file({ document: 'AWS-RunShellScript', parameters: { commands: ['yum -y update', 'needs-restarting -r || exit 194'] } })).groups[0]?.windows[0]?.tasks?.[0];
+    assert.deepEqual([task?.command, task?.document], ['yum -y update\nneeds-restarting -r || exit 194', null]);
+  });
+
   it('names the line and column of a YAML syntax error', () => {
     assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: line 4, column 1: Flow map/.test(e.message));
   });

@@ -2,22 +2,23 @@
  * The window-execution engine in a small deterministic world that carries out its actions the way a cloud and
  * its instances would (deregistration takes time, scripts take time and exit as scripted, a put-back target turns
  * healthy later), asserting outcomes over many ticks: concurrency, priorities, the MaxErrors stop, the capacity
- * floor, failed targets left out of service, the cutoff.
+ * floor, failed targets left out of service, the cutoff, an operator's cancel, a failed task stopping (or not)
+ * the later priorities.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TaskDecl } from '../../src/config/config.js';
 import type { TargetHealth } from '../../src/domain/model.js';
 import { parseMaxConcurrency, parseMaxErrors } from '../../src/maintenance/dispatch.js';
-import { advanceExecution, heldInstances, newExecution, type TargetView } from '../../src/maintenance/execution.js';
-import type { TaskRunResult, WindowExecution } from '../../src/maintenance/model.js';
+import { advanceExecution, heldInstances, type MaintenanceAction, newExecution, type TargetView } from '../../src/maintenance/execution.js';
+import type { CancelRequest, TaskRunResult, WindowExecution } from '../../src/maintenance/model.js';
 
 const T0 = Date.parse('2026-06-07T02:00:00Z');
 const S = 1000;
 const TICK = 5 * S;
 
 function task(name: string, over: Partial<TaskDecl> = {}): TaskDecl {
-  return { name, priority: 1, command: `echo ${name}`, targets: null, maxConcurrency: parseMaxConcurrency('1'), maxErrors: parseMaxErrors('0'), timeoutMs: 600 * S, cutoffBehavior: 'continue', rerunOnResume: false, drain: false, capacityFloor: { kind: 'absolute', value: 0 }, healthCheck: null, settleMs: 0, ...over };
+  return { name, priority: 1, command: `echo ${name}`, document: null, output: null, runAfterFailure: false, targets: null, maxConcurrency: parseMaxConcurrency('1'), maxErrors: parseMaxErrors('0'), timeoutMs: 600 * S, cutoffBehavior: 'continue', rerunOnResume: false, drain: false, capacityFloor: { kind: 'absolute', value: 0 }, healthCheck: null, settleMs: 0, ...over };
 }
 
 interface Script {
@@ -51,18 +52,32 @@ class World {
   }
 
   /** Runs until the execution ends (or `limit` ticks), feeding results; returns the final execution. */
-  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; deregistrationDelays?: ReadonlyMap<string, number>; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void; returnToService?: Set<string>; untilQuiet?: boolean } = {}): WindowExecution {
+  readonly actions: MaintenanceAction[] = [];
+  readonly notes: string[] = [];
+
+  run(exec0: WindowExecution, tasks: TaskDecl[], opts: { drainWaitMs?: number; deregistrationDelays?: ReadonlyMap<string, number>; probe?: number | null; limit?: number; onTick?: (e: WindowExecution) => void; returnToService?: Set<string>; untilQuiet?: boolean; onTaskFailure?: 'abort' | 'continue'; cancel?: CancelRequest } = {}): WindowExecution {
     let exec = exec0;
     for (let n = 0; n < (opts.limit ?? 2000) && (exec.status === 'IN_PROGRESS' || (opts.untilQuiet === true && n < 100)); n++) {
       for (const [id, t] of this.tg) if (t.next !== null && this.now >= t.until) this.tg.set(id, { health: t.next, until: 0, next: null });
       const due = this.pending.filter((p) => p.at <= this.now);
       this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => p.at > this.now));
       const results = new Map(due.map((p) => [`${p.result.commandId}/${p.result.instanceId}`, p.result]));
-      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, ...(opts.deregistrationDelays ? { deregistrationDelays: opts.deregistrationDelays } : {}), probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), ...(opts.returnToService ? { returnToService: opts.returnToService } : {}), now: this.now });
+      // An operator's cancel is in the store from its `at` on, as the controller would read it every tick.
+      const cancel = opts.cancel !== undefined && this.now >= opts.cancel.at ? opts.cancel : null;
+      const a = advanceExecution({ exec, tasks, instances: this.view(), results, probes: this.probes, drainWaitMs: opts.drainWaitMs ?? 10 * S, ...(opts.deregistrationDelays ? { deregistrationDelays: opts.deregistrationDelays } : {}), probeTimeLimitMs: opts.probe ?? null, outElsewhere: new Set(), ...(opts.returnToService ? { returnToService: opts.returnToService } : {}), ...(opts.onTaskFailure ? { onTaskFailure: opts.onTaskFailure } : {}), cancel, now: this.now });
       this.probes = new Map();
       exec = a.exec;
+      this.actions.push(...a.actions);
+      this.notes.push(...a.notes.map((n) => n.summary));
       for (const act of a.actions) {
         switch (act.kind) {
+          case 'cancel-script': {
+            // The script stops a second later and reports it (SSM Cancelled, the agent's `cancelled`).
+            const k = this.pending.findIndex((p) => p.result.commandId === act.commandId);
+            this.log.push(`${this.now - T0} cancel ${act.instanceId}`);
+            if (k >= 0) this.pending.splice(k, 1, { at: this.now + S, result: { ...this.pending[k]!.result, status: 'cancelled', exitCode: null, output: 'cancelled' } });
+            break;
+          }
           case 'take-out':
             this.log.push(`${this.now - T0} out ${act.instanceId}`);
             if (this.withTg) this.tg.set(act.instanceId, { health: 'draining', until: this.now + 20 * S, next: 'unused' });
@@ -215,5 +230,83 @@ describe('window execution engine', () => {
     const none = task('none', { targets: { tags: { n: 'nobody' } } });
     const e2 = new World(ids(2)).run(newExecution('web', 'w2', T0, T0 + 3_600_000, T0 + 3_600_000, [none], T0), [none]);
     assert.deepEqual([e2.status, e2.tasks[0]!.detail], ['SUCCESS', 'no target: nothing to do']);
+  });
+});
+
+describe('window execution engine: cancelling, task failures, documents', () => {
+  it('cutoff with cancel cancels the running scripts (they do not run to the end) and puts their targets back', () => {
+    const w = new World(ids(3), { 'i-01': { durationMs: 300 * S }, 'i-02': { durationMs: 300 * S } });
+    const t = task('patch', { drain: true, maxConcurrency: parseMaxConcurrency('2'), cutoffBehavior: 'cancel' });
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 60 * S, [t], T0), [t], { untilQuiet: true });
+    const te = exec.tasks[0]!;
+    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'cancelled', false], ['i-02', 'cancelled', false]]);
+    assert.deepEqual(te.terminated, ['i-03']);
+    assert.equal(te.status, 'TIMED_OUT');
+    assert.ok(Math.max(...te.invocations.map((i) => i.endedAt!)) < T0 + 300 * S, 'ended well before the scripts would have');
+    assert.deepEqual([w.tg.get('i-01')?.health, w.tg.get('i-02')?.health], ['healthy', 'healthy'], 'both back in their target group');
+  });
+
+  it('an operator cancel: running scripts cancelled, draining targets put back, nothing new starts, a failed target stays out, CANCELLED', () => {
+    // i-01 fails (exit 1, within MaxErrors 3) and is left out; i-02 and i-03 are running, i-04 draining when the cancel comes.
+    const w = new World(ids(6), { 'i-01': { exits: [1], durationMs: 10 * S }, 'i-02': { durationMs: 600 * S }, 'i-03': { durationMs: 600 * S } });
+    const patch = task('patch', { drain: true, maxConcurrency: parseMaxConcurrency('3'), maxErrors: parseMaxErrors('3') });
+    const later = task('report', { priority: 2 });
+    const cancel: CancelRequest = { execution: 'web/w/2026-06-07T02:00:00Z', group: 'web', by: 'cli ops@host', reason: 'the patch breaks the app', at: T0 + 100 * S };
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, [patch, later], T0), [patch, later], { cancel, drainWaitMs: 60 * S, untilQuiet: true });
+    const [p, r] = exec.tasks;
+    assert.equal(exec.status, 'CANCELLED');
+    assert.deepEqual(exec.cancel, cancel, 'who and when are kept with the execution');
+    assert.deepEqual(p!.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'failed', true], ['i-02', 'cancelled', false], ['i-03', 'cancelled', false], ['i-04', 'cancelled', false]]);
+    assert.deepEqual(p!.terminated, ['i-05', 'i-06'], 'no new target after the cancel');
+    assert.equal(p!.status, 'CANCELLED');
+    assert.deepEqual([r!.status, r!.detail], ['CANCELLED', 'not started: the execution was cancelled by cli ops@host']);
+    assert.equal(w.runs.get('i-04'), undefined, 'the draining target never ran');
+    assert.deepEqual(w.log.filter((l) => / cancel /.test(l)).map((l) => l.split(' ')[2]), ['i-02', 'i-03'], 'one cancel per running script');
+    assert.deepEqual([...heldInstances([exec]).outOfService], ['i-01'], 'only the failed target stays out, for an operator');
+    assert.deepEqual(['i-02', 'i-03', 'i-04'].map((id) => w.tg.get(id)?.health), ['healthy', 'healthy', 'healthy']);
+    assert.ok(w.notes.some((n) => /cancelled by cli ops@host at 2026-06-07T02:01:40.000Z \(the patch breaks the app\)/.test(n)));
+  });
+
+  it('seed 001, MaxErrors 0 (onTaskFailure abort, the default): the failed patch stops the later priority; FAILED', () => {
+    const w = new World(ids(3), { 'i-02': { exits: [1] } });
+    const tasks = [task('patch', { priority: 10, maxConcurrency: parseMaxConcurrency('100%') }), task('healthcheck', { priority: 20, maxConcurrency: parseMaxConcurrency('100%') })];
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, tasks, T0), tasks);
+    const [patch, health] = exec.tasks;
+    assert.equal(patch!.status, 'FAILED');
+    assert.deepEqual([health!.status, health!.invocations.length], ['CANCELLED', 0]);
+    assert.match(health!.detail, /not started: task patch exceeded its error budget/);
+    assert.equal(w.log.filter((l) => l.includes(' task ')).length, 3, 'only the patch ran (on the three, at once)');
+    assert.equal(exec.status, 'FAILED');
+  });
+
+  it('onTaskFailure continue: later tasks run, but not where an earlier task failed, unless runAfterFailure', () => {
+    const tasks = (after: boolean) => [task('patch', { priority: 10, maxConcurrency: parseMaxConcurrency('100%') }), task('healthcheck', { priority: 20, maxConcurrency: parseMaxConcurrency('100%'), runAfterFailure: after })];
+    const w = new World(ids(3), { 'i-02': { exits: [1] } });
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, tasks(false), T0), tasks(false), { onTaskFailure: 'continue' });
+    const health = exec.tasks[1]!;
+    assert.deepEqual(health.invocations.map((i) => [i.target, i.status]), [['i-01', 'success'], ['i-03', 'success']]);
+    assert.deepEqual(health.skipped, ['i-02']);
+    assert.equal(w.runs.get('i-02'), 1, 'the failed instance ran the patch only');
+    assert.equal(exec.status, 'FAILED', 'the failed patch still fails the execution');
+    const w2 = new World(ids(3), { 'i-02': { exits: [1] } });
+    const opted = w2.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, tasks(true), T0), tasks(true), { onTaskFailure: 'continue' });
+    assert.deepEqual(opted.tasks[1]!.invocations.map((i) => i.target), ['i-01', 'i-02', 'i-03'], 'runAfterFailure: true runs there too');
+  });
+
+  it('within the error budget the next priority runs even with abort, skipping the instance that failed', () => {
+    const w = new World(ids(3), { 'i-02': { exits: [1] } });
+    const tasks = [task('patch', { priority: 1, maxErrors: parseMaxErrors('1') }), task('report', { priority: 2 })];
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, tasks, T0), tasks);
+    assert.deepEqual(exec.tasks.map((t) => t.status), ['FAILED', 'SUCCESS']);
+    assert.deepEqual(exec.tasks[1]!.targets, ['i-01', 'i-03']);
+  });
+
+  it('a document task is sent as the document with its parameters and output location, described for logs and the simulator', () => {
+    const w = new World(ids(1));
+    const t = task('scan', { command: null, document: { name: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } }, output: { bucket: 'ops-logs', prefix: 'ssm_output/' } });
+    const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, [t], T0, 'Daily patch scan'), [t]);
+    const sent = w.actions.find((a) => a.kind === 'run-script');
+    assert.deepEqual(sent?.kind === 'run-script' ? [sent.script, sent.document, sent.output] : [], ['AWS-RunPatchBaseline Operation=Scan', { name: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } }, { bucket: 'ops-logs', prefix: 'ssm_output/' }]);
+    assert.deepEqual([exec.status, exec.description], ['SUCCESS', 'Daily patch scan']);
   });
 });

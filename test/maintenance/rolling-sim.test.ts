@@ -5,12 +5,15 @@
  * middle that runs no invocation twice.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createApiServer, listen } from '../../src/api/server.js';
+import { hashToken } from '../../src/api/services.js';
 import { type Controller, openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { VirtualClock } from '../../src/domain/time.js';
@@ -140,6 +143,98 @@ describe('maintenance tasks on the simulated cloud', () => {
     await ctl.reconciler.tick();
     await ctl.close();
     assert.deepEqual([existsSync(old), existsSync(recent)], [false, true]);
+  });
+
+  it('executions cancel (CLI on the store) mid-roll: running scripts cancelled, nothing new started, every instance back; CANCELLED; a second cancel is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const text = rollingConfigText({ duration: '10m' });
+    writeFileSync(join(dir, 'fleetwarden.yaml'), text);
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    let ctl = open(parseConfigText(text), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:03:00Z');
+    assert.deepEqual(ctl.simulator!.actions.filter((a) => a.action === 'run-script').map((a) => a.instanceId), ['i-web-001', 'i-web-002'], 'the first batch is running its 10-minute script');
+    await ctl.close();
+    const id = 'web/FW-web-patch/2026-06-07T02:00:00Z';
+    const cli = (...args: string[]): { code: number | null; out: string; err: string } => {
+      const r = spawnSync(process.execPath, [BIN, ...args, '--config', join(dir, 'fleetwarden.yaml'), '--state-dir', dir], { encoding: 'utf8', env: { ...process.env, FLEETWARDEN_URL: '' } });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const asked = cli('executions', 'cancel', id, '--reason', 'the patch breaks the app');
+    assert.equal(asked.code, 0, asked.err);
+    assert.match(asked.out, /cancel requested; the controller cancels it on its next tick .* \(by cli \S+@\S+ at /);
+    ctl = open(parseConfigText(text), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:06:00Z');
+    const exec = (await ctl.store.execution(id))!;
+    assert.equal(exec.status, 'CANCELLED');
+    assert.match(exec.cancel?.by ?? '', /^cli \S+@\S+$/);
+    const te = exec.tasks[0]!;
+    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-web-001', 'cancelled', false], ['i-web-002', 'cancelled', false]]);
+    assert.deepEqual(te.terminated, ['i-web-003', 'i-web-004', 'i-web-005', 'i-web-006']);
+    const log = ctl.simulator!.actions;
+    assert.deepEqual(log.filter((a) => a.action === 'cancel-script').map((a) => [a.instanceId, a.ok]), [['i-web-001', true], ['i-web-002', true]], 'each running script stopped once');
+    assert.equal(log.filter((a) => a.action === 'run-script').length, 2, 'no script started after the cancel');
+    assert.deepEqual([...outOfService(log).still], [], 'every instance is back in its target group');
+    assert.deepEqual(await ctl.store.cancelRequests('web'), [], 'the request was taken');
+    const history = await ctl.store.history({ limit: 500, group: 'web' });
+    assert.ok(history.some((h) => /window execution .*: cancelled by cli .* \(the patch breaks the app\)/.test(h.summary)));
+    assert.ok(history.some((h) => /window execution .*: CANCELLED \(cancelled by cli /.test(h.summary)));
+    await ctl.close();
+    const shown = cli('executions', 'show', id);
+    assert.match(shown.out, /^web\/FW-web-patch\/2026-06-07T02:00:00Z: CANCELLED/m);
+    assert.match(shown.out, /^cancelled by cli \S+ at \S+: the patch breaks the app$/m);
+    assert.match(shown.out, /^i-web-001 +cancelled .* cancelled: back in service$/m);
+    const late = cli('executions', 'cancel', id, '--reason', 'again');
+    assert.equal(late.code, 2);
+    assert.match(late.err, /^error: id: execution web\/FW-web-patch\/2026-06-07T02:00:00Z already ended CANCELLED at .*: nothing to cancel$/m);
+    // Through a controller's API the same refusal is HTTP 409, and the CLI exits 2 with the same message.
+    const store = new (await import('../../src/store/sqlite/store.js')).SqliteStore(join(dir, 'state.db'));
+    const server = createApiServer({ store, config: parseConfigText(text), clock, live: null, adminTokenHash: hashToken('admin-token-for-test') });
+    const { port } = await listen(server, '127.0.0.1', 0);
+    const viaApi = await promisify(execFile)(process.execPath, [BIN, 'executions', 'cancel', id, '--reason', 'again', '--url', `http://127.0.0.1:${port}`, '--token', 'admin-token-for-test'], { encoding: 'utf8' }).then(() => ({ code: 0, stderr: '' }), (e: unknown) => e as { code: number; stderr: string });
+    server.closeAllConnections();
+    server.close();
+    await store.close();
+    assert.equal(viaApi.code, 2);
+    assert.match(viaApi.stderr, /^error: id: execution .* already ended CANCELLED at .*: nothing to cancel$/m);
+  });
+
+  it('seed 001 (MaxErrors 0 aborts the window): the document task fails on one instance, the health check never starts, FAILED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-roll-'));
+    const text = `
+controller: { tickInterval: 15s, leaseTtl: 1m }
+simulator:
+  start: "${START}"
+  groups:
+    web:
+      instances: 3
+      running: true
+      commands:
+        - { match: "AWS-RunPatchBaseline Operation=Scan", duration: 30s, exits: { i-web-002: [1] } }
+groups:
+  - name: web
+    fleets: { main: { min: 3, desired: 3 } }
+    maintenance:
+      windows:
+        - name: PatchWithHealthcheck
+          description: Daily patch event with a healthcheck afterward
+          schedule: cron(0 2 * * ? *)
+          durationHours: 3
+          cutoffHours: 1
+          tasks:
+            - { name: patch, priority: 10, document: AWS-RunPatchBaseline, parameters: { Operation: [Scan] }, maxConcurrency: 100%, maxErrors: 0, timeout: 1h }
+            - { name: healthcheck, priority: 20, command: /opt/healthcheck.sh, maxConcurrency: 100%, maxErrors: 0 }
+`;
+    const { clock, sleep } = virtualTime(Date.parse(START));
+    const ctl = open(parseConfigText(text), dir, clock, sleep);
+    await runUntil(ctl, clock, '2026-06-07T02:10:00Z');
+    const [exec] = await ctl.store.executions({ limit: 1 });
+    assert.deepEqual([exec?.status, exec?.description], ['FAILED', 'Daily patch event with a healthcheck afterward']);
+    const [patch, health] = exec!.tasks;
+    assert.deepEqual(patch!.invocations.map((i) => [i.target, i.status]), [['i-web-001', 'success'], ['i-web-002', 'failed'], ['i-web-003', 'success']]);
+    assert.match(patch!.invocations[1]!.output ?? '', /^ran AWS-RunPatchBaseline Operation=Scan\nexit 1$/);
+    assert.deepEqual([health!.status, health!.detail], ['CANCELLED', 'not started: task patch exceeded its error budget (onTaskFailure: abort)']);
+    assert.equal(ctl.simulator!.actions.filter((a) => a.action === 'run-script').length, 3, 'only the patch ran');
+    await ctl.close();
   });
 
   it('a controller restarted mid-execution resumes it: no invocation runs twice', async () => {

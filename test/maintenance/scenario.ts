@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   readonly start?: string;
   /** Simulated seconds per real second, for `fleetwarden run`. */
   readonly speed?: number;
+  /** How long one run of the patch script takes [30s]. */
+  readonly duration?: string;
 }
 
 export function rollingConfigText(o: ScenarioOptions = {}): string {
@@ -37,7 +39,7 @@ ${o.speed === undefined ? '' : `  speed: ${o.speed}\n`}${o.faults === undefined 
       running: true
       rebootTime: 60s
       commands:
-        - { match: patch, duration: 30s, exits: { i-web-003: [194, 0]${o.exits ?? ''} } }
+        - { match: patch, duration: ${o.duration ?? '30s'}, exits: { i-web-003: [194, 0]${o.exits ?? ''} } }
 groups:
   - name: web
     fleets: { main: { min: 6, desired: 6 } }

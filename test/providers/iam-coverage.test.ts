@@ -79,6 +79,8 @@ function world(r: FakeRequest): { status?: number; body: string } {
       return json({ InstanceInformationList: IDS.map((id) => ({ InstanceId: id, PingStatus: 'Online', PlatformType: INSTANCES[id] })) });
     case 'SendCommand':
       return json({ Command: { CommandId: `cmd-${(r.json['DocumentName'] as string).length}-${(r.json['InstanceIds'] as string[]).join('+')}` } });
+    case 'CancelCommand':
+      return json({});
     case 'ListCommandInvocations':
       return json({ CommandInvocations: IDS.map((id) => ({ InstanceId: id, Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0\nFLEETWARDEN-BYPASS absent', ResponseCode: 0 }] })) });
     default:
@@ -126,8 +128,11 @@ function wanted(r: FakeRequest): Wanted[] {
     case 'elasticloadbalancing:RegisterTargets':
     case 'elasticloadbalancing:DeregisterTargets':
       return [{ action, arn: r.params['TargetGroupArn'] ?? '', tags: { [KEY]: 'web' } }];
-    case 'ssm:SendCommand':
-      return [{ action, arn: `arn:aws:ssm:${REGION}::document/${String(r.json['DocumentName'])}` }, ...(r.json['InstanceIds'] as string[]).map(instance)];
+    case 'ssm:SendCommand': {
+      // AWS-owned documents have no account in their ARN; the account's own documents do.
+      const document = String(r.json['DocumentName']);
+      return [{ action, arn: `arn:aws:ssm:${REGION}:${/^(AWS|Amazon)/.test(document) ? '' : ACCOUNT}:document/${document}` }, ...(r.json['InstanceIds'] as string[]).map(instance)];
+    }
     case 's3:PutObject':
     case 's3:GetObject':
       return [{ action, arn: `arn:aws:s3:::${r.path.slice(1)}` }];
@@ -210,10 +215,30 @@ const FEATURES: Record<AwsFeature, { config: Record<string, unknown>; group?: Re
   },
   'maintenance-tasks': {
     config: {},
-    group: { maintenance: { windows: [{ name: 'FW-web-patch', schedule: 'cron(0 2 ? * SUN *)', durationHours: 2, tasks: [{ name: 'patch', command: 'yum -y update' }] }] } },
+    group: {
+      maintenance: {
+        windows: [
+          {
+            name: 'FW-web-patch',
+            schedule: 'cron(0 2 ? * SUN *)',
+            durationHours: 2,
+            tasks: [
+              { name: 'patch', command: 'yum -y update' },
+              { name: 'scan', priority: 2, document: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] }, outputBucket: 'patch-logs', outputPrefix: 'scan/' },
+              { name: 'check', priority: 3, document: 'Fw-Healthcheck' },
+            ],
+          },
+        ],
+      },
+    },
     run: async () => {
       const s = ssm();
-      await s.results([await s.runScript('web', IDS[0] ?? '', 'mw-1', 'yum -y update', 600_000)]);
+      const shell = await s.runScript('web', IDS[0] ?? '', 'mw-1', 'yum -y update', 600_000, { mayRerun: false });
+      // Documents go to every platform (the Windows instance too); the task's own output location is SSM's to use.
+      const scan = await s.runScript('web', IDS[1] ?? '', 'mw-2', 'AWS-RunPatchBaseline Operation=Scan', 600_000, { mayRerun: false, document: { name: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } }, output: { bucket: 'patch-logs', prefix: 'scan/' } });
+      const check = await s.runScript('web', IDS[0] ?? '', 'mw-3', 'Fw-Healthcheck', 600_000, { mayRerun: false, document: { name: 'Fw-Healthcheck', parameters: {} } });
+      await s.cancel(scan, IDS[1] ?? ''); // cutoff with cancel, or `executions cancel`
+      await s.results([shell, scan, check]);
     },
   },
   'output-bucket': {
@@ -294,12 +319,14 @@ describe('the generated IAM policy covers every call the adapters make, and no m
     });
   }
 
-  it('documents: events may send both, maintenance tasks only the shell one', () => {
+  it('documents: events may send both shell documents, maintenance tasks the shell one and the documents their tasks name', () => {
     const docs = (f: AwsFeature): string[] => [...new Set((recorded.get(f) ?? []).filter((r) => r.action === 'SendCommand').map((r) => String(r.json['DocumentName'])))].sort();
     assert.deepEqual(docs('events'), ['AWS-RunPowerShellScript', 'AWS-RunShellScript']);
-    assert.deepEqual(docs('maintenance-tasks'), ['AWS-RunShellScript']);
+    assert.deepEqual(docs('maintenance-tasks'), ['AWS-RunPatchBaseline', 'AWS-RunShellScript', 'Fw-Healthcheck']);
+    assert.ok((recorded.get('maintenance-tasks') ?? []).some((r) => r.action === 'CancelCommand'), 'the scenario cancels a task script');
     const tasks = iamPolicy(configFor('maintenance-tasks'));
     assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ssm:${REGION}::document/AWS-RunPowerShellScript` }), false);
+    assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ssm:${REGION}::document/AWS-RunRemoteScript` }), false, 'a document no task names');
     assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-other`, tags: { [KEY]: 'payroll' } }), false, 'only the group’s instances');
   });
 

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { InvariantError, ValidationError } from '../../src/domain/errors.js';
 import type { AwsCall } from '../../src/providers/aws/calls.js';
-import { AWS_CALLS, type IamPolicy, iamPolicy } from '../../src/providers/aws/iam.js';
+import { AWS_CALLS, type IamPolicy, iamPolicy, MUTATING_ON_ANY } from '../../src/providers/aws/iam.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -29,13 +29,17 @@ describe('fleetwarden aws iam-policy', () => {
     assert.deepEqual(actions(p).filter((a) => a.startsWith('ssm:') || a.startsWith('s3:') || a.startsWith('dynamodb:')), []);
   });
 
-  it('no mutating action is ever on *, whatever the configuration', () => {
+  it('no mutating action is ever on *, whatever the configuration — but ssm:CancelCommand, which IAM cannot scope', () => {
     const full = iamPolicy(config({ ssm: { discovery: true }, store: { kind: 'dynamodb', table: 'fw-state' }, aws: { outputBucket: 'ops-logs' } }, { ...EVENTS, ...TASKS }));
     for (const s of full.Statement) {
-      if (s.Resource === '*') assert.deepEqual(s.Action.filter((a) => MUTATING.has(a)), [], s.Sid);
+      if (s.Resource === '*') assert.deepEqual(s.Action.filter((a) => MUTATING.has(a) && a !== 'ssm:CancelCommand'), [], s.Sid);
       assert.ok([s.Resource].flat().every((r) => r === '*' || r.startsWith('arn:aws:')), s.Sid);
     }
+    assert.deepEqual([...MUTATING_ON_ANY], ['ssm:CancelCommand'], 'the exception is that one action');
+    assert.deepEqual(statement(full, 'CancelCommands'), { Sid: 'CancelCommands', Effect: 'Allow', Action: ['ssm:CancelCommand'], Resource: '*' }, 'in a statement of its own');
+    assert.equal(statement(full, 'Read')?.Action.includes('ssm:CancelCommand'), false, 'never among the reads');
     assert.throws(() => iamPolicy(config(), [{ service: 'ec2', operation: 'TerminateInstances', action: 'ec2:TerminateInstances', features: ['fleet'], resource: { kind: 'any' }, mutating: true }]), InvariantError);
+    assert.throws(() => iamPolicy(config(), [{ service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['fleet'], resource: { kind: 'any' }, mutating: true }]), InvariantError, 'the exception does not extend to another SSM action');
   });
 
   it('events: SendCommand on both documents and the group’s instances, DescribeInstanceInformation and ListCommandInvocations', () => {
@@ -52,9 +56,9 @@ describe('fleetwarden aws iam-policy', () => {
     assert.deepEqual(actions(scheduled), actions(p));
   });
 
-  it('maintenance tasks without events: the shell document, SendCommand, ListCommandInvocations and DescribeInstanceInformation', () => {
+  it('maintenance tasks without events: the shell document, SendCommand, ListCommandInvocations, DescribeInstanceInformation and CancelCommand', () => {
     const p = iamPolicy(config({}, TASKS));
-    for (const a of ['ssm:SendCommand', 'ssm:ListCommandInvocations', 'ssm:DescribeInstanceInformation']) assert.ok(actions(p).includes(a), `${a} (it was missing)`);
+    for (const a of ['ssm:SendCommand', 'ssm:ListCommandInvocations', 'ssm:DescribeInstanceInformation', 'ssm:CancelCommand']) assert.ok(actions(p).includes(a), `${a} (it was missing)`);
     assert.deepEqual(statement(p, 'RunCommandDocuments')?.Resource, ['arn:aws:ssm:*::document/AWS-RunShellScript'], 'no PowerShell document: tasks are shell scripts');
   });
 
@@ -92,5 +96,25 @@ describe('fleetwarden aws iam-policy', () => {
       const declared = new Set(AWS_CALLS.filter((c) => c.service === service).map((c) => c.operation));
       assert.deepEqual([...used].sort(), [...declared].sort(), file);
     }
+  });
+
+  it('maintenance tasks: the documents they run (AWS-owned, the account’s own, an ARN), on the group’s instances, and ssm:CancelCommand', () => {
+    const window = (tasks: unknown[]): unknown => ({ name: 'FW-web', schedule: 'cron(0 2 * * ? *)', durationHours: 2, tasks });
+    const tasks = [
+      { name: 'scan', document: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } },
+      { name: 'check', document: 'Perform-Healthcheck', priority: 2 },
+      { name: 'shared', document: 'arn:aws:ssm:eu-west-1:111122223333:document/Shared-Audit', priority: 3 },
+      { name: 'report', command: 'uptime', priority: 4 },
+    ];
+    const policy = iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web', maintenance: { windows: [window(tasks)] } }] }));
+    assert.deepEqual(statement(policy, 'RunCommandDocuments')?.Resource, ['arn:aws:ssm:*:*:document/Perform-Healthcheck', 'arn:aws:ssm:*::document/AWS-RunPatchBaseline', 'arn:aws:ssm:*::document/AWS-RunShellScript', 'arn:aws:ssm:eu-west-1:111122223333:document/Shared-Audit']);
+    assert.deepEqual(statement(policy, 'GroupInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/fleetwarden:group-name': ['web'] } });
+    assert.ok(statement(policy, 'GroupInstances')?.Action.includes('ssm:SendCommand'));
+    assert.deepEqual(statement(policy, 'CancelCommands')?.Action, ['ssm:CancelCommand']);
+    const onlyDocuments = iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web', maintenance: { windows: [window([tasks[0]])] } }] }));
+    assert.deepEqual(statement(onlyDocuments, 'RunCommandDocuments')?.Resource, ['arn:aws:ssm:*::document/AWS-RunPatchBaseline'], 'no shell document when no task or health check runs a command');
+    assert.equal(iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web' }] })).Statement.some((s) => s.Action.includes('ssm:CancelCommand')), false, 'not without tasks');
+    const agent = iamPolicy(parseConfig({ provider: 'aws', controller: { eventDelivery: 'agent' }, groups: [{ name: 'web', maintenance: { windows: [window([{ name: 'report', command: 'uptime' }])] } }] }));
+    assert.equal(agent.Statement.some((s) => s.Action.includes('ssm:SendCommand') || s.Action.includes('ssm:CancelCommand')), false, 'the agent runs tasks: no SSM for them');
   });
 });

@@ -259,6 +259,35 @@ describe('SSM adapter (wire contract)', () => {
     assert.deepEqual(r.finished, ['mw-a', 'mw-b', 'mw-c']);
   });
 
+  it('document tasks: SendCommand carries the document, its parameters only, the task’s output location; any platform', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => (r.action === 'DescribeInstanceInformation' ? info(r, { 'i-win': ['Online', 'Windows'] }) : json({ Command: { CommandId: 'ssm-doc' } }));
+    const ssm = adapter();
+    const document = { name: 'AWS-RunPatchBaseline', parameters: { Operation: ['Scan'] } };
+    await ssm.runScript('web', 'i-win', 'mw-scan', 'AWS-RunPatchBaseline Operation=Scan', 3_600_000, { mayRerun: false, document, output: { bucket: 'scripts-bucket', prefix: 'ssm_output/' } });
+    const sent = fake.calls('SendCommand')[0]?.json ?? {};
+    assert.deepEqual([sent['DocumentName'], sent['Parameters'], sent['OutputS3BucketName'], sent['OutputS3KeyPrefix'], sent['InstanceIds']], ['AWS-RunPatchBaseline', { Operation: ['Scan'] }, 'scripts-bucket', 'ssm_output/', ['i-win']]);
+  });
+
+  it('cancel: CancelCommand for the script’s SSM command on that instance; Cancelled reads as cancelled, Cancelling as still running', async () => {
+    fake.requests.length = 0;
+    fake.handler = (r) => {
+      if (r.action === 'DescribeInstanceInformation') return info(r);
+      if (r.action === 'SendCommand') return json({ Command: { CommandId: 'ssm-long' } });
+      if (r.action === 'CancelCommand') return json({});
+      return json({ CommandInvocations: [{ InstanceId: 'i-1', Status: fake.calls('ListCommandInvocations').length === 1 ? 'Cancelling' : 'Cancelled', CommandPlugins: [{ Output: 'half done', ResponseCode: -1 }] }] });
+    };
+    const ssm = adapter();
+    const handle = await ssm.runScript('web', 'i-1', 'mw-long', 'sleep 3600', 3_600_000, { mayRerun: false });
+    // After a restart, the handle read back from the store still names SSM's own command id.
+    await adapter().cancel({ ...handle }, 'i-1');
+    assert.deepEqual(fake.calls('CancelCommand').map((c) => c.json), [{ CommandId: 'ssm-long', InstanceIds: ['i-1'] }]);
+    const first = await ssm.results([handle]);
+    assert.deepEqual([first.scripts, first.finished], [[], []], 'Cancelling: the script may still run');
+    const second = await ssm.results([handle]);
+    assert.deepEqual(second.scripts?.map((x) => [x.commandId, x.status, x.output]), [['mw-long', 'cancelled', 'half done']]);
+  });
+
   it('bypass checks: present/absent from the output, unknown when the command failed', async () => {
     fake.handler = () => json({ CommandInvocations: [{ InstanceId: 'i-keep', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS present\n' }] }, { InstanceId: 'i-go', Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-BYPASS absent\n' }] }, { InstanceId: 'i-lost', Status: 'TimedOut', CommandPlugins: [] }] });
     const r = await adapter().results([{ id: 'cmd-b', kind: 'bypass', group: 'web', instanceIds: [], sentAt: 0 }]);

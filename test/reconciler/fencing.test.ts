@@ -19,7 +19,7 @@ import { windowStateAt } from '../../src/config/resolve.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 const T = (iso: string): number => Date.parse(iso);
-const MUTATING = new Set(['start', 'stop', 'register', 'deregister', 'runEvent', 'checkBypass', 'runScript']);
+const MUTATING = new Set(['start', 'stop', 'register', 'deregister', 'runEvent', 'checkBypass', 'runScript', 'cancel']);
 
 /** The simulator as one controller sees it: every mutating call it makes is logged with the instant it was made. */
 function spy(sim: Simulator, clock: VirtualClock, calls: { at: number; call: string }[], fault: (call: string) => Error | null): Simulator {
@@ -101,7 +101,7 @@ describe('lease fencing', () => {
       },
     };
     const noop = () => Promise.reject(new Error('not used'));
-    const deps = { provider, lb: { targetHealth: noop, register: noop, deregister: noop, deregistrationDelays: noop }, runner: { runEvent: noop, checkBypass: noop, runScript: noop, results: noop }, sleep: (ms: number) => Promise.resolve(clock.set(clock.now() + ms)), random: () => 1, now: () => clock.now(), retry: { attempts: 6, baseMs: 5_000, maxMs: 8_000 } };
+    const deps = { provider, lb: { targetHealth: noop, register: noop, deregister: noop, deregistrationDelays: noop }, runner: { runEvent: noop, checkBypass: noop, runScript: noop, cancel: noop, results: noop }, sleep: (ms: number) => Promise.resolve(clock.set(clock.now() + ms)), random: () => 1, now: () => clock.now(), retry: { attempts: 6, baseMs: 5_000, maxMs: 8_000 } };
     const withheld = (): string | null => windowStateAt(windows, clock.now(), 15 * 60_000).stopBlocker({ kind: 'main' });
     assert.equal(withheld(), null, 'at the decision, no window is active');
     const out = await execute(deps, 'web', [{ kind: 'stop', instances: ['i-1'], force: false, reason: 'drained' }], 30_000, withheld);

@@ -53,6 +53,7 @@ export function violations(actions: readonly SimAction[], tags: Readonly<Record<
       case 'run-event':
       case 'check-bypass':
       case 'run-script':
+      case 'cancel-script':
         break;
     }
   }

@@ -172,6 +172,35 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       await s.close();
     });
 
+    it('an agent command can be marked for cancelling until it has a result; the first mark stands', async () => {
+      const s = await make();
+      const script = { id: 'mw-1', instanceId: 'i-1', group: 'web', kind: 'script' as const, args: [], script: 'sleep 600', mayRerun: false, timeoutMs: 600_000, sentAt: T0 };
+      await s.queueAgentCommands([script, { ...script, id: 'mw-2' }]);
+      assert.equal(await s.cancelAgentCommand('mw-1', 'i-1', T0 + 5), true);
+      assert.equal(await s.cancelAgentCommand('mw-1', 'i-1', T0 + 9), true, 'asking again is harmless');
+      assert.equal(await s.cancelAgentCommand('mw-9', 'i-1', T0 + 5), false, 'unknown command');
+      assert.equal(await s.completeAgentCommand('mw-2', 'i-1', { at: T0 + 1, outcome: 'success', exitCode: 0, output: '' }), true);
+      assert.equal(await s.cancelAgentCommand('mw-2', 'i-1', T0 + 5), false, 'it already has a result');
+      const [one, two] = await s.agentCommands({ instanceId: 'i-1' });
+      assert.deepEqual([one?.id, one?.cancelRequestedAt, one?.script], ['mw-1', T0 + 5, 'sleep 600']);
+      assert.equal(two?.cancelRequestedAt, undefined);
+      assert.equal((await s.agentCommands({ ids: ['mw-1'] }))[0]?.cancelRequestedAt, T0 + 5, 'found by id too');
+      await s.close();
+    });
+
+    it('cancel requests: recorded once per execution, listed per group, removed when taken', async () => {
+      const s = await make();
+      const r = { execution: 'web/FW/2026-06-01T00:00:00Z', group: 'web', by: "cli o'neil@host", reason: 'broken', at: T0 };
+      assert.equal(await s.requestCancel(r), true);
+      assert.equal(await s.requestCancel({ ...r, by: 'api admin', at: T0 + 5 }), false, 'the first request stands');
+      await s.requestCancel({ ...r, execution: 'api/FW/2026-06-01T00:00:00Z', group: 'api' });
+      assert.deepEqual(await s.cancelRequests('web'), [r]);
+      await s.removeCancelRequest(r.execution);
+      assert.deepEqual(await s.cancelRequests('web'), []);
+      assert.equal((await s.cancelRequests('api')).length, 1);
+      await s.close();
+    });
+
     it('window executions are saved with the tick, loaded while open or holding an instance out, listed newest first', async () => {
       const s = await make();
       const exec = (id: string, start: number, status: WindowExecution['status'], outOfService = false): WindowExecution => ({
@@ -187,6 +216,10 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual(await s.executions({ limit: 5, group: 'api' }), []);
       assert.deepEqual(await s.execution('web/FW/c'), exec('c', T0 + 2, 'FAILED', true));
       assert.equal(await s.execution('web/FW/zz'), null);
+      // A cancelled one keeps who cancelled it, the window's description and the targets skipped after a failure.
+      const cancelled: WindowExecution = { ...exec('d', T0 + 3, 'CANCELLED'), description: 'Daily patch', cancel: { execution: 'web/FW/d', group: 'web', by: 'api admin', reason: 'stop', at: T0 + 4 }, tasks: [{ ...exec('d', T0 + 3, 'CANCELLED').tasks[0]!, status: 'CANCELLED', skipped: ['i-2'] }] };
+      await fixtureSave(s, tick({ executions: [cancelled] }));
+      assert.deepEqual(await s.execution('web/FW/d'), cancelled);
       await s.close();
     });
   });

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { TaskRunResult } from '../../maintenance/model.js';
-import type { AgentCommand, Clock, CommandHandle, CommandResults, CommandRunner, Store } from '../../ports/index.js';
+import { InvariantError } from '../../domain/errors.js';
+import type { AgentCommand, Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, Store } from '../../ports/index.js';
 
 /** A bypass check is a `test -e` inside the guest: it gets this long. */
 const BYPASS_TIMEOUT_MS = 30_000;
@@ -42,10 +43,17 @@ export class AgentCommandRunner implements CommandRunner {
     return this.queue(handle, { kind: 'bypass', path, args: [], timeoutMs: BYPASS_TIMEOUT_MS });
   }
 
-  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: { readonly mayRerun: boolean }): Promise<CommandHandle> {
+  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: ScriptOptions): Promise<CommandHandle> {
+    // Configuration validation keeps documents away from the agent (AWS-RunShellScript's commands become a script).
+    if (options.document !== undefined) throw new InvariantError(`the agent cannot run the SSM document ${options.document.name}`);
     // The caller's id makes a repeat idempotent: the store keeps the first (id, instance) pair.
     const handle: CommandHandle = { id: commandId, kind: 'script', group, instanceIds: [instanceId], sentAt: this.clock.now() };
     return this.queue(handle, { kind: 'script', script, mayRerun: options.mayRerun, args: [], timeoutMs });
+  }
+
+  /** Marks the command: its agent kills the script's process group (or never starts it) and reports `cancelled`. */
+  async cancel(handle: CommandHandle, instanceId: string): Promise<void> {
+    await this.store.cancelAgentCommand(handle.id, instanceId, this.clock.now());
   }
 
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
@@ -72,7 +80,7 @@ export class AgentCommandRunner implements CommandRunner {
         else if (h.kind === 'bypass') bypass.push({ instanceId: id, result: outcome === 'present' || outcome === 'absent' ? outcome : 'unknown', at });
         else if (h.kind === 'script') {
           const r = c?.result;
-          const status = r === undefined ? 'timed-out' : r.outcome === 'success' ? 'success' : r.outcome === 'timed-out' ? 'timed-out' : 'failed';
+          const status = r === undefined ? 'timed-out' : r.outcome === 'success' || r.outcome === 'timed-out' || r.outcome === 'cancelled' ? r.outcome : 'failed';
           scripts.push({ commandId: h.id, instanceId: id, status, exitCode: r?.exitCode ?? null, output: r?.output ?? 'no agent answered in time', at, reboots: r?.reboots ?? 0 });
         }
       }

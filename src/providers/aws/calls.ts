@@ -21,6 +21,11 @@ export type AwsResource =
   | { readonly kind: 'group-target-groups' }
   /** An AWS-owned SSM document, by name. */
   | { readonly kind: 'document'; readonly name: string }
+  /**
+   * The documents the configuration's maintenance tasks run: AWS-RunShellScript for a `command` and for health
+   * checks, and each task's own `document` (by name, or the ARN it gives).
+   */
+  | { readonly kind: 'task-documents' }
   /** The output bucket itself (listing). */
   | { readonly kind: 'output-bucket' }
   /** Objects under the output prefix. */

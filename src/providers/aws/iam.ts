@@ -64,10 +64,41 @@ function stateTable(config: FleetConfig): string {
   return table;
 }
 
-/** One statement per kind of resource, in this order; documents share one. */
-const ORDER: readonly AwsResource['kind'][] = ['any', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table'];
-const SID: Readonly<Record<AwsResource['kind'], string>> = {
+/**
+ * The documents the configuration's maintenance tasks run, as ARNs: AWS-RunShellScript for a `command` and for
+ * health checks, each task's own `document`. AWS-owned documents (AWS-…, Amazon…) have no account in theirs; a task
+ * may give a full ARN itself.
+ */
+function taskDocuments(config: FleetConfig): string[] {
+  const out = new Set<string>();
+  for (const g of config.groups) {
+    for (const w of g.windows) {
+      for (const t of w.tasks ?? []) {
+        const names = [t.document?.name ?? 'AWS-RunShellScript', ...(t.healthCheck === null ? [] : ['AWS-RunShellScript'])];
+        for (const name of names) {
+          if (/[*?]/.test(name)) throw new ValidationError(`groups.${g.name}.windows.${w.name}.tasks.${t.name}.document`, `must not contain * or ?, got ${JSON.stringify(name)}`);
+          out.add(name.startsWith('arn:') ? name : /^(AWS|Amazon)/.test(name) ? `arn:aws:ssm:*::document/${name}` : `arn:aws:ssm:*:*:document/${name}`);
+        }
+      }
+    }
+  }
+  return [...out];
+}
+
+/**
+ * The one exception to "a mutating call names its resources": IAM has no resource type for ssm:CancelCommand (the
+ * service authorization reference lists none), so it can only be granted on `*`. It stops commands already sent —
+ * it cannot start anything or reach an instance a command was not sent to — so `*` adds no power over the fleet.
+ * Granted in a statement of its own, never among the reads.
+ */
+export const MUTATING_ON_ANY: ReadonlySet<string> = new Set(['ssm:CancelCommand']);
+
+/** One statement per kind, in this order; documents (fixed and the tasks') share one. */
+type StatementKind = Exclude<AwsResource['kind'], 'task-documents'> | 'unscoped-write';
+const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table'];
+const SID: Readonly<Record<StatementKind, string>> = {
   any: 'Read',
+  'unscoped-write': 'CancelCommands',
   'group-instances': 'GroupInstances',
   'group-target-groups': 'GroupTargetGroups',
   document: 'RunCommandDocuments',
@@ -76,29 +107,36 @@ const SID: Readonly<Record<AwsResource['kind'], string>> = {
   'state-table': 'StateTable',
 };
 
+function statementKind(c: AwsCall): StatementKind {
+  if (c.resource.kind === 'any') return c.mutating ? 'unscoped-write' : 'any';
+  return c.resource.kind === 'task-documents' ? 'document' : c.resource.kind;
+}
+
 /**
  * The least-privilege IAM policy for a configuration, generated from the calls the adapters declare (calls.ts)
  * and the features the configuration uses. Read-only calls IAM cannot narrow are on `*`; every mutating call
- * names its resources, and those on instances and target groups only when tagged with one of the groups.
+ * names its resources (but ssm:CancelCommand, see MUTATING_ON_ANY), and those on instances and target groups only
+ * when tagged with one of the groups.
  */
 export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_CALLS): IamPolicy {
   const features = featuresOf(config);
   const used = calls.filter((c) => c.features.some((f) => features.has(f)));
-  for (const c of used) if (c.mutating && c.resource.kind === 'any') throw new InvariantError(`${c.action} changes something and must name its resources, not *`);
+  for (const c of used) if (c.mutating && c.resource.kind === 'any' && !MUTATING_ON_ANY.has(c.action)) throw new InvariantError(`${c.action} changes something and must name its resources, not *`);
   const tagKey = `${config.naming.tagPrefix}:group-name`;
   const tagged = { StringEquals: { [`aws:ResourceTag/${tagKey}`]: config.groups.map((g) => g.name) } };
-  const statement = (kind: AwsResource['kind'], forKind: readonly AwsCall[]): Statement => {
+  const statement = (kind: StatementKind, forKind: readonly AwsCall[]): Statement => {
     const Action = [...new Set(forKind.map((c) => c.action))].sort();
     const base = { Sid: SID[kind], Effect: 'Allow' as const, Action };
     switch (kind) {
       case 'any':
+      case 'unscoped-write':
         return { ...base, Resource: '*' };
       case 'group-instances':
         return { ...base, Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged };
       case 'group-target-groups':
         return { ...base, Resource: 'arn:aws:elasticloadbalancing:*:*:targetgroup/*', Condition: tagged };
       case 'document':
-        return { ...base, Resource: [...new Set(forKind.map((c) => (c.resource.kind === 'document' ? `arn:aws:ssm:*::document/${c.resource.name}` : '')))].sort() };
+        return { ...base, Resource: [...new Set(forKind.flatMap((c) => (c.resource.kind === 'document' ? [`arn:aws:ssm:*::document/${c.resource.name}`] : c.resource.kind === 'task-documents' ? taskDocuments(config) : [])))].sort() };
       case 'output-bucket':
         return { ...base, Resource: `arn:aws:s3:::${outputBucket(config).bucket}` };
       case 'output-objects': {
@@ -110,7 +148,7 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
     }
   };
   const Statement = ORDER.flatMap((kind) => {
-    const forKind = used.filter((c) => c.resource.kind === kind);
+    const forKind = used.filter((c) => statementKind(c) === kind);
     return forKind.length === 0 ? [] : [statement(kind, forKind)];
   });
   return { Version: '2012-10-17', Statement };

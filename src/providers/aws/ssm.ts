@@ -1,5 +1,6 @@
 import type { TaskRunResult } from '../../maintenance/model.js';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   type DescribeInstanceInformationCommandOutput,
   DescribeMaintenanceWindowsCommand,
@@ -15,31 +16,36 @@ import type { Naming } from '../../config/config.js';
 import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
-import type { Clock, CommandHandle, CommandResults, CommandRunner, WindowSource } from '../../ports/index.js';
+import type { Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, WindowSource } from '../../ports/index.js';
 import type { AwsCall } from './calls.js';
 import { AwsError, mapAwsError } from './ec2.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
 
 /**
  * Every SSM call this adapter makes (calls.ts): the IAM policy is generated from it. Windows come from discovery;
- * commands are sent for events and bypass checks, and for maintenance tasks (shell scripts only).
+ * commands are sent for events and bypass checks (shell or PowerShell), and for maintenance tasks: the documents the
+ * configuration's tasks run (AWS-RunShellScript for a `command`, a task's own `document`), cancelled by CancelCommand.
  */
 export const SSM_CALLS: readonly AwsCall[] = [
   { service: 'ssm', operation: 'DescribeMaintenanceWindows', action: 'ssm:DescribeMaintenanceWindows', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
   { service: 'ssm', operation: 'ListTagsForResource', action: 'ssm:ListTagsForResource', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
   { service: 'ssm', operation: 'GetMaintenanceWindow', action: 'ssm:GetMaintenanceWindow', features: ['window-discovery'], resource: { kind: 'any' }, mutating: false },
   { service: 'ssm', operation: 'DescribeInstanceInformation', action: 'ssm:DescribeInstanceInformation', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
-  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'document', name: 'AWS-RunShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events'], resource: { kind: 'document', name: 'AWS-RunShellScript' }, mutating: true },
   { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events'], resource: { kind: 'document', name: 'AWS-RunPowerShellScript' }, mutating: true },
+  { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['maintenance-tasks'], resource: { kind: 'task-documents' }, mutating: true },
   { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'group-instances' }, mutating: true },
   { service: 'ssm', operation: 'ListCommandInvocations', action: 'ssm:ListCommandInvocations', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
+  // IAM has no resource type for CancelCommand: granted on * by the one exception iam.ts makes (it only stops commands).
+  { service: 'ssm', operation: 'CancelCommand', action: 'ssm:CancelCommand', features: ['maintenance-tasks'], resource: { kind: 'any' }, mutating: true },
 ];
 
 /** SendCommand accepts at most 50 instance ids per call. */
 export const SEND_COMMAND_MAX = 50;
 /** Delivery timeout of a command that has not started (SSM's minimum). */
 const DELIVERY_TIMEOUT_S = 30;
-const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+/** Final invocation statuses (`Cancelling` is not: the script may still run until SSM says `Cancelled`). */
+const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
 /** The platforms commands are written for, and the document that runs each one's script. */
 type Platform = 'linux' | 'windows';
@@ -183,31 +189,43 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   /**
    * Sends one command to instances, the script chosen by each instance's platform as SSM reports it (the platform
    * SSM itself matches documents against): one SendCommand per document and 50 instances. Instances without an SSM
-   * agent online, or on a platform the command has no script for, are answered at once as undeliverable.
+   * agent online, or on a platform the command has no script for, are answered at once as undeliverable. `run`: a
+   * task's own document, sent instead to every online instance whatever its platform (the document decides where it
+   * runs), and the task's own output location.
    */
-  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], scripts: Partial<Record<Platform, string>>, timeoutSeconds: number, comment: string, event?: EventName): Promise<CommandHandle> {
+  private async sendScript(kind: 'event' | 'bypass' | 'script', group: string, all: readonly string[], scripts: Partial<Record<Platform, string>>, timeoutSeconds: number, comment: string, event?: EventName, run: Omit<ScriptOptions, 'mayRerun'> = {}): Promise<CommandHandle> {
     const managed = await this.managedInstances(all);
-    const byPlatform = new Map<Platform, string[]>();
+    /** Instances per document name, with the parameters that document gets. */
+    const byDocument = new Map<string, { parameters: Record<string, string[]>; ids: string[] }>();
+    const add = (document: string, parameters: Record<string, string[]>, id: string): void => {
+      const entry = byDocument.get(document) ?? { parameters, ids: [] };
+      entry.ids.push(id);
+      byDocument.set(document, entry);
+    };
     const skipped: { instanceId: string; detail: string }[] = [];
     for (const id of all) {
       const m = managed.get(id);
       const platform = platformOf(m?.platform);
+      const script = platform === null ? undefined : scripts[platform];
       if (m?.online !== true) skipped.push({ instanceId: id, detail: 'Undeliverable: no SSM agent online' });
-      else if (platform === null || scripts[platform] === undefined) skipped.push({ instanceId: id, detail: `Invalid Platform: ${m.platform}` });
-      else byPlatform.set(platform, [...(byPlatform.get(platform) ?? []), id]);
+      // A document gets its own parameters only: executionTimeout is AWS-RunShellScript's, others may refuse it.
+      else if (run.document !== undefined) add(run.document.name, Object.fromEntries(Object.entries(run.document.parameters).map(([k, v]) => [k, [...v]])), id);
+      else if (platform === null || script === undefined) skipped.push({ instanceId: id, detail: `Invalid Platform: ${m.platform}` });
+      else add(DOCUMENTS[platform], { commands: [script], executionTimeout: [String(timeoutSeconds + 10)] }, id);
     }
+    const output = run.output ?? this.output;
     const commandIds: string[] = [];
-    for (const [platform, ids] of byPlatform) {
+    for (const [document, { parameters, ids }] of byDocument) {
       for (let i = 0; i < ids.length; i += SEND_COMMAND_MAX) {
         const r = await this.send(() =>
           this.ssm.send(
             new SendCommandCommand({
-              DocumentName: DOCUMENTS[platform],
+              DocumentName: document,
               InstanceIds: ids.slice(i, i + SEND_COMMAND_MAX),
-              Parameters: { commands: [scripts[platform] ?? ''], executionTimeout: [String(timeoutSeconds + 10)] },
+              Parameters: parameters,
               TimeoutSeconds: DELIVERY_TIMEOUT_S,
               Comment: comment.slice(0, 100),
-              ...(this.output ? { OutputS3BucketName: this.output.bucket, OutputS3KeyPrefix: this.output.prefix } : {}),
+              ...(output ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: output.prefix } : {}),
             }),
           ),
         );
@@ -236,15 +254,17 @@ export class SsmAdapter implements WindowSource, CommandRunner {
   private readonly scriptsSent = new Map<string, CommandHandle>();
 
   /**
-   * A maintenance script by SendCommand (AWS-RunShellScript); SSM Agent itself reboots on exit 194 and runs the
-   * script again. A repeat of the same command id is not sent twice by this process (SSM has no idempotency token:
-   * a controller killed between SendCommand and its commit may send it once more after a restart).
+   * A maintenance script by SendCommand (AWS-RunShellScript, or the task's document with its parameters); SSM
+   * Agent itself reboots on exit 194 and runs the script again. A repeat of the same command id is not sent twice by
+   * this process (SSM has no idempotency token: a controller killed between SendCommand and its commit may send it
+   * once more after a restart).
    */
-  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number): Promise<CommandHandle> {
+  async runScript(group: string, instanceId: string, commandId: string, script: string, timeoutMs: number, options: ScriptOptions = { mayRerun: false }): Promise<CommandHandle> {
     const seen = this.scriptsSent.get(commandId);
     if (seen !== undefined) return seen;
     const timeoutSeconds = Math.max(30, Math.round(timeoutMs / 1000));
-    const sent = await this.sendScript('script', group, [instanceId], { linux: script }, timeoutSeconds, `fleetwarden ${commandId}`);
+    const run = { ...(options.document === undefined ? {} : { document: options.document }), ...(options.output === undefined ? {} : { output: options.output }) };
+    const sent = await this.sendScript('script', group, [instanceId], { linux: script }, timeoutSeconds, `fleetwarden ${commandId}`, undefined, run);
     const handle: CommandHandle = { ...sent, id: commandId, ref: sent.id };
     this.scriptsSent.set(commandId, handle);
     if (this.undeliverable.has(sent.id)) {
@@ -252,6 +272,14 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       this.undeliverable.delete(sent.id);
     }
     return handle;
+  }
+
+  /** CancelCommand for one instance of the script's SSM command (its id is the handle's `ref`, kept in the store). */
+  async cancel(handle: CommandHandle, instanceId: string): Promise<void> {
+    const ref = handle.ref ?? this.scriptsSent.get(handle.id)?.ref;
+    for (const commandId of (ref ?? '').split(',').filter((x) => x !== '' && !x.startsWith('undeliverable-'))) {
+      await this.send(() => this.ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] })));
+    }
   }
 
   async results(handles: readonly CommandHandle[]): Promise<CommandResults> {
@@ -277,7 +305,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
             const output = (inv.CommandPlugins ?? []).map((p) => p.Output ?? '').join('\n');
             const at = this.clock.now();
             if (h.kind === 'script') {
-              const status = inv.Status === 'Success' ? 'success' : inv.Status === 'TimedOut' && inv.StatusDetails !== 'DeliveryTimedOut' ? 'timed-out' : inv.Status === 'Failed' || inv.Status === 'TimedOut' ? 'failed' : 'undeliverable';
+              const status = inv.Status === 'Success' ? 'success' : inv.Status === 'Cancelled' ? 'cancelled' : inv.Status === 'TimedOut' && inv.StatusDetails !== 'DeliveryTimedOut' ? 'timed-out' : inv.Status === 'Failed' || inv.Status === 'TimedOut' ? 'failed' : 'undeliverable';
               const code = inv.CommandPlugins?.[0]?.ResponseCode;
               out.scripts.push({ commandId: h.id, instanceId, status, exitCode: code ?? null, output, at, reboots: 0 });
             } else if (h.kind === 'bypass') {

@@ -38,13 +38,13 @@ interface SimCommand {
   event?: EventName;
   instanceIds: string[];
   /** Per instance: when it answers (null = never), and the answer. */
-  answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string; exitCode?: number | null; output?: string; reboots?: number; undeliverable?: boolean }>;
+  answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string; exitCode?: number | null; output?: string; reboots?: number; undeliverable?: boolean; cancelled?: boolean }>;
 }
 
 /** An action the simulated cloud carried out, for checking a controller's behaviour from the outside. */
 export interface SimAction {
   at: number;
-  action: 'start' | 'stop' | 'register' | 'deregister' | 'run-event' | 'check-bypass' | 'run-script';
+  action: 'start' | 'stop' | 'register' | 'deregister' | 'run-event' | 'check-bypass' | 'run-script' | 'cancel-script';
   instanceId: string;
   /** Power before the action (start/stop); target group for (de)registration; event name. */
   detail: string;
@@ -414,7 +414,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   /**
    * A maintenance script: behaves as the first `commands` entry of the group whose `match` it contains (exit codes
    * per instance and run), otherwise exits 0 after 10 s. Exit 194 reboots the instance (health initializing for
-   * `rebootTime`) and runs the script again, as SSM does; the final run's result is what the handle reports.
+   * `rebootTime`) and runs the script again, as SSM does; the final run's result is what the handle reports. An SSM
+   * document task comes as its description (`AWS-RunPatchBaseline Operation=Scan`) and is matched the same way.
    */
   async runScript(group: string, instanceId: string, commandId: string, script: string): Promise<CommandHandle> {
     const seen = this.state.scriptIds?.[commandId];
@@ -447,6 +448,17 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return handle;
   }
 
+  /** Stops a script still running: it reports `cancelled` from now on; one that already ended keeps its result. */
+  async cancel(handle: CommandHandle, instanceId: string): Promise<void> {
+    const now = this.advance();
+    this.throttle();
+    const a = this.state.commands[handle.id]?.answers[instanceId];
+    const running = a !== undefined && (a.at === null || a.at > now);
+    this.state.log.push({ at: now, action: 'cancel-script', instanceId, detail: handle.id, ok: running });
+    if (running) Object.assign(a, { at: now, ok: false, cancelled: true, exitCode: null, output: `${a.output?.split('\n')[0] ?? 'script'}\n[cancelled]` });
+    this.save();
+  }
+
   async checkBypass(group: string, ids: readonly string[]): Promise<CommandHandle> {
     const present = new Set(this.spec.groups[group]?.bypassPresent ?? []);
     return this.newCommand('bypass', group, ids, (i, now) => ({ at: now + 2000, ok: true, bypass: present.has(i.id) ? 'present' : 'absent' }));
@@ -471,7 +483,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
           open++;
           continue;
         }
-        if (cmd.kind === 'script') out.scripts.push({ commandId: h.id, instanceId: iid, status: a.undeliverable === true ? 'undeliverable' : a.ok ? 'success' : 'failed', exitCode: a.exitCode ?? null, output: a.output ?? a.detail ?? '', at: a.at, reboots: a.reboots ?? 0 });
+        if (cmd.kind === 'script') out.scripts.push({ commandId: h.id, instanceId: iid, status: a.undeliverable === true ? 'undeliverable' : a.cancelled === true ? 'cancelled' : a.ok ? 'success' : 'failed', exitCode: a.exitCode ?? null, output: a.output ?? a.detail ?? '', at: a.at, reboots: a.reboots ?? 0 });
         else if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
         else out.bypass.push({ instanceId: iid, result: a.bypass ?? 'unknown', at: a.at });
       }

@@ -21,7 +21,7 @@ import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type Wor
 import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
-import { isOpen, type WindowExecution } from '../../maintenance/model.js';
+import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 import type { AwsCall } from '../../providers/aws/calls.js';
 
@@ -42,7 +42,8 @@ import type { AwsCall } from '../../providers/aws/calls.js';
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
- * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands) · `META/HSEQ` (history id counter).
+ * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
+ * `K#<group>/<execution id>` (operators' cancel requests) · `META/HSEQ` (history id counter).
  */
 /**
  * Every DynamoDB call the store makes at run time (providers/aws/calls.ts): the IAM policy is generated from it.
@@ -528,7 +529,8 @@ export class DynamoStore implements Store {
 
   private static agentCommand(i: Item): AgentCommand {
     const result = str(i, 'result');
-    return { ...(JSON.parse(str(i, 'body') ?? '{}') as AgentCommand), ...(result === undefined ? {} : { result: JSON.parse(result) as AgentCommandResult }) };
+    const cancel = num(i, 'cancel');
+    return { ...(JSON.parse(str(i, 'body') ?? '{}') as AgentCommand), ...(cancel === undefined ? {} : { cancelRequestedAt: cancel }), ...(result === undefined ? {} : { result: JSON.parse(result) as AgentCommandResult }) };
   }
 
   async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
@@ -561,6 +563,16 @@ export class DynamoStore implements Store {
     }
   }
 
+  async cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean> {
+    try {
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #c = if_not_exists(#c, :c)', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#c': 'cancel', '#r': 'result' }, ExpressionAttributeValues: { ':c': N(at) } }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   async pruneAgentCommands(sentBefore: number): Promise<number> {
     const old: Item[] = [];
     let start: Item | undefined;
@@ -571,6 +583,25 @@ export class DynamoStore implements Store {
     } while (start !== undefined);
     await this.batch(old.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
     return old.length;
+  }
+
+  async requestCancel(r: CancelRequest): Promise<boolean> {
+    try {
+      await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`K#${r.group}`), sk: S(r.execution), body: S(JSON.stringify(r)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async cancelRequests(group: string): Promise<CancelRequest[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :k', ExpressionAttributeValues: { ':k': S(`K#${group}`) } });
+    return items.map((i) => JSON.parse(str(i, 'body') ?? '{}') as CancelRequest);
+  }
+
+  async removeCancelRequest(execution: string): Promise<void> {
+    await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`K#${execution.split('/')[0] ?? ''}`), sk: S(execution) } }));
   }
 
   close(): Promise<void> {

@@ -8,7 +8,7 @@ import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import { problemKey, type ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
-import { isOpen, type WindowExecution } from '../../maintenance/model.js';
+import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
@@ -35,6 +35,9 @@ const MIGRATIONS: readonly string[] = [
   // Lease generations (fencing tokens) and each group's reported problems.
   `ALTER TABLE leases ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE problems (grp TEXT NOT NULL, key TEXT NOT NULL, since INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (grp, key));`,
+  // Operators' cancel requests of window executions (`executions cancel`), until the group's controller takes them.
+  `CREATE TABLE cancel_requests (execution TEXT PRIMARY KEY, grp TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX cancel_requests_grp ON cancel_requests(grp);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -301,6 +304,12 @@ export class SqliteStore implements Store {
     return this.stmt('UPDATE agent_commands SET result = ? WHERE id = ? AND instance_id = ? AND result IS NULL').run(JSON.stringify(result), id, instanceId).changes > 0;
   }
 
+  async cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean> {
+    // The mark lives in the command's body, which the agent reads; the first request's time is kept.
+    const sql = "UPDATE agent_commands SET body = json_set(body, '$.cancelRequestedAt', coalesce(json_extract(body, '$.cancelRequestedAt'), ?)) WHERE id = ? AND instance_id = ? AND result IS NULL";
+    return this.stmt(sql).run(at, id, instanceId).changes > 0;
+  }
+
   async pruneAgentCommands(sentBefore: number): Promise<number> {
     return this.stmt('DELETE FROM agent_commands WHERE sent_at < ?').run(sentBefore).changes;
   }
@@ -315,6 +324,18 @@ export class SqliteStore implements Store {
   async execution(id: string): Promise<WindowExecution | null> {
     const row = this.stmt('SELECT body FROM executions WHERE id = ?').get(id) as { body: string } | undefined;
     return row === undefined ? null : (JSON.parse(row.body) as WindowExecution);
+  }
+
+  async requestCancel(r: CancelRequest): Promise<boolean> {
+    return this.stmt('INSERT OR IGNORE INTO cancel_requests (execution, grp, body) VALUES (?, ?, ?)').run(r.execution, r.group, JSON.stringify(r)).changes > 0;
+  }
+
+  async cancelRequests(group: string): Promise<CancelRequest[]> {
+    return (this.stmt('SELECT body FROM cancel_requests WHERE grp = ? ORDER BY execution').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CancelRequest);
+  }
+
+  async removeCancelRequest(execution: string): Promise<void> {
+    this.stmt('DELETE FROM cancel_requests WHERE execution = ?').run(execution);
   }
 
   async close(): Promise<void> {
