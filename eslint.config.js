@@ -2,6 +2,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The folders of src/, lowest first (DESIGN.md): a folder imports only from folders of a lower layer, never from a
+ * higher one nor from a sibling on its own layer — so the folders form no cycle. `agent/` is the on-instance daemon:
+ * it stands apart and takes only `domain/`.
+ */
+const LAYERS = [['domain'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli']];
+const FOLDERS = [...LAYERS.flat(), 'agent'];
+function allowed(folder) {
+  if (folder === 'agent') return ['domain'];
+  const layer = LAYERS.findIndex((l) => l.includes(folder));
+  return [...LAYERS.slice(0, layer).flat(), ...(folder === 'cli' ? ['agent'] : [])];
+}
+const layering = FOLDERS.map((folder) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: FOLDERS.filter((other) => other !== folder && !allowed(folder).includes(other)).map((other) => ({
+          group: [`../${other}`, `../${other}/**`, `../../${other}`, `../../${other}/**`],
+          message: `src/${folder} may import only from ${allowed(folder).join(', ') || 'nothing else'} (the layers of DESIGN.md; see eslint.config.js)`,
+        })),
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.fleetwarden/**', 'eslint.config.js'] },
   js.configs.recommended,
@@ -19,6 +46,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layering,
   // Plain JavaScript helpers (the test runner) are outside the TypeScript project: lint them without types.
   { files: ['scripts/**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {

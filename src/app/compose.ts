@@ -8,7 +8,7 @@ import type { ObjectStore, Store, WindowSource } from '../ports/index.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { DirectoryObjectStore } from '../store/objects/objects.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
-import type { SimulatorSpec } from '../providers/simulator/spec.js';
+import type { SimulatorSpec } from '../config/simulator-spec.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore } from '../store/sqlite/store.js';

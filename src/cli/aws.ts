@@ -15,7 +15,7 @@ output and DynamoDB for the state table only when configured.`,
     const { values } = parse(args, { config: { type: 'string' } }, false);
     const config = loadConfigFile(values.config ?? 'fleetwarden.yaml');
     // The declarations live beside the adapters, and with them the AWS SDK: loaded only for this command.
-    const { iamPolicy } = await import('../providers/aws/iam.js');
+    const { iamPolicy } = await import('../app/iam-policy.js');
     io.out(JSON.stringify(iamPolicy(config), null, 2));
     return EXIT.ok;
   },

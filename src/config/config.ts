@@ -1,8 +1,8 @@
-import type { Limit } from '../maintenance/dispatch.js';
+import type { Limit } from '../domain/limits.js';
 import type { Count } from '../domain/counts.js';
 import type { KeyValue } from './keys.js';
 import type { Schedule } from '../schedule/schedule.js';
-import type { SimulatorSpec } from '../providers/simulator/spec.js';
+import type { SimulatorSpec } from './simulator-spec.js';
 
 /** Tag and window naming of a deployment: `fleetwarden` (FW-, fleetwarden:) or `clonesquad` (CS-, clonesquad:). */
 export type Preset = 'fleetwarden' | 'clonesquad';

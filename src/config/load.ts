@@ -5,7 +5,7 @@ import { ScheduleError, ValidationError, ValidationErrors } from '../domain/erro
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
 import { type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
-import { parseMaxConcurrency, parseMaxErrors } from '../maintenance/dispatch.js';
+import { parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
 import { parseCount } from '../domain/counts.js';
 import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
 import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_COUNT } from '../domain/counts.js';
 import { quoted } from '../domain/durations.js';
-import { simulatorSchema } from '../providers/simulator/spec.js';
+import { simulatorSchema } from './simulator-spec.js';
 import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
 
 /**

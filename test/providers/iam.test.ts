@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { InvariantError, ValidationError } from '../../src/domain/errors.js';
-import type { AwsCall } from '../../src/providers/aws/calls.js';
-import { AWS_CALLS, type IamPolicy, iamPolicy, MUTATING_ON_ANY } from '../../src/providers/aws/iam.js';
+import type { AwsCall } from '../../src/ports/aws-calls.js';
+import { AWS_CALLS, type IamPolicy, iamPolicy, MUTATING_ON_ANY } from '../../src/app/iam-policy.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

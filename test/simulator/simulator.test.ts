@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { namingFor } from '../../src/config/config.js';
 import { VirtualClock } from '../../src/domain/time.js';
 import { Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
-import type { SimulatorSpec } from '../../src/providers/simulator/spec.js';
+import type { SimulatorSpec } from '../../src/config/simulator-spec.js';
 
 const T0 = Date.parse('2026-01-05T00:00:00Z');
 const naming = namingFor('fleetwarden');

@@ -11,7 +11,7 @@ import {
 import { FleetwardenError } from '../../domain/errors.js';
 import type { ObservedInstance, PowerState, ProviderHealth } from '../../domain/model.js';
 import type { ActionResult, Clock, FleetProvider } from '../../ports/index.js';
-import type { AwsCall } from './calls.js';
+import type { AwsCall } from '../../ports/aws-calls.js';
 
 /** AWS answered with an error the controller can act on; `retryable` marks throttling and server faults. */
 export class AwsError extends FleetwardenError {
@@ -27,7 +27,7 @@ export class AwsError extends FleetwardenError {
 
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
 
-/** Every EC2 call this adapter makes (calls.ts): the IAM policy is generated from it. */
+/** Every EC2 call this adapter makes (ports/aws-calls.ts): the IAM policy is generated from it. */
 export const EC2_CALLS: readonly AwsCall[] = [
   { service: 'ec2', operation: 'DescribeInstances', action: 'ec2:DescribeInstances', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
   { service: 'ec2', operation: 'DescribeInstanceStatus', action: 'ec2:DescribeInstanceStatus', features: ['fleet'], resource: { kind: 'any' }, mutating: false },

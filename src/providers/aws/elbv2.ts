@@ -10,10 +10,10 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { TargetHealth } from '../../domain/model.js';
 import type { Clock, LoadBalancer } from '../../ports/index.js';
-import type { AwsCall } from './calls.js';
+import type { AwsCall } from '../../ports/aws-calls.js';
 import { type AwsError, mapAwsError } from './ec2.js';
 
-/** Every ELBv2 call this adapter makes (calls.ts): the IAM policy is generated from it. */
+/** Every ELBv2 call this adapter makes (ports/aws-calls.ts): the IAM policy is generated from it. */
 export const ELBV2_CALLS: readonly AwsCall[] = [
   { service: 'elasticloadbalancing', operation: 'DescribeTargetGroups', action: 'elasticloadbalancing:DescribeTargetGroups', features: ['fleet'], resource: { kind: 'any' }, mutating: false },
   { service: 'elasticloadbalancing', operation: 'DescribeTags', action: 'elasticloadbalancing:DescribeTags', features: ['fleet'], resource: { kind: 'any' }, mutating: false },

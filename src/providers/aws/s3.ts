@@ -1,11 +1,11 @@
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStore, StoredObject } from '../../ports/index.js';
-import { checkKey } from '../../store/objects/objects.js';
-import type { AwsCall } from './calls.js';
+import { checkKey } from '../../domain/object-keys.js';
+import type { AwsCall } from '../../ports/aws-calls.js';
 import { mapAwsError } from './ec2.js';
 
 /**
- * Every S3 call this store makes (calls.ts): the IAM policy is generated from it. Listing needs s3:ListBucket on the
+ * Every S3 call this store makes (ports/aws-calls.ts): the IAM policy is generated from it. Listing needs s3:ListBucket on the
  * bucket — which is also what lets S3 answer a missing object with 404 (null) rather than 403.
  */
 export const S3_CALLS: readonly AwsCall[] = [

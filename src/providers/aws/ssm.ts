@@ -17,12 +17,12 @@ import type { SsmWindowInfo } from '../../config/ssm-windows.js';
 import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, WindowSource } from '../../ports/index.js';
-import type { AwsCall } from './calls.js';
+import type { AwsCall } from '../../ports/aws-calls.js';
 import { AwsError, mapAwsError } from './ec2.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
 
 /**
- * Every SSM call this adapter makes (calls.ts): the IAM policy is generated from it. Windows come from discovery;
+ * Every SSM call this adapter makes (ports/aws-calls.ts): the IAM policy is generated from it. Windows come from discovery;
  * commands are sent for events and bypass checks (shell or PowerShell), and for maintenance tasks: the documents the
  * configuration's tasks run (AWS-RunShellScript for a `command`, a task's own `document`), cancelled by CancelCommand.
  */
@@ -36,7 +36,7 @@ export const SSM_CALLS: readonly AwsCall[] = [
   { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['maintenance-tasks'], resource: { kind: 'task-documents' }, mutating: true },
   { service: 'ssm', operation: 'SendCommand', action: 'ssm:SendCommand', features: ['events', 'maintenance-tasks'], resource: { kind: 'group-instances' }, mutating: true },
   { service: 'ssm', operation: 'ListCommandInvocations', action: 'ssm:ListCommandInvocations', features: ['events', 'maintenance-tasks'], resource: { kind: 'any' }, mutating: false },
-  // IAM has no resource type for CancelCommand: granted on * by the one exception iam.ts makes (it only stops commands).
+  // IAM has no resource type for CancelCommand: granted on * by the one exception app/iam-policy.ts makes (it only stops commands).
   { service: 'ssm', operation: 'CancelCommand', action: 'ssm:CancelCommand', features: ['maintenance-tasks'], resource: { kind: 'any' }, mutating: true },
 ];
 

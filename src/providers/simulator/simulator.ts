@@ -7,7 +7,7 @@ import { FleetwardenError } from '../../domain/errors.js';
 import type { EventName, ObservedInstance, PowerState, ProviderHealth, TargetHealth } from '../../domain/model.js';
 import { parseInstant } from '../../domain/time.js';
 import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, WindowSource } from '../../ports/index.js';
-import type { ScriptSpec, SimulatorSpec } from './spec.js';
+import type { ScriptSpec, SimulatorSpec } from '../../config/simulator-spec.js';
 import type { TaskRunResult } from '../../maintenance/model.js';
 
 /** A retryable provider error (throttling): the executor backs off and tries again. */

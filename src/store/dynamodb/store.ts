@@ -23,7 +23,7 @@ import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
-import type { AwsCall } from '../../providers/aws/calls.js';
+import type { AwsCall } from '../../ports/aws-calls.js';
 
 /**
  * The Store on DynamoDB, in one table (`pk`, `sk`). DynamoDB Local stand-ins such as dynalite have no
@@ -46,7 +46,7 @@ import type { AwsCall } from '../../providers/aws/calls.js';
  * `K#<group>/<execution id>` (operators' cancel requests) · `META/HSEQ` (history id counter).
  */
 /**
- * Every DynamoDB call the store makes at run time (providers/aws/calls.ts): the IAM policy is generated from it.
+ * Every DynamoDB call the store makes at run time (ports/aws-calls.ts): the IAM policy is generated from it.
  * CreateTable is not among them: the table is created by the operator (README), `createTable` is for tests.
  */
 export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'Scan', 'BatchWriteItem'] as const).map((operation) => ({

@@ -1,16 +1,9 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { ValidationError } from '../../domain/errors.js';
+import { checkKey } from '../../domain/object-keys.js';
 import type { ObjectStore, StoredObject } from '../../ports/index.js';
 
-/** Object keys are relative paths: no empty segment, no `.`/`..`, no backslash — nothing that escapes the root. */
-export function checkKey(key: string): string {
-  const parts = key.split('/');
-  if (key === '' || key.startsWith('/') || key.includes('\\') || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new ValidationError('key', `"${key}" is not a valid object key`);
-  }
-  return key;
-}
+export { checkKey } from '../../domain/object-keys.js';
 
 /** The default object store: files under a directory, written atomically. */
 export class DirectoryObjectStore implements ObjectStore {

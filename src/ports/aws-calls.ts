@@ -1,11 +1,11 @@
 /**
  * The AWS calls an adapter makes, declared beside it (EC2_CALLS in ec2.ts, SSM_CALLS in ssm.ts, ...): the IAM policy
- * (`fleetwarden aws iam-policy`, iam.ts) is generated from these declarations and the features a configuration
+ * (`fleetwarden aws iam-policy`, app/iam-policy.ts) is generated from these declarations and the features a configuration
  * uses, and a test proves every call the adapters make on the wire is declared and granted. A new call is one more
  * line in its adapter's table. No SDK here: the types are shared with the store and the CLI.
  */
 
-/** What in a configuration makes the controller call AWS (iam.ts says how a configuration turns each on). */
+/** What in a configuration makes the controller call AWS (app/iam-policy.ts says how a configuration turns each on). */
 export const AWS_FEATURES = ['fleet', 'window-discovery', 'events', 'maintenance-tasks', 'output-bucket', 'state-table'] as const;
 export type AwsFeature = (typeof AWS_FEATURES)[number];
 

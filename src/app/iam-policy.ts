@@ -1,11 +1,11 @@
-import type { FleetConfig } from '../../config/config.js';
-import { InvariantError, ValidationError } from '../../domain/errors.js';
-import { DYNAMODB_CALLS } from '../../store/dynamodb/store.js';
-import type { AwsCall, AwsFeature, AwsResource } from './calls.js';
-import { EC2_CALLS } from './ec2.js';
-import { ELBV2_CALLS } from './elbv2.js';
-import { S3_CALLS } from './s3.js';
-import { SSM_CALLS } from './ssm.js';
+import type { FleetConfig } from '../config/config.js';
+import { InvariantError, ValidationError } from '../domain/errors.js';
+import { DYNAMODB_CALLS } from '../store/dynamodb/store.js';
+import type { AwsCall, AwsFeature, AwsResource } from '../ports/aws-calls.js';
+import { EC2_CALLS } from '../providers/aws/ec2.js';
+import { ELBV2_CALLS } from '../providers/aws/elbv2.js';
+import { S3_CALLS } from '../providers/aws/s3.js';
+import { SSM_CALLS } from '../providers/aws/ssm.js';
 
 interface Statement {
   readonly Sid: string;
@@ -113,7 +113,7 @@ function statementKind(c: AwsCall): StatementKind {
 }
 
 /**
- * The least-privilege IAM policy for a configuration, generated from the calls the adapters declare (calls.ts)
+ * The least-privilege IAM policy for a configuration, generated from the calls the adapters declare (ports/aws-calls.ts)
  * and the features the configuration uses. Read-only calls IAM cannot narrow are on `*`; every mutating call
  * names its resources (but ssm:CancelCommand, see MUTATING_ON_ANY), and those on instances and target groups only
  * when tagged with one of the groups.
