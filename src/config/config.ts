@@ -130,3 +130,6 @@ export interface FleetConfig {
   /** The simulated fleet (provider: simulator), validated. */
   readonly simulator: SimulatorSpec | undefined;
 }
+
+/** A task's health check is stopped after this when its `healthCheck.timeout` is not given. */
+export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 30_000;

@@ -4,7 +4,7 @@ import { DAY_MS, formatDuration, HOUR_MS, MAX_DURATION_MS, parseDuration, SECOND
 import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
-import { type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
+import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
 import { parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
 import { parseCount } from '../domain/counts.js';
 import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
@@ -216,7 +216,7 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
     if (t.drain !== true) {
       for (const f of ['capacityFloor', 'healthCheck', 'settle'] as const) if (t[f] !== undefined) problems.add(`${path}.${f}`, 'only applies with drain: true');
     }
-    const healthCheck = t.healthCheck === undefined ? null : { command: t.healthCheck.command, timeoutMs: dur('healthCheck.timeout', t.healthCheck.timeout, 30_000, SECOND_MS, HOUR_MS), withinMs: dur('healthCheck.within', t.healthCheck.within, 5 * 60_000, SECOND_MS, DAY_MS) };
+    const healthCheck = t.healthCheck === undefined ? null : { command: t.healthCheck.command, timeoutMs: dur('healthCheck.timeout', t.healthCheck.timeout, DEFAULT_HEALTH_CHECK_TIMEOUT_MS, SECOND_MS, HOUR_MS), withinMs: dur('healthCheck.within', t.healthCheck.within, 5 * 60_000, SECOND_MS, DAY_MS) };
     // 48 hours: SSM Run Command's longest execution timeout.
     const timeoutMs = dur('timeout', t.timeout, 3_600_000, 30_000, 48 * HOUR_MS);
     const settleMs = dur('settle', t.settle, 0, 0, DAY_MS);

@@ -7,7 +7,7 @@
  * → put back → wait until healthy, never below the capacity floor, and a failed target stays out, reported.
  */
 import { createHash } from 'node:crypto';
-import { describeDocument, type DocumentCall, type TaskDecl } from '../config/config.js';
+import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, describeDocument, type DocumentCall, type TaskDecl } from '../config/config.js';
 import { resolveCount } from '../domain/counts.js';
 import { formatDuration } from '../domain/durations.js';
 import type { TargetHealth } from '../domain/model.js';
@@ -135,7 +135,7 @@ function finish(inv: Invocation, status: InvocationStatus, detail: string, now: 
 
 /** The action running a task's script or document (purpose `task`), or its health check. */
 function scriptAction(task: TaskDecl, purpose: 'task' | 'health', id: string, instanceId: string, reason: string): MaintenanceAction {
-  if (purpose === 'health') return { kind: 'run-script', task: task.name, commandId: id, instanceId, purpose, script: task.healthCheck?.command ?? 'true', timeoutMs: task.healthCheck?.timeoutMs ?? 30_000, mayRerun: task.rerunOnResume, reason };
+  if (purpose === 'health') return { kind: 'run-script', task: task.name, commandId: id, instanceId, purpose, script: task.healthCheck?.command ?? 'true', timeoutMs: task.healthCheck?.timeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS, mayRerun: task.rerunOnResume, reason };
   const script = task.command ?? (task.document === null ? 'true' : describeDocument(task.document));
   return { kind: 'run-script', task: task.name, commandId: id, instanceId, purpose, script, ...(task.document === null ? {} : { document: task.document }), ...(task.output === null ? {} : { output: task.output }), timeoutMs: task.timeoutMs, mayRerun: task.rerunOnResume, reason };
 }
@@ -260,7 +260,7 @@ function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: 
     case 'checking': {
       if (result === undefined) {
         if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'checked again');
-        if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? 30_000) + LOST_AFTER_MS) return inv;
+        if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS) + LOST_AFTER_MS) return inv;
       } else if (result.status === 'success') {
         return putBack(s, task, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
       }
