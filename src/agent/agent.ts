@@ -19,6 +19,8 @@ export interface AgentCommand {
   readonly path?: string;
   readonly script?: string;
   readonly mayRerun?: boolean;
+  /** Commands of the same delivery this one replaces (the controller's retries): run once for all of them. */
+  readonly replaces?: readonly string[];
   readonly timeoutMs: number;
 }
 
@@ -164,8 +166,20 @@ export class Agent {
     this.track(this.scriptChain);
   }
 
+  private known(id: string): boolean {
+    return this.running.has(id) || this.done.has(id) || this.unposted.has(id);
+  }
+
   private startCommand(c: AgentCommand): void {
-    if (this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
+    if (this.known(c.id)) return;
+    // A retry of a delivery this agent already started: not run again. Posting the first run's result answers the
+    // retry too (the controller passes it on), so it is only remembered here.
+    const first = (c.replaces ?? []).find((id) => this.known(id));
+    if (first !== undefined) {
+      this.o.log.info(`command ${c.id} (event ${c.event ?? ''}) is a retry of ${first}, already run or running: not run again`);
+      this.remember(c.id);
+      return;
+    }
     this.running.add(c.id);
     const work = (async () => {
       let result: { outcome: string; exitCode: number | null; output: string; reboots?: number };
@@ -228,14 +242,18 @@ export class Agent {
         if (r.ok || (r.status >= 400 && r.status < 500)) {
           if (!r.ok) this.o.log.error(`result of ${id} refused: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
           this.unposted.delete(id);
-          this.done.add(id);
-          // Command ids are only remembered while the controller could still list them (a day at most).
-          if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
+          this.remember(id);
         }
       } catch {
         return; // unreachable: posted on a later poll
       }
     }
+  }
+
+  private remember(id: string): void {
+    this.done.add(id);
+    // Command ids are only remembered while the controller could still list them (a day at most).
+    if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
   }
 
   /** Waits for scripts and commands started so far (tests, and a clean shutdown). */

@@ -48,6 +48,8 @@ function checkCommand(raw: unknown): AgentCommand | string {
   if (kind === 'bypass' && typeof path !== 'string') return `command ${id}: a bypass check without a path`;
   const script = c['script'];
   if (kind === 'script' && typeof script !== 'string') return `command ${id}: a maintenance script without a script`;
+  const replaces = c['replaces'] ?? [];
+  if (!isStringArray(replaces) || replaces.some((r) => !/^[\w./:-]{1,200}$/.test(r))) return `command ${id}: replaces is not a list of command ids`;
   return {
     id,
     kind: kind as AgentCommand['kind'],
@@ -56,6 +58,7 @@ function checkCommand(raw: unknown): AgentCommand | string {
     ...(kind === 'event' ? { event: event as string } : {}),
     ...(typeof path === 'string' ? { path } : {}),
     ...(typeof script === 'string' ? { script, mayRerun: c['mayRerun'] === true } : {}),
+    ...(replaces.length > 0 ? { replaces } : {}),
   };
 }
 

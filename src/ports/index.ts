@@ -140,6 +140,11 @@ export interface AgentCommand {
   readonly mayRerun?: boolean;
   readonly timeoutMs: number;
   readonly sentAt: number;
+  /**
+   * Earlier commands of the same delivery (event and arguments) this one replaces, still unanswered when it was
+   * queued: the agent runs the delivery once, and the first run's result answers them all.
+   */
+  readonly replaces?: readonly string[];
   readonly result?: AgentCommandResult;
 }
 
