@@ -213,6 +213,8 @@ export async function instanceView(store: Store, config: FleetConfig, instanceId
   return {
     instance: instanceId,
     group: record.group,
+    // The agent's default script directories follow the deployment's naming (clonesquad: the seed's).
+    preset: config.naming.preset,
     state: record.state,
     // What the agent blocks ports on: the lifecycle's draining, or out of service for a maintenance task.
     drain: record.state === 'draining' || outOfService,

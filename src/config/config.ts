@@ -15,12 +15,14 @@ export interface Naming {
   readonly windowPrefix: string;
   /** Where in-instance event scripts live. */
   readonly eventDir: string;
+  /** Where the agent's per-state scripts live (`<dir>/<state>/*`): the seed watcher's directory with clonesquad. */
+  readonly stateScriptDir: string;
 }
 
 export function namingFor(preset: Preset): Naming {
   return preset === 'clonesquad'
-    ? { preset, tagPrefix: 'clonesquad', windowPrefix: 'CS', eventDir: '/etc/cs-ssm/' }
-    : { preset, tagPrefix: 'fleetwarden', windowPrefix: 'FW', eventDir: '/etc/fleetwarden/events/' };
+    ? { preset, tagPrefix: 'clonesquad', windowPrefix: 'CS', eventDir: '/etc/cs-ssm/', stateScriptDir: '/etc/cs-instance-watcher.d/' }
+    : { preset, tagPrefix: 'fleetwarden', windowPrefix: 'FW', eventDir: '/etc/fleetwarden/events/', stateScriptDir: '/etc/fleetwarden/agent.d/' };
 }
 
 /** What a maintenance window covers within a group. */
@@ -96,6 +98,18 @@ export interface ControllerSettings {
   readonly owner: string | undefined;
   /** How events and bypass checks reach instances: SSM Run Command (or the simulator's scripts), or pulled by agents. */
   readonly eventDelivery: 'run-command' | 'agent';
+  /** IAM-role login of agents (`POST /v1/auth/iam`); null: agents need operator-issued tokens. */
+  readonly agentIam: AgentIamSettings | null;
+}
+
+export interface AgentIamSettings {
+  readonly serverId: string;
+  /** At least one: a role name alone proves nothing (any account can create a role of that name). */
+  readonly accounts: readonly string[];
+  /** Empty: any role of the allowed accounts. */
+  readonly roles: readonly string[];
+  readonly stsEndpoint: string | undefined;
+  readonly tokenTtlMs: number;
 }
 
 export interface FleetConfig {
