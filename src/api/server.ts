@@ -1,8 +1,8 @@
 /**
  * The controller's HTTP API (served by `fleetwarden run --listen`). One route table drives both the dispatcher and
- * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz needs a bearer
- * token: the admin token, or an agent token limited to its own instance. Tokens are compared by SHA-256 and never
- * logged; a bad request changes nothing and says which field is wrong.
+ * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz and /v1/auth/iam
+ * (how an agent gets one) needs a bearer token: the admin token, or an agent token limited to its own instance.
+ * Tokens are compared by SHA-256 and never logged; a bad request changes nothing and says which field is wrong.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
