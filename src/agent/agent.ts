@@ -8,6 +8,9 @@
  * and before any state is known it is not touched at all (a restarted agent leaves the rules it finds). Every answer
  * is checked first (view.ts): an unknown state or event is logged and ignored, never turned into a script path.
  */
+import { namingFor, type Preset } from '../domain/naming.js';
+import type { LifecycleState } from '../domain/lifecycle.js';
+import { type AgentAuth, StaticToken } from './auth.js';
 import type { Logger } from './log.js';
 import { checkBypassFile, runEventScript, runScript, stateScripts } from './scripts.js';
 import { type CheckedView, checkView } from './view.js';
@@ -20,6 +23,8 @@ export interface AgentCommand {
   readonly path?: string;
   readonly script?: string;
   readonly mayRerun?: boolean;
+  /** Commands of the same delivery this one replaces (the controller's retries): run once for all of them. */
+  readonly replaces?: readonly string[];
   readonly timeoutMs: number;
   /** The controller asks for the command to stop (a maintenance script). */
   readonly cancel?: boolean;
@@ -43,11 +48,20 @@ export interface Firewall {
 
 export interface AgentOptions {
   readonly apiUrl: string;
-  readonly token: string;
+  /** An operator's token (`--token-file`), or `auth` (the IAM role). */
+  readonly token?: string;
+  readonly auth?: AgentAuth;
   readonly instanceId: string;
   readonly firewall: Firewall | null;
-  readonly scriptDir: string;
-  readonly eventDir: string;
+  /** Given: always these. Absent: the preset's (`preset`, else the controller's, else fleetwarden's). */
+  readonly scriptDir?: string | undefined;
+  readonly eventDir?: string | undefined;
+  /** A preset the agent was told (--preset, or started as cs-instance-watcher): wins over the controller's. */
+  readonly preset?: Preset | undefined;
+  /** --instance-state: act as if the instance were in this state (ports and state scripts), whatever the controller says. */
+  readonly forcedState?: LifecycleState | undefined;
+  /** --force: with the clonesquad preset, block the ports even in target groups outside a subfleet (the load balancer drains it otherwise). */
+  readonly force?: boolean;
   readonly scriptTimeoutMs: number;
   readonly log: Logger;
   readonly fetchTimeoutMs?: number;
@@ -72,15 +86,38 @@ export class Agent {
   private scriptChain: Promise<void> = Promise.resolve();
   private readonly background = new Set<Promise<unknown>>();
   private readonly reported = new Set<string>();
+  private readonly auth: AgentAuth;
+  /** The bearer token of this poll. */
+  private token = '';
+  /** Why the agent idles (not managed, no identity), while it does; logged when it begins and ends. */
+  private idling: string | null = null;
+  /** The controller's preset, from its last answer. */
+  private controllerPreset: Preset | undefined;
+  /** In target groups outside a subfleet, without --force: the ports are left open (the load balancer drains). */
+  private standAside = false;
 
   constructor(options: AgentOptions) {
     this.o = options;
+    this.auth = options.auth ?? new StaticToken(options.token ?? '');
+  }
+
+  /** The preset in force: told to the agent, else the controller's, else fleetwarden's. */
+  get preset(): Preset {
+    return this.o.preset ?? this.controllerPreset ?? 'fleetwarden';
+  }
+
+  get scriptDir(): string {
+    return this.o.scriptDir ?? namingFor(this.preset).stateScriptDir;
+  }
+
+  get eventDir(): string {
+    return this.o.eventDir ?? namingFor(this.preset).eventDir;
   }
 
   private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
     return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.o.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5000),
     });
@@ -91,13 +128,36 @@ export class Agent {
     this.reachable = false;
   }
 
+  /** --instance-state: the forced state applies from the first poll, whatever the controller says or whether it answers. */
+  private applyForcedState(): void {
+    const forced = this.o.forcedState;
+    if (forced === undefined || this.state === forced) return;
+    const old = this.state;
+    this.state = forced;
+    this.drain = forced === 'draining';
+    this.o.log.info(`state ${old ?? '(unknown)'} → ${forced} (forced by --instance-state; the controller's state is ignored)`);
+    this.queueStateScripts(forced, old ?? 'unknown');
+  }
+
   /** One poll: read the state, reconcile the firewall, start scripts and commands. Never throws. */
   async poll(): Promise<void> {
+    this.applyForcedState();
     let raw: unknown;
     try {
+      const auth = await this.auth.current();
+      if ('idle' in auth) {
+        if (this.idling !== auth.idle) this.o.log.info(`${auth.idle}; asking again later`);
+        this.idling = auth.idle;
+        await this.keepFirewall();
+        return;
+      }
+      if (this.idling !== null) this.o.log.info('no longer idle: the controller accepted this instance');
+      this.idling = null;
+      this.token = auth.token;
       const r = await this.request('GET', `/v1/instances/${encodeURIComponent(this.o.instanceId)}`);
       if (!r.ok) {
         const text = (await r.text()).slice(0, 300);
+        if (r.status === 401) this.auth.refused(auth.token);
         this.unreachable(`HTTP ${r.status}${r.status === 401 || r.status === 403 ? ': check the agent token' : ''}${r.status === 404 ? ': the controller does not manage this instance (yet)' : ''} ${text}`);
         await this.keepFirewall();
         return;
@@ -112,6 +172,21 @@ export class Agent {
     this.reachable = true;
     const view = checkView(raw);
     this.report(view.refused);
+    if (view.preset !== undefined && view.preset !== this.controllerPreset) {
+      this.controllerPreset = view.preset;
+      this.o.log.info(`preset ${view.preset}${this.o.preset === undefined ? '' : ` (this agent keeps ${this.o.preset})`}: state scripts in ${this.scriptDir}, event scripts in ${this.eventDir}`);
+    }
+    // The seed watcher's rule (behind a target group the load balancer drains, so the ports stay open unless --force)
+    // applies to those moving over from it (preset clonesquad); Fleetwarden's own agents always follow the state.
+    const standAside = view.loadBalanced && this.preset === 'clonesquad' && this.o.force !== true;
+    if (standAside !== this.standAside) this.o.log.info(standAside ? 'in target groups outside a subfleet: the load balancer drains this instance, the ports are not blocked (--force blocks them anyway)' : 'not behind a target group (or --force): the ports follow the state');
+    this.standAside = standAside;
+    if (this.o.forcedState !== undefined) {
+      await this.keepFirewall();
+      await this.flushResults();
+      for (const c of view.commands) this.startCommand(c);
+      return;
+    }
     // An unusable state changes nothing: not the state, not the firewall, no script.
     const old = this.state;
     if (view.state !== null) {
@@ -161,9 +236,10 @@ export class Agent {
   /** Rules follow the last known state, re-applied every poll (repairs drift); unknown state: hands off. */
   private async keepFirewall(): Promise<void> {
     if (this.o.firewall === null || this.drain === null) return;
+    const block = this.drain && !this.standAside;
     try {
-      const r = await this.o.firewall.reconcile(this.drain);
-      if (r.changes.length > 0) this.o.log.info(this.drain ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
+      const r = await this.o.firewall.reconcile(block);
+      if (r.changes.length > 0) this.o.log.info(block ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
     } catch (err) {
       this.o.log.error(`firewall: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -176,7 +252,7 @@ export class Agent {
 
   /** State scripts run one change after another, in order, without holding up the poll. */
   private queueStateScripts(state: string, old: string): void {
-    const scripts = stateScripts(this.o.scriptDir, state);
+    const scripts = stateScripts(this.scriptDir, state);
     if (scripts.length === 0) return;
     this.scriptChain = this.scriptChain.then(async () => {
       for (const s of scripts) {
@@ -188,8 +264,20 @@ export class Agent {
     this.track(this.scriptChain);
   }
 
+  private known(id: string): boolean {
+    return this.running.has(id) || this.done.has(id) || this.unposted.has(id);
+  }
+
   private startCommand(c: AgentCommand): void {
-    if (this.running.has(c.id) || this.done.has(c.id) || this.unposted.has(c.id)) return;
+    if (this.known(c.id)) return;
+    // A retry of a delivery this agent already started: not run again. Posting the first run's result answers the
+    // retry too (the controller passes it on), so it is only remembered here.
+    const first = (c.replaces ?? []).find((id) => this.known(id));
+    if (first !== undefined) {
+      this.o.log.info(`command ${c.id} (event ${c.event ?? ''}) is a retry of ${first}, already run or running: not run again`);
+      this.remember(c.id);
+      return;
+    }
     this.running.add(c.id);
     // Set at once, so a cancel arriving while the script is being set up still reaches it.
     const abort = new AbortController();
@@ -209,7 +297,7 @@ export class Agent {
         if (r === null) return; // rebooting: run again when the machine is back
         result = r;
       } else {
-        result = await runEventScript(this.o.eventDir, c.event ?? '', c.args, c.timeoutMs);
+        result = await runEventScript(this.eventDir, c.event ?? '', c.args, c.timeoutMs);
       }
       this.o.log.info(`command ${c.kind === 'event' ? `event ${c.event ?? ''}` : c.kind === 'script' ? `maintenance script ${c.id}` : `bypass check ${c.path ?? ''}`}: ${result.outcome}${result.exitCode === null ? '' : ` (exit ${result.exitCode})`}`);
       this.unposted.set(c.id, { ...result, output: result.output.slice(-2500) });
@@ -268,14 +356,18 @@ export class Agent {
         if (r.ok || (r.status >= 400 && r.status < 500)) {
           if (!r.ok) this.o.log.error(`result of ${id} refused: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
           this.unposted.delete(id);
-          this.done.add(id);
-          // Command ids are only remembered while the controller could still list them (a day at most).
-          if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
+          this.remember(id);
         }
       } catch {
         return; // unreachable: posted on a later poll
       }
     }
+  }
+
+  private remember(id: string): void {
+    this.done.add(id);
+    // Command ids are only remembered while the controller could still list them (a day at most).
+    if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
   }
 
   /** Waits for scripts and commands started so far (tests, and a clean shutdown). */

@@ -3,6 +3,7 @@
  * or an event name is a path: only the closed sets (lifecycle states, event names) are taken; anything else — a
  * compromised or confused controller, a proxy in between — is reported and nothing is run for it.
  */
+import type { Preset } from '../domain/naming.js';
 import { isLifecycleState, type LifecycleState } from '../domain/lifecycle.js';
 import { isEventName } from '../domain/model.js';
 import type { AgentCommand } from './agent.js';
@@ -16,6 +17,10 @@ export interface CheckedView {
   readonly state: LifecycleState | null;
   readonly drain: boolean | undefined;
   readonly commands: readonly AgentCommand[];
+  /** The controller's naming preset (where scripts live by default); undefined when absent or unknown. */
+  readonly preset: Preset | undefined;
+  /** Registered in target groups and not in a subfleet: the load balancer drains it (the seed's "no need"). */
+  readonly loadBalanced: boolean;
   /** What was refused, for the log (the log writer escapes it). */
   readonly refused: readonly { readonly key: string; readonly message: string }[];
 }
@@ -48,6 +53,8 @@ function checkCommand(raw: unknown): AgentCommand | string {
   if (kind === 'bypass' && typeof path !== 'string') return `command ${id}: a bypass check without a path`;
   const script = c['script'];
   if (kind === 'script' && typeof script !== 'string') return `command ${id}: a maintenance script without a script`;
+  const replaces = c['replaces'] ?? [];
+  if (!isStringArray(replaces) || replaces.some((r) => !/^[\w./:-]{1,200}$/.test(r))) return `command ${id}: replaces is not a list of command ids`;
   return {
     id,
     kind: kind as AgentCommand['kind'],
@@ -58,6 +65,7 @@ function checkCommand(raw: unknown): AgentCommand | string {
     ...(typeof script === 'string' ? { script, mayRerun: c['mayRerun'] === true } : {}),
     // The controller asks a maintenance script to stop: only `true` counts.
     ...(kind === 'script' && c['cancel'] === true ? { cancel: true } : {}),
+    ...(replaces.length > 0 ? { replaces } : {}),
   };
 }
 
@@ -69,6 +77,10 @@ export function checkView(raw: unknown): CheckedView {
   const state = isLifecycleState(rawState) ? rawState : null;
   if (state === null) refused.push({ key: `state:${shown(rawState)}`, message: `ignored an unknown state ${shown(rawState)} from the controller; keeping the last known one, no script run` });
   const drain = typeof v['drain'] === 'boolean' ? v['drain'] : undefined;
+  const rawPreset = v['preset'];
+  const preset = rawPreset === 'fleetwarden' || rawPreset === 'clonesquad' ? rawPreset : undefined;
+  if (rawPreset !== undefined && preset === undefined) refused.push({ key: `preset:${shown(rawPreset)}`, message: `ignored an unknown preset ${shown(rawPreset)} from the controller` });
+  const loadBalanced = Array.isArray(v['targetGroups']) && v['targetGroups'].length > 0 && (v['subfleet'] === null || v['subfleet'] === undefined);
   const list = Array.isArray(v['pendingCommands']) ? (v['pendingCommands'] as unknown[]) : [];
   const commands: AgentCommand[] = [];
   for (const item of list) {
@@ -76,5 +88,5 @@ export function checkView(raw: unknown): CheckedView {
     if (typeof c === 'string') refused.push({ key: `command:${shown((item as { id?: unknown } | null)?.id)}:${c}`, message: `ignored ${c}; nothing run` });
     else commands.push(c);
   }
-  return { state, drain, commands, refused };
+  return { state, drain, commands, refused, preset, loadBalanced };
 }

@@ -1,8 +1,8 @@
 /**
  * The controller's HTTP API (served by `fleetwarden run --listen`). One route table drives both the dispatcher and
- * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz needs a bearer
- * token: the admin token, or an agent token limited to its own instance. Tokens are compared by SHA-256 and never
- * logged; a bad request changes nothing and says which field is wrong.
+ * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz and /v1/auth/iam
+ * (how an agent gets one) needs a bearer token: the admin token, or an agent token limited to its own instance.
+ * Tokens are compared by SHA-256 and never logged; a bad request changes nothing and says which field is wrong.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -12,6 +12,7 @@ import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { ConflictError, isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import type { ApiToken, Clock, Store } from '../ports/index.js';
+import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import * as svc from './services.js';
 
 /** Counters the run loop keeps, exported by /metrics. */
@@ -34,6 +35,8 @@ export interface ApiDeps {
   readonly ssmWindows?: () => Promise<SsmWindowInfo[]>;
   /** Called once per request with its method, path, status and duration (never headers or the query). */
   readonly log?: (entry: RequestLog) => void;
+  /** Agents' IAM-role login (controller.agentIam); absent: POST /v1/auth/iam answers 404. */
+  readonly agentIam?: IamLoginDeps;
 }
 
 export interface RequestLog {
@@ -254,6 +257,22 @@ const ROUTES: readonly Route[] = [
       return out;
     },
   },
+  {
+    method: 'POST',
+    path: '/v1/auth/iam',
+    summary: 'an agent logs in with its instance’s IAM role: a signed sts:GetCallerIdentity request → a short-lived agent token for that instance, or "not-managed"',
+    auth: 'none',
+    body: loginBody,
+    handle: async (req, d) => {
+      if (d.agentIam === undefined) throw new HttpError(404, 'not-found', 'IAM login is not enabled on this controller (controller.agentIam)');
+      try {
+        return { json: await iamLogin(d.store, d.agentIam, req.body, req.now) };
+      } catch (err) {
+        if (err instanceof LoginRefused) throw new HttpError(err.status, err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 400 ? 'invalid' : 'unavailable', err.message);
+        throw err;
+      }
+    },
+  },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
   {
     method: 'POST',
@@ -390,10 +409,13 @@ function sameHash(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
-async function authenticate(req: IncomingMessage, deps: ApiDeps): Promise<Caller> {
+async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number): Promise<Caller> {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m?.[1]) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
+  // A token from an IAM login carries its expiry (covered by the stored hash).
+  const expiry = loginTokenExpiry(m[1]);
+  if (expiry !== undefined && now >= expiry) throw new HttpError(401, 'unauthorized', 'the token has expired: log in again');
   const hash = svc.hashToken(m[1]);
   if (deps.adminTokenHash != null && sameHash(hash, deps.adminTokenHash)) return { role: 'admin', who: 'admin token (FLEETWARDEN_ADMIN_TOKEN)' };
   const t: ApiToken | null = await deps.store.tokenByHash(hash);
@@ -427,11 +449,12 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
         throw new ValidationError(k, 'is not valid URL encoding');
       }
     }
-    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps);
+    const now = deps.clock.now();
+    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps, now);
     if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs the admin token');
     if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
     const body = route.body === undefined ? undefined : await readBody(req);
-    const out = await route.handle({ params, query: url.searchParams, body, caller, now: deps.clock.now() }, deps);
+    const out = await route.handle({ params, query: url.searchParams, body, caller, now }, deps);
     status = out.status ?? 200;
     send(res, status, out);
   } catch (err) {

@@ -14,8 +14,8 @@ import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
 import { formatInstant } from '../domain/time.js';
-import { AGENT_OUTCOMES, type AgentCommand, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
-import { agentDeadline } from '../providers/agent/runner.js';
+import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
+import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { heldInstances } from '../maintenance/execution.js';
 
@@ -191,12 +191,14 @@ export async function controlsView(store: Store, now: number): Promise<unknown> 
 // ---------------------------------------------------------------- the instance view and agent commands
 
 function pendingJson(c: AgentCommand): unknown {
-  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt), ...(c.cancelRequestedAt === undefined ? {} : { cancel: true }) };
+  return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), ...(c.replaces === undefined ? {} : { replaces: c.replaces }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt), ...(c.cancelRequestedAt === undefined ? {} : { cancel: true }) };
 }
 
-/** Commands an agent should run now: unanswered and still within their time. */
+/** Commands an agent should run now: unanswered, still within their time, and not replaced by a retry. */
 export async function pendingCommands(store: Store, instanceId: string, now: number): Promise<AgentCommand[]> {
-  return (await store.agentCommands({ instanceId })).filter((c) => c.result === undefined && agentDeadline(c) >= now);
+  const all = await store.agentCommands({ instanceId });
+  const replaced = replacedIds(all);
+  return all.filter((c) => c.result === undefined && agentDeadline(c) >= now && !replaced.has(c.id));
 }
 
 export async function instanceView(store: Store, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<unknown> {
@@ -214,6 +216,8 @@ export async function instanceView(store: Store, config: FleetConfig, instanceId
   return {
     instance: instanceId,
     group: record.group,
+    // The agent's default script directories follow the deployment's naming (clonesquad: the seed's).
+    preset: config.naming.preset,
     state: record.state,
     // What the agent blocks ports on: the lifecycle's draining, or out of service for a maintenance task.
     drain: record.state === 'draining' || outOfService,
@@ -249,7 +253,28 @@ export async function postResult(store: Store, instanceId: string, commandId: st
   if (command === undefined) throw new ValidationError('command', `no command ${commandId} for ${instanceId}`);
   const allowed: Record<AgentCommand['kind'], readonly string[]> = { event: ['success', 'failed'], bypass: ['present', 'absent', 'unknown'], script: ['success', 'failed', 'timed-out', 'cancelled'] };
   if (!allowed[command.kind].includes(b.outcome)) throw new ValidationError('outcome', `"${b.outcome}" is not an outcome of ${command.kind === 'event' ? 'an event' : command.kind === 'bypass' ? 'a bypass check' : 'a script'} (${allowed[command.kind].join(', ')})`);
-  return { recorded: await store.completeAgentCommand(commandId, instanceId, { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output, ...(b.reboots === undefined ? {} : { reboots: b.reboots }) }) };
+  const result = { at: now, outcome: b.outcome, exitCode: b.exitCode, output: b.output, ...(b.reboots === undefined ? {} : { reboots: b.reboots }) };
+  const recorded = await store.completeAgentCommand(commandId, instanceId, result);
+  if (recorded && command.kind === 'event') await answerReplacements(store, instanceId, commandId, result);
+  return { recorded };
+}
+
+/**
+ * One run answers its delivery: the retries that replaced the command (and theirs, in turn) get the same result,
+ * so neither the agent nor the controller waits for a second run.
+ */
+async function answerReplacements(store: Store, instanceId: string, commandId: string, result: AgentCommandResult): Promise<void> {
+  const answered = new Set([commandId]);
+  const open = (await store.agentCommands({ instanceId })).filter((c) => c.result === undefined);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const c of open) {
+      if (answered.has(c.id) || !(c.replaces ?? []).some((id) => answered.has(id))) continue;
+      await store.completeAgentCommand(c.id, instanceId, { ...result, output: `the same run as ${commandId}: ${result.output}`.slice(0, 100_000) });
+      answered.add(c.id);
+      changed = true;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- tokens

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { ReplayGuard } from '../api/iam-login.js';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
 import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
@@ -74,8 +75,8 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
 
 The API needs a bearer token. The admin token is FLEETWARDEN_ADMIN_TOKEN when set; otherwise one is generated
 on the first run and written to <state-dir>/admin-token (mode 0600) — it is printed nowhere. Agents get their own
-tokens: 'fleetwarden token issue --instance ID'. Refused requests (401/403) and server errors are logged to stderr
-with method, path and status only.`,
+tokens: 'fleetwarden token issue --instance ID', or log in with their instance's IAM role (controller.agentIam).
+Refused requests (401/403) and server errors are logged to stderr with method, path and status only.`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' } }, false);
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
@@ -100,6 +101,7 @@ with method, path and status only.`,
           adminTokenHash,
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
+          ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
           log: (e) => {
             if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
           },

@@ -4,24 +4,8 @@ import type { KeyValue } from './keys.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { SimulatorSpec } from './simulator-spec.js';
 
-/** Tag and window naming of a deployment: `fleetwarden` (FW-, fleetwarden:) or `clonesquad` (CS-, clonesquad:). */
-export type Preset = 'fleetwarden' | 'clonesquad';
-
-export interface Naming {
-  readonly preset: Preset;
-  /** Tag key prefix: `<prefix>:group-name`, `<prefix>:subfleet-name`, `<prefix>:config:KEY`. */
-  readonly tagPrefix: string;
-  /** SSM window name prefix: `FW-<Group>`, `CS-<Group>-Mainfleet`, ... */
-  readonly windowPrefix: string;
-  /** Where in-instance event scripts live. */
-  readonly eventDir: string;
-}
-
-export function namingFor(preset: Preset): Naming {
-  return preset === 'clonesquad'
-    ? { preset, tagPrefix: 'clonesquad', windowPrefix: 'CS', eventDir: '/etc/cs-ssm/' }
-    : { preset, tagPrefix: 'fleetwarden', windowPrefix: 'FW', eventDir: '/etc/fleetwarden/events/' };
-}
+export { type Naming, namingFor, type Preset } from '../domain/naming.js';
+import type { Naming } from '../domain/naming.js';
 
 /** What a maintenance window covers within a group. */
 export type WindowScope = { readonly kind: 'group' } | { readonly kind: 'main' } | { readonly kind: 'subfleets' } | { readonly kind: 'subfleet'; readonly name: string };
@@ -116,6 +100,18 @@ export interface ControllerSettings {
   readonly owner: string | undefined;
   /** How events and bypass checks reach instances: SSM Run Command (or the simulator's scripts), or pulled by agents. */
   readonly eventDelivery: 'run-command' | 'agent';
+  /** IAM-role login of agents (`POST /v1/auth/iam`); null: agents need operator-issued tokens. */
+  readonly agentIam: AgentIamSettings | null;
+}
+
+export interface AgentIamSettings {
+  readonly serverId: string;
+  /** At least one: a role name alone proves nothing (any account can create a role of that name). */
+  readonly accounts: readonly string[];
+  /** Empty: any role of the allowed accounts. */
+  readonly roles: readonly string[];
+  readonly stsEndpoint: string | undefined;
+  readonly tokenTtlMs: number;
 }
 
 export interface FleetConfig {

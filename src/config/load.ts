@@ -333,6 +333,7 @@ export function parseConfig(doc: unknown): FleetConfig {
     outputRetentionMs: boundedDuration(problems, 'controller.outputRetention', c.outputRetention, 90 * DAY_MS, 0, MAX_DURATION_MS),
     owner: c.owner,
     eventDelivery: c.eventDelivery ?? 'run-command',
+    agentIam: c.agentIam === undefined ? null : { serverId: c.agentIam.serverId, accounts: c.agentIam.accounts, roles: c.agentIam.roles ?? [], stsEndpoint: c.agentIam.stsEndpoint, tokenTtlMs: boundedDuration(problems, 'controller.agentIam.tokenTtl', c.agentIam.tokenTtl, HOUR_MS, 60_000, DAY_MS) },
   };
   if (controller.leaseTtlMs < 2 * controller.tickIntervalMs) problems.add('controller.leaseTtl', 'must be at least twice the tick interval, or the lease lapses between ticks');
   const sim = file.simulator;

@@ -160,6 +160,11 @@ export interface AgentCommand {
   readonly sentAt: number;
   /** When the controller asked for it to stop (a maintenance script): the agent kills it, or never starts it. */
   readonly cancelRequestedAt?: number;
+  /**
+   * Earlier commands of the same delivery (event and arguments) this one replaces, still unanswered when it was
+   * queued: the agent runs the delivery once, and the first run's result answers them all.
+   */
+  readonly replaces?: readonly string[];
   readonly result?: AgentCommandResult;
 }
 

@@ -256,6 +256,69 @@ describe('agent polling against a real API', () => {
     assert.deepEqual(results.finished, [handle.id]);
   });
 
+  it('a retry while the first run is under way replaces it: the script runs once, the answer serves both', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const ran = join(dir, 'retry-while-running');
+    const release = join(dir, 'retry-release');
+    script(join(dir, 'events'), 'instance-ready-for-operation', `echo run >> '${ran}'; while [ ! -e '${release}' ]; do sleep 0.05; done; exit 0`);
+    const first = await runner.runEvent('web', ['i-a'], 'instance-ready-for-operation', [], 30_000);
+    await agent.poll(); // picks it up: the script is running
+    while (!existsSync(ran)) await new Promise((r) => setTimeout(r, 20));
+    clock.t += 70_000; // the controller gave up waiting (in flight for scriptTimeout + 30 s) and sends it again
+    const retry = await runner.runEvent('web', ['i-a'], 'instance-ready-for-operation', [], 30_000);
+    await agent.poll(); // sees the retry while the first run goes on
+    writeFileSync(release, '');
+    await agent.idle();
+    await agent.poll();
+    await agent.idle();
+    assert.equal(readFileSync(ran, 'utf8'), 'run\n', 'one delivery, one run');
+    const results = await runner.results([first, retry]);
+    assert.deepEqual(results.events.map((e) => e.ok), [true, true], 'the run answers the first command and the retry');
+    assert.deepEqual(results.finished.sort(), [first.id, retry.id].sort());
+    clock.t = T0;
+  });
+
+  it('retries queued before the agent polls: it sees the newest only, runs it once; the replaced never count as failed', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const ran = join(dir, 'retries-queued');
+    script(join(dir, 'events'), 'exit-maintenance-window-period', `echo run >> '${ran}'`);
+    const handles = [];
+    for (let i = 0; i < 3; i++) {
+      handles.push(await runner.runEvent('web', ['i-a'], 'exit-maintenance-window-period', [], 30_000));
+      clock.t += 20_000; // sent again and again before the agent polls
+    }
+    await agent.poll();
+    await agent.idle();
+    await agent.poll();
+    await agent.idle();
+    assert.equal(readFileSync(ran, 'utf8'), 'run\n');
+    clock.t += 10 * 60_000; // long past every deadline
+    const results = await runner.results(handles);
+    assert.deepEqual(results.events.map((e) => [e.ok, e.detail]), [[true, 'agent: success (exit 0)']], 'the newest answered; nothing reported as "no agent answered"');
+    assert.equal(results.finished.length, 3);
+    clock.t = T0;
+  });
+
+  it('an agent restarted after answering: the retry queued before that answer is answered by it, not run again', async () => {
+    const runner = new AgentCommandRunner(store, clock);
+    const ran = join(dir, 'retry-after-restart');
+    const release = join(dir, 'retry-after-restart-release');
+    script(join(dir, 'events'), 'instance-ready-for-shutdown', `echo run >> '${ran}'; while [ ! -e '${release}' ]; do sleep 0.05; done`);
+    const make = (): Agent => new Agent({ apiUrl: `http://127.0.0.1:${port}`, token, instanceId: 'i-a', firewall: null, scriptDir: dir, eventDir: join(dir, 'events'), scriptTimeoutMs: 5000, log: { info: () => undefined, error: () => undefined } });
+    const before = make();
+    await runner.runEvent('web', ['i-a'], 'instance-ready-for-shutdown', ['draining'], 30_000);
+    await before.poll();
+    while (!existsSync(ran)) await new Promise((r) => setTimeout(r, 20));
+    const retry = await runner.runEvent('web', ['i-a'], 'instance-ready-for-shutdown', ['draining'], 30_000);
+    writeFileSync(release, '');
+    await before.idle(); // posts the first command's result
+    const after = make(); // a new process: remembers nothing
+    await after.poll();
+    await after.idle();
+    assert.equal(readFileSync(ran, 'utf8'), 'run\n');
+    assert.deepEqual((await runner.results([retry])).events.map((e) => e.ok), [true]);
+  });
+
   it('maintenance scripts: run under sh, exit 194 reboots and runs again (journal), a crash mid-run is reported', async () => {
     const runner = new AgentCommandRunner(store, clock);
     const marker = join(dir, 'rebooted-once');

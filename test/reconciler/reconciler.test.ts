@@ -5,6 +5,7 @@ import { type Controller, openSimulatedController, virtualTime } from '../../src
 import { simulate } from '../../src/app/simulate.js';
 import type { FleetConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import { pendingCommands } from '../../src/api/services.js';
 import type { LifecycleState } from '../../src/domain/lifecycle.js';
 import type { VirtualClock } from '../../src/domain/time.js';
 import { violations } from './invariants.js';
@@ -112,6 +113,25 @@ describe('reconciler on the simulator (virtual clock)', () => {
     assert.ok(answered.has('i-web-003 enter-maintenance-window-period'));
     assert.equal(r.ctl.simulator?.actions.filter((a) => a.action === 'run-event' || a.action === 'check-bypass').length, 0, 'nothing went through the provider’s command channel');
     assert.equal(count(await r.states('web'), 'running', 'i-web-0'), 6, 'ready-for-operation answered: the window fleet is in service');
+    await r.ctl.close();
+  });
+
+  it('event delivery agent: a retry replaces the unanswered command, the agent never sees one delivery twice', async () => {
+    const r = rig(demo((c) => ({ ...c, controller: { ...c.controller, eventDelivery: 'agent' } })));
+    let retried = 0;
+    // No agent answers for ten minutes: the planner sends its events again and again.
+    while (r.clock.now() < T('2026-06-01T01:50:00Z')) {
+      await r.ctl.reconciler.tick();
+      for (const rec of await r.ctl.store.allRecords()) {
+        const all = await r.ctl.store.agentCommands({ instanceId: rec.instanceId });
+        retried += all.filter((c) => c.replaces !== undefined).length;
+        const pending = await pendingCommands(r.ctl.store, rec.instanceId, r.clock.now());
+        const deliveries = pending.map((c) => JSON.stringify([c.kind, c.event ?? c.path, c.args]));
+        assert.equal(new Set(deliveries).size, deliveries.length, `${rec.instanceId} at ${new Date(r.clock.now()).toISOString()}: ${deliveries.join(' ')}`);
+      }
+      r.clock.set(r.clock.now() + 15_000);
+    }
+    assert.ok(retried > 0, 'the planner did send events again');
     await r.ctl.close();
   });
 

@@ -15,9 +15,24 @@ export function agentDeadline(c: Pick<AgentCommand, 'sentAt' | 'timeoutMs'>): nu
   return c.sentAt + c.timeoutMs + PICKUP_GRACE_MS;
 }
 
+/** Same event with the same arguments: one delivery, however many times the controller sends it. */
+export function sameDelivery(a: Pick<AgentCommand, 'kind' | 'event' | 'args'>, b: Pick<AgentCommand, 'kind' | 'event' | 'args'>): boolean {
+  return a.kind === 'event' && b.kind === 'event' && a.event === b.event && a.args.length === b.args.length && a.args.every((x, i) => x === b.args[i]);
+}
+
+/** Ids of the commands of one instance that a later command replaced. */
+export function replacedIds(commands: readonly AgentCommand[]): Set<string> {
+  return new Set(commands.flatMap((c) => c.replaces ?? []));
+}
+
 /**
  * Event delivery `agent` (fleet-behaviour.md §4): commands are queued in the store, pulled by each instance's agent
  * through the API, and their results posted back there. Works with any provider and any store.
+ *
+ * A retry replaces, it does not add: the planner sends an event again when its answer is late, but the agent may be
+ * running the first one (or not have polled yet). The new command names the unanswered ones of the same delivery
+ * (`replaces`); the agent's view lists only the newest, an agent running a replaced one does not start it again, the
+ * first run's result answers the whole chain (services.postResult), and a replaced command never counts as failed.
  */
 export class AgentCommandRunner implements CommandRunner {
   private readonly store: Store;
@@ -33,9 +48,16 @@ export class AgentCommandRunner implements CommandRunner {
     return handle;
   }
 
-  runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
+  async runEvent(group: string, instanceIds: readonly string[], event: EventName, args: readonly string[], timeoutMs: number): Promise<CommandHandle> {
     const handle: CommandHandle = { id: `agent-${randomUUID()}`, kind: 'event', group, instanceIds: [...instanceIds], event, sentAt: this.clock.now() };
-    return this.queue(handle, { kind: 'event', event, args: [...args], timeoutMs });
+    const fields = { kind: 'event' as const, event, args: [...args], timeoutMs };
+    const commands: AgentCommand[] = [];
+    for (const instanceId of instanceIds) {
+      const earlier = (await this.store.agentCommands({ instanceId })).filter((c) => c.result === undefined && sameDelivery(c, fields)).map((c) => c.id);
+      commands.push({ id: handle.id, instanceId, group, sentAt: handle.sentAt, ...fields, ...(earlier.length > 0 ? { replaces: earlier } : {}) });
+    }
+    await this.store.queueAgentCommands(commands);
+    return handle;
   }
 
   checkBypass(group: string, instanceIds: readonly string[], path: string, _os: 'linux' | 'windows'): Promise<CommandHandle> {
@@ -60,6 +82,11 @@ export class AgentCommandRunner implements CommandRunner {
     const now = this.clock.now();
     const commands = await this.store.agentCommands({ ids: handles.map((h) => h.id) });
     const byKey = new Map(commands.map((c) => [`${c.id}/${c.instanceId}`, c]));
+    // An unanswered event replaced by a retry is answered through its replacement: never reported on its own.
+    const replaced = new Set<string>();
+    for (const instanceId of new Set(commands.filter((c) => c.kind === 'event' && c.result === undefined).map((c) => c.instanceId))) {
+      for (const id of replacedIds(await this.store.agentCommands({ instanceId }))) replaced.add(`${id}/${instanceId}`);
+    }
     const events: EventResult[] = [];
     const bypass: BypassCheckResult[] = [];
     const scripts: TaskRunResult[] = [];
@@ -68,6 +95,7 @@ export class AgentCommandRunner implements CommandRunner {
       let open = 0;
       for (const id of h.instanceIds) {
         const c = byKey.get(`${h.id}/${id}`);
+        if (c?.result === undefined && replaced.has(`${h.id}/${id}`)) continue;
         const expired = now > (c === undefined ? h.sentAt + BYPASS_TIMEOUT_MS + PICKUP_GRACE_MS : agentDeadline(c));
         if (c?.result === undefined && !expired) {
           open++;

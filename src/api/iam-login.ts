@@ -1,0 +1,94 @@
+/**
+ * `POST /v1/auth/iam`: an agent proves its instance with the instance's IAM role and gets a short-lived agent token
+ * for that instance only — nothing secret is installed on the instance (the seed's watcher used the role too). The
+ * signed request is checked and sent to STS by the AWS provider (sts-login.ts); here: who may log in, replays,
+ * whether the instance is managed, and the token.
+ *
+ * Tokens are ordinary agent tokens in the store (so every controller sharing the store accepts them), with their
+ * expiry written into the token itself (`fwr_<expiry seconds>_<random>`): only the hash is stored, so the expiry
+ * cannot be changed without changing the hash. Each login removes the expired ones.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AgentIamSettings } from '../config/config.js';
+import { formatInstant } from '../domain/time.js';
+import type { Store } from '../ports/index.js';
+import { type CallerIdentity, callerIdentity, checkSignedLogin, LoginRefused, MAX_SKEW_MS, type SignedLogin } from '../providers/aws/sts-login.js';
+import { hashToken, parseBody } from './services.js';
+
+export { LoginRefused };
+
+export const loginBody = z.strictObject({
+  method: z.string().max(10),
+  url: z.string().max(500),
+  headers: z.record(z.string().max(100), z.string().max(8192)),
+  body: z.string().max(1000),
+});
+
+const LABEL = 'iam ';
+const TOKEN = /^fwr_(\d{1,12})_[A-Za-z0-9_-]{43}$/;
+/** Logins waiting for STS at once; beyond, 429 (an open route must not become a way to flood STS). */
+const MAX_IN_FLIGHT = 32;
+
+/** When an IAM-login token stops being accepted; undefined for any other token. */
+export function loginTokenExpiry(token: string): number | undefined {
+  const m = TOKEN.exec(token);
+  return m ? Number(m[1]) * 1000 : undefined;
+}
+
+/** The signatures seen while they are fresh enough to be accepted: each is accepted once (per controller process). */
+export class ReplayGuard {
+  private readonly seen = new Map<string, number>();
+
+  /** False when `signature` was already used. */
+  claim(signature: string, now: number): boolean {
+    for (const [s, until] of this.seen) if (until <= now) this.seen.delete(s);
+    if (this.seen.has(signature)) return false;
+    this.seen.set(signature, now + 2 * MAX_SKEW_MS);
+    return true;
+  }
+}
+
+export interface IamLoginDeps {
+  readonly settings: AgentIamSettings;
+  readonly replay: ReplayGuard;
+  /** Logins waiting for STS now. */
+  inFlight: number;
+}
+
+export type LoginAnswer = { status: 'ok'; instance: string; token: string; expiresAt: string } | { status: 'not-managed'; instance: string };
+
+export async function iamLogin(store: Store, deps: IamLoginDeps, body: unknown, now: number): Promise<LoginAnswer> {
+  const login: SignedLogin = parseBody(loginBody, body);
+  const s = deps.settings;
+  const checked = checkSignedLogin(login, { serverId: s.serverId, stsEndpoint: s.stsEndpoint, now });
+  if (!deps.replay.claim(checked.signature, now)) throw new LoginRefused(401, 'this signed request was already used: sign a new one');
+  if (deps.inFlight >= MAX_IN_FLIGHT) throw new LoginRefused(429, 'too many logins in progress; try again shortly');
+  deps.inFlight++;
+  let id: CallerIdentity;
+  try {
+    id = await callerIdentity(checked.target, checked.headers, login.body);
+  } finally {
+    deps.inFlight--;
+  }
+  if (!s.accounts.includes(id.account)) throw new LoginRefused(403, `account ${id.account} may not log in (controller.agentIam.accounts)`);
+  if (s.roles.length > 0 && !s.roles.includes(id.role)) throw new LoginRefused(403, `role ${id.role} may not log in (controller.agentIam.roles)`);
+  // An instance profile's session is named after the instance; any other session is a person or a program.
+  if (!/^i-[0-9a-f]{8,17}$/.test(id.session)) throw new LoginRefused(403, `the role session ${JSON.stringify(id.session)} is not an EC2 instance's`);
+  const managed = (await store.allRecords()).some((r) => r.instanceId === id.session);
+  if (!managed) return { status: 'not-managed', instance: id.session };
+  await pruneExpired(store, now);
+  const expiresAt = Math.floor((now + s.tokenTtlMs) / 1000) * 1000;
+  const token = `fwr_${expiresAt / 1000}_${randomBytes(32).toString('base64url')}`;
+  await store.putToken({ hash: hashToken(token), role: 'agent', instanceId: id.session, createdAt: now, label: `${LABEL}${id.role} (${id.account}) until ${formatInstant(expiresAt)}` });
+  return { status: 'ok', instance: id.session, token, expiresAt: formatInstant(expiresAt) };
+}
+
+/** Removes IAM-login tokens past their expiry (read back from their label). */
+async function pruneExpired(store: Store, now: number): Promise<void> {
+  for (const t of await store.tokens()) {
+    if (!t.label.startsWith(LABEL)) continue;
+    const until = Date.parse(/ until (\S+)$/.exec(t.label)?.[1] ?? '');
+    if (Number.isFinite(until) && until <= now) await store.revokeTokens({ hash: t.hash });
+  }
+}
