@@ -122,13 +122,20 @@ export interface Resolved {
 
 const FULL: KeyValue = { kind: 'percent', value: 100 };
 
-/** The values an active window sets: its defaults (unless disabled) then its own overrides (tags). */
-function windowValues(a: ActiveWindow, subfleets: readonly string[], forceSubfleetsRunning: boolean): Record<string, KeyValue> {
+/**
+ * The values an active window sets: its defaults (unless disabled) then its own overrides (tags). A window starts
+ * everything it covers (seed 000): a sized fleet at 100%, a tiered workload (whose instances are its main fleet)
+ * by its start sequence, tier by tier — and nothing in it stops until the window ends (WindowState.stopBlocker).
+ */
+function windowValues(a: ActiveWindow, subfleets: readonly string[], forceSubfleetsRunning: boolean, workload: boolean): Record<string, KeyValue> {
   const out: Record<string, KeyValue> = {};
   if (!a.decl.disableDefaultConfiguration) {
     if (covers(a.decl.scope, { kind: 'main' })) {
-      out['fleets.main.min'] = FULL;
-      out['fleets.main.desired'] = FULL;
+      if (workload) out['workload.state'] = 'running';
+      else {
+        out['fleets.main.min'] = FULL;
+        out['fleets.main.desired'] = FULL;
+      }
     }
     for (const name of subfleets) {
       if (!covers(a.decl.scope, { kind: 'subfleet', name })) continue;
@@ -176,7 +183,7 @@ export function resolve(input: ResolveInput): Resolved {
   for (const b of windows.broken) warnings.push(`window ${b.name} cannot be evaluated: ${b.error ?? 'invalid schedule'}; no stop or drain in group ${group.name} until it is fixed`);
   // Windows are listed most specific first (SSM naming order, then file order); the most specific one wins.
   for (const a of [...windows.active].reverse()) {
-    for (const [k, v] of Object.entries(windowValues(a, input.subfleets, below.forceSubfleetsRunning))) add(k, v, 'window', `window ${a.decl.name}`, a.window.end);
+    for (const [k, v] of Object.entries(windowValues(a, input.subfleets, below.forceSubfleetsRunning, group.workload !== null))) add(k, v, 'window', `window ${a.decl.name}`, a.window.end);
   }
   for (const o of liveOverrides) add(o.key, o.value, 'override', `override: ${o.reason}`, o.expiresAt);
 

@@ -91,3 +91,46 @@ groups:
     assert.throws(() => parseConfigText(`groups:\n${group('a', '"aws:cloudformation:stack-name"')}`), /groups\[0\]\.workload\.envFilterTag\.key: tag keys starting with aws: are reserved/);
   });
 });
+
+describe('maintenance windows start tiered workloads', () => {
+  // The demo's erp workload, stopped outside business hours (02:00-03:00 on weekdays), with a patch window at 05:00.
+  const config = parseConfigText(`
+controller: { tickInterval: 15s }
+simulator:
+  start: "2026-06-01T03:40:00Z"
+  bootTime: { min: 40s, max: 80s }
+  deregistrationDelay: 45s
+  groups:
+    erp: { instances: 0, tiers: { DB: 1, App: 2, Web: 2 }, tierTag: Role }
+groups:
+  - name: erp
+    workload:
+      state: stopped
+      tierTag: Role${TIERS}
+    maintenance:
+      startAhead: 15m
+      windows:
+        - { name: FW-erp-patch, schedule: cron(0 5 ? * * *), durationHours: 1 }
+`);
+
+  it('a window (start-ahead included) starts a stopped workload in tier order and holds its stop until the window ends', async () => {
+    const r = rig(config);
+    const sim = r.ctl.simulator!;
+    await r.runUntil('2026-06-01T04:44:00Z');
+    assert.deepEqual(sim.actions.filter((a) => a.action === 'start'), [], 'nothing starts before start-ahead');
+    await r.runUntil('2026-06-01T05:15:00Z');
+    const states = await r.states('erp');
+    assert.deepEqual(Object.values(states).filter((s) => s === 'running').length, 5, JSON.stringify(states));
+    const firstStart = (prefix: string): number => Math.min(...sim.actions.filter((a) => a.action === 'start' && a.instanceId.startsWith(prefix)).map((a) => a.at));
+    const lastStart = (prefix: string): number => Math.max(...sim.actions.filter((a) => a.action === 'start' && a.instanceId.startsWith(prefix)).map((a) => a.at));
+    assert.ok(firstStart('i-erp-db') >= T('2026-06-01T04:45:00Z'), 'started at start-ahead, 15 minutes before the window');
+    assert.ok(lastStart('i-erp-db') < firstStart('i-erp-app') && lastStart('i-erp-app') < firstStart('i-erp-web'), 'DB, then App, then Web');
+    await r.runUntil('2026-06-01T05:59:30Z');
+    assert.deepEqual(sim.actions.filter((a) => a.action === 'stop' || a.action === 'deregister'), [], 'no stop (nor drain) until the window ends');
+    await r.runUntil('2026-06-01T06:30:00Z');
+    assert.equal(Object.values(await r.states('erp')).filter((s) => s === 'stopped').length, 5, 'stopped again once the window is over');
+    const firstStop = Math.min(...sim.actions.filter((a) => a.action === 'stop').map((a) => a.at));
+    assert.ok(firstStop >= T('2026-06-01T06:00:00Z'));
+    await r.ctl.close();
+  });
+});
