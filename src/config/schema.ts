@@ -28,8 +28,11 @@ const tagKey = z
 const tagValue = z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u, { error: 'expected an EC2 tag value: up to 256 letters, digits, spaces or + - = . _ : / @' });
 /** us-west-2, eu-central-1, us-gov-west-1, cn-north-1, ap-southeast-4 ... */
 export const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-/** S3 bucket names (no wildcard can slip into an ARN built from one). */
-const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'expected an S3 bucket name (3-63 of a-z 0-9 . -)' });
+/**
+ * S3 bucket names as SSM accepts them for command output: today's rules, and the older ones some buckets still carry
+ * (capitals and `_`, as in seed 003's own `myBucketName`). Never a wildcard; the controller's IAM policy never names it.
+ */
+const s3Bucket = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/, { error: 'expected an S3 bucket name (3-255 letters, digits, . _ -)' });
 const s3Prefix = z.string().max(500, { error: 'at most 500 characters (SSM OutputS3KeyPrefix)' }).regex(/^[\p{L}\p{N}!_.'()/-]*$/u, { error: "expected letters, digits and ! - _ . ' ( ) / (S3's safe key characters)" });
 
 const scheduleFields = {

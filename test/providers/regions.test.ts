@@ -90,7 +90,7 @@ describe('a workload in its own region (Region, SSMS3BucketName, SSMS3KeyPrefixN
       }
     };
     assert.deepEqual(bad({ region: 'uswest2' }), ['groups[0].workload.region: expected an AWS region such as us-west-2']);
-    assert.deepEqual(bad({ ssmOutputBucket: 'Logs*' }), ['groups[0].workload.ssmOutputBucket: expected an S3 bucket name (3-63 of a-z 0-9 . -)']);
+    assert.deepEqual(bad({ ssmOutputBucket: 'logs*' }), ['groups[0].workload.ssmOutputBucket: expected an S3 bucket name (3-255 letters, digits, . _ -)']);
     assert.deepEqual(bad({ ssmOutputBucket: undefined }), ['groups[0].workload.ssmOutputPrefix: only applies with ssmOutputBucket']);
     assert.match(bad({ ssmOutputPrefix: 'runs/*' })[0] ?? '', /groups\[0\]\.workload\.ssmOutputPrefix: expected letters, digits/);
   });
