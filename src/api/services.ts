@@ -6,9 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig, GroupConfig } from '../config/config.js';
-import { findKey, formatKeyValue, KEY_DEFS, parseKeyValue, unknownKey } from '../config/keys.js';
+import { findKey, formatKeyValue, KEY_DEFS, parseSetting, unknownKey } from '../config/keys.js';
 import { formatPath } from '../config/load.js';
-import { type LayerEntry, resolve } from '../config/resolve.js';
+import { type LayerEntry, resolve, windowStartAhead } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import { parseDuration } from '../domain/durations.js';
 import { ValidationError, ValidationErrors } from '../domain/errors.js';
@@ -151,10 +151,13 @@ export const overrideBody = z.strictObject({ value: z.union([z.string(), z.numbe
 export async function setOverride(store: Store, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
   const b = parseBody(overrideBody, body);
-  const value = parseKeyValue(key, b.value, 'value');
+  // With the clonesquad preset a CloneSquad name is accepted too, and stored under the key(s) it stands for.
+  const parsed = parseSetting(key, b.value, 'value', config.naming.preset);
   const expiresAt = now + ttlMs(b.ttl, 'ttl');
-  await store.setOverride({ group: group.name, key, value, expiresAt, reason: b.reason }, now);
-  return { group: group.name, key, value: formatKeyValue(key, value), expiresAt: formatInstant(expiresAt), reason: b.reason };
+  for (const [k, value] of parsed) await store.setOverride({ group: group.name, key: k, value, expiresAt, reason: b.reason }, now);
+  const [first, ...more] = parsed;
+  const [k, value] = first ?? [key, null];
+  return { group: group.name, key: k, value: formatKeyValue(k, value), expiresAt: formatInstant(expiresAt), reason: b.reason, ...(more.length === 0 ? {} : { alsoSet: more.map(([x]) => x) }) };
 }
 
 export async function overridesView(store: Store, now: number): Promise<unknown> {
@@ -374,7 +377,7 @@ export function windowsView(config: FleetConfig, from: number, to: number, group
       }
       for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
         const end = o.end ?? o.start;
-        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, source: w.source, activeFrom: o.start - windowStartAhead(w, ahead), start: o.start, end });
       }
     }
   }

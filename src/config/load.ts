@@ -7,7 +7,7 @@ import { Schedule, type WindowOptions } from '../schedule/schedule.js';
 import { type FleetConfig, type GroupConfig, type Naming, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
 import { parseMaxConcurrency, parseMaxErrors } from '../maintenance/dispatch.js';
 import { parseCount } from '../domain/counts.js';
-import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
+import { EVENT_KEYS, type KeyValue, parseKeyValue, parseSetting } from './keys.js';
 import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';
 
 /** `["groups", 0, "fleets"]` -> `groups[0].fleets`; keys that are not identifiers are quoted. */
@@ -81,9 +81,7 @@ function compileSchedule(problems: Problems, path: string, decl: WindowFile | Sc
 function parseValues(problems: Problems, path: string, raw: Readonly<Record<string, unknown>>, preset: Preset): Record<string, KeyValue> {
   const out: Record<string, KeyValue> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const canonical = canonicalKey(key, preset);
-    const parsed = problems.try(childPath(path, key), () => parseKeyValue(canonical, value, ''));
-    if (parsed !== undefined) out[canonical] = parsed;
+    for (const [canonical, parsed] of problems.try(childPath(path, key), () => parseSetting(key, value, '', preset)) ?? []) out[canonical] = parsed;
   }
   return out;
 }

@@ -82,7 +82,16 @@ export class WindowState {
   }
 }
 
-/** Evaluates every window of the group at `now` (active from start − startAhead to end). */
+/**
+ * A window's own start-ahead: its `maintenance.startAhead` override (file `overrides`, or the SSM tag — seed 000's
+ * `ssm.feature.maintenance_window.start_ahead` with the clonesquad preset), else the group's.
+ */
+export function windowStartAhead(decl: WindowDecl, groupStartAheadMs: number): number {
+  const own = decl.overrides['maintenance.startAhead'];
+  return typeof own === 'number' ? own : groupStartAheadMs;
+}
+
+/** Evaluates every window of the group at `now` (active from start − its start-ahead to end). */
 export function windowStateAt(windows: readonly WindowDecl[], now: number, startAheadMs: number): WindowState {
   const active: ActiveWindow[] = [];
   const broken: WindowDecl[] = [];
@@ -92,7 +101,7 @@ export function windowStateAt(windows: readonly WindowDecl[], now: number, start
       continue;
     }
     try {
-      const window = decl.schedule.windowAt(now, startAheadMs);
+      const window = decl.schedule.windowAt(now, windowStartAhead(decl, startAheadMs));
       if (window) active.push({ decl, window });
     } catch (err) {
       broken.push({ ...decl, error: err instanceof Error ? err.message : String(err) });
@@ -175,7 +184,7 @@ export function resolve(input: ResolveInput): Resolved {
   }
   const liveOverrides = (input.overrides ?? []).filter((o) => o.group === group.name && o.expiresAt > now);
 
-  // Window activity depends on startAhead, which windows themselves do not set: read it below the window layer.
+  // Window activity depends on startAhead: the group's is read below the window layer; a window may carry its own.
   const below = new Settings(new Map([...layers].map(([k, list]) => [k, list.at(-1)?.value ?? null])));
   const startAheadOverride = liveOverrides.filter((o) => o.key === 'maintenance.startAhead').at(-1);
   const startAheadMs = typeof startAheadOverride?.value === 'number' ? startAheadOverride.value : below.startAheadMs;
