@@ -63,7 +63,7 @@ async function benchTick(): Promise<void> {
     clock.set(clock.now() + 30_000);
   }
   // The pure part, on the stored records: resolve + plan for every group.
-  const observed = await ctl.simulator!.listInstances('fleetwarden:group-name');
+  const observed = await ctl.simulator!.listInstances(['fleetwarden:group-name']);
   const health = await ctl.simulator!.targetHealth();
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();

@@ -174,6 +174,21 @@ const ROUTES: readonly Route[] = [
       return { status: 204 };
     },
   },
+  {
+    method: 'GET',
+    path: '/v1/groups/{group}/workload/{action}',
+    summary: 'the ordered plan of starting or stopping a tiered workload (action: start or stop), changing nothing: tier by tier, the instances acted on, those bypassed and why',
+    auth: 'admin',
+    handle: async (req, d) => ({ json: await svc.workloadPlanView(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.now) }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{group}/workload/{action}',
+    summary: 'start or stop a tiered workload now (action: start or stop): an override of workload.state for a time, with a reason; answers with the plan',
+    auth: 'admin',
+    body: svc.workloadBody,
+    handle: async (req, d) => ({ json: await svc.workloadAct(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.body, req.now) }),
+  },
   { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'admin', handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
   {
     method: 'PUT',

@@ -6,9 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig, GroupConfig } from '../config/config.js';
-import { findKey, formatKeyValue, KEY_DEFS, parseKeyValue, unknownKey } from '../config/keys.js';
+import { findKey, formatKeyValue, KEY_DEFS, parseSetting, unknownKey } from '../config/keys.js';
 import { formatPath } from '../config/load.js';
-import { type LayerEntry, resolve } from '../config/resolve.js';
+import { type LayerEntry, resolve, windowStartAhead } from '../config/resolve.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
@@ -18,6 +18,7 @@ import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiTok
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { heldInstances } from '../maintenance/execution.js';
+import { sequencePlan } from '../planner/tiers.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
 export interface LiveView {
@@ -71,6 +72,7 @@ export async function statusView(store: Store, config: FleetConfig, now: number,
       const err = errors.get(g.name);
       return {
         group: g.name,
+        ...(g.workload === null ? {} : { workload: (await workloadState(store, g, now)).json }),
         problems: (await store.loadGroup(g.name)).problems.map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
         lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message },
       };
@@ -152,10 +154,13 @@ export const overrideBody = z.strictObject({ value: z.union([z.string(), z.numbe
 export async function setOverride(store: Store, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
   const b = parseBody(overrideBody, body);
-  const value = parseKeyValue(key, b.value, 'value');
+  // With the clonesquad preset a CloneSquad name is accepted too, and stored under the key(s) it stands for.
+  const parsed = parseSetting(key, b.value, 'value', config.naming.preset);
   const expiresAt = now + ttlMs(b.ttl, 'ttl');
-  await store.setOverride({ group: group.name, key, value, expiresAt, reason: b.reason }, now);
-  return { group: group.name, key, value: formatKeyValue(key, value), expiresAt: formatInstant(expiresAt), reason: b.reason };
+  for (const [k, value] of parsed) await store.setOverride({ group: group.name, key: k, value, expiresAt, reason: b.reason }, now);
+  const [first, ...more] = parsed;
+  const [k, value] = first ?? [key, null];
+  return { group: group.name, key: k, value: formatKeyValue(k, value), expiresAt: formatInstant(expiresAt), reason: b.reason, ...(more.length === 0 ? {} : { alsoSet: more.map(([x]) => x) }) };
 }
 
 export async function overridesView(store: Store, now: number): Promise<unknown> {
@@ -277,6 +282,78 @@ async function answerReplacements(store: Store, instanceId: string, commandId: s
   }
 }
 
+// ---------------------------------------------------------------- tiered workloads: start and stop on demand
+
+export const WORKLOAD_ACTIONS = ['start', 'stop'] as const;
+export type WorkloadAction = (typeof WORKLOAD_ACTIONS)[number];
+
+function workloadOf(config: FleetConfig, groupName: string, field: string): GroupConfig & { workload: NonNullable<GroupConfig['workload']> } {
+  const g = findGroup(config, groupName, field);
+  if (g.workload === null) throw new ValidationError(field, `group "${g.name}" is not a tiered workload (it has no workload section); tiered groups: ${config.groups.filter((x) => x.workload !== null).map((x) => x.name).join(', ') || 'none'}`);
+  return g as GroupConfig & { workload: NonNullable<GroupConfig['workload']> };
+}
+
+export function checkWorkloadAction(action: string, field: string): WorkloadAction {
+  if (!(WORKLOAD_ACTIONS as readonly string[]).includes(action)) throw new ValidationError(field, `expected start or stop, got ${JSON.stringify(action.slice(0, 40))}`);
+  return action as WorkloadAction;
+}
+
+/** The workload's state and what set it, its progress and its kill switch, for status and the plan. */
+async function workloadState(store: Store, group: GroupConfig, now: number) {
+  const resolved = resolve({ group, now, subfleets: [], storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) });
+  const state = await store.loadGroup(group.name);
+  const entry = (key: string): LayerEntry | undefined => resolved.layers.get(key)?.at(-1);
+  const describe = (key: string): { value: string; setBy: string; expiresAt: string | null } => {
+    const e = entry(key);
+    return { value: formatKeyValue(key, resolved.settings.raw(key)), setBy: e?.source ?? 'built-in default', expiresAt: e?.expiresAt === undefined ? null : formatInstant(e.expiresAt) };
+  };
+  const p = state.workload;
+  return {
+    resolved,
+    state,
+    json: {
+      state: describe('workload.state'),
+      killSwitch: describe('workload.killSwitch'),
+      sequence: p === undefined || p.direction === null ? null : { direction: p.direction, since: formatInstant(p.since), aborted: p.abortedAt === undefined ? null : { tier: p.abortedAt.tier, at: formatInstant(p.abortedAt.at), reason: p.abortedAt.reason } },
+    },
+  };
+}
+
+/**
+ * The ordered plan of `fleetwarden workload start|stop` (GET …/workload/{action}): tier by tier, which instances it
+ * acts on, which are bypassed and why. Reads only: a dry run changes nothing.
+ */
+export async function workloadPlanView(store: Store, config: FleetConfig, groupName: string, actionRaw: string, now: number): Promise<unknown> {
+  const g = workloadOf(config, groupName, 'group');
+  const action = checkWorkloadAction(actionRaw, 'action');
+  const { resolved, state, json } = await workloadState(store, g, now);
+  const records = [...state.records.values()];
+  const plan = sequencePlan({ workload: g.workload, direction: action, records, controls: await store.controls(now), resolved, progress: state.workload, now });
+  // SSM windows are not in the file: the last tick's active windows say whether one holds a stop now.
+  const fileActive = new Set(resolved.windows.active.map((a) => a.decl.name));
+  const others = state.activeWindows.filter((w) => !fileActive.has(w));
+  const blocked = plan.blocked ?? (action === 'stop' && others.length > 0 ? `stop blocked: window ${others.join(', ')} was active at the last tick` : null);
+  return { group: g.name, action, at: formatInstant(now), workload: json, plan: { ...plan, blocked } };
+}
+
+export const workloadBody = z.strictObject({ ttl, reason });
+
+/**
+ * Starts or stops a workload on demand: a run-time override of `workload.state` (running or stopped) with a TTL and a
+ * reason — the highest layer, so it holds against schedules and windows until it expires (a window still holds any
+ * stop until it ends), recorded in the history. The plan, computed before acting, comes back with it. Refused while
+ * the kill switch is on (nothing would happen).
+ */
+export async function workloadAct(store: Store, config: FleetConfig, groupName: string, actionRaw: string, body: unknown, now: number): Promise<unknown> {
+  const g = workloadOf(config, groupName, 'group');
+  const action = checkWorkloadAction(actionRaw, 'action');
+  const b = parseBody(workloadBody, body);
+  const view = (await workloadPlanView(store, config, g.name, action, now)) as { workload: { killSwitch: { value: string; setBy: string } } };
+  if (view.workload.killSwitch.value === 'true') throw new ValidationError('workload.killSwitch', `is on (${view.workload.killSwitch.setBy}): no action is taken on the workload; lift it first ('fleetwarden override remove ${g.name} workload.killSwitch')`);
+  const override = await setOverride(store, config, g.name, 'workload.state', { value: action === 'start' ? 'running' : 'stopped', ttl: b.ttl, reason: b.reason }, now);
+  return { ...view, override };
+}
+
 // ---------------------------------------------------------------- tokens
 
 export function hashToken(token: string): string {
@@ -328,7 +405,7 @@ export function windowsView(config: FleetConfig, from: number, to: number, group
       }
       for (const o of w.schedule.between(from - (w.schedule.durationMs ?? 0), to, 10_000)) {
         const end = o.end ?? o.start;
-        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, description: w.description ?? null, source: w.source, activeFrom: o.start - ahead, start: o.start, end });
+        if (end > from && o.start < to) rows.push({ group: g.name, name: w.name, description: w.description ?? null, source: w.source, activeFrom: o.start - windowStartAhead(w, ahead), start: o.start, end });
       }
     }
   }

@@ -7,7 +7,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { FleetConfig } from '../config/config.js';
+import type { FleetConfig, GroupConfig } from '../config/config.js';
+import type { ObservedInstance } from '../domain/model.js';
+import { assignGroups } from '../planner/inspect.js';
+import { DEFAULT_REGION, regionOf, RegionalFleet, RegionalLoadBalancer, RegionalRunner } from '../providers/aws/regions.js';
 import type { Clock } from '../domain/time.js';
 import type { CommandRunner, FleetProvider, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
 import { Ec2Provider } from '../providers/aws/ec2.js';
@@ -26,25 +29,53 @@ export interface AwsPorts {
   readonly objects: ObjectStore | null;
 }
 
-/** Adaptive retry: the SDK slows down under throttling by itself, before our back-off and jitter. */
-function clientConfig(config: FleetConfig): { region?: string; retryMode: 'adaptive' } {
-  return { retryMode: 'adaptive', ...(config.aws.region === undefined ? {} : { region: config.aws.region }) };
+/** What tests pass to every client: an endpoint (a local fake), credentials, attempts. Empty in production. */
+export interface SdkOverrides {
+  readonly endpoint?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly maxAttempts?: number;
 }
 
-export function awsPorts(config: FleetConfig, clock: Clock): AwsPorts {
-  const ssm = new SsmAdapter({
-    client: new SSMClient(clientConfig(config)),
-    clock,
-    naming: config.naming,
-    ...(config.aws.outputBucket === undefined ? {} : { outputBucket: config.aws.outputBucket }),
-    ...(config.aws.outputPrefix === undefined ? {} : { outputPrefix: config.aws.outputPrefix }),
-  });
+/** Adaptive retry: the SDK slows down under throttling by itself, before our back-off and jitter. */
+function clientConfig(config: FleetConfig, region: string | undefined = config.aws.region, sdk: SdkOverrides = {}): { region?: string; retryMode: 'adaptive' } & SdkOverrides {
+  return { retryMode: 'adaptive', ...(region === undefined ? {} : { region }), ...sdk };
+}
+
+/**
+ * The AWS ports. Groups run in `aws.region` (or the SDK's default region) unless a workload names its own `region`
+ * (seed 003): each region used gets its own EC2 and ELBv2 adapters, and each (region, SSM output bucket) its own SSM
+ * adapter; the composites in providers/aws/regions.ts route every call. Window discovery reads the default region.
+ */
+export function awsPorts(config: FleetConfig, clock: Clock, sdk: SdkOverrides = {}): AwsPorts {
+  const regionName = (key: string): string | undefined => (key === DEFAULT_REGION ? config.aws.region : key);
+  const groupsByRegion = new Map<string, GroupConfig[]>([[DEFAULT_REGION, []]]);
+  for (const g of config.groups) groupsByRegion.set(regionOf(g, config.aws.region), [...(groupsByRegion.get(regionOf(g, config.aws.region)) ?? []), g]);
+
+  const ssmAdapters = new Map<string, SsmAdapter>();
+  const ssmFor = (region: string, output: { bucket: string; prefix: string | undefined } | null): SsmAdapter => {
+    const key = JSON.stringify([region, output?.bucket ?? null, output?.prefix ?? null]);
+    let adapter = ssmAdapters.get(key);
+    if (adapter === undefined) {
+      adapter = new SsmAdapter({ client: new SSMClient(clientConfig(config, regionName(region), sdk)), clock, naming: config.naming, ...(output === null ? {} : { outputBucket: output.bucket, ...(output.prefix === undefined ? {} : { outputPrefix: output.prefix }) }) });
+      ssmAdapters.set(key, adapter);
+    }
+    return adapter;
+  };
+  const defaultOutput = config.aws.outputBucket === undefined ? null : { bucket: config.aws.outputBucket, prefix: config.aws.outputPrefix };
+  const ssm = ssmFor(DEFAULT_REGION, defaultOutput);
+  const runners = new Map<string, SsmAdapter>(config.groups.map((g) => [g.name, ssmFor(regionOf(g, config.aws.region), g.workload?.ssmOutput ?? defaultOutput)]));
+
+  const providers = new Map([...groupsByRegion.keys()].map((r) => [r, new Ec2Provider({ client: new EC2Client(clientConfig(config, regionName(r), sdk)), clock, hibernate: config.aws.hibernate })]));
+  const lbs = new Map([...groupsByRegion.keys()].map((r) => [r, new Elbv2LoadBalancer({ client: new ElasticLoadBalancingV2Client(clientConfig(config, regionName(r), sdk)), clock, groupTagKey: `${config.naming.tagPrefix}:group-name` })]));
+  const single = groupsByRegion.size === 1;
+  const keep = (region: string, listed: readonly ObservedInstance[]): Set<string> => new Set([...assignGroups(listed, groupsByRegion.get(region) ?? [], config.naming).byGroup.values()].flat().map((i) => i.id));
   return {
-    provider: new Ec2Provider({ client: new EC2Client(clientConfig(config)), clock, hibernate: config.aws.hibernate }),
-    lb: new Elbv2LoadBalancer({ client: new ElasticLoadBalancingV2Client(clientConfig(config)), clock, groupTagKey: `${config.naming.tagPrefix}:group-name` }),
-    runner: ssm,
+    // One region (the usual case): the adapters themselves, exactly as before.
+    provider: single ? (providers.get(DEFAULT_REGION) as Ec2Provider) : new RegionalFleet(providers, keep),
+    lb: single ? (lbs.get(DEFAULT_REGION) as Elbv2LoadBalancer) : new RegionalLoadBalancer(lbs, config.aws.region),
+    runner: ssmAdapters.size === 1 ? ssm : new RegionalRunner(runners, ssm),
     windowSource: ssm,
-    objects: config.aws.outputBucket === undefined ? null : new S3ObjectStore({ bucket: config.aws.outputBucket, prefix: config.aws.outputPrefix ?? 'fleetwarden/', client: new S3Client(clientConfig(config)) }),
+    objects: config.aws.outputBucket === undefined ? null : new S3ObjectStore({ bucket: config.aws.outputBucket, prefix: config.aws.outputPrefix ?? 'fleetwarden/', client: new S3Client(clientConfig(config, config.aws.region, sdk)) }),
   };
 }
 

@@ -116,7 +116,8 @@ function statementKind(c: AwsCall): StatementKind {
  * The least-privilege IAM policy for a configuration, generated from the calls the adapters declare (ports/aws-calls.ts)
  * and the features the configuration uses. Read-only calls IAM cannot narrow are on `*`; every mutating call
  * names its resources (but ssm:CancelCommand, see MUTATING_ON_ANY), and those on instances and target groups only
- * when tagged with one of the groups.
+ * when tagged with one of the groups — or, for a workload selected by its own tag (`envFilterTag`), instances carrying
+ * that tag and value.
  */
 export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_CALLS): IamPolicy {
   const features = featuresOf(config);
@@ -124,7 +125,14 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
   for (const c of used) if (c.mutating && c.resource.kind === 'any' && !MUTATING_ON_ANY.has(c.action)) throw new InvariantError(`${c.action} changes something and must name its resources, not *`);
   const tagKey = `${config.naming.tagPrefix}:group-name`;
   const tagged = { StringEquals: { [`aws:ResourceTag/${tagKey}`]: config.groups.map((g) => g.name) } };
-  const statement = (kind: StatementKind, forKind: readonly AwsCall[]): Statement => {
+  // Workloads selected by a tag of their own (seed 003) carry no group tag: their instances are granted by that tag
+  // and value instead, one statement per tag key (IAM ANDs the keys of one condition; statements are ORed).
+  const byFilterKey = new Map<string, string[]>();
+  for (const g of config.groups) {
+    const f = g.workload?.envFilter;
+    if (f) byFilterKey.set(f.key, [...(byFilterKey.get(f.key) ?? []), f.value]);
+  }
+  const statement = (kind: StatementKind, forKind: readonly AwsCall[]): Statement | Statement[] => {
     const Action = [...new Set(forKind.map((c) => c.action))].sort();
     const base = { Sid: SID[kind], Effect: 'Allow' as const, Action };
     switch (kind) {
@@ -132,7 +140,10 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
       case 'unscoped-write':
         return { ...base, Resource: '*' };
       case 'group-instances':
-        return { ...base, Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged };
+        return [
+          { ...base, Resource: 'arn:aws:ec2:*:*:instance/*', Condition: tagged },
+          ...[...byFilterKey].sort(([a], [b]) => a.localeCompare(b)).map(([key, values], n): Statement => ({ ...base, Sid: `WorkloadInstances${n + 1}`, Resource: 'arn:aws:ec2:*:*:instance/*', Condition: { StringEquals: { [`aws:ResourceTag/${key}`]: values } } })),
+        ];
       case 'group-target-groups':
         return { ...base, Resource: 'arn:aws:elasticloadbalancing:*:*:targetgroup/*', Condition: tagged };
       case 'document':
@@ -149,7 +160,7 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
   };
   const Statement = ORDER.flatMap((kind) => {
     const forKind = used.filter((c) => statementKind(c) === kind);
-    return forKind.length === 0 ? [] : [statement(kind, forKind)];
+    return forKind.length === 0 ? [] : [statement(kind, forKind)].flat();
   });
   return { Version: '2012-10-17', Statement };
 }

@@ -1,4 +1,5 @@
 import type { FleetConfig } from '../config/config.js';
+import { windowStartAhead } from '../config/resolve.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { ControllerEvent, TickSummary } from '../reconciler/reconciler.js';
 import { openSimulatedController, virtualTime } from './compose.js';
@@ -21,9 +22,8 @@ const STABLE: ReadonlySet<LifecycleState> = new Set(['running', 'stopped', 'excl
 function nextBoundary(summary: TickSummary, config: FleetConfig, now: number): number {
   let next = Infinity;
   for (const t of summary.groups) {
-    const startAheadMs = t.startAheadMs;
-    const schedules = [...t.windows.flatMap((w) => (w.schedule ? [w.schedule] : [])), ...(config.groups.find((g) => g.name === t.group)?.schedules.map((s) => s.schedule) ?? [])];
-    for (const s of schedules) {
+    const schedules = [...t.windows.flatMap((w) => (w.schedule ? [{ s: w.schedule, startAheadMs: windowStartAhead(w, t.startAheadMs) }] : [])), ...(config.groups.find((g) => g.name === t.group)?.schedules.map((s) => ({ s: s.schedule, startAheadMs: t.startAheadMs })) ?? [])];
+    for (const { s, startAheadMs } of schedules) {
       const [o] = s.next(now + startAheadMs, 1);
       if (o) next = Math.min(next, o.start - startAheadMs);
       // The start itself: tasks of a window begin then.

@@ -1,8 +1,10 @@
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { explainView, findGroup } from '../api/services.js';
 import type { FleetConfig } from '../config/config.js';
-import { loadConfigFile } from '../config/load.js';
+import { importEc2Scheduler } from '../config/import-ec2-scheduler.js';
+import { loadConfigFile, MAX_CONFIG_BYTES } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
-import { ValidationErrors } from '../domain/errors.js';
+import { ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { type CliIo, type Command, escapeControl, EXIT, parse, table, UsageError } from './io.js';
 import { apiClient, DEFAULT_CONFIG, DEFAULT_STATE_DIR, localContext, TARGET_HELP, TARGET_OPTIONS, withStore } from './remote.js';
@@ -120,4 +122,54 @@ are discovered as the controller discovers them (ssm.discovery: SSM itself with 
   },
 };
 
-export const configCommands: readonly Command[] = [validate, schema, explain];
+const importEc2: Command = {
+  name: 'import-ec2-scheduler',
+  summary: 'convert AWS_EC2_Scheduler WorkloadSpecification/TierSpecification items (seed 003) into a configuration',
+  help: `Usage: fleetwarden config import-ec2-scheduler FILE... [--out FILE]
+
+Reads the JSON items of the AWS_EC2_Scheduler tables — WorkloadSpecification and TierSpecification — from each FILE:
+one item, an array of items, or the output of 'aws dynamodb scan' ({"Items": [...]}, typed values). Numbers and
+booleans may be strings as the seed writes them ("2", "True"/"False"). Prints the Fleetwarden configuration (YAML)
+on stdout, or writes it to --out FILE. Every unknown or invalid field is reported by name (exit 2) and nothing is
+written.
+
+Mapping: SpecName → group name; EnvFilterTagName/EnvFilterTagValue → workload.envFilterTag; TierFilterTagName →
+workload.tierTag; Region → workload.region; SSMS3BucketName/SSMS3KeyPrefixName → workload.ssmOutputBucket/
+ssmOutputPrefix; DisableAllSchedulingActions → workload.killSwitch; each TierSpecification → a tier (TierTagValue →
+name, TierStart/TierStop.TierSequence → start/stop.sequence, TierSynchronization → synchronous,
+TierStopOverrideFilename/OperatingSystem → bypassFile). workload.state is left undefined (hands off).`,
+  run(args: string[], io: CliIo): number {
+    const { values, positionals } = parse(args, { out: { type: 'string' } });
+    if (positionals.length === 0) throw new UsageError('FILE', 'give at least one JSON file of WorkloadSpecification / TierSpecification items');
+    const sources = positionals.map((file) => {
+      let bytes: Buffer;
+      try {
+        const st = statSync(file);
+        if (st.isFile() && st.size > MAX_CONFIG_BYTES) throw new ValidationError(file, `is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; nothing was read`);
+        bytes = readFileSync(file);
+      } catch (err) {
+        if (err instanceof ValidationError) throw err;
+        throw new ValidationError(file, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      return { name: file, text: bytes.toString('utf8') };
+    });
+    const { yaml, workloads } = importEc2Scheduler(sources);
+    if (values.out === undefined) {
+      io.out(yaml);
+      return EXIT.ok;
+    }
+    // Written whole or not at all: a temporary file renamed over the target.
+    const tmp = `${values.out}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, yaml, { flag: 'wx' });
+      renameSync(tmp, values.out);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw new ValidationError('--out', `cannot write ${values.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    io.err(`${values.out}: ${workloads.length} workload(s) written (${workloads.join(', ')})`);
+    return EXIT.ok;
+  },
+};
+
+export const configCommands: readonly Command[] = [validate, schema, explain, importEc2];

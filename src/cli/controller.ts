@@ -216,7 +216,12 @@ at rest. Nothing is written to disk.
 interface StatusJson {
   instances: { group: string; instance: string; state: string; since: string; reason: string }[];
   leases: { group: string; owner: string | null; expiresAt: string | null }[];
-  groups?: { group: string; problems: { source: string; subject: string; field: string; value: string; reason: string; since: string }[]; lastError: { at: string; message: string } | null }[];
+  groups?: {
+    group: string;
+    workload?: { state: { value: string; setBy: string; expiresAt: string | null }; killSwitch: { value: string; setBy: string; expiresAt: string | null }; sequence: { direction: string; since: string; aborted: { tier: string; reason: string } | null } | null };
+    problems: { source: string; subject: string; field: string; value: string; reason: string; since: string }[];
+    lastError: { at: string; message: string } | null;
+  }[];
 }
 
 const status: Command = {
@@ -245,6 +250,12 @@ ${TARGET_HELP}`,
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
     for (const l of view.leases) io.out(escapeControl(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`));
     for (const g of view.groups ?? []) {
+      const w = g.workload;
+      if (w !== undefined) {
+        const seq = w.sequence === null ? 'no sequence yet' : `${w.sequence.direction} sequence since ${w.sequence.since}${w.sequence.aborted === null ? '' : ` (aborted at tier ${w.sequence.aborted.tier}: ${w.sequence.aborted.reason})`}`;
+        const kill = w.killSwitch.value === 'true' ? `; KILL SWITCH ON (${w.killSwitch.setBy}${w.killSwitch.expiresAt === null ? '' : ` until ${w.killSwitch.expiresAt}`}): no action on the workload` : '';
+        io.out(escapeControl(`${g.group}: workload ${w.state.value} (${w.state.setBy}${w.state.expiresAt === null ? '' : ` until ${w.state.expiresAt}`}); ${seq}${kill}`));
+      }
       if (g.lastError !== null) io.out(escapeControl(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`));
       if (g.problems.length === 0) continue;
       io.out(`\n${g.group}: ${g.problems.length} problem(s) — input left alone until fixed:`);

@@ -7,6 +7,7 @@ import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
 import { controlCommands, executionCommands, overrideCommands, tokenCommands } from './operator.js';
+import { workloadCommands } from './workload.js';
 import { AGENT_HELP, runAgent } from '../agent/cli.js';
 
 const agentCommand: Command = {
@@ -27,6 +28,7 @@ const GROUPS: readonly CommandGroup[] = [
   { name: 'schedule', summary: 'evaluate AWS schedule expressions (cron, rate, at) in a time zone', commands: scheduleCommands },
   { name: 'config', summary: 'validate, describe and explain the configuration file', commands: configCommands },
   { name: 'override', summary: 'run-time overrides of settings, with a TTL and a reason', commands: overrideCommands },
+  { name: 'workload', summary: 'start or stop a tiered workload now, tier by tier (the ordered plan first; --dry-run)', commands: workloadCommands },
   { name: 'control', summary: 'instance controls (unstoppable, unstartable, excluded), with a TTL and a reason', commands: controlCommands },
   { name: 'executions', summary: 'maintenance window executions: tasks, invocations, outputs', commands: executionCommands },
   { name: 'token', summary: 'API tokens: the admin and per-instance agent tokens', commands: tokenCommands },

@@ -80,6 +80,12 @@ export interface TierConfig {
 export interface WorkloadConfig {
   readonly tierTag: string;
   readonly tiers: readonly TierConfig[];
+  /** Instances carrying this tag belong to the workload too (seed 003 EnvFilterTagName/Value), without the group tag. */
+  readonly envFilter: { readonly key: string; readonly value: string } | null;
+  /** Where the workload runs (provider aws): its EC2, ELBv2 and SSM calls go to this region; null = aws.region. */
+  readonly region: string | null;
+  /** Where SSM puts the output of commands sent to the workload; null = aws.outputBucket/outputPrefix. */
+  readonly ssmOutput: { readonly bucket: string; readonly prefix: string } | null;
 }
 
 export interface GroupConfig {

@@ -69,20 +69,100 @@ export const KEY_DEFS: readonly KeyDef[] = [
   { pattern: 'workload.killSwitch', type: BOOL, default: false, doc: 'true = no action at all on the workload' },
 ];
 
-/** Keys from the seed system's tags (`clonesquad:config:<key>`), accepted with the clonesquad preset. */
-const CLONESQUAD_ALIASES: readonly (readonly [RegExp, string])[] = [
-  [/^ec2\.(schedule\.)?min_instance_count$/, 'fleets.main.min'],
-  [/^ec2\.(schedule\.)?desired_instance_count$/, 'fleets.main.desired'],
-  [/^subfleet\.([^.]+)\.state$/, 'fleets.subfleets.$1.state'],
-  [/^subfleet\.([^.]+)\.ec2\.schedule\.min_instance_count$/, 'fleets.subfleets.$1.min'],
-  [/^subfleet\.([^.]+)\.ec2\.schedule\.desired_instance_count$/, 'fleets.subfleets.$1.desired'],
+/**
+ * CloneSquad's setting names (seed 000: `clonesquad:config:<key>` window tags, and its configuration), accepted with the
+ * clonesquad preset where Fleetwarden has the same setting under another name. One CloneSquad key may stand for several
+ * of ours (`…maintenance_window_period` turns on both the enter and the exit event). `format` says how CloneSquad writes
+ * the value: a Bool is an integer (0 false, anything else true), a Duration is seconds or `days=1,minutes=15,seconds=20`.
+ */
+const CLONESQUAD_ALIASES: readonly { readonly re: RegExp; readonly keys: readonly string[]; readonly format?: 'bool' | 'duration' }[] = [
+  { re: /^ec2\.(schedule\.)?min_instance_count$/, keys: ['fleets.main.min'] },
+  { re: /^ec2\.(schedule\.)?desired_instance_count$/, keys: ['fleets.main.desired'] },
+  { re: /^subfleet\.([^.]+)\.state$/, keys: ['fleets.subfleets.$1.state'] },
+  { re: /^subfleet\.([^.]+)\.ec2\.schedule\.min_instance_count$/, keys: ['fleets.subfleets.$1.min'] },
+  { re: /^subfleet\.([^.]+)\.ec2\.schedule\.desired_instance_count$/, keys: ['fleets.subfleets.$1.desired'] },
+  { re: /^ssm\.feature\.maintenance_window\.start_ahead$/, keys: ['maintenance.startAhead'], format: 'duration' },
+  { re: /^ssm\.feature\.events\.ec2\.maintenance_window_period$/, keys: ['events.enter-maintenance-window-period.enabled', 'events.exit-maintenance-window-period.enabled'], format: 'bool' },
+  { re: /^ssm\.feature\.events\.ec2\.instance_ready_for_shutdown$/, keys: ['events.instance-ready-for-shutdown.enabled'], format: 'bool' },
+  { re: /^ssm\.feature\.events\.ec2\.instance_ready_for_shutdown\.max_shutdown_delay$/, keys: ['lifecycle.shutdownTimeout'], format: 'duration' },
+  { re: /^ssm\.feature\.events\.ec2\.instance_ready_for_operation$/, keys: ['events.instance-ready-for-operation.enabled'], format: 'bool' },
+  { re: /^ssm\.feature\.events\.ec2\.instance_ready_for_operation\.max_initializing_time$/, keys: ['lifecycle.initializingTimeout'], format: 'duration' },
 ];
 
-export function canonicalKey(key: string, preset: 'fleetwarden' | 'clonesquad'): string {
-  if (preset === 'clonesquad') {
-    for (const [re, target] of CLONESQUAD_ALIASES) if (re.test(key)) return key.replace(re, target);
+/**
+ * CloneSquad settings seed 000 names that have no Fleetwarden equivalent, with why: a window tag or a file value using
+ * one is reported by name (a problem of that window, or an error of the file), never silently ignored.
+ */
+export const CLONESQUAD_UNSUPPORTED: Readonly<Record<string, string>> = {
+  'ssm.enabled': 'SSM is always used when configured; window discovery is ssm.discovery in the file',
+  'ssm.enable': 'SSM is always used when configured; window discovery is ssm.discovery in the file',
+  'ssm.feature.maintenance_window': 'maintenance windows are always honoured; discovery from SSM is ssm.discovery in the file',
+};
+
+/** Every CloneSquad key name seed 000 mentions (aliases and unsupported ones), for documentation and tests. */
+export const CLONESQUAD_KEYS_FROM_SEED: readonly string[] = [
+  'ssm.enabled',
+  'ssm.feature.maintenance_window',
+  'ssm.feature.maintenance_window.start_ahead',
+  'ssm.feature.events.ec2.maintenance_window_period',
+  'ssm.feature.events.ec2.instance_ready_for_shutdown',
+  'ssm.feature.events.ec2.instance_ready_for_shutdown.max_shutdown_delay',
+  'ssm.feature.events.ec2.instance_ready_for_operation',
+  'ssm.feature.events.ec2.instance_ready_for_operation.max_initializing_time',
+  'ec2.schedule.min_instance_count',
+  'ec2.schedule.desired_instance_count',
+  'ec2.min_instance_count',
+  'ec2.desired_instance_count',
+];
+
+const CS_DURATION_UNITS: Readonly<Record<string, number>> = { weeks: 7 * DAY_MS, days: DAY_MS, hours: HOUR, minutes: MIN, seconds: 1000, milliseconds: 1 };
+
+/** A CloneSquad value in Fleetwarden's terms (a Bool's 0/1, a Duration's `minutes=15`); anything else unchanged. */
+function fromCloneSquad(raw: unknown, format: 'bool' | 'duration' | undefined): unknown {
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  if (format === 'bool' && typeof text === 'string' && /^-?\d+$/.test(text)) return Number(text) !== 0;
+  if (format === 'bool' && typeof text === 'number' && Number.isInteger(text)) return text !== 0;
+  if (format === 'bool' && typeof text === 'string' && /^(true|false)$/i.test(text)) return text.toLowerCase() === 'true';
+  if (format === 'duration' && typeof text === 'string' && /^[a-z]+=\d+(\.\d+)?(,[a-z]+=\d+(\.\d+)?)*$/.test(text)) {
+    let ms = 0;
+    for (const part of text.split(',')) {
+      const [unit = '', n = ''] = part.split('=');
+      const size = CS_DURATION_UNITS[unit];
+      if (size === undefined) return raw; // refused below with the usual message
+      ms += Number(n) * size;
+    }
+    return ms / 1000;
   }
-  return key;
+  return raw;
+}
+
+/** The Fleetwarden keys a setting name stands for: itself, or with the clonesquad preset its CloneSquad aliases. */
+export function canonicalKeys(key: string, preset: 'fleetwarden' | 'clonesquad'): readonly string[] {
+  if (preset === 'clonesquad') {
+    for (const a of CLONESQUAD_ALIASES) if (a.re.test(key)) return a.keys.map((k) => key.replace(a.re, k));
+  }
+  return [key];
+}
+
+/**
+ * Parses one setting as a layer gives it (a file's window overrides or schedule, a window tag): its name may be a
+ * CloneSquad alias (clonesquad preset), and then its value may be written as CloneSquad writes it. Returns each
+ * Fleetwarden key it sets with its value. A CloneSquad setting Fleetwarden does not implement is refused by name.
+ */
+export function parseSetting(key: string, raw: unknown, field: string, preset: 'fleetwarden' | 'clonesquad'): [string, KeyValue][] {
+  if (preset === 'clonesquad') {
+    const unsupported = CLONESQUAD_UNSUPPORTED[key];
+    if (unsupported !== undefined) throw new ValidationError(field, `${quoted(key)} is a CloneSquad setting Fleetwarden does not implement (${unsupported})`);
+    const alias = CLONESQUAD_ALIASES.find((a) => a.re.test(key));
+    if (alias !== undefined) {
+      const value = fromCloneSquad(raw, alias.format);
+      return alias.keys.map((k) => {
+        const target = key.replace(alias.re, k);
+        return [target, parseKeyValue(target, value, field)];
+      });
+    }
+  }
+  return [[key, parseKeyValue(key, raw, field)]];
 }
 
 /** A subfleet or event name: one path segment. */

@@ -4,10 +4,10 @@ import { DAY_MS, formatDuration, HOUR_MS, MAX_DURATION_MS, parseDuration, SECOND
 import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
-import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, type FleetConfig, type GroupConfig, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
+import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, type FleetConfig, type GroupConfig, type Naming, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
 import { parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
 import { parseCount } from '../domain/counts.js';
-import { canonicalKey, EVENT_KEYS, type KeyValue, parseKeyValue } from './keys.js';
+import { EVENT_KEYS, type KeyValue, parseKeyValue, parseSetting } from './keys.js';
 import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';
 
 /** `["groups", 0, "fleets"]` -> `groups[0].fleets`; keys that are not identifiers are quoted. */
@@ -81,9 +81,7 @@ function compileSchedule(problems: Problems, path: string, decl: WindowFile | Sc
 function parseValues(problems: Problems, path: string, raw: Readonly<Record<string, unknown>>, preset: Preset): Record<string, KeyValue> {
   const out: Record<string, KeyValue> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const canonical = canonicalKey(key, preset);
-    const parsed = problems.try(childPath(path, key), () => parseKeyValue(canonical, value, ''));
-    if (parsed !== undefined) out[canonical] = parsed;
+    for (const [canonical, parsed] of problems.try(childPath(path, key), () => parseSetting(key, value, '', preset)) ?? []) out[canonical] = parsed;
   }
   return out;
 }
@@ -297,7 +295,15 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
       bypassFile: t.bypassFile ? { path: t.bypassFile.path, os: t.bypassFile.os ?? 'linux' } : null,
       ignoreStop: t.ignoreStop ?? false,
     }));
-    workload = { tierTag: g.workload.tierTag, tiers };
+    const w = g.workload;
+    if (w.ssmOutputPrefix !== undefined && w.ssmOutputBucket === undefined) problems.add(`${path}.ssmOutputPrefix`, 'only applies with ssmOutputBucket');
+    workload = {
+      tierTag: w.tierTag,
+      tiers,
+      envFilter: w.envFilterTag === undefined ? null : { key: w.envFilterTag.key, value: w.envFilterTag.value },
+      region: w.region ?? null,
+      ssmOutput: w.ssmOutputBucket === undefined ? null : { bucket: w.ssmOutputBucket, prefix: w.ssmOutputPrefix ?? 'fleetwarden/' },
+    };
   }
 
   return {
@@ -308,6 +314,24 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
     schedules,
     workload,
   };
+}
+
+/**
+ * Workloads selected by a tag of their own (seed 003): two with the same tag and value would claim the same instances,
+ * and the group tag itself is not a filter (it already selects by group name).
+ */
+function checkEnvFilters(problems: Problems, groups: readonly GroupConfig[], naming: Naming): void {
+  const seen = new Map<string, number>();
+  groups.forEach((g, gi) => {
+    const f = g.workload?.envFilter;
+    if (f === undefined || f === null) return;
+    const path = `groups[${gi}].workload.envFilterTag`;
+    if (f.key.startsWith(`${naming.tagPrefix}:`)) problems.add(`${path}.key`, `${naming.tagPrefix}: tags are Fleetwarden's own; give the tag your instances already carry (e.g. Environment)`);
+    const id = `${f.key}\u0000${f.value}`;
+    const other = seen.get(id);
+    if (other !== undefined) problems.add(path, `${f.key}=${f.value} already selects the instances of group "${groups[other]?.name ?? ''}"; an instance belongs to one group`);
+    else seen.set(id, gi);
+  });
 }
 
 /** Validates a parsed document; throws `ValidationErrors` listing every problem, or returns the typed config. */
@@ -325,6 +349,7 @@ export function parseConfig(doc: unknown): FleetConfig {
   checkUnique(problems, 'groups', file.groups.map((g) => g.name), 'group');
   const taskContext: TaskContext = { agent: file.controller?.eventDelivery === 'agent', awsOutput: { bucket: file.aws?.outputBucket, prefix: file.aws?.outputPrefix } };
   const groups = file.groups.map((g, gi) => buildGroup(problems, g, gi, preset, taskContext));
+  checkEnvFilters(problems, groups, namingFor(preset));
   const c = file.controller ?? {};
   const controller = {
     tickIntervalMs: boundedDuration(problems, 'controller.tickInterval', c.tickInterval, 10_000, SECOND_MS, HOUR_MS),

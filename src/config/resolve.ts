@@ -82,7 +82,16 @@ export class WindowState {
   }
 }
 
-/** Evaluates every window of the group at `now` (active from start − startAhead to end). */
+/**
+ * A window's own start-ahead: its `maintenance.startAhead` override (file `overrides`, or the SSM tag — seed 000's
+ * `ssm.feature.maintenance_window.start_ahead` with the clonesquad preset), else the group's.
+ */
+export function windowStartAhead(decl: WindowDecl, groupStartAheadMs: number): number {
+  const own = decl.overrides['maintenance.startAhead'];
+  return typeof own === 'number' ? own : groupStartAheadMs;
+}
+
+/** Evaluates every window of the group at `now` (active from start − its start-ahead to end). */
 export function windowStateAt(windows: readonly WindowDecl[], now: number, startAheadMs: number): WindowState {
   const active: ActiveWindow[] = [];
   const broken: WindowDecl[] = [];
@@ -92,7 +101,7 @@ export function windowStateAt(windows: readonly WindowDecl[], now: number, start
       continue;
     }
     try {
-      const window = decl.schedule.windowAt(now, startAheadMs);
+      const window = decl.schedule.windowAt(now, windowStartAhead(decl, startAheadMs));
       if (window) active.push({ decl, window });
     } catch (err) {
       broken.push({ ...decl, error: err instanceof Error ? err.message : String(err) });
@@ -122,13 +131,20 @@ export interface Resolved {
 
 const FULL: KeyValue = { kind: 'percent', value: 100 };
 
-/** The values an active window sets: its defaults (unless disabled) then its own overrides (tags). */
-function windowValues(a: ActiveWindow, subfleets: readonly string[], forceSubfleetsRunning: boolean): Record<string, KeyValue> {
+/**
+ * The values an active window sets: its defaults (unless disabled) then its own overrides (tags). A window starts
+ * everything it covers (seed 000): a sized fleet at 100%, a tiered workload (whose instances are its main fleet)
+ * by its start sequence, tier by tier — and nothing in it stops until the window ends (WindowState.stopBlocker).
+ */
+function windowValues(a: ActiveWindow, subfleets: readonly string[], forceSubfleetsRunning: boolean, workload: boolean): Record<string, KeyValue> {
   const out: Record<string, KeyValue> = {};
   if (!a.decl.disableDefaultConfiguration) {
     if (covers(a.decl.scope, { kind: 'main' })) {
-      out['fleets.main.min'] = FULL;
-      out['fleets.main.desired'] = FULL;
+      if (workload) out['workload.state'] = 'running';
+      else {
+        out['fleets.main.min'] = FULL;
+        out['fleets.main.desired'] = FULL;
+      }
     }
     for (const name of subfleets) {
       if (!covers(a.decl.scope, { kind: 'subfleet', name })) continue;
@@ -168,7 +184,7 @@ export function resolve(input: ResolveInput): Resolved {
   }
   const liveOverrides = (input.overrides ?? []).filter((o) => o.group === group.name && o.expiresAt > now);
 
-  // Window activity depends on startAhead, which windows themselves do not set: read it below the window layer.
+  // Window activity depends on startAhead: the group's is read below the window layer; a window may carry its own.
   const below = new Settings(new Map([...layers].map(([k, list]) => [k, list.at(-1)?.value ?? null])));
   const startAheadOverride = liveOverrides.filter((o) => o.key === 'maintenance.startAhead').at(-1);
   const startAheadMs = typeof startAheadOverride?.value === 'number' ? startAheadOverride.value : below.startAheadMs;
@@ -176,7 +192,7 @@ export function resolve(input: ResolveInput): Resolved {
   for (const b of windows.broken) warnings.push(`window ${b.name} cannot be evaluated: ${b.error ?? 'invalid schedule'}; no stop or drain in group ${group.name} until it is fixed`);
   // Windows are listed most specific first (SSM naming order, then file order); the most specific one wins.
   for (const a of [...windows.active].reverse()) {
-    for (const [k, v] of Object.entries(windowValues(a, input.subfleets, below.forceSubfleetsRunning))) add(k, v, 'window', `window ${a.decl.name}`, a.window.end);
+    for (const [k, v] of Object.entries(windowValues(a, input.subfleets, below.forceSubfleetsRunning, group.workload !== null))) add(k, v, 'window', `window ${a.decl.name}`, a.window.end);
   }
   for (const o of liveOverrides) add(o.key, o.value, 'override', `override: ${o.reason}`, o.expiresAt);
 

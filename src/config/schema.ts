@@ -20,6 +20,20 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const count = z.union([wholeNumber(0, MAX_COUNT, `N (0 to ${MAX_COUNT}), N% or Np`), z.string()]).describe('N, N% or Np (p means %), e.g. 2, 50% or 50p');
 const duration = z.union([z.number().nonnegative(), z.string()]).describe('a duration: 30s, 15m, 1h, 2h30m, or a number of seconds');
 const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, - or _' });
+/** EC2 tag keys and values: letters, digits, spaces and + - = . _ : / @ (keys 1-128, values 0-256); `aws:` is AWS's own. */
+const tagKey = z
+  .string()
+  .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u, { error: 'expected an EC2 tag key: 1-128 letters, digits, spaces or + - = . _ : / @' })
+  .refine((k) => !k.toLowerCase().startsWith('aws:'), { error: 'tag keys starting with aws: are reserved by AWS' });
+const tagValue = z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u, { error: 'expected an EC2 tag value: up to 256 letters, digits, spaces or + - = . _ : / @' });
+/** us-west-2, eu-central-1, us-gov-west-1, cn-north-1, ap-southeast-4 ... */
+export const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/**
+ * S3 bucket names as SSM accepts them for command output: today's rules, and the older ones some buckets still carry
+ * (capitals and `_`, as in seed 003's own `myBucketName`). Never a wildcard; the controller's IAM policy never names it.
+ */
+const s3Bucket = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/, { error: 'expected an S3 bucket name (3-255 letters, digits, . _ -)' });
+const s3Prefix = z.string().max(500, { error: 'at most 500 characters (SSM OutputS3KeyPrefix)' }).regex(/^[\p{L}\p{N}!_.'()/-]*$/u, { error: "expected letters, digits and ! - _ . ' ( ) / (S3's safe key characters)" });
 
 const scheduleFields = {
   schedule: z.string().describe('AWS schedule expression: cron(...), rate(...) or at(...)'),
@@ -158,8 +172,15 @@ const groupSchema = z.strictObject({
   workload: z
     .strictObject({
       state: z.enum(WORKLOAD_STATES).optional(),
-      killSwitch: z.boolean().optional(),
-      tierTag: z.string().min(1).describe('the tag key whose value names an instance tier, e.g. Role'),
+      killSwitch: z.boolean().optional().describe('true = no start, stop, drain or registration on the workload (seed 003 DisableAllSchedulingActions)'),
+      envFilterTag: z
+        .strictObject({ key: tagKey, value: tagValue })
+        .optional()
+        .describe('select the instances by a tag they already carry (seed 003 EnvFilterTagName/EnvFilterTagValue), besides <prefix>:group-name'),
+      region: z.string().regex(AWS_REGION, { error: 'expected an AWS region such as us-west-2' }).optional().describe('the AWS region the workload runs in (provider aws) [aws.region]'),
+      ssmOutputBucket: s3Bucket.optional().describe('S3 bucket for the output of SSM commands sent to the workload (seed 003 SSMS3BucketName) [aws.outputBucket]'),
+      ssmOutputPrefix: s3Prefix.optional().describe('key prefix in ssmOutputBucket (seed 003 SSMS3KeyPrefixName) [fleetwarden/]'),
+      tierTag: tagKey.describe('the tag key whose value names an instance tier, e.g. Role'),
       tiers: z.array(tierSchema).min(1),
     })
     .optional(),

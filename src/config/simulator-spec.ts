@@ -45,6 +45,8 @@ const simGroupSchema = z.strictObject({
   commands: z.array(commandSchema).optional().describe('maintenance scripts: by a substring of their text; others exit 0 after 10s'),
   rebootTime: z.union([z.string(), z.number()]).optional().describe('how long a reboot asked by exit 194 takes [60s]'),
   tags: z.record(z.string(), z.record(z.string(), z.string())).optional().describe('extra tags by instance id (to see how Fleetwarden takes odd values)'),
+  groupTag: z.boolean().optional().describe('instances carry <prefix>:group-name=<group> [true]; false for a workload selected by its envFilterTag'),
+  instanceTags: z.record(z.string(), z.string()).optional().describe('tags every instance of the group carries, e.g. { Environment: ENV001 }'),
 });
 
 const ssmWindowSchema = z.strictObject({

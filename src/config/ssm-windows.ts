@@ -2,7 +2,7 @@ import { ScheduleError, ValidationError } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { Schedule } from '../schedule/schedule.js';
 import type { Naming, WindowDecl, WindowScope } from './config.js';
-import { canonicalKey, type KeyValue, parseKeyValue } from './keys.js';
+import { type KeyValue, parseSetting } from './keys.js';
 import type { Problem } from '../domain/problems.js';
 
 /** An SSM maintenance window as the window source reports it (provider-neutral; no SDK types). */
@@ -95,8 +95,7 @@ export function ssmWindowsForGroup(infos: readonly SsmWindowInfo[], group: strin
         continue;
       }
       try {
-        const canonical = canonicalKey(key, naming.preset);
-        overrides[canonical] = parseKeyValue(canonical, value, tag);
+        for (const [canonical, parsed] of parseSetting(key, value, tag, naming.preset)) overrides[canonical] = parsed;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         report(`tag ${tag}`, value, `tag ignored: ${err.reason}`, `window ${info.name}: tag ignored: ${err.message}`);

@@ -4,12 +4,12 @@ import { ValidationError } from './errors.js';
 /** A fleet size: an absolute number of instances, or a percentage of the fleet. */
 export type Count = { readonly kind: 'absolute'; readonly value: number } | { readonly kind: 'percent'; readonly value: number };
 
-const COUNT = /^(\d+)([%p]?)$/;
+const COUNT = /^(\d+)([%pP]?)$/;
 /** The largest absolute count: more instances than any fleet has; past it a value is a typo. */
 export const MAX_COUNT = 999_999;
 
 /**
- * Parses `N`, `N%` or `Np` (`p` stands for `%` where tag values cannot hold it). Percentages are 0-100.
+ * Parses `N`, `N%` or `Np` (`p` or `P` stands for `%` where tag values cannot hold it). Percentages are 0-100.
  * Throws a `ValidationError` on `field` naming what was expected.
  */
 export function parseCount(input: unknown, field: string): Count {

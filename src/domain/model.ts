@@ -89,6 +89,8 @@ export interface InstanceRecord {
   readonly stopSentAt?: number | undefined;
   /** Set when the last stop was forced (shutdown probe never succeeded). */
   readonly forcedStop?: boolean | undefined;
+  /** The tier the instance was last seen in (tiered workloads): what `workload start|stop` plans by. */
+  readonly tier?: string | undefined;
 }
 
 /** Progress of a tiered workload's start or stop sequence, kept between ticks. */
@@ -100,7 +102,8 @@ export interface WorkloadRecord {
   /** When each tier's step began in the current direction (readiness timeouts count from it). */
   readonly tierStartedAt: Readonly<Record<string, number>>;
   /** Set when a readiness timeout aborted the sequence: no further tier is started until the direction changes. */
-  readonly abortedAt?: { readonly tier: string; readonly at: number; readonly reason: string };
+  /** `request`: what had set workload.state (layer, source, expiry); set anew, the start is tried again. */
+  readonly abortedAt?: { readonly tier: string; readonly at: number; readonly reason: string; readonly request?: string };
 }
 
 /** Run-time controls set through the API/CLI, each with an expiry and a reason. */

@@ -13,12 +13,21 @@ function registeredIn(m: Member): string[] {
     .map(([tg]) => tg);
 }
 
-/** Why `m` may not be drained or stopped now, or null. Windows and fail-closed come first. */
+/** Why `m` may not be drained or stopped now, or null. The kill switch, windows and fail-closed come first. */
 export function stopBlocker(ctx: PlanContext, m: Member): string | null {
+  if (killSwitchOn(ctx)) return 'stop blocked: workload kill switch on (workload.killSwitch): no action on the workload';
   const byWindow = ctx.resolved.windows.stopBlocker(m.fleet);
   if (byWindow !== null) return byWindow;
   if (ctx.has(m.obs.id, 'unstoppable')) return 'stop blocked: instance marked unstoppable';
   return null;
+}
+
+/**
+ * A workload's kill switch (seed 003 DisableAllSchedulingActions) stops every action on it: no start, no stop, no drain
+ * (issue, unuseable or tier), no registration. Records still follow what is observed.
+ */
+export function killSwitchOn(ctx: PlanContext): boolean {
+  return ctx.group.workload !== null && ctx.settings.killSwitch;
 }
 
 /** running/unuseable → draining: deregister from every target group it is in; remember them for later. */

@@ -39,8 +39,11 @@ export function observe(ctx: PlanContext, input: PlanInput): void {
   for (const obs of input.instances) {
     if (obs.power === 'terminated') continue; // gone for good: its record is dropped
     const lighthouse = (ctx.group.lighthouse.tagged && obs.tags[`${prefix}:lighthouse`] === 'true') || ctx.group.lighthouse.instanceTypes.some((p) => typeMatches(p, obs.instanceType));
-    const record = input.records.get(obs.id) ?? freshRecord(obs, ctx.group.name, now);
-    ctx.members.push({ obs, record, fleet: fleetOf(obs, prefix), lighthouse, tier: tierTag === undefined ? undefined : obs.tags[tierTag] });
+    const tier = tierTag === undefined ? undefined : obs.tags[tierTag];
+    const known = input.records.get(obs.id) ?? freshRecord(obs, ctx.group.name, now);
+    // The tier is remembered so a plan can be shown from the store alone (`workload start|stop --dry-run`).
+    const record = known.tier === tier ? known : { ...known, tier };
+    ctx.members.push({ obs, record, fleet: fleetOf(obs, prefix), lighthouse, tier });
   }
   const byId = new Map(ctx.members.map((m) => [m.obs.id, m]));
 

@@ -1,7 +1,7 @@
 import type { ControlKind } from '../domain/model.js';
 import { PlanContext } from './context.js';
 import { applyEvents } from './events.js';
-import { applyLifecycle, ensureRegistered } from './lifecycle.js';
+import { applyLifecycle, ensureRegistered, killSwitchOn } from './lifecycle.js';
 import { observe } from './observe.js';
 import { applySizing, fleetTargets } from './sizing.js';
 import { applyTiers } from './tiers.js';
@@ -31,7 +31,7 @@ export function plan(input: PlanInput): Plan {
   const workload = input.group.workload === null ? input.workload : applyTiers(ctx, input.workload);
   if (input.group.workload === null) applySizing(ctx, targets);
   // Registration repair runs after every decision: an instance drained this tick is not put back.
-  for (const m of ctx.members) ensureRegistered(ctx, m);
+  if (!killSwitchOn(ctx)) for (const m of ctx.members) ensureRegistered(ctx, m);
   applyEvents(ctx);
   return {
     group: input.group.name,

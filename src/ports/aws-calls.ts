@@ -15,7 +15,7 @@ export type AwsFeature = (typeof AWS_FEATURES)[number];
  */
 export type AwsResource =
   | { readonly kind: 'any' }
-  /** EC2 instances tagged `<prefix>:group-name` with one of the configuration's groups. */
+  /** EC2 instances tagged `<prefix>:group-name` with one of the configuration's groups, or a workload's envFilterTag. */
   | { readonly kind: 'group-instances' }
   /** ELBv2 target groups tagged likewise. */
   | { readonly kind: 'group-target-groups' }

@@ -21,8 +21,11 @@ export interface ActionResult {
 }
 
 export interface FleetProvider {
-  /** Every instance carrying the tag key `groupTagKey` (any value), with its power and provider health. */
-  listInstances(groupTagKey: string): Promise<ObservedInstance[]>;
+  /**
+   * Every instance carrying one of these tag keys (any value), with its power and provider health: the group tag key,
+   * and the tag keys workloads select their instances by (seed 003 EnvFilterTagName).
+   */
+  listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]>;
   start(instanceIds: readonly string[]): Promise<ActionResult[]>;
   stop(instanceIds: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]>;
 }

@@ -4,7 +4,7 @@ import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js
 import type { ObservedInstance } from '../domain/model.js';
 import { LeaseLostError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
-import { inspectInstances } from '../planner/inspect.js';
+import { assignGroups, type GroupConflict, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
 import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
@@ -131,22 +131,12 @@ export class Reconciler {
     if (mine.length === 0) return { at: now, groups: [], skipped, failed: [] };
 
     const history: HistoryEntry[] = [];
-    const prefix = config.naming.tagPrefix;
-    const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(`${prefix}:group-name`));
+    const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
     const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
-    const byGroup = new Map<string, ObservedInstance[]>();
-    const groupTag = `${prefix}:group-name`;
-    for (const i of observed) {
-      const name = i.tags[groupTag];
-      if (name === undefined) continue;
-      const list = byGroup.get(name);
-      const withTargets = { ...i, targets: health.get(i.id) ?? {} };
-      if (list) list.push(withTargets);
-      else byGroup.set(name, [withTargets]);
-    }
+    const { byGroup, conflicts } = assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming);
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
@@ -154,7 +144,7 @@ export class Reconciler {
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
+        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
         this.lastErrors.delete(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
@@ -196,7 +186,7 @@ export class Reconciler {
     return this.lastErrors;
   }
 
-  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
     const exec: ExecutorDeps = { ...this.exec, fence: () => fence.check() };
@@ -204,6 +194,10 @@ export class Reconciler {
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
     const results = state.handles.length > 0 ? await withRetry(exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
     const inspected = inspectInstances(observedInstances, g, config.naming);
+    for (const c of conflicts) {
+      if (!inspected.quarantined.has(c.instanceId)) inspected.quarantined.set(c.instanceId, c.reason);
+      inspected.problems.push(c.problem);
+    }
     const instances = inspected.instances;
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];

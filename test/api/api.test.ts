@@ -23,6 +23,13 @@ groups:
           durationHours: 1
   - name: api
     fleets: {main: {min: 1}}
+  - name: erp
+    workload:
+      state: stopped
+      tierTag: Role
+      tiers:
+        - { name: DB, start: { sequence: 0 }, stop: { sequence: 10 } }
+        - { name: App, start: { sequence: 10 }, stop: { sequence: 0 }, bypassFile: { path: /etc/keep } }
 `);
 
 function rec(id: string, state: InstanceRecord['state'], group = 'web'): InstanceRecord {
@@ -273,11 +280,36 @@ describe('HTTP API', () => {
     assert.deepEqual(doc, openApi());
     for (const [path, methods] of Object.entries(doc.paths)) {
       if (methods['get'] === undefined) continue;
-      const concrete = path.replace('{instance}', 'i-a').replace('{group}', 'web').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
+      const concrete = path.replace('{instance}', 'i-a').replace('{group}', path.includes('/workload/') ? 'erp' : 'web').replace('{action}', 'start').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
       const r = await call('GET', concrete, ADMIN);
       assert.ok(r.status === 200, `${path} → ${r.status} ${r.text.slice(0, 200)}`);
     }
     assert.ok(doc.paths['/v1/groups/{group}/overrides/{key}']?.['put'], 'the override route is documented');
+  });
+
+  it('workload start/stop: GET answers the ordered plan and changes nothing; POST sets workload.state for a TTL; bad input is 400 naming the field', async () => {
+    await fixtureSave(store, { group: 'erp', at: T0, records: [{ ...rec('i-erp-db', 'stopped', 'erp'), tier: 'DB' }, { ...rec('i-erp-app', 'stopped', 'erp'), tier: 'App' }, { ...rec('i-erp-x', 'stopped', 'erp') }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    const overridesBefore = (await call('GET', '/v1/overrides', ADMIN)).text;
+    const plan = await call('GET', '/v1/groups/erp/workload/start', ADMIN);
+    assert.equal(plan.status, 200, plan.text);
+    const body = plan.body as { plan: { steps: { sequence: number; tiers: { name: string; instances: { instance: string; action: string }[] }[] }[]; untiered: { instance: string; why: string }[] } };
+    assert.deepEqual(body.plan.steps.map((st) => [st.sequence, st.tiers.map((t) => [t.name, t.instances.map((i) => `${i.instance}:${i.action}`)])]), [[0, [['DB', ['i-erp-db:start']]]], [10, [['App', ['i-erp-app:start']]]]]);
+    assert.deepEqual(body.plan.untiered.map((u) => [u.instance, u.why]), [['i-erp-x', 'no Role tag: in no tier, left alone']]);
+    assert.equal((await call('GET', '/v1/overrides', ADMIN)).text, overridesBefore, 'a plan changes nothing');
+    const stop = (await call('GET', '/v1/groups/erp/workload/stop', ADMIN)).body as { plan: { steps: { tiers: { name: string; notes: string[] }[] }[] } };
+    assert.deepEqual(stop.plan.steps.map((st) => st.tiers[0]?.name), ['App', 'DB']);
+    assert.deepEqual(stop.plan.steps[0]?.tiers[0]?.notes, ['bypass file /etc/keep (linux) checked in each guest before its stop']);
+    const act = await call('POST', '/v1/groups/erp/workload/start', ADMIN, { ttl: '3h', reason: 'month-end' });
+    assert.equal(act.status, 200, act.text);
+    assert.deepEqual((act.body as { override: unknown }).override, { group: 'erp', key: 'workload.state', value: 'running', expiresAt: '2026-06-01T13:00:00Z', reason: 'month-end' });
+    const explain = (await call('GET', '/v1/groups/erp/config?key=workload.state', ADMIN)).body as { settings: { value: string; layer: string }[] };
+    assert.deepEqual([explain.settings[0]?.value, explain.settings[0]?.layer], ['running', 'override']);
+    assert.deepEqual(fields(await call('POST', '/v1/groups/erp/workload/start', ADMIN, { ttl: 'soon', reason: 'x' })), ['ttl']);
+    assert.deepEqual(fields(await call('POST', '/v1/groups/erp/workload/start', ADMIN, { ttl: '1h' })), ['reason']);
+    assert.deepEqual(fields(await call('GET', '/v1/groups/erp/workload/pause', ADMIN)), ['action']);
+    assert.deepEqual(fields(await call('GET', '/v1/groups/web/workload/start', ADMIN)), ['group'], 'web is sized, not tiered');
+    assert.equal((await call('POST', '/v1/groups/erp/workload/stop', agentA, { ttl: '1h', reason: 'x' })).status, 403);
+    assert.equal((await call('DELETE', '/v1/groups/erp/overrides/workload.state', ADMIN)).status, 204);
   });
 
   it('tokens never appear in the request log', () => {

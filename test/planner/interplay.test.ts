@@ -42,7 +42,8 @@ describe('interplay', () => {
       { name: 'DB', start: { sequence: 0 }, stop: { sequence: 1 } },
     ];
     const list = [instance('i-web', { ...running, tier: 'Web' }), instance('i-db', { ...running, tier: 'DB' })];
-    const w = new World({ workload: { state: 'stopped', tierTag: 'Role', tiers }, maintenance: { windows: [NIGHTLY] } }, list);
+    // A window that only holds (no default configuration): by default a window also starts the workload.
+    const w = new World({ workload: { state: 'stopped', tierTag: 'Role', tiers }, maintenance: { windows: [{ ...NIGHTLY, disableDefaultConfiguration: true }] } }, list);
     for (const i of list) w.records.set(i.id, record(i.id, 'running', T0));
     w.now = T0 + 2 * HOUR;
     const during = w.run(HOUR + 59 * MIN);

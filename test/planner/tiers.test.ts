@@ -147,6 +147,36 @@ describe('§6 tiers: stop sequence', () => {
     assert.match(whyText(plans), /kill switch on: no action/);
   });
 
+  it('given the kill switch set while a tier stop is under way, then nothing more is stopped, drained or registered (seed 003 DisableAllSchedulingActions)', () => {
+    const w = threeTier('stopped');
+    w.tick();
+    assert.equal(w.state('i-web1'), 'draining', 'the stop sequence has begun');
+    w.overrides = [{ group: 'web', key: 'workload.killSwitch', value: true, expiresAt: T0 + 2 * HOUR, reason: 'incident' }];
+    const plans = w.run(30 * MIN);
+    assert.deepEqual(plans.flatMap((p) => p.commands), [], 'the draining instances are not stopped, no other tier drains');
+    assert.deepEqual([w.state('i-web1'), w.state('i-web2'), w.state('i-db1')], ['draining', 'draining', 'running']);
+    assert.match(whyText(plans), /i-web1: draining; stop blocked: workload kill switch on/);
+    w.overrides = [];
+    w.run(30 * MIN);
+    assert.equal(w.count('stopped'), 6, 'lifted: the sequence goes on');
+  });
+
+  it('given an aborted start, when workload.state is set anew (a new override), then the start sequence is tried again', () => {
+    const w = threeTier('stopped', { DB: { readinessTimeout: '10m' } }, false);
+    w.bootHealth = (id) => (id === 'i-db1' ? 'initializing' : 'ok');
+    w.overrides = [{ group: 'web', key: 'workload.state', value: 'running', expiresAt: T0 + 4 * HOUR, reason: 'month-end' }];
+    w.run(20 * MIN);
+    assert.match(whyText(w.plans), /start sequence aborted/);
+    w.run(20 * MIN);
+    assert.deepEqual(commanded(w.plans, 'start').filter((id) => !id.startsWith('i-db')), [], 'the same request stays aborted');
+    w.set('i-db1', { health: 'ok' }); // fixed by hand
+    w.run(5 * MIN);
+    assert.deepEqual(commanded(w.plans, 'start').filter((id) => !id.startsWith('i-db')), [], 'still aborted: nothing asked for a retry');
+    w.overrides = [{ group: 'web', key: 'workload.state', value: 'running', expiresAt: T0 + 5 * HOUR, reason: 'month-end, again' }];
+    w.run(20 * MIN);
+    assert.equal(w.count('running'), 6, 'set anew: retried, and this time DB becomes ready');
+  });
+
   it('given workload state undefined, then it is hands off', () => {
     const w = threeTier('running');
     w.overrides = [{ group: 'web', key: 'workload.state', value: 'undefined', expiresAt: T0 + HOUR, reason: 'manual' }];

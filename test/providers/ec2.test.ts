@@ -60,7 +60,7 @@ describe('EC2 adapter (wire contract)', () => {
     const all = [...fleet(3), { id: 'i-x', state: 'shutting-down', zone: 'eu-west-1a', type: 'm5.large', tags: { [KEY]: 'web' } }];
     fake.requests.length = 0;
     fake.handler = (req) => ({ body: req.action === 'DescribeInstances' ? describeInstances(all, { ...req, params: { ...req.params, MaxResults: '2' } }) : describeStatus(req, () => ['ok', 'initializing']) });
-    const found = await provider().listInstances(KEY);
+    const found = await provider().listInstances([KEY]);
     const first = fake.calls('DescribeInstances')[0]?.params ?? {};
     assert.equal(first['Filter.1.Name'], 'tag-key');
     assert.equal(first['Filter.1.Value.1'], KEY);
@@ -79,21 +79,32 @@ describe('EC2 adapter (wire contract)', () => {
     assert.deepEqual([status['IncludeAllInstances'], status['InstanceId.1'], status['InstanceId.2']], ['true', 'i-00000000000000000', 'i-00000000000000001']);
   });
 
+  it('workloads selected by their own tag (seed 003 EnvFilterTagName): the same single listing asks for either tag key', async () => {
+    const all = [...fleet(1), { id: 'i-env', state: 'stopped', zone: 'eu-west-1a', type: 't3.micro', tags: { Environment: 'ENV001', Role: 'DB' } }];
+    fake.requests.length = 0;
+    fake.handler = (req) => ({ body: req.action === 'DescribeInstances' ? describeInstances(all, req) : describeStatus(req, () => ['ok', 'ok']) });
+    const found = await provider().listInstances([KEY, 'Environment']);
+    const params = fake.calls('DescribeInstances')[0]?.params ?? {};
+    assert.deepEqual([params['Filter.1.Name'], params['Filter.1.Value.1'], params['Filter.1.Value.2']], ['tag-key', KEY, 'Environment'], 'one tag-key filter, its values ORed');
+    assert.equal(fake.calls('DescribeInstances').length, 1);
+    assert.deepEqual(found.find((i) => i.id === 'i-env')?.tags, { Environment: 'ENV001', Role: 'DB' });
+  });
+
   it('a steady-state tick for 10,000 instances makes ceil(N/1000) DescribeInstances pages and no other call', async () => {
     const all = fleet(10_000);
     fake.handler = (req) => ({ body: req.action === 'DescribeInstances' ? describeInstances(all, req) : describeStatus(req, () => ['ok', 'ok']) });
     const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
     const p = provider(clock);
-    await p.listInstances(KEY); // the first tick learns every running instance's status
+    await p.listInstances([KEY]); // the first tick learns every running instance's status
     fake.requests.length = 0;
     clock.set(clock.now() + 30_000);
-    const found = await p.listInstances(KEY);
+    const found = await p.listInstances([KEY]);
     assert.equal(found.length, 10_000);
     assert.deepEqual(fake.requests.map((r) => r.action), Array.from({ length: 10 }, () => 'DescribeInstances'));
     assert.ok(found.filter((i) => i.power === 'running').every((i) => i.health === 'ok'));
     clock.set(clock.now() + 300_000);
     fake.requests.length = 0;
-    await p.listInstances(KEY);
+    await p.listInstances([KEY]);
     assert.equal(fake.calls('DescribeInstanceStatus').length, Math.ceil(6667 / 100), 'a periodic refresh, in calls of 100 ids');
   });
 
@@ -118,7 +129,7 @@ describe('EC2 adapter (wire contract)', () => {
 
   it('maps throttling and capacity errors at the boundary: throttling is retryable, capacity is a per-instance failure', async () => {
     fake.handler = () => ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
-    await assert.rejects(provider().listInstances(KEY), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'RequestLimitExceeded');
+    await assert.rejects(provider().listInstances([KEY]), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'RequestLimitExceeded');
     fake.handler = () => ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient capacity.');
     const [r] = await provider().start(['i-1']);
     assert.deepEqual([r?.ok, /InsufficientInstanceCapacity/.test(r?.detail ?? '')], [false, true]);

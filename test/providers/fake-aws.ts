@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export interface FakeRequest {
   /** The service as the request is signed for: ec2, elasticloadbalancing, ssm, s3, dynamodb. */
   readonly service: string;
+  /** The region it is signed for (its SigV4 credential scope). */
+  readonly region: string;
   /** The operation: the Action (query protocol), the X-Amz-Target's last part (JSON), or the S3 REST operation. */
   readonly action: string;
   /** Query-protocol form parameters (EC2, ELBv2); the query string for S3. */
@@ -61,7 +63,8 @@ export class FakeAws {
         const params = service === 's3' ? Object.fromEntries(url.searchParams) : isJson ? {} : Object.fromEntries(new URLSearchParams(body));
         const json = isJson ? (JSON.parse(body || '{}') as Record<string, unknown>) : {};
         const action = service === 's3' ? s3Operation(req.method ?? 'GET', url) : isJson ? (target.split('.').at(-1) ?? '') : (params['Action'] ?? '');
-        const r: FakeRequest = { service, action, params, json, path: url.pathname, body };
+        const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        const r: FakeRequest = { service, region, action, params, json, path: url.pathname, body };
         this.requests.push(r);
         if (this.upstream !== undefined) {
           const up = new URL(this.upstream);

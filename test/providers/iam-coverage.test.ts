@@ -188,7 +188,7 @@ const FEATURES: Record<AwsFeature, { config: Record<string, unknown>; group?: Re
     config: {},
     run: async () => {
       const provider = new Ec2Provider({ client: new EC2Client({ ...client, endpoint: endpoints.fake }), clock: clock() });
-      await provider.listInstances(KEY);
+      await provider.listInstances([KEY]);
       await provider.start(IDS);
       await provider.stop(IDS, { force: false });
       const lb = new Elbv2LoadBalancer({ client: new ElasticLoadBalancingV2Client({ ...client, endpoint: endpoints.fake }), clock: clock(), groupTagKey: KEY });
@@ -328,6 +328,28 @@ describe('the generated IAM policy covers every call the adapters make, and no m
     assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ssm:${REGION}::document/AWS-RunPowerShellScript` }), false);
     assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ssm:${REGION}::document/AWS-RunRemoteScript` }), false, 'a document no task names');
     assert.equal(allowed(tasks, { action: 'ssm:SendCommand', arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-other`, tags: { [KEY]: 'payroll' } }), false, 'only the group’s instances');
+  });
+
+  it('a workload selected by its own tag (envFilterTag): start, stop and SendCommand on its untagged-by-us instances are allowed by that tag and value alone', async () => {
+    const cfg = parseConfig({
+      provider: 'aws',
+      groups: [{ name: 'web' }, { name: 'erp', workload: { envFilterTag: { key: 'Environment', value: 'ENV001' }, tierTag: 'Role', tiers: [{ name: 'DB', start: { sequence: 0 }, stop: { sequence: 0 }, bypassFile: { path: '/etc/keep' } }] } }],
+    });
+    fake.requests.length = 0;
+    const provider = new Ec2Provider({ client: new EC2Client({ ...client, endpoint: endpoints.fake }), clock: clock() });
+    await provider.start(IDS);
+    await provider.stop(IDS, { force: false });
+    const s = ssm();
+    await s.results([await s.checkBypass('erp', IDS, '/etc/keep', 'linux')]);
+    const policy = iamPolicy(cfg);
+    const onInstances = fake.requests.flatMap(wanted).filter((w) => w.arn.includes(':instance/'));
+    assert.deepEqual([...new Set(onInstances.map((w) => w.action))].sort(), ['ec2:StartInstances', 'ec2:StopInstances', 'ssm:SendCommand']);
+    for (const w of onInstances) {
+      assert.ok(allowed(policy, { ...w, tags: { Environment: 'ENV001', Role: 'DB' } }), `${w.action} on an instance tagged Environment=ENV001 only`);
+      assert.equal(allowed(policy, { ...w, tags: { Environment: 'ENV002', Role: 'DB' } }), false, `${w.action}: another environment is not granted`);
+      assert.equal(allowed(policy, { ...w, tags: { Role: 'DB' } }), false, `${w.action}: an instance of no group is not granted`);
+      assert.ok(allowed(policy, w), `${w.action}: the group-tagged instances of web still are`);
+    }
   });
 
   it('the state-table scenario exercises every DynamoDB call the store declares', () => {

@@ -29,6 +29,15 @@ describe('fleetwarden aws iam-policy', () => {
     assert.deepEqual(actions(p).filter((a) => a.startsWith('ssm:') || a.startsWith('s3:') || a.startsWith('dynamodb:')), []);
   });
 
+  it('a workload selected by envFilterTag: its instances are granted by that tag and value, one statement per tag key', () => {
+    const workload = (name: string, key: string, value: string) => ({ name, workload: { envFilterTag: { key, value }, tierTag: 'Role', tiers: [{ name: 'DB', start: { sequence: 0 }, stop: { sequence: 0 } }] } });
+    const p = iamPolicy(parseConfig({ provider: 'aws', groups: [{ name: 'web' }, workload('erp', 'Environment', 'ENV001'), workload('crm', 'Environment', 'ENV002'), workload('hr', 'App', 'payroll')] }));
+    assert.deepEqual(p.Statement.map((s) => s.Sid), ['Read', 'GroupInstances', 'WorkloadInstances1', 'WorkloadInstances2', 'GroupTargetGroups']);
+    assert.deepEqual(statement(p, 'GroupInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/fleetwarden:group-name': ['web', 'erp', 'crm', 'hr'] } });
+    assert.deepEqual(statement(p, 'WorkloadInstances1'), { Sid: 'WorkloadInstances1', Effect: 'Allow', Action: ['ec2:StartInstances', 'ec2:StopInstances'], Resource: 'arn:aws:ec2:*:*:instance/*', Condition: { StringEquals: { 'aws:ResourceTag/App': ['payroll'] } } });
+    assert.deepEqual(statement(p, 'WorkloadInstances2')?.Condition, { StringEquals: { 'aws:ResourceTag/Environment': ['ENV001', 'ENV002'] } });
+  });
+
   it('no mutating action is ever on *, whatever the configuration — but ssm:CancelCommand, which IAM cannot scope', () => {
     const full = iamPolicy(config({ ssm: { discovery: true }, store: { kind: 'dynamodb', table: 'fw-state' }, aws: { outputBucket: 'ops-logs' } }, { ...EVENTS, ...TASKS }));
     for (const s of full.Statement) {

@@ -26,7 +26,7 @@ export function violations(actions: readonly SimAction[], tags: Readonly<Record<
   for (const a of actions) {
     if (!a.ok) continue;
     const t = tags[a.instanceId] ?? {};
-    const group = config.groups.find((g) => g.name === t[`${prefix}:group-name`]);
+    const group = config.groups.find((g) => g.name === t[`${prefix}:group-name`]) ?? config.groups.find((g) => g.workload?.envFilter != null && t[g.workload.envFilter.key] === g.workload.envFilter.value);
     const sub = t[`${prefix}:subfleet-name`];
     const fleet = sub === undefined ? ({ kind: 'main' } as const) : ({ kind: 'subfleet', name: sub } as const);
     const when = new Date(a.at).toISOString();

@@ -19,7 +19,7 @@ function sim(spec: Partial<SimulatorSpec> = {}, file: string | null = null): { s
 }
 
 async function power(s: Simulator, id: string): Promise<string | undefined> {
-  return (await s.listInstances(KEY)).find((i) => i.id === id)?.power;
+  return (await s.listInstances([KEY])).find((i) => i.id === id)?.power;
 }
 
 describe('simulator', () => {
@@ -30,7 +30,7 @@ describe('simulator', () => {
     assert.deepEqual(again, h1, 'the same id: the same command, not a second run');
     const h2 = await s.runScript('web', 'i-web-002', 'mw-2', 'yum patch');
     clock.set(T0 + 20_000);
-    assert.equal((await s.listInstances(KEY)).find((i) => i.id === 'i-web-001')?.health, 'initializing', 'rebooting');
+    assert.equal((await s.listInstances([KEY])).find((i) => i.id === 'i-web-001')?.health, 'initializing', 'rebooting');
     const early = await s.results([h1, h2]);
     assert.deepEqual(early.scripts?.map((r) => [r.instanceId, r.status, r.exitCode]), [['i-web-002', 'failed', 3]]);
     clock.set(T0 + 80_000);
@@ -44,10 +44,10 @@ describe('simulator', () => {
     assert.deepEqual(await s.start(['i-web-001']), [{ instanceId: 'i-web-001', ok: true }]);
     assert.equal(await power(s, 'i-web-001'), 'pending');
     clock.set(T0 + 60_000);
-    const up = (await s.listInstances(KEY)).find((i) => i.id === 'i-web-001');
+    const up = (await s.listInstances([KEY])).find((i) => i.id === 'i-web-001');
     assert.deepEqual([up?.power, up?.health], ['running', 'initializing']);
     clock.set(T0 + 90_000);
-    assert.equal((await s.listInstances(KEY)).find((i) => i.id === 'i-web-001')?.health, 'ok');
+    assert.equal((await s.listInstances([KEY])).find((i) => i.id === 'i-web-001')?.health, 'ok');
     await s.stop(['i-web-001'], { force: false });
     assert.equal(await power(s, 'i-web-001'), 'stopping');
     clock.set(T0 + 110_000);
@@ -102,7 +102,7 @@ describe('simulator', () => {
     const failing = sim({ faults: { errorRate: 1 } }).s;
     assert.equal((await failing.start(['i-web-001']))[0]?.ok, false);
     const throttled = sim({ faults: { throttleRate: 1 } }).s;
-    await assert.rejects(throttled.listInstances(KEY), ThrottledError, 'a throttled call rejects its promise');
+    await assert.rejects(throttled.listInstances([KEY]), ThrottledError, 'a throttled call rejects its promise');
     const { s, clock } = sim({ groups: { web: { instances: 1, running: true } }, faults: { stuckStopping: ['i-web-001'] } });
     await s.stop(['i-web-001'], { force: false });
     clock.set(T0 + 3_600_000);

@@ -70,7 +70,7 @@ export interface Ec2Options {
 const STATUS_PAGE = 100; // DescribeInstanceStatus takes at most 100 instance ids per call
 
 /**
- * The EC2 side of the FleetProvider port. One paginated DescribeInstances, filtered on the group tag key, finds
+ * The EC2 side of the FleetProvider port. One paginated DescribeInstances, filtered on the selecting tag keys, finds
  * the instances of every group (not one call per group). Status checks cost calls of their own, so they are
  * fetched for instances that are not yet known healthy and refreshed for the others every `statusRefreshMs`.
  */
@@ -99,7 +99,7 @@ export class Ec2Provider implements FleetProvider {
     }
   }
 
-  async listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
+  async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
     const found: Instance[] = [];
     let token: string | undefined;
     do {
@@ -107,7 +107,8 @@ export class Ec2Provider implements FleetProvider {
         this.ec2.send(
           new DescribeInstancesCommand({
             Filters: [
-              { Name: 'tag-key', Values: [groupTagKey] },
+              // Several values of one filter are ORed: still one paginated listing for every group and workload.
+              { Name: 'tag-key', Values: [...tagKeys] },
               { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
             ],
             MaxResults: 1000,

@@ -153,7 +153,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       const add = (id: string, tags: Record<string, string>, type: string): void => {
         const i = Object.keys(state.instances).filter((k) => state.instances[k]?.group === group).length;
         const running = g.running === true;
-        state.instances[id] = { id, group, tags: { [`${p}:group-name`]: group, Name: id, ...tags }, zone: zones[i % zones.length] ?? 'zone-a', type, power: running ? 'running' : 'stopped', until: null, bootedAt: running ? now - 3_600_000 : null };
+        const own = { ...(g.groupTag === false ? {} : { [`${p}:group-name`]: group }), Name: id, ...g.instanceTags };
+        state.instances[id] = { id, group, tags: { ...own, ...tags }, zone: zones[i % zones.length] ?? 'zone-a', type, power: running ? 'running' : 'stopped', until: null, bootedAt: running ? now - 3_600_000 : null };
         if (tg !== null) (state.targetGroups[tg] ?? {})[id] = { registeredAt: now - 3_600_000, deregisteringSince: null };
       };
       const lh = g.lighthouse ?? 0;
@@ -272,12 +273,12 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   // ---- FleetProvider -------------------------------------------------------------------------------------------
 
-  async listInstances(groupTagKey: string): Promise<ObservedInstance[]> {
+  async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
     const now = this.advance();
     this.throttle();
     const out: ObservedInstance[] = [];
     for (const i of Object.values(this.state.instances)) {
-      if (i.tags[groupTagKey] === undefined) continue;
+      if (!tagKeys.some((k) => i.tags[k] !== undefined)) continue;
       const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
       out.push({ id: i.id, tags: { ...i.tags }, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });
     }
