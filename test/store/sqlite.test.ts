@@ -1,12 +1,16 @@
 import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { loadSqliteDatabase, sqliteDatabase, sqlitePackageFor } from '../../src/store/sqlite/driver.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { storeContract } from './contract.js';
+
+/** Raw connections through the store's own driver: on Node ≥ 24.19 better-sqlite3 12 would abort this process. */
+const Database = sqliteDatabase();
 
 storeContract('SQLite (in memory)', () => new SqliteStore(':memory:'));
 storeContract('SQLite (file, WAL)', () => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db')));
@@ -43,5 +47,32 @@ describe('SQLite store specifics', () => {
     raw.pragma('user_version = 99');
     raw.close();
     assert.throws(() => new SqliteStore(file), /schema version 99 is newer than this Fleetwarden/);
+  });
+});
+
+describe('SQLite driver (better-sqlite3 12 on Node 20, 13 from Node 22 on)', () => {
+  it('names 12 for Node 20 and 13 for Node 22 and 24', () => {
+    assert.deepEqual(['20.19.0', '20.20.2', '22.13.0', '22.23.3', '24.0.0', '24.21.0'].map(sqlitePackageFor), ['better-sqlite3', 'better-sqlite3', 'better-sqlite3-13', 'better-sqlite3-13', 'better-sqlite3-13', 'better-sqlite3-13']);
+  });
+
+  it('opens stores with the major version it names for this Node', () => {
+    const require = createRequire(import.meta.url);
+    const name = sqlitePackageFor(process.versions.node);
+    const pkg = JSON.parse(readFileSync(join(require.resolve(name), '..', '..', 'package.json'), 'utf8')) as { name: string; version: string };
+    assert.equal(pkg.name, 'better-sqlite3');
+    assert.equal(pkg.version.split('.')[0], name === 'better-sqlite3-13' ? '13' : '12');
+    assert.equal(sqliteDatabase(), require(name));
+    const db = new Database(':memory:');
+    assert.equal((db.prepare('SELECT 1 + 1 AS two').get() as { two: number }).two, 2);
+    db.close();
+  });
+
+  it('says what to install when the package for this Node is missing', () => {
+    const nowhere = createRequire(join(mkdtempSync(join(tmpdir(), 'fw-driver-')), 'x.js'));
+    assert.throws(() => loadSqliteDatabase('24.21.0', nowhere), (err: Error) => {
+      assert.match(err.message, /cannot load better-sqlite3-13 on Node 24\.21\.0: it is not installed; run `npm ci` again with this Node \(without --omit=optional/);
+      return true;
+    });
+    assert.throws(() => loadSqliteDatabase('20.19.0', nowhere), /cannot load better-sqlite3 on Node 20\.19\.0: it is not installed; run `npm ci` again with this Node$/);
   });
 });

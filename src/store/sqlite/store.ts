@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
@@ -9,6 +9,7 @@ import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import { problemKey, type ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
+import { sqliteDatabase } from './driver.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
@@ -84,7 +85,8 @@ export class SqliteStore implements Store {
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    const Sqlite = sqliteDatabase(); // better-sqlite3 12 or 13, by this Node (driver.ts)
+    this.db = new Sqlite(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
