@@ -387,8 +387,12 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       this.state.log.push({ at: now, action: kind === 'bypass' ? 'check-bypass' : kind === 'script' ? 'run-script' : 'run-event', instanceId: iid, detail: event ?? kind, ok: a.ok });
     }
     this.state.commands[id] = cmd;
+    const handle: CommandHandle = { id, kind, group, instanceIds: [...ids], sentAt: now, ...(event === undefined ? {} : { event }) };
+    // A script sent under the controller's own id is remembered in the same save as its run: a controller killed
+    // between two saves would otherwise find the run done but its id unknown, and run the script again.
+    if (kind === 'script' && fixedId !== undefined) this.state.scriptIds = { ...(this.state.scriptIds ?? {}), [id]: handle };
     this.save();
-    return { id, kind, group, instanceIds: [...ids], sentAt: now, ...(event === undefined ? {} : { event }) };
+    return handle;
   }
 
   async runEvent(group: string, ids: readonly string[], event: EventName): Promise<CommandHandle> {
@@ -423,7 +427,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     if (seen !== undefined) return seen;
     const g = this.spec.groups[group];
     const spec = (g?.commands ?? []).find((c) => script.includes(c.match));
-    const handle = this.newCommand('script', group, [instanceId], (i, now) => {
+    return this.newCommand('script', group, [instanceId], (i, now) => {
       const runKey = `${i.id}|script|${spec?.match ?? '*'}`;
       const duration = ms(spec?.duration, 10_000, 'duration');
       const reboot = ms(g?.rebootTime, 60_000, 'rebootTime');
@@ -444,9 +448,6 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         return { at, ok: exit === 0, exitCode: exit, output: `${spec?.output ?? `ran ${spec?.match ?? 'script'}`}\nexit ${exit}`, reboots };
       }
     }, undefined, commandId);
-    this.state.scriptIds = { ...(this.state.scriptIds ?? {}), [commandId]: handle };
-    this.save();
-    return handle;
   }
 
   /** Stops a script still running: it reports `cancelled` from now on; one that already ended keeps its result. */
