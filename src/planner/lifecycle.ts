@@ -137,6 +137,12 @@ function checkDraining(ctx: PlanContext, m: Member): void {
     return h !== undefined && h !== 'unused' && h !== 'unavailable';
   });
   if (still.length > 0) waiting.push(`deregistration from ${still.join(', ')}`);
+  // Level-triggered: a deregistration that was decided but not carried out (a controller killed after saving the
+  // drain, a call that failed) is sent again while the target group still routes to the instance.
+  const routed = still.filter((tg) => m.obs.targets[tg] !== 'draining');
+  if (routed.length > 0 && !ctx.commandsFor(m.obs.id).some((c) => c.kind === 'deregister')) {
+    for (const tg of routed) ctx.command({ kind: 'deregister', targetGroup: tg, instances: [m.obs.id], reason: 'drain: deregistration repeated (not yet seen by the target group)' });
+  }
   // A target group's deregistration delay is the time its owner gives in-flight work: the drain lasts at least that
   // long (and drainMinimum), whatever the group reports sooner.
   const minimum = Math.max(ctx.settings.lifecycle('drainMinimum'), ...(m.record.deregisteredFrom ?? []).map((tg) => ctx.deregistrationDelays.get(tg) ?? 0));

@@ -234,7 +234,11 @@ export class Reconciler {
       return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
     }));
     const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.settings.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
-    const ex = await execute(exec, g.name, p.commands, resolved.settings.scriptTimeoutMs, withheld);
+    // Load-balancer changes are written ahead, as maintenance's are: carried out only once the tick that decides them
+    // (a drain's record of the target groups it left) is saved, so a controller killed in between never leaves an
+    // instance out of its target groups with no record; the planner repeats them until the target groups show them.
+    const isLb = (c: (typeof p.commands)[number]): boolean => c.kind === 'deregister' || c.kind === 'register';
+    const ex = await execute(exec, g.name, p.commands.filter((c) => !isLb(c)), resolved.settings.scriptTimeoutMs, withheld);
     history.push(...ex.history);
     const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     // Cancel requests are only looked for while an execution runs (no cost otherwise).
@@ -302,8 +306,9 @@ export class Reconciler {
       const e = executionsNow.find((x) => x.id === c.execution);
       if (e === undefined || e.cancel !== undefined || e.status !== 'IN_PROGRESS') await store.removeCancelRequest(c.execution);
     }
-    // Written ahead: the load balancer changes only now that the executions saying so are saved.
-    const after = await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
+    // Written ahead: the load balancer changes only now that the records and executions saying so are saved.
+    const lbAfter = await execute(exec, g.name, p.commands.filter(isLb), resolved.settings.scriptTimeoutMs, withheld);
+    const after = [...lbAfter.history, ...(await carryOutAfterSave(mdeps, g.name, mt.afterSave, now))];
     if (after.length > 0) {
       await store.appendHistory(after, fence.token);
       history.push(...after);

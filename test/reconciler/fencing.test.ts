@@ -110,3 +110,43 @@ describe('lease fencing', () => {
     assert.ok(out.history.some((h) => h.instanceId === 'i-1' && /stop i-1 not sent: stop blocked: window FW-web active/.test(h.summary)), 'and the history says why');
   });
 });
+
+describe('load-balancer changes are written ahead', () => {
+  it('a controller dying before it saves the tick that began a drain has deregistered nothing; a fresh one converges, every instance back in its target group', async () => {
+    const config = loadConfigFile(DEMO);
+    const clock = new VirtualClock(T('2026-06-01T01:40:00Z'));
+    const sim = new Simulator(config.simulator!, config.naming, clock, null);
+    const store = new SqliteStore(':memory:');
+    const save = store.saveTick.bind(store);
+    let died: number | null = null;
+    // The first tick that moves an instance into draining dies before its write lands.
+    store.saveTick = (w) => {
+      if (died === null && w.transitions.some((t) => t.to === 'draining')) {
+        died = clock.now();
+        return Promise.reject(new Error('killed before the save'));
+      }
+      return save(w);
+    };
+    const sleep = (ms: number): Promise<void> => Promise.resolve(clock.set(clock.now() + ms));
+    const first = new Reconciler({ config, provider: sim, lb: sim, runner: sim, windowSource: sim, store, clock, owner: 'first', sleep });
+    while (died === null && clock.now() < T('2026-06-01T03:40:00Z')) {
+      await first.tick();
+      clock.set(clock.now() + 15_000);
+    }
+    assert.ok(died !== null, 'the scenario happened');
+    assert.deepEqual(sim.actions.filter((a) => a.action === 'deregister' && a.at >= died!), [], 'nothing was deregistered by the tick that died');
+    clock.set(clock.now() + 3 * 60_000); // its lease lapses; a fresh controller takes over
+    const second = new Reconciler({ config, provider: sim, lb: sim, runner: sim, windowSource: sim, store, clock, owner: 'second', sleep });
+    while (clock.now() < T('2026-06-01T05:10:00Z')) {
+      await second.tick();
+      clock.set(clock.now() + 15_000);
+    }
+    const tags = Object.fromEntries(sim.actions.map((x) => [x.instanceId, sim.tagsOf(x.instanceId) ?? {}]));
+    assert.deepEqual(violations(sim.actions, tags, config, { drainMinimumMs: 60_000, deregistrationDelayMs: 45_000, startAheadMs: 15 * 60_000, tickIntervalMs: 15_000 }), []);
+    const health = await sim.targetHealth();
+    const running = (await store.allRecords()).filter((r) => r.group === 'web' && r.state === 'running' && !r.instanceId.includes('batch'));
+    assert.ok(running.length >= 2);
+    for (const r of running) assert.notEqual(health.get(r.instanceId)?.['tg-web'] ?? 'unused', 'unused', `${r.instanceId} runs and is in its target group`);
+    await store.close();
+  });
+});
