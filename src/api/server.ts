@@ -374,7 +374,7 @@ async function metrics(deps: ApiDeps, now: number): Promise<string> {
   }));
   const leases = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.leaseHolder(g.name, now)) === null ? 0 : 1] as [Record<string, string>, number]));
   gauge('fleetwarden_group_lease_held', '1 when a controller holds the group’s lease', 'gauge', leases);
-  const problems = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.loadGroup(g.name)).problems.length] as [Record<string, string>, number]));
+  const problems = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.problems(g.name)).length] as [Record<string, string>, number]));
   gauge('fleetwarden_problems', 'input a group’s last tick could not use (instance tags, windows): reported and left alone', 'gauge', problems);
   const errors = deps.live?.groupErrors?.();
   if (errors !== undefined) gauge('fleetwarden_group_failing', '1 while a group’s last tick failed', 'gauge', deps.config.groups.map((g) => [{ group: g.name }, errors.has(g.name) ? 1 : 0]));

@@ -73,7 +73,7 @@ export async function statusView(store: Store, config: FleetConfig, now: number,
       return {
         group: g.name,
         ...(g.workload === null ? {} : { workload: (await workloadState(store, g, now)).json }),
-        problems: (await store.loadGroup(g.name)).problems.map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
+        problems: (await store.problems(g.name)).map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
         lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message },
       };
     }),

@@ -236,6 +236,8 @@ export interface Store {
   releaseLease(group: string, owner: string): Promise<void>;
   leaseHolder(group: string, now: number): Promise<Lease | null>;
   loadGroup(group: string): Promise<GroupState>;
+  /** The problems a group's last saved tick reported (a cheap read, for status views and metrics). */
+  problems(group: string): Promise<ReportedProblem[]>;
   /** Everything one tick writes for one group, atomically. */
   saveTick(write: TickWrite): Promise<void>;
   /** Every record, for status views. */

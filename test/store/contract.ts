@@ -53,6 +53,7 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       const g = await s.loadGroup('web');
       assert.equal(g.records.get('i-1')?.state, 'draining');
       assert.deepEqual(g.problems, [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }], 'problems round-trip');
+      assert.deepEqual(await s.problems('web'), g.problems, 'and read on their own');
       await s.saveTick({ ...tick(), lease: renewedByA });
       assert.equal((await s.loadGroup('web')).problems.length, 1, 'a write without problems keeps them');
       await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA });

@@ -312,6 +312,10 @@ export class DynamoStore implements Store {
     return names;
   }
 
+  async problems(group: string): Promise<ReportedProblem[]> {
+    return readHead(await this.get(`G#${group}`, 'HEAD')).problems;
+  }
+
   async saveTick(w: TickWrite): Promise<void> {
     // Records are serialised before anything is written; anything failing later leaves an uncommitted version,
     // which readers ignore.

@@ -151,8 +151,12 @@ export class SqliteStore implements Store {
     const failures = (this.stmt('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
     const activeWindows = (this.stmt('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
     const executions = (this.stmt('SELECT body FROM executions WHERE grp = ? AND open = 1 ORDER BY start, id').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as WindowExecution);
-    const problems = (this.stmt('SELECT body FROM problems WHERE grp = ? ORDER BY since, key').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ReportedProblem);
+    const problems = await this.problems(group);
     return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows, executions, problems };
+  }
+
+  async problems(group: string): Promise<ReportedProblem[]> {
+    return (this.stmt('SELECT body FROM problems WHERE grp = ? ORDER BY since, key').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ReportedProblem);
   }
 
   async saveTick(w: TickWrite): Promise<void> {
