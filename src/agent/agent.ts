@@ -118,6 +118,7 @@ export class Agent {
   private blockedForMaintenance = false;
   private hookChain: Promise<void> = Promise.resolve();
   private readonly hookOutcomes: { name: string; outcome: string }[] = [];
+  private readonly stopping = new AbortController();
 
   constructor(options: AgentOptions) {
     this.o = options;
@@ -142,7 +143,8 @@ export class Agent {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout((this.o.fetchTimeoutMs ?? 5000) + extraMs),
+      // A long poll in flight ends at once when the agent stops (SIGTERM), not when the controller answers.
+      signal: AbortSignal.any([AbortSignal.timeout((this.o.fetchTimeoutMs ?? 5000) + extraMs), this.stopping.signal]),
     });
   }
 
@@ -474,6 +476,11 @@ export class Agent {
     this.done.add(id);
     // Command ids are only remembered while the controller could still list them (a day at most).
     if (this.done.size > 10_000) this.done.delete(this.done.values().next().value ?? '');
+  }
+
+  /** Ends a poll in flight (a long poll waits at the controller): the agent is stopping. */
+  stop(): void {
+    this.stopping.abort();
   }
 
   /** Waits for scripts and commands started so far (tests, and a clean shutdown). */

@@ -431,6 +431,7 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
   const signal = { stopping: false, wake: null as (() => void) | null };
   const stop = (): void => {
     signal.stopping = true;
+    agent.stop();
     signal.wake?.();
   };
   process.once('SIGTERM', stop);

@@ -529,6 +529,9 @@ export async function executionView(store: Store, id: string): Promise<unknown> 
         exitCode: i.exitCode ?? null,
         runs: i.runs,
         outOfService: i.outOfService,
+        // The drain handshake: the step it is at and what the instance's agent is asked to apply.
+        step: i.step ?? null,
+        agentGoal: i.agent === undefined ? null : { ports: i.agent.ports, health: i.agent.health, since: formatInstant(i.agent.since) },
         detail: i.detail,
         output: i.output ?? null,
         outputKey: i.outputKey ?? null,
