@@ -164,7 +164,7 @@ describe('rolling maintenance behind a real HAProxy: zero failed requests with t
 
   const pidOf = (id: string): string => readFileSync(join(dir, `${id}.pid`), 'utf8');
 
-  before(async () => {
+  before(() => {
     writeFileSync(join(dir, 'backend.js'), BACKEND);
     // The maintenance task: restart this instance's app (the agent tells the script which instance it is on).
     writeFileSync(join(dir, 'restart.sh'), `#!/bin/sh
