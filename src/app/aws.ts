@@ -19,6 +19,7 @@ import { SsmAdapter } from '../providers/aws/ssm.js';
 import { S3ObjectStore } from '../providers/aws/s3.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoStore } from '../store/dynamodb/store.js';
+import { mapDynamoDbErrors } from '../providers/aws/errors.js';
 
 export interface AwsPorts {
   readonly provider: FleetProvider;
@@ -80,5 +81,6 @@ export function awsPorts(config: FleetConfig, clock: Clock, sdk: SdkOverrides = 
 }
 
 export function dynamoStore(config: FleetConfig): Store {
-  return new DynamoStore({ table: config.store.table ?? '', client: new DynamoDBClient(clientConfig(config)) });
+  // The store may not import providers/ (eslint.config.js layers): its client's errors are mapped here.
+  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config))) });
 }

@@ -1,11 +1,10 @@
-import { LeaseLostError } from '../domain/errors.js';
+import { errorKind, LeaseLostError } from '../domain/errors.js';
 import type { ActionFailure, Command } from '../planner/types.js';
 import type { ActionResult, CommandHandle, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer } from '../ports/index.js';
 
-/** Errors worth retrying: throttling and other transient provider errors say so by name or flag. */
+/** Errors worth retrying: those of kind `retryable` (throttling, server faults, the network), mapped by the provider adapters. */
 export function isRetryable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'ThrottledError' || err.name === 'ThrottlingException' || (err as { retryable?: unknown }).retryable === true;
+  return errorKind(err) === 'retryable';
 }
 
 export interface RetryPolicy {
