@@ -130,11 +130,15 @@ export class Reconciler {
     }
     if (mine.length === 0) return { at: now, groups: [], skipped, failed: [] };
 
+    // The tick's deadline: retries stop by the next tick's time, so a throttled tick neither runs into the next one
+    // nor nears its lease (at least twice the interval, config/load.ts; the fence renews it besides). Other groups'
+    // ticks share it: time one group spent retrying is not spent again by the next.
+    const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
-    const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
-    const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
     const { byGroup, conflicts } = assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming);
     this.seen.clear();
@@ -144,7 +148,7 @@ export class Reconciler {
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
+        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence, exec));
         this.lastErrors.delete(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
@@ -186,10 +190,10 @@ export class Reconciler {
     return this.lastErrors;
   }
 
-  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence, tickExec: ExecutorDeps): Promise<GroupTick> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
-    const exec: ExecutorDeps = { ...this.exec, fence: () => fence.check() };
+    const exec: ExecutorDeps = { ...tickExec, fence: () => fence.check() };
     const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
     const results = state.handles.length > 0 ? await withRetry(exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
