@@ -13,6 +13,7 @@ import { type ErrorKind, errorKind, FleetwardenError, ValidationError, Validatio
 import { parseInstant } from '../domain/time.js';
 import type { ApiToken, Clock, Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
+import { type ChangeFeed, longPoll } from './changes.js';
 import * as svc from './services.js';
 
 /** Counters the run loop keeps, exported by /metrics. */
@@ -37,6 +38,10 @@ export interface ApiDeps {
   readonly log?: (entry: RequestLog) => void;
   /** Agents' IAM-role login (controller.agentIam); absent: POST /v1/auth/iam answers 404. */
   readonly agentIam?: IamLoginDeps;
+  /** Wakes agents' long polls; the controller notifies it after each tick (absent: long polls look every second). */
+  readonly changes?: ChangeFeed;
+  /** An agent's report changed what it applies: the controller may tick at once instead of at its next interval. */
+  readonly onAgentChange?: () => void;
 }
 
 export interface RequestLog {
@@ -250,12 +255,32 @@ const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/instances/{instance}',
-    summary: 'the instance view agents poll: state, group, subfleet, target groups, window period, pending commands',
+    summary: 'the instance view agents poll: state, goal (ports, health), group, subfleet, target groups, window period, pending commands, its agent’s last report; with wait and since, a long poll',
     auth: 'agent',
+    query: [
+      { name: 'wait', description: 'seconds, 0-60: answer when the view’s version differs from since, or after this long [0]' },
+      { name: 'since', description: 'the version of the view the agent has' },
+    ],
     handle: async (req, d) => {
-      const view = await svc.instanceView(d.store, d.config, req.params['instance'] ?? '', req.now, d.live);
+      const wait = intParam(req.query, 'wait', 0, 60) ?? 0;
+      const instance = req.params['instance'] ?? '';
+      // A long poll re-reads the view with the time of each look (the controller's clock).
+      const view = (await longPoll(async () => (await svc.instanceView(d.store, d.config, instance, d.clock.now(), d.live)) as { version: string } | null, strParam(req.query, 'since'), wait * 1000, d.changes)) as unknown;
       if (view === null) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
       return { json: view };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/instances/{instance}/ack',
+    summary: 'the agent’s report of what it has applied: the goal version it acted on, ports (blocked, open, none, stand-aside), health (pass, fail, none), its state; answers whether it meets the current goal',
+    auth: 'agent',
+    body: svc.ackBody,
+    handle: async (req, d) => {
+      const out = await svc.postAck(d.store, req.params['instance'] ?? '', req.body, req.now);
+      if (!out.recorded) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
+      if (out.changed) d.onAgentChange?.();
+      return { json: { confirmsGoal: out.confirmsGoal } };
     },
   },
   {

@@ -17,7 +17,8 @@ import { formatInstant } from '../domain/time.js';
 import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
-import { heldInstances } from '../maintenance/execution.js';
+import { agentGoal, heldInstances } from '../maintenance/execution.js';
+import { ACK_HEALTH, ACK_PORTS, type AgentAck, confirms } from '../domain/agent-ack.js';
 import { sequencePlan } from '../planner/tiers.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
@@ -217,24 +218,65 @@ export async function instanceView(store: Store, config: FleetConfig, instanceId
     windows = resolve({ group, now, subfleets: [] }).windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end }));
   }
   const controls = (await store.controls(now)).filter((c) => c.instanceId === instanceId);
-  const outOfService = heldInstances((await store.loadGroup(record.group)).executions).outOfService.has(instanceId);
+  const executions = (await store.loadGroup(record.group)).executions;
+  const outOfService = heldInstances(executions).outOfService.has(instanceId);
+  // What the agent is to apply (docs/agent.md#drain-handshake), and what it last reported.
+  const goal = agentGoal(instanceId, record.state, record.since, executions);
+  const ack = (await store.agentAcks(record.group)).get(instanceId);
+  const pending = (await pendingCommands(store, instanceId, now)).map(pendingJson);
+  const subfleet = observed?.tags[`${config.naming.tagPrefix}:subfleet-name`] ?? null;
+  const targetGroups = observed === undefined ? [] : Object.entries(observed.targets).map(([id, health]) => ({ id, health }));
   return {
     instance: instanceId,
     group: record.group,
+    // Changes whenever anything the agent acts on changes: a long poll (`?wait=…&since=<version>`) waits for it.
+    version: viewVersion({ state: record.state, goal, pending, preset: config.naming.preset, loadBalanced: targetGroups.length > 0 && subfleet === null }),
     // The agent's default script directories follow the deployment's naming (clonesquad: the seed's).
     preset: config.naming.preset,
     state: record.state,
-    // What the agent blocks ports on: the lifecycle's draining, or out of service for a maintenance task.
-    drain: record.state === 'draining' || outOfService,
+    goal,
+    // For agents that predate the goal: block the ports exactly when the goal does.
+    drain: goal.ports === 'blocked',
     maintenance: { outOfService },
+    agent: ack === undefined ? null : { version: ack.version, ports: ack.ports, health: ack.health, state: ack.state, at: formatInstant(ack.at), confirmsGoal: confirms(ack, goal) },
     since: formatInstant(record.since),
     reason: record.reason,
-    subfleet: observed?.tags[`${config.naming.tagPrefix}:subfleet-name`] ?? null,
-    targetGroups: observed === undefined ? [] : Object.entries(observed.targets).map(([id, health]) => ({ id, health })),
+    subfleet,
+    targetGroups,
     window: { period: (windows ?? []).length > 0 ? 'in-window' : 'out-of-window', active: (windows ?? []).map((w) => ({ name: w.name, start: formatInstant(w.start), end: formatInstant(w.end) })) },
     controls: controls.map((c) => ({ kind: c.kind, until: formatInstant(c.until), reason: c.reason })),
-    pendingCommands: (await pendingCommands(store, instanceId, now)).map(pendingJson),
+    pendingCommands: pending,
   };
+}
+
+function viewVersion(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export const ackBody = z.strictObject({
+  version: z.string().min(1).max(200),
+  ports: z.enum(ACK_PORTS),
+  health: z.enum(ACK_HEALTH),
+  state: z.string().max(40).nullable(),
+  hooks: z.array(z.strictObject({ name: z.string().max(40), outcome: z.string().max(40) })).max(20).optional(),
+});
+
+/**
+ * An agent's report of what it has applied (with every poll, and right after each change). The last one is kept;
+ * a change of ports or health is written to the history. Answers whether it meets the instance's current goal.
+ */
+export async function postAck(store: Store, instanceId: string, body: unknown, now: number): Promise<{ recorded: boolean; confirmsGoal: boolean; changed: boolean }> {
+  checkInstanceId(instanceId, 'instance');
+  const b = parseBody(ackBody, body);
+  const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
+  if (record === undefined) return { recorded: false, confirmsGoal: false, changed: false };
+  const before = (await store.agentAcks(record.group)).get(instanceId);
+  const ack: AgentAck = { instanceId, group: record.group, version: b.version, ports: b.ports, health: b.health, state: b.state, ...(b.hooks === undefined ? {} : { hooks: b.hooks }), at: now };
+  await store.recordAgentAck(ack);
+  const changed = before === undefined || before.ports !== ack.ports || before.health !== ack.health;
+  if (changed) await store.appendHistory([{ at: now, group: record.group, instanceId, type: 'agent', summary: `agent reports ports ${ack.ports}, health ${ack.health}${before === undefined ? '' : ` (was ports ${before.ports}, health ${before.health})`}`, data: { version: ack.version } }]);
+  const executions = (await store.loadGroup(record.group)).executions;
+  return { recorded: true, confirmsGoal: confirms(ack, agentGoal(instanceId, record.state, record.since, executions)), changed };
 }
 
 export async function pendingView(store: Store, instanceId: string, now: number): Promise<unknown> {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { ReplayGuard } from '../api/iam-login.js';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
+import { ChangeFeed } from '../api/changes.js';
 import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
 import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
@@ -17,6 +18,8 @@ import type { Store } from '../ports/index.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
+/** The least time between two ticks when agents' reports ask for one sooner than the interval. */
+const MIN_TICK_GAP_MS = 200;
 
 /**
  * The admin token: FLEETWARDEN_ADMIN_TOKEN when set (its hash is returned), else one stored in the store; on the first
@@ -89,6 +92,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
     const ctl = await openController(config, { stateDir, speed, onEvent: print });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
+    const changes = new ChangeFeed();
+    // Set from signal handlers and the API: an object, so the loop re-reads it after every await.
+    const signal = { stopping: false, again: false, wake: null as (() => void) | null };
     let server: Server | null = null;
     try {
       if (listenAt !== null) {
@@ -102,6 +108,12 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
+          changes,
+          // An agent confirmed a drain step: the next tick need not wait for its interval (docs/agent.md#latency).
+          onAgentChange: () => {
+            signal.again = true;
+            signal.wake?.();
+          },
           log: (e) => {
             if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
           },
@@ -118,8 +130,6 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
       await ctl.close();
       throw err;
     }
-    // Set from signal handlers: an object, so the loop re-reads it after every await.
-    const signal = { stopping: false, wake: null as (() => void) | null };
     const stop = (): void => {
       signal.stopping = true;
       signal.wake?.();
@@ -148,8 +158,13 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           const message = err instanceof Error ? err.message : String(err);
           io.err(values.json === true ? JSON.stringify({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }) : `tick failed: ${message}; trying again next tick`);
         }
+        // Agents' long polls look at what this tick decided.
+        changes.notify();
         if (values.once === true) break;
-        const wait = Math.max(0, realInterval - (Date.now() - started));
+        // An agent's report arrived meanwhile: tick again soon (not in a tight loop), else at the interval.
+        const interval = signal.again ? Math.min(realInterval, MIN_TICK_GAP_MS) : realInterval;
+        signal.again = false;
+        const wait = Math.max(0, interval - (Date.now() - started));
         await new Promise<void>((r) => {
           signal.wake = r;
           setTimeout(r, wait);

@@ -67,6 +67,10 @@ export const KEY_DEFS: readonly KeyDef[] = [
   { pattern: 'maintenance.forceSubfleetsRunning', type: BOOL, default: true, doc: 'subfleets covered by an active window are forced to running' },
   { pattern: 'workload.state', type: { kind: 'enum', values: WORKLOAD_STATES }, default: 'undefined', doc: 'tiered workload: running, stopped, or undefined (hands off)' },
   { pattern: 'workload.killSwitch', type: BOOL, default: false, doc: 'true = no action at all on the workload' },
+  { pattern: 'agent.confirm', type: BOOL, default: false, doc: "maintenance waits for each instance's agent to confirm every drain step (health answer, ports) before moving on" },
+  { pattern: 'agent.confirmTimeout', type: DURATION_1D, default: MIN, doc: 'a drain step its agent has not confirmed within this fails the instance (left out of service)' },
+  { pattern: 'agent.pollPeriod', type: DURATION_1D, default: 10_000, doc: "the agents' --api-polling-period (their fallback when a long poll is cut): agent.confirmTimeout must be at least 3 times it" },
+  { pattern: 'agent.lbDetection', type: DURATION_1D, default: 10_000, doc: 'without a target group: how long the load balancer takes to see a changed health answer (e.g. HAProxy inter × fall)' },
 ];
 
 /**

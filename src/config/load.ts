@@ -7,7 +7,7 @@ import { Schedule, type WindowOptions } from '../schedule/schedule.js';
 import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, type FleetConfig, type GroupConfig, type Naming, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
 import { parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
 import { parseCount } from '../domain/counts.js';
-import { EVENT_KEYS, type KeyValue, parseKeyValue, parseSetting } from './keys.js';
+import { defaultOf, EVENT_KEYS, type KeyValue, parseKeyValue, parseSetting } from './keys.js';
 import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';
 
 /** `["groups", 0, "fleets"]` -> `groups[0].fleets`; keys that are not identifiers are quoted. */
@@ -119,6 +119,7 @@ function tunables(g: GroupFile): Record<string, unknown> {
     put(`events.${e}.enabled`, settings?.enabled);
     put(`events.${e}.timeLimit`, settings?.timeLimit);
   }
+  for (const [k, v] of Object.entries(g.agent ?? {})) put(`agent.${k}`, v);
   put('maintenance.startAhead', g.maintenance?.startAhead);
   put('maintenance.forceSubfleetsRunning', g.maintenance?.forceSubfleetsRunning);
   put('workload.state', g.workload?.state);
@@ -240,6 +241,21 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
   return out;
 }
 
+/**
+ * The handshake's timing rule (docs/agent.md#timing): an agent whose long poll is cut falls back to polling every
+ * `agent.pollPeriod`; a confirmation must be allowed at least three of those (two missed polls) before it counts as
+ * missing — otherwise one slow poll would fail an instance that did nothing wrong.
+ */
+function checkHandshakeTiming(problems: Problems, base: string, values: Readonly<Record<string, KeyValue>>): void {
+  const value = (key: string): KeyValue => values[key] ?? defaultOf(key) ?? null;
+  if (value('agent.confirm') !== true) return;
+  const timeout = value('agent.confirmTimeout');
+  const poll = value('agent.pollPeriod');
+  if (typeof timeout === 'number' && typeof poll === 'number' && timeout < 3 * poll) {
+    problems.add(`${base}.agent.confirmTimeout`, `${formatDuration(timeout)} is less than 3 × agent.pollPeriod (${formatDuration(poll)}): an agent that misses one poll would fail its instance; raise agent.confirmTimeout to at least ${formatDuration(3 * poll)}, or lower the agents' --api-polling-period and agent.pollPeriod`);
+  }
+}
+
 function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset, ctx: TaskContext): GroupConfig {
   const base = `groups[${gi}]`;
   const fileValues: Record<string, KeyValue> = {};
@@ -247,6 +263,8 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
     const parsed = problems.try(`${base}.${key}`, () => parseKeyValue(key, value, ''));
     if (parsed !== undefined) fileValues[key] = parsed;
   }
+
+  checkHandshakeTiming(problems, base, fileValues);
 
   const windowFiles = g.maintenance?.windows ?? [];
   checkUnique(problems, `${base}.maintenance.windows`, windowFiles.map((w) => w.name), 'window');

@@ -161,6 +161,14 @@ const groupSchema = z.strictObject({
       'instance-state-change': eventSettings.optional(),
     })
     .optional(),
+  agent: z
+    .strictObject({
+      confirm: z.boolean().optional().describe("maintenance waits for each instance's agent to confirm every drain step [false]"),
+      confirmTimeout: duration.optional().describe('a drain step not confirmed within this fails the instance [1m]'),
+      pollPeriod: duration.optional().describe("the agents' --api-polling-period [10s]"),
+      lbDetection: duration.optional().describe('without a target group: time the load balancer takes to see a changed health answer [10s]'),
+    })
+    .optional(),
   maintenance: z
     .strictObject({
       startAhead: duration.optional(),

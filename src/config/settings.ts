@@ -75,6 +75,10 @@ export class Settings {
   get scriptTimeoutMs(): number {
     return this.num('events.scriptTimeout');
   }
+  /** The drain handshake (docs/agent.md#drain-handshake). */
+  get handshake(): { confirm: boolean; confirmTimeoutMs: number; lbDetectionMs: number; pollPeriodMs: number } {
+    return { confirm: this.bool('agent.confirm'), confirmTimeoutMs: this.num('agent.confirmTimeout'), lbDetectionMs: this.num('agent.lbDetection'), pollPeriodMs: this.num('agent.pollPeriod') };
+  }
   get startAheadMs(): number {
     return this.num('maintenance.startAhead');
   }

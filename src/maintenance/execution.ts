@@ -12,7 +12,8 @@ import { resolveCount } from '../domain/counts.js';
 import { formatDuration } from '../domain/durations.js';
 import type { TargetHealth } from '../domain/model.js';
 import { allowedErrors, countsAsError, dispatchStep, type InvocationStatus, runnablePriority, type TaskStatus } from './dispatch.js';
-import { type CancelRequest, type ExecutionStatus, type Invocation, isFinished, OUTPUT_INLINE_CHARS, type TaskExecution, type TaskRunResult, type WindowExecution } from './model.js';
+import { type AgentAck, type AgentGoal, confirms, reportsServing } from '../domain/agent-ack.js';
+import { type CancelRequest, type ExecutionStatus, type Invocation, type InvocationGoal, isFinished, OUTPUT_INLINE_CHARS, type Step as MaintenanceStep, type TaskExecution, type TaskRunResult, type WindowExecution } from './model.js';
 
 /** One instance as the engine needs it. */
 export interface TargetView {
@@ -71,8 +72,24 @@ export interface AdvanceInput {
   readonly onTaskFailure?: 'abort' | 'continue';
   /** An operator's cancel of this execution that arrived (taken once; the execution then carries it). */
   readonly cancel?: CancelRequest | null;
+  /** The group's drain handshake (absent: the agents are not waited for). */
+  readonly handshake?: Handshake;
+  /** The agents' last acknowledgements, by instance. */
+  readonly acks?: ReadonlyMap<string, AgentAck>;
   readonly now: number;
 }
+
+/** The drain handshake as a group configures it (`agent.*` settings; docs/agent.md#drain-handshake). */
+export interface Handshake {
+  /** Every goal is confirmed by the instance's agent before the instance moves on; false: agents are not waited for. */
+  readonly confirm: boolean;
+  /** A goal not confirmed within this is a failure of that instance (left out of service). */
+  readonly confirmTimeoutMs: number;
+  /** Without a target group: how long the load balancer takes to see a changed health answer. */
+  readonly lbDetectionMs: number;
+}
+
+export const NO_HANDSHAKE: Handshake = { confirm: false, confirmTimeoutMs: 0, lbDetectionMs: 0 };
 
 export interface Advance {
   readonly exec: WindowExecution;
@@ -109,9 +126,15 @@ export function selectTargets(task: TaskDecl, instances: ReadonlyMap<string, Tar
     .sort();
 }
 
-function serving(i: TargetView | undefined, out: ReadonlySet<string>): boolean {
+/**
+ * Takes new work: running, healthy, in service, healthy in every target group — and, where the group's agents
+ * confirm, reported by its agent with ports open and health passing (docs/agent.md#drain-handshake).
+ */
+function serving(s: Step, i: TargetView | undefined, out: ReadonlySet<string>): boolean {
   if (i === undefined || !i.running || !i.healthy || out.has(i.id)) return false;
-  return Object.values(i.targets).every((h) => h === 'healthy');
+  if (!Object.values(i.targets).every((h) => h === 'healthy')) return false;
+  const hs = s.handshake;
+  return !hs.confirm || reportsServing(s.input.acks?.get(i.id), s.now, hs.confirmTimeoutMs);
 }
 
 class Step {
@@ -121,6 +144,9 @@ class Step {
   constructor(readonly input: AdvanceInput) {}
   get now(): number {
     return this.input.now;
+  }
+  get handshake(): Handshake {
+    return this.input.handshake ?? NO_HANDSHAKE;
   }
 }
 
@@ -148,15 +174,43 @@ function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocat
   return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: `task running (${reason})` } : { ...base, phase: 'checking', healthChecks: n, detail: `health check running (${reason})` };
 }
 
+/** A new goal for the instance's agent, from now; the step that waits for it. */
+function goal(s: Step, inv: Invocation, ports: InvocationGoal['ports'], health: InvocationGoal['health'], step: MaintenanceStep): Invocation {
+  return { ...inv, agent: { ports, health, since: s.now }, step, confirmedAt: undefined };
+}
+
+/** The agent's goal of an invocation with its version (what the agent echoes in its acknowledgement). */
+export function goalVersion(g: InvocationGoal): string {
+  return `m-${g.since}-${g.ports}-${g.health}`;
+}
+
+/** Whether the instance's agent confirmed the invocation's current goal, still may, or let its time pass. */
+function handshakeState(s: Step, inv: Invocation): 'confirmed' | 'waiting' | 'late' {
+  const g = inv.agent;
+  if (!s.handshake.confirm || g === undefined) return 'confirmed';
+  if (confirms(s.input.acks?.get(inv.target), { ports: g.ports, health: g.health, version: goalVersion(g) })) return 'confirmed';
+  return s.now - g.since >= s.handshake.confirmTimeoutMs ? 'late' : 'waiting';
+}
+
+/** A confirmation that did not come: a failure of this target, which stays out of service (new connections refused). */
+function leftOut(s: Step, task: TaskDecl, inv: Invocation, why: string): Invocation {
+  const detail = `${why}; left out of service`;
+  s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${detail}` });
+  return finish({ ...inv, agent: { ports: 'blocked', health: 'fail', since: s.now }, step: undefined, confirmedAt: undefined }, 'failed', detail, s.now, { outOfService: true });
+}
+
 /**
  * Load-balancer actions are written ahead: the caller carries them out only after this step's execution is saved,
  * and the next steps repeat them while the target groups do not show them — so a controller killed in between
- * never leaves an instance registered or deregistered without a record saying so.
+ * never leaves an instance registered or deregistered without a record saying so. Where the agents confirm, the
+ * instance goes back in the reverse order of its take-out: ports open, then health passing, then the target groups.
  */
 function putBack(s: Step, task: TaskDecl, inv: Invocation, reason: string): Invocation {
-  s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason: `${task.name}: put back (${reason})` });
   s.notes.push({ instanceId: inv.target, summary: `${task.name}: put back in service (${reason})` });
-  return { ...inv, phase: 'returning', phaseSince: s.now, pending: undefined, outOfService: false, detail: reason };
+  const back = { ...inv, phase: 'returning' as const, phaseSince: s.now, pending: undefined, outOfService: false };
+  if (s.handshake.confirm) return { ...goal(s, back, 'open', 'fail', 'unblock'), detail: `${reason}; waiting for the agent to accept new connections again` };
+  s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason: `${task.name}: put back (${reason})` });
+  return { ...goal(s, back, 'open', 'pass', 'register'), detail: reason };
 }
 
 /** After the task script: health check, or straight back. */
@@ -166,134 +220,227 @@ function afterTask(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocati
   return putBack(s, task, inv, 'task done: put back in service');
 }
 
-/** One dispatched invocation, one step. */
-function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation, cancelNow: boolean): Invocation {
-  const { now, input } = s;
-  const view = input.instances.get(inv.target);
-  const result = inv.pending === undefined ? undefined : input.results.get(`${inv.pending.id}/${inv.target}`);
-  // A script whose sending failed (after retries) is sent again under the same id: the runner drops repeats.
-  if (inv.pending?.unsent === true && (inv.phase === 'running' || inv.phase === 'checking')) {
-    if (cancelNow && inv.phase === 'running') {
-      // Never delivered: nothing to cancel on the instance.
-      const cut = { pending: undefined, detail: 'cancelled before its script was delivered' };
-      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...cut }, 'cancelled before the task ran: put back'), status: 'cancelled' } : finish(inv, 'cancelled', cut.detail, now, cut);
-    }
-    s.actions.push(scriptAction(task, inv.pending.kind === 'health' ? 'health' : 'task', inv.pending.id, inv.target, 'sent again: the last send failed'));
-    return { ...inv, pending: { id: inv.pending.id, kind: inv.pending.kind, sentAt: now } };
-  }
-  // Taking out and putting back are level-triggered: repeated while the target groups do not show them (a call that
-  // failed, or a controller killed between saving and acting, is repaired).
-  const registered = (tg: string): boolean => view?.targets[tg] === 'healthy' || view?.targets[tg] === 'initial' || view?.targets[tg] === 'unhealthy';
-  const stillServing = (inv.deregisteredFrom ?? []).filter(registered);
-  if (inv.outOfService && inv.phase !== 'returning' && stillServing.length > 0) s.actions.push({ kind: 'take-out', task: task.name, instanceId: inv.target, targetGroups: stillServing, reason: `${task.name}: deregistered from ${stillServing.join(', ')}` });
-  const notBack = (inv.deregisteredFrom ?? []).filter((tg) => view !== undefined && !registered(tg));
-  if (inv.phase === 'returning' && notBack.length > 0) s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: notBack, reason: `${task.name}: registered in ${notBack.join(', ')}` });
-  switch (inv.phase) {
-    case 'draining':
-    case 'probing': {
-      if (cancelNow) {
-        s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)} before the task ran: put back` });
-        return { ...putBack(s, task, inv, `${cancelWhy(exec)}: put back without running`), status: 'cancelled' };
-      }
-      if (inv.phase === 'draining') {
-        const waited = now - inv.phaseSince;
-        const stillIn = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] !== undefined && view.targets[tg] !== 'unused');
-        const drainWait = Math.max(input.drainWaitMs, ...(inv.deregisteredFrom ?? []).map((tg) => input.deregistrationDelays?.get(tg) ?? 0));
-        if (waited < drainWait || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(drainWait - waited)} of drain time left`}` };
-        if (input.probeTimeLimitMs !== null) {
-          s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
-          return { ...inv, phase: 'probing', phaseSince: now, pending: { id: 'probe', kind: 'probe', sentAt: now }, detail: 'ready-for-shutdown probe sent' };
-        }
-        return sendScript(s, exec, task, inv, 'task', 'drained');
-      }
-      const ok = input.probes.get(inv.target);
-      if (ok === true) return sendScript(s, exec, task, inv, 'task', 'drained, ready for shutdown');
-      if (now - inv.phaseSince >= (input.probeTimeLimitMs ?? 0)) return sendScript(s, exec, task, inv, 'task', `drained; the ready-for-shutdown probe did not pass within ${formatDuration(input.probeTimeLimitMs ?? 0)}`);
-      if (ok === false || inv.pending?.unsent === true) {
-        s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: ready-for-shutdown probe ${ok === false ? 'failed' : 'not sent'}: asked again` });
-        return { ...inv, pending: { id: 'probe', kind: 'probe', sentAt: inv.pending?.sentAt ?? now } };
-      }
-      return inv;
-    }
-    case 'running': {
-      if (result === undefined) {
-        if (cancelNow && inv.pending !== undefined && inv.cancelSentAt === undefined) {
-          // SSM CancelCommand, the agent kills the script's process group, the simulator stops it: the runner then
-          // reports it cancelled (or finished, if it was quicker), and the target goes back as after any run.
-          s.actions.push({ kind: 'cancel-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, reason: `${task.name}: ${cancelWhy(exec)}` });
-          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)}: cancelling the running script` });
-          return { ...inv, cancelSentAt: now, detail: `${cancelWhy(exec)}: cancelling the running script` };
-        }
-        if (inv.cancelSentAt !== undefined && now > inv.cancelSentAt + CANCEL_CONFIRM_MS) {
-          // The script may still run: a drained target is not put back on a guess.
-          const why = `the cancel was not confirmed within ${formatDuration(CANCEL_CONFIRM_MS)}${inv.outOfService ? '; left out of service' : ''}`;
-          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}` });
-          return finish(inv, 'cancelled', why, now);
-        }
-        if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'timed-out', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
-        return inv;
-      }
-      const key = outputKey(exec, task.name, inv.target, inv.runs);
-      s.outputs.push({ key, body: result.output });
-      const kept = { exitCode: result.exitCode, output: result.output.slice(0, OUTPUT_INLINE_CHARS), outputKey: key, pending: undefined };
-      const reboots = result.reboots > 0 ? ` after ${result.reboots} reboot(s) it asked for (exit 194)` : '';
-      switch (result.status) {
-        case 'success':
-          s.notes.push({ instanceId: inv.target, summary: `${task.name}: exit 0${reboots}` });
-          return afterTask(s, exec, task, { ...inv, ...kept });
-        case 'undeliverable':
-          // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
-          return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
-        case 'cancelled':
-          // Stopped on request: not an error; a drained target goes back by the normal path (registered, healthy, settled).
-          s.notes.push({ instanceId: inv.target, summary: `${task.name}: script cancelled` });
-          return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'script cancelled: put back'), status: 'cancelled' } : finish(inv, 'cancelled', 'script cancelled', now, kept);
-        case 'failed':
-        case 'timed-out': {
-          const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
-          s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}${inv.outOfService ? '; left out of service' : ''}` });
-          return finish(inv, result.status, `${why}${inv.outOfService ? '; left out of service' : ''}`, now, kept);
-        }
-      }
-      return inv;
-    }
-    case 'checking': {
-      if (result === undefined) {
-        if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'checked again');
-        if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS) + LOST_AFTER_MS) return inv;
-      } else if (result.status === 'success') {
-        return putBack(s, task, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
-      }
-      const within = task.healthCheck?.withinMs ?? 0;
-      if (now - inv.phaseSince >= within) {
-        s.notes.push({ instanceId: inv.target, summary: `${task.name}: health check did not pass within ${formatDuration(within)}; left out of service` });
-        return finish(inv, 'failed', `health check did not pass within ${formatDuration(within)}; left out of service`, now, { pending: undefined });
-      }
-      // Failed: checked again after a pause (the next tick after HEALTH_RETRY_MS).
-      return { ...inv, pending: undefined, detail: `health check failed (exit ${result?.exitCode ?? '?'}); again in ${formatDuration(HEALTH_RETRY_MS)}` };
-    }
-    case 'returning': {
-      const back = (inv.deregisteredFrom ?? []).every((tg) => view?.targets[tg] === 'healthy');
-      if (inv.endedAt !== undefined) {
-        // Returned by an operator after a failure: done once registered again; the failure stays on record.
-        return back ? { ...inv, phase: 'done', phaseSince: now, detail: `${inv.detail.replace(/; left out of service$/, '')}; returned to service by an operator` } : inv;
-      }
-      if (now - inv.phaseSince >= task.settleMs && back) {
-        s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
-        return finish(inv, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : `${inv.status}: back in service`, now);
-      }
-      return { ...inv, detail: back ? `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}` : 'put back: waiting until healthy in its target groups' };
-    }
-    case 'done':
-      if (inv.outOfService && input.returnToService?.has(inv.target) === true) {
-        s.notes.push({ instanceId: inv.target, summary: `${task.name}: returned to service by an operator (control return-to-service)` });
-        return { ...putBack(s, task, inv, inv.detail), status: inv.status, endedAt: inv.endedAt ?? now };
-      }
-      return inv;
-  }
+/** One invocation in one step: what its phase's handler needs. */
+interface Turn {
+  readonly s: Step;
+  readonly exec: WindowExecution;
+  readonly task: TaskDecl;
+  readonly inv: Invocation;
+  readonly view: TargetView | undefined;
+  readonly result: TaskRunResult | undefined;
+  /** Running work is to stop (an operator's cancel, or the cutoff of a `cancel` task). */
+  readonly cancelNow: boolean;
 }
 
-/** A target newly dispatched: a drain task takes it out of service first; a plain task runs at once. */
+/** Registered and routed to (or about to be) in a target group. */
+function registered(view: TargetView | undefined, tg: string): boolean {
+  const h = view?.targets[tg];
+  return h === 'healthy' || h === 'initial' || h === 'unhealthy';
+}
+
+/** One dispatched invocation, one step: repairs first, then its phase's handler. */
+function advanceInvocation(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation, cancelNow: boolean): Invocation {
+  const view = s.input.instances.get(inv.target);
+  const result = inv.pending === undefined ? undefined : s.input.results.get(`${inv.pending.id}/${inv.target}`);
+  const t: Turn = { s, exec, task, inv, view, result, cancelNow };
+  // A script whose sending failed (after retries) is sent again under the same id: the runner drops repeats.
+  if (inv.pending?.unsent === true && (inv.phase === 'running' || inv.phase === 'checking')) return resend(t);
+  // Taking out and putting back are level-triggered: repeated while the target groups do not show them (a call that
+  // failed, or a controller killed between saving and acting, is repaired).
+  const stillServing = (inv.deregisteredFrom ?? []).filter((tg) => registered(view, tg));
+  if (inv.outOfService && inv.phase !== 'returning' && stillServing.length > 0) s.actions.push({ kind: 'take-out', task: task.name, instanceId: inv.target, targetGroups: stillServing, reason: `${task.name}: deregistered from ${stillServing.join(', ')}` });
+  const notBack = (inv.deregisteredFrom ?? []).filter((tg) => view !== undefined && !registered(view, tg));
+  if (inv.phase === 'returning' && (inv.step ?? 'register') === 'register' && notBack.length > 0) s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: notBack, reason: `${task.name}: registered in ${notBack.join(', ')}` });
+  return PHASE_HANDLERS[inv.phase](t);
+}
+
+function resend(t: Turn): Invocation {
+  const { s, task, inv } = t;
+  const pending = inv.pending as NonNullable<Invocation['pending']>;
+  if (t.cancelNow && inv.phase === 'running') {
+    // Never delivered: nothing to cancel on the instance.
+    const cut = { pending: undefined, detail: 'cancelled before its script was delivered' };
+    return inv.outOfService ? { ...putBack(s, task, { ...inv, ...cut }, 'cancelled before the task ran: put back'), status: 'cancelled' } : finish(inv, 'cancelled', cut.detail, s.now, cut);
+  }
+  s.actions.push(scriptAction(task, pending.kind === 'health' ? 'health' : 'task', pending.id, inv.target, 'sent again: the last send failed'));
+  return { ...inv, pending: { id: pending.id, kind: pending.kind, sentAt: s.now } };
+}
+
+const PHASE_HANDLERS: Readonly<Record<Invocation['phase'], (t: Turn) => Invocation>> = {
+  draining: onDraining,
+  probing: onDraining,
+  running: onRunning,
+  checking: onChecking,
+  returning: onReturning,
+  done: onDone,
+};
+
+/** Taken out, the task not yet run: the handshake's take-out steps, then in-flight work, then the probe. */
+function onDraining(t: Turn): Invocation {
+  const { s, exec, task, inv, view } = t;
+  const { now, input } = s;
+  if (t.cancelNow) {
+    s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)} before the task ran: put back` });
+    return { ...putBack(s, task, inv, `${cancelWhy(exec)}: put back without running`), status: 'cancelled' };
+  }
+  if (inv.step === 'health' || inv.step === 'block') return takeOutStep(t);
+  if (inv.phase === 'draining') {
+    const waited = now - inv.phaseSince;
+    const stillIn = (inv.deregisteredFrom ?? []).filter((tg) => view?.targets[tg] !== undefined && view.targets[tg] !== 'unused');
+    const drainWait = Math.max(input.drainWaitMs, ...(inv.deregisteredFrom ?? []).map((tg) => input.deregistrationDelays?.get(tg) ?? 0));
+    if (waited < drainWait || stillIn.length > 0) return { ...inv, detail: `draining: ${stillIn.length > 0 ? `still in ${stillIn.join(', ')}` : `${formatDuration(drainWait - waited)} of drain time left`}` };
+    if (input.probeTimeLimitMs !== null) {
+      s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: in-flight work drained; ready-for-shutdown probe` });
+      return { ...inv, phase: 'probing', phaseSince: now, pending: { id: 'probe', kind: 'probe', sentAt: now }, detail: 'ready-for-shutdown probe sent' };
+    }
+    return sendScript(s, exec, task, inv, 'task', 'drained');
+  }
+  const ok = input.probes.get(inv.target);
+  if (ok === true) return sendScript(s, exec, task, inv, 'task', 'drained, ready for shutdown');
+  if (now - inv.phaseSince >= (input.probeTimeLimitMs ?? 0)) return sendScript(s, exec, task, inv, 'task', `drained; the ready-for-shutdown probe did not pass within ${formatDuration(input.probeTimeLimitMs ?? 0)}`);
+  if (ok === false || inv.pending?.unsent === true) {
+    s.actions.push({ kind: 'probe', task: task.name, instanceId: inv.target, reason: `${task.name}: ready-for-shutdown probe ${ok === false ? 'failed' : 'not sent'}: asked again` });
+    return { ...inv, pending: { id: 'probe', kind: 'probe', sentAt: inv.pending?.sentAt ?? now } };
+  }
+  return inv;
+}
+
+/**
+ * Taking out, in the order a load balancer expects: the agent fails its health answer (confirmed), the load balancer
+ * stops routing to the instance (its target groups say so, or — with none — the configured detection time passes),
+ * then the agent refuses new connections (confirmed); in-flight work is waited for from then on.
+ */
+function takeOutStep(t: Turn): Invocation {
+  const { s, task, inv, view } = t;
+  const hs = s.handshake;
+  const what = inv.step === 'health' ? 'fail its health answer' : 'refuse new connections';
+  const state = handshakeState(s, inv);
+  if (state === 'late') return leftOut(s, task, inv, `its agent did not confirm it would ${what} within ${formatDuration(hs.confirmTimeoutMs)} (agent.confirmTimeout)`);
+  if (state === 'waiting') return { ...inv, detail: `taking out: waiting for the agent to ${what}` };
+  const confirmedAt = inv.confirmedAt ?? s.now;
+  if (inv.confirmedAt === undefined) s.notes.push({ instanceId: inv.target, summary: `${task.name}: its agent confirmed it ${inv.step === 'health' ? 'fails its health answer' : 'refuses new connections'} (${formatDuration(s.now - (inv.agent?.since ?? s.now))} after asked)` });
+  if (inv.step === 'block') return { ...inv, step: 'inflight', phaseSince: s.now, confirmedAt, detail: 'draining: new connections refused (confirmed by the agent)' };
+  const routing = (inv.deregisteredFrom ?? []).filter((tg) => registered(view, tg));
+  const noHealthAnswer = s.input.acks?.get(inv.target)?.health === 'none';
+  const detectedAt = (inv.deregisteredFrom ?? []).length === 0 && !noHealthAnswer ? confirmedAt + hs.lbDetectionMs : confirmedAt;
+  if (routing.length > 0) return { ...inv, confirmedAt, detail: `taking out: ${routing.join(', ')} still route to it` };
+  if (s.now < detectedAt) return { ...inv, confirmedAt, detail: `taking out: ${formatDuration(detectedAt - s.now)} left for the load balancer to see the failing health answer (agent.lbDetection)` };
+  return { ...goal(s, inv, 'blocked', 'fail', 'block'), detail: 'taking out: waiting for the agent to refuse new connections' };
+}
+
+function onRunning(t: Turn): Invocation {
+  const { s, exec, task, inv, result } = t;
+  const { now } = s;
+  if (result === undefined) {
+    if (t.cancelNow && inv.pending !== undefined && inv.cancelSentAt === undefined) {
+      // SSM CancelCommand, the agent kills the script's process group, the simulator stops it: the runner then
+      // reports it cancelled (or finished, if it was quicker), and the target goes back as after any run.
+      s.actions.push({ kind: 'cancel-script', task: task.name, commandId: inv.pending.id, instanceId: inv.target, reason: `${task.name}: ${cancelWhy(exec)}` });
+      s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)}: cancelling the running script` });
+      return { ...inv, cancelSentAt: now, detail: `${cancelWhy(exec)}: cancelling the running script` };
+    }
+    if (inv.cancelSentAt !== undefined && now > inv.cancelSentAt + CANCEL_CONFIRM_MS) {
+      // The script may still run: a drained target is not put back on a guess.
+      const why = `the cancel was not confirmed within ${formatDuration(CANCEL_CONFIRM_MS)}${inv.outOfService ? '; left out of service' : ''}`;
+      s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}` });
+      return finish(inv, 'cancelled', why, now);
+    }
+    if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'timed-out', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
+    return inv;
+  }
+  const key = outputKey(exec, task.name, inv.target, inv.runs);
+  s.outputs.push({ key, body: result.output });
+  const kept = { exitCode: result.exitCode, output: result.output.slice(0, OUTPUT_INLINE_CHARS), outputKey: key, pending: undefined };
+  const reboots = result.reboots > 0 ? ` after ${result.reboots} reboot(s) it asked for (exit 194)` : '';
+  switch (result.status) {
+    case 'success':
+      s.notes.push({ instanceId: inv.target, summary: `${task.name}: exit 0${reboots}` });
+      return afterTask(s, exec, task, { ...inv, ...kept });
+    case 'undeliverable':
+      // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
+      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
+    case 'cancelled':
+      // Stopped on request: not an error; a drained target goes back by the normal path (registered, healthy, settled).
+      s.notes.push({ instanceId: inv.target, summary: `${task.name}: script cancelled` });
+      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'script cancelled: put back'), status: 'cancelled' } : finish(inv, 'cancelled', 'script cancelled', now, kept);
+    case 'failed':
+    case 'timed-out': {
+      const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
+      s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}${inv.outOfService ? '; left out of service' : ''}` });
+      return finish(inv, result.status, `${why}${inv.outOfService ? '; left out of service' : ''}`, now, kept);
+    }
+  }
+  return inv;
+}
+
+function onChecking(t: Turn): Invocation {
+  const { s, exec, task, inv, result } = t;
+  const { now } = s;
+  if (result === undefined) {
+    if (inv.pending === undefined && now - inv.phaseSince < (task.healthCheck?.withinMs ?? 0)) return sendScript(s, exec, task, inv, 'health', 'checked again');
+    if (inv.pending !== undefined && now <= inv.pending.sentAt + (task.healthCheck?.timeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS) + LOST_AFTER_MS) return inv;
+  } else if (result.status === 'success') {
+    return putBack(s, task, { ...inv, pending: undefined }, `health check passed (${inv.healthChecks ?? 1} run(s)): put back in service`);
+  }
+  const within = task.healthCheck?.withinMs ?? 0;
+  if (now - inv.phaseSince >= within) {
+    s.notes.push({ instanceId: inv.target, summary: `${task.name}: health check did not pass within ${formatDuration(within)}; left out of service` });
+    return finish(inv, 'failed', `health check did not pass within ${formatDuration(within)}; left out of service`, now, { pending: undefined });
+  }
+  // Failed: checked again after a pause (the next tick after HEALTH_RETRY_MS).
+  return { ...inv, pending: undefined, detail: `health check failed (exit ${result?.exitCode ?? '?'}); again in ${formatDuration(HEALTH_RETRY_MS)}` };
+}
+
+/**
+ * Putting back: the handshake's steps (ports open, health passing — each confirmed), then registered in the target
+ * groups and healthy there (with none: the detection time), then settled; only then back in service.
+ */
+function onReturning(t: Turn): Invocation {
+  const { s, task, inv, view } = t;
+  const { now } = s;
+  if (inv.step === 'unblock' || inv.step === 'unfail') return putBackStep(t);
+  const noHealthAnswer = s.input.acks?.get(inv.target)?.health === 'none';
+  const tgs = inv.deregisteredFrom ?? [];
+  const detectedAt = s.handshake.confirm && tgs.length === 0 && !noHealthAnswer ? (inv.confirmedAt ?? inv.phaseSince) + s.handshake.lbDetectionMs : 0;
+  const back = tgs.every((tg) => view?.targets[tg] === 'healthy') && now >= detectedAt;
+  if (inv.endedAt !== undefined) {
+    // Returned by an operator after a failure: done once registered again; the failure stays on record.
+    return back ? { ...inv, phase: 'done', phaseSince: now, step: undefined, detail: `${inv.detail.replace(/; left out of service$/, '')}; returned to service by an operator` } : inv;
+  }
+  if (now - inv.phaseSince >= task.settleMs && back) {
+    s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
+    return finish({ ...inv, step: undefined }, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : `${inv.status}: back in service`, now);
+  }
+  const left = now < detectedAt ? `${formatDuration(detectedAt - now)} left for the load balancer to see the passing health answer` : `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}`;
+  return { ...inv, detail: back || now < detectedAt ? left : 'put back: waiting until healthy in its target groups' };
+}
+
+/** Putting back, confirmed step by step: ports open, then health passing, then (written ahead) the target groups. */
+function putBackStep(t: Turn): Invocation {
+  const { s, task, inv } = t;
+  const what = inv.step === 'unblock' ? 'accept new connections again' : 'pass its health answer again';
+  const state = handshakeState(s, inv);
+  if (state === 'late') return leftOut(s, task, inv, `its agent did not confirm it would ${what} within ${formatDuration(s.handshake.confirmTimeoutMs)} (agent.confirmTimeout)`);
+  if (state === 'waiting') return { ...inv, detail: `putting back: waiting for the agent to ${what}` };
+  s.notes.push({ instanceId: inv.target, summary: `${task.name}: its agent confirmed it ${inv.step === 'unblock' ? 'accepts new connections' : 'passes its health answer'} (${formatDuration(s.now - (inv.agent?.since ?? s.now))} after asked)` });
+  if (inv.step === 'unblock') return { ...goal(s, inv, 'open', 'pass', 'unfail'), detail: 'putting back: waiting for the agent to pass its health answer again' };
+  s.actions.push({ kind: 'put-back', task: task.name, instanceId: inv.target, targetGroups: inv.deregisteredFrom ?? [], reason: `${task.name}: put back (its agent confirmed)` });
+  return { ...inv, step: 'register', phaseSince: s.now, confirmedAt: s.now, detail: 'put back: waiting until healthy in its target groups' };
+}
+
+function onDone(t: Turn): Invocation {
+  const { s, task, inv } = t;
+  if (inv.outOfService && s.input.returnToService?.has(inv.target) === true) {
+    s.notes.push({ instanceId: inv.target, summary: `${task.name}: returned to service by an operator (control return-to-service)` });
+    return { ...putBack(s, task, inv, inv.detail), status: inv.status, endedAt: inv.endedAt ?? s.now };
+  }
+  return inv;
+}
+
+/**
+ * A target newly dispatched: a drain task takes it out of service first; a plain task runs at once. Where the agents
+ * confirm, the take-out begins with the health answer (the target groups are left at once: they drain themselves).
+ */
 function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string): Invocation {
   const view = s.input.instances.get(target);
   const base: Invocation = { target, status: 'pending', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
@@ -302,7 +449,9 @@ function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string
   const tgs = Object.keys(view?.targets ?? {}).sort();
   s.actions.push({ kind: 'take-out', task: task.name, instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
   s.notes.push({ instanceId: target, summary: `${task.name}: taken out of service${tgs.length > 0 ? ` (${tgs.join(', ')})` : ''}` });
-  return { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
+  const out: Invocation = { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
+  if (s.handshake.confirm) return { ...goal(s, out, 'open', 'fail', 'health'), detail: 'taking out: waiting for the agent to fail its health answer' };
+  return goal(s, out, 'blocked', 'fail', 'inflight');
 }
 
 function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExecution): TaskExecution {
@@ -326,13 +475,15 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   let detail = chosen.length < decision.dispatch.length ? `${decision.reason}; waiting for another execution to put back ${decision.dispatch.filter((t) => input.outElsewhere.has(t)).join(', ')}` : decision.reason;
   if (task.drain && chosen.length > 0) {
     // The capacity floor: serving targets after this batch is taken out must stay at or above it.
-    const out = new Set([...input.outElsewhere, ...invocations.filter((i) => i.outOfService).map((i) => i.target)]);
-    const servingNow = te.targets.filter((t) => serving(input.instances.get(t), out)).length;
+    // Where the agents confirm, an instance being put back serves only once it is back (confirmed, healthy, settled).
+    const out = new Set([...input.outElsewhere, ...invocations.filter((i) => i.outOfService || (s.handshake.confirm && i.phase === 'returning')).map((i) => i.target)]);
+    const servingNow = te.targets.filter((t) => serving(s, input.instances.get(t), out)).length;
     const floor = resolveCount(task.capacityFloor, te.targets.length);
     const room = Math.max(0, servingNow - floor);
     if (room < chosen.length) {
       chosen = chosen.slice(0, room);
-      detail = `capacity floor ${floor}: ${servingNow} serving, ${chosen.length} taken out now`;
+      const unconfirmed = s.handshake.confirm ? te.targets.filter((t) => !out.has(t) && !reportsServing(input.acks?.get(t), s.now, s.handshake.confirmTimeoutMs)) : [];
+      detail = `capacity floor ${floor}: ${servingNow} serving, ${chosen.length} taken out now${unconfirmed.length === 0 ? '' : ` (not confirmed serving by their agents: ${unconfirmed.slice(0, 5).join(', ')}${unconfirmed.length > 5 ? ', …' : ''})`}`;
     }
   }
   const next = [...invocations, ...chosen.map((t) => dispatch(s, exec, task, t))];
@@ -458,4 +609,29 @@ export function heldInstances(execs: readonly WindowExecution[]): { held: Set<st
     }
   }
   return { held, outOfService };
+}
+
+/**
+ * What an instance's agent is to apply now: the goal of a maintenance invocation holding it (out of service, or
+ * being put back), else its lifecycle state's (draining: ports blocked, health failing). The version changes
+ * whenever the goal is set anew, so an acknowledgement names the goal it answers.
+ */
+export function agentGoal(instanceId: string, state: string, since: number, execs: readonly WindowExecution[]): AgentGoal {
+  let held: Invocation | undefined;
+  for (const e of execs) {
+    for (const t of e.tasks) {
+      for (const i of t.invocations) {
+        if (i.target !== instanceId || !(i.outOfService || i.phase === 'returning')) continue;
+        // Out of service wins over being put back (two executions never hold one instance; if they did, stay safe).
+        if (held === undefined || (i.outOfService && !held.outOfService)) held = i;
+      }
+    }
+  }
+  if (held !== undefined) {
+    if (held.agent !== undefined) return { ports: held.agent.ports, health: held.agent.health, version: goalVersion(held.agent) };
+    // Stored before the handshake: out of service meant ports blocked.
+    return held.outOfService ? { ports: 'blocked', health: 'fail', version: `m-${held.startedAt}-blocked-fail` } : { ports: 'open', health: 'pass', version: `m-${held.phaseSince}-open-pass` };
+  }
+  const draining = state === 'draining';
+  return { ports: draining ? 'blocked' : 'open', health: draining ? 'fail' : 'pass', version: `l-${state}-${since}` };
 }

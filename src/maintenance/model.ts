@@ -1,3 +1,4 @@
+import type { HealthGoal, PortsGoal } from '../domain/agent-ack.js';
 import type { InvocationStatus, TaskStatus } from './dispatch.js';
 
 /**
@@ -8,6 +9,23 @@ import type { InvocationStatus, TaskStatus } from './dispatch.js';
 /** Where an invocation of a `drain` task stands; a plain task goes waiting → running → done. */
 export const PHASES = ['draining', 'probing', 'running', 'checking', 'returning', 'done'] as const;
 export type Phase = (typeof PHASES)[number];
+
+/**
+ * The steps of the drain handshake (docs/agent.md#drain-handshake), within `draining` and `returning`, where the
+ * group's agents confirm (`agent.confirm`): taking out — `health` (the agent fails its health answer and the load
+ * balancer stops routing), `block` (new connections refused), `inflight` (in-flight work ends); putting back —
+ * `unblock`, `unfail` (health passes again), `register` (back in the target groups, healthy, settled).
+ * Without confirmation a take-out goes straight to `inflight` and a put-back to `register`, as before.
+ */
+export const STEPS = ['health', 'block', 'inflight', 'unblock', 'unfail', 'register'] as const;
+export type Step = (typeof STEPS)[number];
+
+/** What the instance's agent is asked to apply for this invocation, since when. */
+export interface InvocationGoal {
+  readonly ports: PortsGoal;
+  readonly health: HealthGoal;
+  readonly since: number;
+}
 
 export interface Invocation {
   readonly target: string;
@@ -32,6 +50,12 @@ export interface Invocation {
   readonly healthChecks?: number;
   /** When a cancel of its task script was sent (cutoff with `cancel`, or the execution cancelled). */
   readonly cancelSentAt?: number;
+  /** What the instance's agent is to apply (drain tasks); absent on executions stored before the handshake. */
+  readonly agent?: InvocationGoal;
+  /** The handshake step within `draining` / `returning` (absent: `inflight` / `register`). */
+  readonly step?: Step | undefined;
+  /** When the agent confirmed the current step's goal (the load balancer's detection time counts from it). */
+  readonly confirmedAt?: number | undefined;
   readonly detail: string;
 }
 

@@ -10,6 +10,7 @@ import type { ActionFailure, BypassCheckResult, Transition } from '../planner/ty
 import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
 import type { DocumentCall } from '../config/config.js';
 import type { ReportedProblem } from '../domain/problems.js';
+import type { AgentAck } from '../domain/agent-ack.js';
 
 export type { Clock } from '../domain/time.js';
 
@@ -117,7 +118,7 @@ export interface HistoryEntry {
   readonly at: number;
   readonly group: string;
   readonly instanceId: string | null;
-  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance' | 'problem';
+  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance' | 'problem' | 'agent';
   readonly summary: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -278,6 +279,10 @@ export interface Store {
   cancelRequests(group: string): Promise<CancelRequest[]>;
   /** Forgets a request once its execution carries it (or has ended). */
   removeCancelRequest(execution: string): Promise<void>;
+  /** An agent's report of what it has applied (the drain handshake): the last one of each instance is kept. */
+  recordAgentAck(ack: AgentAck): Promise<void>;
+  /** The last report of each instance of a group, by instance. */
+  agentAcks(group: string): Promise<Map<string, AgentAck>>;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenan
 import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/model.js';
 import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
 import { LeaseLostError } from '../domain/errors.js';
+import type { AgentAck } from '../domain/agent-ack.js';
 
 export interface MaintenanceDeps {
   /** Retries a provider call with back-off (throttling); what still fails is recorded and repaired later. */
@@ -129,6 +130,9 @@ export async function maintenanceTick(deps: MaintenanceDeps, input: MaintenanceI
   const results = new Map(scripts.map((r) => [`${r.commandId}/${r.instanceId}`, r]));
   const probes = new Map(events.filter((e) => e.event === 'instance-ready-for-shutdown').map((e) => [e.instanceId, e.ok]));
   const probe = resolved.settings.event('instance-ready-for-shutdown');
+  const handshake = resolved.settings.handshake;
+  // The agents' reports are read only where they are waited for (one query per group and tick).
+  const acks = handshake.confirm ? await deps.store.agentAcks(g.name) : new Map<string, AgentAck>();
   for (const [n, exec] of execs.entries()) {
     const decl = g.windows.find((w) => w.name === exec.window);
     const covered = new Map([...all].filter(([, v]) => decl === undefined || covers(decl.scope, v.subfleet === undefined ? { kind: 'main' } : { kind: 'subfleet', name: v.subfleet })));
@@ -146,6 +150,8 @@ export async function maintenanceTick(deps: MaintenanceDeps, input: MaintenanceI
       returnToService,
       onTaskFailure: decl?.onTaskFailure ?? 'abort',
       cancel: input.cancels.find((c) => c.execution === exec.id) ?? null,
+      handshake,
+      acks,
       now,
     });
     for (const o of step.outputs) {

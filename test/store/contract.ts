@@ -202,6 +202,19 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       await s.close();
     });
 
+    it("agents' acknowledgements: the last one of each instance is kept, listed per group", async () => {
+      const s = await make();
+      const ack = { instanceId: 'i-1', group: 'web', version: 'm-1-open-fail', ports: 'open' as const, health: 'fail' as const, state: 'running', at: T0 };
+      await s.recordAgentAck(ack);
+      await s.recordAgentAck({ ...ack, instanceId: 'i-2', group: 'api' });
+      const later = { ...ack, version: 'm-2-blocked-fail', ports: 'blocked' as const, hooks: [{ name: 'take-out', outcome: 'exit 0' }], at: T0 + 5 };
+      await s.recordAgentAck(later);
+      assert.deepEqual([...(await s.agentAcks('web')).entries()], [['i-1', later]]);
+      assert.deepEqual([...(await s.agentAcks('api')).keys()], ['i-2']);
+      assert.equal((await s.agentAcks('nope')).size, 0);
+      await s.close();
+    });
+
     it('window executions are saved with the tick, loaded while open or holding an instance out, listed newest first', async () => {
       const s = await make();
       const exec = (id: string, start: number, status: WindowExecution['status'], outOfService = false): WindowExecution => ({

@@ -23,6 +23,7 @@ import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AgentAck } from '../../domain/agent-ack.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
 
 /**
@@ -43,7 +44,8 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
- * `K#<group>/<execution id>` (operators' cancel requests) · `META/HSEQ` (history id counter).
+ * `K#<group>/<execution id>` (operators' cancel requests) · `Q#<group>/<instance>` (agents' last acknowledgements) ·
+ * `META/HSEQ` (history id counter).
  */
 /**
  * Every DynamoDB call the store makes at run time (ports/aws-calls.ts): the IAM policy is generated from it.
@@ -614,6 +616,15 @@ export class DynamoStore implements Store {
 
   async removeCancelRequest(execution: string): Promise<void> {
     await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`K#${execution.split('/')[0] ?? ''}`), sk: S(execution) } }));
+  }
+
+  async recordAgentAck(ack: AgentAck): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`Q#${ack.group}`), sk: S(ack.instanceId), at: N(ack.at), body: S(JSON.stringify(ack)) } }));
+  }
+
+  async agentAcks(group: string): Promise<Map<string, AgentAck>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :q', ExpressionAttributeValues: { ':q': S(`Q#${group}`) } });
+    return new Map(items.map((i) => JSON.parse(str(i, 'body') ?? '{}') as AgentAck).map((a) => [a.instanceId, a]));
   }
 
   close(): Promise<void> {

@@ -11,6 +11,7 @@ import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import { sqliteDatabase } from './driver.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AgentAck } from '../../domain/agent-ack.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
 const MIGRATIONS: readonly string[] = [
@@ -39,6 +40,9 @@ const MIGRATIONS: readonly string[] = [
   // Operators' cancel requests of window executions (`executions cancel`), until the group's controller takes them.
   `CREATE TABLE cancel_requests (execution TEXT PRIMARY KEY, grp TEXT NOT NULL, body TEXT NOT NULL);
    CREATE INDEX cancel_requests_grp ON cancel_requests(grp);`,
+  // Agents' acknowledgements of the drain handshake: the last one of each instance.
+  `CREATE TABLE agent_acks (instance_id TEXT PRIMARY KEY, grp TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX agent_acks_grp ON agent_acks(grp);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -342,6 +346,15 @@ export class SqliteStore implements Store {
 
   async removeCancelRequest(execution: string): Promise<void> {
     this.stmt('DELETE FROM cancel_requests WHERE execution = ?').run(execution);
+  }
+
+  async recordAgentAck(ack: AgentAck): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO agent_acks (instance_id, grp, at, body) VALUES (?, ?, ?, ?)').run(ack.instanceId, ack.group, ack.at, JSON.stringify(ack));
+  }
+
+  async agentAcks(group: string): Promise<Map<string, AgentAck>> {
+    const rows = this.stmt('SELECT body FROM agent_acks WHERE grp = ?').all(group) as { body: string }[];
+    return new Map(rows.map((r) => JSON.parse(r.body) as AgentAck).map((a) => [a.instanceId, a]));
   }
 
   async close(): Promise<void> {
