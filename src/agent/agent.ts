@@ -12,7 +12,9 @@ import { namingFor, type Preset } from '../domain/naming.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import { type AgentAuth, StaticToken } from './auth.js';
 import type { Logger } from './log.js';
-import { checkBypassFile, runEventScript, runScript, stateScripts } from './scripts.js';
+import type { AckHealth, AckPorts, AgentGoal } from '../domain/agent-ack.js';
+import type { HealthAnswer } from './health.js';
+import { checkBypassFile, type Hook, runEventScript, runScript, stateScripts } from './scripts.js';
 import { type CheckedView, checkView } from './view.js';
 
 export interface AgentCommand {
@@ -68,6 +70,16 @@ export interface AgentOptions {
   readonly journal?: Journal;
   /** Reboots the machine (exit 194); the agent is started again by systemd and runs the script once more. */
   readonly reboot?: () => Promise<void>;
+  /** The health answer a load balancer checks (--health-port, --health-file); absent: none. */
+  readonly health?: HealthAnswer | null;
+  /** Seconds a poll may wait at the controller for a change (a long poll); 0: plain polls only. */
+  readonly longPollSeconds?: number;
+}
+
+/** What one poll did, for the polling loop. */
+export interface PollOutcome {
+  /** The controller held the poll until a change (or its wait): the next poll may start at once. */
+  readonly longPolled: boolean;
 }
 
 export class Agent {
@@ -95,6 +107,17 @@ export class Agent {
   private controllerPreset: Preset | undefined;
   /** In target groups outside a subfleet, without --force: the ports are left open (the load balancer drains). */
   private standAside = false;
+  /** The controller's goal (drain handshake), from its last answer; null from a controller that predates it. */
+  private goal: AgentGoal | null = null;
+  /** The last view's version: the next poll waits at the controller for another one. */
+  private viewVersion: string | undefined;
+  /** What the firewall rules are known to be (after a reconcile that succeeded); null: unknown. */
+  private appliedBlock: boolean | null = null;
+  /** Out of service for maintenance, as last told; and whether the current block is maintenance's. */
+  private maintenance = false;
+  private blockedForMaintenance = false;
+  private hookChain: Promise<void> = Promise.resolve();
+  private readonly hookOutcomes: { name: string; outcome: string }[] = [];
 
   constructor(options: AgentOptions) {
     this.o = options;
@@ -114,12 +137,12 @@ export class Agent {
     return this.o.eventDir ?? namingFor(this.preset).eventDir;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown, extraMs = 0): Promise<Response> {
     return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5000),
+      signal: AbortSignal.timeout((this.o.fetchTimeoutMs ?? 5000) + extraMs),
     });
   }
 
@@ -139,8 +162,18 @@ export class Agent {
     this.queueStateScripts(forced, old ?? 'unknown');
   }
 
-  /** One poll: read the state, reconcile the firewall, start scripts and commands. Never throws. */
-  async poll(): Promise<void> {
+  /**
+   * One poll: read the state (waiting at the controller for a change when it can), apply the goal — health answer,
+   * firewall, hooks — report what is applied, start scripts and commands. Never throws.
+   */
+  async poll(): Promise<PollOutcome> {
+    const waitS = this.o.longPollSeconds ?? 0;
+    const longPoll = waitS > 0 && this.viewVersion !== undefined;
+    await this.pollOnce(longPoll ? waitS : 0);
+    return { longPolled: longPoll && this.reachable === true };
+  }
+
+  private async pollOnce(waitS: number): Promise<void> {
     this.applyForcedState();
     let raw: unknown;
     try {
@@ -154,7 +187,8 @@ export class Agent {
       if (this.idling !== null) this.o.log.info('no longer idle: the controller accepted this instance');
       this.idling = null;
       this.token = auth.token;
-      const r = await this.request('GET', `/v1/instances/${encodeURIComponent(this.o.instanceId)}`);
+      const query = waitS > 0 && this.viewVersion !== undefined ? `?wait=${waitS}&since=${encodeURIComponent(this.viewVersion)}` : '';
+      const r = await this.request('GET', `/v1/instances/${encodeURIComponent(this.o.instanceId)}${query}`, undefined, waitS * 1000);
       if (!r.ok) {
         const text = (await r.text()).slice(0, 300);
         if (r.status === 401) this.auth.refused(auth.token);
@@ -181,8 +215,11 @@ export class Agent {
     const standAside = view.loadBalanced && this.preset === 'clonesquad' && this.o.force !== true;
     if (standAside !== this.standAside) this.o.log.info(standAside ? 'in target groups outside a subfleet: the load balancer drains this instance, the ports are not blocked (--force blocks them anyway)' : 'not behind a target group (or --force): the ports follow the state');
     this.standAside = standAside;
+    this.viewVersion = view.version;
+    this.goal = view.goal ?? null;
+    this.maintenance = view.maintenance;
     if (this.o.forcedState !== undefined) {
-      await this.keepFirewall();
+      await this.apply();
       await this.flushResults();
       for (const c of view.commands) this.startCommand(c);
       return;
@@ -192,10 +229,10 @@ export class Agent {
     if (view.state !== null) {
       this.state = view.state;
       const wasDrain = this.drain;
-      this.drain = view.drain ?? view.state === 'draining';
+      this.drain = view.goal !== undefined ? view.goal.ports === 'blocked' : (view.drain ?? view.state === 'draining');
       if (wasDrain !== null && wasDrain !== this.drain && view.state !== 'draining') this.o.log.info(this.drain ? 'out of service for maintenance' : 'back in service after maintenance');
     }
-    await this.keepFirewall();
+    await this.apply();
     if (view.state !== null && old !== view.state) {
       this.o.log.info(`state ${old ?? '(unknown)'} → ${view.state}`);
       this.queueStateScripts(view.state, old ?? 'unknown');
@@ -240,8 +277,77 @@ export class Agent {
     try {
       const r = await this.o.firewall.reconcile(block);
       if (r.changes.length > 0) this.o.log.info(block ? 'draining: new connections to the listed ports are now refused' : 'not draining: the port rules are removed');
+      const was = this.appliedBlock;
+      this.appliedBlock = block;
+      if (was !== null && was !== block) this.portsChanged(block);
     } catch (err) {
+      this.appliedBlock = null; // not known any more: nothing is confirmed until a reconcile succeeds
       this.o.log.error(`firewall: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /**
+   * Applies what the controller asks, in the order a load balancer expects: a failing health answer before the
+   * block, the unblock before a passing answer (docs/agent.md#drain-handshake); then reports what is applied.
+   */
+  private async apply(): Promise<void> {
+    const pass = this.o.forcedState !== undefined ? this.o.forcedState !== 'draining' : (this.goal?.health ?? (this.drain === true ? 'fail' : 'pass')) === 'pass';
+    const health = this.o.health;
+    const setHealth = (): void => {
+      if (health?.enabled === true && this.drain !== null && health.set(pass)) this.o.log.info(pass ? 'health answer passes: the load balancer may route to this instance' : 'health answer fails: the load balancer takes this instance out');
+    };
+    if (!pass) setHealth();
+    await this.keepFirewall();
+    if (pass) setHealth();
+    await this.acknowledge();
+  }
+
+  /** The drain hooks: maintenance took the instance out (ports now blocked) or put it back (open again). */
+  private portsChanged(blocked: boolean): void {
+    if (blocked && this.maintenance) {
+      this.blockedForMaintenance = true;
+      this.runHook('take-out');
+    } else if (!blocked && this.blockedForMaintenance) {
+      this.blockedForMaintenance = false;
+      this.runHook('put-back');
+    }
+  }
+
+  private runHook(hook: Hook): void {
+    const scripts = stateScripts(this.scriptDir, hook);
+    if (scripts.length === 0) return;
+    this.hookChain = this.hookChain.then(async () => {
+      for (const s of scripts) {
+        const r = await runScript(s, [hook, 'maintenance'], this.o.scriptTimeoutMs);
+        const how = r.timedOut ? `killed after ${this.o.scriptTimeoutMs} ms` : r.error ?? `exit ${r.exitCode ?? 'signal'}`;
+        this.o.log.info(`hook ${s} ${hook}: ${how}${r.output.trim() === '' ? '' : `\n${r.output.trim()}`}`);
+        this.hookOutcomes.push({ name: hook, outcome: how.slice(0, 40) });
+        if (this.hookOutcomes.length > 10) this.hookOutcomes.shift();
+      }
+    });
+    this.track(this.hookChain);
+  }
+
+  /** What is applied now, as the controller's acknowledgement wants it; null while the firewall's rules are unknown. */
+  private applied(): { ports: AckPorts; health: AckHealth } | null {
+    let ports: AckPorts;
+    if (this.o.firewall === null) ports = 'none';
+    else if (this.drain === true && this.standAside) ports = 'stand-aside';
+    else if (this.appliedBlock === null) return null;
+    else ports = this.appliedBlock ? 'blocked' : 'open';
+    return { ports, health: this.o.health?.enabled === true ? this.o.health.state : 'none' };
+  }
+
+  /** Reports what is applied, for the goal it answers (every poll, and right after each change). */
+  private async acknowledge(): Promise<void> {
+    const applied = this.applied();
+    if (this.goal === null || applied === null) return;
+    const body = { version: this.goal.version, ...applied, state: this.state, ...(this.hookOutcomes.length === 0 ? {} : { hooks: [...this.hookOutcomes] }) };
+    try {
+      const r = await this.request('POST', `/v1/instances/${encodeURIComponent(this.o.instanceId)}/ack`, body);
+      if (!r.ok && r.status !== 404) this.o.log.error(`report of what is applied refused: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
+    } catch {
+      // unreachable: reported again with the next poll
     }
   }
 

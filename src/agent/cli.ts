@@ -10,10 +10,14 @@ import type { Preset } from '../domain/naming.js';
 import { isLifecycleState, LIFECYCLE_STATES, type LifecycleState } from '../domain/lifecycle.js';
 import { Agent } from './agent.js';
 import { type AgentAuth, IamAuth, StaticToken, TokenFileAuth } from './auth.js';
+import { HealthAnswer } from './health.js';
 import { DrainFirewall, parsePorts } from './firewall.js';
 import { imdsInstanceId } from './identity.js';
 import { AgentLog, AgentUsageError, parseRotate } from './log.js';
 import { FileJournal, runScript } from './scripts.js';
+
+/** Between a long poll's answer and the next poll: no tight loop against a controller that answers at once. */
+const LONG_POLL_GAP_MS = 50;
 
 export const DEFAULT_AGENT_CONFIG = '/etc/fleetwarden/agent.yaml';
 /** The seed watcher's configuration file, read first when the agent runs as `cs-instance-watcher`. */
@@ -37,7 +41,16 @@ refuses new TCP connections to the listed ports (established ones continue), run
 the event scripts and bypass checks the controller queues for it (controller.eventDelivery: agent).
 
   --api-url URL                the controller's API, e.g. http://fleetwarden.internal:8080 (or api-url in --config)
-  --api-polling-period SECONDS time between polls (default 10; decimals allowed, at least 0.2)
+  --api-polling-period SECONDS time between polls (default 10; decimals allowed, at least 0.2): the fallback when
+                               the controller cannot hold a poll (--long-poll), and after an error
+  --long-poll SECONDS          a poll waits at the controller up to this long for a change, so a change reaches the
+                               agent at once (default 25; 0: plain polls every --api-polling-period)
+  --health-port PORT           serve the health answer for the load balancer's health check here: 200 "ok" while
+                               in service, 503 "draining" while being taken out — before the ports are blocked, so
+                               the load balancer stops routing first (docs/agent.md#health-answer)
+  --health-check-url URL       while in service, answer with this local app URL's status (http only), e.g.
+                               http://127.0.0.1:8080/health
+  --health-file FILE           the same answer as a file: present while in service, removed while being taken out
   --on-draining-block-new-connections-to-ports PORT [PORT...]
                                while draining, reject new TCP connections to these ports with a reset (IPv4 and
                                IPv6, chain FLEETWARDEN-DRAIN; needs root and iptables)
@@ -79,6 +92,10 @@ the event scripts and bypass checks the controller queues for it (controller.eve
                                ignore --generate-systemd: run the agent
   --once                       one poll (and the commands it starts), then exit
 
+Drain hooks: when maintenance takes the instance out of service (after the ports are blocked), the agent runs
+<script-dir>/take-out/* with "take-out maintenance"; when it is put back (ports open again), put-back/*. Use them
+to tell the app to close idle keep-alive connections (e.g. answer with "Connection: close" from then on).
+
 When the controller cannot be reached, the last known state is kept and the firewall is not changed. An instance
 the controller does not manage (IAM login: "not managed") idles, and asks again every --stale-context-timeout.`;
 
@@ -113,9 +130,13 @@ export interface AgentSettings {
   readonly serverId: string;
   readonly stsEndpoint: string | undefined;
   readonly stsRegion: string | undefined;
+  readonly longPollSeconds: number;
+  readonly healthPort: number | undefined;
+  readonly healthFile: string | undefined;
+  readonly healthCheckUrl: string | undefined;
 }
 
-const STRING_FLAGS = ['api-url', 'token-file', 'instance-id', 'imds-endpoint', 'api-polling-period', 'script-dir', 'script-timeout', 'event-dir', 'log-file', 'log-file-rotate', 'config', 'generate-systemd', 'state-dir', 'reboot-command', 'instance-state', 'stale-context-timeout', 'preset', 'auth', 'server-id', 'sts-endpoint', 'sts-region'] as const;
+const STRING_FLAGS = ['api-url', 'token-file', 'instance-id', 'imds-endpoint', 'api-polling-period', 'script-dir', 'script-timeout', 'event-dir', 'log-file', 'log-file-rotate', 'config', 'generate-systemd', 'state-dir', 'reboot-command', 'instance-state', 'stale-context-timeout', 'preset', 'auth', 'server-id', 'sts-endpoint', 'sts-region', 'long-poll', 'health-port', 'health-file', 'health-check-url'] as const;
 const PORTS_FLAG = 'on-draining-block-new-connections-to-ports';
 /** Not in a configuration file: they say what to do with this command line. */
 const COMMAND_LINE_ONLY = new Set(['config', 'generate-systemd', 'do-not-generate-systemd']);
@@ -242,6 +263,15 @@ export function agentSettings(argv: readonly string[], entry: AgentEntry = 'flee
   const stsEndpoint = httpUrl(raw['sts-endpoint'], '--sts-endpoint', 'https://sts.eu-west-1.amazonaws.com');
   const stsRegion = raw['sts-region'];
   if (stsRegion !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(stsRegion)) throw new AgentUsageError('--sts-region', `expected a region such as eu-west-1, got ${JSON.stringify(stsRegion)}`);
+  const longPoll = raw['long-poll'] ?? '25';
+  if (!/^\d{1,2}$/.test(longPoll.trim()) || Number(longPoll) > 55) throw new AgentUsageError('--long-poll', `expected whole seconds from 0 to 55, got ${JSON.stringify(longPoll)}`);
+  const healthPortRaw = raw['health-port'];
+  if (healthPortRaw !== undefined && (!/^\d{1,5}$/.test(healthPortRaw.trim()) || Number(healthPortRaw) < 1 || Number(healthPortRaw) > 65535)) throw new AgentUsageError('--health-port', `"${healthPortRaw}" is not a TCP port (1-65535)`);
+  const healthPort = healthPortRaw === undefined ? undefined : Number(healthPortRaw);
+  if (healthPort !== undefined && ports.includes(healthPort)) throw new AgentUsageError('--health-port', `${healthPort} is also among the ports blocked while draining: the load balancer could not read the failing answer; give the health answer a port of its own`);
+  const healthCheckUrl = raw['health-check-url'];
+  if (healthCheckUrl !== undefined && !/^http:\/\/[^\s/]+(\/\S*)?$/.test(healthCheckUrl)) throw new AgentUsageError('--health-check-url', `expected http://HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/health, got ${JSON.stringify(healthCheckUrl)}`);
+  if (healthCheckUrl !== undefined && healthPort === undefined) throw new AgentUsageError('--health-check-url', 'only applies with --health-port');
   return {
     entry,
     apiUrl: apiUrl ?? '',
@@ -269,6 +299,10 @@ export function agentSettings(argv: readonly string[], entry: AgentEntry = 'flee
     serverId,
     stsEndpoint,
     stsRegion,
+    longPollSeconds: Number(longPoll),
+    healthPort,
+    healthFile: raw['health-file'],
+    healthCheckUrl,
   };
 }
 
@@ -364,6 +398,13 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
     return 2;
   }
   const firewall = settings.ports.length > 0 ? new DrainFirewall(settings.ports) : null;
+  const health = new HealthAnswer({ port: settings.healthPort, file: settings.healthFile, upstream: settings.healthCheckUrl });
+  try {
+    await health.start();
+  } catch (err) {
+    io.err(`error: --health-port/--health-file: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
   const [rebootProgram = 'systemctl', ...rebootArgs] = settings.rebootCommand;
   const agent = new Agent({
     apiUrl: settings.apiUrl,
@@ -382,6 +423,8 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
       const r = await runScript(rebootProgram, rebootArgs, 60_000);
       if (r.exitCode !== 0) throw new Error(`reboot command ${settings.rebootCommand.join(' ')} failed: exit ${r.exitCode ?? 'signal'} ${r.output}`);
     },
+    health,
+    longPollSeconds: settings.once ? 0 : settings.longPollSeconds,
   });
   const how = auth instanceof IamAuth ? `IAM role (server id ${settings.serverId})` : 'agent token';
   log.info(`agent${entry === 'cs-instance-watcher' ? ' (cs-instance-watcher)' : ''} for ${instanceId}: polling ${settings.apiUrl} every ${settings.pollMs / 1000}s with its ${how}${settings.ports.length > 0 ? `; blocking ports ${settings.ports.join(', ')} while draining${settings.force ? ' (--force: also behind target groups)' : ''}` : ''}${settings.preset === undefined ? '' : `; preset ${settings.preset}`}${settings.instanceState === undefined ? '' : `; state forced to ${settings.instanceState}`}${settings.config === undefined ? '' : `; configuration ${settings.config}`}`);
@@ -395,10 +438,13 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
   try {
     do {
       const started = Date.now();
-      await agent.poll();
+      const outcome = await agent.poll();
       if (settings.once) break;
+      // After a long poll the controller did the waiting: ask again at once (a short pause keeps a controller that
+      // answers at once from being asked in a tight loop); otherwise wait out the polling period.
+      const period = outcome.longPolled ? LONG_POLL_GAP_MS : settings.pollMs;
       await new Promise<void>((r) => {
-        const timer = setTimeout(r, Math.max(0, settings.pollMs - (Date.now() - started)));
+        const timer = setTimeout(r, Math.max(0, period - (Date.now() - started)));
         signal.wake = () => {
           clearTimeout(timer);
           r();
@@ -407,6 +453,7 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
     } while (!signal.stopping);
     await agent.idle();
   } finally {
+    health.close();
     process.removeListener('SIGTERM', stop);
     process.removeListener('SIGINT', stop);
   }

@@ -86,8 +86,13 @@ function executable(path: string): boolean {
  * Executable files of `<dir>/<state>/`, in name order (hidden files and editor backups skipped). Only a lifecycle
  * state names a directory: `../x` or `/etc` never leaves `dir` (view.ts refuses them first; this is the backstop).
  */
+/** Drain hooks (docs/agent.md#hooks): run when maintenance takes the instance out of service and puts it back. */
+export const HOOKS = ['take-out', 'put-back'] as const;
+export type Hook = (typeof HOOKS)[number];
+
 export function stateScripts(dir: string, state: string): string[] {
-  if (!isLifecycleState(state)) return [];
+  // A closed set of names: a state or a hook from the network is never a path of its own.
+  if (!isLifecycleState(state) && !(HOOKS as readonly string[]).includes(state)) return [];
   const sub = join(dir, state);
   if (!existsSync(sub)) return [];
   return readdirSync(sub)

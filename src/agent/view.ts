@@ -7,6 +7,7 @@ import type { Preset } from '../domain/naming.js';
 import { isLifecycleState, type LifecycleState } from '../domain/lifecycle.js';
 import { isEventName } from '../domain/model.js';
 import type { AgentCommand } from './agent.js';
+import type { AgentGoal } from '../domain/agent-ack.js';
 
 /** A command's own time limit is at most this (a maintenance task's longest timeout, 48 h). */
 const MAX_COMMAND_TIMEOUT_MS = 48 * 3_600_000;
@@ -16,6 +17,12 @@ export interface CheckedView {
   /** null: the answer carried no usable state (the last known one is kept). */
   readonly state: LifecycleState | null;
   readonly drain: boolean | undefined;
+  /** What to apply (the drain handshake); undefined from a controller that predates it (then `drain` decides). */
+  readonly goal: AgentGoal | undefined;
+  /** The view's version: a long poll asks for a view other than this one; undefined: the controller cannot long-poll. */
+  readonly version: string | undefined;
+  /** Out of service for maintenance (the drain hooks run on its take-out and put-back). */
+  readonly maintenance: boolean;
   readonly commands: readonly AgentCommand[];
   /** The controller's naming preset (where scripts live by default); undefined when absent or unknown. */
   readonly preset: Preset | undefined;
@@ -77,6 +84,16 @@ export function checkView(raw: unknown): CheckedView {
   const state = isLifecycleState(rawState) ? rawState : null;
   if (state === null) refused.push({ key: `state:${shown(rawState)}`, message: `ignored an unknown state ${shown(rawState)} from the controller; keeping the last known one, no script run` });
   const drain = typeof v['drain'] === 'boolean' ? v['drain'] : undefined;
+  const rawGoal = v['goal'];
+  let goal: AgentGoal | undefined;
+  if (rawGoal !== undefined) {
+    const g = typeof rawGoal === 'object' && rawGoal !== null ? (rawGoal as Record<string, unknown>) : {};
+    if ((g['ports'] === 'blocked' || g['ports'] === 'open') && (g['health'] === 'pass' || g['health'] === 'fail') && typeof g['version'] === 'string' && /^[\w.:-]{1,200}$/.test(g['version'])) goal = { ports: g['ports'], health: g['health'], version: g['version'] };
+    else refused.push({ key: `goal:${shown(rawGoal)}`, message: `ignored an unusable goal ${shown(rawGoal)} from the controller; following its drain flag` });
+  }
+  const version = typeof v['version'] === 'string' && /^[\w-]{1,64}$/.test(v['version']) ? v['version'] : undefined;
+  const m = v['maintenance'];
+  const maintenance = typeof m === 'object' && m !== null && (m as Record<string, unknown>)['outOfService'] === true;
   const rawPreset = v['preset'];
   const preset = rawPreset === 'fleetwarden' || rawPreset === 'clonesquad' ? rawPreset : undefined;
   if (rawPreset !== undefined && preset === undefined) refused.push({ key: `preset:${shown(rawPreset)}`, message: `ignored an unknown preset ${shown(rawPreset)} from the controller` });
@@ -88,5 +105,5 @@ export function checkView(raw: unknown): CheckedView {
     if (typeof c === 'string') refused.push({ key: `command:${shown((item as { id?: unknown } | null)?.id)}:${c}`, message: `ignored ${c}; nothing run` });
     else commands.push(c);
   }
-  return { state, drain, commands, refused, preset, loadBalanced };
+  return { state, drain, goal, version, maintenance, commands, refused, preset, loadBalanced };
 }

@@ -147,13 +147,13 @@ describe('drain handshake', () => {
 
   it('a silent agent: its instance fails ("did not confirm"), stays out of service with ports to be blocked, and counts against MaxErrors', () => {
     const w = new World(ids(4), { agentDelayMs: 1 * S, lbDetectionMs: 2 * S, silent: new Set(['i-01']) });
-    // i-01 reports nothing: it is not counted as serving, so the floor of 2 leaves room for one at a time.
+    // i-01 reports nothing: it is not counted as serving (3 of 4 are), so a floor of 1 leaves room for one at a time.
     const exec = w.run([drainTask({ maxConcurrency: parseMaxConcurrency('1'), capacityFloor: { kind: 'absolute', value: 1 } })], CONFIRM);
     const te = exec.tasks[0]!;
-    const i01 = te.invocations.find((i) => i.target === 'i-01');
-    assert.equal(i01?.status, 'failed');
-    assert.match(i01?.detail ?? '', /its agent did not confirm it would fail its health answer within 30s \(agent\.confirmTimeout\); left out of service/);
-    assert.equal(i01?.outOfService, true);
+    const i01 = te.invocations.find((i) => i.target === 'i-01')!;
+    assert.equal(i01.status, 'failed');
+    assert.match(i01.detail, /its agent did not confirm it would fail its health answer within 30s \(agent\.confirmTimeout\); left out of service/);
+    assert.equal(i01.outOfService, true);
     assert.ok(heldInstances([exec]).outOfService.has('i-01'));
     assert.equal(agentGoal('i-01', 'running', 0, [exec]).ports, 'blocked', 'left out: its agent is asked to block, should it come back');
     assert.equal(te.status, 'FAILED');
