@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { ValidationError } from '../domain/errors.js';
+import { FleetwardenError, ValidationError } from '../domain/errors.js';
 
 /**
  * The agent's drain firewall (seed 002, spec §5): while the instance drains, new TCP connections to the listed
@@ -25,8 +25,12 @@ export const execDirect: Exec = (argv) =>
     });
   });
 
-export class FirewallError extends Error {
-  override readonly name = 'FirewallError';
+/** iptables/ip6tables refused a change: not retried (the same rule fails the same way); the caller reports it. */
+export class FirewallError extends FleetwardenError {
+  override readonly name: string = 'FirewallError';
+  constructor(message: string) {
+    super(message, {}, 'terminal');
+  }
 }
 
 export function parsePorts(values: readonly string[], field = '--on-draining-block-new-connections-to-ports'): number[] {

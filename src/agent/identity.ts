@@ -3,16 +3,18 @@
  * watcher spoke IMDSv1): a session token from PUT /latest/api/token, then GETs with it. The instance id, its region,
  * and the temporary credentials of its IAM role (the identity it proves to the controller: no secret is installed).
  */
+import { FleetwardenError } from '../domain/errors.js';
 import type { AwsCredentials } from './sigv4.js';
 
 const TOKEN_TTL_SECONDS = 21_600;
 
-export class IdentityError extends Error {
-  override readonly name = 'IdentityError';
+/** The metadata service could not tell: `not-found` when it answered 404 (no role attached), else retryable (it may be down). */
+export class IdentityError extends FleetwardenError {
+  override readonly name: string = 'IdentityError';
   /** The metadata service answered 404: the thing asked for does not exist (no role attached), as opposed to down. */
   readonly missing: boolean;
   constructor(message: string, missing = false) {
-    super(message);
+    super(message, {}, missing ? 'not-found' : 'retryable');
     this.missing = missing;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { FleetwardenError } from '../domain/errors.js';
 import { escapeControl } from '../domain/text.js';
 
 export interface RotateSpec {
@@ -14,11 +15,12 @@ export interface RotateSpec {
 
 const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
-export class AgentUsageError extends Error {
-  override readonly name = 'AgentUsageError';
+/** A mistake in the agent's command line: names the option and the reason. */
+export class AgentUsageError extends FleetwardenError {
+  override readonly name: string = 'AgentUsageError';
   readonly field: string;
   constructor(field: string, reason: string) {
-    super(`${field}: ${reason}`);
+    super(`${field}: ${reason}`, {}, 'invalid-input');
     this.field = field;
   }
 }

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
-import { ConflictError, isUserError, ValidationError, ValidationErrors } from '../domain/errors.js';
+import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
 import type { ApiToken, Clock, Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
@@ -77,13 +77,51 @@ interface Route {
   readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string }>;
 }
 
-class HttpError extends Error {
+/** An answer the API decides itself (routing, authentication, body size): its HTTP status is its own. */
+class HttpError extends FleetwardenError {
+  override readonly name: string = 'HttpError';
   readonly status: number;
   readonly code: string;
   constructor(status: number, code: string, message: string) {
-    super(message);
+    super(message, {}, status === 404 ? 'not-found' : status === 429 || status >= 500 ? 'retryable' : status >= 400 ? 'invalid-input' : 'terminal');
     this.status = status;
     this.code = code;
+  }
+}
+
+/** Error kinds → HTTP statuses: the one place the API maps them (domain/errors.ts says what each kind means). */
+const STATUS_OF: Readonly<Record<ErrorKind, number>> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, retryable: 503, terminal: 500 };
+/** What a 503 asks the client to wait before trying again. */
+const RETRY_AFTER_S = 5;
+
+interface ErrorAnswer {
+  readonly status: number;
+  readonly json: { error: { code: string; message: string; fields?: { field: string; reason: string }[] } };
+  readonly headers: Record<string, string>;
+  /** For the request log: the failure the client is not shown. */
+  readonly logged?: string;
+}
+
+/** The answer to a request that failed: decided on the error's kind alone (HttpError keeps its own status). */
+function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof HttpError) return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers: err.status === 401 ? { 'www-authenticate': 'Bearer' } : {} };
+  const kind = errorKind(err);
+  const status = STATUS_OF[kind];
+  const message = err instanceof Error ? err.message : String(err);
+  const issues = err instanceof ValidationErrors ? err.issues : err instanceof ValidationError ? [err] : [];
+  const fields = issues.length === 0 ? {} : { fields: issues.map((i) => ({ field: i.field, reason: i.reason })) };
+  switch (kind) {
+    case 'invalid-input':
+      return { status, json: { error: { code: 'invalid', message, ...fields } }, headers: {} };
+    case 'not-found':
+      return { status, json: { error: { code: 'not-found', message } }, headers: {} };
+    case 'conflict':
+      return { status, json: { error: { code: 'conflict', message, ...fields } }, headers: {} };
+    case 'retryable':
+      return { status, json: { error: { code: 'unavailable', message: `temporarily unavailable; try again in ${RETRY_AFTER_S} s` } }, headers: { 'retry-after': String(RETRY_AFTER_S) }, logged: message };
+    case 'terminal':
+      // Internals (and whatever a library put in a message) stay in the controller's log.
+      return { status, json: { error: { code: 'internal', message: 'internal error; see the controller log' } }, headers: {}, logged: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
 }
 
@@ -498,21 +536,10 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     status = out.status ?? 200;
     send(res, status, out);
   } catch (err) {
-    if (err instanceof HttpError) {
-      status = err.status;
-      send(res, status, { json: { error: { code: err.code, message: err.message } } }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
-    } else if (err instanceof ConflictError) {
-      status = 409;
-      send(res, 409, { json: { error: { code: 'conflict', message: err.message, fields: [{ field: err.field, reason: err.reason }] } } });
-    } else if (isUserError(err)) {
-      status = 400;
-      const issues = err instanceof ValidationErrors ? err.issues : [err];
-      send(res, 400, { json: { error: { code: 'invalid', message: err.message, fields: issues.map((i) => ({ field: i.field, reason: i.reason })) } } });
-    } else {
-      status = 500;
-      error = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      send(res, 500, { json: { error: { code: 'internal', message: 'internal error; see the controller log' } } });
-    }
+    const answer = errorAnswer(err);
+    status = answer.status;
+    error = answer.logged;
+    send(res, status, { json: answer.json }, answer.headers);
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.log?.({ method: req.method ?? '', path: url.pathname, status, ms, ...(error === undefined ? {} : { error }) });

@@ -19,6 +19,7 @@ import { SsmAdapter } from '../providers/aws/ssm.js';
 import { S3ObjectStore } from '../providers/aws/s3.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoStore } from '../store/dynamodb/store.js';
+import { mapDynamoDbErrors } from '../providers/aws/errors.js';
 
 export interface AwsPorts {
   readonly provider: FleetProvider;
@@ -36,9 +37,19 @@ export interface SdkOverrides {
   readonly maxAttempts?: number;
 }
 
-/** Adaptive retry: the SDK slows down under throttling by itself, before our back-off and jitter. */
-function clientConfig(config: FleetConfig, region: string | undefined = config.aws.region, sdk: SdkOverrides = {}): { region?: string; retryMode: 'adaptive' } & SdkOverrides {
-  return { retryMode: 'adaptive', ...(region === undefined ? {} : { region }), ...sdk };
+/**
+ * One retry layer per call path (issue 16: the SDK's adaptive retries under ours turned one throttled call into ~18
+ * attempts, and a tick could outlast its lease):
+ * - `provider`: EC2, ELBv2, SSM and S3 make one attempt a call. The reconciler's withRetry (reconciler/executor.ts)
+ *   is the only layer: it backs off with jitter, checks the lease before every attempt, records each retry in the
+ *   history, and stops at the tick's deadline — none of which the SDK's retries can do. Elsewhere (the API, the
+ *   CLI) a throttled call fails at once as a retryable error (HTTP 503 with Retry-After).
+ * - `store`: DynamoDB keeps the SDK's adaptive retries (3 attempts): the store's calls go through no retry of ours,
+ *   so the SDK's is their one layer.
+ */
+function clientConfig(config: FleetConfig, region: string | undefined = config.aws.region, sdk: SdkOverrides = {}, path: 'provider' | 'store' = 'provider'): { region?: string; retryMode: 'adaptive' | 'standard'; maxAttempts: number } & SdkOverrides {
+  const retry = path === 'provider' ? { retryMode: 'standard' as const, maxAttempts: 1 } : { retryMode: 'adaptive' as const, maxAttempts: 3 };
+  return { ...retry, ...(region === undefined ? {} : { region }), ...sdk };
 }
 
 /**
@@ -80,5 +91,6 @@ export function awsPorts(config: FleetConfig, clock: Clock, sdk: SdkOverrides = 
 }
 
 export function dynamoStore(config: FleetConfig): Store {
-  return new DynamoStore({ table: config.store.table ?? '', client: new DynamoDBClient(clientConfig(config)) });
+  // The store may not import providers/ (eslint.config.js layers): its client's errors are mapped here.
+  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config, config.aws.region, {}, 'store'))) });
 }

@@ -1,11 +1,10 @@
-import { LeaseLostError } from '../domain/errors.js';
+import { errorKind, LeaseLostError } from '../domain/errors.js';
 import type { ActionFailure, Command } from '../planner/types.js';
 import type { ActionResult, CommandHandle, CommandRunner, FleetProvider, HistoryEntry, LoadBalancer } from '../ports/index.js';
 
-/** Errors worth retrying: throttling and other transient provider errors say so by name or flag. */
+/** Errors worth retrying: those of kind `retryable` (throttling, server faults, the network), mapped by the provider adapters. */
 export function isRetryable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'ThrottledError' || err.name === 'ThrottlingException' || (err as { retryable?: unknown }).retryable === true;
+  return errorKind(err) === 'retryable';
 }
 
 export interface RetryPolicy {
@@ -26,9 +25,18 @@ export interface ExecutorDeps {
   readonly retry?: RetryPolicy;
   /** Checked before every attempt: throws LeaseLostError once this controller may no longer act (see fence.ts). */
   readonly fence?: () => Promise<void>;
+  /**
+   * The tick's deadline (an instant from the injected clock): no back-off is slept past it — the call's error is
+   * thrown instead, and the next tick tries again. Absent: retries are bounded by the policy's attempts alone.
+   */
+  readonly deadline?: number;
 }
 
-/** Runs `fn`, retrying transient errors with exponential back-off and full jitter; each retry is recorded. */
+/**
+ * Runs `fn`, retrying errors of kind `retryable` with exponential back-off and full jitter; each retry is recorded.
+ * This is the only retry layer of a provider call (the SDK clients make one attempt: app/aws.ts), bounded by the
+ * policy's attempts and by the tick's deadline.
+ */
 export async function withRetry<T>(deps: ExecutorDeps, what: string, group: string, history: HistoryEntry[], fn: () => Promise<T>): Promise<T> {
   const policy = deps.retry ?? DEFAULT_RETRY;
   for (let attempt = 1; ; attempt++) {
@@ -38,7 +46,13 @@ export async function withRetry<T>(deps: ExecutorDeps, what: string, group: stri
     } catch (err) {
       if (!isRetryable(err) || attempt >= policy.attempts) throw err;
       const delay = Math.floor(deps.random() * Math.min(policy.maxMs, policy.baseMs * 2 ** attempt));
-      history.push({ at: deps.now(), group, instanceId: null, type: 'retry', summary: `${what}: ${err instanceof Error ? err.message : String(err)}; retry ${attempt} of ${policy.attempts - 1} in ${delay} ms` });
+      const message = err instanceof Error ? err.message : String(err);
+      const now = deps.now();
+      if (deps.deadline !== undefined && now + delay >= deps.deadline) {
+        history.push({ at: now, group, instanceId: null, type: 'retry', summary: `${what}: ${message}; not retried: the tick's deadline is ${Math.max(0, deps.deadline - now)} ms away (next tick tries again)` });
+        throw err;
+      }
+      history.push({ at: now, group, instanceId: null, type: 'retry', summary: `${what}: ${message}; retry ${attempt} of ${policy.attempts - 1} in ${delay} ms` });
       await deps.sleep(delay);
     }
   }

@@ -75,8 +75,14 @@ function markUnsent(exec: WindowExecution, task: string, target: string): Window
   };
 }
 
-/** What a tick brings to maintenance besides the observation. */
+/** What a tick brings to maintenance: the group, what it resolved and observed, and what arrived. */
 export interface MaintenanceInputs {
+  readonly group: GroupConfig;
+  readonly resolved: Resolved;
+  readonly instances: readonly ObservedInstance[];
+  /** The records as this tick's plan left them. */
+  readonly records: ReadonlyMap<string, InstanceRecord>;
+  readonly now: number;
   /** The executions loaded with the group. */
   readonly open: readonly WindowExecution[];
   /** Results that arrived this tick. */
@@ -89,12 +95,8 @@ export interface MaintenanceInputs {
   readonly cancels: readonly CancelRequest[];
 }
 
-/** One tick of maintenance for a group. */
-export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, resolved: Resolved, instances: readonly ObservedInstance[], records: ReadonlyMap<string, InstanceRecord>, input: MaintenanceInputs, now: number): Promise<MaintenanceTick> {
-  const { open, scripts, events, returnToService } = input;
-  const history: HistoryEntry[] = [];
-  const handles: CommandHandle[] = [];
-  const changed: WindowExecution[] = [];
+/** The executions to advance: the open ones, and one for each window period with tasks that has begun. */
+async function dueExecutions(deps: MaintenanceDeps, g: GroupConfig, open: readonly WindowExecution[], now: number, history: HistoryEntry[]): Promise<WindowExecution[]> {
   const execs = [...open];
   // A period of a window with tasks has begun: one execution per period, never a second after it finished.
   for (const w of g.windows) {
@@ -111,6 +113,16 @@ export async function maintenanceTick(deps: MaintenanceDeps, g: GroupConfig, res
     execs.push(fresh);
     history.push({ at: now, group: g.name, instanceId: null, type: 'maintenance', summary: `window execution ${fresh.id} started: ${w.tasks.length} task(s)` });
   }
+  return execs;
+}
+
+/** One tick of maintenance for a group (`deps`: the ports it acts through; `input`: what this tick knows). */
+export async function maintenanceTick(deps: MaintenanceDeps, input: MaintenanceInputs): Promise<MaintenanceTick> {
+  const { group: g, resolved, instances, records, now, scripts, events, returnToService } = input;
+  const history: HistoryEntry[] = [];
+  const handles: CommandHandle[] = [];
+  const changed: WindowExecution[] = [];
+  const execs = await dueExecutions(deps, g, input.open, now, history);
   const afterSave: MaintenanceAction[] = [];
   if (execs.length === 0) return { executions: [], handles, history, afterSave };
 

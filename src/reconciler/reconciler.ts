@@ -1,20 +1,20 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
-import { type FleetRef, resolve, windowStateAt } from '../config/resolve.js';
-import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
-import type { ObservedInstance } from '../domain/model.js';
+import { type FleetRef, resolve, type Resolved, windowStateAt } from '../config/resolve.js';
+import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import type { Control, ObservedInstance } from '../domain/model.js';
 import { LeaseLostError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
 import { assignGroups, type GroupConflict, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
 import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
-import type { Plan } from '../planner/types.js';
-import type { Clock, CommandRunner, FleetProvider, GroupState, HistoryEntry, Lease, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
+import type { Command, Plan } from '../planner/types.js';
+import type { Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, GroupState, HistoryEntry, Lease, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
 import { heldInstances } from '../maintenance/execution.js';
-import { isOpen } from '../maintenance/model.js';
+import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
-import { carryOutAfterSave, maintenanceTick } from './maintenance.js';
-import { execute, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
+import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceTick, maintenanceTick } from './maintenance.js';
+import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
@@ -67,6 +67,35 @@ export interface TickSummary {
 export interface GroupError {
   readonly at: number;
   readonly message: string;
+}
+
+/** What a group's tick read before planning (readGroup). */
+interface GroupSeen {
+  readonly state: GroupState;
+  readonly results: CommandResults;
+  readonly instances: readonly ObservedInstance[];
+  readonly quarantined: ReadonlyMap<string, string>;
+  readonly discovered: DiscoveredWindows;
+  readonly resolved: Resolved;
+  readonly problems: ReturnType<typeof reconcileProblems>;
+  readonly controls: readonly Control[];
+}
+
+/** What a group's tick did before saving (act), and what the steps after the save need of it. */
+interface GroupActs {
+  readonly ex: Execution;
+  readonly mt: MaintenanceTick;
+  readonly mdeps: MaintenanceDeps;
+  readonly cancels: readonly CancelRequest[];
+  readonly withheld: (instanceId: string) => string | null;
+  readonly allWindows: readonly WindowDecl[];
+  readonly scriptTimeoutMs: number;
+  readonly newHandles: CommandHandle[];
+}
+
+/** Load-balancer commands wait for the tick's save (written ahead). */
+function isLb(c: Command): boolean {
+  return c.kind === 'deregister' || c.kind === 'register';
 }
 
 /**
@@ -130,11 +159,15 @@ export class Reconciler {
     }
     if (mine.length === 0) return { at: now, groups: [], skipped, failed: [] };
 
+    // The tick's deadline: retries stop by the next tick's time, so a throttled tick neither runs into the next one
+    // nor nears its lease (at least twice the interval, config/load.ts; the fence renews it besides). Other groups'
+    // ticks share it: time one group spent retrying is not spent again by the next.
+    const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const observed = await withRetry(this.exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
-    const health = await withRetry(this.exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
-    const delays = await withRetry(this.exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(this.exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
 
     const { byGroup, conflicts } = assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming);
     this.seen.clear();
@@ -144,7 +177,7 @@ export class Reconciler {
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence));
+        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence, exec));
         this.lastErrors.delete(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
@@ -186,12 +219,29 @@ export class Reconciler {
     return this.lastErrors;
   }
 
-  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence): Promise<GroupTick> {
+  /**
+   * One group's tick, in its steps: read what the group knows, plan, act (everything but load-balancer changes),
+   * note what happened in the history, save, carry out what waited for the save, report.
+   */
+  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence, tickExec: ExecutorDeps): Promise<GroupTick> {
+    const exec: ExecutorDeps = { ...tickExec, fence: () => fence.check() };
+    const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
+    const seen = await this.readGroup(g, now, observedInstances, conflicts, ssm, exec, history);
+    const p = this.planGroup(g, now, seen, delays);
+    await fence.check();
+    const acted = await this.act(g, now, seen, p, delays, exec, history);
+    const notes = this.noteTick(g, now, seen, p, history);
+    const executionsNow = await this.saveGroup(g, now, seen, p, acted, notes.active, history, fence);
+    await this.afterSave(g, now, p, acted, executionsNow, exec, history, fence);
+    this.report(g, now, p, notes.events, history);
+    return { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
+  }
+
+  /** Read: the stored state, results that arrived, the group's instances and windows, its resolved settings and problems. */
+  private async readGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupSeen> {
     const { config, store } = this.deps;
     const prefix = config.naming.tagPrefix;
-    const exec: ExecutorDeps = { ...this.exec, fence: () => fence.check() };
     const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
-    const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
     const results = state.handles.length > 0 ? await withRetry(exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
     const inspected = inspectInstances(observedInstances, g, config.naming);
     for (const c of conflicts) {
@@ -207,28 +257,39 @@ export class Reconciler {
       if (!found.some((p) => p.source === 'window' && p.subject === b.name && p.field === 'Schedule')) found.push({ source: 'window', subject: b.name, field: 'Schedule', value: '', reason: `cannot be evaluated (${b.error ?? 'invalid'}); no stop or drain in group ${g.name} until it is fixed` });
     }
     const problems = reconcileProblems(state.problems, found, now);
-    const maintenanceHeld = heldInstances(state.executions).held;
     const controls = await store.controls(now);
-    const p = plan({
-      config,
+    return { state, results, instances, quarantined: inspected.quarantined, discovered, resolved, problems, controls };
+  }
+
+  /** Plan: the pure planner on what was read. */
+  private planGroup(g: GroupConfig, now: number, seen: GroupSeen, delays: ReadonlyMap<string, number>): Plan {
+    const { state, results, resolved, discovered } = seen;
+    return plan({
+      config: this.deps.config,
       group: g,
       resolved: { ...resolved, warnings: [...resolved.warnings, ...discovered.warnings] },
-      instances,
+      instances: seen.instances,
       records: state.records,
       workload: state.workload,
-      controls,
+      controls: seen.controls,
       eventResults: results.events,
       bypassResults: results.bypass,
       failures: state.failures,
-      maintenance: maintenanceHeld,
-      quarantined: inspected.quarantined,
+      maintenance: heldInstances(state.executions).held,
+      quarantined: seen.quarantined,
       deregistrationDelays: delays,
       now,
     });
-    await fence.check();
+  }
+
+  /** Act: the plan's commands except load-balancer changes, and maintenance (whose load-balancer changes also wait). */
+  private async act(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupActs> {
+    const { store } = this.deps;
+    const { state, results, resolved, instances } = seen;
+    const prefix = this.deps.config.naming.tagPrefix;
     // A stop or drain is checked again against the windows at the instant it is sent: a tick slowed past a window's
     // start (throttling, a starved CPU) must not carry out what was decided before it.
-    const allWindows = [...g.windows, ...discovered.windows];
+    const allWindows = [...g.windows, ...seen.discovered.windows];
     const fleetOf = new Map(instances.map((i): [string, FleetRef] => {
       const sub = i.tags[`${prefix}:subfleet-name`];
       return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
@@ -237,16 +298,31 @@ export class Reconciler {
     // Load-balancer changes are written ahead, as maintenance's are: carried out only once the tick that decides them
     // (a drain's record of the target groups it left) is saved, so a controller killed in between never leaves an
     // instance out of its target groups with no record; the planner repeats them until the target groups show them.
-    const isLb = (c: (typeof p.commands)[number]): boolean => c.kind === 'deregister' || c.kind === 'register';
     const ex = await execute(exec, g.name, p.commands.filter((c) => !isLb(c)), resolved.settings.scriptTimeoutMs, withheld);
     history.push(...ex.history);
-    const mdeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
+    const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     // Cancel requests are only looked for while an execution runs (no cost otherwise).
     const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
-    const mt = await maintenanceTick(mdeps, g, resolved, instances, new Map(p.records.map((r) => [r.instanceId, r])), { open: state.executions, scripts: results.scripts ?? [], events: results.events, returnToService: new Set(controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)), handles: state.handles, cancels }, now);
+    const mt = await maintenanceTick(mdeps, {
+      group: g,
+      resolved,
+      instances,
+      records: new Map(p.records.map((r) => [r.instanceId, r])),
+      now,
+      open: state.executions,
+      scripts: results.scripts ?? [],
+      events: results.events,
+      returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
+      handles: state.handles,
+      cancels,
+    });
     history.push(...mt.history);
-    const newHandles = [...ex.handles, ...mt.handles];
+    return { ex, mt, mdeps, cancels, withheld, allWindows, scriptTimeoutMs: resolved.settings.scriptTimeoutMs, newHandles: [...ex.handles, ...mt.handles] };
+  }
 
+  /** Note: windows entered and left, problems found and cleared, transitions and commands — into the history. */
+  private noteTick(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, history: HistoryEntry[]): { active: string[]; events: ControllerEvent[] } {
+    const { state, resolved, problems } = seen;
     const active = resolved.windows.active.map((a) => a.decl.name);
     this.activeWindows.set(g.name, resolved.windows.active.map((a) => ({ name: a.decl.name, start: a.window.start, end: a.window.end })));
     const windowEvents: ControllerEvent[] = [
@@ -265,7 +341,13 @@ export class Reconciler {
     for (const t of p.transitions) history.push({ at: t.at, group: g.name, instanceId: t.instanceId, type: 'transition', summary: `${t.from} → ${t.to}: ${t.reason}`, data: { from: t.from, to: t.to, reason: t.reason } });
     // One line per instance, so an instance's history shows every command it was part of.
     for (const c of p.commands) for (const id of c.instances) history.push({ at: now, group: g.name, instanceId: id, type: 'command', summary: `${c.kind === 'run-event' ? `run-event ${c.event}` : c.kind} ${id}: ${c.reason}`, data: { command: c.kind, batch: c.instances.length } });
+    return { active, events: [...windowEvents, ...problemEvents] };
+  }
 
+  /** Save: what changed, in one write under the lease; the cache follows the store. Returns the executions as they now are. */
+  private async saveGroup(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, acted: GroupActs, active: string[], history: HistoryEntry[], fence: GroupFence): Promise<WindowExecution[]> {
+    const { state, results, problems } = seen;
+    const { ex, mt, newHandles } = acted;
     // Only what changed is written: an unchanged record costs nothing.
     const next = new Map(p.records.map((r) => [r.instanceId, r]));
     const changed = p.records.filter((r) => {
@@ -279,7 +361,7 @@ export class Reconciler {
     const executionsNow = [...state.executions.filter((e) => !changedIds.has(e.id)), ...mt.executions];
     const executions = executionsNow.filter(isOpen);
     try {
-      await store.saveTick({
+      await this.deps.store.saveTick({
         group: g.name,
         at: now,
         records: changed,
@@ -301,28 +383,35 @@ export class Reconciler {
       this.cache.delete(g.name);
       throw err;
     }
+    return executionsNow;
+  }
+
+  /** After the save: settled cancel requests forgotten, and the load-balancer changes the saved tick records carried out. */
+  private async afterSave(g: GroupConfig, now: number, p: Plan, acted: GroupActs, executionsNow: readonly WindowExecution[], exec: ExecutorDeps, history: HistoryEntry[], fence: GroupFence): Promise<void> {
+    const { store } = this.deps;
     // A cancel request is forgotten once its execution carries it (saved above), or has nothing left to cancel.
-    for (const c of cancels) {
+    for (const c of acted.cancels) {
       const e = executionsNow.find((x) => x.id === c.execution);
       if (e === undefined || e.cancel !== undefined || e.status !== 'IN_PROGRESS') await store.removeCancelRequest(c.execution);
     }
     // Written ahead: the load balancer changes only now that the records and executions saying so are saved.
-    const lbAfter = await execute(exec, g.name, p.commands.filter(isLb), resolved.settings.scriptTimeoutMs, withheld);
-    const after = [...lbAfter.history, ...(await carryOutAfterSave(mdeps, g.name, mt.afterSave, now))];
+    const lbAfter = await execute(exec, g.name, p.commands.filter(isLb), acted.scriptTimeoutMs, acted.withheld);
+    const after = [...lbAfter.history, ...(await carryOutAfterSave(acted.mdeps, g.name, acted.mt.afterSave, now))];
     if (after.length > 0) {
       await store.appendHistory(after, fence.token);
       history.push(...after);
     }
+  }
 
-    for (const w of windowEvents) this.emit(w);
-    for (const e of problemEvents) this.emit(e);
+  /** Report: the tick's events, in the order they happened. */
+  private report(g: GroupConfig, now: number, p: Plan, noted: readonly ControllerEvent[], history: readonly HistoryEntry[]): void {
+    for (const e of noted) this.emit(e);
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
     for (const h of history) {
       if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
       else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
     }
-    return { group: g.name, plan: p, windows: allWindows, startAheadMs: resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: problems.current };
   }
 
   /** The instance as the last tick observed it (undefined before the first tick, or when not managed here). */

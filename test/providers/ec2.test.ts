@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { VirtualClock } from '../../src/domain/time.js';
-import { AwsError, Ec2Provider } from '../../src/providers/aws/ec2.js';
+import { ProviderError } from '../../src/domain/errors.js';
+import { Ec2Provider } from '../../src/providers/aws/ec2.js';
 import { ec2Error, FakeAws, type FakeRequest } from './fake-aws.js';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -129,7 +130,7 @@ describe('EC2 adapter (wire contract)', () => {
 
   it('maps throttling and capacity errors at the boundary: throttling is retryable, capacity is a per-instance failure', async () => {
     fake.handler = () => ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
-    await assert.rejects(provider().listInstances([KEY]), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'RequestLimitExceeded');
+    await assert.rejects(provider().listInstances([KEY]), (e: unknown) => e instanceof ProviderError && e.kind === 'retryable' && e.code === 'RequestLimitExceeded');
     fake.handler = () => ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient capacity.');
     const [r] = await provider().start(['i-1']);
     assert.deepEqual([r?.ok, /InsufficientInstanceCapacity/.test(r?.detail ?? '')], [false, true]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { VirtualClock } from '../../src/domain/time.js';
-import { AwsError } from '../../src/providers/aws/ec2.js';
+import { ProviderError } from '../../src/domain/errors.js';
 import { Elbv2LoadBalancer } from '../../src/providers/aws/elbv2.js';
 import { FakeAws, type FakeRequest } from './fake-aws.js';
 
@@ -119,13 +119,13 @@ describe('ELBv2 adapter (wire contract)', () => {
     await l.deregistrationDelays();
     assert.equal(fake.calls('DescribeTargetGroupAttributes').length, 14, 'refreshed after 30 minutes');
     fake.handler = (req) => (req.action === 'DescribeTargetGroupAttributes' ? { status: 400, body: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>` } : world(req, {}));
-    await assert.rejects(lb(clock).deregistrationDelays(), (e: unknown) => e instanceof AwsError && e.retryable, 'throttling is retried by the tick, not mistaken for a missing group');
+    await assert.rejects(lb(clock).deregistrationDelays(), (e: unknown) => e instanceof ProviderError && e.kind === 'retryable', 'throttling is retried by the tick, not mistaken for a missing group');
   });
 
   it('maps errors at the boundary: throttling is retryable, a missing target group is not', async () => {
     fake.handler = () => ({ status: 400, body: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>` });
-    await assert.rejects(lb().targetHealth(), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'Throttling');
+    await assert.rejects(lb().targetHealth(), (e: unknown) => e instanceof ProviderError && e.kind === 'retryable' && e.code === 'Throttling');
     fake.handler = () => ({ status: 400, body: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>TargetGroupNotFound</Code><Message>not found</Message></Error><RequestId>r</RequestId></ErrorResponse>` });
-    await assert.rejects(lb().deregister(arn(0), ['i-1']), (e: unknown) => e instanceof AwsError && !e.retryable && e.code === 'TargetGroupNotFoundException');
+    await assert.rejects(lb().deregister(arn(0), ['i-1']), (e: unknown) => e instanceof ProviderError && e.kind !== 'retryable' && e.code === 'TargetGroupNotFoundException');
   });
 });

@@ -9,7 +9,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { namingFor } from '../../src/config/config.js';
 import { ssmWindowsForGroup } from '../../src/config/ssm-windows.js';
 import { VirtualClock } from '../../src/domain/time.js';
-import { AwsError } from '../../src/providers/aws/ec2.js';
+import { ProviderError } from '../../src/domain/errors.js';
 import { SsmAdapter } from '../../src/providers/aws/ssm.js';
 import { FakeAws } from './fake-aws.js';
 
@@ -296,8 +296,8 @@ describe('SSM adapter (wire contract)', () => {
 
   it('maps errors at the boundary: throttling is retryable, an invalid instance is not', async () => {
     fake.handler = () => ({ status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) });
-    await assert.rejects(adapter().list(), (e: unknown) => e instanceof AwsError && e.retryable && e.code === 'ThrottlingException');
+    await assert.rejects(adapter().list(), (e: unknown) => e instanceof ProviderError && e.kind === 'retryable' && e.code === 'ThrottlingException');
     fake.handler = () => ({ status: 400, body: JSON.stringify({ __type: 'InvalidInstanceId', Message: 'Instances not in a valid state for account' }) });
-    await assert.rejects(adapter().runEvent('web', ['i-1'], 'instance-ready-for-operation', [], 30_000), (e: unknown) => e instanceof AwsError && !e.retryable && e.code === 'InvalidInstanceId');
+    await assert.rejects(adapter().runEvent('web', ['i-1'], 'instance-ready-for-operation', [], 30_000), (e: unknown) => e instanceof ProviderError && e.kind !== 'retryable' && e.code === 'InvalidInstanceId');
   });
 });

@@ -8,24 +8,11 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { FleetwardenError } from '../../domain/errors.js';
+import { errorKind } from '../../domain/errors.js';
 import type { ObservedInstance, PowerState, ProviderHealth } from '../../domain/model.js';
 import type { ActionResult, Clock, FleetProvider } from '../../ports/index.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
-
-/** AWS answered with an error the controller can act on; `retryable` marks throttling and server faults. */
-export class AwsError extends FleetwardenError {
-  override readonly name: string = 'AwsError';
-  readonly code: string;
-  readonly retryable: boolean;
-  constructor(code: string, message: string, retryable: boolean) {
-    super(`${code}: ${message}`);
-    this.code = code;
-    this.retryable = retryable;
-  }
-}
-
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
+import { awsCall } from './errors.js';
 
 /** Every EC2 call this adapter makes (ports/aws-calls.ts): the IAM policy is generated from it. */
 export const EC2_CALLS: readonly AwsCall[] = [
@@ -34,13 +21,6 @@ export const EC2_CALLS: readonly AwsCall[] = [
   { service: 'ec2', operation: 'StartInstances', action: 'ec2:StartInstances', features: ['fleet'], resource: { kind: 'group-instances' }, mutating: true },
   { service: 'ec2', operation: 'StopInstances', action: 'ec2:StopInstances', features: ['fleet'], resource: { kind: 'group-instances' }, mutating: true },
 ];
-
-/** Maps an SDK error to a domain error at the boundary: provider error codes stop here. */
-export function mapAwsError(err: unknown): AwsError {
-  const e = err as { name?: string; message?: string; $fault?: string; $retryable?: unknown };
-  const code = e.name ?? 'UnknownError';
-  return new AwsError(code, e.message ?? String(err), THROTTLING.has(code) || e.$fault === 'server' || e.$retryable !== undefined);
-}
 
 /** EC2 state names → Fleetwarden's power states (EC2 names never reach the planner); unknown names count as gone. */
 const POWER: Readonly<Record<string, PowerState>> = { pending: 'pending', running: 'running', stopping: 'stopping', 'shutting-down': 'stopping', stopped: 'stopped', terminated: 'terminated' };
@@ -91,12 +71,9 @@ export class Ec2Provider implements FleetProvider {
     this.hibernate = o.hibernate ?? false;
   }
 
-  private async send<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAwsError(err);
-    }
+  /** Every SDK call goes through here: its error leaves as a ProviderError (providers/aws/errors.ts). */
+  private send<T>(fn: () => Promise<T>): Promise<T> {
+    return awsCall('ec2', fn);
   }
 
   async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
@@ -159,11 +136,10 @@ export class Ec2Provider implements FleetProvider {
         await this.send(() => call(chunk));
         out.push(...chunk.map((id) => ({ instanceId: id, ok: true })));
       } catch (err) {
-        const e = err as AwsError;
-        if (e.retryable) throw e; // the executor backs off and retries the whole call
+        if (errorKind(err) === 'retryable') throw err; // the executor backs off and retries the whole call
         // EC2 refuses a whole call for one instance in the wrong state: retry one by one so only that one fails.
         if (chunk.length > 1) out.push(...(await this.act(chunk, call, 1)));
-        else out.push({ instanceId: chunk[0] ?? '', ok: false, detail: e.message });
+        else out.push({ instanceId: chunk[0] ?? '', ok: false, detail: err instanceof Error ? err.message : String(err) });
       }
     }
     return out;

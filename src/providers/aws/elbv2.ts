@@ -11,7 +11,8 @@ import {
 import type { TargetHealth } from '../../domain/model.js';
 import type { Clock, LoadBalancer } from '../../ports/index.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
-import { type AwsError, mapAwsError } from './ec2.js';
+import { errorKind } from '../../domain/errors.js';
+import { awsCall } from './errors.js';
 
 /** Every ELBv2 call this adapter makes (ports/aws-calls.ts): the IAM policy is generated from it. */
 export const ELBV2_CALLS: readonly AwsCall[] = [
@@ -75,12 +76,9 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     this.attributeRefreshMs = o.attributeRefreshMs ?? 30 * 60_000;
   }
 
-  private async send<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAwsError(err);
-    }
+  /** Every SDK call goes through here: its error leaves as a ProviderError (providers/aws/errors.ts). */
+  private send<T>(fn: () => Promise<T>): Promise<T> {
+    return awsCall('elasticloadbalancing', fn);
   }
 
   /** The managed target groups, with the group each belongs to. */
@@ -148,7 +146,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
           if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600) continue;
           entry = { at: now, ms: seconds * 1000 };
         } catch (err) {
-          if ((err as AwsError).retryable) throw err;
+          if (errorKind(err) === 'retryable') throw err;
           continue;
         }
         this.delays.set(arn, entry);

@@ -1,8 +1,9 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStore, StoredObject } from '../../ports/index.js';
 import { checkKey } from '../../domain/object-keys.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
-import { mapAwsError } from './ec2.js';
+import { ProviderError } from '../../domain/errors.js';
+import { awsCall } from './errors.js';
 
 /**
  * Every S3 call this store makes (ports/aws-calls.ts): the IAM policy is generated from it. Listing needs s3:ListBucket on the
@@ -27,12 +28,9 @@ export class S3ObjectStore implements ObjectStore {
     this.prefix = o.prefix ?? '';
   }
 
-  private async send<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAwsError(err);
-    }
+  /** Every SDK call goes through here: its error leaves as a ProviderError (providers/aws/errors.ts). */
+  private send<T>(fn: () => Promise<T>): Promise<T> {
+    return awsCall('s3', fn);
   }
 
   async put(key: string, body: string): Promise<void> {
@@ -41,11 +39,13 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string): Promise<string | null> {
     try {
-      const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + checkKey(key) }));
-      return (await r.Body?.transformToString('utf-8')) ?? '';
+      return await this.send(async () => {
+        const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + checkKey(key) }));
+        return (await r.Body?.transformToString('utf-8')) ?? '';
+      });
     } catch (err) {
-      if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return null;
-      throw mapAwsError(err);
+      if (err instanceof ProviderError && err.kind === 'not-found') return null;
+      throw err;
     }
   }
 

@@ -18,7 +18,8 @@ import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, WindowSource } from '../../ports/index.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
-import { AwsError, mapAwsError } from './ec2.js';
+import { errorKind, ProviderError } from '../../domain/errors.js';
+import { awsCall } from './errors.js';
 import { bypassCheckScript, eventHelperScript, parseBypassOutput, parseHelperOutput, powershellEventHelperScript, WINDOWS_EVENT_DIR } from './helper.js';
 
 /**
@@ -94,12 +95,9 @@ export class SsmAdapter implements WindowSource, CommandRunner {
     this.output = o.outputBucket === undefined ? null : { bucket: o.outputBucket, prefix: o.outputPrefix ?? 'fleetwarden/' };
   }
 
-  private async send<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAwsError(err);
-    }
+  /** Every SDK call goes through here: its error leaves as a ProviderError (providers/aws/errors.ts). */
+  private send<T>(fn: () => Promise<T>): Promise<T> {
+    return awsCall('ssm', fn);
   }
 
   /** Windows named by the convention (an account holds at most 50 per region; the prefix is matched here). */
@@ -147,7 +145,7 @@ export class SsmAdapter implements WindowSource, CommandRunner {
       const t = r.CreatedDate?.getTime();
       entry = t === undefined || Number.isNaN(t) ? { at: now, error: 'GetMaintenanceWindow returned no CreatedDate' } : { at: now, createdAt: new Date(t).toISOString() };
     } catch (err) {
-      if (!(err instanceof AwsError) || err.retryable) throw err; // throttling: the tick is retried as a whole
+      if (!(err instanceof ProviderError) || errorKind(err) === 'retryable') throw err; // throttling: the tick is retried as a whole
       entry = { at: now, error: err.message };
     }
     this.created.set(windowId, entry);

@@ -9,6 +9,7 @@
  * (`sts[.REGION].amazonaws.com[.cn]`, https) or the one endpoint its configuration names: a login cannot make it
  * call anything else.
  */
+import { FleetwardenError } from '../../domain/errors.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
@@ -27,11 +28,12 @@ export interface CallerIdentity {
 }
 
 /** A login refused: the HTTP status the API answers with, and why (never the signature or the credentials). */
-export class LoginRefused extends Error {
-  override readonly name = 'LoginRefused';
+export class LoginRefused extends FleetwardenError {
+  override readonly name: string = 'LoginRefused';
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    // 429 (too many logins) and 502 (STS unreachable or failing) may pass; the others are the login's own fault.
+    super(message, {}, status === 429 || status >= 500 ? 'retryable' : 'invalid-input');
     this.status = status;
   }
 }

@@ -13,6 +13,9 @@ import type { TaskRunResult } from '../../maintenance/model.js';
 /** A retryable provider error (throttling): the executor backs off and tries again. */
 export class ThrottledError extends FleetwardenError {
   override readonly name: string = 'ThrottledError';
+  constructor(message: string) {
+    super(message, {}, 'retryable');
+  }
 }
 
 interface SimInstance {

@@ -18,7 +18,7 @@ import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
 import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
-import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
+import { errorKind, FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
@@ -62,6 +62,14 @@ export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'Delet
 
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
+}
+
+/**
+ * A conditional write refused: the SDK's own exception, or the ProviderError of kind `conflict` it becomes when the
+ * composition root maps the client's errors (providers/aws/errors.ts, which this layer may not import).
+ */
+function conditionFailed(err: unknown): boolean {
+  return err instanceof ConditionalCheckFailedException || errorKind(err) === 'conflict';
 }
 
 type Item = Record<string, AttributeValue>;
@@ -206,7 +214,7 @@ export class DynamoStore implements Store {
       const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: key, UpdateExpression: 'SET #e = :exp', ConditionExpression: '#o = :o AND #e > :zero', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':exp': N(now + ttlMs), ':zero': N(0) }, ReturnValues: 'ALL_NEW' }));
       return readLease(group, r.Attributes);
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (!conditionFailed(err)) throw err;
     }
     try {
       // A take-over (free, expired, released — or ours but released) passes it on with the next generation.
@@ -223,7 +231,7 @@ export class DynamoStore implements Store {
       );
       return readLease(group, r.Attributes);
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return null;
+      if (conditionFailed(err)) return null;
       throw err;
     }
   }
@@ -232,7 +240,7 @@ export class DynamoStore implements Store {
     try {
       await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`G#${group}`), sk: S('HEAD') }, UpdateExpression: 'SET #e = :zero', ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':zero': N(0) } }));
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (!conditionFailed(err)) throw err;
     }
   }
 
@@ -370,9 +378,9 @@ export class DynamoStore implements Store {
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
+      if (conditionFailed(err)) {
         await this.fence(w.group, w.lease);
-        throw new DynamoStoreError(`group ${w.group} was written by another controller meanwhile; this tick is discarded`);
+        throw new DynamoStoreError(`group ${w.group} was written by another controller meanwhile; this tick is discarded`, { kind: 'conflict' });
       }
       throw err;
     }
@@ -528,7 +536,7 @@ export class DynamoStore implements Store {
       try {
         await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`A#${c.instanceId}`), sk: S(c.id), sent: N(c.sentAt), body: S(JSON.stringify(body)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        if (!conditionFailed(err)) throw err;
       }
     }
   }
@@ -564,7 +572,7 @@ export class DynamoStore implements Store {
       await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #r = :r', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#r': 'result' }, ExpressionAttributeValues: { ':r': S(JSON.stringify(result)) } }));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }
@@ -574,7 +582,7 @@ export class DynamoStore implements Store {
       await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #c = if_not_exists(#c, :c)', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#c': 'cancel', '#r': 'result' }, ExpressionAttributeValues: { ':c': N(at) } }));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }
@@ -596,7 +604,7 @@ export class DynamoStore implements Store {
       await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`K#${r.group}`), sk: S(r.execution), body: S(JSON.stringify(r)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }
