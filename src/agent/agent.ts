@@ -16,6 +16,7 @@ import type { AckHealth, AckPorts, AgentGoal } from '../domain/agent-ack.js';
 import type { HealthAnswer } from './health.js';
 import { checkBypassFile, type Hook, runEventScript, runScript, stateScripts } from './scripts.js';
 import { type CheckedView, checkView } from './view.js';
+import { type HttpAnswer, httpFetch } from './http.js';
 
 export interface AgentCommand {
   readonly id: string;
@@ -78,8 +79,8 @@ export interface AgentOptions {
 
 /** What one poll did, for the polling loop. */
 export interface PollOutcome {
-  /** The controller held the poll until a change (or its wait): the next poll may start at once. */
-  readonly longPolled: boolean;
+  /** The next poll will wait at the controller for a change (a long poll): it may start at once. */
+  readonly longPoll: boolean;
 }
 
 export class Agent {
@@ -138,8 +139,8 @@ export class Agent {
     return this.o.eventDir ?? namingFor(this.preset).eventDir;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: unknown, extraMs = 0): Promise<Response> {
-    return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown, extraMs = 0): Promise<HttpAnswer> {
+    return httpFetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -170,9 +171,9 @@ export class Agent {
    */
   async poll(): Promise<PollOutcome> {
     const waitS = this.o.longPollSeconds ?? 0;
-    const longPoll = waitS > 0 && this.viewVersion !== undefined;
-    await this.pollOnce(longPoll ? waitS : 0);
-    return { longPolled: longPoll && this.reachable === true };
+    await this.pollOnce(this.viewVersion !== undefined ? waitS : 0);
+    // A controller that answered with a version can hold the next poll; after an error, the polling period.
+    return { longPoll: waitS > 0 && this.viewVersion !== undefined && this.reachable === true };
   }
 
   private async pollOnce(waitS: number): Promise<void> {

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { imdsRoleCredentials, IdentityError, type RoleCredentials } from './identity.js';
 import { type SignedRequest, signCallerIdentity } from './sigv4.js';
+import { httpFetch } from './http.js';
 
 export type AuthAnswer = { readonly token: string } | { readonly idle: string };
 
@@ -133,7 +134,7 @@ export class IamAuth implements AgentAuth {
     const endpoint = this.o.stsEndpoint ?? regionalStsEndpoint(creds.region);
     const region = this.o.stsRegion ?? stsRegionOf(endpoint) ?? creds.region;
     const signed: SignedRequest = signCallerIdentity(endpoint, region, creds, this.o.serverId, now);
-    const r = await fetch(`${this.o.apiUrl.replace(/\/+$/, '')}/v1/auth/iam`, {
+    const r = await httpFetch(`${this.o.apiUrl.replace(/\/+$/, '')}/v1/auth/iam`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(signed),

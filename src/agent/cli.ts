@@ -441,9 +441,9 @@ export async function runAgent(argv: readonly string[], io: AgentIo, program: re
       const started = Date.now();
       const outcome = await agent.poll();
       if (settings.once) break;
-      // After a long poll the controller did the waiting: ask again at once (a short pause keeps a controller that
+      // A long poll makes the controller do the waiting: ask again at once (a short pause keeps a controller that
       // answers at once from being asked in a tight loop); otherwise wait out the polling period.
-      const period = outcome.longPolled ? LONG_POLL_GAP_MS : settings.pollMs;
+      const period = outcome.longPoll ? LONG_POLL_GAP_MS : settings.pollMs;
       await new Promise<void>((r) => {
         const timer = setTimeout(r, Math.max(0, period - (Date.now() - started)));
         signal.wake = () => {

@@ -5,6 +5,7 @@
  */
 import { FleetwardenError } from '../domain/errors.js';
 import type { AwsCredentials } from './sigv4.js';
+import { httpFetch } from './http.js';
 
 const TOKEN_TTL_SECONDS = 21_600;
 
@@ -25,13 +26,13 @@ function cause(err: unknown): string {
 
 /** GETs each path in order with one session token; the answers' bodies, trimmed. */
 async function imdsGet(base: string, paths: readonly ((previous: string) => string)[], timeoutMs: number): Promise<string[]> {
-  const t = await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) }, signal: AbortSignal.timeout(timeoutMs) });
+  const t = await httpFetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) }, signal: AbortSignal.timeout(timeoutMs) });
   if (!t.ok) throw new IdentityError(`PUT /latest/api/token answered ${t.status}`);
   const token = (await t.text()).trim();
   const out: string[] = [];
   for (const p of paths) {
     const path = p(out.at(-1) ?? '');
-    const r = await fetch(`${base}${path}`, { headers: { 'x-aws-ec2-metadata-token': token }, signal: AbortSignal.timeout(timeoutMs) });
+    const r = await httpFetch(`${base}${path}`, { headers: { 'x-aws-ec2-metadata-token': token }, signal: AbortSignal.timeout(timeoutMs) });
     if (!r.ok) throw new IdentityError(`GET ${path} answered ${r.status}`, r.status === 404);
     out.push((await r.text()).trim());
   }

@@ -133,13 +133,13 @@ describe('agent: the drain handshake against a real API', () => {
   it('a long poll: the agent waits at the controller and a change reaches it as soon as it is saved', async () => {
     const blocks: boolean[] = [];
     const fresh = new Agent({ apiUrl: `http://127.0.0.1:${port}`, token, instanceId: 'i-a', firewall: { reconcile: (b) => { blocks.push(b); return Promise.resolve({ changes: [] }); } }, scriptDir: join(dir, 'none'), eventDir: join(dir, 'none'), scriptTimeoutMs: 5000, longPollSeconds: 30, log: { info: () => undefined, error: () => undefined } });
-    assert.deepEqual(await fresh.poll(), { longPolled: false }, 'the first poll learns the version: a plain one');
+    assert.deepEqual(await fresh.poll(), { longPoll: true }, 'the first poll (a plain one) learns the version: the next may wait at the controller');
     const polled = fresh.poll();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(blocks.length, 1, 'the second poll is held at the controller: nothing new to apply');
     await save([execution({ agent: { ports: 'blocked', health: 'fail', since: T0 + 4 }, step: 'inflight' })]);
     const outcome = await polled;
-    assert.equal(outcome.longPolled, true);
+    assert.equal(outcome.longPoll, true);
     assert.equal(blocks.at(-1), true, 'the block arrived with the held poll, long before its 30 s wait');
   });
 
