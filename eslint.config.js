@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * The folders of src/, lowest first (DESIGN.md): a folder imports only from folders of a lower layer, never from a
+ * The folders of src/, lowest first (docs/development.md#layers-and-rules-of-the-house): a folder imports only from folders of a lower layer, never from a
  * higher one nor from a sibling on its own layer — so the folders form no cycle. `agent/` is the on-instance daemon:
  * it stands apart and takes only `domain/`.
  */

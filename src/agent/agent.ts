@@ -1,5 +1,5 @@
 /**
- * The on-instance agent (fleet-behaviour.md §5): polls the controller for its instance's lifecycle state, blocks
+ * The on-instance agent (docs/agent.md): polls the controller for its instance's lifecycle state, blocks
  * new connections to the listed ports while draining, runs per-state scripts on a change, and runs the commands
  * the controller queued for it (events, bypass checks, maintenance scripts) and posts their results; a maintenance
  * script the controller cancels is killed with its process group (or never started) and reported `cancelled`.

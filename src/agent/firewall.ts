@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { FleetwardenError, ValidationError } from '../domain/errors.js';
 
 /**
- * The agent's drain firewall (seed 002, spec §5): while the instance drains, new TCP connections to the listed
- * ports are rejected with a TCP reset — so a load balancer's health checks fail over at once — while established
- * connections continue. Rules live in a chain of their own, for IPv4 and IPv6, reached by one jump from INPUT
- * that exists only while draining. Reconciling is idempotent: when the rules are already as wanted, nothing is
+ * The agent's drain firewall (seed 002; docs/agent.md, Ports): while the instance drains, new TCP connections to the
+ * listed ports are rejected with a TCP reset — so a load balancer's health checks fail over at once — while
+ * established connections continue. Rules live in a chain of their own, for IPv4 and IPv6, reached by one jump from
+ * INPUT that exists only while draining. Reconciling is idempotent: when the rules are already as wanted, nothing is
  * changed. Commands run without a shell, with `-w` so they wait for the xtables lock instead of failing.
  */
 export const CHAIN = 'FLEETWARDEN-DRAIN';

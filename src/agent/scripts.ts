@@ -105,8 +105,8 @@ export function stateScripts(dir: string, state: string): string[] {
 export type EventOutcome = 'success' | 'failed';
 
 /**
- * An event script by the exit-code table of fleet-behaviour.md §4: absent → success; present but not executable →
- * failure; exit 0 → success; any other exit, a signal or the time limit → failure.
+ * An event script by the exit-code table of docs/lifecycle.md#event-scripts: absent → success; present but not
+ * executable → failure; exit 0 → success; any other exit, a signal or the time limit → failure.
  */
 export async function runEventScript(dir: string, event: string, args: readonly string[], timeoutMs: number): Promise<{ outcome: EventOutcome; exitCode: number | null; output: string }> {
   if (!isEventName(event)) return { outcome: 'failed', exitCode: null, output: `refused: unknown event ${JSON.stringify(event)}` };

@@ -21,7 +21,7 @@ export function describeDocument(d: DocumentCall): string {
   return [d.name, ...Object.entries(d.parameters).map(([k, v]) => `${k}=${v.join(',')}`)].join(' ');
 }
 
-/** A run-command task of a configuration window (maintenance-windows.md §5, fleet-behaviour.md §7). */
+/** A run-command task of a configuration window (docs/maintenance.md#maintenance-tasks). */
 export interface TaskDecl {
   readonly name: string;
   readonly priority: number;

@@ -1,6 +1,6 @@
 /**
  * `fleetwarden config import-ec2-scheduler`: the seed 003 product's DynamoDB items — `WorkloadSpecification` and
- * `TierSpecification`, as its README shows them (numbers and booleans as strings, "True"/"False") or as
+ * `TierSpecification`, as seed 003 shows them (numbers and booleans as strings, "True"/"False") or as
  * `aws dynamodb scan` prints them (typed attribute values) — converted into Fleetwarden's configuration, so an existing
  * setup moves over with one command. Every unknown or invalid field is reported by name, all at once; nothing is
  * produced unless everything converts, and the result is checked by the configuration's own validator.

@@ -33,7 +33,7 @@ const MIN = 60_000;
 const HOUR = 3_600_000;
 const COUNT = { kind: 'count' } as const;
 /**
- * Longest values (README: Configuration → Bounds). Past them a value is a typo, and instants computed from it
+ * Longest values (docs/configuration.md#bounds). Past them a value is a typo, and instants computed from it
  * (`start − startAhead`) stop being dates; the same bound applies in the file, in window tags and in overrides.
  */
 const DURATION_7D = { kind: 'duration', max: 7 * DAY_MS } as const;

@@ -41,7 +41,7 @@ class Problems {
   }
 }
 
-/** A duration of the file that is not a tunable key: its own bounds (README: Configuration → Bounds). */
+/** A duration of the file that is not a tunable key: its own bounds (docs/configuration.md#bounds). */
 function boundedDuration(problems: Problems, path: string, v: string | number | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const ms = problems.try(path, () => parseDuration(v, '', max));

@@ -9,7 +9,7 @@ import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
  * afterwards, so a value set in the file, a window tag or a run-time override gets the same message.
  */
 /**
- * A whole number in [min, max], refused with the range and the value in the message (README: Configuration → Bounds).
+ * A whole number in [min, max], refused with the range and the value in the message (docs/configuration.md#bounds).
  * `expected` overrides what the message asks for (a count may be a percentage too).
  */
 export function wholeNumber(min: number, max: number, expected = `a whole number from ${min} to ${max}`) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Bounds of the simulated world (README: Configuration → Bounds): past them the simulation would never finish. */
+/** Bounds of the simulated world (docs/configuration.md#bounds): past them the simulation would never finish. */
 const range = (min: number, max: number) => {
   const error = `expected a whole number from ${min} to ${max}`;
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });

@@ -16,7 +16,10 @@ export interface SsmWindowInfo {
   readonly cutoffHours: number;
   readonly startDate?: string;
   readonly endDate?: string;
-  /** When the window was created (ISO-8601): a rate() schedule is anchored on it (maintenance-windows.md §1.2). */
+  /**
+   * When the window was created (ISO-8601): a rate() schedule is anchored on it
+   * (docs/schedule.md#periods-start-ahead-and-cutoff).
+   */
   readonly createdAt?: string;
   /** Why the creation time of a rate() window could not be read, when it could not. */
   readonly createdAtError?: string;

@@ -1,6 +1,6 @@
 /**
- * One small error hierarchy (DESIGN rule 4). User mistakes are `ValidationError`s that name the field and the
- * reason, so the CLI and API can print them without a stack trace.
+ * One small error hierarchy (docs/development.md, rule 4). User mistakes are `ValidationError`s that name the field
+ * and the reason, so the CLI and API can print them without a stack trace.
  *
  * Every error has a `kind`, and callers decide on the kind, never on a name or a provider's error code:
  * - `invalid-input`: the request or the data is wrong; asking again the same way fails the same way (HTTP 400).
@@ -102,7 +102,7 @@ export class InvariantError extends FleetwardenError {
 
 /**
  * This controller no longer holds the group's lease (another controller took it over, or it could not be renewed):
- * whatever it was doing for the group is abandoned, unwritten and unsent (DESIGN rule 9).
+ * whatever it was doing for the group is abandoned, unwritten and unsent (docs/development.md, rule 9).
  */
 export class LeaseLostError extends FleetwardenError {
   override readonly name: string = 'LeaseLostError';

@@ -1,6 +1,6 @@
 /**
  * Problems: input Fleetwarden cannot use — an instance tag, a window, a window's tag — reported and left alone
- * (DESIGN rule 8). A problem names where it was found and why; it never stops anything else.
+ * (docs/development.md, rule 8). A problem names where it was found and why; it never stops anything else.
  */
 export const PROBLEM_SOURCES = ['instance', 'window'] as const;
 export type ProblemSource = (typeof PROBLEM_SOURCES)[number];

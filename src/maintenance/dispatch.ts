@@ -3,7 +3,7 @@ import type { Limit } from '../domain/limits.js';
 export { type Limit, parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
 
 /**
- * Maintenance-window task dispatch, as SSM runs it (spec maintenance-windows.md §5), as pure functions of the
+ * Maintenance-window task dispatch, as SSM runs it (docs/maintenance.md#dispatch), as pure functions of the
  * task's state and `now`: which targets get an invocation next, which are cancelled, and the task's status.
  */
 
@@ -20,7 +20,10 @@ export function allowedErrors(limit: Limit, targets: number): number {
 export const INVOCATION_STATUSES = ['pending', 'in-progress', 'success', 'failed', 'timed-out', 'undeliverable', 'cancelled', 'terminated'] as const;
 export type InvocationStatus = (typeof INVOCATION_STATUSES)[number];
 
-/** Failed and Execution Timed Out count against MaxErrors; Undeliverable and the like do not (spec §5). */
+/**
+ * Failed and Execution Timed Out count against MaxErrors; Undeliverable and the like do not
+ * (docs/maintenance.md#execution-statuses).
+ */
 export function countsAsError(s: InvocationStatus): boolean {
   return s === 'failed' || s === 'timed-out';
 }

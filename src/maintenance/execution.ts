@@ -1,8 +1,8 @@
 /**
- * Advancing one window execution by one tick, as a pure function (DESIGN rule 1): given what was observed and which
+ * Advancing one window execution by one tick, as a pure function (docs/development.md, rule 1): given what was observed and which
  * command results arrived, it returns the next execution, the actions to carry out (take out of service, run a
- * script, put back) and the outputs to keep. Tasks run by priority (maintenance-windows.md §5, via dispatch.ts);
- * a `drain` task rolls through its targets in batches of MaxConcurrency (fleet-behaviour.md §7, seed 004):
+ * script, put back) and the outputs to keep. Tasks run by priority (docs/maintenance.md#dispatch, via dispatch.ts);
+ * a `drain` task rolls through its targets in batches of MaxConcurrency (docs/maintenance.md#rolling-phases, seed 004):
  * take out → wait for in-flight work (deregistration, drain time, ready-for-shutdown probe) → run → health check
  * → put back → wait until healthy, never below the capacity floor, and a failed target stays out, reported.
  */

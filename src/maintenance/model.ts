@@ -3,7 +3,8 @@ import type { InvocationStatus, TaskStatus } from './dispatch.js';
 
 /**
  * Maintenance executions as they are stored: a window execution (one period of one window of one group) holds its
- * task executions, each holding one invocation per target it dispatched. Statuses follow maintenance-windows.md §5.
+ * task executions, each holding one invocation per target it dispatched. Statuses:
+ * docs/maintenance.md#execution-statuses.
  */
 
 /** Where an invocation of a `drain` task stands; a plain task goes waiting → running → done. */

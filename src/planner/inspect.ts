@@ -1,7 +1,8 @@
 /**
- * Instance tags are data from the cloud (DESIGN rule 8): each one Fleetwarden reads is checked here, where it enters
- * the planner. A value it cannot use is a reported problem of that instance, and the instance is left alone
- * (hands off, as if excluded) when guessing its meaning could stop or start it wrongly; it never stops the group.
+ * Instance tags are data from the cloud (docs/development.md, rule 8): each one Fleetwarden reads is checked here,
+ * where it enters the planner. A value it cannot use is a reported problem of that instance, and the instance is left
+ * alone (hands off, as if excluded) when guessing its meaning could stop or start it wrongly; it never stops the
+ * group.
  */
 import type { GroupConfig, Naming } from '../config/config.js';
 import { isSegmentName } from '../config/keys.js';

@@ -2,9 +2,9 @@ import { LeaseLostError } from '../domain/errors.js';
 import type { Clock, Lease, Store } from '../ports/index.js';
 
 /**
- * The lease as a fence (DESIGN rule 9). `check()` runs before every mutating call of a group's tick: it passes
- * only while this controller holds the lease it started the tick with, renewing it once half its time is gone, so
- * after a check at least half a lease remains before any other controller could take over. A tick slowed past its
+ * The lease as a fence (docs/development.md, rule 9). `check()` runs before every mutating call of a group's tick: it
+ * passes only while this controller holds the lease it started the tick with, renewing it once half its time is gone,
+ * so after a check at least half a lease remains before any other controller could take over. A tick slowed past its
  * lease (throttling, a starved CPU) either renews it — nobody else acted meanwhile, the generation is unchanged — or
  * stops with LeaseLostError before sending anything more.
  */

@@ -99,9 +99,9 @@ function isLb(c: Command): boolean {
 }
 
 /**
- * The level-triggered loop of DESIGN.md: observe → resolve → plan → execute → record. Every tick re-reads the
- * world, so a restart, a lost tick or a duplicate tick converges to the same place. One controller acts on a group
- * at a time (a lease in the store).
+ * The level-triggered loop (docs/development.md#layers-and-rules-of-the-house): observe → resolve → plan → execute →
+ * record. Every tick re-reads the world, so a restart, a lost tick or a duplicate tick converges to the same place.
+ * One controller acts on a group at a time (a lease in the store).
  */
 export class Reconciler {
   private readonly deps: ReconcilerDeps;

@@ -124,7 +124,7 @@ export class TimeZone {
 
   /**
    * Like `resolve`, but a time in a gap moves forward by the gap's length (02:30 in a 02:00→03:00 gap is 03:30).
-   * Used only where the spec asks for a "shift" reading (the ScheduleOffset creation rule).
+   * Used only by the ScheduleOffset creation rule (docs/schedule.md#window-parameters).
    */
   resolveShift(localMs: number): number {
     const exact = this.resolve(localMs);

@@ -1,5 +1,5 @@
 /**
- * Seed parity of the agent with the seed's cs-instance-watcher (seeds/002): every flag it documents, with its default
+ * Seed parity of the agent with the seed's cs-instance-watcher (seed 002): every flag it documents, with its default
  * and meaning; its user-data line run unchanged; the `cs-instance-watcher` entry point; and the preset reaching the
  * agent, so a clonesquad deployment finds its scripts where the seed put them.
  */

@@ -1,4 +1,4 @@
-/** Task dispatch per maintenance-windows.md §5: concurrency, the MaxErrors stop rule, cutoff, priorities. */
+/** Task dispatch per docs/maintenance.md#dispatch: concurrency, the MaxErrors stop rule, cutoff, priorities. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allowedErrors, concurrencyOf, dispatchStep, type InvocationStatus, parseMaxConcurrency, parseMaxErrors, runnablePriority, type TaskSpec, type TaskStatus } from '../../src/maintenance/dispatch.js';

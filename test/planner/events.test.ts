@@ -1,4 +1,4 @@
-/** Spec fleet-behaviour §4: in-instance events. */
+/** In-instance events: docs/lifecycle.md#event-scripts (§4 in the test names: docs/background.md). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commanded, events, HOUR, instance, MIN, record, T0, whyText, World } from './fixtures.js';

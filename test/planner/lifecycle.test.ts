@@ -1,4 +1,4 @@
-/** Spec fleet-behaviour §2: lifecycle. */
+/** Lifecycle: docs/lifecycle.md#lifecycle-states-and-transitions (§2 in the test names: docs/background.md). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertTransition, canTransition, LIFECYCLE_STATES, parseLifecycleState, transitionTable } from '../../src/domain/lifecycle.js';

@@ -1,4 +1,4 @@
-/** Spec fleet-behaviour §1: counts and sizing. */
+/** Counts and sizing: docs/lifecycle.md, docs/configuration.md#settings (§1 in test names: docs/background.md). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commanded, instance, instances, MIN, record, T0, whyText, World } from './fixtures.js';

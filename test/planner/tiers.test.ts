@@ -1,4 +1,7 @@
-/** Spec fleet-behaviour §6: ordered start/stop of a workload's tiers (seed 003). */
+/**
+ * Ordered start/stop of a workload's tiers (seed 003): docs/lifecycle.md (Tiers).
+ * §6 in the test names: docs/background.md.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Plan } from '../../src/planner/types.js';

@@ -1,4 +1,7 @@
-/** Spec fleet-behaviour §3: maintenance windows (file-declared and from SSM) and their effects on the plan. */
+/**
+ * Maintenance windows (file-declared and from SSM) and their effects on the plan:
+ * docs/maintenance.md#maintenance-windows. §3 in the test names: docs/background.md.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { namingFor } from '../../src/config/config.js';

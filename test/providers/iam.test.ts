@@ -101,7 +101,7 @@ describe('fleetwarden aws iam-policy', () => {
     for (const [file, service] of sources) {
       const text = readFileSync(join(ROOT, file), 'utf8');
       const used = new Set([...text.matchAll(/new (\w+)Command\(/g)].map((m) => m[1] ?? ''));
-      used.delete('CreateTable'); // the operator creates the table (README); DynamoStore.createTable is for tests
+      used.delete('CreateTable'); // the operator creates the table (docs/aws.md); DynamoStore.createTable is for tests
       const declared = new Set(AWS_CALLS.filter((c) => c.service === service).map((c) => c.operation));
       assert.deepEqual([...used].sort(), [...declared].sort(), file);
     }

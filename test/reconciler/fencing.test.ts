@@ -1,8 +1,8 @@
 /**
- * The lease is a fence (DESIGN rule 9): a controller whose tick outlasts its lease — throttled, or starved of CPU —
- * must not act once a standby has taken over. Reproduced with two real reconcilers on one simulated world and one
- * store, on a shared virtual clock: controller A is throttled in the middle of its tick, and while it backs off, the
- * clock runs past its lease and controller B takes over and acts.
+ * The lease is a fence (docs/development.md, rule 9): a controller whose tick outlasts its lease — throttled, or
+ * starved of CPU — must not act once a standby has taken over. Reproduced with two real reconcilers on one simulated
+ * world and one store, on a shared virtual clock: controller A is throttled in the middle of its tick, and while it
+ * backs off, the clock runs past its lease and controller B takes over and acts.
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 /**
- * Golden table, built by hand from ../shared/specs/maintenance-windows.md. Each expected instant was worked out
+ * Golden table, built by hand from the rules in docs/schedule.md. Each expected instant was worked out
  * from the calendar and the zone's transition instants (tzdata 2025b), not produced by this engine.
  *
  * Calendar facts used: 2026-01-01 is a Thursday; 2026-03-01 a Sunday; 2026-08-01 a Saturday; 2026-11-01 a Sunday.

@@ -49,7 +49,7 @@ function isWeekday(y: number, m: number, d: number): boolean {
   return w >= 2 && w <= 6;
 }
 
-/** An independent, naive reading of the day rules, written from the spec's text (not the engine's code). */
+/** An independent, naive reading of the day rules, written from docs/schedule.md (not from the engine's code). */
 function dayMatches(e: CronExpression, y: number, m: number, d: number): boolean {
   const last = dim(y, m);
   switch (e.dom.kind) {

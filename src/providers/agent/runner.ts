@@ -26,8 +26,8 @@ export function replacedIds(commands: readonly AgentCommand[]): Set<string> {
 }
 
 /**
- * Event delivery `agent` (fleet-behaviour.md §4): commands are queued in the store, pulled by each instance's agent
- * through the API, and their results posted back there. Works with any provider and any store.
+ * Event delivery `agent` (docs/agent.md, Events (pull mode)): commands are queued in the store, pulled by each
+ * instance's agent through the API, and their results posted back there. Works with any provider and any store.
  *
  * A retry replaces, it does not add: the planner sends an event again when its answer is late, but the agent may be
  * running the first one (or not have polled yet). The new command names the unanswered ones of the same delivery

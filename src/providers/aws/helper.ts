@@ -1,10 +1,10 @@
 import { ValidationError } from '../../domain/errors.js';
 
 /**
- * The in-instance helper that SSM Run Command executes to deliver an event (seed 000, spec §4): POSIX `sh` for Linux
- * (AWS-RunShellScript; it runs under dash — the seed's helper used bash syntax under #!/bin/sh) and PowerShell for
- * Windows (AWS-RunPowerShellScript). Every value placed in either is single-quoted, so a tag, an argument or a path
- * can never be executed.
+ * The in-instance helper that SSM Run Command executes to deliver an event (seed 000;
+ * docs/lifecycle.md#event-scripts): POSIX `sh` for Linux (AWS-RunShellScript; it runs under dash — the seed's helper
+ * used bash syntax under #!/bin/sh) and PowerShell for Windows (AWS-RunPowerShellScript). Every value placed in
+ * either is single-quoted, so a tag, an argument or a path can never be executed.
  *
  * Exit-code table of the event script `<dir>/<event>`:
  *   absent → success · present but not executable → failure · exit 0 → success · non-zero → failure ·
@@ -172,7 +172,10 @@ export interface HelperOutcome {
   readonly detail: string;
 }
 
-/** Reads the helper's status line from a command's output; a missing line is a failure (spec §4). */
+/**
+ * Reads the helper's status line from a command's output; a missing line is a failure
+ * (docs/lifecycle.md#event-scripts).
+ */
 export function parseHelperOutput(output: string): HelperOutcome {
   const truncated = output.length >= SSM_OUTPUT_CAP || output.includes('--output truncated--');
   const line = output

@@ -34,7 +34,7 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * tick that dies half-way leaves nothing visible, and its retry overwrites the same keys. Leases are conditional
  * writes too, on the group's HEAD item itself (owner `lo`, expiry `lexp`, generation `lgen`): the commit of a tick is
  * conditioned on the lease it was made under, in the same single-item write, so a controller that lost the lease
- * cannot commit (DESIGN rule 9).
+ * cannot commit (docs/development.md, rule 9).
  *
  * A tick's history is written beside its records as pending items (`G#<group>/PH#<version>#<n>`) and moved to the
  * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
@@ -49,7 +49,7 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  */
 /**
  * Every DynamoDB call the store makes at run time (ports/aws-calls.ts): the IAM policy is generated from it.
- * CreateTable is not among them: the table is created by the operator (README), `createTable` is for tests.
+ * CreateTable is not among them: the table is created by the operator (docs/aws.md), `createTable` is for tests.
  */
 export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'Scan', 'BatchWriteItem'] as const).map((operation) => ({
   service: 'dynamodb',

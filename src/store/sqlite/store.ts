@@ -51,7 +51,7 @@ export class StoreError extends FleetwardenError {
 
 function parseRecord(body: string, where: string): InstanceRecord {
   const raw = JSON.parse(body) as InstanceRecord;
-  // Unknown states read from storage are rejected, never coerced (DESIGN rule 3).
+  // Unknown states read from storage are rejected, never coerced (docs/development.md, rule 3).
   parseLifecycleState(raw.state, `${where}.state`);
   return raw;
 }
