@@ -17,13 +17,14 @@ import {
 import { convertToNative, marshall } from '@aws-sdk/util-dynamodb';
 import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
-import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
 import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import { actionFailureSchema, agentCommandResultSchema, agentCommandSchema, cancelRequestSchema, commandHandleSchema, decodeStored, decodeStoredJson, historyDataSchema, historyEntrySchema, instanceRecordSchema, reportedProblemSchema, windowExecutionSchema, workloadRecordSchema } from '../../ports/schemas.js';
+import { z } from 'zod';
 import type { AwsCall } from '../../ports/aws-calls.js';
 
 /**
@@ -97,16 +98,24 @@ interface Head {
   problems: ReportedProblem[];
 }
 
+/** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
+const whereIn = (i: Item, attribute: string): string => `item (${str(i, 'pk') ?? '?'}, ${str(i, 'sk') ?? '?'})${attribute === '' ? '' : ` ${attribute}`}`;
+
+/** A JSON-valued attribute of an item, decoded; `fallback` when the attribute is absent. */
+function jsonAttr<T>(i: Item, attribute: string, schema: z.ZodType<T>, fallback: T): T {
+  const text = str(i, attribute);
+  return text === undefined ? fallback : decodeStoredJson(schema, text, whereIn(i, attribute));
+}
+
 function readHead(item: Item | undefined): Head {
   if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
-  const w = str(item, 'workload');
   return {
     v: num(item, 'v') ?? 0,
-    workload: w === undefined ? undefined : (JSON.parse(w) as WorkloadRecord),
-    handles: JSON.parse(str(item, 'handles') ?? '[]') as CommandHandle[],
-    failures: JSON.parse(str(item, 'failures') ?? '[]') as ActionFailure[],
-    windows: JSON.parse(str(item, 'windows') ?? '[]') as string[],
-    problems: JSON.parse(str(item, 'problems') ?? '[]') as ReportedProblem[],
+    workload: jsonAttr<WorkloadRecord | undefined>(item, 'workload', workloadRecordSchema, undefined),
+    handles: jsonAttr(item, 'handles', z.array(commandHandleSchema), []),
+    failures: jsonAttr(item, 'failures', z.array(actionFailureSchema), []),
+    windows: jsonAttr(item, 'windows', z.array(z.string()), []),
+    problems: jsonAttr(item, 'problems', z.array(reportedProblemSchema), []),
   };
 }
 
@@ -116,10 +125,10 @@ function readLease(group: string, item: Item | undefined): Lease | null {
   return { group, owner, generation: num(item, 'lgen') ?? 0, expiresAt: num(item, 'lexp') ?? 0 };
 }
 
-function parseRecord(body: string, where: string): InstanceRecord {
-  const raw = JSON.parse(body) as InstanceRecord;
-  parseLifecycleState(raw.state, `${where}.state`);
-  return raw;
+/** The record of a record item (a tombstone has none). Unknown states are rejected, never coerced (DESIGN rule 3). */
+function parseRecord(i: Item): InstanceRecord | undefined {
+  const body = str(i, 'body');
+  return body === undefined ? undefined : decodeStoredJson(instanceRecordSchema, body, whereIn(i, 'body'));
 }
 
 export interface DynamoStoreOptions {
@@ -209,7 +218,7 @@ export class DynamoStore implements Store {
     pending.sort((a, b) => (str(a, 'sk') ?? '').localeCompare(str(b, 'sk') ?? ''));
     const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head);
     if (committed.length > 0) {
-      const entries = committed.map((i) => JSON.parse(str(i, 'entry') ?? '{}') as HistoryEntry);
+      const entries = committed.map((i) => decodeStoredJson(historyEntrySchema, str(i, 'entry') ?? '', whereIn(i, 'entry')));
       const first = await this.allocateHistoryIds(entries.length);
       await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
     }
@@ -292,7 +301,7 @@ export class DynamoStore implements Store {
     const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD')).v;
     return [...DynamoStore.visible(await this.executionItems(group), v).values()].flatMap((i) => {
       const body = str(i, 'body');
-      return body === undefined ? [] : [JSON.parse(body) as WindowExecution];
+      return body === undefined ? [] : [decodeStoredJson(windowExecutionSchema, body, whereIn(i, 'body'))];
     });
   }
 
@@ -300,8 +309,8 @@ export class DynamoStore implements Store {
     const head = readHead(await this.get(`G#${group}`, 'HEAD'));
     const records = new Map<string, InstanceRecord>();
     for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head.v)) {
-      const body = str(item, 'body');
-      if (body !== undefined) records.set(id, parseRecord(body, `records[${id}]`));
+      const record = parseRecord(item);
+      if (record !== undefined) records.set(id, record);
     }
     const executions = (await this.visibleExecutions(group, head.v)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
     return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions, problems: head.problems };
@@ -420,9 +429,9 @@ export class DynamoStore implements Store {
     for (const i of items) groups.set(str(i, 'pk') ?? '', [...(groups.get(str(i, 'pk') ?? '') ?? []), i]);
     for (const list of groups.values()) {
       const head = readHead(list.find((i) => str(i, 'sk') === 'HEAD'));
-      for (const [id, item] of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v)) {
-        const body = str(item, 'body');
-        if (body !== undefined) out.push(parseRecord(body, `records[${id}]`));
+      for (const item of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v).values()) {
+        const record = parseRecord(item);
+        if (record !== undefined) out.push(record);
       }
     }
     return out.sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
@@ -447,8 +456,9 @@ export class DynamoStore implements Store {
         const inst = str(i, 'inst');
         if (q.group !== undefined && group !== q.group) continue;
         if (q.instanceId !== undefined && inst !== q.instanceId) continue;
-        const data = str(i, 'data');
-        out.push({ id: Number(str(i, 'sk')), at: num(i, 'at') ?? 0, group, instanceId: inst ?? null, type: (str(i, 'type') ?? 'error') as HistoryEntry['type'], summary: str(i, 'summary') ?? '', ...(data === undefined ? {} : { data: JSON.parse(data) as Record<string, unknown> }) });
+        const data = jsonAttr(i, 'data', historyDataSchema, undefined);
+        const entry = { id: Number(str(i, 'sk')), at: attr(i, 'at'), group, instanceId: inst ?? null, type: attr(i, 'type'), summary: attr(i, 'summary'), ...(data === undefined ? {} : { data }) };
+        out.push(decodeStored(historyEntrySchema, entry, whereIn(i, '')));
         if (out.length >= q.limit) return out;
       }
       start = r.LastEvaluatedKey;
@@ -554,7 +564,7 @@ export class DynamoStore implements Store {
   private static agentCommand(i: Item): AgentCommand {
     const result = str(i, 'result');
     const cancel = num(i, 'cancel');
-    return { ...(JSON.parse(str(i, 'body') ?? '{}') as AgentCommand), ...(cancel === undefined ? {} : { cancelRequestedAt: cancel }), ...(result === undefined ? {} : { result: JSON.parse(result) as AgentCommandResult }) };
+    return { ...decodeStoredJson(agentCommandSchema, str(i, 'body') ?? '', whereIn(i, 'body')), ...(cancel === undefined ? {} : { cancelRequestedAt: cancel }), ...(result === undefined ? {} : { result: decodeStoredJson(agentCommandResultSchema, result, whereIn(i, 'result')) }) };
   }
 
   async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
@@ -621,7 +631,7 @@ export class DynamoStore implements Store {
 
   async cancelRequests(group: string): Promise<CancelRequest[]> {
     const items = await this.query({ KeyConditionExpression: 'pk = :k', ExpressionAttributeValues: values({ ':k': `K#${group}` }) });
-    return items.map((i) => JSON.parse(str(i, 'body') ?? '{}') as CancelRequest);
+    return items.map((i) => decodeStoredJson(cancelRequestSchema, str(i, 'body') ?? '', whereIn(i, 'body')));
   }
 
   async removeCancelRequest(execution: string): Promise<void> {
