@@ -1,4 +1,3 @@
-import type { Limit } from '../domain/limits.js';
 import type { Count } from '../domain/counts.js';
 import type { KeyValue } from './keys.js';
 import type { Schedule } from '../schedule/schedule.js';
@@ -33,8 +32,8 @@ export interface TaskDecl {
   /** Run on instances where an earlier task of the execution failed (default: skip them). */
   readonly runAfterFailure: boolean;
   readonly targets: { readonly ids?: readonly string[]; readonly tags?: Readonly<Record<string, string>>; readonly fleets?: readonly string[] } | null;
-  readonly maxConcurrency: Limit;
-  readonly maxErrors: Limit;
+  readonly maxConcurrency: Count;
+  readonly maxErrors: Count;
   readonly timeoutMs: number;
   readonly cutoffBehavior: 'continue' | 'cancel';
   readonly rerunOnResume: boolean;

@@ -5,8 +5,7 @@ import { ScheduleError, ValidationError, ValidationErrors } from '../domain/erro
 import { parseInstant } from '../domain/time.js';
 import { Schedule, type WindowOptions } from '../schedule/schedule.js';
 import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, type FleetConfig, type GroupConfig, type Naming, namingFor, type Preset, type ScheduleDecl, type TaskDecl, type TierConfig, type WindowDecl, type WindowScope } from './config.js';
-import { parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
-import { parseCount } from '../domain/counts.js';
+import { parseCount, parseMaxConcurrency, parseMaxErrors } from '../domain/counts.js';
 import { defaultOf, EVENT_KEYS, type KeyValue, parseKeyValue, parseSetting } from './keys.js';
 import { fileSchema, type GroupFile, type ScheduleFile, type TaskFile, type WindowFile } from './schema.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_COUNT } from '../domain/counts.js';
-import { quoted } from '../domain/durations.js';
+import { formatDuration, quoted } from '../domain/durations.js';
+import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS } from './config.js';
 import { simulatorSchema } from './simulator-spec.js';
 import { SUBFLEET_STATES, WORKLOAD_STATES } from './keys.js';
 
@@ -77,7 +78,7 @@ const taskSchema = z.strictObject({
   healthCheck: z
     .strictObject({
       command: z.string().min(1).describe('a script that exits 0 when the instance is fit to serve'),
-      timeout: duration.optional().describe('time limit of one check [30s]'),
+      timeout: duration.optional().describe(`time limit of one check [${formatDuration(DEFAULT_HEALTH_CHECK_TIMEOUT_MS)}]`),
       within: duration.optional().describe('keep checking this long before the target fails [5m]'),
     })
     .optional()

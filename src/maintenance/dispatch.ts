@@ -1,6 +1,6 @@
-import type { Limit } from '../domain/limits.js';
+import type { Count } from '../domain/counts.js';
 
-export { type Limit, parseMaxConcurrency, parseMaxErrors } from '../domain/limits.js';
+export { parseMaxConcurrency, parseMaxErrors } from '../domain/counts.js';
 
 /**
  * Maintenance-window task dispatch, as SSM runs it (docs/maintenance.md#dispatch), as pure functions of the
@@ -8,13 +8,13 @@ export { type Limit, parseMaxConcurrency, parseMaxErrors } from '../domain/limit
  */
 
 /** Percentages of the target set round down, with at least 1 for concurrency (CloudFormation StackSets' rule). */
-export function concurrencyOf(limit: Limit, targets: number): number {
-  return limit.percent ? Math.max(1, Math.floor((limit.value * targets) / 100)) : limit.value;
+export function concurrencyOf(limit: Count, targets: number): number {
+  return limit.kind === 'percent' ? Math.max(1, Math.floor((limit.value * targets) / 100)) : limit.value;
 }
 
 /** Errors allowed: N, or pct × targets rounded down. Dispatch stops when errors exceed it (the (N+1)th error). */
-export function allowedErrors(limit: Limit, targets: number): number {
-  return limit.percent ? Math.floor((limit.value * targets) / 100) : limit.value;
+export function allowedErrors(limit: Count, targets: number): number {
+  return limit.kind === 'percent' ? Math.floor((limit.value * targets) / 100) : limit.value;
 }
 
 export const INVOCATION_STATUSES = ['pending', 'in-progress', 'success', 'failed', 'timed-out', 'undeliverable', 'cancelled', 'terminated'] as const;
@@ -33,8 +33,8 @@ export type TaskStatus = 'PENDING' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'TIM
 export interface TaskSpec {
   readonly name: string;
   readonly priority: number;
-  readonly maxConcurrency: Limit;
-  readonly maxErrors: Limit;
+  readonly maxConcurrency: Count;
+  readonly maxErrors: Count;
   readonly cutoffBehavior: 'continue' | 'cancel';
 }
 

@@ -561,7 +561,7 @@ export function advanceExecution(input: AdvanceInput): Advance {
     return decl === undefined ? te : advanceTask(s, exec, decl, te);
   });
   // Start the tasks of the runnable priority that have not started; none starts after the cutoff.
-  const specs = tasks.map((t) => ({ name: t.name, priority: t.priority, maxConcurrency: { value: 1, percent: false }, maxErrors: { value: 0, percent: false }, cutoffBehavior: 'continue' as const }));
+  const specs = tasks.map((t) => ({ name: t.name, priority: t.priority, maxConcurrency: { kind: 'absolute' as const, value: 1 }, maxErrors: { kind: 'absolute' as const, value: 0 }, cutoffBehavior: 'continue' as const }));
   const statusOf = (name: string): TaskStatus => {
     const st = tasks.find((t) => t.name === name)?.status ?? 'PENDING';
     return st === 'CANCELLED' ? 'FAILED' : st;

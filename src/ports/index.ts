@@ -112,13 +112,17 @@ export interface ObjectStore {
   delete(keys: readonly string[]): Promise<void>;
 }
 
+/** What a history entry is about (`agent`: an agent's report of what it applied changed). */
+export const HISTORY_TYPES = ['transition', 'command', 'window', 'retry', 'error', 'lease', 'override', 'control', 'maintenance', 'problem', 'agent'] as const;
+export type HistoryType = (typeof HISTORY_TYPES)[number];
+
 /** One line of the append-only history. */
 export interface HistoryEntry {
   readonly id?: number;
   readonly at: number;
   readonly group: string;
   readonly instanceId: string | null;
-  readonly type: 'transition' | 'command' | 'window' | 'retry' | 'error' | 'lease' | 'override' | 'control' | 'maintenance' | 'problem' | 'agent';
+  readonly type: HistoryType;
   readonly summary: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }

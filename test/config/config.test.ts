@@ -133,7 +133,7 @@ describe('configuration file', () => {
     ].sort(), found.join('\n'));
     const ok = parseConfig(window([{ name: 'patch', command: 'yum -y update', maxConcurrency: '10%', maxErrors: 2, drain: true, capacityFloor: '75%', healthCheck: { command: 'true', within: '2m' }, settle: '5s', targets: { fleets: ['main'] } }]));
     const task = ok.groups[0]?.windows[0]?.tasks?.[0];
-    assert.deepEqual([task?.maxConcurrency, task?.maxErrors, task?.capacityFloor, task?.healthCheck?.withinMs, task?.settleMs, task?.timeoutMs, task?.priority], [{ value: 10, percent: true }, { value: 2, percent: false }, { kind: 'percent', value: 75 }, 120_000, 5000, 3_600_000, 1]);
+    assert.deepEqual([task?.maxConcurrency, task?.maxErrors, task?.capacityFloor, task?.healthCheck?.withinMs, task?.settleMs, task?.timeoutMs, task?.priority], [{ kind: 'percent', value: 10 }, { kind: 'absolute', value: 2 }, { kind: 'percent', value: 75 }, 120_000, 5000, 3_600_000, 1]);
   });
 
   it('document tasks (seed 001): exactly one of command and document; parameters named, bounded and strings; output location', () => {

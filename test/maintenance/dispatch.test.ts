@@ -1,6 +1,7 @@
 /** Task dispatch per docs/maintenance.md#dispatch: concurrency, the MaxErrors stop rule, cutoff, priorities. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatCount, parseCount } from '../../src/domain/counts.js';
 import { allowedErrors, concurrencyOf, dispatchStep, type InvocationStatus, parseMaxConcurrency, parseMaxErrors, runnablePriority, type TaskSpec, type TaskStatus } from '../../src/maintenance/dispatch.js';
 
 function task(maxConcurrency: string, maxErrors: string, cutoffBehavior: 'continue' | 'cancel' = 'continue', name = 't', priority = 1): TaskSpec {
@@ -39,6 +40,13 @@ describe('limits', () => {
     for (const bad of ['0', '0%', '101%', '12345678', '-1', '5.5', 'all']) assert.throws(() => parseMaxConcurrency(bad), /maxConcurrency: expected a positive whole number or 1%-100%/, bad);
     for (const ok of ['0', '0%', '3', '10%', '100%']) assert.doesNotThrow(() => parseMaxErrors(ok), ok);
     for (const bad of ['01', '101%', '-1', 'none']) assert.throws(() => parseMaxErrors(bad), /maxErrors: expected a whole number/, bad);
+  });
+
+  it('are counts (one type with fleet sizes) that keep the API syntax: no `p`, spaces or leading zeros', () => {
+    assert.deepEqual([parseMaxConcurrency('10%'), parseMaxErrors('2')], [parseCount('10%', 'x'), parseCount('2', 'x')]);
+    assert.deepEqual([parseMaxConcurrency('10%'), parseMaxErrors('0')].map(formatCount), ['10%', '0']);
+    for (const bad of ['5p', ' 5', '05', '05%']) assert.throws(() => parseMaxConcurrency(bad), /maxConcurrency: expected a positive whole number or 1%-100%/, bad);
+    assert.deepEqual([parseCount('5p', 'x'), parseCount(' 5', 'x')], [{ kind: 'percent', value: 5 }, { kind: 'absolute', value: 5 }], 'fleet counts accept them');
   });
 
   it('percentages of the targets round down, concurrency at least 1', () => {

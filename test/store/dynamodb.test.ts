@@ -69,6 +69,28 @@ describe('DynamoDB store specifics', () => {
     await s.close();
   });
 
+  it('a stored item that does not decode is an error naming its key, attribute and field', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    await fixtureSave(s, { group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [], newHandles: [{ id: 'h-1', kind: 'event', group: 'web', instanceIds: ['i-1'], sentAt: 1 }], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    const raw = client();
+    const { GetItemCommand, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const put = async (Item: Record<string, { S: string } | { N: string }>) => raw.send(new PutItemCommand({ TableName: table, Item }));
+    await put({ pk: { S: 'G#web' }, sk: { S: 'R#i-1#000000000001' }, id: { S: 'i-1' }, v: { N: '1' }, body: { S: JSON.stringify({ instanceId: 'i-1', group: 'web', state: 'running', since: 'yesterday', reason: 'r' }) } });
+    await assert.rejects(s.loadGroup('web'), { name: 'StoredDataError', message: /^stored data item \(G#web, R#i-1#000000000001\) body\.since: .*expected number, received string/ });
+    await assert.rejects(s.allRecords(), /item \(G#web, R#i-1#000000000001\) body\.since/);
+    await put({ pk: { S: 'G#web' }, sk: { S: 'R#i-1#000000000001' }, id: { S: 'i-1' }, v: { N: '1' }, body: { S: JSON.stringify({ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }) } });
+    const head = (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: 'HEAD' } } }))).Item!;
+    await raw.send(new PutItemCommand({ TableName: table, Item: { ...head, handles: { S: JSON.stringify([{ id: 'h-1', kind: 'telepathy', group: 'web', instanceIds: ['i-1'], sentAt: 1 }]) } } }));
+    await assert.rejects(s.loadGroup('web'), /^StoredDataError: stored data item \(G#web, HEAD\) handles\[0\]\.kind: /);
+    await put({ pk: { S: 'H' }, sk: { S: '000000000007' }, at: { N: '1' }, grp: { S: 'web' }, type: { S: 'gossip' }, summary: { S: 's' } });
+    await assert.rejects(s.history({ limit: 10 }), /stored data item \(H, 000000000007\)\.type: /);
+    await put({ pk: { S: 'A#i-1' }, sk: { S: 'c-1' }, sent: { N: '1' }, body: { S: '{not json' } });
+    await assert.rejects(s.agentCommands({ instanceId: 'i-1' }), /stored data item \(A#i-1, c-1\) body: not JSON/);
+    raw.destroy();
+    await s.close();
+  });
+
   it('a concurrent writer is detected by the conditional HEAD write', async () => {
     const a = await fresh();
     const b = new DynamoStore({ table: `fleetwarden-test-${n}`, client: client() });

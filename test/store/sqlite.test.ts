@@ -41,6 +41,30 @@ describe('SQLite store specifics', () => {
     await s.close();
   });
 
+  it('a stored row that does not decode is an error naming its table, key and field', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
+    const s = new SqliteStore(file);
+    const handle = { id: 'h-1', kind: 'event', group: 'web', instanceIds: ['i-1'], sentAt: 1 } as const;
+    await fixtureSave(s, { group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [{ at: 1, group: 'web', instanceId: 'i-1', type: 'transition', summary: 's' }], newHandles: [handle], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
+    await s.queueAgentCommands([{ id: 'c-1', instanceId: 'i-1', group: 'web', kind: 'event', args: [], timeoutMs: 1000, sentAt: 1 }]);
+    const raw = new Database(file);
+    const corrupt = (sql: string): void => void raw.prepare(sql).run();
+    corrupt(`UPDATE records SET body = json_set(body, '$.since', 'yesterday') WHERE instance_id = 'i-1'`);
+    await assert.rejects(s.loadGroup('web'), { name: 'StoredDataError', message: /^stored data records\[i-1\]\.since: .*expected number, received string/ });
+    await assert.rejects(s.allRecords(), /records\[i-1\]\.since/);
+    corrupt(`UPDATE records SET body = json_set(body, '$.since', 1)`);
+    corrupt(`UPDATE handles SET body = json_set(body, '$.kind', 'telepathy')`);
+    await assert.rejects(s.loadGroup('web'), /^StoredDataError: stored data handles\[h-1\]\.kind: /);
+    corrupt(`UPDATE history SET type = 'gossip'`);
+    await assert.rejects(s.history({ limit: 10 }), /stored data history\[1\]\.type: /);
+    corrupt(`UPDATE agent_commands SET body = json_set(body, '$.args', 'not a list')`);
+    await assert.rejects(s.agentCommands({ instanceId: 'i-1' }), /stored data agent_commands\[i-1\/c-1\]\.body\.args: /);
+    corrupt(`UPDATE agent_commands SET body = '{not json'`);
+    await assert.rejects(s.agentCommands({ instanceId: 'i-1' }), /stored data agent_commands\[i-1\/c-1\]\.body: not JSON/);
+    raw.close();
+    await s.close();
+  });
+
   it('refuses a store written by a newer Fleetwarden', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
     const raw = new Database(file);

@@ -14,9 +14,9 @@ import {
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { convertToNative, marshall } from '@aws-sdk/util-dynamodb';
 import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
-import { parseLifecycleState } from '../../domain/lifecycle.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
 import { errorKind, FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import type { ReportedProblem } from '../../domain/problems.js';
@@ -24,6 +24,8 @@ import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 import type { AgentAck } from '../../domain/agent-ack.js';
+import { actionFailureSchema, agentAckSchema, agentCommandResultSchema, agentCommandSchema, cancelRequestSchema, commandHandleSchema, decodeStored, decodeStoredJson, historyDataSchema, historyEntrySchema, instanceRecordSchema, reportedProblemSchema, windowExecutionSchema, workloadRecordSchema } from '../../ports/schemas.js';
+import { z } from 'zod';
 import type { AwsCall } from '../../ports/aws-calls.js';
 
 /**
@@ -74,10 +76,27 @@ function conditionFailed(err: unknown): boolean {
 
 type Item = Record<string, AttributeValue>;
 
-const S = (v: string): AttributeValue => ({ S: v });
-const N = (v: number): AttributeValue => ({ N: String(v) });
-const str = (i: Item, k: string): string | undefined => i[k]?.S;
-const num = (i: Item, k: string): number | undefined => (i[k]?.N === undefined ? undefined : Number(i[k].N));
+/**
+ * Items go through the SDK's marshalling (@aws-sdk/util-dynamodb): strings are S, numbers N, booleans BOOL, absent
+ * values left out — the layout the table has always held, so existing tables read as before.
+ */
+type Attrs = Readonly<Record<string, string | number | boolean | undefined>>;
+const item = (attrs: Attrs): Item => marshall(attrs, { removeUndefinedValues: true });
+const keyOf = (pk: string, sk: string): Item => marshall({ pk, sk });
+/** ExpressionAttributeValues (`:name` → value). */
+const values = (attrs: Attrs): Item => marshall(attrs, { removeUndefinedValues: true });
+const attr = (i: Item, k: string): unknown => {
+  const a = i[k];
+  return a === undefined ? undefined : convertToNative(a);
+};
+const str = (i: Item, k: string): string | undefined => {
+  const v = attr(i, k);
+  return typeof v === 'string' ? v : undefined;
+};
+const num = (i: Item, k: string): number | undefined => {
+  const v = attr(i, k);
+  return typeof v === 'number' ? v : undefined;
+};
 const pad = (n: number): string => String(n).padStart(12, '0');
 
 interface Head {
@@ -89,16 +108,24 @@ interface Head {
   problems: ReportedProblem[];
 }
 
+/** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
+const whereIn = (i: Item, attribute: string): string => `item (${str(i, 'pk') ?? '?'}, ${str(i, 'sk') ?? '?'})${attribute === '' ? '' : ` ${attribute}`}`;
+
+/** A JSON-valued attribute of an item, decoded; `fallback` when the attribute is absent. */
+function jsonAttr<T>(i: Item, attribute: string, schema: z.ZodType<T>, fallback: T): T {
+  const text = str(i, attribute);
+  return text === undefined ? fallback : decodeStoredJson(schema, text, whereIn(i, attribute));
+}
+
 function readHead(item: Item | undefined): Head {
   if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
-  const w = str(item, 'workload');
   return {
     v: num(item, 'v') ?? 0,
-    workload: w === undefined ? undefined : (JSON.parse(w) as WorkloadRecord),
-    handles: JSON.parse(str(item, 'handles') ?? '[]') as CommandHandle[],
-    failures: JSON.parse(str(item, 'failures') ?? '[]') as ActionFailure[],
-    windows: JSON.parse(str(item, 'windows') ?? '[]') as string[],
-    problems: JSON.parse(str(item, 'problems') ?? '[]') as ReportedProblem[],
+    workload: jsonAttr<WorkloadRecord | undefined>(item, 'workload', workloadRecordSchema, undefined),
+    handles: jsonAttr(item, 'handles', z.array(commandHandleSchema), []),
+    failures: jsonAttr(item, 'failures', z.array(actionFailureSchema), []),
+    windows: jsonAttr(item, 'windows', z.array(z.string()), []),
+    problems: jsonAttr(item, 'problems', z.array(reportedProblemSchema), []),
   };
 }
 
@@ -108,10 +135,10 @@ function readLease(group: string, item: Item | undefined): Lease | null {
   return { group, owner, generation: num(item, 'lgen') ?? 0, expiresAt: num(item, 'lexp') ?? 0 };
 }
 
-function parseRecord(body: string, where: string): InstanceRecord {
-  const raw = JSON.parse(body) as InstanceRecord;
-  parseLifecycleState(raw.state, `${where}.state`);
-  return raw;
+/** The record of a record item (a tombstone has none). Unknown states are rejected, never coerced (DESIGN rule 3). */
+function parseRecord(i: Item): InstanceRecord | undefined {
+  const body = str(i, 'body');
+  return body === undefined ? undefined : decodeStoredJson(instanceRecordSchema, body, whereIn(i, 'body'));
 }
 
 export interface DynamoStoreOptions {
@@ -148,7 +175,7 @@ export class DynamoStore implements Store {
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {
-    return (await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }))).Item;
+    return (await this.db.send(new GetItemCommand({ TableName: this.table, Key: keyOf(pk, sk), ConsistentRead: true }))).Item;
   }
 
   private async query(input: Omit<QueryCommandInput, 'TableName'>, limit = Infinity): Promise<Item[]> {
@@ -175,43 +202,45 @@ export class DynamoStore implements Store {
   }
 
   private async allocateHistoryIds(count: number): Promise<number> {
-    const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S('META'), sk: S('HSEQ') }, UpdateExpression: 'ADD n :k', ExpressionAttributeValues: { ':k': N(count) }, ReturnValues: 'UPDATED_NEW' }));
+    const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf('META', 'HSEQ'), UpdateExpression: 'ADD n :k', ExpressionAttributeValues: values({ ':k': count }), ReturnValues: 'UPDATED_NEW' }));
     return Number(r.Attributes?.['n']?.N ?? count) - count + 1;
   }
 
   private historyItems(entries: readonly HistoryEntry[], firstId: number): Item[] {
-    return entries.map((e, i) => ({
-      pk: S('H'),
-      sk: S(pad(firstId + i)),
-      at: N(e.at),
-      grp: S(e.group),
-      type: S(e.type),
-      summary: S(e.summary),
-      ...(e.instanceId === null ? {} : { inst: S(e.instanceId) }),
-      ...(e.data === undefined ? {} : { data: S(JSON.stringify(e.data)) }),
-    }));
+    return entries.map((e, i) =>
+      item({
+        pk: 'H',
+        sk: pad(firstId + i),
+        at: e.at,
+        grp: e.group,
+        type: e.type,
+        summary: e.summary,
+        ...(e.instanceId === null ? {} : { inst: e.instanceId }),
+        ...(e.data === undefined ? {} : { data: JSON.stringify(e.data) }),
+      }),
+    );
   }
 
   /** Moves committed pending history (version ≤ head) into the history partition; drops dead attempts' items. */
   private async flushPending(group: string, head: number): Promise<void> {
-    const pending = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':h': S('PH#') } });
+    const pending = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':h': 'PH#' }) });
     if (pending.length === 0) return;
     pending.sort((a, b) => (str(a, 'sk') ?? '').localeCompare(str(b, 'sk') ?? ''));
     const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head);
     if (committed.length > 0) {
-      const entries = committed.map((i) => JSON.parse(str(i, 'entry') ?? '{}') as HistoryEntry);
+      const entries = committed.map((i) => decodeStoredJson(historyEntrySchema, str(i, 'entry') ?? '', whereIn(i, 'entry')));
       const first = await this.allocateHistoryIds(entries.length);
       await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
     }
-    await this.batch(pending.map((i) => ({ DeleteRequest: { Key: { pk: S(`G#${group}`), sk: i['sk'] ?? S('') } } })));
+    await this.batch(pending.map((i) => ({ DeleteRequest: { Key: keyOf(`G#${group}`, str(i, 'sk') ?? '') } })));
   }
 
   async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<Lease | null> {
-    const key = { pk: S(`G#${group}`), sk: S('HEAD') };
+    const key = keyOf(`G#${group}`, 'HEAD');
     const names = { '#o': 'lo', '#e': 'lexp', '#g': 'lgen' };
     try {
       // A renewal keeps the generation: still ours and not released.
-      const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: key, UpdateExpression: 'SET #e = :exp', ConditionExpression: '#o = :o AND #e > :zero', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':exp': N(now + ttlMs), ':zero': N(0) }, ReturnValues: 'ALL_NEW' }));
+      const r = await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: key, UpdateExpression: 'SET #e = :exp', ConditionExpression: '#o = :o AND #e > :zero', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: values({ ':o': owner, ':exp': now + ttlMs, ':zero': 0 }), ReturnValues: 'ALL_NEW' }));
       return readLease(group, r.Attributes);
     } catch (err) {
       if (!conditionFailed(err)) throw err;
@@ -225,7 +254,7 @@ export class DynamoStore implements Store {
           UpdateExpression: 'SET #o = :o, #e = :exp, #g = if_not_exists(#g, :zero) + :one',
           ConditionExpression: 'attribute_not_exists(#o) OR #e <= :now',
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':o': S(owner), ':exp': N(now + ttlMs), ':now': N(now), ':zero': N(0), ':one': N(1) },
+          ExpressionAttributeValues: values({ ':o': owner, ':exp': now + ttlMs, ':now': now, ':zero': 0, ':one': 1 }),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -238,7 +267,7 @@ export class DynamoStore implements Store {
 
   async releaseLease(group: string, owner: string): Promise<void> {
     try {
-      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`G#${group}`), sk: S('HEAD') }, UpdateExpression: 'SET #e = :zero', ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: { ':o': S(owner), ':zero': N(0) } }));
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`G#${group}`, 'HEAD'), UpdateExpression: 'SET #e = :zero', ConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'lo', '#e': 'lexp' }, ExpressionAttributeValues: values({ ':o': owner, ':zero': 0 }) }));
     } catch (err) {
       if (!conditionFailed(err)) throw err;
     }
@@ -270,11 +299,11 @@ export class DynamoStore implements Store {
   }
 
   private async recordItems(group: string): Promise<Item[]> {
-    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':r': S('R#') } });
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }) });
   }
 
   private async executionItems(group: string): Promise<Item[]> {
-    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: { ':p': S(`G#${group}`), ':x': S('X#') } });
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':x': 'X#' }) });
   }
 
   /** The committed executions of a group (newest version at or below HEAD). */
@@ -282,7 +311,7 @@ export class DynamoStore implements Store {
     const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD')).v;
     return [...DynamoStore.visible(await this.executionItems(group), v).values()].flatMap((i) => {
       const body = str(i, 'body');
-      return body === undefined ? [] : [JSON.parse(body) as WindowExecution];
+      return body === undefined ? [] : [decodeStoredJson(windowExecutionSchema, body, whereIn(i, 'body'))];
     });
   }
 
@@ -290,8 +319,8 @@ export class DynamoStore implements Store {
     const head = readHead(await this.get(`G#${group}`, 'HEAD'));
     const records = new Map<string, InstanceRecord>();
     for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head.v)) {
-      const body = str(item, 'body');
-      if (body !== undefined) records.set(id, parseRecord(body, `records[${id}]`));
+      const record = parseRecord(item);
+      if (record !== undefined) records.set(id, record);
     }
     const executions = (await this.visibleExecutions(group, head.v)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
     return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions, problems: head.problems };
@@ -315,7 +344,7 @@ export class DynamoStore implements Store {
     const names: string[] = [];
     let start: Item | undefined;
     do {
-      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g) AND sk = :h', ExpressionAttributeValues: { ':g': S('G#'), ':h': S('HEAD') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g) AND sk = :h', ExpressionAttributeValues: values({ ':g': 'G#', ':h': 'HEAD' }), ...(start ? { ExclusiveStartKey: start } : {}) }));
       for (const i of r.Items ?? []) names.push((str(i, 'pk') ?? '').slice(2));
       start = r.LastEvaluatedKey;
     } while (start !== undefined);
@@ -339,13 +368,13 @@ export class DynamoStore implements Store {
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
     await this.flushPending(w.group, head.v);
     const v = head.v + 1;
-    const puts: Item[] = [
-      ...bodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
-      ...(w.removed ?? []).map((id) => ({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`), id: S(id), v: N(v), gone: { BOOL: true } })),
-      ...execBodies.map(([id, body]) => ({ pk: S(`G#${w.group}`), sk: S(`X#${id}#${pad(v)}`), id: S(id), v: N(v), body: S(body) })),
+    const puts: Attrs[] = [
+      ...bodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, body })),
+      ...(w.removed ?? []).map((id) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, gone: true })),
+      ...execBodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `X#${id}#${pad(v)}`, id, v, body })),
     ];
-    history.forEach((entry, i) => puts.push({ pk: S(`G#${w.group}`), sk: S(`PH#${pad(v)}#${String(i).padStart(6, '0')}`), v: N(v), entry: S(entry) }));
-    await this.batch(puts.map((Item) => ({ PutRequest: { Item } })));
+    history.forEach((entry, i) => puts.push({ pk: `G#${w.group}`, sk: `PH#${pad(v)}#${String(i).padStart(6, '0')}`, v, entry }));
+    await this.batch(puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })));
 
     const finished = new Set(w.finishedHandles);
     const next: Head = {
@@ -361,20 +390,20 @@ export class DynamoStore implements Store {
       await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: S(`G#${w.group}`), sk: S('HEAD') },
+          Key: keyOf(`G#${w.group}`, 'HEAD'),
           UpdateExpression: `SET v = :next, handles = :h, failures = :f, windows = :w, problems = :p${next.workload === undefined ? ' REMOVE workload' : ', workload = :wl'}`,
           ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
-          ExpressionAttributeValues: {
-            ':next': N(next.v),
-            ':v': N(head.v),
-            ':h': S(JSON.stringify(next.handles)),
-            ':f': S(JSON.stringify(next.failures)),
-            ':w': S(JSON.stringify(next.windows)),
-            ':p': S(JSON.stringify(next.problems)),
-            ':o': S(w.lease.owner),
-            ':g': N(w.lease.generation),
-            ...(next.workload === undefined ? {} : { ':wl': S(JSON.stringify(next.workload)) }),
-          },
+          ExpressionAttributeValues: values({
+            ':next': next.v,
+            ':v': head.v,
+            ':h': JSON.stringify(next.handles),
+            ':f': JSON.stringify(next.failures),
+            ':w': JSON.stringify(next.windows),
+            ':p': JSON.stringify(next.problems),
+            ':o': w.lease.owner,
+            ':g': w.lease.generation,
+            ...(next.workload === undefined ? {} : { ':wl': JSON.stringify(next.workload) }),
+          }),
         }),
       );
     } catch (err) {
@@ -390,10 +419,10 @@ export class DynamoStore implements Store {
     const removed = new Set(w.removed ?? []);
     const existing = touched.size === 0 ? [] : await this.recordItems(w.group);
     const garbage = existing.filter((i) => touched.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v);
-    for (const id of removed) garbage.push({ pk: S(`G#${w.group}`), sk: S(`R#${id}#${pad(v)}`) });
+    for (const id of removed) garbage.push(keyOf(`G#${w.group}`, `R#${id}#${pad(v)}`));
     const execIds = new Set(execBodies.map(([id]) => id));
     if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
-    await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
+    await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
     await this.flushPending(w.group, v);
   }
 
@@ -401,7 +430,7 @@ export class DynamoStore implements Store {
     const items: Item[] = [];
     let start: Item | undefined;
     do {
-      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g)', ExpressionAttributeValues: { ':g': S('G#') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :g)', ExpressionAttributeValues: values({ ':g': 'G#' }), ...(start ? { ExclusiveStartKey: start } : {}) }));
       items.push(...(r.Items ?? []));
       start = r.LastEvaluatedKey;
     } while (start !== undefined);
@@ -410,9 +439,9 @@ export class DynamoStore implements Store {
     for (const i of items) groups.set(str(i, 'pk') ?? '', [...(groups.get(str(i, 'pk') ?? '') ?? []), i]);
     for (const list of groups.values()) {
       const head = readHead(list.find((i) => str(i, 'sk') === 'HEAD'));
-      for (const [id, item] of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v)) {
-        const body = str(item, 'body');
-        if (body !== undefined) out.push(parseRecord(body, `records[${id}]`));
+      for (const item of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v).values()) {
+        const record = parseRecord(item);
+        if (record !== undefined) out.push(record);
       }
     }
     return out.sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
@@ -428,7 +457,7 @@ export class DynamoStore implements Store {
           ConsistentRead: true,
           ScanIndexForward: false,
           KeyConditionExpression: q.before === undefined ? 'pk = :h' : 'pk = :h AND sk < :b',
-          ExpressionAttributeValues: { ':h': S('H'), ...(q.before === undefined ? {} : { ':b': S(pad(q.before)) }) },
+          ExpressionAttributeValues: values({ ':h': 'H', ...(q.before === undefined ? {} : { ':b': pad(q.before) }) }),
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
@@ -437,8 +466,9 @@ export class DynamoStore implements Store {
         const inst = str(i, 'inst');
         if (q.group !== undefined && group !== q.group) continue;
         if (q.instanceId !== undefined && inst !== q.instanceId) continue;
-        const data = str(i, 'data');
-        out.push({ id: Number(str(i, 'sk')), at: num(i, 'at') ?? 0, group, instanceId: inst ?? null, type: (str(i, 'type') ?? 'error') as HistoryEntry['type'], summary: str(i, 'summary') ?? '', ...(data === undefined ? {} : { data: JSON.parse(data) as Record<string, unknown> }) });
+        const data = jsonAttr(i, 'data', historyDataSchema, undefined);
+        const entry = { id: Number(str(i, 'sk')), at: attr(i, 'at'), group, instanceId: inst ?? null, type: attr(i, 'type'), summary: attr(i, 'summary'), ...(data === undefined ? {} : { data }) };
+        out.push(decodeStored(historyEntrySchema, entry, whereIn(i, '')));
         if (out.length >= q.limit) return out;
       }
       start = r.LastEvaluatedKey;
@@ -454,13 +484,13 @@ export class DynamoStore implements Store {
   }
 
   async pruneHistory(olderThan: number): Promise<number> {
-    const old = await this.query({ KeyConditionExpression: 'pk = :h', FilterExpression: '#a < :t', ExpressionAttributeNames: { '#a': 'at' }, ExpressionAttributeValues: { ':h': S('H'), ':t': N(olderThan) } });
-    await this.batch(old.map((i) => ({ DeleteRequest: { Key: { pk: S('H'), sk: i['sk'] ?? S('') } } })));
+    const old = await this.query({ KeyConditionExpression: 'pk = :h', FilterExpression: '#a < :t', ExpressionAttributeNames: { '#a': 'at' }, ExpressionAttributeValues: values({ ':h': 'H', ':t': olderThan }) });
+    await this.batch(old.map((i) => ({ DeleteRequest: { Key: keyOf('H', str(i, 'sk') ?? '') } })));
     return old.length;
   }
 
   async overrides(now: number): Promise<Override[]> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :o', ExpressionAttributeValues: { ':o': S('O') } });
+    const items = await this.query({ KeyConditionExpression: 'pk = :o', ExpressionAttributeValues: values({ ':o': 'O' }) });
     return items
       .filter((i) => (num(i, 'exp') ?? 0) > now)
       .sort((a, b) => (num(a, 'created') ?? 0) - (num(b, 'created') ?? 0))
@@ -468,26 +498,26 @@ export class DynamoStore implements Store {
   }
 
   async setOverride(o: Override, at: number): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('O'), sk: S(`${o.group}#${o.key}`), grp: S(o.group), key: S(o.key), value: S(JSON.stringify(o.value)), exp: N(o.expiresAt), reason: S(o.reason), created: N(at) } }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'O', sk: `${o.group}#${o.key}`, grp: o.group, key: o.key, value: JSON.stringify(o.value), exp: o.expiresAt, reason: o.reason, created: at }) }));
     await this.appendHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
   }
 
   async removeOverride(group: string, key: string): Promise<boolean> {
-    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S('O'), sk: S(`${group}#${key}`) }, ReturnValues: 'ALL_OLD' }));
+    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf('O', `${group}#${key}`), ReturnValues: 'ALL_OLD' }));
     return r.Attributes !== undefined;
   }
 
   async storeValues(group: string): Promise<Record<string, KeyValue>> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': S(`V#${group}`) } });
+    const items = await this.query({ KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: values({ ':p': `V#${group}` }) });
     return Object.fromEntries(items.map((i) => [str(i, 'sk') ?? '', JSON.parse(str(i, 'value') ?? 'null') as KeyValue]));
   }
 
   async setStoreValue(group: string, key: string, value: KeyValue): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`V#${group}`), sk: S(key), value: S(JSON.stringify(value)) } }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `V#${group}`, sk: key, value: JSON.stringify(value) }) }));
   }
 
   async controls(now: number): Promise<Control[]> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :c', ExpressionAttributeValues: { ':c': S('C') } });
+    const items = await this.query({ KeyConditionExpression: 'pk = :c', ExpressionAttributeValues: values({ ':c': 'C' }) });
     return items.flatMap((i) => {
       const kind = str(i, 'kind') ?? '';
       if (!(CONTROLS as readonly string[]).includes(kind) || (num(i, 'until') ?? 0) <= now) return [];
@@ -496,16 +526,16 @@ export class DynamoStore implements Store {
   }
 
   async setControl(c: Control, at: number): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('C'), sk: S(`${c.instanceId}#${c.kind}`), inst: S(c.instanceId), kind: S(c.kind), until: N(c.until), reason: S(c.reason), created: N(at) } }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'C', sk: `${c.instanceId}#${c.kind}`, inst: c.instanceId, kind: c.kind, until: c.until, reason: c.reason, created: at }) }));
   }
 
   async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
-    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S('C'), sk: S(`${instanceId}#${kind}`) }, ReturnValues: 'ALL_OLD' }));
+    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf('C', `${instanceId}#${kind}`), ReturnValues: 'ALL_OLD' }));
     return r.Attributes !== undefined;
   }
 
   async putToken(t: ApiToken): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S('T'), sk: S(t.hash), role: S(t.role), ...(t.instanceId === null ? {} : { inst: S(t.instanceId) }), created: N(t.createdAt), label: S(t.label) } }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'T', sk: t.hash, role: t.role, ...(t.instanceId === null ? {} : { inst: t.instanceId }), created: t.createdAt, label: t.label }) }));
   }
 
   private static token(i: Item): ApiToken | null {
@@ -520,13 +550,13 @@ export class DynamoStore implements Store {
   }
 
   async tokens(): Promise<ApiToken[]> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :t', ExpressionAttributeValues: { ':t': S('T') } });
+    const items = await this.query({ KeyConditionExpression: 'pk = :t', ExpressionAttributeValues: values({ ':t': 'T' }) });
     return items.flatMap((i) => DynamoStore.token(i) ?? []).sort((a, b) => a.createdAt - b.createdAt || a.hash.localeCompare(b.hash));
   }
 
   async revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number> {
     const gone = (await this.tokens()).filter((t) => (match.hash === undefined || t.hash === match.hash) && (match.instanceId === undefined || t.instanceId === match.instanceId) && (match.role === undefined || t.role === match.role));
-    await this.batch(gone.map((t) => ({ DeleteRequest: { Key: { pk: S('T'), sk: S(t.hash) } } })));
+    await this.batch(gone.map((t) => ({ DeleteRequest: { Key: keyOf('T', t.hash) } })));
     return gone.length;
   }
 
@@ -534,7 +564,7 @@ export class DynamoStore implements Store {
     for (const c of commands) {
       const { result: _result, ...body } = c;
       try {
-        await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`A#${c.instanceId}`), sk: S(c.id), sent: N(c.sentAt), body: S(JSON.stringify(body)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
+        await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `A#${c.instanceId}`, sk: c.id, sent: c.sentAt, body: JSON.stringify(body) }), ConditionExpression: 'attribute_not_exists(pk)' }));
       } catch (err) {
         if (!conditionFailed(err)) throw err;
       }
@@ -544,12 +574,12 @@ export class DynamoStore implements Store {
   private static agentCommand(i: Item): AgentCommand {
     const result = str(i, 'result');
     const cancel = num(i, 'cancel');
-    return { ...(JSON.parse(str(i, 'body') ?? '{}') as AgentCommand), ...(cancel === undefined ? {} : { cancelRequestedAt: cancel }), ...(result === undefined ? {} : { result: JSON.parse(result) as AgentCommandResult }) };
+    return { ...decodeStoredJson(agentCommandSchema, str(i, 'body') ?? '', whereIn(i, 'body')), ...(cancel === undefined ? {} : { cancelRequestedAt: cancel }), ...(result === undefined ? {} : { result: decodeStoredJson(agentCommandResultSchema, result, whereIn(i, 'result')) }) };
   }
 
   async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
     if (query.instanceId !== undefined) {
-      const items = await this.query({ KeyConditionExpression: 'pk = :a', ExpressionAttributeValues: { ':a': S(`A#${query.instanceId}`) } });
+      const items = await this.query({ KeyConditionExpression: 'pk = :a', ExpressionAttributeValues: values({ ':a': `A#${query.instanceId}` }) });
       const ids = query.ids === undefined ? null : new Set(query.ids);
       return items.map((i) => DynamoStore.agentCommand(i)).filter((c) => ids === null || ids.has(c.id)).sort((a, b) => a.sentAt - b.sentAt || a.id.localeCompare(b.id));
     }
@@ -560,7 +590,7 @@ export class DynamoStore implements Store {
     const out: AgentCommand[] = [];
     let start: Item | undefined;
     do {
-      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a)', ExpressionAttributeValues: { ':a': S('A#') }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a)', ExpressionAttributeValues: values({ ':a': 'A#' }), ...(start ? { ExclusiveStartKey: start } : {}) }));
       for (const i of r.Items ?? []) if (wanted.has(str(i, 'sk') ?? '')) out.push(DynamoStore.agentCommand(i));
       start = r.LastEvaluatedKey;
     } while (start !== undefined);
@@ -569,7 +599,7 @@ export class DynamoStore implements Store {
 
   async completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean> {
     try {
-      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #r = :r', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#r': 'result' }, ExpressionAttributeValues: { ':r': S(JSON.stringify(result)) } }));
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`A#${instanceId}`, id), UpdateExpression: 'SET #r = :r', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#r': 'result' }, ExpressionAttributeValues: values({ ':r': JSON.stringify(result) }) }));
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
@@ -579,7 +609,7 @@ export class DynamoStore implements Store {
 
   async cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean> {
     try {
-      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: S(`A#${instanceId}`), sk: S(id) }, UpdateExpression: 'SET #c = if_not_exists(#c, :c)', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#c': 'cancel', '#r': 'result' }, ExpressionAttributeValues: { ':c': N(at) } }));
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`A#${instanceId}`, id), UpdateExpression: 'SET #c = if_not_exists(#c, :c)', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#r)', ExpressionAttributeNames: { '#c': 'cancel', '#r': 'result' }, ExpressionAttributeValues: values({ ':c': at }) }));
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
@@ -591,17 +621,17 @@ export class DynamoStore implements Store {
     const old: Item[] = [];
     let start: Item | undefined;
     do {
-      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a) AND sent < :t', ExpressionAttributeValues: { ':a': S('A#'), ':t': N(sentBefore) }, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, FilterExpression: 'begins_with(pk, :a) AND sent < :t', ExpressionAttributeValues: values({ ':a': 'A#', ':t': sentBefore }), ...(start ? { ExclusiveStartKey: start } : {}) }));
       old.push(...(r.Items ?? []));
       start = r.LastEvaluatedKey;
     } while (start !== undefined);
-    await this.batch(old.map((i) => ({ DeleteRequest: { Key: { pk: i['pk'] ?? S(''), sk: i['sk'] ?? S('') } } })));
+    await this.batch(old.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
     return old.length;
   }
 
   async requestCancel(r: CancelRequest): Promise<boolean> {
     try {
-      await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`K#${r.group}`), sk: S(r.execution), body: S(JSON.stringify(r)) }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `K#${r.group}`, sk: r.execution, body: JSON.stringify(r) }), ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
@@ -610,21 +640,21 @@ export class DynamoStore implements Store {
   }
 
   async cancelRequests(group: string): Promise<CancelRequest[]> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :k', ExpressionAttributeValues: { ':k': S(`K#${group}`) } });
-    return items.map((i) => JSON.parse(str(i, 'body') ?? '{}') as CancelRequest);
+    const items = await this.query({ KeyConditionExpression: 'pk = :k', ExpressionAttributeValues: values({ ':k': `K#${group}` }) });
+    return items.map((i) => decodeStoredJson(cancelRequestSchema, str(i, 'body') ?? '', whereIn(i, 'body')));
   }
 
   async removeCancelRequest(execution: string): Promise<void> {
-    await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`K#${execution.split('/')[0] ?? ''}`), sk: S(execution) } }));
+    await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf(`K#${execution.split('/')[0] ?? ''}`, execution) }));
   }
 
   async recordAgentAck(ack: AgentAck): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`Q#${ack.group}`), sk: S(ack.instanceId), at: N(ack.at), body: S(JSON.stringify(ack)) } }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `Q#${ack.group}`, sk: ack.instanceId, at: ack.at, body: JSON.stringify(ack) }) }));
   }
 
   async agentAcks(group: string): Promise<Map<string, AgentAck>> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :q', ExpressionAttributeValues: { ':q': S(`Q#${group}`) } });
-    return new Map(items.map((i) => JSON.parse(str(i, 'body') ?? '{}') as AgentAck).map((a) => [a.instanceId, a]));
+    const items = await this.query({ KeyConditionExpression: 'pk = :q', ExpressionAttributeValues: values({ ':q': `Q#${group}` }) });
+    return new Map(items.map((i) => decodeStoredJson(agentAckSchema, str(i, 'body') ?? '', whereIn(i, 'body'))).map((a) => [a.instanceId, a]));
   }
 
   close(): Promise<void> {

@@ -3,15 +3,14 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
-import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
-import { parseLifecycleState } from '../../domain/lifecycle.js';
+import { CONTROLS, type Control, type ControlKind, type InstanceRecord } from '../../domain/model.js';
 import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import { problemKey, type ReportedProblem } from '../../domain/problems.js';
-import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import { sqliteDatabase } from './driver.js';
-import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 import type { AgentAck } from '../../domain/agent-ack.js';
+import { actionFailureSchema, agentAckSchema, agentCommandResultSchema, agentCommandSchema, cancelRequestSchema, commandHandleSchema, decodeStored, decodeStoredJson, historyDataSchema, historyEntrySchema, instanceRecordSchema, reportedProblemSchema, windowExecutionSchema, workloadRecordSchema } from '../../ports/schemas.js';
 
 /** Schema versions, applied in order inside one transaction each; `PRAGMA user_version` records the last. */
 const MIGRATIONS: readonly string[] = [
@@ -49,11 +48,14 @@ export class StoreError extends FleetwardenError {
   override readonly name: string = 'StoreError';
 }
 
-function parseRecord(body: string, where: string): InstanceRecord {
-  const raw = JSON.parse(body) as InstanceRecord;
-  // Unknown states read from storage are rejected, never coerced (docs/development.md, rule 3).
-  parseLifecycleState(raw.state, `${where}.state`);
-  return raw;
+/** A record row, decoded: unknown states read from storage are rejected, never coerced (docs/development.md, rule 3). */
+function parseRecord(body: string, instanceId: string): InstanceRecord {
+  return decodeStoredJson(instanceRecordSchema, body, `records[${instanceId}]`);
+}
+
+/** The window execution of an `executions` row. */
+function parseExecution(r: { id: string; body: string }): WindowExecution {
+  return decodeStoredJson(windowExecutionSchema, r.body, `executions[${r.id}]`);
 }
 
 interface TokenRow {
@@ -148,19 +150,20 @@ export class SqliteStore implements Store {
   async loadGroup(group: string): Promise<GroupState> {
     const records = new Map<string, InstanceRecord>();
     for (const row of this.stmt('SELECT instance_id, body FROM records WHERE grp = ?').all(group) as { instance_id: string; body: string }[]) {
-      records.set(row.instance_id, parseRecord(row.body, `records[${row.instance_id}]`));
+      records.set(row.instance_id, parseRecord(row.body, row.instance_id));
     }
     const wl = this.stmt('SELECT body FROM workloads WHERE grp = ?').get(group) as { body: string } | undefined;
-    const handles = (this.stmt('SELECT body FROM handles WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CommandHandle);
-    const failures = (this.stmt('SELECT body FROM failures WHERE grp = ?').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ActionFailure);
+    const handles = (this.stmt('SELECT id, body FROM handles WHERE grp = ?').all(group) as { id: string; body: string }[]).map((r) => decodeStoredJson(commandHandleSchema, r.body, `handles[${r.id}]`));
+    const failures = (this.stmt('SELECT rowid, body FROM failures WHERE grp = ?').all(group) as { rowid: number; body: string }[]).map((r) => decodeStoredJson(actionFailureSchema, r.body, `failures[${group} rowid ${r.rowid}]`));
     const activeWindows = (this.stmt('SELECT name FROM active_windows WHERE grp = ?').all(group) as { name: string }[]).map((r) => r.name);
-    const executions = (this.stmt('SELECT body FROM executions WHERE grp = ? AND open = 1 ORDER BY start, id').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as WindowExecution);
+    const executions = (this.stmt('SELECT id, body FROM executions WHERE grp = ? AND open = 1 ORDER BY start, id').all(group) as { id: string; body: string }[]).map(parseExecution);
     const problems = await this.problems(group);
-    return { records, workload: wl ? (JSON.parse(wl.body) as WorkloadRecord) : undefined, handles, failures, activeWindows, executions, problems };
+    return { records, workload: wl ? decodeStoredJson(workloadRecordSchema, wl.body, `workloads[${group}]`) : undefined, handles, failures, activeWindows, executions, problems };
   }
 
   async problems(group: string): Promise<ReportedProblem[]> {
-    return (this.stmt('SELECT body FROM problems WHERE grp = ? ORDER BY since, key').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as ReportedProblem);
+    const rows = this.stmt('SELECT key, body FROM problems WHERE grp = ? ORDER BY since, key').all(group) as { key: string; body: string }[];
+    return rows.map((r) => decodeStoredJson(reportedProblemSchema, r.body, `problems[${group}/${r.key.replaceAll('\u0000', '/')}]`));
   }
 
   async saveTick(w: TickWrite): Promise<void> {
@@ -200,7 +203,7 @@ export class SqliteStore implements Store {
   }
 
   async allRecords(): Promise<InstanceRecord[]> {
-    return (this.stmt('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, `records[${r.instance_id}]`));
+    return (this.stmt('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, r.instance_id));
   }
 
   async history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]> {
@@ -219,8 +222,12 @@ export class SqliteStore implements Store {
       args.push(q.before);
     }
     const sql = `SELECT id, at, grp, instance_id, type, summary, data FROM history ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.stmt(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: HistoryEntry['type']; summary: string; data: string | null }[];
-    return rows.map((r) => ({ id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(r.data === null ? {} : { data: JSON.parse(r.data) as Record<string, unknown> }) }));
+    const rows = this.stmt(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: string; summary: string; data: string | null }[];
+    return rows.map((r) => {
+      const where = `history[${r.id}]`;
+      const data = r.data === null ? undefined : decodeStoredJson(historyDataSchema, r.data, `${where}.data`);
+      return decodeStored(historyEntrySchema, { id: r.id, at: r.at, group: r.grp, instanceId: r.instance_id, type: r.type, summary: r.summary, ...(data === undefined ? {} : { data }) }, where);
+    });
   }
 
   async appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void> {
@@ -300,14 +307,18 @@ export class SqliteStore implements Store {
   }
 
   async agentCommands(query: { readonly instanceId?: string; readonly ids?: readonly string[] }): Promise<AgentCommand[]> {
-    const rows: { body: string; result: string | null }[] = [];
+    const rows: { id: string; instance_id: string; body: string; result: string | null }[] = [];
     if (query.ids !== undefined) {
-      const byId = this.stmt('SELECT body, result FROM agent_commands WHERE id = @id AND (@inst IS NULL OR instance_id = @inst) ORDER BY sent_at, instance_id');
+      const byId = this.stmt('SELECT id, instance_id, body, result FROM agent_commands WHERE id = @id AND (@inst IS NULL OR instance_id = @inst) ORDER BY sent_at, instance_id');
       for (const id of new Set(query.ids)) rows.push(...(byId.all({ id, inst: query.instanceId ?? null }) as typeof rows));
     } else if (query.instanceId !== undefined) {
-      rows.push(...(this.stmt('SELECT body, result FROM agent_commands WHERE instance_id = ? ORDER BY sent_at, id').all(query.instanceId) as typeof rows));
+      rows.push(...(this.stmt('SELECT id, instance_id, body, result FROM agent_commands WHERE instance_id = ? ORDER BY sent_at, id').all(query.instanceId) as typeof rows));
     }
-    return rows.map((r) => ({ ...(JSON.parse(r.body) as AgentCommand), ...(r.result === null ? {} : { result: JSON.parse(r.result) as AgentCommandResult }) }));
+    return rows.map((r) => {
+      const where = `agent_commands[${r.instance_id}/${r.id}]`;
+      const result = r.result === null ? undefined : decodeStoredJson(agentCommandResultSchema, r.result, `${where}.result`);
+      return { ...decodeStoredJson(agentCommandSchema, r.body, `${where}.body`), ...(result === undefined ? {} : { result }) };
+    });
   }
 
   async completeAgentCommand(id: string, instanceId: string, result: AgentCommandResult): Promise<boolean> {
@@ -327,13 +338,13 @@ export class SqliteStore implements Store {
   async executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]> {
     const before = query.before === undefined ? undefined : (this.stmt('SELECT start, id FROM executions WHERE id = ?').get(query.before) as { start: number; id: string } | undefined);
     if (query.before !== undefined && before === undefined) return [];
-    const rows = this.stmt('SELECT body FROM executions WHERE (@grp IS NULL OR grp = @grp) AND (@start IS NULL OR start < @start OR (start = @start AND id < @id)) ORDER BY start DESC, id DESC LIMIT @limit').all({ grp: query.group ?? null, start: before?.start ?? null, id: before?.id ?? null, limit: query.limit }) as { body: string }[];
-    return rows.map((r) => JSON.parse(r.body) as WindowExecution);
+    const rows = this.stmt('SELECT id, body FROM executions WHERE (@grp IS NULL OR grp = @grp) AND (@start IS NULL OR start < @start OR (start = @start AND id < @id)) ORDER BY start DESC, id DESC LIMIT @limit').all({ grp: query.group ?? null, start: before?.start ?? null, id: before?.id ?? null, limit: query.limit }) as { id: string; body: string }[];
+    return rows.map(parseExecution);
   }
 
   async execution(id: string): Promise<WindowExecution | null> {
-    const row = this.stmt('SELECT body FROM executions WHERE id = ?').get(id) as { body: string } | undefined;
-    return row === undefined ? null : (JSON.parse(row.body) as WindowExecution);
+    const row = this.stmt('SELECT id, body FROM executions WHERE id = ?').get(id) as { id: string; body: string } | undefined;
+    return row === undefined ? null : parseExecution(row);
   }
 
   async requestCancel(r: CancelRequest): Promise<boolean> {
@@ -341,7 +352,8 @@ export class SqliteStore implements Store {
   }
 
   async cancelRequests(group: string): Promise<CancelRequest[]> {
-    return (this.stmt('SELECT body FROM cancel_requests WHERE grp = ? ORDER BY execution').all(group) as { body: string }[]).map((r) => JSON.parse(r.body) as CancelRequest);
+    const rows = this.stmt('SELECT execution, body FROM cancel_requests WHERE grp = ? ORDER BY execution').all(group) as { execution: string; body: string }[];
+    return rows.map((r) => decodeStoredJson(cancelRequestSchema, r.body, `cancel_requests[${r.execution}]`));
   }
 
   async removeCancelRequest(execution: string): Promise<void> {
@@ -354,7 +366,7 @@ export class SqliteStore implements Store {
 
   async agentAcks(group: string): Promise<Map<string, AgentAck>> {
     const rows = this.stmt('SELECT body FROM agent_acks WHERE grp = ?').all(group) as { body: string }[];
-    return new Map(rows.map((r) => JSON.parse(r.body) as AgentAck).map((a) => [a.instanceId, a]));
+    return new Map(rows.map((r) => decodeStoredJson(agentAckSchema, r.body, `agent_acks[${group}]`)).map((a) => [a.instanceId, a]));
   }
 
   async close(): Promise<void> {
