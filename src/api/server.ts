@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
@@ -42,6 +43,10 @@ export interface ApiDeps {
   readonly changes?: ChangeFeed;
   /** An agent's report changed what it applies: the controller may tick at once instead of at its next interval. */
   readonly onAgentChange?: () => void;
+  /** The controller's metrics registry (tick and provider-call histograms, process metrics), served by /metrics. */
+  readonly metrics?: Registry;
+  /** This server's own metrics: set by createApiServer. */
+  readonly apiMetrics?: ApiMetrics;
 }
 
 export interface RequestLog {
@@ -141,7 +146,7 @@ const tokenBody = z.strictObject({ instance: z.string(), label: z.string().max(2
 const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/healthz', summary: 'liveness: 200 while the process serves', auth: 'none', handle: () => Promise.resolve({ json: { status: 'ok' } }) },
   { method: 'GET', path: '/openapi.json', summary: 'this document', auth: 'admin', handle: () => Promise.resolve({ json: openApi() }) },
-  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'admin', handle: async (req, deps) => ({ text: await metrics(deps, req.now) }) },
+  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'admin', handle: async (_req, deps) => ({ text: await (deps.apiMetrics as ApiMetrics).text(deps.metrics) }) },
   {
     method: 'GET',
     path: '/v1/status',
@@ -416,39 +421,76 @@ export function openApi(): unknown {
   };
 }
 
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
+/**
+ * /metrics: the store-derived gauges and the request latency of this server (its own Registry), merged at scrape
+ * time with the controller's registry (tick and provider-call histograms, process metrics) when one is given.
+ * Metric names and labels are a contract with dashboards: change them only with a note in the CHANGELOG.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds: Histogram<'route' | 'method' | 'status'>;
 
-async function metrics(deps: ApiDeps, now: number): Promise<string> {
-  const lines: string[] = [];
-  const gauge = (name: string, help: string, type: 'gauge' | 'counter', samples: readonly [Record<string, string>, number][]): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of samples) {
-      const l = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',');
-      lines.push(`${name}${l === '' ? '' : `{${l}}`} ${v}`);
+  constructor(deps: ApiDeps) {
+    const registers = [this.registry];
+    this.requestSeconds = new Histogram({ name: 'fleetwarden_api_request_seconds', help: 'API request latency by route (its template), method and status', labelNames: ['route', 'method', 'status'], registers });
+    // Each gauge reads the store when scraped (prom-client calls collect before serialising).
+    const gauge = (name: string, help: string, labelNames: readonly string[], read: () => Promise<readonly [Record<string, string>, number][]>): void => {
+      const g: Gauge = new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          const samples = await read();
+          g.reset();
+          for (const [labels, v] of samples) g.set(labels, v);
+        },
+      });
+    };
+    const now = (): number => deps.clock.now();
+    gauge('fleetwarden_instances', 'managed instances by group and lifecycle state', ['group', 'state'], async () => {
+      const counts = new Map<string, number>();
+      for (const r of await deps.store.allRecords()) counts.set(`${r.group}\u0000${r.state}`, (counts.get(`${r.group}\u0000${r.state}`) ?? 0) + 1);
+      return [...counts].map(([k, v]) => {
+        const [group = '', state = ''] = k.split('\u0000');
+        return [{ group, state }, v];
+      });
+    });
+    gauge('fleetwarden_group_lease_held', '1 when a controller holds the group’s lease', ['group'], () => Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.leaseHolder(g.name, now())) === null ? 0 : 1] as const)));
+    gauge('fleetwarden_problems', 'input a group’s last tick could not use (instance tags, windows): reported and left alone', ['group'], () => Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.problems(g.name)).length] as const)));
+    const live = deps.live;
+    if (live?.groupErrors !== undefined) {
+      gauge('fleetwarden_group_failing', '1 while a group’s last tick failed', ['group'], () => {
+        const errors = live.groupErrors?.() ?? new Map();
+        return Promise.resolve(deps.config.groups.map((g) => [{ group: g.name }, errors.has(g.name) ? 1 : 0] as const));
+      });
     }
-  };
-  const counts = new Map<string, number>();
-  for (const r of await deps.store.allRecords()) counts.set(`${r.group}\u0000${r.state}`, (counts.get(`${r.group}\u0000${r.state}`) ?? 0) + 1);
-  gauge('fleetwarden_instances', 'managed instances by group and lifecycle state', 'gauge', [...counts].map(([k, v]) => {
-    const [group = '', state = ''] = k.split('\u0000');
-    return [{ group, state }, v];
-  }));
-  const leases = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.leaseHolder(g.name, now)) === null ? 0 : 1] as [Record<string, string>, number]));
-  gauge('fleetwarden_group_lease_held', '1 when a controller holds the group’s lease', 'gauge', leases);
-  const problems = await Promise.all(deps.config.groups.map(async (g) => [{ group: g.name }, (await deps.store.problems(g.name)).length] as [Record<string, string>, number]));
-  gauge('fleetwarden_problems', 'input a group’s last tick could not use (instance tags, windows): reported and left alone', 'gauge', problems);
-  const errors = deps.live?.groupErrors?.();
-  if (errors !== undefined) gauge('fleetwarden_group_failing', '1 while a group’s last tick failed', 'gauge', deps.config.groups.map((g) => [{ group: g.name }, errors.has(g.name) ? 1 : 0]));
-  gauge('fleetwarden_overrides_active', 'run-time overrides in force', 'gauge', [[{}, (await deps.store.overrides(now)).length]]);
-  gauge('fleetwarden_controls_active', 'instance controls in force', 'gauge', [[{}, (await deps.store.controls(now)).length]]);
-  if (deps.stats) {
-    gauge('fleetwarden_ticks_total', 'reconcile ticks completed by this process', 'counter', [[{}, deps.stats.ticks]]);
-    gauge('fleetwarden_tick_errors_total', 'reconcile ticks that failed', 'counter', [[{}, deps.stats.tickErrors]]);
-    gauge('fleetwarden_tick_duration_seconds', 'wall time of the last tick', 'gauge', [[{}, deps.stats.lastTickSeconds]]);
+    gauge('fleetwarden_overrides_active', 'run-time overrides in force', [], async () => [[{}, (await deps.store.overrides(now())).length]]);
+    gauge('fleetwarden_controls_active', 'instance controls in force', [], async () => [[{}, (await deps.store.controls(now())).length]]);
+    const stats = deps.stats;
+    if (stats !== undefined) {
+      // Counters kept by the run loop: set to its count at each scrape.
+      const counter = (name: string, help: string, read: () => number): void => {
+        const c: Counter = new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            c.reset();
+            c.inc(read());
+          },
+        });
+      };
+      counter('fleetwarden_ticks_total', 'reconcile ticks completed by this process', () => stats.ticks);
+      counter('fleetwarden_tick_errors_total', 'reconcile ticks that failed', () => stats.tickErrors);
+      gauge('fleetwarden_tick_duration_seconds', 'wall time of the last tick', [], () => Promise.resolve([[{}, stats.lastTickSeconds]]));
+    }
   }
-  return `${lines.join('\n')}\n`;
+
+  /** The exposition (text format 0.0.4) of this server's metrics and the controller's. */
+  async text(controller: Registry | undefined): Promise<string> {
+    return (controller === undefined ? this.registry : Registry.merge([this.registry, controller])).metrics();
+  }
 }
 
 function send(res: ServerResponse, status: number, body: { json?: unknown; text?: string }, extra: Record<string, string> = {}): void {
@@ -509,9 +551,12 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   const url = new URL(req.url ?? '/', 'http://localhost');
   let status = 500;
   let error: string | undefined;
+  // The route's template, never the path itself: one series per route, whatever ids or junk are requested.
+  let routeLabel = 'unmatched';
   try {
     const matches = COMPILED.filter((c) => c.re.test(url.pathname));
     if (matches.length === 0) throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+    routeLabel = matches[0]?.route.path ?? routeLabel;
     const found = matches.find((c) => c.route.method === req.method);
     if (!found) {
       status = 405;
@@ -519,6 +564,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       return;
     }
     const { route } = found;
+    routeLabel = route.path;
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(found.re.exec(url.pathname)?.groups ?? {})) {
       try {
@@ -542,11 +588,16 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     send(res, status, { json: answer.json }, answer.headers);
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const method = METHODS.has(req.method ?? '') ? (req.method as string) : 'other';
+    deps.apiMetrics?.requestSeconds.observe({ route: routeLabel, method, status: String(status) }, ms / 1000);
     deps.log?.({ method: req.method ?? '', path: url.pathname, status, ms, ...(error === undefined ? {} : { error }) });
   }
 }
 
-export function createApiServer(deps: ApiDeps): Server {
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
+
+export function createApiServer(given: ApiDeps): Server {
+  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given) };
   return createServer((req, res) => {
     void handle(deps, req, res);
   });

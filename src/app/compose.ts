@@ -13,6 +13,7 @@ import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconc
 import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { AgentCommandRunner } from '../providers/agent/runner.js';
+import type { ControllerMetrics } from './metrics.js';
 
 /**
  * The composition root: the only place that picks a provider and a store. Everything else receives ports.
@@ -42,6 +43,8 @@ export interface OpenOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Where full task outputs go (default: <state dir>/outputs, or S3 with provider aws and aws.outputBucket). */
   readonly objects?: ObjectStore | null;
+  /** Where tick and provider-call durations go (this controller's registry); absent: nothing is timed. */
+  readonly metrics?: ControllerMetrics;
 }
 
 export function simulatorSpec(config: FleetConfig): SimulatorSpec {
@@ -51,13 +54,33 @@ export function simulatorSpec(config: FleetConfig): SimulatorSpec {
   return config.simulator;
 }
 
+/** The `service` label of each port's calls in fleetwarden_provider_call_seconds. */
+interface PortServices {
+  readonly provider: string;
+  readonly lb: string;
+  readonly runner: string;
+  readonly windowSource: string;
+}
+const AWS_SERVICES: PortServices = { provider: 'ec2', lb: 'elasticloadbalancing', runner: 'ssm', windowSource: 'ssm' };
+const SIMULATOR_SERVICES: PortServices = { provider: 'simulator', lb: 'simulator', runner: 'simulator', windowSource: 'simulator' };
+
 /** Wires a reconciler to its ports, store and clock: the one place both providers share. */
-function assemble(config: FleetConfig, opts: OpenOptions, ports: Pick<ReconcilerDeps, 'provider' | 'lb' | 'runner' | 'windowSource'>, store: Store, clock: Clock, simulator: Simulator | null): Controller {
+function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<ReconcilerDeps, 'provider' | 'lb' | 'runner' | 'windowSource'>, store: Store, clock: Clock, simulator: Simulator | null, services: PortServices): Controller {
+  // Agent delivery replaces the provider's command channel (SSM Run Command, or the simulator's scripts).
+  const agent = config.controller.eventDelivery === 'agent';
+  const ports = agent ? { ...given, runner: new AgentCommandRunner(store, clock) } : given;
+  const m = opts.metrics;
   const reconciler = new Reconciler({
     config,
-    ...ports,
-    // Agent delivery replaces the provider's command channel (SSM Run Command, or the simulator's scripts).
-    ...(config.controller.eventDelivery === 'agent' ? { runner: new AgentCommandRunner(store, clock) } : {}),
+    ...(m === undefined
+      ? ports
+      : {
+          provider: m.instrument(ports.provider, services.provider),
+          lb: m.instrument(ports.lb, services.lb),
+          runner: m.instrument(ports.runner, agent ? 'agent' : services.runner),
+          windowSource: ports.windowSource === null ? null : m.instrument(ports.windowSource, services.windowSource),
+          timeGroupTick: <T>(group: string, run: () => Promise<T>) => m.timeGroupTick(group, run),
+        }),
     store,
     clock,
     owner: opts.owner ?? config.controller.owner ?? `${hostname()}:${process.pid}`,
@@ -128,7 +151,7 @@ export async function openController(config: FleetConfig, opts: OpenOptions): Pr
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;
   const { objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);
-  return assemble(config, opts.objects === undefined && objects !== null ? { ...opts, objects } : opts, ports, store, clock, null);
+  return assemble(config, opts.objects === undefined && objects !== null ? { ...opts, objects } : opts, ports, store, clock, null, AWS_SERVICES);
 }
 
 /** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */
@@ -147,7 +170,7 @@ export function openSimulatedController(config: FleetConfig, opts: OpenOptions, 
   const clock = opts.clock ?? new ScaledClock(anchor?.sim ?? 0, anchor?.speed ?? 1, systemClock, anchor?.real);
   const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
   const ports = { provider: simulator, lb: simulator, runner: simulator, windowSource: simulator };
-  return assemble(config, opts, ports, givenStore ?? sqliteStore(config, opts), clock, simulator);
+  return assemble(config, opts, ports, givenStore ?? sqliteStore(config, opts), clock, simulator, SIMULATOR_SERVICES);
 }
 
 /** A virtual clock whose sleeps advance it: back-off costs simulated time, not real time. */

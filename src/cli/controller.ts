@@ -9,6 +9,8 @@ import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPT
 import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
 import type { WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
+import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
+import { ControllerMetrics } from '../app/metrics.js';
 import { loadConfigFile } from '../config/load.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { formatDuration } from '../domain/durations.js';
@@ -25,7 +27,7 @@ const MIN_TICK_GAP_MS = 200;
  * The admin token: FLEETWARDEN_ADMIN_TOKEN when set (its hash is returned), else one stored in the store; on the first
  * run one is generated and written to <state-dir>/admin-token with mode 0600 — never printed or logged.
  */
-async function ensureAdminToken(store: Store, stateDir: string, now: number, io: CliIo): Promise<string | null> {
+async function ensureAdminToken(store: Store, stateDir: string, now: number, log: ControllerLog): Promise<string | null> {
   const fromEnv = process.env['FLEETWARDEN_ADMIN_TOKEN'];
   if (fromEnv !== undefined && fromEnv !== '') return hashToken(fromEnv);
   if ((await store.tokens()).some((t) => t.role === 'admin')) return null;
@@ -34,11 +36,18 @@ async function ensureAdminToken(store: Store, stateDir: string, now: number, io:
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  io.err(`fleetwarden: generated the API admin token in ${file} (mode 0600)`);
+  log.diag.warn({ type: 'admin-token', file }, `fleetwarden: generated the API admin token in ${file} (mode 0600)`);
   return null;
 }
 const COMMON_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
   --state-dir DIR   where the SQLite store (and the simulated world) live (default ${DEFAULT_STATE_DIR}/)`;
+
+/** How much an event matters: what `--log-level` filters on. */
+function eventLevel(e: ControllerEvent): LogLevel {
+  if (e.type === 'error') return 'error';
+  if (e.type === 'retry' || (e.type === 'problem' && e.state === 'found')) return 'warn';
+  return 'info';
+}
 
 function eventJson(e: ControllerEvent): Record<string, unknown> {
   switch (e.type) {
@@ -59,10 +68,16 @@ function eventJson(e: ControllerEvent): Record<string, unknown> {
   }
 }
 
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(flag, `expected one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
 const run: Command = {
   name: 'run',
   summary: 'run the controller (the simulated fleet by default); Ctrl-C stops cleanly, running again resumes',
-  help: `Usage: fleetwarden run [--config FILE] [--state-dir DIR] [--listen HOST:PORT|none] [--once] [--speed N] [--json]
+  help: `Usage: fleetwarden run [--config FILE] [--state-dir DIR] [--listen HOST:PORT|none] [--once] [--speed N]
+                      [--log-format text|json] [--log-level error|warn|info|debug] [--json]
 
 Runs the reconciler: every tick it observes the fleet, resolves the effective configuration, plans and acts,
 and records everything in the store. Transitions, commands and windows are printed as they happen.
@@ -71,7 +86,13 @@ ${COMMON_HELP}
   --listen HOST:PORT  serve the HTTP API there (default 127.0.0.1:8080; port 0 picks a free one; none: no API)
   --once            one tick, then exit
   --speed N         with the simulator: simulated seconds per real second (default: simulator.speed, or 1)
-  --json            print events as JSON Lines
+  --log-format F    text (default): one readable line per event; json: JSON Lines (pino), each with level,
+                    time, group and the event's fields (type, at, instance, ...)
+  --log-level L     error, warn, info (default) or debug (adds every API request)
+  --json            the same as --log-format json
+
+Events go to stdout; the process's own messages (refused API requests, failed ticks) to stderr. Tokens and
+credentials are never logged.
 
 Only one controller acts on a group at a time (a lease in the store); a second one waits and takes over when
 the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.
@@ -81,16 +102,27 @@ on the first run and written to <state-dir>/admin-token (mode 0600) — it is pr
 tokens: 'fleetwarden token issue --instance ID', or log in with their instance's IAM role (controller.agentIam).
 Refused requests (401/403) and server errors are logged to stderr with method, path and status only.`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' } }, false);
+    const format = oneOf(values['log-format'] ?? (values.json === true ? 'json' : 'text'), LOG_FORMATS, '--log-format');
+    if (values.json === true && format !== 'json') throw new UsageError('--json', 'contradicts --log-format text; give one of them');
+    const level = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, '--log-level');
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
+    const log = controllerLog({ format, level }, (line) => {
+      io.out(line);
+    }, (line) => {
+      io.err(line);
+    });
     const print = (e: ControllerEvent): void => {
-      io.out(values.json === true ? JSON.stringify(eventJson(e)) : escapeControl(Reconciler.describe(e)));
+      const { group, ...fields } = eventJson(e);
+      log.group(String(group))[eventLevel(e)](fields, Reconciler.describe(e));
     };
+    // This controller's registry: tick and provider-call histograms and the process metrics, served by /metrics.
+    const metrics = new ControllerMetrics({ process: true });
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
-    const ctl = await openController(config, { stateDir, speed, onEvent: print });
+    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();
     // Set from signal handlers and the API: an object, so the loop re-reads it after every await.
@@ -98,7 +130,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     let server: Server | null = null;
     try {
       if (listenAt !== null) {
-        const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), io);
+        const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), log);
         server = createApiServer({
           store: ctl.store,
           config,
@@ -114,16 +146,19 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
             signal.again = true;
             signal.wake?.();
           },
+          metrics: metrics.registry,
+          // Method, path and status only: never headers (the token) or the query.
           log: (e) => {
-            if (e.status === 401 || e.status === 403 || e.status >= 500) io.err(`api: ${e.method} ${e.path} ${e.status}${e.error === undefined ? '' : `\n${e.error}`}`);
+            const at = e.status >= 500 ? 'error' : e.status === 401 || e.status === 403 ? 'warn' : 'debug';
+            log.diag[at]({ type: 'api-request', method: e.method, path: e.path, status: e.status, ms: Math.round(e.ms * 1000) / 1000, ...(e.error === undefined ? {} : { stack: e.error }) }, `api: ${e.method} ${e.path} ${e.status}`);
           },
         });
         const bound = await listen(server, listenAt.host, listenAt.port).catch((err: unknown) => {
           const code = (err as NodeJS.ErrnoException).code ?? String(err);
           throw new UsageError('--listen', `cannot listen on ${listenAt.host}:${listenAt.port} (${code}); pick another HOST:PORT, or --listen none`);
         });
-        if (values.json !== true) io.out(`API on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port} (OpenAPI at /openapi.json)`);
-        else io.out(JSON.stringify({ type: 'api', url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}` }));
+        const url = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+        log.events.info({ type: 'api', url }, `API on ${url} (OpenAPI at /openapi.json)`);
       }
     } catch (err) {
       server?.close();
@@ -137,7 +172,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const realInterval = config.controller.tickIntervalMs / (speed ?? config.simulator?.speed ?? 1);
-    if (values.json !== true) io.out(`fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePathOf(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
+    log.events.info({ type: 'start', groups: config.groups.length, provider: config.provider }, `fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePathOf(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
     try {
       do {
         const started = Date.now();
@@ -146,7 +181,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           stats.ticks++;
           stats.lastTickSeconds = (Date.now() - started) / 1000;
           stats.lastTickAt = Date.now();
-          for (const g of summary.skipped) if (values.json !== true && values.once === true) io.out(`${g}: held by another controller`);
+          for (const g of summary.skipped) if (values.once === true) log.group(g).info({ type: 'held' }, `${g}: held by another controller`);
           stats.tickErrors += summary.failed.length;
           // Each failed group was already reported as it failed; the others acted. --once says so by its exit code.
           if (values.once === true && summary.failed.length > 0) process.exitCode = 1;
@@ -156,7 +191,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           stats.tickErrors++;
           if (values.once === true) throw err;
           const message = err instanceof Error ? err.message : String(err);
-          io.err(values.json === true ? JSON.stringify({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }) : `tick failed: ${message}; trying again next tick`);
+          log.diag.error({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }, `tick failed: ${message}; trying again next tick`);
         }
         // Agents' long polls look at what this tick decided.
         changes.notify();
@@ -179,7 +214,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
     }
-    if (signal.stopping && values.json !== true) io.out('stopped cleanly; run again to resume');
+    if (signal.stopping) log.events.info({ type: 'stopped' }, 'stopped cleanly; run again to resume');
     return EXIT.ok;
   },
 };

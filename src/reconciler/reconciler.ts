@@ -38,6 +38,8 @@ export interface ReconcilerDeps {
   readonly random?: () => number;
   readonly retry?: RetryPolicy;
   readonly onEvent?: (e: ControllerEvent) => void;
+  /** Wraps each group's part of a tick, e.g. to time it (app/metrics.ts): the reconciler itself reads no clock for it. */
+  readonly timeGroupTick?: <T>(group: string, run: () => Promise<T>) => Promise<T>;
   /** Where full outputs of maintenance tasks are kept (none: only the first 2500 characters, in the store). */
   readonly objects?: ObjectStore | null;
 }
@@ -177,7 +179,8 @@ export class Reconciler {
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        out.push(await this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence, exec));
+        const run = (): Promise<GroupTick> => this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence, exec);
+        out.push(await (this.deps.timeGroupTick === undefined ? run() : this.deps.timeGroupTick(g.name, run)));
         this.lastErrors.delete(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
