@@ -282,7 +282,7 @@ const ROUTES: readonly Route[] = [
     auth: 'agent',
     body: svc.ackBody,
     handle: async (req, d) => {
-      const out = await svc.postAck(d.store, req.params['instance'] ?? '', req.body, req.now);
+      const out = await svc.postAck(d.store, d.config, req.params['instance'] ?? '', req.body, req.now);
       if (!out.recorded) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
       if (out.changed) d.onAgentChange?.();
       return { json: { confirmsGoal: out.confirmsGoal } };

@@ -17,7 +17,7 @@ import { formatInstant } from '../domain/time.js';
 import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
-import { agentGoal, heldInstances } from '../maintenance/execution.js';
+import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
 import { ACK_HEALTH, ACK_PORTS, type AgentAck, confirms } from '../domain/agent-ack.js';
 import { sequencePlan } from '../planner/tiers.js';
 
@@ -68,6 +68,8 @@ export async function statusView(store: Store, config: FleetConfig, now: number,
   const chosen = config.groups.filter((g) => group === undefined || g.name === group);
   const leases = await Promise.all(chosen.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
   const errors = live?.groupErrors?.() ?? new Map<string, { at: number; message: string }>();
+  // What each instance's agent last reported applying (the drain handshake).
+  const acks = new Map((await Promise.all(chosen.map((g) => store.agentAcks(g.name)))).flatMap((m) => [...m]));
   const groups = await Promise.all(
     chosen.map(async (g) => {
       const err = errors.get(g.name);
@@ -81,7 +83,10 @@ export async function statusView(store: Store, config: FleetConfig, now: number,
   );
   return {
     at: formatInstant(now),
-    instances: records.map((r) => ({ group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }) })),
+    instances: records.map((r) => {
+      const ack = acks.get(r.instanceId);
+      return { group: r.group, instance: r.instanceId, state: r.state, since: formatInstant(r.since), reason: r.reason, ...(r.errorUntil === undefined ? {} : { errorUntil: formatInstant(r.errorUntil) }), agent: ack === undefined ? null : { ports: ack.ports, health: ack.health, at: formatInstant(ack.at) } };
+    }),
     leases: leases.map((l) => ({ group: l.group, owner: l.holder?.owner ?? null, expiresAt: l.holder ? formatInstant(l.holder.expiresAt) : null, generation: l.holder?.generation ?? null })),
     groups,
   };
@@ -221,7 +226,7 @@ export async function instanceView(store: Store, config: FleetConfig, instanceId
   const executions = (await store.loadGroup(record.group)).executions;
   const outOfService = heldInstances(executions).outOfService.has(instanceId);
   // What the agent is to apply (docs/agent.md#drain-handshake), and what it last reported.
-  const goal = agentGoal(instanceId, record.state, record.since, executions);
+  const goal = agentGoal(instanceId, record.state, record.since, executions, await lifecycleTiming(store, group, record.state, now));
   const ack = (await store.agentAcks(record.group)).get(instanceId);
   const pending = (await pendingCommands(store, instanceId, now)).map(pendingJson);
   const subfleet = observed?.tags[`${config.naming.tagPrefix}:subfleet-name`] ?? null;
@@ -265,7 +270,7 @@ export const ackBody = z.strictObject({
  * An agent's report of what it has applied (with every poll, and right after each change). The last one is kept;
  * a change of ports or health is written to the history. Answers whether it meets the instance's current goal.
  */
-export async function postAck(store: Store, instanceId: string, body: unknown, now: number): Promise<{ recorded: boolean; confirmsGoal: boolean; changed: boolean }> {
+export async function postAck(store: Store, config: FleetConfig, instanceId: string, body: unknown, now: number): Promise<{ recorded: boolean; confirmsGoal: boolean; changed: boolean }> {
   checkInstanceId(instanceId, 'instance');
   const b = parseBody(ackBody, body);
   const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
@@ -276,7 +281,15 @@ export async function postAck(store: Store, instanceId: string, body: unknown, n
   const changed = before === undefined || before.ports !== ack.ports || before.health !== ack.health;
   if (changed) await store.appendHistory([{ at: now, group: record.group, instanceId, type: 'agent', summary: `agent reports ports ${ack.ports}, health ${ack.health}${before === undefined ? '' : ` (was ports ${before.ports}, health ${before.health})`}`, data: { version: ack.version } }]);
   const executions = (await store.loadGroup(record.group)).executions;
-  return { recorded: true, confirmsGoal: confirms(ack, agentGoal(instanceId, record.state, record.since, executions)), changed };
+  const group = config.groups.find((g) => g.name === record.group);
+  return { recorded: true, confirmsGoal: confirms(ack, agentGoal(instanceId, record.state, record.since, executions, await lifecycleTiming(store, group, record.state, now))), changed };
+}
+
+/** A draining instance's group handshake settings, for the order of its lifecycle drain (others need none). */
+async function lifecycleTiming(store: Store, group: GroupConfig | undefined, state: string, now: number): Promise<{ now: number; handshake: Handshake } | undefined> {
+  if (state !== 'draining' || group === undefined) return undefined;
+  const settings = resolve({ group, now, subfleets: [], storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }).settings;
+  return { now, handshake: settings.handshake };
 }
 
 export async function pendingView(store: Store, instanceId: string, now: number): Promise<unknown> {

@@ -264,7 +264,7 @@ at rest. Nothing is written to disk.
 };
 
 interface StatusJson {
-  instances: { group: string; instance: string; state: string; since: string; reason: string }[];
+  instances: { group: string; instance: string; state: string; since: string; reason: string; agent?: { ports: string; health: string; at: string } | null }[];
   leases: { group: string; owner: string | null; expiresAt: string | null }[];
   groups?: {
     group: string;
@@ -279,7 +279,8 @@ const status: Command = {
   summary: 'the fleet now: each instance’s lifecycle state, since when and why',
   help: `Usage: fleetwarden status [--group NAME] [--json] [--url URL] [--config FILE] [--state-dir DIR]
 
-Prints each managed instance's state, from a running controller's API (--url) or from the store.
+Prints each managed instance's state (and, where agents report, what its agent applied: ports, health answer),
+from a running controller's API (--url) or from the store.
 
 ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
@@ -294,7 +295,10 @@ ${TARGET_HELP}`,
       io.out(JSON.stringify(view));
       return EXIT.ok;
     }
-    io.out(table(['group', 'instance', 'state', 'since', 'reason'], view.instances.map((r) => [r.group, r.instance, r.state, r.since, r.reason])));
+    // The agent column (what each instance's agent last reported applying) only where some agent reports.
+    const agents = view.instances.some((r) => r.agent != null);
+    const agentCell = (a: { ports: string; health: string } | null | undefined): string => (a == null ? '-' : `ports ${a.ports}, health ${a.health}`);
+    io.out(table(['group', 'instance', 'state', 'since', ...(agents ? ['agent'] : []), 'reason'], view.instances.map((r) => [r.group, r.instance, r.state, r.since, ...(agents ? [agentCell(r.agent)] : []), r.reason])));
     const counts = new Map<string, number>();
     for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);

@@ -243,7 +243,8 @@ function buildTasks(problems: Problems, base: string, files: readonly TaskFile[]
 /**
  * The handshake's timing rule (docs/agent.md#timing): an agent whose long poll is cut falls back to polling every
  * `agent.pollPeriod`; a confirmation must be allowed at least three of those (two missed polls) before it counts as
- * missing — otherwise one slow poll would fail an instance that did nothing wrong.
+ * missing — otherwise one slow poll would fail an instance that did nothing wrong. And a lifecycle drain must last
+ * at least `agent.lbDetection`: its ports are blocked only after it.
  */
 function checkHandshakeTiming(problems: Problems, base: string, values: Readonly<Record<string, KeyValue>>): void {
   const value = (key: string): KeyValue => values[key] ?? defaultOf(key) ?? null;
@@ -252,6 +253,12 @@ function checkHandshakeTiming(problems: Problems, base: string, values: Readonly
   const poll = value('agent.pollPeriod');
   if (typeof timeout === 'number' && typeof poll === 'number' && timeout < 3 * poll) {
     problems.add(`${base}.agent.confirmTimeout`, `${formatDuration(timeout)} is less than 3 × agent.pollPeriod (${formatDuration(poll)}): an agent that misses one poll would fail its instance; raise agent.confirmTimeout to at least ${formatDuration(3 * poll)}, or lower the agents' --api-polling-period and agent.pollPeriod`);
+  }
+  // A lifecycle drain blocks the ports only `agent.lbDetection` after it began: the stop must not come sooner.
+  const detection = value('agent.lbDetection');
+  const drain = value('lifecycle.drainMinimum');
+  if (typeof detection === 'number' && typeof drain === 'number' && drain < detection) {
+    problems.add(`${base}.lifecycle.drainMinimum`, `${formatDuration(drain)} is less than agent.lbDetection (${formatDuration(detection)}): a draining instance would be stopped before the load balancer stopped routing to it; make lifecycle.drainMinimum at least agent.lbDetection plus your longest request`);
   }
 }
 

@@ -616,7 +616,7 @@ export function heldInstances(execs: readonly WindowExecution[]): { held: Set<st
  * being put back), else its lifecycle state's (draining: ports blocked, health failing). The version changes
  * whenever the goal is set anew, so an acknowledgement names the goal it answers.
  */
-export function agentGoal(instanceId: string, state: string, since: number, execs: readonly WindowExecution[]): AgentGoal {
+export function agentGoal(instanceId: string, state: string, since: number, execs: readonly WindowExecution[], lifecycle?: { readonly now: number; readonly handshake: Handshake }): AgentGoal {
   let held: Invocation | undefined;
   for (const e of execs) {
     for (const t of e.tasks) {
@@ -633,5 +633,8 @@ export function agentGoal(instanceId: string, state: string, since: number, exec
     return held.outOfService ? { ports: 'blocked', health: 'fail', version: `m-${held.startedAt}-blocked-fail` } : { ports: 'open', health: 'pass', version: `m-${held.phaseSince}-open-pass` };
   }
   const draining = state === 'draining';
+  // A lifecycle drain (scale-in) where the agents confirm: the health answer fails first, and the ports are blocked
+  // only once the load balancer has had `agent.lbDetection` to stop routing — the order a take-out follows.
+  if (draining && lifecycle?.handshake.confirm === true && lifecycle.now < since + lifecycle.handshake.lbDetectionMs) return { ports: 'open', health: 'fail', version: `l-${state}-${since}-health` };
   return { ports: draining ? 'blocked' : 'open', health: draining ? 'fail' : 'pass', version: `l-${state}-${since}` };
 }

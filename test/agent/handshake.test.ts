@@ -99,6 +99,8 @@ describe('agent: the drain handshake against a real API', () => {
     const v = await view();
     assert.deepEqual(v.goal, { ports: 'open', health: 'pass', version: `l-running-${T0}` });
     assert.deepEqual(v.agent && { ports: v.agent.ports, health: v.agent.health, version: v.agent.version, confirmsGoal: v.agent.confirmsGoal }, { ports: 'open', health: 'pass', version: `l-running-${T0}`, confirmsGoal: true });
+    const status = (await (await fetch(`http://127.0.0.1:${port}/v1/status`, { headers: { authorization: 'Bearer admin' } })).json()) as { instances: { instance: string; agent: { ports: string; health: string } | null }[] };
+    assert.deepEqual(status.instances.map((i) => [i.instance, i.agent?.ports, i.agent?.health]), [['i-a', 'open', 'pass']], 'status shows what the agent reported');
   });
 
   it('taken out step by step: health fails first (503, file removed) with the ports still open, then the block and the take-out hook; each step reported', async () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { type Controller, openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { ControllerMetrics } from '../../src/app/metrics.js';
+import { ProviderError } from '../../src/domain/errors.js';
 import { createApiServer, listen } from '../../src/api/server.js';
 import { hashToken } from '../../src/api/services.js';
 import { loadConfigFile } from '../../src/config/load.js';
@@ -99,7 +100,8 @@ describe('/metrics (prom-client)', () => {
     const m = new ControllerMetrics();
     const port = m.instrument(
       {
-        throttled: () => Promise.reject(Object.assign(new Error('slow down'), { name: 'ThrottlingException' })),
+        // As the EC2 adapter maps a throttle (providers/aws/errors.ts): decided by kind, not by name.
+        throttled: () => Promise.reject(new ProviderError('retryable', 'ec2', 'RequestLimitExceeded', 'slow down')),
         broken: () => Promise.reject(new Error('boom')),
       },
       'ec2',

@@ -94,6 +94,21 @@ describe('configuration file', () => {
     ]);
   });
 
+  it('the drain handshake timing rule: agent.confirmTimeout at least 3 × agent.pollPeriod, refused naming the field; agent settings reach the group', () => {
+    assert.deepEqual(problems({ groups: [{ name: 'web', agent: { confirm: true, confirmTimeout: '20s', pollPeriod: '10s' } }] }), [
+      "groups[0].agent.confirmTimeout: 20s is less than 3 × agent.pollPeriod (10s): an agent that misses one poll would fail its instance; raise agent.confirmTimeout to at least 30s, or lower the agents' --api-polling-period and agent.pollPeriod",
+    ]);
+    // The default 1m against the default 10 s poll is fine; and without confirmation the rule does not apply.
+    assert.deepEqual(problems({ groups: [{ name: 'web', agent: { confirm: true } }] }), []);
+    assert.deepEqual(problems({ groups: [{ name: 'web', agent: { confirm: false, confirmTimeout: '5s' } }] }), []);
+    assert.deepEqual(problems({ groups: [{ name: 'web', lifecycle: { drainMinimum: '5s' }, agent: { confirm: true, lbDetection: '10s' } }] }), [
+      'groups[0].lifecycle.drainMinimum: 5s is less than agent.lbDetection (10s): a draining instance would be stopped before the load balancer stopped routing to it; make lifecycle.drainMinimum at least agent.lbDetection plus your longest request',
+    ]);
+    assert.deepEqual(problems({ groups: [{ name: 'web', agent: { confirm: true, lbDetection: 'soon' } }] }), ['groups[0].agent.lbDetection: expected a duration such as 30s, 15m, 1h or 2h30m, got "soon"']);
+    const config = parseConfigText('groups:\n  - name: web\n    agent: { confirm: true, confirmTimeout: 45s, lbDetection: 2s }\n');
+    assert.deepEqual(resolve({ group: config.groups[0]!, now: 0, subfleets: [] }).settings.handshake, { confirm: true, confirmTimeoutMs: 45_000, lbDetectionMs: 2000, pollPeriodMs: 10_000 });
+  });
+
   it('rejects unknown fields (typos) with their path', () => {
     assert.deepEqual(problems({ groups: [{ name: 'web', fleets: { mian: {} } }] }), ['groups[0].fleets: Unrecognized key: "mian"']);
   });

@@ -177,4 +177,14 @@ describe('drain handshake', () => {
     assert.equal(exec.tasks[0]!.invocations.length, 0);
     assert.match(exec.tasks[0]!.detail, /not confirmed serving by their agents: i-03/);
   });
+
+  it('a lifecycle drain (scale-in) where agents confirm: health fails first, the ports are blocked agent.lbDetection later', () => {
+    const since = T0;
+    const at = (ms: number) => agentGoal('i-01', 'draining', since, [], { now: since + ms, handshake: CONFIRM });
+    assert.deepEqual([at(0).ports, at(0).health], ['open', 'fail']);
+    assert.deepEqual([at(3999).ports, at(4000).ports], ['open', 'blocked']);
+    assert.notEqual(at(0).version, at(4000).version, 'a new goal: the agent is told again');
+    assert.deepEqual(agentGoal('i-01', 'draining', since, [], { now: since, handshake: { ...CONFIRM, confirm: false } }).ports, 'blocked', 'without the handshake: blocked at once, as before');
+    assert.deepEqual(agentGoal('i-01', 'running', since, [], { now: since, handshake: CONFIRM }), { ports: 'open', health: 'pass', version: `l-running-${since}` });
+  });
 });
