@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AgentIamSettings } from '../config/config.js';
 import { formatInstant } from '../domain/time.js';
-import type { Store } from '../ports/index.js';
+import type { GroupStateStore, TokenStore } from '../ports/index.js';
 import { type CallerIdentity, callerIdentity, checkSignedLogin, LoginRefused, MAX_SKEW_MS, type SignedLogin } from '../providers/aws/sts-login.js';
 import { hashToken, parseBody } from './services.js';
 
@@ -58,7 +58,7 @@ export interface IamLoginDeps {
 
 export type LoginAnswer = { status: 'ok'; instance: string; token: string; expiresAt: string } | { status: 'not-managed'; instance: string };
 
-export async function iamLogin(store: Store, deps: IamLoginDeps, body: unknown, now: number): Promise<LoginAnswer> {
+export async function iamLogin(store: GroupStateStore & TokenStore, deps: IamLoginDeps, body: unknown, now: number): Promise<LoginAnswer> {
   const login: SignedLogin = parseBody(loginBody, body);
   const s = deps.settings;
   const checked = checkSignedLogin(login, { serverId: s.serverId, stsEndpoint: s.stsEndpoint, now });
@@ -85,7 +85,7 @@ export async function iamLogin(store: Store, deps: IamLoginDeps, body: unknown, 
 }
 
 /** Removes IAM-login tokens past their expiry (read back from their label). */
-async function pruneExpired(store: Store, now: number): Promise<void> {
+async function pruneExpired(store: TokenStore, now: number): Promise<void> {
   for (const t of await store.tokens()) {
     if (!t.label.startsWith(LABEL)) continue;
     const until = Date.parse(/ until (\S+)$/.exec(t.label)?.[1] ?? '');

@@ -14,7 +14,7 @@ import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
 import { formatInstant } from '../domain/time.js';
-import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type HistoryEntry, type Store } from '../ports/index.js';
+import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, type HistoryEntry, type HistoryStore, type LeaseStore, type SettingsStore, type TokenStore } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
@@ -62,7 +62,7 @@ function ttlMs(raw: string | number, field: string): number {
 
 // ---------------------------------------------------------------- status and history
 
-export async function statusView(store: Store, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<unknown> {
+export async function statusView(store: GroupStateStore & LeaseStore & SettingsStore & AgentQueue, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<unknown> {
   if (group !== undefined) findGroup(config, group, 'group');
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
   const chosen = config.groups.filter((g) => group === undefined || g.name === group);
@@ -99,7 +99,7 @@ export function historyJson(entries: readonly HistoryEntry[]): unknown {
   };
 }
 
-export async function historyView(store: Store, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<unknown> {
+export async function historyView(store: HistoryStore, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<unknown> {
   return historyJson(await store.history(q));
 }
 
@@ -123,7 +123,7 @@ function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly Lay
 }
 
 /** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
-export async function explainView(store: Store | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<unknown> {
+export async function explainView(store: SettingsStore | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
   if (key !== undefined && findKey(key) === undefined) throw unknownKey(key, 'key');
   const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
@@ -157,7 +157,7 @@ export async function explainView(store: Store | null, config: FleetConfig, grou
 
 export const overrideBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean(), z.null()]), ttl, reason });
 
-export async function setOverride(store: Store, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
+export async function setOverride(store: SettingsStore, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
   const group = findGroup(config, groupName, 'group');
   const b = parseBody(overrideBody, body);
   // With the clonesquad preset a CloneSquad name is accepted too, and stored under the key(s) it stands for.
@@ -169,11 +169,11 @@ export async function setOverride(store: Store, config: FleetConfig, groupName: 
   return { group: group.name, key: k, value: formatKeyValue(k, value), expiresAt: formatInstant(expiresAt), reason: b.reason, ...(more.length === 0 ? {} : { alsoSet: more.map(([x]) => x) }) };
 }
 
-export async function overridesView(store: Store, now: number): Promise<unknown> {
+export async function overridesView(store: SettingsStore, now: number): Promise<unknown> {
   return { overrides: (await store.overrides(now)).map((o) => ({ group: o.group, key: o.key, value: formatKeyValue(o.key, o.value), expiresAt: formatInstant(o.expiresAt), reason: o.reason })) };
 }
 
-export async function removeOverride(store: Store, config: FleetConfig, groupName: string, key: string): Promise<boolean> {
+export async function removeOverride(store: SettingsStore, config: FleetConfig, groupName: string, key: string): Promise<boolean> {
   findGroup(config, groupName, 'group');
   return store.removeOverride(groupName, key);
 }
@@ -185,7 +185,7 @@ export function checkControlKind(kind: string, field: string): ControlKind {
 
 export const controlBody = z.strictObject({ ttl, reason });
 
-export async function setControl(store: Store, instanceId: string, kindRaw: string, body: unknown, now: number): Promise<unknown> {
+export async function setControl(store: SettingsStore & HistoryStore, instanceId: string, kindRaw: string, body: unknown, now: number): Promise<unknown> {
   checkInstanceId(instanceId, 'instance');
   const kind = checkControlKind(kindRaw, 'kind');
   const b = parseBody(controlBody, body);
@@ -195,7 +195,7 @@ export async function setControl(store: Store, instanceId: string, kindRaw: stri
   return { instance: instanceId, kind, until: formatInstant(until), reason: b.reason };
 }
 
-export async function controlsView(store: Store, now: number): Promise<unknown> {
+export async function controlsView(store: SettingsStore, now: number): Promise<unknown> {
   return { controls: (await store.controls(now)).map((c) => ({ instance: c.instanceId, kind: c.kind, until: formatInstant(c.until), reason: c.reason })) };
 }
 
@@ -206,13 +206,13 @@ function pendingJson(c: AgentCommand): unknown {
 }
 
 /** Commands an agent should run now: unanswered, still within their time, and not replaced by a retry. */
-export async function pendingCommands(store: Store, instanceId: string, now: number): Promise<AgentCommand[]> {
+export async function pendingCommands(store: AgentQueue, instanceId: string, now: number): Promise<AgentCommand[]> {
   const all = await store.agentCommands({ instanceId });
   const replaced = replacedIds(all);
   return all.filter((c) => c.result === undefined && agentDeadline(c) >= now && !replaced.has(c.id));
 }
 
-export async function instanceView(store: Store, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<unknown> {
+export async function instanceView(store: GroupStateStore & SettingsStore & AgentQueue, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<unknown> {
   checkInstanceId(instanceId, 'instance');
   const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
   if (record === undefined) return null;
@@ -270,7 +270,7 @@ export const ackBody = z.strictObject({
  * An agent's report of what it has applied (with every poll, and right after each change). The last one is kept;
  * a change of ports or health is written to the history. Answers whether it meets the instance's current goal.
  */
-export async function postAck(store: Store, config: FleetConfig, instanceId: string, body: unknown, now: number): Promise<{ recorded: boolean; confirmsGoal: boolean; changed: boolean }> {
+export async function postAck(store: GroupStateStore & AgentQueue & HistoryStore & SettingsStore, config: FleetConfig, instanceId: string, body: unknown, now: number): Promise<{ recorded: boolean; confirmsGoal: boolean; changed: boolean }> {
   checkInstanceId(instanceId, 'instance');
   const b = parseBody(ackBody, body);
   const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
@@ -286,13 +286,13 @@ export async function postAck(store: Store, config: FleetConfig, instanceId: str
 }
 
 /** A draining instance's group handshake settings, for the order of its lifecycle drain (others need none). */
-async function lifecycleTiming(store: Store, group: GroupConfig | undefined, state: string, now: number): Promise<{ now: number; handshake: Handshake } | undefined> {
+async function lifecycleTiming(store: SettingsStore, group: GroupConfig | undefined, state: string, now: number): Promise<{ now: number; handshake: Handshake } | undefined> {
   if (state !== 'draining' || group === undefined) return undefined;
   const settings = resolve({ group, now, subfleets: [], storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) }).settings;
   return { now, handshake: settings.handshake };
 }
 
-export async function pendingView(store: Store, instanceId: string, now: number): Promise<unknown> {
+export async function pendingView(store: AgentQueue, instanceId: string, now: number): Promise<unknown> {
   checkInstanceId(instanceId, 'instance');
   return { commands: (await pendingCommands(store, instanceId, now)).map(pendingJson) };
 }
@@ -305,7 +305,7 @@ export const resultBody = z.strictObject({
 });
 
 /** An agent's result: once per command; the outcome must fit the command (an event cannot be "present"). */
-export async function postResult(store: Store, instanceId: string, commandId: string, body: unknown, now: number): Promise<{ recorded: boolean }> {
+export async function postResult(store: AgentQueue, instanceId: string, commandId: string, body: unknown, now: number): Promise<{ recorded: boolean }> {
   checkInstanceId(instanceId, 'instance');
   if (!/^[A-Za-z0-9-]{1,100}$/.test(commandId)) throw new ValidationError('command', 'expected a command id (letters, digits and -)');
   const b = parseBody(resultBody, body);
@@ -323,7 +323,7 @@ export async function postResult(store: Store, instanceId: string, commandId: st
  * One run answers its delivery: the retries that replaced the command (and theirs, in turn) get the same result,
  * so neither the agent nor the controller waits for a second run.
  */
-async function answerReplacements(store: Store, instanceId: string, commandId: string, result: AgentCommandResult): Promise<void> {
+async function answerReplacements(store: AgentQueue, instanceId: string, commandId: string, result: AgentCommandResult): Promise<void> {
   const answered = new Set([commandId]);
   const open = (await store.agentCommands({ instanceId })).filter((c) => c.result === undefined);
   for (let changed = true; changed; ) {
@@ -354,7 +354,7 @@ export function checkWorkloadAction(action: string, field: string): WorkloadActi
 }
 
 /** The workload's state and what set it, its progress and its kill switch, for status and the plan. */
-async function workloadState(store: Store, group: GroupConfig, now: number) {
+async function workloadState(store: GroupStateStore & SettingsStore, group: GroupConfig, now: number) {
   const resolved = resolve({ group, now, subfleets: [], storeValues: await store.storeValues(group.name), overrides: await store.overrides(now) });
   const state = await store.loadGroup(group.name);
   const entry = (key: string): LayerEntry | undefined => resolved.layers.get(key)?.at(-1);
@@ -378,7 +378,7 @@ async function workloadState(store: Store, group: GroupConfig, now: number) {
  * The ordered plan of `fleetwarden workload start|stop` (GET …/workload/{action}): tier by tier, which instances it
  * acts on, which are bypassed and why. Reads only: a dry run changes nothing.
  */
-export async function workloadPlanView(store: Store, config: FleetConfig, groupName: string, actionRaw: string, now: number): Promise<unknown> {
+export async function workloadPlanView(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, now: number): Promise<unknown> {
   const g = workloadOf(config, groupName, 'group');
   const action = checkWorkloadAction(actionRaw, 'action');
   const { resolved, state, json } = await workloadState(store, g, now);
@@ -399,7 +399,7 @@ export const workloadBody = z.strictObject({ ttl, reason });
  * stop until it ends), recorded in the history. The plan, computed before acting, comes back with it. Refused while
  * the kill switch is on (nothing would happen).
  */
-export async function workloadAct(store: Store, config: FleetConfig, groupName: string, actionRaw: string, body: unknown, now: number): Promise<unknown> {
+export async function workloadAct(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, body: unknown, now: number): Promise<unknown> {
   const g = workloadOf(config, groupName, 'group');
   const action = checkWorkloadAction(actionRaw, 'action');
   const b = parseBody(workloadBody, body);
@@ -416,7 +416,7 @@ export function hashToken(token: string): string {
 }
 
 /** A new random token (256 bits), returned once; only its hash is stored. */
-export async function issueToken(store: Store, role: ApiToken['role'], instanceId: string | null, label: string, now: number): Promise<{ token: string; id: string }> {
+export async function issueToken(store: TokenStore, role: ApiToken['role'], instanceId: string | null, label: string, now: number): Promise<{ token: string; id: string }> {
   if (role === 'agent') checkInstanceId(instanceId ?? '', 'instance');
   const token = `fw${role === 'admin' ? 'a' : 'i'}_${randomBytes(32).toString('base64url')}`;
   const hash = hashToken(token);
@@ -424,12 +424,12 @@ export async function issueToken(store: Store, role: ApiToken['role'], instanceI
   return { token, id: hash.slice(0, 12) };
 }
 
-export async function tokensView(store: Store): Promise<unknown> {
+export async function tokensView(store: TokenStore): Promise<unknown> {
   return { tokens: (await store.tokens()).map((t) => ({ id: t.hash.slice(0, 12), role: t.role, instance: t.instanceId, createdAt: formatInstant(t.createdAt), label: t.label })) };
 }
 
 /** Revokes by id (the first 12 hex digits of the hash shown by `tokens`) or by instance. */
-export async function revokeTokens(store: Store, match: { id?: string; instanceId?: string }): Promise<number> {
+export async function revokeTokens(store: TokenStore, match: { id?: string; instanceId?: string }): Promise<number> {
   if (match.id !== undefined) {
     if (!/^[0-9a-f]{12}$/.test(match.id)) throw new ValidationError('id', 'expected the 12-hex-digit id shown by the token list');
     const found = (await store.tokens()).filter((t) => t.hash.startsWith(match.id ?? ''));
@@ -505,7 +505,7 @@ function executionSummary(e: WindowExecution): Record<string, unknown> {
   };
 }
 
-export async function executionsView(store: Store, q: { group?: string | undefined; limit: number; before?: string | undefined }): Promise<unknown> {
+export async function executionsView(store: ExecutionStore, q: { group?: string | undefined; limit: number; before?: string | undefined }): Promise<unknown> {
   const list = await store.executions(q);
   return { executions: list.map(executionSummary), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
 }
@@ -516,7 +516,7 @@ function checkExecutionId(id: string): string {
 }
 
 /** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
-export async function executionView(store: Store, id: string): Promise<unknown> {
+export async function executionView(store: ExecutionStore, id: string): Promise<unknown> {
   checkExecutionId(id);
   const e = await store.execution(id);
   if (e === null) return null;
@@ -560,7 +560,7 @@ export const cancelBody = z.strictObject({ reason });
  * cancelled, nothing new started, drained targets put back, status CANCELLED. Asking again is harmless (200, the
  * first request stands); an execution that has ended cannot be cancelled (409); an unknown one is null (404).
  */
-export async function cancelExecution(store: Store, id: string, body: unknown, by: string, now: number): Promise<{ status: 200 | 202; json: unknown } | null> {
+export async function cancelExecution(store: ExecutionStore & HistoryStore, id: string, body: unknown, by: string, now: number): Promise<{ status: 200 | 202; json: unknown } | null> {
   checkExecutionId(id);
   const b = parseBody(cancelBody, body);
   const e = await store.execution(id);

@@ -16,7 +16,7 @@ import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { formatDuration } from '../domain/durations.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
-import type { Store } from '../ports/index.js';
+import type { TokenStore } from '../ports/index.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
@@ -27,7 +27,7 @@ const MIN_TICK_GAP_MS = 200;
  * The admin token: FLEETWARDEN_ADMIN_TOKEN when set (its hash is returned), else one stored in the store; on the first
  * run one is generated and written to <state-dir>/admin-token with mode 0600 — never printed or logged.
  */
-async function ensureAdminToken(store: Store, stateDir: string, now: number, log: ControllerLog): Promise<string | null> {
+async function ensureAdminToken(store: TokenStore, stateDir: string, now: number, log: ControllerLog): Promise<string | null> {
   const fromEnv = process.env['FLEETWARDEN_ADMIN_TOKEN'];
   if (fromEnv !== undefined && fromEnv !== '') return hashToken(fromEnv);
   if ((await store.tokens()).some((t) => t.role === 'admin')) return null;

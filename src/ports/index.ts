@@ -230,8 +230,14 @@ export interface GroupState {
   readonly problems: ReportedProblem[];
 }
 
-/** Persistent state. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
-export interface Store {
+/*
+ * Persistent state, split by role: each consumer asks only for the roles it uses, so a partial implementation (a
+ * test double, a store backed by another service for one role) can serve it. One class may implement all of them:
+ * `Store` is their intersection.
+ */
+
+/** Group leases: who may write a group's state (the fencing token of every write). */
+export interface LeaseStore {
   /**
    * Acquires or renews the lease of `group` for `owner` until now + ttl; null when another owner holds it. Taking it
    * over from another owner (or after a release) increases the generation; a renewal keeps it.
@@ -240,6 +246,10 @@ export interface Store {
   /** Ends `owner`'s lease at once (the generation is kept, so a later holder's is still higher). */
   releaseLease(group: string, owner: string): Promise<void>;
   leaseHolder(group: string, now: number): Promise<Lease | null>;
+}
+
+/** A group's reconciled state: what a tick loads and saves, and the read-only views of it. */
+export interface GroupStateStore {
   loadGroup(group: string): Promise<GroupState>;
   /** The problems a group's last saved tick reported (a cheap read, for status views and metrics). */
   problems(group: string): Promise<ReportedProblem[]>;
@@ -247,10 +257,18 @@ export interface Store {
   saveTick(write: TickWrite): Promise<void>;
   /** Every record, for status views. */
   allRecords(): Promise<InstanceRecord[]>;
+}
+
+/** The append-only history. */
+export interface HistoryStore {
   history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]>;
   /** With `lease`, refused (LeaseLostError) unless the lease is still the group's (entries of one group only). */
   appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void>;
   pruneHistory(olderThan: number): Promise<number>;
+}
+
+/** Operator settings: overrides of group keys, stored key values, and per-instance controls. */
+export interface SettingsStore {
   overrides(now: number): Promise<Override[]>;
   setOverride(o: Override, at: number): Promise<void>;
   removeOverride(group: string, key: string): Promise<boolean>;
@@ -259,12 +277,20 @@ export interface Store {
   controls(now: number): Promise<Control[]>;
   setControl(c: Control, at: number): Promise<void>;
   removeControl(instanceId: string, kind: Control['kind']): Promise<boolean>;
+}
+
+/** The API's tokens: the admin's and each agent's. */
+export interface TokenStore {
   /** API credentials, by the SHA-256 of the token (the token itself is never stored). */
   putToken(t: ApiToken): Promise<void>;
   tokenByHash(hash: string): Promise<ApiToken | null>;
   tokens(): Promise<ApiToken[]>;
   /** Removes the tokens matching every given field; how many were removed. */
   revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number>;
+}
+
+/** The agents' side: commands queued for them to pull, and their acknowledgements of what they applied. */
+export interface AgentQueue {
   /** Commands waiting for agents to pull them (event delivery `agent`); an existing (id, instance) pair is kept. */
   queueAgentCommands(commands: readonly AgentCommand[]): Promise<void>;
   /** Commands of one instance, or with these ids, oldest first. */
@@ -274,6 +300,14 @@ export interface Store {
   /** Marks a command to be stopped by its agent; false when there is no such command or it already has a result. */
   cancelAgentCommand(id: string, instanceId: string, at: number): Promise<boolean>;
   pruneAgentCommands(sentBefore: number): Promise<number>;
+  /** An agent's report of what it has applied (the drain handshake): the last one of each instance is kept. */
+  recordAgentAck(ack: AgentAck): Promise<void>;
+  /** The last report of each instance of a group, by instance. */
+  agentAcks(group: string): Promise<Map<string, AgentAck>>;
+}
+
+/** Window executions, and operators' requests to cancel them. */
+export interface ExecutionStore {
   /** Window executions, newest first (by start of their period, then id); `before` pages on with an id. */
   executions(query: { readonly group?: string | undefined; readonly limit: number; readonly before?: string | undefined }): Promise<WindowExecution[]>;
   execution(id: string): Promise<WindowExecution | null>;
@@ -283,10 +317,10 @@ export interface Store {
   cancelRequests(group: string): Promise<CancelRequest[]>;
   /** Forgets a request once its execution carries it (or has ended). */
   removeCancelRequest(execution: string): Promise<void>;
-  /** An agent's report of what it has applied (the drain handshake): the last one of each instance is kept. */
-  recordAgentAck(ack: AgentAck): Promise<void>;
-  /** The last report of each instance of a group, by instance. */
-  agentAcks(group: string): Promise<Map<string, AgentAck>>;
+}
+
+/** Persistent state: every role, in one place. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
+export interface Store extends LeaseStore, GroupStateStore, HistoryStore, SettingsStore, TokenStore, AgentQueue, ExecutionStore {
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { LeaseLostError } from '../domain/errors.js';
-import type { Clock, Lease, Store } from '../ports/index.js';
+import type { Clock, Lease, LeaseStore } from '../ports/index.js';
 
 /**
  * The lease as a fence (docs/development.md, rule 9). `check()` runs before every mutating call of a group's tick: it
@@ -12,7 +12,7 @@ export class GroupFence {
   private lease: Lease;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: LeaseStore,
     private readonly clock: Clock,
     private readonly ttlMs: number,
     lease: Lease,

@@ -10,14 +10,14 @@ import { covers, type Resolved } from '../config/resolve.js';
 import { advanceExecution, type MaintenanceAction, newExecution, type TargetView } from '../maintenance/execution.js';
 import type { CancelRequest, TaskRunResult, WindowExecution } from '../maintenance/model.js';
 import type { EventResult, InstanceRecord, ObservedInstance } from '../domain/model.js';
-import type { CommandHandle, CommandRunner, HistoryEntry, LoadBalancer, ObjectStore, Store } from '../ports/index.js';
+import type { AgentQueue, CommandHandle, CommandRunner, ExecutionStore, HistoryEntry, LoadBalancer, ObjectStore } from '../ports/index.js';
 import { LeaseLostError } from '../domain/errors.js';
 import type { AgentAck } from '../domain/agent-ack.js';
 
 export interface MaintenanceDeps {
   /** Retries a provider call with back-off (throttling); what still fails is recorded and repaired later. */
   readonly retry: <T>(what: string, history: HistoryEntry[], fn: () => Promise<T>) => Promise<T>;
-  readonly store: Store;
+  readonly store: ExecutionStore & AgentQueue;
   readonly lb: LoadBalancer;
   readonly runner: CommandRunner;
   readonly objects: ObjectStore | null;

@@ -9,7 +9,7 @@ import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
 import type { Command, Plan } from '../planner/types.js';
-import type { Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, GroupState, HistoryEntry, Lease, LoadBalancer, ObjectStore, Store, WindowSource } from '../ports/index.js';
+import type { AgentQueue, Clock, CommandHandle, CommandResults, CommandRunner, ExecutionStore, FleetProvider, GroupState, GroupStateStore, HistoryEntry, HistoryStore, Lease, LeaseStore, LoadBalancer, ObjectStore, SettingsStore, WindowSource } from '../ports/index.js';
 import { heldInstances } from '../maintenance/execution.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
@@ -25,13 +25,16 @@ export type ControllerEvent =
   | { readonly type: 'problem'; readonly at: number; readonly group: string; readonly state: 'found' | 'cleared'; readonly problem: Problem }
   | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string };
 
+/** The store roles a reconciler uses: everything but the API's tokens. */
+export type ReconcilerStore = LeaseStore & GroupStateStore & HistoryStore & SettingsStore & AgentQueue & ExecutionStore;
+
 export interface ReconcilerDeps {
   readonly config: FleetConfig;
   readonly provider: FleetProvider;
   readonly lb: LoadBalancer;
   readonly runner: CommandRunner;
   readonly windowSource: WindowSource | null;
-  readonly store: Store;
+  readonly store: ReconcilerStore;
   readonly clock: Clock;
   readonly owner: string;
   readonly sleep: (ms: number) => Promise<void>;

@@ -1,9 +1,13 @@
-/** The Store port's contract: every implementation (SQLite now, DynamoDB later) must pass this suite. */
+/**
+ * The Store port's contract: every implementation (SQLite, DynamoDB) must pass this suite. It is grouped by role
+ * (src/ports/index.ts): each group takes only the roles its cases use, so an implementation of some roles runs
+ * just those groups; `storeContract` runs them all.
+ */
 import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceRecord } from '../../src/domain/model.js';
-import type { Store, TickWrite } from '../../src/ports/index.js';
+import type { AgentQueue, ExecutionStore, GroupStateStore, HistoryStore, LeaseStore, SettingsStore, Store, TickWrite, TokenStore } from '../../src/ports/index.js';
 import type { WindowExecution } from '../../src/maintenance/model.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
@@ -16,8 +20,29 @@ function tick(over: Partial<Omit<TickWrite, 'lease'>> = {}): Omit<TickWrite, 'le
   return { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], ...over };
 }
 
-export function storeContract(name: string, make: () => Store | Promise<Store>): void {
+/** What a group of cases needs: an implementation of its roles, closed at the end of each case. */
+export type Make<R> = () => (R & Closable) | Promise<R & Closable>;
+type Closable = Pick<Store, 'close'>;
+/** Writing a tick takes the group's lease: whatever saves ticks implements both. */
+type TickStore = GroupStateStore & LeaseStore;
+
+/** Every role, on one implementation of the whole Store. */
+export function storeContract(name: string, make: Make<Store>): void {
   describe(`Store contract: ${name}`, () => {
+    leaseContract(make);
+    groupStateContract(make);
+    tickContract(make);
+    historyContract(make);
+    settingsContract(make);
+    tokenContract(make);
+    agentQueueContract(make);
+    executionContract(make);
+  });
+}
+
+/** LeaseStore: one owner per group at a time, with a generation that fences stale writers. */
+export function leaseContract(make: Make<LeaseStore>): void {
+  describe('leases', () => {
     it('leases: one owner at a time, renewable by its owner, taken over once expired, released on request', async () => {
       const s = await make();
       assert.deepEqual((await s.acquireLease('web', 'a', T0, 30_000)), { group: 'web', owner: 'a', generation: 1, expiresAt: T0 + 30_000 });
@@ -34,33 +59,12 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.equal((await s.acquireLease('web', 'a', T0 + 53_000, 30_000))?.generation, 4, 'even the same owner, once it released the lease');
       await s.close();
     });
+  });
+}
 
-    it('the lease fences writes: a tick or history under a lost lease is refused whole, under the current one accepted', async () => {
-      const s = await make();
-      const a = await s.acquireLease('web', 'a', T0, 30_000);
-      assert.ok(a);
-      await s.saveTick({ ...tick({ records: [rec('i-1', 'running')] }), lease: a });
-      const b = await s.acquireLease('web', 'b', T0 + 30_000, 30_000); // a's lease lapsed: b takes over
-      assert.ok(b);
-      await assert.rejects(s.saveTick({ ...tick({ records: [rec('i-1', 'stopping')], history: [{ at: T0, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'stale' }] }), lease: a }), (err: Error) => err.name === 'LeaseLostError' && /generation 1.*b's, generation 2/.test(err.message));
-      await assert.rejects(s.appendHistory([{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'stale too' }], a), { name: 'LeaseLostError' });
-      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'nothing of the stale write is visible');
-      assert.deepEqual((await s.history({ group: 'web', limit: 10 })).map((h) => h.summary), []);
-      const renewedByA = await s.acquireLease('web', 'a', T0 + 70_000, 30_000); // b lapsed too: a is back, generation 3
-      assert.equal(renewedByA?.generation, 3);
-      await assert.rejects(s.saveTick({ ...tick(), lease: a }), { name: 'LeaseLostError' }, 'the same owner with its old generation is refused too');
-      await s.saveTick({ ...tick({ records: [rec('i-1', 'draining')], problems: [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }] }), lease: renewedByA });
-      const g = await s.loadGroup('web');
-      assert.equal(g.records.get('i-1')?.state, 'draining');
-      assert.deepEqual(g.problems, [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }], 'problems round-trip');
-      assert.deepEqual(await s.problems('web'), g.problems, 'and read on their own');
-      await s.saveTick({ ...tick(), lease: renewedByA });
-      assert.equal((await s.loadGroup('web')).problems.length, 1, 'a write without problems keeps them');
-      await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA });
-      assert.deepEqual((await s.loadGroup('web')).problems, [], 'an empty list clears them');
-      await s.close();
-    });
-
+/** GroupStateStore: what a tick saves is what the next one loads (ticks are written under a lease: with LeaseStore). */
+export function groupStateContract(make: Make<TickStore>): void {
+  describe('group state', () => {
     it('a tick write round-trips records, workload, handles, failures and active windows', async () => {
       const s = await make();
       const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: ['i-1'], event: 'instance-ready-for-operation' as const, sentAt: T0 };
@@ -97,7 +101,53 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual([...(await s.loadGroup('web')).records.keys()].sort(), ['i-1', 'i-3'], 'records not named are left as they are');
       await s.close();
     });
+  });
+}
 
+/** A tick across roles: its state and history are written whole, and only under the group's current lease. */
+export function tickContract(make: Make<TickStore & HistoryStore>): void {
+  describe('ticks (group state and history under a lease)', () => {
+    it('the lease fences writes: a tick or history under a lost lease is refused whole, under the current one accepted', async () => {
+      const s = await make();
+      const a = await s.acquireLease('web', 'a', T0, 30_000);
+      assert.ok(a);
+      await s.saveTick({ ...tick({ records: [rec('i-1', 'running')] }), lease: a });
+      const b = await s.acquireLease('web', 'b', T0 + 30_000, 30_000); // a's lease lapsed: b takes over
+      assert.ok(b);
+      await assert.rejects(s.saveTick({ ...tick({ records: [rec('i-1', 'stopping')], history: [{ at: T0, group: 'web', instanceId: 'i-1', type: 'transition', summary: 'stale' }] }), lease: a }), (err: Error) => err.name === 'LeaseLostError' && /generation 1.*b's, generation 2/.test(err.message));
+      await assert.rejects(s.appendHistory([{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'stale too' }], a), { name: 'LeaseLostError' });
+      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'nothing of the stale write is visible');
+      assert.deepEqual((await s.history({ group: 'web', limit: 10 })).map((h) => h.summary), []);
+      const renewedByA = await s.acquireLease('web', 'a', T0 + 70_000, 30_000); // b lapsed too: a is back, generation 3
+      assert.equal(renewedByA?.generation, 3);
+      await assert.rejects(s.saveTick({ ...tick(), lease: a }), { name: 'LeaseLostError' }, 'the same owner with its old generation is refused too');
+      await s.saveTick({ ...tick({ records: [rec('i-1', 'draining')], problems: [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }] }), lease: renewedByA });
+      const g = await s.loadGroup('web');
+      assert.equal(g.records.get('i-1')?.state, 'draining');
+      assert.deepEqual(g.problems, [{ source: 'instance', subject: 'i-9', field: 'fleetwarden:subfleet-name', value: 'a.b', reason: 'bad', since: T0 }], 'problems round-trip');
+      assert.deepEqual(await s.problems('web'), g.problems, 'and read on their own');
+      await s.saveTick({ ...tick(), lease: renewedByA });
+      assert.equal((await s.loadGroup('web')).problems.length, 1, 'a write without problems keeps them');
+      await s.saveTick({ ...tick({ problems: [] }), lease: renewedByA });
+      assert.deepEqual((await s.loadGroup('web')).problems, [], 'an empty list clears them');
+      await s.close();
+    });
+
+    it('a tick write is all or nothing', async () => {
+      const s = await make();
+      await fixtureSave(s, tick({ records: [rec('i-1', 'running')] }));
+      const poisoned = { ...rec('i-2', 'running'), bad: 10n } as unknown as InstanceRecord; // BigInt cannot be serialised
+      await assert.rejects(fixtureSave(s, tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
+      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
+      assert.deepEqual((await s.history({ limit: 5 })), []);
+      await s.close();
+    });
+  });
+}
+
+/** HistoryStore (entries come from ticks too: with the roles that write one). */
+export function historyContract(make: Make<HistoryStore & TickStore>): void {
+  describe('history', () => {
     it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', async () => {
       const s = await make();
       await fixtureSave(s, tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
@@ -112,7 +162,12 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual((await s.history({ limit: 10 })).map((e) => e.summary), ['entry 4', 'entry 3']);
       await s.close();
     });
+  });
+}
 
+/** SettingsStore: overrides, controls and store values (an override is recorded in the history: with HistoryStore). */
+export function settingsContract(make: Make<SettingsStore & HistoryStore>): void {
+  describe('settings', () => {
     it('overrides and controls apply until they expire; store values persist; all can be removed', async () => {
       const s = await make();
       await s.setOverride({ group: 'web', key: 'fleets.main.desired', value: { kind: 'percent', value: 50 }, expiresAt: T0 + 1000, reason: 'load test' }, T0);
@@ -129,17 +184,12 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.ok((await s.history({ limit: 5 })).some((h) => h.type === 'override' && /load test/.test(h.summary)), 'overrides are recorded in history');
       await s.close();
     });
+  });
+}
 
-    it('a tick write is all or nothing', async () => {
-      const s = await make();
-      await fixtureSave(s, tick({ records: [rec('i-1', 'running')] }));
-      const poisoned = { ...rec('i-2', 'running'), bad: 10n } as unknown as InstanceRecord; // BigInt cannot be serialised
-      await assert.rejects(fixtureSave(s, tick({ records: [rec('i-1', 'draining'), poisoned], history: [{ at: T0, group: 'web', instanceId: null, type: 'error', summary: 'x' }] })));
-      assert.equal((await s.loadGroup('web')).records.get('i-1')?.state, 'running', 'the first record of the failed tick was not kept');
-      assert.deepEqual((await s.history({ limit: 5 })), []);
-      await s.close();
-    });
-
+/** TokenStore: API credentials by hash. */
+export function tokenContract(make: Make<TokenStore>): void {
+  describe('tokens', () => {
     it('tokens are found by hash, listed, and revoked by hash, instance or role', async () => {
       const s = await make();
       await s.putToken({ hash: 'aa', role: 'admin', instanceId: null, createdAt: T0, label: 'admin' });
@@ -154,7 +204,12 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual((await s.tokens()).map((t) => t.hash), ['aa']);
       await s.close();
     });
+  });
+}
 
+/** AgentQueue: agents' commands and acknowledgements. */
+export function agentQueueContract(make: Make<AgentQueue>): void {
+  describe('agent queue', () => {
     it('agent commands are queued once, listed per instance or id, completed once, and pruned by age', async () => {
       const s = await make();
       const cmd = (id: string, instanceId: string, sentAt: number) => ({ id, instanceId, group: 'web', kind: 'event' as const, event: 'instance-ready-for-shutdown' as const, args: ['a b', "it's"], timeoutMs: 30_000, sentAt });
@@ -189,19 +244,6 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       await s.close();
     });
 
-    it('cancel requests: recorded once per execution, listed per group, removed when taken', async () => {
-      const s = await make();
-      const r = { execution: 'web/FW/2026-06-01T00:00:00Z', group: 'web', by: "cli o'neil@host", reason: 'broken', at: T0 };
-      assert.equal(await s.requestCancel(r), true);
-      assert.equal(await s.requestCancel({ ...r, by: 'api admin', at: T0 + 5 }), false, 'the first request stands');
-      await s.requestCancel({ ...r, execution: 'api/FW/2026-06-01T00:00:00Z', group: 'api' });
-      assert.deepEqual(await s.cancelRequests('web'), [r]);
-      await s.removeCancelRequest(r.execution);
-      assert.deepEqual(await s.cancelRequests('web'), []);
-      assert.equal((await s.cancelRequests('api')).length, 1);
-      await s.close();
-    });
-
     it("agents' acknowledgements: the last one of each instance is kept, listed per group", async () => {
       const s = await make();
       const ack = { instanceId: 'i-1', group: 'web', version: 'm-1-open-fail', ports: 'open' as const, health: 'fail' as const, state: 'running', at: T0 };
@@ -212,6 +254,24 @@ export function storeContract(name: string, make: () => Store | Promise<Store>):
       assert.deepEqual([...(await s.agentAcks('web')).entries()], [['i-1', later]]);
       assert.deepEqual([...(await s.agentAcks('api')).keys()], ['i-2']);
       assert.equal((await s.agentAcks('nope')).size, 0);
+      await s.close();
+    });
+  });
+}
+
+/** ExecutionStore: window executions (saved with a tick: with the roles that write one) and cancel requests. */
+export function executionContract(make: Make<ExecutionStore & TickStore>): void {
+  describe('executions', () => {
+    it('cancel requests: recorded once per execution, listed per group, removed when taken', async () => {
+      const s = await make();
+      const r = { execution: 'web/FW/2026-06-01T00:00:00Z', group: 'web', by: "cli o'neil@host", reason: 'broken', at: T0 };
+      assert.equal(await s.requestCancel(r), true);
+      assert.equal(await s.requestCancel({ ...r, by: 'api admin', at: T0 + 5 }), false, 'the first request stands');
+      await s.requestCancel({ ...r, execution: 'api/FW/2026-06-01T00:00:00Z', group: 'api' });
+      assert.deepEqual(await s.cancelRequests('web'), [r]);
+      await s.removeCancelRequest(r.execution);
+      assert.deepEqual(await s.cancelRequests('web'), []);
+      assert.equal((await s.cancelRequests('api')).length, 1);
       await s.close();
     });
 

@@ -3,7 +3,7 @@ import type { EventName, EventResult } from '../../domain/model.js';
 import type { BypassCheckResult } from '../../planner/types.js';
 import type { TaskRunResult } from '../../maintenance/model.js';
 import { InvariantError } from '../../domain/errors.js';
-import type { AgentCommand, Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions, Store } from '../../ports/index.js';
+import type { AgentCommand, AgentQueue, Clock, CommandHandle, CommandResults, CommandRunner, ScriptOptions } from '../../ports/index.js';
 
 /** A bypass check is a `test -e` inside the guest: it gets this long. */
 const BYPASS_TIMEOUT_MS = 30_000;
@@ -35,10 +35,10 @@ export function replacedIds(commands: readonly AgentCommand[]): Set<string> {
  * first run's result answers the whole chain (services.postResult), and a replaced command never counts as failed.
  */
 export class AgentCommandRunner implements CommandRunner {
-  private readonly store: Store;
+  private readonly store: AgentQueue;
   private readonly clock: Clock;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: AgentQueue, clock: Clock) {
     this.store = store;
     this.clock = clock;
   }
