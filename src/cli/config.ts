@@ -2,7 +2,7 @@ import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:
 import { explainView, findGroup } from '../api/services.js';
 import type { FleetConfig } from '../config/config.js';
 import { importEc2Scheduler } from '../config/import-ec2-scheduler.js';
-import { loadConfigFile, MAX_CONFIG_BYTES } from '../config/load.js';
+import { ConfigProblem, loadConfigFile, MAX_CONFIG_BYTES } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
@@ -17,8 +17,8 @@ const validate: Command = {
   help: `Usage: fleetwarden config validate [FILE] [--json]
 
 Validates FILE (default ${DEFAULT_CONFIG}): its shape, every count, duration and schedule expression, window
-overrides and tiers. Every problem is printed with its path and reason (all of them, not just the first); the
-exit code is 0 when the file is valid and 2 when it is not.`,
+overrides and tiers. Every problem is printed as FILE:LINE:COLUMN: PATH: REASON (all of them, not just the
+first; --json gives path, reason, line and column); the exit code is 0 when the file is valid and 2 when it is not.`,
   run(args: string[], io: CliIo): number {
     const { values, positionals } = parse(args, { json: { type: 'boolean' } });
     const file = positionals[0] ?? DEFAULT_CONFIG;
@@ -29,7 +29,7 @@ exit code is 0 when the file is valid and 2 when it is not.`,
       return EXIT.ok;
     } catch (err) {
       if (!(err instanceof ValidationErrors)) throw err;
-      if (values.json === true) io.out(JSON.stringify({ valid: false, file, errors: err.issues.map((i) => ({ path: i.field, reason: i.reason })) }));
+      if (values.json === true) io.out(JSON.stringify({ valid: false, file, errors: err.issues.map((i) => ({ path: i.field, reason: i.reason, ...(i instanceof ConfigProblem && i.line !== undefined ? { line: i.line, column: i.column } : {}) })) }));
       for (const issue of err.issues) io.err(`error: ${escapeControl(issue.message)}`);
       io.err(`${file}: ${err.issues.length} problem(s); nothing was applied`);
       return EXIT.usage;

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { type Document, isAlias, LineCounter, parseDocument, visit } from 'yaml';
+import { type Document, isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { DAY_MS, formatDuration, HOUR_MS, MAX_DURATION_MS, parseDuration, SECOND_MS } from '../domain/durations.js';
 import { ScheduleError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { parseInstant } from '../domain/time.js';
@@ -364,7 +364,10 @@ export function parseConfig(doc: unknown): FleetConfig {
   if (!result.success) {
     // A number can fail several checks of one field (whole, minimum, maximum) with the same message: said once.
     const seen = new Set<string>();
-    const issues = result.error.issues.map((i) => new ValidationError(formatPath(i.path), i.message)).filter((e) => !seen.has(e.message) && seen.add(e.message));
+    // `at`: where in the document the problem is (an unknown key: the key itself), for parseConfigText's line:column.
+    const issues = result.error.issues
+      .map((i) => new ValidationError(formatPath(i.path), i.message, { context: i.code === 'unrecognized_keys' && i.keys[0] !== undefined ? { at: [...i.path, i.keys[0]], key: true } : { at: i.path } }))
+      .filter((e) => !seen.has(e.message) && seen.add(e.message));
     throw new ValidationErrors(issues);
   }
   const file = result.data;
@@ -424,15 +427,96 @@ function yamlReason(message: string): string {
   return (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
 }
 
-/** `file: line L, column C: reason` (the position where the yaml package gives one). */
-function yamlProblem(source: string, pos: { line: number; col: number } | undefined, reason: string): ValidationError {
-  return new ValidationError(source, `${pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `}${reason}`);
+/** A 1-based line and column in the configuration text. */
+interface Position {
+  readonly line: number;
+  readonly col: number;
+}
+
+/**
+ * A problem of a configuration file: `file:line:column: field: reason` — the form compilers use, so an editor or a
+ * terminal jumps to it — or `file: field: reason` where no position is known. `field` stays the path into the file
+ * (`groups[0].fleets.main.min`), the name users and scripts match on; a YAML syntax problem's field is the file.
+ */
+export class ConfigProblem extends ValidationError {
+  override readonly name: string = 'ConfigProblem';
+  readonly source: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+
+  constructor(source: string, pos: Position | undefined, field: string, reason: string) {
+    super(field, reason);
+    this.source = source;
+    this.line = pos?.line;
+    this.column = pos?.col;
+    const where = pos === undefined ? source : `${source}:${pos.line}:${pos.col}`;
+    this.message = [where, field === source ? '' : field, reason].filter((part) => part !== '').join(': ');
+  }
+}
+
+function yamlProblem(source: string, pos: Position | undefined, reason: string): ConfigProblem {
+  return new ConfigProblem(source, pos, source, reason);
+}
+
+/**
+ * `groups[0].fleets["a b"].min` -> `groups`, 0, `fleets`, `a b`, `min`: formatPath and childPath in reverse (every key
+ * that is not an identifier is quoted; the schema keeps names such as subfleets to identifiers). Stops at the first
+ * thing it cannot read: what was read is still an ancestor.
+ */
+function pathSegments(field: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  const segment = /\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+  while (segment.lastIndex < field.length) {
+    const at = segment.lastIndex;
+    const m = segment.exec(field);
+    if (m === null || (m[1] !== undefined && at > 0 && field[at] !== '.')) break;
+    out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3] ?? '""') as string)));
+  }
+  return out;
+}
+
+/**
+ * Where `path` is in the document: its value (its key with `key`, or when it has no value); where the path does not
+ * exist (a required key left out, a default checked against another setting), the nearest ancestor that does.
+ */
+function locate(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[], key = false): Position | undefined {
+  const start = (n: unknown): number | undefined => (isNode(n) && n.range ? n.range[0] : undefined);
+  let node: unknown = doc.contents;
+  let offset = start(node);
+  for (const [i, seg] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let next: unknown;
+    let keyOffset: number | undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
+      if (pair === undefined) break;
+      [next, keyOffset] = [pair.value, start(pair.key)];
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) next = node.items[seg];
+    else break;
+    // `min:` with nothing after it is an empty scalar just past the colon: the key is the place to show.
+    const empty = isScalar(next) && next.value === null && next.range?.[0] === next.range?.[1];
+    offset = ((key && i === path.length - 1) || empty ? undefined : start(next)) ?? keyOffset ?? offset;
+    node = next;
+  }
+  return offset === undefined ? undefined : lineCounter.linePos(offset);
+}
+
+/** The problems of a parsed file, each with the file and the line and column of the node it names. */
+function locateProblems(err: ValidationErrors, doc: Document, lineCounter: LineCounter, source: string): ValidationErrors {
+  return new ValidationErrors(
+    err.issues.map((i) => {
+      // Schema issues carry their path as zod gave it; the checks of this file, as the path they print.
+      const at = i.context['at'];
+      const path = Array.isArray(at) ? (at as PropertyKey[]) : pathSegments(i.field);
+      return new ConfigProblem(source, locate(doc, lineCounter, path, i.context['key'] === true), i.field, i.reason);
+    }),
+  );
 }
 
 /** The first alias whose anchor is not set before it (yaml reports that one without a position). */
-function unresolvedAlias(doc: Document, lineCounter: LineCounter): { line: number; col: number } | undefined {
+function unresolvedAlias(doc: Document, lineCounter: LineCounter): Position | undefined {
   const anchors = new Set<string>();
-  let found: { line: number; col: number } | undefined;
+  let found: Position | undefined;
   visit(doc, {
     Node: (_key, node) => {
       if (isAlias(node)) {
@@ -448,8 +532,9 @@ function unresolvedAlias(doc: Document, lineCounter: LineCounter): { line: numbe
 }
 
 /**
- * Parses YAML text. Every YAML problem — syntax, duplicate keys, aliases without an anchor, an alias bomb — is a
- * `ValidationErrors` naming `source` (and line and column where known), never an exception of the yaml package.
+ * Parses YAML text (JSON is YAML too). Every YAML problem — syntax, duplicate keys, aliases without an anchor, an
+ * alias bomb — is a `ValidationErrors` naming `source` (and line and column where known), never an exception of the
+ * yaml package; so is every problem of the configuration itself, at the line and column of the node it names.
  */
 export function parseConfigText(text: string, source = 'config'): FleetConfig {
   const lineCounter = new LineCounter();
@@ -474,7 +559,11 @@ export function parseConfigText(text: string, source = 'config'): FleetConfig {
     const pos = /^Unresolved alias/.test(message) ? unresolvedAlias(doc, lineCounter) : undefined;
     throw new ValidationErrors([yamlProblem(source, pos, /^Excessive alias count/.test(message) ? 'too many alias (*name) expansions: the file expands to more than 100 copies of anchored nodes' : message)]);
   }
-  return parseConfig(js);
+  try {
+    return parseConfig(js);
+  } catch (err) {
+    throw err instanceof ValidationErrors ? locateProblems(err, doc, lineCounter, source) : err;
+  }
 }
 
 /** Reads at most `limit` + 1 bytes: a FIFO or a device (/dev/zero) is refused as surely as a huge file. */

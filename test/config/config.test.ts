@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load.js';
+import { ConfigProblem, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load.js';
 import { resolve } from '../../src/config/resolve.js';
 import { ssmWindowsForGroup } from '../../src/config/ssm-windows.js';
 import { jsonSchema } from '../../src/config/schema.js';
@@ -196,7 +196,83 @@ describe('configuration file', () => {
   });
 
   it('names the line and column of a YAML syntax error', () => {
-    assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: line 4, column 1: Flow map/.test(e.message));
+    assert.throws(() => parseConfigText('groups:\n  - name: web\n    fleets: {main: {min: 1}\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml:4:1: Flow map/.test(e.message));
+  });
+
+  /** Every problem of `text` as `[field, line, column, message]` (the position the error carries, and the one it prints). */
+  function located(text: string, source = 'f.yaml'): [string, number | undefined, number | undefined, string][] {
+    try {
+      parseConfigText(text, source);
+    } catch (err) {
+      if (err instanceof ValidationErrors) return err.issues.map((i) => [i.field, i instanceof ConfigProblem ? i.line : undefined, i instanceof ConfigProblem ? i.column : undefined, i.message]);
+      throw err;
+    }
+    return [];
+  }
+
+  it('schema and value problems name the line and column of the value, keeping the field', () => {
+    // Two schema issues of one file (a name that is not a string, a count below 0), each at its own place.
+    assert.deepEqual(located('groups:\n  - name: [web]\n    fleets:\n      main: { min: -3 }\n'), [
+      ['groups[0].name', 2, 11, 'f.yaml:2:11: groups[0].name: Invalid input: expected string, received array'],
+      ['groups[0].fleets.main.min', 4, 20, 'f.yaml:4:20: groups[0].fleets.main.min: expected N (0 to 999999), N% or Np, got -3'],
+    ]);
+    // A value the loader checks after the schema (a duration past its bound).
+    assert.deepEqual(located('controller:\n  tickInterval: 2h\ngroups: [{ name: web }]\n'), [['controller.tickInterval', 2, 17, 'f.yaml:2:17: controller.tickInterval: must be at most 1h, got "2h"']]);
+    // An unknown key: the key itself, not its value or its section.
+    assert.deepEqual(located('groups:\n  - name: web\n    fleets:\n      main: { min: 1 }\n    bogus: 1\n').map((p) => p.slice(0, 3)), [['groups[0]', 5, 5]]);
+    // A key without a value: the key (its empty value has no place of its own).
+    assert.deepEqual(located('groups:\n  - name: web\n    caps:\n      startsPerTick:\n').map((p) => p.slice(0, 3)), [['groups[0].caps.startsPerTick', 4, 7]]);
+  });
+
+  it('paths with indices and quoted keys are found: window tasks and window overrides', () => {
+    const text = [
+      'groups:',
+      '  - name: web',
+      '    maintenance:',
+      '      windows:',
+      '        - name: FW-web-other',
+      '          schedule: "cron(0 3 * * ? *)"',
+      '          durationHours: 1',
+      '        - name: FW-web',
+      '          schedule: "cron(0 2 * * ? *)"',
+      '          durationHours: 2',
+      '          overrides:',
+      '            "fleets.main.min": lots',
+      '          tasks:',
+      '            - { name: a, command: x }',
+      '            - name: b',
+      '              command: y',
+      '              maxConcurrency: -1',
+      '',
+    ].join('\n');
+    assert.deepEqual(located(text).map((p) => p.slice(0, 3)), [
+      ['groups[0].maintenance.windows[1].overrides["fleets.main.min"]', 12, 32],
+      ['groups[0].maintenance.windows[1].tasks[1].maxConcurrency', 17, 31],
+    ]);
+  });
+
+  it('a cross-field problem names the setting checked: its value, or the section holding the other setting', () => {
+    const group = 'groups:\n  - name: web\n    fleets: { main: { min: 1 } }\n    agent:\n      confirm: true\n';
+    // agent.confirmTimeout (2m) shorter than 3 × agent.pollPeriod (1m): checked in checkHandshakeTiming.
+    assert.deepEqual(located(`${group}      pollPeriod: 1m\n      confirmTimeout: 2m\n`).map((p) => p.slice(0, 3)), [['groups[0].agent.confirmTimeout', 7, 23]]);
+    // confirmTimeout left at its default: the agent section, where it belongs (line 5 is its first key).
+    assert.deepEqual(located(`${group}      pollPeriod: 10m\n`).map((p) => p.slice(0, 3)), [['groups[0].agent.confirmTimeout', 5, 7]]);
+  });
+
+  it('a key left out points at the section that needs it', () => {
+    assert.deepEqual(located('groups:\n  - fleets: { main: { min: 1 } }\n'), [['groups[0].name', 2, 5, 'f.yaml:2:5: groups[0].name: Invalid input: expected string, received undefined']]);
+    assert.deepEqual(located('store: { kind: dynamodb }\ngroups: [{ name: web }]\n').map((p) => p.slice(0, 3)), [['store.table', 1, 8]]);
+  });
+
+  it('a JSON configuration file has positions too (JSON is YAML)', () => {
+    const json = JSON.stringify({ groups: [{ name: 'web', fleets: { main: { min: 'abc' } } }] }, null, 2);
+    assert.deepEqual(located(json, 'f.json'), [['groups[0].fleets.main.min', 7, 18, 'f.json:7:18: groups[0].fleets.main.min: expected N, N% or Np, got "abc"']]);
+    assert.equal(json.split('\n')[6], '          "min": "abc"', 'line 7, column 18 is the value');
+  });
+
+  it('a problem with no place in the file (an empty file) names the file alone; parseConfig alone names no file', () => {
+    assert.deepEqual(located(''), [['', undefined, undefined, 'f.yaml: Invalid input: expected object, received null']]);
+    assert.deepEqual(problems({ groups: [{ name: 'web', fleets: { main: { min: -3 } } }] }), ['groups[0].fleets.main.min: expected N (0 to 999999), N% or Np, got -3']);
   });
 
   it('exports a JSON Schema that describes groups, fleets and windows', () => {
@@ -253,9 +329,15 @@ describe('fleetwarden config (real process)', () => {
     const r = cli('config', 'validate', file);
     assert.equal(r.code, 2);
     assert.equal(r.out, '');
-    assert.match(r.err, /error: groups\[0\]\.fleets\.main\.min: expected N, N% or Np, got "abc"/);
-    assert.match(r.err, /error: groups\[0\]\.caps\.startsPerTick: expected a whole number from 1 to 10000, got 0/);
+    assert.match(r.err, /^error: \S+\/fleetwarden\.yaml:4:20: groups\[0\]\.fleets\.main\.min: expected N, N% or Np, got "abc"$/m);
+    assert.match(r.err, /^error: \S+\/fleetwarden\.yaml:5:28: groups\[0\]\.caps\.startsPerTick: expected a whole number from 1 to 10000, got 0$/m);
     assert.match(r.err, /2 problem\(s\); nothing was applied/);
+    const json = cli('config', 'validate', file, '--json');
+    assert.equal(json.code, 2);
+    assert.deepEqual((JSON.parse(json.out) as { errors: unknown }).errors, [
+      { path: 'groups[0].fleets.main.min', reason: 'expected N, N% or Np, got "abc"', line: 4, column: 20 },
+      { path: 'groups[0].caps.startsPerTick', reason: 'expected a whole number from 1 to 10000, got 0', line: 5, column: 28 },
+    ]);
   });
 
   it('validate: a missing file is a clear error', () => {
@@ -337,7 +419,7 @@ describe('hostile configuration: every number and duration bounded, YAML abuse r
   });
 
   it('YAML alias abuse is a validation error naming the file (and the line of an unresolved alias)', () => {
-    assert.throws(() => parseConfigText('a: &x [1]\nb: *nope\ngroups: [{name: web}]\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && e.message === 'f.yaml: line 2, column 4: Unresolved alias (the anchor must be set before the alias): nope');
+    assert.throws(() => parseConfigText('a: &x [1]\nb: *nope\ngroups: [{name: web}]\n', 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && e.message === 'f.yaml:2:4: Unresolved alias (the anchor must be set before the alias): nope');
     let bomb = 'l0: &l0 [x, x, x, x, x, x, x, x, x]\n';
     for (let i = 1; i < 10; i++) bomb += `l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]\n`;
     assert.throws(() => parseConfigText(`${bomb}groups: [{name: web}]\n`, 'f.yaml'), (e: unknown) => e instanceof ValidationErrors && /^f\.yaml: too many alias \(\*name\) expansions/.test(e.message));
@@ -354,7 +436,7 @@ describe('hostile configuration through the CLI (real process): exit 2, the file
     const stateDir = mkdtempSync(join(tmpdir(), 'fw-state-'));
     const r = cli('run', '--config', file, '--state-dir', stateDir, '--once', '--listen', 'none');
     assert.equal(r.code, 2);
-    assert.match(r.err, /^error: controller\.leaseTtl: must be at most 1d, got 1e\+308$/m);
+    assert.match(r.err, /^error: \S+\/fleetwarden\.yaml:2:13: controller\.leaseTtl: must be at most 1d, got 1e\+308$/m);
     noStack(r);
     assert.deepEqual(readdirSync(stateDir), [], 'nothing written');
   });
@@ -371,7 +453,7 @@ describe('hostile configuration through the CLI (real process): exit 2, the file
     const alias = tempFile('a: &x [1]\nb: *nope\ngroups: [{name: web}]\n');
     const r1 = cli('config', 'validate', alias);
     assert.equal(r1.code, 2);
-    assert.match(r1.err, new RegExp(`^error: ${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: line 2, column 4: Unresolved alias`, 'm'));
+    assert.match(r1.err, new RegExp(`^error: ${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:4: Unresolved alias`, 'm'));
     noStack(r1);
     const bomb = tempFile(`${['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `b${i}: &b${i} [${Array(9).fill(i === 0 ? '*a' : `*b${i - 1}`).join(', ')}]`)].join('\n')}\ngroups: [{name: web}]\n`);
     const r2 = cli('config', 'validate', bomb);
