@@ -16,6 +16,7 @@ import type { ApiToken, Clock, Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import * as svc from './services.js';
+import * as wire from './wire.js';
 
 /** Counters the run loop keeps, exported by /metrics. */
 export interface RunStats {
@@ -77,6 +78,13 @@ interface Route {
   readonly auth: 'none' | 'agent' | 'admin';
   readonly query?: readonly { readonly name: string; readonly description: string }[];
   readonly body?: z.ZodType;
+  /**
+   * Its success answer, documented in /openapi.json: the JSON's schema (src/api/wire.ts; the CLI decodes with the
+   * same), `text` (not JSON), or `none` (204, no body). A test holds every route to one.
+   */
+  readonly response: z.ZodType | 'text' | 'none';
+  /** Its success status when not 200 (201 Created). */
+  readonly okStatus?: 201;
   /** Answers beyond 200/400/401/403, for the OpenAPI document. */
   readonly responses?: Readonly<Record<string, string>>;
   readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string }>;
@@ -144,14 +152,15 @@ function strParam(q: URLSearchParams, name: string): string | undefined {
 const tokenBody = z.strictObject({ instance: z.string(), label: z.string().max(200).optional() });
 
 const ROUTES: readonly Route[] = [
-  { method: 'GET', path: '/healthz', summary: 'liveness: 200 while the process serves', auth: 'none', handle: () => Promise.resolve({ json: { status: 'ok' } }) },
-  { method: 'GET', path: '/openapi.json', summary: 'this document', auth: 'admin', handle: () => Promise.resolve({ json: openApi() }) },
-  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'admin', handle: async (_req, deps) => ({ text: await (deps.apiMetrics as ApiMetrics).text(deps.metrics) }) },
+  { method: 'GET', path: '/healthz', summary: 'liveness: 200 while the process serves', auth: 'none', response: wire.healthJson, handle: () => Promise.resolve({ json: { status: 'ok' } }) },
+  { method: 'GET', path: '/openapi.json', summary: 'this document', auth: 'admin', response: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }), handle: () => Promise.resolve({ json: openApi() }) },
+  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'admin', response: 'text', handle: async (_req, deps) => ({ text: await (deps.apiMetrics as ApiMetrics).text(deps.metrics) }) },
   {
     method: 'GET',
     path: '/v1/status',
     summary: 'every managed instance with its lifecycle state, and who holds each group’s lease',
     auth: 'admin',
+    response: wire.statusJson,
     query: [{ name: 'group', description: 'only this group' }],
     handle: async (req, d) => ({ json: await svc.statusView(d.store, d.config, req.now, strParam(req.query, 'group'), d.live) }),
   },
@@ -160,6 +169,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/history',
     summary: 'the history, newest first; page on with before=<next>',
     auth: 'admin',
+    response: wire.historyJson,
     query: [
       { name: 'group', description: 'only this group' },
       { name: 'instance', description: 'only this instance' },
@@ -177,6 +187,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/groups/{group}/config',
     summary: 'the effective configuration with every layer (default < file < store < schedule < window < override)',
     auth: 'admin',
+    response: wire.explainJson,
     query: [
       { name: 'key', description: 'one setting' },
       { name: 'at', description: 'evaluate at this ISO instant [now]' },
@@ -191,6 +202,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/windows',
     summary: 'upcoming maintenance-window periods',
     auth: 'admin',
+    response: wire.windowsJson,
     query: [
       { name: 'group', description: 'only this group' },
       { name: 'from', description: 'ISO instant [now]' },
@@ -203,12 +215,13 @@ const ROUTES: readonly Route[] = [
       return { json: svc.windowsView(d.config, from, from + days * 86_400_000, strParam(req.query, 'group'), d.ssmWindows ? await d.ssmWindows() : []) };
     },
   },
-  { method: 'GET', path: '/v1/overrides', summary: 'run-time overrides in force', auth: 'admin', handle: async (req, d) => ({ json: await svc.overridesView(d.store, req.now) }) },
+  { method: 'GET', path: '/v1/overrides', summary: 'run-time overrides in force', auth: 'admin', response: wire.overridesJson, handle: async (req, d) => ({ json: await svc.overridesView(d.store, req.now) }) },
   {
     method: 'PUT',
     path: '/v1/groups/{group}/overrides/{key}',
     summary: 'set a run-time override of a setting for a time, with a reason',
     auth: 'admin',
+    response: wire.overrideSetJson,
     body: svc.overrideBody,
     handle: async (req, d) => ({ json: await svc.setOverride(d.store, d.config, req.params['group'] ?? '', req.params['key'] ?? '', req.body, req.now) }),
   },
@@ -217,6 +230,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/groups/{group}/overrides/{key}',
     summary: 'remove an override',
     auth: 'admin',
+    response: 'none',
     handle: async (req, d) => {
       if (!(await svc.removeOverride(d.store, d.config, req.params['group'] ?? '', req.params['key'] ?? ''))) throw new HttpError(404, 'not-found', 'no such override');
       return { status: 204 };
@@ -227,6 +241,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/groups/{group}/workload/{action}',
     summary: 'the ordered plan of starting or stopping a tiered workload (action: start or stop), changing nothing: tier by tier, the instances acted on, those bypassed and why',
     auth: 'admin',
+    response: wire.workloadPlanJson,
     handle: async (req, d) => ({ json: await svc.workloadPlanView(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.now) }),
   },
   {
@@ -234,15 +249,17 @@ const ROUTES: readonly Route[] = [
     path: '/v1/groups/{group}/workload/{action}',
     summary: 'start or stop a tiered workload now (action: start or stop): an override of workload.state for a time, with a reason; answers with the plan',
     auth: 'admin',
+    response: wire.workloadActJson,
     body: svc.workloadBody,
     handle: async (req, d) => ({ json: await svc.workloadAct(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.body, req.now) }),
   },
-  { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'admin', handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
+  { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'admin', response: wire.controlsJson, handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
   {
     method: 'PUT',
     path: '/v1/instances/{instance}/controls/{kind}',
     summary: 'make an instance unstoppable, unstartable or excluded for a time, with a reason',
     auth: 'admin',
+    response: wire.controlSetJson,
     body: svc.controlBody,
     handle: async (req, d) => ({ json: await svc.setControl(d.store, req.params['instance'] ?? '', req.params['kind'] ?? '', req.body, req.now) }),
   },
@@ -251,6 +268,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/instances/{instance}/controls/{kind}',
     summary: 'lift a control',
     auth: 'admin',
+    response: 'none',
     handle: async (req, d) => {
       const kind = svc.checkControlKind(req.params['kind'] ?? '', 'kind');
       if (!(await d.store.removeControl(svc.checkInstanceId(req.params['instance'] ?? '', 'instance'), kind))) throw new HttpError(404, 'not-found', 'no such control');
@@ -262,6 +280,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/instances/{instance}',
     summary: 'the instance view agents poll: state, goal (ports, health), group, subfleet, target groups, window period, pending commands, its agent’s last report; with wait and since, a long poll',
     auth: 'agent',
+    response: wire.instanceJson,
     query: [
       { name: 'wait', description: 'seconds, 0-60: answer when the view’s version differs from since, or after this long [0]' },
       { name: 'since', description: 'the version of the view the agent has' },
@@ -280,6 +299,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/instances/{instance}/ack',
     summary: 'the agent’s report of what it has applied: the goal version it acted on, ports (blocked, open, none, stand-aside), health (pass, fail, none), its state; answers whether it meets the current goal',
     auth: 'agent',
+    response: wire.ackAnswerJson,
     body: svc.ackBody,
     handle: async (req, d) => {
       const out = await svc.postAck(d.store, d.config, req.params['instance'] ?? '', req.body, req.now);
@@ -293,6 +313,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/instances/{instance}/commands',
     summary: 'commands waiting for the agent (event delivery: agent)',
     auth: 'agent',
+    response: wire.pendingJson,
     handle: async (req, d) => ({ json: await svc.pendingView(d.store, req.params['instance'] ?? '', req.now) }),
   },
   {
@@ -300,6 +321,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/instances/{instance}/commands/{command}/result',
     summary: 'the agent’s result of a command (recorded once)',
     auth: 'agent',
+    response: wire.resultAnswerJson,
     body: svc.resultBody,
     handle: async (req, d) => ({ json: await svc.postResult(d.store, req.params['instance'] ?? '', req.params['command'] ?? '', req.body, req.now) }),
   },
@@ -308,6 +330,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/executions',
     summary: 'maintenance window executions, newest first, with their tasks’ outcomes',
     auth: 'admin',
+    response: wire.executionsJson,
     query: [
       { name: 'group', description: 'only this group' },
       { name: 'limit', description: 'per page, 1-500 [20]' },
@@ -320,6 +343,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/executions/{id}',
     summary: 'one execution: tasks and invocations with statuses, times, exit codes, output and output key (id URL-encoded)',
     auth: 'admin',
+    response: wire.executionJson,
     handle: async (req, d) => {
       const view = await svc.executionView(d.store, req.params['id'] ?? '');
       if (view === null) throw new HttpError(404, 'not-found', `no execution ${req.params['id'] ?? ''}`);
@@ -331,6 +355,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/executions/{id}/cancel',
     summary: 'cancel a running execution: running scripts cancelled, nothing new started, drained instances put back; body {"reason": "…"}; 202, 200 when already requested, 409 when it has ended',
     auth: 'admin',
+    response: wire.cancelAnswerJson,
     body: svc.cancelBody,
     responses: { '202': 'cancel requested', '404': 'no such execution', '409': 'the execution has ended: nothing to cancel' },
     handle: async (req, d) => {
@@ -345,6 +370,7 @@ const ROUTES: readonly Route[] = [
     path: '/v1/auth/iam',
     summary: 'an agent logs in with its instance’s IAM role: a signed sts:GetCallerIdentity request → a short-lived agent token for that instance, or "not-managed"',
     auth: 'none',
+    response: wire.loginJson,
     body: loginBody,
     handle: async (req, d) => {
       if (d.agentIam === undefined) throw new HttpError(404, 'not-found', 'IAM login is not enabled on this controller (controller.agentIam)');
@@ -356,12 +382,14 @@ const ROUTES: readonly Route[] = [
       }
     },
   },
-  { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
+  { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', response: wire.tokensJson, handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
   {
     method: 'POST',
     path: '/v1/tokens',
     summary: 'issue an agent token for one instance (shown once)',
     auth: 'admin',
+    response: wire.tokenIssuedJson,
+    okStatus: 201,
     body: tokenBody,
     handle: async (req, d) => {
       const b = svc.parseBody(tokenBody, req.body);
@@ -373,12 +401,18 @@ const ROUTES: readonly Route[] = [
     path: '/v1/tokens/{id}',
     summary: 'revoke a token by id',
     auth: 'admin',
+    response: 'none',
     handle: async (req, d) => {
       if ((await svc.revokeTokens(d.store, { id: req.params['id'] ?? '' })) === 0) throw new HttpError(404, 'not-found', 'no such token');
       return { status: 204 };
     },
   },
 ];
+
+/** A route's success answer (its JSON schema, `text` or `none`) by method and path template; undefined: no such route. */
+export function routeResponse(method: string, path: string): Route['response'] | undefined {
+  return ROUTES.find((r) => r.method === method && r.path === path)?.response;
+}
 
 const COMPILED = ROUTES.map((r) => ({ route: r, re: new RegExp(`^${r.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`) }));
 
@@ -388,13 +422,15 @@ export function openApi(): unknown {
   for (const r of ROUTES) {
     const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const query = (r.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: 'string' } }));
-    const responses: Record<string, unknown> = { '200': { description: 'OK' } };
+    // The success answer: its JSON schema from src/api/wire.ts (the one the CLI decodes with), text, or no body.
+    const okContent = r.response === 'none' ? {} : r.response === 'text' ? { content: { 'text/plain': { schema: { type: 'string' } } } } : { content: { 'application/json': { schema: z.toJSONSchema(r.response, { io: 'output' }) } } };
+    const responses: Record<string, unknown> = r.response === 'none' ? { '204': { description: 'done: no body' } } : { [String(r.okStatus ?? 200)]: { description: 'OK', ...okContent } };
     if (r.auth !== 'none') {
       responses['401'] = { description: 'no valid token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       responses['403'] = { description: r.auth === 'agent' ? 'an agent token of another instance' : 'an agent token (admin only)' };
     }
     if (r.body !== undefined || params.length > 0 || query.length > 0) responses['400'] = { description: 'a malformed parameter or body; the field is named', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    for (const [code, description] of Object.entries(r.responses ?? {})) responses[code] = { description, ...(code >= '400' ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : {}) };
+    for (const [code, description] of Object.entries(r.responses ?? {})) responses[code] = { description, ...(code >= '400' ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : okContent) };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth === 'none' ? { security: [] } : {}),
@@ -411,10 +447,7 @@ export function openApi(): unknown {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the admin token, or an agent token (fleetwarden token issue --instance ID)' } },
       schemas: {
-        Error: {
-          type: 'object',
-          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, fields: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } } } } },
-        },
+        Error: z.toJSONSchema(wire.errorBody, { io: 'output' }),
       },
     },
     paths,

@@ -20,6 +20,7 @@ import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
 import { ACK_HEALTH, ACK_PORTS, type AgentAck, confirms } from '../domain/agent-ack.js';
 import { sequencePlan } from '../planner/tiers.js';
+import type * as wire from './wire.js';
 
 /** What a running controller knows beyond the store: the last tick's observation and active windows. */
 export interface LiveView {
@@ -62,7 +63,7 @@ function ttlMs(raw: string | number, field: string): number {
 
 // ---------------------------------------------------------------- status and history
 
-export async function statusView(store: GroupStateStore & LeaseStore & SettingsStore & AgentQueue, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<unknown> {
+export async function statusView(store: GroupStateStore & LeaseStore & SettingsStore & AgentQueue, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<wire.StatusJson> {
   if (group !== undefined) findGroup(config, group, 'group');
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
   const chosen = config.groups.filter((g) => group === undefined || g.name === group);
@@ -92,14 +93,14 @@ export async function statusView(store: GroupStateStore & LeaseStore & SettingsS
   };
 }
 
-export function historyJson(entries: readonly HistoryEntry[]): unknown {
+export function historyJson(entries: readonly HistoryEntry[]): wire.HistoryJson {
   return {
     entries: entries.map((e) => ({ id: e.id, at: formatInstant(e.at), group: e.group, instance: e.instanceId, type: e.type, summary: e.summary, ...(e.data === undefined ? {} : { data: e.data }) })),
     next: entries.at(-1)?.id ?? null,
   };
 }
 
-export async function historyView(store: HistoryStore, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<unknown> {
+export async function historyView(store: HistoryStore, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<wire.HistoryJson> {
   return historyJson(await store.history(q));
 }
 
@@ -123,7 +124,7 @@ function listedKeys(group: GroupConfig, layers: ReadonlyMap<string, readonly Lay
 }
 
 /** Each effective setting with every layer's value (default < file < store < schedule < window < override). */
-export async function explainView(store: SettingsStore | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<unknown> {
+export async function explainView(store: SettingsStore | null, config: FleetConfig, groupName: string, now: number, key?: string, ssm: readonly SsmWindowInfo[] = []): Promise<wire.ExplainJson> {
   const group = findGroup(config, groupName, 'group');
   if (key !== undefined && findKey(key) === undefined) throw unknownKey(key, 'key');
   const subfleets = [...new Set(Object.keys(group.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? []))];
@@ -157,7 +158,7 @@ export async function explainView(store: SettingsStore | null, config: FleetConf
 
 export const overrideBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean(), z.null()]), ttl, reason });
 
-export async function setOverride(store: SettingsStore, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<unknown> {
+export async function setOverride(store: SettingsStore, config: FleetConfig, groupName: string, key: string, body: unknown, now: number): Promise<wire.OverrideSetJson> {
   const group = findGroup(config, groupName, 'group');
   const b = parseBody(overrideBody, body);
   // With the clonesquad preset a CloneSquad name is accepted too, and stored under the key(s) it stands for.
@@ -169,7 +170,7 @@ export async function setOverride(store: SettingsStore, config: FleetConfig, gro
   return { group: group.name, key: k, value: formatKeyValue(k, value), expiresAt: formatInstant(expiresAt), reason: b.reason, ...(more.length === 0 ? {} : { alsoSet: more.map(([x]) => x) }) };
 }
 
-export async function overridesView(store: SettingsStore, now: number): Promise<unknown> {
+export async function overridesView(store: SettingsStore, now: number): Promise<wire.OverridesJson> {
   return { overrides: (await store.overrides(now)).map((o) => ({ group: o.group, key: o.key, value: formatKeyValue(o.key, o.value), expiresAt: formatInstant(o.expiresAt), reason: o.reason })) };
 }
 
@@ -185,7 +186,7 @@ export function checkControlKind(kind: string, field: string): ControlKind {
 
 export const controlBody = z.strictObject({ ttl, reason });
 
-export async function setControl(store: SettingsStore & HistoryStore, instanceId: string, kindRaw: string, body: unknown, now: number): Promise<unknown> {
+export async function setControl(store: SettingsStore & HistoryStore, instanceId: string, kindRaw: string, body: unknown, now: number): Promise<wire.ControlSetJson> {
   checkInstanceId(instanceId, 'instance');
   const kind = checkControlKind(kindRaw, 'kind');
   const b = parseBody(controlBody, body);
@@ -195,13 +196,13 @@ export async function setControl(store: SettingsStore & HistoryStore, instanceId
   return { instance: instanceId, kind, until: formatInstant(until), reason: b.reason };
 }
 
-export async function controlsView(store: SettingsStore, now: number): Promise<unknown> {
+export async function controlsView(store: SettingsStore, now: number): Promise<wire.ControlsJson> {
   return { controls: (await store.controls(now)).map((c) => ({ instance: c.instanceId, kind: c.kind, until: formatInstant(c.until), reason: c.reason })) };
 }
 
 // ---------------------------------------------------------------- the instance view and agent commands
 
-function pendingJson(c: AgentCommand): unknown {
+function pendingJson(c: AgentCommand): wire.PendingCommandJson {
   return { id: c.id, kind: c.kind, ...(c.event === undefined ? {} : { event: c.event }), args: c.args, ...(c.path === undefined ? {} : { path: c.path }), ...(c.script === undefined ? {} : { script: c.script, mayRerun: c.mayRerun ?? false }), ...(c.replaces === undefined ? {} : { replaces: c.replaces }), timeoutMs: c.timeoutMs, sentAt: formatInstant(c.sentAt), ...(c.cancelRequestedAt === undefined ? {} : { cancel: true }) };
 }
 
@@ -212,7 +213,7 @@ export async function pendingCommands(store: AgentQueue, instanceId: string, now
   return all.filter((c) => c.result === undefined && agentDeadline(c) >= now && !replaced.has(c.id));
 }
 
-export async function instanceView(store: GroupStateStore & SettingsStore & AgentQueue, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<unknown> {
+export async function instanceView(store: GroupStateStore & SettingsStore & AgentQueue, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<wire.InstanceJson | null> {
   checkInstanceId(instanceId, 'instance');
   const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
   if (record === undefined) return null;
@@ -292,7 +293,7 @@ async function lifecycleTiming(store: SettingsStore, group: GroupConfig | undefi
   return { now, handshake: settings.handshake };
 }
 
-export async function pendingView(store: AgentQueue, instanceId: string, now: number): Promise<unknown> {
+export async function pendingView(store: AgentQueue, instanceId: string, now: number): Promise<wire.PendingJson> {
   checkInstanceId(instanceId, 'instance');
   return { commands: (await pendingCommands(store, instanceId, now)).map(pendingJson) };
 }
@@ -378,7 +379,7 @@ async function workloadState(store: GroupStateStore & SettingsStore, group: Grou
  * The ordered plan of `fleetwarden workload start|stop` (GET …/workload/{action}): tier by tier, which instances it
  * acts on, which are bypassed and why. Reads only: a dry run changes nothing.
  */
-export async function workloadPlanView(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, now: number): Promise<unknown> {
+export async function workloadPlanView(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, now: number): Promise<wire.WorkloadPlanJson> {
   const g = workloadOf(config, groupName, 'group');
   const action = checkWorkloadAction(actionRaw, 'action');
   const { resolved, state, json } = await workloadState(store, g, now);
@@ -399,11 +400,11 @@ export const workloadBody = z.strictObject({ ttl, reason });
  * stop until it ends), recorded in the history. The plan, computed before acting, comes back with it. Refused while
  * the kill switch is on (nothing would happen).
  */
-export async function workloadAct(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, body: unknown, now: number): Promise<unknown> {
+export async function workloadAct(store: GroupStateStore & SettingsStore, config: FleetConfig, groupName: string, actionRaw: string, body: unknown, now: number): Promise<wire.WorkloadActJson> {
   const g = workloadOf(config, groupName, 'group');
   const action = checkWorkloadAction(actionRaw, 'action');
   const b = parseBody(workloadBody, body);
-  const view = (await workloadPlanView(store, config, g.name, action, now)) as { workload: { killSwitch: { value: string; setBy: string } } };
+  const view = await workloadPlanView(store, config, g.name, action, now);
   if (view.workload.killSwitch.value === 'true') throw new ValidationError('workload.killSwitch', `is on (${view.workload.killSwitch.setBy}): no action is taken on the workload; lift it first ('fleetwarden override remove ${g.name} workload.killSwitch')`);
   const override = await setOverride(store, config, g.name, 'workload.state', { value: action === 'start' ? 'running' : 'stopped', ttl: b.ttl, reason: b.reason }, now);
   return { ...view, override };
@@ -424,7 +425,7 @@ export async function issueToken(store: TokenStore, role: ApiToken['role'], inst
   return { token, id: hash.slice(0, 12) };
 }
 
-export async function tokensView(store: TokenStore): Promise<unknown> {
+export async function tokensView(store: TokenStore): Promise<wire.TokensJson> {
   return { tokens: (await store.tokens()).map((t) => ({ id: t.hash.slice(0, 12), role: t.role, instance: t.instanceId, createdAt: formatInstant(t.createdAt), label: t.label })) };
 }
 
@@ -444,7 +445,7 @@ export async function revokeTokens(store: TokenStore, match: { id?: string; inst
 // ---------------------------------------------------------------- upcoming window periods
 
 /** Window periods of each group between `from` and `to`, with the instant each becomes active (start − startAhead). */
-export function windowsView(config: FleetConfig, from: number, to: number, group: string | undefined, ssm: readonly SsmWindowInfo[]): { from: string; to: string; periods: { group: string; window: string; description: string | null; source: string; activeFrom: string; start: string; end: string }[]; warnings: string[] } {
+export function windowsView(config: FleetConfig, from: number, to: number, group: string | undefined, ssm: readonly SsmWindowInfo[]): wire.WindowsJson {
   if (group !== undefined) findGroup(config, group, 'group');
   const rows: { group: string; name: string; description: string | null; source: string; activeFrom: number; start: number; end: number }[] = [];
   const warnings: string[] = [];
@@ -474,11 +475,11 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : formatInstant(ms);
 }
 
-function cancelJson(c: CancelRequest): unknown {
+function cancelJson(c: CancelRequest): wire.CancelAnswerJson['cancel'] {
   return { by: c.by, at: formatInstant(c.at), reason: c.reason };
 }
 
-function executionSummary(e: WindowExecution): Record<string, unknown> {
+function executionSummary(e: WindowExecution): wire.ExecutionSummaryJson {
   return {
     id: e.id,
     group: e.group,
@@ -505,7 +506,7 @@ function executionSummary(e: WindowExecution): Record<string, unknown> {
   };
 }
 
-export async function executionsView(store: ExecutionStore, q: { group?: string | undefined; limit: number; before?: string | undefined }): Promise<unknown> {
+export async function executionsView(store: ExecutionStore, q: { group?: string | undefined; limit: number; before?: string | undefined }): Promise<wire.ExecutionsJson> {
   const list = await store.executions(q);
   return { executions: list.map(executionSummary), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
 }
@@ -516,7 +517,7 @@ function checkExecutionId(id: string): string {
 }
 
 /** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
-export async function executionView(store: ExecutionStore, id: string): Promise<unknown> {
+export async function executionView(store: ExecutionStore, id: string): Promise<wire.ExecutionJson | null> {
   checkExecutionId(id);
   const e = await store.execution(id);
   if (e === null) return null;
@@ -560,13 +561,13 @@ export const cancelBody = z.strictObject({ reason });
  * cancelled, nothing new started, drained targets put back, status CANCELLED. Asking again is harmless (200, the
  * first request stands); an execution that has ended cannot be cancelled (409); an unknown one is null (404).
  */
-export async function cancelExecution(store: ExecutionStore & HistoryStore, id: string, body: unknown, by: string, now: number): Promise<{ status: 200 | 202; json: unknown } | null> {
+export async function cancelExecution(store: ExecutionStore & HistoryStore, id: string, body: unknown, by: string, now: number): Promise<{ status: 200 | 202; json: wire.CancelAnswerJson } | null> {
   checkExecutionId(id);
   const b = parseBody(cancelBody, body);
   const e = await store.execution(id);
   if (e === null) return null;
   if (e.status !== 'IN_PROGRESS') throw new ConflictError('id', `execution ${id} already ended ${e.status}${e.endedAt === undefined ? '' : ` at ${formatInstant(e.endedAt)}`}: nothing to cancel`);
-  const answer = (status: 200 | 202, c: CancelRequest, message: string): { status: 200 | 202; json: unknown } => ({ status, json: { id, status: e.status, cancel: cancelJson(c), message } });
+  const answer = (status: 200 | 202, c: CancelRequest, message: string): { status: 200 | 202; json: wire.CancelAnswerJson } => ({ status, json: { id, status: e.status, cancel: cancelJson(c), message } });
   if (e.cancel !== undefined) return answer(200, e.cancel, 'already being cancelled');
   const request: CancelRequest = { execution: id, group: e.group, by, reason: b.reason, at: now };
   if (!(await store.requestCancel(request))) {

@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { explainView, findGroup } from '../api/services.js';
+import * as wire from '../api/wire.js';
 import type { FleetConfig } from '../config/config.js';
 import { importEc2Scheduler } from '../config/import-ec2-scheduler.js';
 import { ConfigProblem, loadConfigFile, MAX_CONFIG_BYTES } from '../config/load.js';
@@ -60,14 +61,6 @@ function groupName(config: FleetConfig, name: string | undefined): string {
   return only.name;
 }
 
-interface ExplainJson {
-  group: string;
-  at: string;
-  settings: { key: string; value: string; layer: string; source: string; expiresAt: string | null; layers: { layer: string; source: string; value: string; expiresAt: string | null }[] }[];
-  activeWindows: { name: string; start: string; end: string }[];
-  warnings: string[];
-}
-
 const explain: Command = {
   name: 'explain',
   summary: 'show each effective setting with the layer that set it and when it expires',
@@ -90,20 +83,20 @@ are discovered as the controller discovers them (ssm.discovery: SSM itself with 
     const key = positionals[0];
     const given = values.at === undefined ? undefined : parseInstant(values.at, '--at');
     const api = apiClient(values);
-    let view: ExplainJson;
+    let view: wire.ExplainJson;
     if (api !== null) {
       // Through the API with --group, the controller's configuration is the one that counts: no local file needed.
       const group = values.group ?? groupName(loadConfigFile(values.config ?? DEFAULT_CONFIG), undefined);
       // Without --at, the controller's own now (the simulated instant on the simulator).
       const q = new URLSearchParams({ ...(given === undefined ? {} : { at: formatInstant(given) }), ...(key === undefined ? {} : { key }) });
-      view = (await api.call('GET', `/v1/groups/${encodeURIComponent(group)}/config?${q.toString()}`)) as ExplainJson;
+      view = await api.call('GET', `/v1/groups/${encodeURIComponent(group)}/config?${q.toString()}`, wire.explainJson);
     } else {
       const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
       const group = groupName(config, values.group);
       const local = localContext(config, values);
       const at = given ?? local.now;
       const ssm = await local.ssmWindows();
-      view = (await (storeExists(config, values['state-dir'] ?? DEFAULT_STATE_DIR) ? withStore(values, (store) => explainView(store, config, group, at, key, ssm)) : explainView(null, config, group, at, key, ssm))) as ExplainJson;
+      view = await (storeExists(config, values['state-dir'] ?? DEFAULT_STATE_DIR) ? withStore(values, (store) => explainView(store, config, group, at, key, ssm)) : explainView(null, config, group, at, key, ssm));
     }
     if (values.json === true) {
       io.out(JSON.stringify(view));

@@ -5,6 +5,7 @@ import { ReplayGuard } from '../api/iam-login.js';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
 import { ChangeFeed } from '../api/changes.js';
 import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
+import * as wire from '../api/wire.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
 import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
 import type { WindowSource } from '../ports/index.js';
@@ -263,17 +264,6 @@ at rest. Nothing is written to disk.
   },
 };
 
-interface StatusJson {
-  instances: { group: string; instance: string; state: string; since: string; reason: string; agent?: { ports: string; health: string; at: string } | null }[];
-  leases: { group: string; owner: string | null; expiresAt: string | null }[];
-  groups?: {
-    group: string;
-    workload?: { state: { value: string; setBy: string; expiresAt: string | null }; killSwitch: { value: string; setBy: string; expiresAt: string | null }; sequence: { direction: string; since: string; aborted: { tier: string; reason: string } | null } | null };
-    problems: { source: string; subject: string; field: string; value: string; reason: string; since: string }[];
-    lastError: { at: string; message: string } | null;
-  }[];
-}
-
 const status: Command = {
   name: 'status',
   summary: 'the fleet now: each instance’s lifecycle state, since when and why',
@@ -286,11 +276,11 @@ ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, json: { type: 'boolean' } }, false);
     const group = values.group;
-    const view = (await viaApiOrStore(
+    const view = await viaApiOrStore(
       values,
-      (api) => api.call('GET', `/v1/status${group === undefined ? '' : `?group=${encodeURIComponent(group)}`}`),
+      (api) => api.call('GET', `/v1/status${group === undefined ? '' : `?group=${encodeURIComponent(group)}`}`, wire.statusJson),
       (store, config, local) => statusView(store, config, local.now, group),
-    )) as StatusJson;
+    );
     if (values.json === true) {
       io.out(JSON.stringify(view));
       return EXIT.ok;
@@ -303,7 +293,7 @@ ${TARGET_HELP}`,
     for (const r of view.instances) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     io.out(`\n${view.instances.length} instance(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`);
     for (const l of view.leases) io.out(escapeControl(`${l.group}: ${l.owner === null ? 'no controller holds the lease' : `controller ${l.owner} (lease until ${l.expiresAt ?? '?'})`}`));
-    for (const g of view.groups ?? []) {
+    for (const g of view.groups) {
       const w = g.workload;
       if (w !== undefined) {
         const seq = w.sequence === null ? 'no sequence yet' : `${w.sequence.direction} sequence since ${w.sequence.since}${w.sequence.aborted === null ? '' : ` (aborted at tier ${w.sequence.aborted.tier}: ${w.sequence.aborted.reason})`}`;
@@ -334,11 +324,11 @@ ${TARGET_HELP}`,
     const limit = intOption(values.limit, '--limit', 1, 1000) ?? 50;
     if (values.instance !== undefined) checkInstanceId(values.instance, '--instance');
     const q = new URLSearchParams({ limit: String(limit), ...(values.group === undefined ? {} : { group: values.group }), ...(values.instance === undefined ? {} : { instance: values.instance }), ...(before === undefined ? {} : { before: String(before) }) });
-    const view = (await viaApiOrStore(
+    const view = await viaApiOrStore(
       values,
-      (api) => api.call('GET', `/v1/history?${q.toString()}`),
+      (api) => api.call('GET', `/v1/history?${q.toString()}`, wire.historyJson),
       (store) => historyView(store, { group: values.group, instanceId: values.instance, before, limit }),
-    )) as { entries: { id: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+    );
     if (values.json === true) {
       io.out(JSON.stringify(view));
       return EXIT.ok;

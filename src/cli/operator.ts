@@ -1,6 +1,7 @@
 /** Run-time overrides, instance controls and API tokens: through a running controller's API, or on the store. */
 import { hostname, userInfo } from 'node:os';
 import { cancelExecution, controlsView, executionsView, executionView, issueToken, overridesView, removeOverride, revokeTokens, setControl, setOverride, tokensView, checkControlKind, checkInstanceId } from '../api/services.js';
+import * as wire from '../api/wire.js';
 import { ValidationError } from '../domain/errors.js';
 import { systemClock } from '../domain/time.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
@@ -36,7 +37,7 @@ ${TARGET_HELP}`,
     const key = positional(positionals, 1, 'KEY', usage);
     const value = positional(positionals, 2, 'VALUE', usage);
     const body = { value, ttl: required(values.ttl, '--ttl', '2h'), reason: required(values.reason, '--reason', '"load test"') };
-    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/groups/${p(group)}/overrides/${p(key)}`, body), (store, config, local) => setOverride(store, config, group, key, body, local.now))) as { key: string; value: string; expiresAt: string };
+    const out = await viaApiOrStore(values, (api) => api.call('PUT', `/v1/groups/${p(group)}/overrides/${p(key)}`, wire.overrideSetJson, body), (store, config, local) => setOverride(store, config, group, key, body, local.now));
     io.out(values.json === true ? JSON.stringify(out) : `${group}: ${out.key} = ${out.value} until ${out.expiresAt}`);
     return EXIT.ok;
   },
@@ -48,7 +49,7 @@ const overrideList: Command = {
   help: `Usage: fleetwarden override list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/overrides'), (store, _config, local) => overridesView(store, local.now))) as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] };
+    const out = await viaApiOrStore(values, (api) => api.call('GET', '/v1/overrides', wire.overridesJson), (store, _config, local) => overridesView(store, local.now));
     io.out(values.json === true ? JSON.stringify(out) : out.overrides.length === 0 ? 'No override in force.' : table(['group', 'key', 'value', 'until', 'reason'], out.overrides.map((o) => [o.group, o.key, o.value, o.expiresAt, o.reason])));
     return EXIT.ok;
   },
@@ -64,7 +65,7 @@ const overrideRemove: Command = {
     const key = positional(positionals, 1, 'KEY', 'override remove GROUP KEY');
     await viaApiOrStore(
       values,
-      (api) => api.call('DELETE', `/v1/groups/${p(group)}/overrides/${p(key)}`),
+      (api) => api.call('DELETE', `/v1/groups/${p(group)}/overrides/${p(key)}`, wire.noContent),
       async (store, config) => {
         if (!(await removeOverride(store, config, group, key))) throw new ValidationError('KEY', `no override of ${key} in ${group}`);
         return null;
@@ -91,7 +92,7 @@ ${TARGET_HELP}`,
     const instance = checkInstanceId(positional(positionals, 0, 'INSTANCE', usage), 'INSTANCE');
     const kind = checkControlKind(positional(positionals, 1, 'KIND', usage), 'KIND');
     const body = { ttl: required(values.ttl, '--ttl', '4h'), reason: required(values.reason, '--reason', '"debugging"') };
-    const out = (await viaApiOrStore(values, (api) => api.call('PUT', `/v1/instances/${p(instance)}/controls/${kind}`, body), (store, _config, local) => setControl(store, instance, kind, body, local.now))) as { until: string };
+    const out = await viaApiOrStore(values, (api) => api.call('PUT', `/v1/instances/${p(instance)}/controls/${kind}`, wire.controlSetJson, body), (store, _config, local) => setControl(store, instance, kind, body, local.now));
     io.out(values.json === true ? JSON.stringify(out) : `${instance}: ${kind} until ${out.until}`);
     return EXIT.ok;
   },
@@ -103,7 +104,7 @@ const controlList: Command = {
   help: `Usage: fleetwarden control list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/controls'), (store, _config, local) => controlsView(store, local.now))) as { controls: { instance: string; kind: string; until: string; reason: string }[] };
+    const out = await viaApiOrStore(values, (api) => api.call('GET', '/v1/controls', wire.controlsJson), (store, _config, local) => controlsView(store, local.now));
     io.out(values.json === true ? JSON.stringify(out) : out.controls.length === 0 ? 'No control in force.' : table(['instance', 'control', 'until', 'reason'], out.controls.map((c) => [c.instance, c.kind, c.until, c.reason])));
     return EXIT.ok;
   },
@@ -119,7 +120,7 @@ const controlRemove: Command = {
     const kind = checkControlKind(positional(positionals, 1, 'KIND', 'control remove INSTANCE KIND'), 'KIND');
     await viaApiOrStore(
       values,
-      (api) => api.call('DELETE', `/v1/instances/${p(instance)}/controls/${kind}`),
+      (api) => api.call('DELETE', `/v1/instances/${p(instance)}/controls/${kind}`, wire.noContent),
       async (store) => {
         if (!(await store.removeControl(instance, kind))) throw new ValidationError('KIND', `${instance} has no ${kind} control`);
         return null;
@@ -149,7 +150,7 @@ ${TARGET_HELP}`,
     } else {
       const instance = checkInstanceId(values.instance ?? '', '--instance');
       const label = values.label ?? `agent ${instance}`;
-      out = (await viaApiOrStore(values, (api) => api.call('POST', '/v1/tokens', { instance, label }), (store) => issueToken(store, 'agent', instance, label, systemClock.now()))) as { token: string; id: string };
+      out = await viaApiOrStore(values, (api) => api.call('POST', '/v1/tokens', wire.tokenIssuedJson, { instance, label }), (store) => issueToken(store, 'agent', instance, label, systemClock.now()));
     }
     io.out(values.json === true ? JSON.stringify(out) : `${out.token}\n(token id ${out.id}; it is shown only now)`);
     return EXIT.ok;
@@ -162,7 +163,7 @@ const tokenList: Command = {
   help: `Usage: fleetwarden token list [--json] [--url URL] ...\n\n${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', '/v1/tokens'), (store) => tokensView(store))) as { tokens: { id: string; role: string; instance: string | null; createdAt: string; label: string }[] };
+    const out = await viaApiOrStore(values, (api) => api.call('GET', '/v1/tokens', wire.tokensJson), (store) => tokensView(store));
     io.out(values.json === true ? JSON.stringify(out) : table(['id', 'role', 'instance', 'created', 'label'], out.tokens.map((t) => [t.id, t.role, t.instance ?? '', t.createdAt, t.label])));
     return EXIT.ok;
   },
@@ -180,7 +181,7 @@ const tokenRevoke: Command = {
       values,
       async (api) => {
         if (id === undefined) throw new UsageError('--instance', 'revoking by instance is done on the store (without --url); through the API give the token id');
-        await api.call('DELETE', `/v1/tokens/${p(id)}`);
+        await api.call('DELETE', `/v1/tokens/${p(id)}`, wire.noContent);
         return 1;
       },
       (store) => revokeTokens(store, id === undefined ? { instanceId: values.instance ?? '' } : { id }),
@@ -191,18 +192,8 @@ const tokenRevoke: Command = {
   },
 };
 
-interface ExecutionSummary {
-  id: string;
-  description: string | null;
-  status: string;
-  start: string;
-  end: string;
-  cancel: { by: string; at: string; reason: string } | null;
-  tasks: { name: string; status: string; targets: number; succeeded: number; failed: number; notRun: number; skipped: string[]; outOfService: string[] }[];
-}
-
 /** An execution's status as the operator reads it: still running but cancelled shows as CANCELLING. */
-function statusText(e: Pick<ExecutionSummary, 'status' | 'cancel'>): string {
+function statusText(e: Pick<wire.ExecutionSummaryJson, 'status' | 'cancel'>): string {
   return e.status === 'IN_PROGRESS' && e.cancel !== null ? 'CANCELLING' : e.status;
 }
 
@@ -220,7 +211,7 @@ ${TARGET_HELP}`,
     const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
     const limit = intOption(values.limit, '--limit', 1, 500) ?? 20;
     const q = new URLSearchParams({ limit: String(limit), ...(values.group === undefined ? {} : { group: values.group }), ...(values.before === undefined ? {} : { before: values.before }) });
-    const out = (await viaApiOrStore(values, (api) => api.call('GET', `/v1/executions?${q.toString()}`), (store) => executionsView(store, { group: values.group, limit, before: values.before }))) as { executions: ExecutionSummary[]; next: string | null };
+    const out = await viaApiOrStore(values, (api) => api.call('GET', `/v1/executions?${q.toString()}`, wire.executionsJson), (store) => executionsView(store, { group: values.group, limit, before: values.before }));
     if (values.json === true) {
       io.out(JSON.stringify(out));
       return EXIT.ok;
@@ -231,10 +222,6 @@ ${TARGET_HELP}`,
     return EXIT.ok;
   },
 };
-
-interface ExecutionDetail extends Omit<ExecutionSummary, 'tasks'> {
-  tasks: { name: string; status: string; detail: string; skipped: string[]; invocations: { instance: string; status: string; startedAt: string; endedAt: string | null; exitCode: number | null; outOfService: boolean; detail: string; output: string | null; outputKey: string | null }[] }[];
-}
 
 const executionsShow: Command = {
   name: 'show',
@@ -248,15 +235,15 @@ ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parse(args, { ...TARGET_OPTIONS, json: { type: 'boolean' } });
     const id = positional(positionals, 0, 'ID', 'executions show <group>/<window>/<period start>');
-    const out = (await viaApiOrStore(
+    const out = await viaApiOrStore(
       values,
-      (api) => api.call('GET', `/v1/executions/${p(id)}`),
+      (api) => api.call('GET', `/v1/executions/${p(id)}`, wire.executionJson),
       async (store) => {
         const view = await executionView(store, id);
         if (view === null) throw new ValidationError('ID', `no execution ${id}`);
         return view;
       },
-    )) as ExecutionDetail;
+    );
     if (values.json === true) {
       io.out(JSON.stringify(out));
       return EXIT.ok;
@@ -299,15 +286,15 @@ ${TARGET_HELP}`,
     const { values, positionals } = parse(args, { ...TARGET_OPTIONS, reason: { type: 'string' }, json: { type: 'boolean' } });
     const id = positional(positionals, 0, 'ID', 'executions cancel <group>/<window>/<period start> --reason TEXT');
     const body = { reason: required(values.reason, '--reason', '"patch breaks the app"') };
-    const out = (await viaApiOrStore(
+    const out = await viaApiOrStore(
       values,
-      (api) => api.call('POST', `/v1/executions/${p(id)}/cancel`, body),
+      (api) => api.call('POST', `/v1/executions/${p(id)}/cancel`, wire.cancelAnswerJson, body),
       async (store, _config, local) => {
         const r = await cancelExecution(store, id, body, cliUser(), local.now);
         if (r === null) throw new ValidationError('ID', `no execution ${id}`);
         return r.json;
       },
-    )) as { id: string; cancel: { by: string; at: string; reason: string }; message: string };
+    );
     io.out(values.json === true ? JSON.stringify(out) : escapeControl(`${out.id}: cancel ${out.message} (by ${out.cancel.by} at ${out.cancel.at})`));
     return EXIT.ok;
   },

@@ -4,12 +4,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { z } from 'zod';
 import type { FleetConfig } from '../config/config.js';
-import { loadConfigFile } from '../config/load.js';
+import { formatPath, loadConfigFile } from '../config/load.js';
 import { ConflictError, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import type { Store } from '../ports/index.js';
 import { openStore, ssmWindowsOf, worldClock } from '../app/compose.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
+import { errorBody } from '../api/wire.js';
 import { UsageError } from './io.js';
 
 export const DEFAULT_CONFIG = 'fleetwarden.yaml';
@@ -43,8 +45,12 @@ export class ApiClient {
     this.token = token;
   }
 
-  /** Calls the API; its 400 answers become the same `ValidationErrors` the store path throws. */
-  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  /**
+   * Calls the API and decodes its answer with the route's schema (src/api/wire.ts, `noContent` for a 204): an answer
+   * of another shape (a controller of another version) is a usage error naming the route and the field. Its 400 answers
+   * become the same `ValidationErrors` the store path throws.
+   */
+  async call<S extends z.ZodType>(method: string, path: string, answer: S, body?: unknown): Promise<z.output<S>> {
     let r: Response;
     try {
       r = await fetch(`${this.url}${path}`, {
@@ -58,7 +64,8 @@ export class ApiClient {
       const cause = c?.code ?? c?.message ?? (err instanceof Error ? err.message : String(err));
       throw new FleetwardenError(`cannot reach the controller at ${this.url} (${cause}); is 'fleetwarden run' serving there? Without --url the store is used directly`);
     }
-    if (r.status === 204) return null;
+    const route = `${method} ${path.replace(/\?.*$/, '')}`;
+    if (r.status === 204) return decode(this.url, route, answer, null);
     const text = await r.text();
     let json: unknown;
     try {
@@ -66,8 +73,9 @@ export class ApiClient {
     } catch {
       throw new FleetwardenError(`${this.url}${path} answered ${r.status} with something that is not JSON`);
     }
-    if (r.ok) return json;
-    const error = (json as { error?: { message?: string; fields?: { field: string; reason: string }[] } } | null)?.error;
+    if (r.ok) return decode(this.url, route, answer, json);
+    const parsed = errorBody.safeParse(json);
+    const error = parsed.success ? parsed.data.error : undefined;
     const message = error?.message ?? `HTTP ${r.status}`;
     if (r.status === 400) throw new ValidationErrors((error?.fields ?? [{ field: '', reason: message }]).map((f) => new ValidationError(f.field, f.reason)));
     if (r.status === 401 || r.status === 403) throw new UsageError('--token', `${message} (HTTP ${r.status})`);
@@ -75,6 +83,18 @@ export class ApiClient {
     if (r.status === 409) throw new ConflictError('', message);
     throw new FleetwardenError(`the controller answered ${r.status}: ${message}`);
   }
+}
+
+/**
+ * `answer` decoded with `schema`, or an error naming the route and the first fields that do not fit. It is the
+ * target's fault, not the CLI's: `--url` names a controller of another version, or something else.
+ */
+function decode<S extends z.ZodType>(url: string, route: string, schema: S, answer: unknown): z.output<S> {
+  const r = schema.safeParse(answer);
+  if (r.success) return r.data;
+  const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.length === 0 ? 'the whole answer' : formatPath(i.path)}: ${i.message}`);
+  const more = r.error.issues.length > 3 ? `; and ${r.error.issues.length - 3} more` : '';
+  throw new ValidationError('--url', `${route} answered a shape this CLI does not expect (${issues.join('; ')}${more}): is ${url} a Fleetwarden controller of this version?`);
 }
 
 /** The API client when a URL is given, else null (act on the store). */

@@ -4,22 +4,12 @@
  * override of `workload.state` with a TTL and a reason, carried out tick by tick by the controller in tier order.
  */
 import { checkWorkloadAction, type WorkloadAction, workloadAct, workloadPlanView } from '../api/services.js';
+import * as wire from '../api/wire.js';
 import { type CliIo, type Command, escapeControl, EXIT, parse, table, UsageError } from './io.js';
 import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
 
-interface PlanJson {
-  group: string;
-  action: WorkloadAction;
-  at: string;
-  workload: { state: { value: string; setBy: string; expiresAt: string | null }; killSwitch: { value: string; setBy: string } };
-  plan: {
-    blocked: string | null;
-    notes: string[];
-    steps: { sequence: number; tiers: { name: string; synchronous: boolean; notes: string[]; instances: { instance: string; state: string; action: string; why: string }[] }[] }[];
-    untiered: { instance: string; state: string; why: string }[];
-  };
-  override?: { value: string; expiresAt: string; reason: string };
-}
+/** The plan, and with an action the override that carries it out. */
+type PlanJson = wire.WorkloadPlanJson & { override?: wire.OverrideSetJson };
 
 function render(view: PlanJson, dryRun: boolean): string {
   const lines: string[] = [];
@@ -72,11 +62,11 @@ ${TARGET_HELP}`,
       if (!dryRun && values.reason === undefined) throw new UsageError('--reason', 'is required (or --dry-run), e.g. --reason "month-end close"');
       const path = `/v1/groups/${encodeURIComponent(group)}/workload/${action}`;
       const body = { ttl: values.ttl ?? '', reason: values.reason ?? '' };
-      const view = (await viaApiOrStore(
+      const view: PlanJson = await viaApiOrStore<PlanJson>(
         values,
-        (api) => (dryRun ? api.call('GET', path) : api.call('POST', path, body)),
+        (api) => (dryRun ? api.call('GET', path, wire.workloadPlanJson) : api.call('POST', path, wire.workloadActJson, body)),
         (store, config, local) => (dryRun ? workloadPlanView(store, config, group, action, local.now) : workloadAct(store, config, group, action, body, local.now)),
-      )) as PlanJson;
+      );
       io.out(values.json === true ? JSON.stringify({ ...view, dryRun }) : render(view, dryRun));
       return EXIT.ok;
     },
