@@ -121,7 +121,7 @@ groups:
     ['measure', 'value'],
     [
       ['execution status', status],
-      ['instances patched', String(exec?.tasks[0]?.invocations.filter((i) => i.status === 'success').length ?? 0)],
+      ['instances patched', String(exec?.tasks[0]?.invocations.filter((i) => i.status === 'SUCCESS').length ?? 0)],
       ['most out of service at once', String(maxOut)],
       ['total (simulated)', `${fmt(totalS)} s`],
       [`theoretical minimum ceil(${N}/${C}) × (${DRAIN_S} + ${2 * RUN_S + REBOOT_S} + ${HEALTHY_S}${confirmations > 0 ? ` + 4 confirmations × ${AGENT_S}` : ''}) s`, `${fmt(minimum)} s`],

@@ -17,7 +17,12 @@ export function allowedErrors(limit: Count, targets: number): number {
   return limit.kind === 'percent' ? Math.floor((limit.value * targets) / 100) : limit.value;
 }
 
-export const INVOCATION_STATUSES = ['pending', 'in-progress', 'success', 'failed', 'timed-out', 'undeliverable', 'cancelled', 'terminated'] as const;
+/**
+ * One spelling for every status of an execution, a task and an invocation: SSM's, upper case with underscores
+ * (docs/maintenance.md#execution-statuses). Executions stored before this spelling (`in-progress`, `timed-out`, …)
+ * are read in it (ports/schemas.ts).
+ */
+export const INVOCATION_STATUSES = ['PENDING', 'IN_PROGRESS', 'SUCCESS', 'FAILED', 'TIMED_OUT', 'UNDELIVERABLE', 'CANCELLED', 'TERMINATED'] as const;
 export type InvocationStatus = (typeof INVOCATION_STATUSES)[number];
 
 /**
@@ -25,7 +30,7 @@ export type InvocationStatus = (typeof INVOCATION_STATUSES)[number];
  * (docs/maintenance.md#execution-statuses).
  */
 export function countsAsError(s: InvocationStatus): boolean {
-  return s === 'failed' || s === 'timed-out';
+  return s === 'FAILED' || s === 'TIMED_OUT';
 }
 
 export type TaskStatus = 'PENDING' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'TIMED_OUT';
@@ -64,7 +69,7 @@ export interface DispatchDecision {
  */
 export function dispatchStep(task: TaskSpec, p: TaskProgress, now: number, lastTaskStart: number, cancelled = false): DispatchDecision {
   const statuses = p.targets.map((t) => p.invocations[t]);
-  const running = p.targets.filter((t) => p.invocations[t] === 'pending' || p.invocations[t] === 'in-progress');
+  const running = p.targets.filter((t) => p.invocations[t] === 'PENDING' || p.invocations[t] === 'IN_PROGRESS');
   const waiting = p.targets.filter((t) => p.invocations[t] === undefined);
   const errors = statuses.filter((s) => s !== undefined && countsAsError(s)).length;
   const allowed = allowedErrors(task.maxErrors, p.targets.length);
@@ -77,7 +82,7 @@ export function dispatchStep(task: TaskSpec, p: TaskProgress, now: number, lastT
   }
   if (cancelled || (pastCutoff && task.cutoffBehavior === 'cancel')) {
     const done = running.length === 0 && waiting.length === 0;
-    return { dispatch: [], terminate: waiting, cancel: running, status: done && statuses.every((s) => s === 'success' || s === 'undeliverable') ? 'SUCCESS' : 'TIMED_OUT', reason: `${cancelled ? 'execution cancelled' : 'cutoff passed (cancel)'}: nothing new starts, running invocations are cancelled` };
+    return { dispatch: [], terminate: waiting, cancel: running, status: done && statuses.every((s) => s === 'SUCCESS' || s === 'UNDELIVERABLE') ? 'SUCCESS' : 'TIMED_OUT', reason: `${cancelled ? 'execution cancelled' : 'cutoff passed (cancel)'}: nothing new starts, running invocations are cancelled` };
   }
   const dispatch = waiting.slice(0, slots);
   if (running.length === 0 && waiting.length === 0) {

@@ -170,7 +170,7 @@ function sendScript(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocat
   const n = purpose === 'task' ? inv.runs + 1 : (inv.healthChecks ?? 0) + 1;
   const id = commandId(exec.id, task.name, inv.target, purpose, n);
   s.actions.push(scriptAction(task, purpose, id, inv.target, reason));
-  const base = { ...inv, status: 'in-progress' as const, pending: { id, kind: purpose, sentAt: s.now } };
+  const base = { ...inv, status: 'IN_PROGRESS' as const, pending: { id, kind: purpose, sentAt: s.now } };
   return purpose === 'task' ? { ...base, phase: 'running', phaseSince: s.now, runs: n, detail: `task running (${reason})` } : { ...base, phase: 'checking', healthChecks: n, detail: `health check running (${reason})` };
 }
 
@@ -196,7 +196,7 @@ function handshakeState(s: Step, inv: Invocation): 'confirmed' | 'waiting' | 'la
 function leftOut(s: Step, task: TaskDecl, inv: Invocation, why: string): Invocation {
   const detail = `${why}; left out of service`;
   s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${detail}` });
-  return finish({ ...inv, agent: { ports: 'blocked', health: 'fail', since: s.now }, step: undefined, confirmedAt: undefined }, 'failed', detail, s.now, { outOfService: true });
+  return finish({ ...inv, agent: { ports: 'blocked', health: 'fail', since: s.now }, step: undefined, confirmedAt: undefined }, 'FAILED', detail, s.now, { outOfService: true });
 }
 
 /**
@@ -215,7 +215,7 @@ function putBack(s: Step, task: TaskDecl, inv: Invocation, reason: string): Invo
 
 /** After the task script: health check, or straight back. */
 function afterTask(s: Step, exec: WindowExecution, task: TaskDecl, inv: Invocation): Invocation {
-  if (!task.drain) return finish(inv, 'success', 'exit 0', s.now);
+  if (!task.drain) return finish(inv, 'SUCCESS', 'exit 0', s.now);
   if (task.healthCheck !== null) return sendScript(s, exec, task, { ...inv, phaseSince: s.now }, 'health', 'the task succeeded');
   return putBack(s, task, inv, 'task done: put back in service');
 }
@@ -260,7 +260,7 @@ function resend(t: Turn): Invocation {
   if (t.cancelNow && inv.phase === 'running') {
     // Never delivered: nothing to cancel on the instance.
     const cut = { pending: undefined, detail: 'cancelled before its script was delivered' };
-    return inv.outOfService ? { ...putBack(s, task, { ...inv, ...cut }, 'cancelled before the task ran: put back'), status: 'cancelled' } : finish(inv, 'cancelled', cut.detail, s.now, cut);
+    return inv.outOfService ? { ...putBack(s, task, { ...inv, ...cut }, 'cancelled before the task ran: put back'), status: 'CANCELLED' } : finish(inv, 'CANCELLED', cut.detail, s.now, cut);
   }
   s.actions.push(scriptAction(task, pending.kind === 'health' ? 'health' : 'task', pending.id, inv.target, 'sent again: the last send failed'));
   return { ...inv, pending: { id: pending.id, kind: pending.kind, sentAt: s.now } };
@@ -281,7 +281,7 @@ function onDraining(t: Turn): Invocation {
   const { now, input } = s;
   if (t.cancelNow) {
     s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${cancelWhy(exec)} before the task ran: put back` });
-    return { ...putBack(s, task, inv, `${cancelWhy(exec)}: put back without running`), status: 'cancelled' };
+    return { ...putBack(s, task, inv, `${cancelWhy(exec)}: put back without running`), status: 'CANCELLED' };
   }
   if (inv.step === 'health' || inv.step === 'block') return takeOutStep(t);
   if (inv.phase === 'draining') {
@@ -343,9 +343,9 @@ function onRunning(t: Turn): Invocation {
       // The script may still run: a drained target is not put back on a guess.
       const why = `the cancel was not confirmed within ${formatDuration(CANCEL_CONFIRM_MS)}${inv.outOfService ? '; left out of service' : ''}`;
       s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}` });
-      return finish(inv, 'cancelled', why, now);
+      return finish(inv, 'CANCELLED', why, now);
     }
-    if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'timed-out', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
+    if (inv.pending !== undefined && now > inv.pending.sentAt + task.timeoutMs + LOST_AFTER_MS) return finish(inv, 'TIMED_OUT', `no result ${formatDuration(task.timeoutMs + LOST_AFTER_MS)} after it was sent`, now);
     return inv;
   }
   const key = outputKey(exec, task.name, inv.target, inv.runs);
@@ -358,16 +358,16 @@ function onRunning(t: Turn): Invocation {
       return afterTask(s, exec, task, { ...inv, ...kept });
     case 'undeliverable':
       // Nothing ran: it does not count against MaxErrors, and a drained target goes back.
-      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'undeliverable' } : finish(inv, 'undeliverable', 'undeliverable', now, kept);
+      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'undeliverable: put back'), status: 'UNDELIVERABLE' } : finish(inv, 'UNDELIVERABLE', 'undeliverable', now, kept);
     case 'cancelled':
       // Stopped on request: not an error; a drained target goes back by the normal path (registered, healthy, settled).
       s.notes.push({ instanceId: inv.target, summary: `${task.name}: script cancelled` });
-      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'script cancelled: put back'), status: 'cancelled' } : finish(inv, 'cancelled', 'script cancelled', now, kept);
+      return inv.outOfService ? { ...putBack(s, task, { ...inv, ...kept }, 'script cancelled: put back'), status: 'CANCELLED' } : finish(inv, 'CANCELLED', 'script cancelled', now, kept);
     case 'failed':
     case 'timed-out': {
       const why = result.status === 'failed' ? `exit ${result.exitCode ?? 'signal'}${reboots}` : `timed out after ${formatDuration(task.timeoutMs)}`;
       s.notes.push({ instanceId: inv.target, summary: `${task.name}: ${why}${inv.outOfService ? '; left out of service' : ''}` });
-      return finish(inv, result.status, `${why}${inv.outOfService ? '; left out of service' : ''}`, now, kept);
+      return finish(inv, result.status === 'failed' ? 'FAILED' : 'TIMED_OUT', `${why}${inv.outOfService ? '; left out of service' : ''}`, now, kept);
     }
   }
   return inv;
@@ -385,7 +385,7 @@ function onChecking(t: Turn): Invocation {
   const within = task.healthCheck?.withinMs ?? 0;
   if (now - inv.phaseSince >= within) {
     s.notes.push({ instanceId: inv.target, summary: `${task.name}: health check did not pass within ${formatDuration(within)}; left out of service` });
-    return finish(inv, 'failed', `health check did not pass within ${formatDuration(within)}; left out of service`, now, { pending: undefined });
+    return finish(inv, 'FAILED', `health check did not pass within ${formatDuration(within)}; left out of service`, now, { pending: undefined });
   }
   // Failed: checked again after a pause (the next tick after HEALTH_RETRY_MS).
   return { ...inv, pending: undefined, detail: `health check failed (exit ${result?.exitCode ?? '?'}); again in ${formatDuration(HEALTH_RETRY_MS)}` };
@@ -409,7 +409,7 @@ function onReturning(t: Turn): Invocation {
   }
   if (now - inv.phaseSince >= task.settleMs && back) {
     s.notes.push({ instanceId: inv.target, summary: `${task.name}: back in service` });
-    return finish({ ...inv, step: undefined }, inv.status === 'in-progress' ? 'success' : inv.status, inv.status === 'in-progress' ? 'done: back in service' : `${inv.status}: back in service`, now);
+    return finish({ ...inv, step: undefined }, inv.status === 'IN_PROGRESS' ? 'SUCCESS' : inv.status, inv.status === 'IN_PROGRESS' ? 'done: back in service' : `${inv.status.toLowerCase().replace(/_/g, ' ')}: back in service`, now);
   }
   const left = now < detectedAt ? `${formatDuration(detectedAt - now)} left for the load balancer to see the passing health answer` : `settling ${formatDuration(task.settleMs - (now - inv.phaseSince))}`;
   return { ...inv, detail: back || now < detectedAt ? left : 'put back: waiting until healthy in its target groups' };
@@ -443,13 +443,13 @@ function onDone(t: Turn): Invocation {
  */
 function dispatch(s: Step, exec: WindowExecution, task: TaskDecl, target: string): Invocation {
   const view = s.input.instances.get(target);
-  const base: Invocation = { target, status: 'pending', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
+  const base: Invocation = { target, status: 'PENDING', phase: 'running', phaseSince: s.now, startedAt: s.now, runs: 0, outOfService: false, detail: 'dispatched' };
   if (!task.drain) return sendScript(s, exec, task, base, 'task', 'dispatched');
   // Written ahead: the caller deregisters once this decision is saved (see putBack).
   const tgs = Object.keys(view?.targets ?? {}).sort();
   s.actions.push({ kind: 'take-out', task: task.name, instanceId: target, targetGroups: tgs, reason: `${task.name}: taken out of service before the task` });
   s.notes.push({ instanceId: target, summary: `${task.name}: taken out of service${tgs.length > 0 ? ` (${tgs.join(', ')})` : ''}` });
-  const out: Invocation = { ...base, status: 'in-progress', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
+  const out: Invocation = { ...base, status: 'IN_PROGRESS', phase: 'draining', deregisteredFrom: tgs, outOfService: true, detail: 'draining' };
   if (s.handshake.confirm) return { ...goal(s, out, 'open', 'fail', 'health'), detail: 'taking out: waiting for the agent to fail its health answer' };
   return goal(s, out, 'blocked', 'fail', 'inflight');
 }
@@ -467,7 +467,7 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   const cancelNow = cancelled || (pastCutoff && task.cutoffBehavior === 'cancel');
   const invocations = te.invocations.map((inv) => advanceInvocation(s, exec, task, inv, cancelNow));
   const statuses: Record<string, InvocationStatus> = Object.fromEntries(invocations.map((i) => [i.target, i.status]));
-  for (const t of te.terminated) statuses[t] = 'terminated';
+  for (const t of te.terminated) statuses[t] = 'TERMINATED';
   const spec = { name: task.name, priority: task.priority, maxConcurrency: task.maxConcurrency, maxErrors: task.maxErrors, cutoffBehavior: task.cutoffBehavior };
   const decision = dispatchStep(spec, { targets: te.targets, invocations: statuses }, now, exec.lastTaskStart, cancelled);
   // A target another execution holds out of service waits for it (overlapping windows never work on it together).
@@ -492,9 +492,9 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   const remaining = te.targets.length - next.length - terminated.length;
   let status: TaskExecution['status'] = 'IN_PROGRESS';
   if (!running && remaining === 0) {
-    if (cancelled && (terminated.length > 0 || next.some((i) => i.status === 'cancelled'))) status = 'CANCELLED';
-    else if (cancelNow || next.some((i) => i.status === 'cancelled')) status = 'TIMED_OUT';
-    else if (terminated.length > 0 || next.some((i) => i.status === 'failed' || i.status === 'timed-out')) status = 'FAILED';
+    if (cancelled && (terminated.length > 0 || next.some((i) => i.status === 'CANCELLED'))) status = 'CANCELLED';
+    else if (cancelNow || next.some((i) => i.status === 'CANCELLED')) status = 'TIMED_OUT';
+    else if (terminated.length > 0 || next.some((i) => i.status === 'FAILED' || i.status === 'TIMED_OUT')) status = 'FAILED';
     else status = 'SUCCESS';
   }
   if (decision.terminate.length > 0) s.notes.push({ instanceId: null, summary: `${task.name}: ${decision.reason}; ${decision.terminate.length} target(s) not run` });

@@ -122,7 +122,7 @@ export interface TaskRunResult {
 export const OUTPUT_INLINE_CHARS = 2500;
 
 export function isFinished(s: InvocationStatus): boolean {
-  return s !== 'pending' && s !== 'in-progress';
+  return s !== 'PENDING' && s !== 'IN_PROGRESS';
 }
 
 /** Still running, or holding an instance out of service: loaded with its group every tick. */

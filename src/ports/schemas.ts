@@ -98,10 +98,13 @@ export const agentAckSchema: z.ZodType<AgentAck> = z.looseObject(
   fields<AgentAck>()({ instanceId: str, group: str, version: str, ports: z.enum(ACK_PORTS), health: z.enum(ACK_HEALTH), state: str.nullable(), hooks: z.array(z.looseObject({ name: str, outcome: str })).exactOptional(), at: num }),
 );
 
+/** Executions stored before one spelling was chosen wrote invocation statuses in lower case (`in-progress`): read in SSM's. */
+const invocationStatus = z.preprocess((v) => (typeof v === 'string' && /^[a-z-]+$/.test(v) ? v.toUpperCase().replace(/-/g, '_') : v), z.enum(INVOCATION_STATUSES));
+
 const invocation: z.ZodType<Invocation> = z.looseObject(
   fields<Invocation>()({
     target: str,
-    status: z.enum(INVOCATION_STATUSES),
+    status: invocationStatus,
     phase: z.enum(PHASES),
     phaseSince: num,
     startedAt: num,

@@ -381,7 +381,7 @@ describe('agent polling against a real API', () => {
     await setState('running');
     await agent.poll();
     assert.equal(calls.at(-1), false);
-    await fixtureSave(store, { group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
+    await fixtureSave(store, { group: 'web', at: clock.t, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [], executions: [{ id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'IN_PROGRESS', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: 'draining' }] }] }] });
     await agent.poll();
     assert.equal(calls.at(-1), true);
     assert.ok(logLines.some((l) => l.includes('out of service for maintenance')));

@@ -25,7 +25,7 @@ import { SqliteStore } from '../../src/store/sqlite/store.js';
 const T0 = Date.parse('2026-06-01T10:00:00Z');
 
 function execution(inv: Partial<Invocation>): WindowExecution {
-  return { id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'in-progress', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: '', ...inv }] }] };
+  return { id: 'web/w/2026-06-01T10:00:00Z', group: 'web', window: 'w', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-a'], terminated: [], detail: '', invocations: [{ target: 'i-a', status: 'IN_PROGRESS', phase: 'draining', phaseSince: T0, startedAt: T0, runs: 0, outOfService: true, detail: '', ...inv }] }] };
 }
 
 describe('agent: the drain handshake against a real API', () => {

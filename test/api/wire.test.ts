@@ -59,7 +59,7 @@ describe('wire schemas: the API documents and answers with them', () => {
       executions: [
         {
           id: EXECUTION, group: 'web', window: 'patch', description: 'Daily patch', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000,
-          tasks: [{ name: 'yum', priority: 1, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, targets: ['i-a', 'i-b'], terminated: ['i-b'], skipped: [], detail: 'x', invocations: [{ target: 'i-a', status: 'failed', phase: 'done', phaseSince: T0, startedAt: T0, endedAt: T0 + 30_000, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }],
+          tasks: [{ name: 'yum', priority: 1, status: 'FAILED', startedAt: T0, endedAt: T0 + 60_000, targets: ['i-a', 'i-b'], terminated: ['i-b'], skipped: [], detail: 'x', invocations: [{ target: 'i-a', status: 'FAILED', phase: 'done', phaseSince: T0, startedAt: T0, endedAt: T0 + 30_000, runs: 1, exitCode: 3, outOfService: true, detail: 'exit 3', output: 'no space left', outputKey: 'executions/web/patch/x/yum/i-a-1.log' }] }],
         },
       ],
     });

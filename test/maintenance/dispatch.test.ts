@@ -19,11 +19,11 @@ function runTask(t: TaskSpec, targets: string[], outcome: (target: string) => In
   for (let step = 0; step < 1000; step++) {
     const d = dispatchStep(t, { targets, invocations: inv }, 0, 1);
     for (const x of d.dispatch) {
-      inv[x] = 'in-progress';
+      inv[x] = 'IN_PROGRESS';
       invoked.push(x);
     }
-    for (const x of d.terminate) inv[x] = 'terminated';
-    const running = targets.filter((x) => inv[x] === 'in-progress');
+    for (const x of d.terminate) inv[x] = 'TERMINATED';
+    const running = targets.filter((x) => inv[x] === 'IN_PROGRESS');
     maxRunning = Math.max(maxRunning, running.length);
     if (running.length === 0) return { invoked, status: d.status, maxRunning };
     const first = running[0];
@@ -59,42 +59,42 @@ describe('limits', () => {
 
 describe('dispatch', () => {
   it('keeps at most MaxConcurrency invocations running and invokes every target once', () => {
-    const r = runTask(task('3', '0'), targets(10), () => 'success');
+    const r = runTask(task('3', '0'), targets(10), () => 'SUCCESS');
     assert.equal(r.maxRunning, 3);
     assert.deepEqual(r.invoked, targets(10));
     assert.equal(r.status, 'SUCCESS');
   });
 
   it('MaxErrors 3: dispatch stops when the fourth error is received', () => {
-    const r = runTask(task('1', '3'), targets(10), () => 'failed');
+    const r = runTask(task('1', '3'), targets(10), () => 'FAILED');
     assert.equal(r.invoked.length, 4);
     assert.equal(r.status, 'FAILED');
   });
 
   it('MaxErrors 0: dispatch stops after the first error', () => {
-    assert.equal(runTask(task('1', '0'), targets(10), (x) => (x === 'i-02' ? 'failed' : 'success')).invoked.length, 3);
+    assert.equal(runTask(task('1', '0'), targets(10), (x) => (x === 'i-02' ? 'FAILED' : 'SUCCESS')).invoked.length, 3);
   });
 
   it('MaxErrors 10% of 50: dispatch stops when the sixth error is received', () => {
-    assert.equal(runTask(task('1', '10%'), targets(50), () => 'timed-out').invoked.length, 6);
+    assert.equal(runTask(task('1', '10%'), targets(50), () => 'TIMED_OUT').invoked.length, 6);
   });
 
   it('undeliverable invocations do not count as errors', () => {
-    const r = runTask(task('2', '0'), targets(6), () => 'undeliverable');
+    const r = runTask(task('2', '0'), targets(6), () => 'UNDELIVERABLE');
     assert.equal(r.invoked.length, 6);
     assert.equal(r.status, 'SUCCESS');
   });
 
   it('invocations already running when the budget is spent finish; the task then fails and the rest never run', () => {
-    const inv: Record<string, InvocationStatus> = { 'i-00': 'failed', 'i-01': 'in-progress', 'i-02': 'in-progress' };
+    const inv: Record<string, InvocationStatus> = { 'i-00': 'FAILED', 'i-01': 'IN_PROGRESS', 'i-02': 'IN_PROGRESS' };
     const d = dispatchStep(task('3', '0'), { targets: targets(5), invocations: inv }, 0, 1);
     assert.deepEqual([d.dispatch, d.terminate, d.cancel, d.status], [[], ['i-03', 'i-04'], [], 'IN_PROGRESS']);
-    const end = dispatchStep(task('3', '0'), { targets: targets(5), invocations: { ...inv, 'i-01': 'success', 'i-02': 'success', 'i-03': 'terminated', 'i-04': 'terminated' } }, 0, 1);
+    const end = dispatchStep(task('3', '0'), { targets: targets(5), invocations: { ...inv, 'i-01': 'SUCCESS', 'i-02': 'SUCCESS', 'i-03': 'TERMINATED', 'i-04': 'TERMINATED' } }, 0, 1);
     assert.equal(end.status, 'FAILED');
   });
 
   it('after the cutoff: continue keeps dispatching; cancel starts nothing, cancels what runs, and times out', () => {
-    const inv: Record<string, InvocationStatus> = { 'i-00': 'success', 'i-01': 'in-progress' };
+    const inv: Record<string, InvocationStatus> = { 'i-00': 'SUCCESS', 'i-01': 'IN_PROGRESS' };
     const cont = dispatchStep(task('2', '0', 'continue'), { targets: targets(4), invocations: inv }, 10, 5);
     assert.deepEqual(cont.dispatch, ['i-02']);
     const cancel = dispatchStep(task('2', '0', 'cancel'), { targets: targets(4), invocations: inv }, 10, 5);

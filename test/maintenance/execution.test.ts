@@ -119,10 +119,10 @@ describe('window execution engine', () => {
     const w = new World(ids(5));
     const t = task('patch', { maxConcurrency: parseMaxConcurrency('2') });
     let maxRunning = 0;
-    const exec = w.run(newExecution('web', 'FW-web', T0, T0 + 3_600_000, T0 + 3_600_000, [t], T0), [t], { onTick: (e) => (maxRunning = Math.max(maxRunning, e.tasks[0]!.invocations.filter((i) => i.status === 'in-progress' || i.status === 'pending').length)) });
+    const exec = w.run(newExecution('web', 'FW-web', T0, T0 + 3_600_000, T0 + 3_600_000, [t], T0), [t], { onTick: (e) => (maxRunning = Math.max(maxRunning, e.tasks[0]!.invocations.filter((i) => i.status === 'IN_PROGRESS' || i.status === 'PENDING').length)) });
     assert.equal(exec.status, 'SUCCESS');
     assert.equal(maxRunning, 2);
-    assert.deepEqual(exec.tasks[0]!.invocations.map((i) => [i.target, i.status, i.exitCode]), ids(5).map((id) => [id, 'success', 0]));
+    assert.deepEqual(exec.tasks[0]!.invocations.map((i) => [i.target, i.status, i.exitCode]), ids(5).map((id) => [id, 'SUCCESS', 0]));
     const inv = exec.tasks[0]!.invocations[0]!;
     assert.equal(inv.output?.length, 2500);
     assert.match(inv.outputKey ?? '', /^executions\/web\/FW-web\/2026-06-07T02-00-00-000Z\/patch\/i-01-1\.log$/);
@@ -135,7 +135,7 @@ describe('window execution engine', () => {
     const exec = w.run(newExecution('web', 'w', T0, T0 + 7_200_000, T0 + 7_200_000, [t], T0), [t]);
     const te = exec.tasks[0]!;
     assert.equal(te.status, 'FAILED');
-    assert.deepEqual(te.invocations.map((i) => [i.target, i.status]), [['i-01', 'success'], ['i-02', 'failed'], ['i-03', 'failed']]);
+    assert.deepEqual(te.invocations.map((i) => [i.target, i.status]), [['i-01', 'SUCCESS'], ['i-02', 'FAILED'], ['i-03', 'FAILED']]);
     assert.deepEqual(te.terminated, ['i-04', 'i-05', 'i-06']);
     assert.equal(exec.status, 'FAILED');
   });
@@ -187,7 +187,7 @@ describe('window execution engine', () => {
     const te = exec.tasks[0]!;
     assert.equal(te.status, 'FAILED');
     const bad = te.invocations.find((i) => i.target === 'i-02')!;
-    assert.deepEqual([bad.status, bad.outOfService], ['failed', true]);
+    assert.deepEqual([bad.status, bad.outOfService], ['FAILED', true]);
     assert.match(bad.detail, /health check did not pass within 40s; left out of service/);
     assert.ok((w.healthRuns.get('i-02') ?? 0) > 1, 'checked again before giving up');
     assert.deepEqual(te.terminated, ['i-03', 'i-04'], 'MaxErrors 0: nothing more is taken out');
@@ -196,7 +196,7 @@ describe('window execution engine', () => {
     // The operator fixed it: the control return-to-service puts it back; the failure stays on record.
     const after = w.run(exec, [t], { returnToService: new Set(['i-02']), untilQuiet: true });
     const back = after.tasks[0]!.invocations.find((i) => i.target === 'i-02')!;
-    assert.deepEqual([back.status, back.outOfService, back.phase], ['failed', false, 'done']);
+    assert.deepEqual([back.status, back.outOfService, back.phase], ['FAILED', false, 'done']);
     assert.match(back.detail, /returned to service by an operator/);
     assert.equal(w.tg.get('i-02')?.health, 'healthy');
     assert.deepEqual([...heldInstances([after]).outOfService], []);
@@ -239,7 +239,7 @@ describe('window execution engine: cancelling, task failures, documents', () => 
     const t = task('patch', { drain: true, maxConcurrency: parseMaxConcurrency('2'), cutoffBehavior: 'cancel' });
     const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 60 * S, [t], T0), [t], { untilQuiet: true });
     const te = exec.tasks[0]!;
-    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'cancelled', false], ['i-02', 'cancelled', false]]);
+    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'CANCELLED', false], ['i-02', 'CANCELLED', false]]);
     assert.deepEqual(te.terminated, ['i-03']);
     assert.equal(te.status, 'TIMED_OUT');
     assert.ok(Math.max(...te.invocations.map((i) => i.endedAt!)) < T0 + 300 * S, 'ended well before the scripts would have');
@@ -256,7 +256,7 @@ describe('window execution engine: cancelling, task failures, documents', () => 
     const [p, r] = exec.tasks;
     assert.equal(exec.status, 'CANCELLED');
     assert.deepEqual(exec.cancel, cancel, 'who and when are kept with the execution');
-    assert.deepEqual(p!.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'failed', true], ['i-02', 'cancelled', false], ['i-03', 'cancelled', false], ['i-04', 'cancelled', false]]);
+    assert.deepEqual(p!.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-01', 'FAILED', true], ['i-02', 'CANCELLED', false], ['i-03', 'CANCELLED', false], ['i-04', 'CANCELLED', false]]);
     assert.deepEqual(p!.terminated, ['i-05', 'i-06'], 'no new target after the cancel');
     assert.equal(p!.status, 'CANCELLED');
     assert.deepEqual([r!.status, r!.detail], ['CANCELLED', 'not started: the execution was cancelled by cli ops@host']);
@@ -284,7 +284,7 @@ describe('window execution engine: cancelling, task failures, documents', () => 
     const w = new World(ids(3), { 'i-02': { exits: [1] } });
     const exec = w.run(newExecution('web', 'w', T0, T0 + 3_600_000, T0 + 3_600_000, tasks(false), T0), tasks(false), { onTaskFailure: 'continue' });
     const health = exec.tasks[1]!;
-    assert.deepEqual(health.invocations.map((i) => [i.target, i.status]), [['i-01', 'success'], ['i-03', 'success']]);
+    assert.deepEqual(health.invocations.map((i) => [i.target, i.status]), [['i-01', 'SUCCESS'], ['i-03', 'SUCCESS']]);
     assert.deepEqual(health.skipped, ['i-02']);
     assert.equal(w.runs.get('i-02'), 1, 'the failed instance ran the patch only');
     assert.equal(exec.status, 'FAILED', 'the failed patch still fails the execution');

@@ -151,7 +151,7 @@ describe('drain handshake', () => {
     const exec = w.run([drainTask({ maxConcurrency: parseMaxConcurrency('1'), capacityFloor: { kind: 'absolute', value: 1 } })], CONFIRM);
     const te = exec.tasks[0]!;
     const i01 = te.invocations.find((i) => i.target === 'i-01')!;
-    assert.equal(i01.status, 'failed');
+    assert.equal(i01.status, 'FAILED');
     assert.match(i01.detail, /its agent did not confirm it would fail its health answer within 30s \(agent\.confirmTimeout\); left out of service/);
     assert.equal(i01.outOfService, true);
     assert.ok(heldInstances([exec]).outOfService.has('i-01'));

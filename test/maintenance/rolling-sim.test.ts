@@ -63,7 +63,7 @@ describe('maintenance tasks on the simulated cloud', () => {
     }
     assert.equal(log.filter((a) => a.detail === 'reboot (exit 194)').map((a) => a.instanceId).join(), 'i-web-003', 'the script that asked for a reboot got one');
     const inv3 = exec.tasks[0]!.invocations.find((i) => i.target === 'i-web-003')!;
-    assert.deepEqual([inv3.status, inv3.exitCode], ['success', 0]);
+    assert.deepEqual([inv3.status, inv3.exitCode], ['SUCCESS', 0]);
     assert.equal(log.filter((a) => a.action === 'stop').length, 0, 'nothing stopped in the window');
     // Output: 2500 characters in the store, the full text in the object store.
     assert.match(inv3.output ?? '', /ran patch\nexit 0/);
@@ -97,7 +97,7 @@ describe('maintenance tasks on the simulated cloud', () => {
     const te = exec!.tasks[0]!;
     assert.equal(te.status, 'FAILED');
     const bad = te.invocations.find((i) => i.target === 'i-web-002')!;
-    assert.deepEqual([bad.status, bad.outOfService, bad.exitCode], ['failed', true, 1]);
+    assert.deepEqual([bad.status, bad.outOfService, bad.exitCode], ['FAILED', true, 1]);
     assert.deepEqual(te.terminated, ['i-web-003', 'i-web-004', 'i-web-005', 'i-web-006']);
     const log = ctl.simulator!.actions.filter((a) => a.instanceId === 'i-web-002');
     assert.equal(log.filter((a) => a.action === 'register').length, 0, 'left out of its target group, even after the window');
@@ -168,7 +168,7 @@ describe('maintenance tasks on the simulated cloud', () => {
     assert.equal(exec.status, 'CANCELLED');
     assert.match(exec.cancel?.by ?? '', /^cli \S+@\S+$/);
     const te = exec.tasks[0]!;
-    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-web-001', 'cancelled', false], ['i-web-002', 'cancelled', false]]);
+    assert.deepEqual(te.invocations.map((i) => [i.target, i.status, i.outOfService]), [['i-web-001', 'CANCELLED', false], ['i-web-002', 'CANCELLED', false]]);
     assert.deepEqual(te.terminated, ['i-web-003', 'i-web-004', 'i-web-005', 'i-web-006']);
     const log = ctl.simulator!.actions;
     assert.deepEqual(log.filter((a) => a.action === 'cancel-script').map((a) => [a.instanceId, a.ok]), [['i-web-001', true], ['i-web-002', true]], 'each running script stopped once');
@@ -182,7 +182,7 @@ describe('maintenance tasks on the simulated cloud', () => {
     const shown = cli('executions', 'show', id);
     assert.match(shown.out, /^web\/FW-web-patch\/2026-06-07T02:00:00Z: CANCELLED/m);
     assert.match(shown.out, /^cancelled by cli \S+ at \S+: the patch breaks the app$/m);
-    assert.match(shown.out, /^i-web-001 +cancelled .* cancelled: back in service$/m);
+    assert.match(shown.out, /^i-web-001 +CANCELLED .* cancelled: back in service$/m);
     const late = cli('executions', 'cancel', id, '--reason', 'again');
     assert.equal(late.code, 2);
     assert.match(late.err, /^error: id: execution web\/FW-web-patch\/2026-06-07T02:00:00Z already ended CANCELLED at .*: nothing to cancel$/m);
@@ -230,7 +230,7 @@ groups:
     const [exec] = await ctl.store.executions({ limit: 1 });
     assert.deepEqual([exec?.status, exec?.description], ['FAILED', 'Daily patch event with a healthcheck afterward']);
     const [patch, health] = exec!.tasks;
-    assert.deepEqual(patch!.invocations.map((i) => [i.target, i.status]), [['i-web-001', 'success'], ['i-web-002', 'failed'], ['i-web-003', 'success']]);
+    assert.deepEqual(patch!.invocations.map((i) => [i.target, i.status]), [['i-web-001', 'SUCCESS'], ['i-web-002', 'FAILED'], ['i-web-003', 'SUCCESS']]);
     assert.match(patch!.invocations[1]!.output ?? '', /^ran AWS-RunPatchBaseline Operation=Scan\nexit 1$/);
     assert.deepEqual([health!.status, health!.detail], ['CANCELLED', 'not started: task patch exceeded its error budget (onTaskFailure: abort)']);
     assert.equal(ctl.simulator!.actions.filter((a) => a.action === 'run-script').length, 3, 'only the patch ran');

@@ -279,7 +279,7 @@ export function executionContract(make: Make<ExecutionStore & TickStore>): void 
       const s = await make();
       const exec = (id: string, start: number, status: WindowExecution['status'], outOfService = false): WindowExecution => ({
         id: `web/FW/${id}`, group: 'web', window: 'FW', start, end: start + 3_600_000, lastTaskStart: start + 3_600_000, status, startedAt: start,
-        tasks: [{ name: 'patch', priority: 1, status: status === 'IN_PROGRESS' ? 'IN_PROGRESS' : 'FAILED', targets: ['i-1'], terminated: [], detail: '', invocations: [{ target: 'i-1', status: 'failed', phase: 'done', phaseSince: start, startedAt: start, runs: 1, outOfService, detail: 'exit 1', output: "it's" }] }],
+        tasks: [{ name: 'patch', priority: 1, status: status === 'IN_PROGRESS' ? 'IN_PROGRESS' : 'FAILED', targets: ['i-1'], terminated: [], detail: '', invocations: [{ target: 'i-1', status: 'FAILED', phase: 'done', phaseSince: start, startedAt: start, runs: 1, outOfService, detail: 'exit 1', output: "it's" }] }],
       });
       await fixtureSave(s, tick({ executions: [exec('a', T0, 'IN_PROGRESS'), exec('b', T0 + 1, 'SUCCESS'), exec('c', T0 + 2, 'FAILED', true)] }));
       assert.deepEqual((await s.loadGroup('web')).executions.map((e) => e.id), ['web/FW/a', 'web/FW/c'], 'open ones, and one holding i-1 out of service');

@@ -41,6 +41,19 @@ describe('SQLite store specifics', () => {
     await s.close();
   });
 
+  it('executions stored with the old invocation spelling (in-progress, timed-out) read in the one spelling', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
+    await new SqliteStore(file).close();
+    const inv = (target: string, status: string) => ({ target, status, phase: status === 'in-progress' ? 'running' : 'done', phaseSince: 1, startedAt: 1, runs: 1, outOfService: false, detail: '' });
+    const exec = { id: 'web/w/1', group: 'web', window: 'w', start: 1, end: 2, lastTaskStart: 2, status: 'IN_PROGRESS', startedAt: 1, tasks: [{ name: 't', priority: 1, status: 'IN_PROGRESS', targets: ['i-1', 'i-2'], terminated: [], detail: '', invocations: [inv('i-1', 'in-progress'), inv('i-2', 'timed-out')] }] };
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO executions (id, grp, start, open, body) VALUES (?, ?, ?, ?, ?)').run(exec.id, 'web', 1, 1, JSON.stringify(exec));
+    raw.close();
+    const s = new SqliteStore(file);
+    assert.deepEqual((await s.execution('web/w/1'))?.tasks[0]?.invocations.map((i) => i.status), ['IN_PROGRESS', 'TIMED_OUT']);
+    await s.close();
+  });
+
   it('a stored row that does not decode is an error naming its table, key and field', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
     const s = new SqliteStore(file);
