@@ -15,6 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { Agent, type Firewall } from '../../src/agent/agent.js';
 import { agentSettings } from '../../src/agent/cli.js';
 import { HealthAnswer } from '../../src/agent/health.js';
+import { checkView } from '../../src/agent/view.js';
+import { instanceJson } from '../../src/api/wire.js';
+import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
 import { ChangeFeed } from '../../src/api/changes.js';
 import { createApiServer, listen } from '../../src/api/server.js';
 import { hashToken, issueToken } from '../../src/api/services.js';
@@ -143,6 +146,21 @@ describe('agent: the drain handshake against a real API', () => {
     const outcome = await polled;
     assert.equal(outcome.longPoll, true);
     assert.equal(blocks.at(-1), true, 'the block arrived with the held poll, long before its 30 s wait');
+  });
+
+  it("the agent's own checker reads the instance view as the shared wire schema describes it: nothing refused, the same values", async () => {
+    // The agent stays free of zod (its memory); this ties its hand-written checker to src/api/wire.ts.
+    await new AgentCommandRunner(store, clock).runScript('web', 'i-a', 'mw-wire-1', 'true', 60_000, { mayRerun: false });
+    for (const inv of [undefined, { agent: { ports: 'open' as const, health: 'fail' as const, since: T0 + 7 }, step: 'health' as const }]) {
+      await save(inv === undefined ? [] : [execution(inv)]);
+      const raw: unknown = await (await fetch(`http://127.0.0.1:${port}/v1/instances/i-a`, { headers: { authorization: 'Bearer admin' } })).json();
+      const wire = instanceJson.parse(raw);
+      const checked = checkView(raw);
+      assert.deepEqual(checked.refused, []);
+      assert.deepEqual([checked.state, checked.goal, checked.version, checked.maintenance, checked.drain], [wire.state, wire.goal, wire.version, wire.maintenance.outOfService, wire.drain]);
+      assert.deepEqual(checked.commands.map((c) => [c.id, c.kind, c.script, c.timeoutMs]), wire.pendingCommands.map((c) => [c.id, c.kind, c.script, c.timeoutMs]));
+      assert.ok(checked.commands.length > 0, 'a pending command is part of what is compared');
+    }
   });
 
   it('a report that does not fit the rules is refused naming the field; an unknown instance is 404', async () => {
