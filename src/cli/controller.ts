@@ -23,6 +23,8 @@ import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table,
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 /** The least time between two ticks when agents' reports ask for one sooner than the interval. */
 const MIN_TICK_GAP_MS = 200;
+/** Agents' long polls look again at least this often, even after quiet ticks. */
+const QUIET_WAKE_MS = 5000;
 
 /**
  * The admin token: FLEETWARDEN_ADMIN_TOKEN when set (its hash is returned), else one stored in the store; on the first
@@ -126,6 +128,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();
+    const wake = { now: false, last: 0 };
     // Set from signal handlers and the API: an object, so the loop re-reads it after every await.
     const signal = { stopping: false, again: false, wake: null as (() => void) | null };
     let server: Server | null = null;
@@ -179,6 +182,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
         const started = Date.now();
         try {
           const summary = await ctl.reconciler.tick();
+          wake.now = summary.groups.some((g) => g.plan.transitions.length > 0 || g.plan.commands.length > 0 || g.maintenanceRunning);
           stats.ticks++;
           stats.lastTickSeconds = (Date.now() - started) / 1000;
           stats.lastTickAt = Date.now();
@@ -194,8 +198,14 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           const message = err instanceof Error ? err.message : String(err);
           log.diag.error({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }, `tick failed: ${message}; trying again next tick`);
         }
-        // Agents' long polls look at what this tick decided.
-        changes.notify();
+        // Agents' long polls look again when this tick changed something an agent acts on (a transition, a command,
+        // a maintenance step), and at least every few seconds (goals that change with time): not after every quiet
+        // tick, where every held poll would re-read its view for nothing.
+        if (wake.now || Date.now() - wake.last >= QUIET_WAKE_MS) {
+          changes.notify();
+          wake.last = Date.now();
+        }
+        wake.now = false;
         if (values.once === true) break;
         // An agent's report arrived meanwhile: tick again soon (not in a tight loop), else at the interval.
         const interval = signal.again ? Math.min(realInterval, MIN_TICK_GAP_MS) : realInterval;
