@@ -24,10 +24,6 @@ export class ChangeFeed {
       this.waiters.add(done);
     });
   }
-
-  get waiting(): number {
-    return this.waiters.size;
-  }
 }
 
 /** How often a long poll looks again when no feed tells it of changes. */

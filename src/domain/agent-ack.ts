@@ -67,10 +67,3 @@ export function confirms(ack: AgentAck | undefined, goal: AgentGoal): boolean {
 export function reportsServing(ack: AgentAck | undefined, now: number, freshMs: number): boolean {
   return ack !== undefined && now - ack.at <= freshMs && portsMeet(ack.ports, 'open') && healthMeets(ack.health, 'pass');
 }
-
-/** Describes an acknowledgement for a status line: `ports blocked, health fail (v m-…, 3s ago)`. */
-export function describeAck(ack: AgentAck | undefined, now: number): string {
-  if (ack === undefined) return 'no report from its agent';
-  const ago = Math.max(0, Math.round((now - ack.at) / 1000));
-  return `ports ${ack.ports}, health ${ack.health} (${ago}s ago)`;
-}
