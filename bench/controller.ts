@@ -16,7 +16,7 @@ import { resolve } from '../src/config/resolve.js';
 import { plan } from '../src/planner/plan.js';
 import { fmt, printTable } from './lib.js';
 
-function fleet(groups: number, perGroup: number, windowsPerGroup: number): FleetConfig {
+export function fleet(groups: number, perGroup: number, windowsPerGroup: number): FleetConfig {
   const names = Array.from({ length: groups }, (_, i) => `g${String(i).padStart(2, '0')}`);
   return parseConfig({
     controller: { tickInterval: '30s', leaseTtl: '5m' },

@@ -45,6 +45,8 @@ export interface OpenOptions {
   readonly objects?: ObjectStore | null;
   /** Where tick and provider-call durations go (this controller's registry); absent: nothing is timed. */
   readonly metrics?: ControllerMetrics;
+  /** false: plan every group on every tick, even at rest (src/reconciler/rest.ts) [true]. */
+  readonly skipAtRest?: boolean;
 }
 
 export function simulatorSpec(config: FleetConfig): SimulatorSpec {
@@ -87,6 +89,7 @@ function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<Reconciler
     sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     ...(opts.retry === undefined ? {} : { retry: opts.retry }),
     ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
+    ...(opts.skipAtRest === undefined ? {} : { skipAtRest: opts.skipAtRest }),
     objects: opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs')),
   });
   return {

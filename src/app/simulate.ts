@@ -1,7 +1,7 @@
 import type { FleetConfig } from '../config/config.js';
-import { windowStartAhead } from '../config/resolve.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { ControllerEvent, TickSummary } from '../reconciler/reconciler.js';
+import { nextBoundary, recordAtRest } from '../reconciler/rest.js';
 import { openSimulatedController, virtualTime } from './compose.js';
 
 export interface SimulationReport {
@@ -16,24 +16,12 @@ export interface SimulationReport {
   readonly retries: number;
 }
 
-const STABLE: ReadonlySet<LifecycleState> = new Set(['running', 'stopped', 'excluded']);
-
 /** The next instant a window or schedule of any group starts (less its start-ahead) or ends, after `now`. */
-function nextBoundary(summary: TickSummary, config: FleetConfig, now: number): number {
+function nextBoundaryOf(summary: TickSummary, config: FleetConfig, now: number): number {
   let next = Infinity;
   for (const t of summary.groups) {
-    const schedules = [...t.windows.flatMap((w) => (w.schedule ? [{ s: w.schedule, startAheadMs: windowStartAhead(w, t.startAheadMs) }] : [])), ...(config.groups.find((g) => g.name === t.group)?.schedules.map((s) => ({ s: s.schedule, startAheadMs: t.startAheadMs })) ?? [])];
-    for (const { s, startAheadMs } of schedules) {
-      const [o] = s.next(now + startAheadMs, 1);
-      if (o) next = Math.min(next, o.start - startAheadMs);
-      // The start itself: tasks of a window begin then.
-      const [own] = s.next(now, 1);
-      if (own) next = Math.min(next, own.start);
-      if (s.hasDuration) {
-        const w = s.windowAt(now, startAheadMs);
-        if (w) next = Math.min(next, w.end);
-      }
-    }
+    const g = config.groups.find((x) => x.name === t.group);
+    if (g !== undefined) next = Math.min(next, nextBoundary(t.windows, g, t.startAheadMs, now));
   }
   return next;
 }
@@ -79,11 +67,11 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
           }
         }
         if (g.plan.commands.length > 0 || g.plan.transitions.length > 0 || g.maintenanceRunning) busy = true;
-        for (const r of g.plan.records) if (!STABLE.has(r.state) || r.issueSince !== undefined || r.periodNotice !== undefined || r.bypassCheckSentAt !== undefined) busy = true;
+        for (const r of g.plan.records) if (!recordAtRest(r)) busy = true;
       }
       if (now >= to) break;
       let next = now + interval;
-      if (!busy) next = Math.max(next, Math.min(nextBoundary(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
+      if (!busy) next = Math.max(next, Math.min(nextBoundaryOf(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
       clock.set(Math.min(next, to));
     }
     for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (to - lastAt);

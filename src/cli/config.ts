@@ -4,6 +4,9 @@ import * as wire from '../api/wire.js';
 import type { FleetConfig } from '../config/config.js';
 import { importEc2Scheduler } from '../config/import-ec2-scheduler.js';
 import { ConfigProblem, loadConfigFile, MAX_CONFIG_BYTES } from '../config/load.js';
+
+/** How many groups `config validate` names before it only counts the rest. */
+const SUMMARY_GROUPS = 20;
 import { jsonSchema } from '../config/schema.js';
 import { ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
@@ -25,8 +28,10 @@ first; --json gives path, reason, line and column); the exit code is 0 when the 
     const file = positionals[0] ?? DEFAULT_CONFIG;
     try {
       const config = loadConfigFile(file);
-      const summary = config.groups.map((g) => `${g.name} (${g.windows.length} window(s), ${g.schedules.length} schedule(s)${g.workload ? `, ${g.workload.tiers.length} tier(s)` : ''})`);
-      io.out(values.json === true ? JSON.stringify({ valid: true, file, groups: config.groups.map((g) => g.name) }) : `${file}: valid; groups: ${summary.join(', ')}`);
+      // A big file's summary names its first groups and counts the rest, rather than one line of thousands.
+      const shown = config.groups.slice(0, SUMMARY_GROUPS).map((g) => `${g.name} (${g.windows.length} window(s), ${g.schedules.length} schedule(s)${g.workload ? `, ${g.workload.tiers.length} tier(s)` : ''})`);
+      const more = config.groups.length - shown.length;
+      io.out(values.json === true ? JSON.stringify({ valid: true, file, groups: config.groups.map((g) => g.name) }) : `${file}: valid; ${config.groups.length} group(s): ${shown.join(', ')}${more > 0 ? `, and ${more} more` : ''}`);
       return EXIT.ok;
     } catch (err) {
       if (!(err instanceof ValidationErrors)) throw err;

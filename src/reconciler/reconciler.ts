@@ -15,6 +15,7 @@ import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance
 import { pruneObjects } from '../store/objects/objects.js';
 import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
+import { nextBoundary, restUntil, sameObservation } from './rest.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
@@ -45,6 +46,8 @@ export interface ReconcilerDeps {
   readonly timeGroupTick?: <T>(group: string, run: () => Promise<T>) => Promise<T>;
   /** Where full outputs of maintenance tasks are kept (none: only the first 2500 characters, in the store). */
   readonly objects?: ObjectStore | null;
+  /** false: every group is planned on every tick, even at rest (rest.ts); tests compare the two [true]. */
+  readonly skipAtRest?: boolean;
 }
 
 export interface GroupTick {
@@ -86,6 +89,25 @@ interface GroupSeen {
   readonly controls: readonly Control[];
 }
 
+/** What a group's tick is given besides the stored state: a tick given the same, at rest, decides the same (rest.ts). */
+interface GroupInputs {
+  readonly observed: readonly ObservedInstance[];
+  readonly conflicts: readonly GroupConflict[];
+  readonly storeValues: Awaited<ReturnType<SettingsStore['storeValues']>>;
+  readonly overrides: Awaited<ReturnType<SettingsStore['overrides']>>;
+  readonly controls: readonly Control[];
+  /** The tick's other inputs, in one string: the SSM windows seen, settings, overrides, controls, conflicts. */
+  readonly key: string;
+}
+
+/** A group found at rest: the state and inputs its last tick had, what it reported, and until when it holds. */
+interface Rest {
+  readonly state: GroupState;
+  readonly inputs: GroupInputs;
+  readonly until: number;
+  readonly tick: GroupTick;
+}
+
 /** What a group's tick did before saving (act), and what the steps after the save need of it. */
 interface GroupActs {
   readonly ex: Execution;
@@ -120,6 +142,8 @@ export class Reconciler {
   private readonly cache = new Map<string, GroupState>();
   /** What the last tick saw, for the API's instance view (subfleet, target groups, window periods). */
   private readonly seen = new Map<string, ObservedInstance>();
+  /** Groups at rest (rest.ts), valid with the cached state they were found with. */
+  private readonly rest = new Map<string, Rest>();
   private lastOutputPrune = -Infinity;
   private readonly activeWindows = new Map<string, { readonly name: string; readonly start: number; readonly end: number }[]>();
 
@@ -179,10 +203,18 @@ export class Reconciler {
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
+    const overrides = await store.overrides(now);
+    const controls = await store.controls(now);
+    const common = JSON.stringify([ssm, overrides, controls]);
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        const run = (): Promise<GroupTick> => this.tickGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, delays, n === 0 ? history : [], fence, exec);
+        const run = async (): Promise<GroupTick> => {
+          const groupConflicts = conflicts.get(g.name) ?? [];
+          const storeValues = await store.storeValues(g.name);
+          const inputs: GroupInputs = { observed: byGroup.get(g.name) ?? [], conflicts: groupConflicts, storeValues, overrides, controls, key: `${common}\u0000${JSON.stringify([storeValues, groupConflicts])}` };
+          return this.tickGroup(g, now, inputs, ssm, delays, n === 0 ? history : [], fence, exec);
+        };
         out.push(await (this.deps.timeGroupTick === undefined ? run() : this.deps.timeGroupTick(g.name, run)));
         this.lastErrors.delete(g.name);
       } catch (err) {
@@ -202,6 +234,7 @@ export class Reconciler {
   private async groupFailed(group: string, fence: GroupFence, err: unknown): Promise<string> {
     const now = this.deps.clock.now();
     this.cache.delete(group);
+    this.rest.delete(group);
     const lost = err instanceof LeaseLostError;
     const message = err instanceof Error ? (lost ? err.message : `${err.name}: ${err.message}`) : String(err);
     this.lastErrors.set(group, { at: now, message });
@@ -229,10 +262,17 @@ export class Reconciler {
    * One group's tick, in its steps: read what the group knows, plan, act (everything but load-balancer changes),
    * note what happened in the history, save, carry out what waited for the save, report.
    */
-  private async tickGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence, tickExec: ExecutorDeps): Promise<GroupTick> {
+  private async tickGroup(g: GroupConfig, now: number, inputs: GroupInputs, ssm: readonly SsmWindowInfo[], delays: ReadonlyMap<string, number>, carried: HistoryEntry[], fence: GroupFence, tickExec: ExecutorDeps): Promise<GroupTick> {
+    // At rest and given the same as then: the same nothing would be decided, so nothing is (rest.ts). Retries and
+    // errors carried from the tick's shared calls still go to the history.
+    const rest = this.deps.skipAtRest === false ? undefined : this.rest.get(g.name);
+    if (rest !== undefined && carried.length === 0 && now < rest.until && this.cache.get(g.name) === rest.state && rest.inputs.key === inputs.key && sameObservation(rest.inputs.observed, inputs.observed)) {
+      return rest.tick;
+    }
+    this.rest.delete(g.name);
     const exec: ExecutorDeps = { ...tickExec, fence: () => fence.check() };
     const history: HistoryEntry[] = carried.map((h) => ({ ...h, group: g.name }));
-    const seen = await this.readGroup(g, now, observedInstances, conflicts, ssm, exec, history);
+    const seen = await this.readGroup(g, now, inputs, ssm, exec, history);
     const p = this.planGroup(g, now, seen, delays);
     await fence.check();
     const acted = await this.act(g, now, seen, p, delays, exec, history);
@@ -240,12 +280,17 @@ export class Reconciler {
     const executionsNow = await this.saveGroup(g, now, seen, p, acted, notes.active, history, fence);
     await this.afterSave(g, now, p, acted, executionsNow, exec, history, fence);
     this.report(g, now, p, notes.events, history);
-    return { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
+    const tick: GroupTick = { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
+    const saved = this.cache.get(g.name);
+    const until = saved === undefined || history.length > 0 || acted.newHandles.length > 0 ? null : restUntil(saved, p, nextBoundary(acted.allWindows, g, seen.resolved.settings.startAheadMs, now), now);
+    if (saved !== undefined && until !== null && until > now) this.rest.set(g.name, { state: saved, inputs, until, tick });
+    return tick;
   }
 
   /** Read: the stored state, results that arrived, the group's instances and windows, its resolved settings and problems. */
-  private async readGroup(g: GroupConfig, now: number, observedInstances: readonly ObservedInstance[], conflicts: readonly GroupConflict[], ssm: readonly SsmWindowInfo[], exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupSeen> {
+  private async readGroup(g: GroupConfig, now: number, inputs: GroupInputs, ssm: readonly SsmWindowInfo[], exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupSeen> {
     const { config, store } = this.deps;
+    const { observed: observedInstances, conflicts } = inputs;
     const prefix = config.naming.tagPrefix;
     const state = this.cache.get(g.name) ?? (await store.loadGroup(g.name));
     const results = state.handles.length > 0 ? await withRetry(exec, 'command results', g.name, history, () => this.deps.runner.results(state.handles)) : { events: [], bypass: [], finished: [] };
@@ -257,14 +302,13 @@ export class Reconciler {
     const instances = inspected.instances;
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
     const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
-    const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: await store.storeValues(g.name), overrides: await store.overrides(now) });
+    const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: inputs.storeValues, overrides: inputs.overrides });
     const found: Problem[] = [...inspected.problems, ...discovered.problems];
     for (const b of resolved.windows.broken) {
       if (!found.some((p) => p.source === 'window' && p.subject === b.name && p.field === 'Schedule')) found.push({ source: 'window', subject: b.name, field: 'Schedule', value: '', reason: `cannot be evaluated (${b.error ?? 'invalid'}); no stop or drain in group ${g.name} until it is fixed` });
     }
     const problems = reconcileProblems(state.problems, found, now);
-    const controls = await store.controls(now);
-    return { state, results, instances, quarantined: inspected.quarantined, discovered, resolved, problems, controls };
+    return { state, results, instances, quarantined: inspected.quarantined, discovered, resolved, problems, controls: inputs.controls };
   }
 
   /** Plan: the pure planner on what was read. */
@@ -435,6 +479,7 @@ export class Reconciler {
     for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
     this.held.clear();
     this.cache.clear();
+    this.rest.clear();
   }
 
   static describe(e: ControllerEvent): string {

@@ -321,7 +321,15 @@ describe('fleetwarden config (real process)', () => {
   it('validate: exit 0 and a summary for a valid file', () => {
     const r = cli('config', 'validate', EXAMPLE);
     assert.equal(r.code, 0);
-    assert.match(r.out, /valid; groups: web \(2 window\(s\), 1 schedule\(s\)\), erp/);
+    assert.match(r.out, /valid; \d+ group\(s\): web \(2 window\(s\), 1 schedule\(s\)\), erp/);
+  });
+
+  it('validate: a file of many groups names the first 20 and counts the rest, on one short line', () => {
+    const groups = Array.from({ length: 500 }, (_, i) => `  - name: g${i}\n    fleets: { main: { min: 1 } }\n`).join('');
+    const r = cli('config', 'validate', tempFile(`groups:\n${groups}`));
+    assert.equal(r.code, 0);
+    assert.match(r.out, /valid; 500 group\(s\): g0 \(0 window\(s\), 0 schedule\(s\)\), .*g19 \(0 window\(s\), 0 schedule\(s\)\), and 480 more\n?$/);
+    assert.doesNotMatch(r.out, /g20 /);
   });
 
   it('validate: exit 2, every problem on stderr, nothing on stdout', () => {
@@ -467,11 +475,11 @@ describe('hostile configuration through the CLI (real process): exit 2, the file
     noStack(r3);
   });
 
-  it('a file over 10 MiB is refused before it is parsed, naming the file and the limit', () => {
-    const file = tempFile(`groups: [{name: web}]\n${'#'.repeat(10 * 1024 * 1024)}\n`);
+  it('a file over 1 MiB is refused before it is parsed, naming the file and the limit', () => {
+    const file = tempFile(`groups: [{name: web}]\n${'#'.repeat(1024 * 1024)}\n`);
     const r = cli('config', 'validate', file);
     assert.equal(r.code, 2);
-    assert.match(r.err, /fleetwarden\.yaml: the configuration file is larger than 10 MiB; nothing was read/);
+    assert.match(r.err, /fleetwarden\.yaml: the configuration file is larger than 1 MiB; nothing was read/);
     noStack(r);
   });
 

@@ -97,6 +97,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   /** mtime and size of the world file as this process last wrote or read it. */
   private seen: { mtimeMs: number; size: number } | null = null;
   private advancedOnce = false;
+  /** Before this instant no boot, stop or deregistration completes: advancing to it only moves the clock. Any change resets it. */
+  private due = -Infinity;
   private readonly bootMin: number;
   private readonly bootMax: number;
   private readonly stopTime: number;
@@ -133,6 +135,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     if (this.seen !== null && st.mtimeMs === this.seen.mtimeMs && st.size === this.seen.size) return;
     this.state = this.read(this.file);
     this.advancedOnce = false;
+    this.due = -Infinity;
   }
 
   /** The clock anchor saved in a world file, if any. */
@@ -153,11 +156,13 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       const zones = g.zones ?? ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
       const tg = g.targetGroup === false ? null : `tg-${group}`;
       if (tg !== null) state.targetGroups[tg] = {};
+      let i = 0; // the group's instances so far: zones are dealt round-robin
       const add = (id: string, tags: Record<string, string>, type: string): void => {
-        const i = Object.keys(state.instances).filter((k) => state.instances[k]?.group === group).length;
         const running = g.running === true;
         const own = { ...(g.groupTag === false ? {} : { [`${p}:group-name`]: group }), Name: id, ...g.instanceTags };
-        state.instances[id] = { id, group, tags: { ...own, ...tags }, zone: zones[i % zones.length] ?? 'zone-a', type, power: running ? 'running' : 'stopped', until: null, bootedAt: running ? now - 3_600_000 : null };
+        const zone = zones[i % zones.length] ?? 'zone-a';
+        if (state.instances[id] === undefined) i++;
+        state.instances[id] = { id, group, tags: { ...own, ...tags }, zone, type, power: running ? 'running' : 'stopped', until: null, bootedAt: running ? now - 3_600_000 : null };
         if (tg !== null) (state.targetGroups[tg] ?? {})[id] = { registeredAt: now - 3_600_000, deregisteringSince: null };
       };
       const lh = g.lighthouse ?? 0;
@@ -188,6 +193,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   }
 
   private save(): void {
+    this.due = -Infinity;
     if (this.file === null) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
@@ -204,6 +210,14 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     // Changes only ever become due as time passes: at the same instant there is nothing to move.
     if (now === this.state.now && this.advancedOnce) return now;
     this.advancedOnce = true;
+    if (now < this.due) {
+      // Nothing completes before `due`: only the clock moves (a world at rest costs no walk over every instance).
+      const moved = now !== this.state.now;
+      this.state.now = now;
+      if (moved && this.file !== null) this.save();
+      this.due = this.dueAfter(now);
+      return now;
+    }
     for (const i of Object.values(this.state.instances)) {
       if (i.until !== null && i.until <= now) {
         if (i.power === 'pending') {
@@ -224,7 +238,19 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const changed = now !== this.state.now;
     this.state.now = now;
     if (changed) this.save();
+    this.due = this.dueAfter(now);
     return now;
+  }
+
+  /** The first instant after `now` at which a boot, a stop or a deregistration completes (what `advance` walks for). */
+  private dueAfter(now: number): number {
+    if (this.due > now) return this.due;
+    let next = Infinity;
+    for (const i of Object.values(this.state.instances)) if (i.until !== null && i.until > now && i.until < next) next = i.until;
+    for (const targets of Object.values(this.state.targetGroups)) {
+      for (const t of Object.values(targets)) if (t.deregisteringSince !== null) next = Math.min(next, t.deregisteringSince + this.deregistrationDelay);
+    }
+    return next;
   }
 
   private throttle(): void {
@@ -283,7 +309,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     for (const i of Object.values(this.state.instances)) {
       if (!tagKeys.some((k) => i.tags[k] !== undefined)) continue;
       const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
-      out.push({ id: i.id, tags: { ...i.tags }, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });
+      // Tags are replaced, never changed in place: the observation may share them.
+      out.push({ id: i.id, tags: i.tags, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });
     }
     return out;
   }
@@ -336,7 +363,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         else if (!i || i.power !== 'running') h = 'unused';
         else if (now - Math.max(t.registeredAt, i.bootedAt ?? 0) < this.healthyAfter) h = 'initial';
         else h = 'healthy';
-        out.set(id, { ...out.get(id), [tg]: h });
+        const of = out.get(id);
+        if (of === undefined) out.set(id, { [tg]: h });
+        else of[tg] = h;
       }
     }
     return out;

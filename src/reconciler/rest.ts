@@ -1,0 +1,87 @@
+import type { GroupConfig, WindowDecl } from '../config/config.js';
+import { windowStartAhead } from '../config/resolve.js';
+import type { LifecycleState } from '../domain/lifecycle.js';
+import type { InstanceRecord, ObservedInstance } from '../domain/model.js';
+import type { Plan } from '../planner/types.js';
+import type { GroupState } from '../ports/index.js';
+
+/**
+ * A group at rest: its last tick had nothing to do and nothing in flight, so until the next boundary of its windows
+ * or schedules a tick given the same observation and the same stored settings, overrides and controls would decide
+ * the same nothing again. Such a tick is skipped (no resolve, plan, maintenance step or store write): the cost of a
+ * steady tick follows what changed. `simulate` has always jumped over the same quiet stretches (src/app/simulate.ts).
+ */
+
+/** States an instance stays in by itself: anything else has a step or a timeout ahead. */
+export const STABLE: ReadonlySet<LifecycleState> = new Set(['running', 'stopped', 'excluded']);
+
+/** Whether nothing about this record moves with time alone (a pending check, notice, event, back-off or issue). */
+export function recordAtRest(r: InstanceRecord): boolean {
+  if (!STABLE.has(r.state) || r.issueSince !== undefined || r.periodNotice !== undefined || r.bypassCheckSentAt !== undefined) return false;
+  for (const e of Object.values(r.events ?? {})) if (e.status === 'sent') return false;
+  return true;
+}
+
+/**
+ * The next instant after `now` at which a window or schedule of the group starts (less its start-ahead), a window's
+ * own start (its tasks begin) or a window period ends; Infinity when there is none; `now` when one cannot be
+ * evaluated (nothing may be skipped then).
+ */
+export function nextBoundary(windows: readonly WindowDecl[], group: Pick<GroupConfig, 'schedules'>, startAheadMs: number, now: number): number {
+  let next = Infinity;
+  const schedules = [...windows.flatMap((w) => (w.schedule ? [{ s: w.schedule, ahead: windowStartAhead(w, startAheadMs) }] : [])), ...group.schedules.map((s) => ({ s: s.schedule, ahead: startAheadMs }))];
+  try {
+    for (const { s, ahead } of schedules) {
+      const [o] = s.next(now + ahead, 1);
+      if (o) next = Math.min(next, o.start - ahead);
+      const [own] = s.next(now, 1);
+      if (own) next = Math.min(next, own.start);
+      if (s.hasDuration) {
+        const w = s.windowAt(now, ahead);
+        if (w) next = Math.min(next, w.end);
+      }
+    }
+  } catch {
+    return now;
+  }
+  return next;
+}
+
+/**
+ * Until when a group whose tick ended with `state` and `plan` may be left alone (given the same inputs), or null
+ * when it is not at rest: a command or transition, a record not at rest, an execution, a handle, a failure or a
+ * workload in progress, or a record the tick changed.
+ */
+export function restUntil(state: GroupState, p: Plan, boundary: number, now: number): number | null {
+  if (p.commands.length > 0 || p.transitions.length > 0) return null;
+  if (state.handles.length > 0 || state.failures.length > 0 || state.executions.length > 0 || state.workload !== undefined || p.workload !== undefined) return null;
+  if (p.records.length !== state.records.size) return null;
+  let until = boundary;
+  for (const r of p.records) {
+    // The planner hands back the very record it did not touch.
+    if (state.records.get(r.instanceId) !== r || !recordAtRest(r)) return null;
+    if (r.errorUntil !== undefined && r.errorUntil > now) until = Math.min(until, r.errorUntil);
+  }
+  return until;
+}
+
+function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/** Whether two observations of a group's instances are the same, in the same order (a reordering only costs a full tick). */
+export function sameObservation(a: readonly ObservedInstance[], b: readonly ObservedInstance[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as ObservedInstance;
+    const y = b[i] as ObservedInstance;
+    if (x.id !== y.id || x.power !== y.power || x.health !== y.health || x.zone !== y.zone || x.instanceType !== y.instanceType) return false;
+    if (!sameRecord(x.tags, y.tags) || !sameRecord(x.targets, y.targets)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { openSimulatedController, virtualTime } from '../../src/app/compose.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { Store } from '../../src/ports/index.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+
+const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
+const T = (iso: string): number => Date.parse(iso);
+const MIN = 60_000;
+
+/** A store that counts the tick writes it is asked for (the port a group at rest should leave alone). */
+function counting(store: Store): { store: Store; saves: () => Record<string, number> } {
+  const saves: Record<string, number> = {};
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'saveTick' && typeof value === 'function') {
+        return (...args: unknown[]) => {
+          const group = (args[0] as { group: string }).group;
+          saves[group] = (saves[group] ?? 0) + 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store: proxy, saves: () => saves };
+}
+
+/**
+ * Eight simulated hours of the demo fleet (four window periods, a tiered workload), with things changing while the
+ * groups are at rest: an override that expires, an instance stopped from outside, a control with a TTL.
+ */
+async function day(skipAtRest: boolean): Promise<{ actions: string[]; history: string[]; saves: Record<string, number>; ticks: number }> {
+  const config = loadConfigFile(DEMO);
+  const from = T('2026-06-01T01:40:00Z');
+  const { clock, sleep } = virtualTime(from);
+  const { store, saves } = counting(new SqliteStore(':memory:'));
+  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, owner: 'rest', skipAtRest }, store);
+  const sim = ctl.simulator!;
+  let ticks = 0;
+  const at = (iso: string): boolean => clock.now() === T(iso);
+  try {
+    while (clock.now() < from + 8 * 60 * MIN) {
+      if (at('2026-06-01T03:40:00Z')) await ctl.store.setOverride({ group: 'web', key: 'fleets.main.desired', value: { kind: 'absolute', value: 3 }, expiresAt: T('2026-06-01T04:10:00Z'), reason: 'test' }, clock.now());
+      if (at('2026-06-01T05:00:00Z')) await sim.stop(['i-web-001']);
+      if (at('2026-06-01T06:30:00Z')) await ctl.store.setControl({ instanceId: 'i-web-002', kind: 'unstoppable', until: T('2026-06-01T07:10:00Z'), reason: 'test' }, clock.now());
+      await ctl.reconciler.tick();
+      ticks++;
+      clock.set(clock.now() + config.controller.tickIntervalMs);
+    }
+    const history = (await ctl.store.history({ limit: 100_000 })).map((h) => `${new Date(h.at).toISOString()} ${h.group} ${h.instanceId ?? '-'} ${h.type} ${h.summary}`);
+    return { actions: sim.actions.map((a) => `${new Date(a.at).toISOString()} ${a.action} ${a.instanceId} ${a.detail} ${a.ok}`), history, saves: saves(), ticks };
+  } finally {
+    await ctl.close();
+  }
+}
+
+describe('groups at rest (src/reconciler/rest.ts)', () => {
+  it('skipping groups at rest changes nothing a user can see: the same actions and history, tick for tick, with far fewer writes', async () => {
+    const planned = await day(false);
+    const skipped = await day(true);
+    assert.ok(planned.actions.length > 40, `the day has real work in it (${planned.actions.length} actions)`);
+    assert.deepEqual(skipped.actions, planned.actions);
+    assert.deepEqual(skipped.history, planned.history);
+    // The external stop, the override and its expiry were each acted on at the tick after they happened.
+    assert.ok(skipped.history.some((h) => h.startsWith('2026-06-01T05:00:00.000Z web i-web-001 transition')), 'the instance stopped from outside is noticed at once');
+    assert.ok(skipped.actions.some((a) => a.startsWith('2026-06-01T03:40:00.000Z start')), 'the override starts an instance at once');
+    // Without skipping, both groups save on every tick; with it, web saves only on ticks where something moves. erp
+    // keeps its tiered workload's record (readiness timeouts run from it), so it is planned on every tick.
+    assert.deepEqual(planned.saves, { web: planned.ticks, erp: planned.ticks });
+    assert.equal(skipped.saves['erp'], planned.ticks);
+    assert.ok((skipped.saves['web'] ?? 0) < planned.ticks / 4, `web: ${skipped.saves['web']} tick writes with skipping, ${planned.ticks} without`);
+  });
+});
