@@ -1,6 +1,6 @@
 import type { FleetConfig } from '../config/config.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
-import type { ControllerEvent, TickSummary } from '../reconciler/reconciler.js';
+import type { ControllerEvent, GroupTick, TickSummary } from '../reconciler/reconciler.js';
 import { nextBoundary, recordAtRest } from '../reconciler/rest.js';
 import { openSimulatedController, virtualTime } from './compose.js';
 
@@ -48,15 +48,34 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
   try {
     const sim = ctl.simulator;
     if (!sim) throw new Error('simulate needs the simulator');
-    let lastStates = new Map<string, LifecycleState>();
+    // What a group's tick says about its instances; a group at rest hands back the same tick, counted once.
+    const factsOf = new WeakMap<GroupTick, { readonly counts: ReadonlyMap<LifecycleState, number>; readonly busy: boolean }>();
+    const facts = (g: GroupTick): { readonly counts: ReadonlyMap<LifecycleState, number>; readonly busy: boolean } => {
+      let f = factsOf.get(g);
+      if (f === undefined) {
+        const counts = new Map<LifecycleState, number>();
+        let busy = g.plan.commands.length > 0 || g.plan.transitions.length > 0 || g.maintenanceRunning;
+        for (const r of g.plan.records) {
+          counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+          if (!busy && !recordAtRest(r)) busy = true;
+        }
+        f = { counts, busy };
+        factsOf.set(g, f);
+      }
+      return f;
+    };
+    const addTime = (counts: readonly ReadonlyMap<LifecycleState, number>[], ms: number): void => {
+      for (const c of counts) for (const [state, n] of c) timeInState[state] = (timeInState[state] ?? 0) + n * ms;
+    };
+    let lastCounts: ReadonlyMap<LifecycleState, number>[] = [];
     let lastAt = from;
     for (;;) {
       const summary = await ctl.reconciler.tick();
       ticks++;
       const now = summary.at;
-      for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (now - lastAt);
+      addTime(lastCounts, now - lastAt);
       lastAt = now;
-      lastStates = new Map(summary.groups.flatMap((g) => g.plan.records.map((r) => [r.instanceId, r.state] as const)));
+      lastCounts = summary.groups.map((g) => facts(g).counts);
       let busy = false;
       for (const g of summary.groups) {
         for (const c of g.plan.commands) {
@@ -66,15 +85,14 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
             if (c.force) forcedStops += c.instances.length;
           }
         }
-        if (g.plan.commands.length > 0 || g.plan.transitions.length > 0 || g.maintenanceRunning) busy = true;
-        for (const r of g.plan.records) if (!recordAtRest(r)) busy = true;
+        if (facts(g).busy) busy = true;
       }
       if (now >= to) break;
       let next = now + interval;
       if (!busy) next = Math.max(next, Math.min(nextBoundaryOf(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
       clock.set(Math.min(next, to));
     }
-    for (const [, state] of lastStates) timeInState[state] = (timeInState[state] ?? 0) + (to - lastAt);
+    addTime(lastCounts, to - lastAt);
     return { from, to, ticks, starts, stops, forcedStops, timeInState, retries };
   } finally {
     await ctl.close();

@@ -18,7 +18,8 @@ export const STABLE: ReadonlySet<LifecycleState> = new Set(['running', 'stopped'
 /** Whether nothing about this record moves with time alone (a pending check, notice, event, back-off or issue). */
 export function recordAtRest(r: InstanceRecord): boolean {
   if (!STABLE.has(r.state) || r.issueSince !== undefined || r.periodNotice !== undefined || r.bypassCheckSentAt !== undefined) return false;
-  for (const e of Object.values(r.events ?? {})) if (e.status === 'sent') return false;
+  const events = r.events;
+  if (events !== undefined) for (const k in events) if (events[k as keyof typeof events]?.status === 'sent') return false;
   return true;
 }
 

@@ -97,8 +97,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   /** mtime and size of the world file as this process last wrote or read it. */
   private seen: { mtimeMs: number; size: number } | null = null;
   private advancedOnce = false;
-  /** Before this instant no boot, stop or deregistration completes: advancing to it only moves the clock. Any change resets it. */
-  private due = -Infinity;
+  /** Instances booting or stopping (`until` set): all `advance` has to look at, rather than the whole fleet. */
+  private moving = new Set<SimInstance>();
+  /** The first instant a deregistration completes (Infinity: none under way). */
+  private leaveDue = Infinity;
   private readonly bootMin: number;
   private readonly bootMax: number;
   private readonly stopTime: number;
@@ -116,6 +118,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     this.deregistrationDelay = ms(spec.deregistrationDelay, 60_000, 'simulator.deregistrationDelay');
     this.healthyAfter = ms(spec.healthyAfter, 30_000, 'simulator.healthyAfter');
     this.state = file !== null && existsSync(file) ? this.read(file) : this.fresh();
+    this.index();
     if (anchor !== undefined && JSON.stringify(anchor) !== JSON.stringify(this.state.anchor)) {
       this.state.anchor = anchor;
       this.save();
@@ -135,7 +138,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     if (this.seen !== null && st.mtimeMs === this.seen.mtimeMs && st.size === this.seen.size) return;
     this.state = this.read(this.file);
     this.advancedOnce = false;
-    this.due = -Infinity;
+    this.index();
   }
 
   /** The clock anchor saved in a world file, if any. */
@@ -193,7 +196,6 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   }
 
   private save(): void {
-    this.due = -Infinity;
     if (this.file === null) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
@@ -210,16 +212,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     // Changes only ever become due as time passes: at the same instant there is nothing to move.
     if (now === this.state.now && this.advancedOnce) return now;
     this.advancedOnce = true;
-    if (now < this.due) {
-      // Nothing completes before `due`: only the clock moves (a world at rest costs no walk over every instance).
-      const moved = now !== this.state.now;
-      this.state.now = now;
-      if (moved && this.file !== null) this.save();
-      this.due = this.dueAfter(now);
-      return now;
-    }
-    for (const i of Object.values(this.state.instances)) {
-      if (i.until !== null && i.until <= now) {
+    for (const i of this.moving) {
+      if (i.until === null) this.moving.delete(i);
+      else if (i.until <= now) {
         if (i.power === 'pending') {
           i.power = 'running';
           i.bootedAt = i.until;
@@ -228,29 +223,30 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
           i.bootedAt = null;
         }
         i.until = null;
+        this.moving.delete(i);
       }
     }
-    for (const targets of Object.values(this.state.targetGroups)) {
-      for (const [id, t] of Object.entries(targets)) {
-        if (t.deregisteringSince !== null && t.deregisteringSince + this.deregistrationDelay <= now) Reflect.deleteProperty(targets, id);
+    if (now >= this.leaveDue) {
+      for (const targets of Object.values(this.state.targetGroups)) {
+        for (const [id, t] of Object.entries(targets)) {
+          if (t.deregisteringSince !== null && t.deregisteringSince + this.deregistrationDelay <= now) Reflect.deleteProperty(targets, id);
+        }
       }
+      this.index();
     }
     const changed = now !== this.state.now;
     this.state.now = now;
     if (changed) this.save();
-    this.due = this.dueAfter(now);
     return now;
   }
 
-  /** The first instant after `now` at which a boot, a stop or a deregistration completes (what `advance` walks for). */
-  private dueAfter(now: number): number {
-    if (this.due > now) return this.due;
-    let next = Infinity;
-    for (const i of Object.values(this.state.instances)) if (i.until !== null && i.until > now && i.until < next) next = i.until;
+  /** Rebuilds what `advance` looks at from the world as loaded: the instances in motion, the next deregistration. */
+  private index(): void {
+    this.moving = new Set(Object.values(this.state.instances).filter((i) => i.until !== null));
+    this.leaveDue = Infinity;
     for (const targets of Object.values(this.state.targetGroups)) {
-      for (const t of Object.values(targets)) if (t.deregisteringSince !== null) next = Math.min(next, t.deregisteringSince + this.deregistrationDelay);
+      for (const t of Object.values(targets)) if (t.deregisteringSince !== null) this.leaveDue = Math.min(this.leaveDue, t.deregisteringSince + this.deregistrationDelay);
     }
-    return next;
   }
 
   private throttle(): void {
@@ -337,6 +333,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       if (i.power !== 'stopped') return; // starting a running instance changes nothing, as in EC2
       i.power = 'pending';
       i.until = now + this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
+      this.moving.add(i);
     });
   }
 
@@ -346,6 +343,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       if (i.power !== 'running' && i.power !== 'pending') return;
       i.power = 'stopping';
       i.until = stuck.has(i.id) ? null : now + this.stopTime;
+      if (i.until !== null) this.moving.add(i);
     });
   }
 
@@ -356,16 +354,17 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     this.throttle();
     const out = new Map<string, Record<string, TargetHealth>>();
     for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
-      for (const [id, t] of Object.entries(targets)) {
+      for (const id in targets) {
+        const t = targets[id] as SimTarget;
         const i = this.state.instances[id];
         let h: TargetHealth;
         if (t.deregisteringSince !== null) h = 'draining';
         else if (!i || i.power !== 'running') h = 'unused';
         else if (now - Math.max(t.registeredAt, i.bootedAt ?? 0) < this.healthyAfter) h = 'initial';
         else h = 'healthy';
-        const of = out.get(id);
-        if (of === undefined) out.set(id, { [tg]: h });
-        else of[tg] = h;
+        let of = out.get(id);
+        if (of === undefined) out.set(id, (of = {}));
+        of[tg] = h;
       }
     }
     return out;
@@ -389,7 +388,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const targets = this.state.targetGroups[targetGroup] ?? {};
     for (const id of ids) {
       const t = targets[id];
-      if (t && t.deregisteringSince === null) t.deregisteringSince = now;
+      if (t && t.deregisteringSince === null) {
+        t.deregisteringSince = now;
+        this.leaveDue = Math.min(this.leaveDue, now + this.deregistrationDelay);
+      }
       this.state.log.push({ at: now, action: 'deregister', instanceId: id, detail: targetGroup, ok: true });
     }
     this.save();

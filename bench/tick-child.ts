@@ -1,0 +1,9 @@
+/** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
+import { measureTicks } from './controller.js';
+
+const instances = Number(process.argv[2]);
+if (!Number.isInteger(instances) || instances <= 0) {
+  process.stderr.write('usage: tick-child.js INSTANCES\n');
+  process.exit(2);
+}
+console.log(JSON.stringify(await measureTicks(instances)));
