@@ -6,10 +6,11 @@ import { openFleetReader, openStore, storeExists, storePathOf } from '../app/com
 import { type SimulationReport, simulate } from '../app/simulate.js';
 import { measuredTimings, readWorldFile, seedOf, takeSnapshot, type WorldFile, writeWorldFile } from '../app/world.js';
 import { formatDuration } from '../domain/durations.js';
+import { ProviderError } from '../domain/errors.js';
 import { formatInstant } from '../domain/time.js';
 import type { Store } from '../ports/index.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR } from './remote.js';
-import { type CliIo, type Command, EXIT, parse, table, UsageError } from './io.js';
+import { type CliIo, type Command, escapeControl, EXIT, parse, table, UsageError } from './io.js';
 
 const snapshot: Command = {
   name: 'snapshot',
@@ -49,6 +50,11 @@ when there is one: which instances' agents reported, and boot, stop and drain ti
     let world: WorldFile;
     try {
       world = await takeSnapshot({ config, configFile: { path: resolve(configPath), text }, reader, store, storeNote });
+    } catch (err) {
+      // The cloud refused or failed (credentials, permissions, throttling): an operational failure, said in one line.
+      if (!(err instanceof ProviderError)) throw err;
+      io.err(escapeControl(`error: cannot read the fleet (nothing written): ${err.message}`));
+      return EXIT.failure;
     } finally {
       await store?.close();
     }
