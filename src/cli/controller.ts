@@ -280,7 +280,7 @@ change: instance-hours by lifecycle state, starts, stops, forced stops, windows 
       const rows = Object.entries(report.timeInState)
         .sort((a, b) => b[1] - a[1])
         .map(([state, msTotal]) => [state, formatDuration(Math.round(msTotal / 60_000) * 60_000), `${((100 * msTotal) / total).toFixed(1)}%`]);
-      io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries`);
+      io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries; ${report.windowsEntered} windows entered, ${report.stopsInWindow} stops during a window, ${report.tasks.run} maintenance tasks run (${report.tasks.failed} failed), at most ${report.maxOutOfService} out of service at once`);
       io.out(table(['state', 'instance-time', 'share'], rows));
     }
     return EXIT.ok;
