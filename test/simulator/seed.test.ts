@@ -16,6 +16,7 @@ const seed: SimulatorSeed = {
     { id: 'i-0a', group: 'web', tags: { [KEY]: 'web', Name: 'a' }, zone: 'eu-west-1a', type: 'm5.large', power: 'running' },
     { id: 'i-0b', group: 'web', tags: { [KEY]: 'web' }, zone: 'eu-west-1b', type: 'm5.large', power: 'stopped' },
     { id: 'i-0c', group: null, tags: { Other: 'x' }, zone: 'eu-west-1c', type: 't3.micro', power: 'stopping' },
+    { id: 'i-0d', group: null, tags: { Other: 'y' }, zone: 'eu-west-1a', type: 't3.micro', power: 'pending' },
   ],
   targetGroups: { [TG]: { members: ['i-0a', 'i-0b'], deregistrationDelayMs: 120_000 } },
   windows: [{ id: 'mw-0123456789abcdef0', name: 'FW-web-Mainfleet', schedule: 'cron(0 3 ? * SUN *)', durationHours: 2, cutoffHours: 0, enabled: true, tags: { team: 'ops' } }],
@@ -35,12 +36,20 @@ describe('a seeded simulator', () => {
       ['i-0a', 'running', 'eu-west-1a', 'm5.large', { [KEY]: 'web', Name: 'a' }],
       ['i-0b', 'stopped', 'eu-west-1b', 'm5.large', { [KEY]: 'web' }],
       ['i-0c', 'stopping', 'eu-west-1c', 't3.micro', { Other: 'x' }],
+      ['i-0d', 'pending', 'eu-west-1a', 't3.micro', { Other: 'y' }],
     ]);
     const health = await s.targetHealth();
     assert.deepEqual([...health.keys()].sort(), ['i-0a', 'i-0b']);
     assert.equal(health.get('i-0a')?.[TG], 'healthy', 'a running member is in service');
     assert.equal((await s.deregistrationDelays()).get(TG), 120_000);
     assert.deepEqual((await s.list()).map((w) => [w.id, w.name, w.tags]), [['mw-0123456789abcdef0', 'FW-web-Mainfleet', { team: 'ops' }]]);
+  });
+
+  it('instances caught mid-boot or mid-stop finish within the default times (no measured timing for their group)', async () => {
+    const { s, clock } = seeded();
+    clock.set(T0 + 90_000);
+    const listed = await s.listInstances(['Other']);
+    assert.deepEqual(listed.map((i) => [i.id, i.power]), [['i-0c', 'stopped'], ['i-0d', 'running']]);
   });
 
   it("boots take the group's measured time; a deregistration lasts the target group's own delay", async () => {

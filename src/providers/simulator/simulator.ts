@@ -197,6 +197,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
    */
   private seeded(state: WorldState, seed: SimulatorSeed): WorldState {
     const now = state.now;
+    this.state = state; // a boot under way draws its length from the world's own random numbers
     for (const s of seed.instances) {
       const i: SimInstance = { id: s.id, group: s.group ?? '', tags: { ...s.tags }, zone: s.zone, type: s.type, power: s.power, until: null, bootedAt: s.power === 'running' ? now - 3_600_000 : null };
       if (s.power === 'pending') i.until = now + this.bootTimeOf(i);
