@@ -142,6 +142,21 @@ describe('snapshot, provider: aws', () => {
     assert.deepEqual(made.filter((m) => !readOnly.has(m)), [], `requests made: ${made.join(', ')}`);
     assert.ok(made.includes('ec2:DescribeInstances') && made.includes('elasticloadbalancing:DescribeTargetHealth') && made.includes('ssm:ListTagsForResource'));
     assert.doesNotMatch(r.stdout + r.stderr, /test-secret/);
+
+    // The world simulates without any simulator section: its three instances, nothing invented, no AWS call made.
+    const calls = fake.requests.length;
+    const lower = join(dir, 'lower.yaml');
+    writeFileSync(lower, text.replace('desired: 2', 'desired: 1'));
+    const sim = await runCli(['simulate', '--world', out, '--config', lower, '--from', '2026-06-01T00:00:00Z', '--to', '2026-06-02T00:00:00Z', '--json'], env);
+    assert.equal(sim.status, 0, sim.stderr);
+    const c = JSON.parse(sim.stdout) as { current: { report: { timeInState: Record<string, number>; starts: number } }; new: { report: { timeInState: Record<string, number>; starts: number } } };
+    const total = (t: Record<string, number>): number => Object.values(t).reduce((x, y) => x + y, 0);
+    assert.equal(total(c.current.report.timeInState), 3 * 86_400_000, 'three instances for a day');
+    assert.equal(total(c.new.report.timeInState), 3 * 86_400_000);
+    // web has A stopped and B running: the current configuration (desired 2) starts A, the new one (1) starts none.
+    assert.deepEqual([c.current.report.starts, c.new.report.starts], [1, 0]);
+    assert.ok((c.new.report.timeInState['running'] ?? 0) < (c.current.report.timeInState['running'] ?? 0));
+    assert.equal(fake.requests.length, calls, 'simulating touches no cloud');
   });
 
   it('a provider error fails the snapshot and leaves no world file', async () => {
