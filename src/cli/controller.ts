@@ -233,7 +233,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
 
 const simulateCmd: Command = {
   name: 'simulate',
-  summary: 'run the real controller against the simulator on a virtual clock between two instants',
+  summary: 'run the real controller against the simulator on a virtual clock (--world: on a snapshot of your fleet, diffed)',
   help: `Usage: fleetwarden simulate --config FILE --from ISO --to ISO [--json]
        fleetwarden simulate --world FILE --config NEW.yaml --from ISO --to ISO [--against FILE] [--json]
 
