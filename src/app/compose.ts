@@ -8,7 +8,9 @@ import type { ObjectStore, Store, WindowSource } from '../ports/index.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { DirectoryObjectStore } from '../store/objects/objects.js';
 import { type ClockAnchor, Simulator } from '../providers/simulator/simulator.js';
-import type { SimulatorSpec } from '../config/simulator-spec.js';
+import type { SimulatorSeed, SimulatorSpec } from '../config/simulator-spec.js';
+import { formatInstant } from '../domain/time.js';
+import type { FleetProvider, LoadBalancer } from '../ports/index.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore } from '../store/sqlite/store.js';
@@ -47,6 +49,11 @@ export interface OpenOptions {
   readonly metrics?: ControllerMetrics;
   /** false: plan every group on every tick, even at rest (src/reconciler/rest.ts) [true]. */
   readonly skipAtRest?: boolean;
+  /**
+   * A world to start the simulator from (a snapshot of a real fleet) instead of the configuration's simulator
+   * section, which is then not needed; needs `clock` (the world starts at its instant).
+   */
+  readonly seed?: SimulatorSeed;
 }
 
 export function simulatorSpec(config: FleetConfig): SimulatorSpec {
@@ -144,6 +151,30 @@ export function ssmWindowsOf(config: FleetConfig, clock: Clock): () => Promise<S
   return async () => (await import('./aws.js')).awsPorts(config, clock).windowSource.list();
 }
 
+/** The read side of the configured provider, for `snapshot`: nothing it returns is asked to change anything. */
+export interface FleetReader {
+  readonly provider: Pick<FleetProvider, 'listInstances'>;
+  readonly lb: Pick<LoadBalancer, 'targetHealth' | 'deregistrationDelays'>;
+  /** Null unless ssm.discovery is on. */
+  readonly windowSource: WindowSource | null;
+  readonly clock: Clock;
+}
+
+/**
+ * The configured provider, for reading only: AWS (EC2, ELBv2, SSM), or the simulated world `run` keeps in its world
+ * file — read at its current simulated instant and never written back.
+ */
+export async function openFleetReader(config: FleetConfig, stateDir: string): Promise<FleetReader> {
+  if (config.provider === 'simulator') {
+    const spec = simulatorSpec(config);
+    const clock = worldClock(config, stateDir);
+    const sim = new Simulator(spec, config.naming, clock, spec.world ?? join(stateDir, 'world.json'), undefined, { readOnly: true });
+    return { provider: sim, lb: sim, windowSource: config.ssmDiscovery ? sim : null, clock };
+  }
+  const ports = (await import('./aws.js')).awsPorts(config, systemClock);
+  return { provider: ports.provider, lb: ports.lb, windowSource: config.ssmDiscovery ? ports.windowSource : null, clock: systemClock };
+}
+
 function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
   return new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
 }
@@ -159,6 +190,13 @@ export async function openController(config: FleetConfig, opts: OpenOptions): Pr
 
 /** The controller on the simulated cloud (synchronous to build: `simulate`, tests and benchmarks use it). */
 export function openSimulatedController(config: FleetConfig, opts: OpenOptions, givenStore?: Store): Controller {
+  if (opts.seed !== undefined) {
+    if (opts.clock === undefined) throw new Error('a seeded simulator needs a clock');
+    // Only the seed: the configuration's invented simulator world (groups, faults, scripts) has no part in it.
+    const seeded = new Simulator({ groups: {}, start: formatInstant(opts.clock.now()) }, config.naming, opts.clock, null, undefined, { seed: opts.seed });
+    const ports = { provider: seeded, lb: seeded, runner: seeded, windowSource: seeded };
+    return assemble(config, opts, ports, givenStore ?? sqliteStore(config, opts), opts.clock, seeded, SIMULATOR_SERVICES);
+  }
   const spec = simulatorSpec(config);
   const worldFile = opts.worldFile !== undefined ? opts.worldFile : (spec.world ?? join(opts.stateDir, 'world.json'));
   // The simulated clock is anchored in the world file, so every process using the world agrees on the time and

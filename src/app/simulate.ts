@@ -1,4 +1,7 @@
 import type { FleetConfig } from '../config/config.js';
+import type { SimulatorSeed } from '../config/simulator-spec.js';
+import { isOpen } from '../maintenance/model.js';
+import type { ExecutionStore } from '../ports/index.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { ControllerEvent, GroupTick, TickSummary } from '../reconciler/reconciler.js';
 import { nextBoundary, recordAtRest } from '../reconciler/rest.js';
@@ -14,6 +17,65 @@ export interface SimulationReport {
   /** Instance-milliseconds spent in each lifecycle state. */
   readonly timeInState: Readonly<Record<string, number>>;
   readonly retries: number;
+  /** Window periods entered (every group's `window enter` events). */
+  readonly windowsEntered: number;
+  /** Instances a stop was issued for while one of their group's windows was active (a window asks for them up). */
+  readonly stopsInWindow: number;
+  /** Maintenance task invocations that ran (dispatched to an instance), and how they ended. */
+  readonly tasks: { readonly run: number; readonly succeeded: number; readonly failed: number };
+  /** The most instances out of service at one tick: draining, unuseable, or taken out by a maintenance task. */
+  readonly maxOutOfService: number;
+}
+
+export interface SimulateOptions {
+  /** Start from this world (a snapshot of a real fleet) instead of the configuration's simulator section. */
+  readonly seed?: SimulatorSeed;
+}
+
+const OUT_OF_SERVICE: ReadonlySet<LifecycleState> = new Set(['draining', 'unuseable']);
+
+/**
+ * Instances out of service after a tick: those draining or unuseable (from each group's state counts), and those a
+ * running maintenance execution holds out (executions are read only for groups whose maintenance is running).
+ */
+async function outOfService(summary: TickSummary, counts: (g: GroupTick) => ReadonlyMap<LifecycleState, number>, store: ExecutionStore): Promise<number> {
+  let n = 0;
+  for (const g of summary.groups) {
+    if (!g.maintenanceRunning) {
+      for (const state of OUT_OF_SERVICE) n += counts(g).get(state) ?? 0;
+      continue;
+    }
+    const out = new Set<string>();
+    for (const r of g.plan.records) if (OUT_OF_SERVICE.has(r.state)) out.add(r.instanceId);
+    for (const e of await store.executions({ group: g.group, limit: 20 })) {
+      if (isOpen(e)) for (const t of e.tasks) for (const i of t.invocations) if (i.outOfService) out.add(i.target);
+    }
+    n += out.size;
+  }
+  return n;
+}
+
+/** Every maintenance task invocation the simulation's store recorded. */
+async function taskCounts(store: ExecutionStore): Promise<SimulationReport['tasks']> {
+  let run = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let before: string | undefined;
+  for (;;) {
+    const page = await store.executions({ limit: 500, before });
+    for (const e of page) {
+      for (const t of e.tasks) {
+        for (const i of t.invocations) {
+          if (i.runs === 0) continue;
+          run++;
+          if (i.status === 'SUCCESS') succeeded++;
+          else if (i.status === 'FAILED' || i.status === 'TIMED_OUT') failed++;
+        }
+      }
+    }
+    if (page.length < 500) return { run, succeeded, failed };
+    before = page.at(-1)?.id;
+  }
 }
 
 /** The next instant a window or schedule of any group starts (less its start-ahead) or ends, after `now`. */
@@ -31,14 +93,27 @@ function nextBoundaryOf(summary: TickSummary, config: FleetConfig, now: number):
  * transition it ticks at the configured interval; when the fleet is at rest it jumps straight to the next event
  * (a window boundary or a simulated completion), so a week of simulated time costs only its busy moments.
  */
-export async function simulate(config: FleetConfig, from: number, to: number, onEvent: (e: ControllerEvent) => void): Promise<SimulationReport> {
+export async function simulate(config: FleetConfig, from: number, to: number, onEvent: (e: ControllerEvent) => void, options: SimulateOptions = {}): Promise<SimulationReport> {
   const { clock, sleep } = virtualTime(from);
   let retries = 0;
+  let windowsEntered = 0;
+  let maxOutOfService = 0;
+  let stopsInWindow = 0;
+  /** Each group's active window periods, as its window events say. */
+  const inWindow = new Map<string, Set<string>>();
   const counting = (e: ControllerEvent): void => {
     if (e.type === 'retry') retries++;
+    if (e.type === 'window') {
+      const active = inWindow.get(e.group) ?? new Set<string>();
+      if (e.state === 'enter') {
+        windowsEntered++;
+        active.add(e.name);
+      } else active.delete(e.name);
+      inWindow.set(e.group, active);
+    }
     onEvent(e);
   };
-  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 } });
+  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 }, ...(options.seed === undefined ? {} : { seed: options.seed }) });
   const timeInState: Record<string, number> = {};
   let starts = 0;
   let stops = 0;
@@ -83,17 +158,19 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
           if (c.kind === 'stop') {
             stops += c.instances.length;
             if (c.force) forcedStops += c.instances.length;
+            if ((inWindow.get(g.group)?.size ?? 0) > 0) stopsInWindow += c.instances.length;
           }
         }
         if (facts(g).busy) busy = true;
       }
+      maxOutOfService = Math.max(maxOutOfService, await outOfService(summary, (g) => facts(g).counts, ctl.store));
       if (now >= to) break;
       let next = now + interval;
       if (!busy) next = Math.max(next, Math.min(nextBoundaryOf(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
       clock.set(Math.min(next, to));
     }
     addTime(lastCounts, to - lastAt);
-    return { from, to, ticks, starts, stops, forcedStops, timeInState, retries };
+    return { from, to, ticks, starts, stops, forcedStops, timeInState, retries, windowsEntered, stopsInWindow, tasks: await taskCounts(ctl.store), maxOutOfService };
   } finally {
     await ctl.close();
   }

@@ -19,6 +19,7 @@ import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
 import type { TokenStore } from '../ports/index.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { checkWorldFlags, simulateWorld } from './world.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 /** The least time between two ticks when agents' reports ask for one sooner than the interval. */
@@ -232,8 +233,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
 
 const simulateCmd: Command = {
   name: 'simulate',
-  summary: 'run the real controller against the simulator on a virtual clock between two instants',
+  summary: 'run the real controller against the simulator on a virtual clock (--world: on a snapshot of your fleet, diffed)',
   help: `Usage: fleetwarden simulate --config FILE --from ISO --to ISO [--json]
+       fleetwarden simulate --world FILE --config NEW.yaml --from ISO --to ISO [--against FILE] [--json]
 
 Answers "what will happen this week?": runs the real reconciler against the simulated fleet of the
 configuration on a virtual clock, as fast as the CPU allows, starting from a fresh simulated world at --from.
@@ -244,16 +246,27 @@ at rest. Nothing is written to disk.
            {"at":..,"group":..,"instance":..,"type":"transition","from":..,"to":..,"reason":..}
            {"at":..,"group":..,"type":"command","command":"start|stop|deregister|register|run-event ...|check-bypass","instances":[..],"reason":..}
            {"at":..,"group":..,"type":"window","name":..,"state":"enter|exit"}
-  Without --json: a readable timeline and a summary (starts, stops, forced stops, time in each state).`,
+  Without --json: a readable timeline and a summary (starts, stops, forced stops, time in each state).
+
+With --world (a file from 'fleetwarden snapshot'): "what will NEW.yaml do to my fleet?". The simulator starts
+from the snapshot — its instances exactly (ids, tags, power, target groups), windows and measured timings —
+instead of the configuration's simulator section, and runs twice: with NEW.yaml, and with the current
+configuration (the one embedded in the world file, or --against FILE). Prints each side's figures and the
+change: instance-hours by lifecycle state, starts, stops, forced stops, windows entered, stops during a window
+(should be 0), maintenance tasks run and failed, most instances out of service at once.
+  --against FILE   compare with this configuration instead of the world's own
+  --json           one JSON object: {world, takenAt, from, to, current: {config, report}, new: {config, report}, change}`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' } }, false);
-    if (values.config === undefined) throw new UsageError('--config', 'is required');
+    const { values } = parse(args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, world: { type: 'string' }, against: { type: 'string' } }, false);
+    checkWorldFlags(values.world, values.against);
+    if (values.config === undefined) throw new UsageError('--config', values.world === undefined ? 'is required' : 'is required: the new configuration to try on the world');
     if (values.from === undefined) throw new UsageError('--from', 'is required, e.g. --from 2026-06-01T00:00:00Z');
     if (values.to === undefined) throw new UsageError('--to', 'is required, e.g. --to 2026-06-08T00:00:00Z');
     const from = parseInstant(values.from, '--from');
     const to = parseInstant(values.to, '--to');
     if (to <= from) throw new UsageError('--to', 'must be after --from');
     if (to - from > 366 * 86_400_000) throw new UsageError('--to', 'a simulation covers at most a year');
+    if (values.world !== undefined) return simulateWorld({ world: values.world, config: values.config, against: values.against, from, to, json: values.json === true }, io);
     const config = loadConfigFile(values.config);
     simulatorSpec(config);
     const json = values.json === true;
@@ -267,7 +280,7 @@ at rest. Nothing is written to disk.
       const rows = Object.entries(report.timeInState)
         .sort((a, b) => b[1] - a[1])
         .map(([state, msTotal]) => [state, formatDuration(Math.round(msTotal / 60_000) * 60_000), `${((100 * msTotal) / total).toFixed(1)}%`]);
-      io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries`);
+      io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries; ${report.windowsEntered} windows entered, ${report.stopsInWindow} stops during a window, ${report.tasks.run} maintenance tasks run (${report.tasks.failed} failed), at most ${report.maxOutOfService} out of service at once`);
       io.out(table(['state', 'instance-time', 'share'], rows));
     }
     return EXIT.ok;

@@ -8,6 +8,7 @@ import { controllerCommands } from './controller.js';
 import { scheduleCommands } from './schedule.js';
 import { controlCommands, executionCommands, overrideCommands, tokenCommands } from './operator.js';
 import { workloadCommands } from './workload.js';
+import { worldCommands } from './world.js';
 import { AGENT_HELP, runAgent } from '../agent/cli.js';
 
 const agentCommand: Command = {
@@ -16,7 +17,7 @@ const agentCommand: Command = {
   help: AGENT_HELP,
   run: (args, io) => runAgent(args, io, [process.execPath, realpathSync(process.argv[1] ?? fileURLToPath(import.meta.url)), 'agent']),
 };
-const TOP: readonly Command[] = [...controllerCommands, agentCommand];
+const TOP: readonly Command[] = [...controllerCommands, ...worldCommands, agentCommand];
 
 interface CommandGroup {
   readonly name: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SsmWindowInfo } from './ssm-windows.js';
 
 /** Bounds of the simulated world (docs/configuration.md#bounds): past them the simulation would never finish. */
 const range = (min: number, max: number) => {
@@ -82,3 +83,28 @@ export const simulatorSchema = z.strictObject({
 
 export type SimulatorSpec = z.infer<typeof simulatorSchema>;
 export type ScriptSpec = z.infer<typeof scriptSchema>;
+
+/** One instance of a seeded world, as a snapshot of the real fleet saw it. */
+export interface SeedInstance {
+  readonly id: string;
+  /** The group the snapshot's configuration assigned it to (null: none); its timings apply. */
+  readonly group: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly zone: string;
+  readonly type: string;
+  readonly power: 'pending' | 'running' | 'stopping' | 'stopped';
+}
+
+/**
+ * A simulated world seeded from a snapshot of a real fleet (`fleetwarden snapshot`, app/world.ts) instead of the
+ * spec's invented `groups`: the same simulator, started from the instances, target groups, windows and timings seen.
+ */
+export interface SimulatorSeed {
+  readonly instances: readonly SeedInstance[];
+  /** Target group id → its members and deregistration delay (null: the simulator's default). */
+  readonly targetGroups: Readonly<Record<string, { readonly members: readonly string[]; readonly deregistrationDelayMs: number | null }>>;
+  /** What the window source lists (SSM windows with their tags), as discovered. */
+  readonly windows: readonly SsmWindowInfo[];
+  /** Boot and stop times measured by group (SeedInstance.group); what is absent takes the spec's. */
+  readonly timings: Readonly<Record<string, { readonly bootMs?: number | undefined; readonly stopMs?: number | undefined }>>;
+}

@@ -7,7 +7,7 @@ import { FleetwardenError } from '../../domain/errors.js';
 import type { EventName, ObservedInstance, PowerState, ProviderHealth, TargetHealth } from '../../domain/model.js';
 import { parseInstant } from '../../domain/time.js';
 import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, WindowSource } from '../../ports/index.js';
-import type { ScriptSpec, SimulatorSpec } from '../../config/simulator-spec.js';
+import type { ScriptSpec, SimulatorSeed, SimulatorSpec } from '../../config/simulator-spec.js';
 import type { TaskRunResult } from '../../maintenance/model.js';
 
 /** A retryable provider error (throttling): the executor backs off and tries again. */
@@ -77,6 +77,13 @@ interface WorldState {
 }
 
 const DEFAULT_START = '2026-01-05T00:00:00Z';
+
+export interface SimulatorOptions {
+  /** Start from a snapshot of a real fleet instead of the spec's `groups` (and list its windows). */
+  readonly seed?: SimulatorSeed;
+  /** Never write the world file (a snapshot reads the world; it must not move it). */
+  readonly readOnly?: boolean;
+}
 const ms = (v: string | number | undefined, fallback: number, field: string): number => (v === undefined ? fallback : parseDuration(v, field));
 
 /* eslint-disable @typescript-eslint/require-await -- the ports are asynchronous by contract (a throttled call
@@ -106,9 +113,13 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private readonly stopTime: number;
   private readonly deregistrationDelay: number;
   private readonly healthyAfter: number;
+  private readonly seed: SimulatorSeed | undefined;
+  private readonly readOnly: boolean;
 
-  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null, anchor?: ClockAnchor) {
+  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null, anchor?: ClockAnchor, options: SimulatorOptions = {}) {
     this.spec = spec;
+    this.seed = options.seed;
+    this.readOnly = options.readOnly ?? false;
     this.clock = clock;
     this.file = file;
     this.naming = naming;
@@ -154,6 +165,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private fresh(): WorldState {
     const now = Simulator.startTime(this.spec);
     const state: WorldState = { version: 1, now, rng: this.spec.seed ?? 42, seq: 0, instances: {}, targetGroups: {}, commands: {}, scriptRuns: {}, log: [] };
+    if (this.seed !== undefined) return this.seeded(state, this.seed);
     const p = this.naming.tagPrefix;
     for (const [group, g] of Object.entries(this.spec.groups)) {
       const zones = g.zones ?? ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
@@ -187,6 +199,41 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return state;
   }
 
+  /**
+   * The world of a snapshot: its instances exactly (ids, tags, zones, types, power) and its target groups' members.
+   * Instances caught mid-boot or mid-stop finish after their group's time; running ones count as up for an hour.
+   */
+  private seeded(state: WorldState, seed: SimulatorSeed): WorldState {
+    const now = state.now;
+    this.state = state; // a boot under way draws its length from the world's own random numbers
+    for (const s of seed.instances) {
+      const i: SimInstance = { id: s.id, group: s.group ?? '', tags: { ...s.tags }, zone: s.zone, type: s.type, power: s.power, until: null, bootedAt: s.power === 'running' ? now - 3_600_000 : null };
+      if (s.power === 'pending') i.until = now + this.bootTimeOf(i);
+      if (s.power === 'stopping') i.until = now + this.stopTimeOf(i);
+      state.instances[s.id] = i;
+    }
+    for (const [tg, t] of Object.entries(seed.targetGroups)) {
+      const targets: Record<string, SimTarget> = (state.targetGroups[tg] = {});
+      for (const id of t.members) targets[id] = { registeredAt: now - 3_600_000, deregisteringSince: null };
+    }
+    return state;
+  }
+
+  /** A boot's length: the group's measured time when the seed has one, else drawn between bootTime.min and max. */
+  private bootTimeOf(i: SimInstance): number {
+    const measured = this.seed?.timings[i.group]?.bootMs;
+    return measured ?? this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
+  }
+
+  private stopTimeOf(i: SimInstance): number {
+    return this.seed?.timings[i.group]?.stopMs ?? this.stopTime;
+  }
+
+  /** A target group's deregistration delay: as the seed's load balancer reported it, else the spec's. */
+  private delayOf(targetGroup: string): number {
+    return this.seed?.targetGroups[targetGroup]?.deregistrationDelayMs ?? this.deregistrationDelay;
+  }
+
   /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), part of the persisted world. */
   private random(): number {
     let t = (this.state.rng = (this.state.rng + 0x6d2b79f5) | 0);
@@ -196,7 +243,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   }
 
   private save(): void {
-    if (this.file === null) return;
+    if (this.file === null || this.readOnly) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state));
@@ -227,9 +274,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       }
     }
     if (now >= this.leaveDue) {
-      for (const targets of Object.values(this.state.targetGroups)) {
+      for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
         for (const [id, t] of Object.entries(targets)) {
-          if (t.deregisteringSince !== null && t.deregisteringSince + this.deregistrationDelay <= now) Reflect.deleteProperty(targets, id);
+          if (t.deregisteringSince !== null && t.deregisteringSince + this.delayOf(tg) <= now) Reflect.deleteProperty(targets, id);
         }
       }
       this.index();
@@ -244,8 +291,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private index(): void {
     this.moving = new Set(Object.values(this.state.instances).filter((i) => i.until !== null));
     this.leaveDue = Infinity;
-    for (const targets of Object.values(this.state.targetGroups)) {
-      for (const t of Object.values(targets)) if (t.deregisteringSince !== null) this.leaveDue = Math.min(this.leaveDue, t.deregisteringSince + this.deregistrationDelay);
+    for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
+      for (const t of Object.values(targets)) if (t.deregisteringSince !== null) this.leaveDue = Math.min(this.leaveDue, t.deregisteringSince + this.delayOf(tg));
     }
   }
 
@@ -266,9 +313,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   nextEventAfter(now: number): number | null {
     let next = Infinity;
     for (const i of Object.values(this.state.instances)) if (i.until !== null && i.until > now) next = Math.min(next, i.until);
-    for (const targets of Object.values(this.state.targetGroups)) {
+    for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
       for (const t of Object.values(targets)) {
-        if (t.deregisteringSince !== null) next = Math.min(next, Math.max(now + 1, t.deregisteringSince + this.deregistrationDelay));
+        if (t.deregisteringSince !== null) next = Math.min(next, Math.max(now + 1, t.deregisteringSince + this.delayOf(tg)));
         else if (t.registeredAt + this.healthyAfter > now) next = Math.min(next, t.registeredAt + this.healthyAfter);
       }
     }
@@ -332,7 +379,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return this.powerAction('start', ids, 'InsufficientInstanceCapacity', (i, now) => {
       if (i.power !== 'stopped') return; // starting a running instance changes nothing, as in EC2
       i.power = 'pending';
-      i.until = now + this.bootMin + Math.floor(this.random() * (this.bootMax - this.bootMin + 1));
+      i.until = now + this.bootTimeOf(i);
       this.moving.add(i);
     });
   }
@@ -342,7 +389,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return this.powerAction('stop', ids, 'InternalError', (i, now) => {
       if (i.power !== 'running' && i.power !== 'pending') return;
       i.power = 'stopping';
-      i.until = stuck.has(i.id) ? null : now + this.stopTime;
+      i.until = stuck.has(i.id) ? null : now + this.stopTimeOf(i);
       if (i.until !== null) this.moving.add(i);
     });
   }
@@ -390,7 +437,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       const t = targets[id];
       if (t && t.deregisteringSince === null) {
         t.deregisteringSince = now;
-        this.leaveDue = Math.min(this.leaveDue, now + this.deregistrationDelay);
+        this.leaveDue = Math.min(this.leaveDue, now + this.delayOf(targetGroup));
       }
       this.state.log.push({ at: now, action: 'deregister', instanceId: id, detail: targetGroup, ok: true });
     }
@@ -399,7 +446,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   }
 
   deregistrationDelays(): Promise<ReadonlyMap<string, number>> {
-    return Promise.resolve(new Map(Object.keys(this.state.targetGroups).map((tg) => [tg, this.deregistrationDelay])));
+    return Promise.resolve(new Map(Object.keys(this.state.targetGroups).map((tg) => [tg, this.delayOf(tg)])));
   }
 
   // ---- CommandRunner ---------------------------------------------------------------------------------------------
@@ -539,6 +586,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   async list(): Promise<SsmWindowInfo[]> {
     this.advance();
+    if (this.seed !== undefined) return this.seed.windows.map((w) => ({ ...w, tags: { ...w.tags } }));
     return (this.spec.ssmWindows ?? []).map((w, n) => ({
         id: `mw-${String(n + 1).padStart(17, '0')}`,
         name: w.name,
