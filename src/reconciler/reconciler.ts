@@ -15,6 +15,7 @@ import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance
 import { pruneObjects } from '../store/objects/objects.js';
 import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
+import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
@@ -72,6 +73,14 @@ export interface TickSummary {
 export interface GroupError {
   readonly at: number;
   readonly message: string;
+}
+
+/** What the tick observed of the whole fleet, by group. */
+interface Observed {
+  readonly byGroup: ReadonlyMap<string, ObservedInstance[]>;
+  readonly conflicts: ReadonlyMap<string, GroupConflict[]>;
+  readonly ssm: readonly SsmWindowInfo[];
+  readonly delays: ReadonlyMap<string, number>;
 }
 
 /** What a group's tick read before planning (readGroup). */
@@ -169,12 +178,7 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
-    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
-    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
-
-    const { byGroup, conflicts } = assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming);
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history);
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
@@ -196,6 +200,83 @@ export class Reconciler {
       await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
     }
     return { at: now, groups: out, skipped, failed };
+  }
+
+  /** Observe: every managed instance with its target health, the target groups' delays, the SSM windows; by group. */
+  private async observe(exec: ExecutorDeps, history: HistoryEntry[]): Promise<Observed> {
+    const { config } = this.deps;
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
+    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays };
+  }
+
+  /**
+   * What the next tick would do, without doing it (`fleetwarden plan`): the tick's own observe, read and plan steps,
+   * then maintenance advanced against ports that only record what they are asked (previewPorts). Nothing is acquired,
+   * sent or saved; every group is previewed, whoever holds its lease. `only`: the groups to preview (default all).
+   */
+  async preview(only?: ReadonlySet<string>): Promise<PreviewSummary> {
+    const { config, store, clock } = this.deps;
+    const now = clock.now();
+    const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
+    const notes: HistoryEntry[] = [];
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, notes);
+    const groups: GroupPreview[] = [];
+    for (const g of config.groups) {
+      if (only !== undefined && !only.has(g.name)) continue;
+      const lease = await store.leaseHolder(g.name, now);
+      try {
+        const history: HistoryEntry[] = [];
+        const seen = await this.readGroup(g, now, byGroup.get(g.name) ?? [], conflicts.get(g.name) ?? [], ssm, exec, history);
+        const p = this.planGroup(g, now, seen, delays);
+        const maintenance = await this.previewMaintenance(g, now, seen, p, delays, exec);
+        const active = seen.resolved.windows.active.map((a) => a.decl.name);
+        groups.push({
+          group: g.name,
+          lease,
+          plan: p,
+          maintenance,
+          windows: { entered: active.filter((n) => !seen.state.activeWindows.includes(n)), exited: seen.state.activeWindows.filter((n) => !active.includes(n)) },
+          problems: seen.problems,
+          retries: [...notes, ...history].filter((h) => h.type === 'retry').map((h) => h.summary),
+          error: null,
+        });
+      } catch (err) {
+        groups.push({ group: g.name, lease, plan: null, maintenance: [], windows: { entered: [], exited: [] }, problems: null, retries: [], error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      }
+    }
+    return { at: now, groups };
+  }
+
+  /**
+   * Maintenance as the tick would advance it (the same maintenanceTick and carryOutAfterSave), through ports that
+   * record each script, probe, cancel and target-group change instead of sending it. Cancel requests are read, not taken.
+   */
+  private async previewMaintenance(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps): Promise<MaintenanceStep[]> {
+    const { store } = this.deps;
+    const { state, results, resolved, instances } = seen;
+    const recorded: MaintenanceStep[] = [];
+    const ports = previewPorts(recorded, now);
+    const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: ports.lb, runner: ports.runner, objects: null, tagPrefix: this.deps.config.naming.tagPrefix, deregistrationDelays: delays };
+    const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
+    const mt = await maintenanceTick(mdeps, {
+      group: g,
+      resolved,
+      instances,
+      records: new Map(p.records.map((r) => [r.instanceId, r])),
+      now,
+      open: state.executions,
+      scripts: results.scripts ?? [],
+      events: results.events,
+      returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
+      handles: state.handles,
+      cancels,
+    });
+    const steps: MaintenanceStep[] = mt.history.filter((h) => h.type === 'maintenance' || h.type === 'error').map((h) => ({ instance: h.instanceId, message: h.summary }));
+    await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
+    return [...steps, ...recorded];
   }
 
   /** A group's tick failed: nothing of it was saved. Recorded, and the lease let go so a standby may try. */

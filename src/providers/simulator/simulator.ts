@@ -103,10 +103,14 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private readonly deregistrationDelay: number;
   private readonly healthyAfter: number;
 
-  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null, anchor?: ClockAnchor) {
+  /** Reads the world file but never writes it (`fleetwarden plan`): changes stay in this process's memory. */
+  private readonly readOnly: boolean;
+
+  constructor(spec: SimulatorSpec, naming: Naming, clock: Clock, file: string | null, anchor?: ClockAnchor, options: { readonly readOnly?: boolean } = {}) {
     this.spec = spec;
     this.clock = clock;
     this.file = file;
+    this.readOnly = options.readOnly === true;
     this.naming = naming;
     this.bootMin = ms(spec.bootTime?.min, 40_000, 'simulator.bootTime.min');
     this.bootMax = ms(spec.bootTime?.max, 90_000, 'simulator.bootTime.max');
@@ -188,7 +192,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   }
 
   private save(): void {
-    if (this.file === null) return;
+    if (this.file === null || this.readOnly) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state));
