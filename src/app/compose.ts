@@ -12,7 +12,7 @@ import type { SimulatorSpec } from '../config/simulator-spec.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
 import { readOnlyStore } from '../reconciler/preview.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
-import { SqliteStore } from '../store/sqlite/store.js';
+import { SqliteStore, StoreError } from '../store/sqlite/store.js';
 import { AgentCommandRunner } from '../providers/agent/runner.js';
 import type { ControllerMetrics } from './metrics.js';
 
@@ -182,6 +182,16 @@ export interface PreviewController {
   close(): Promise<void>;
 }
 
+/** An existing SQLite store opened read-only; one of another schema version is the operator's to fix (exit 2). */
+function readOnlySqlite(path: string): SqliteStore {
+  try {
+    return new SqliteStore(path, { readOnly: true });
+  } catch (err) {
+    if (err instanceof StoreError) throw new ValidationError('--state-dir', err.message);
+    throw err;
+  }
+}
+
 /**
  * The configured provider and store, for a preview that changes nothing: the SQLite file opened read-only (an empty
  * in-memory store when there is none yet: what a first tick would do), every store write refused (readOnlyStore), the
@@ -192,7 +202,7 @@ export async function openPreview(config: FleetConfig, opts: Pick<OpenOptions, '
   let inner: Store;
   let storeRead: string | null = storePathOf(config, opts.stateDir);
   if (config.store.kind === 'dynamodb') inner = (await import('./aws.js')).dynamoStore(config);
-  else if (existsSync(storeRead)) inner = new SqliteStore(storeRead, { readOnly: true });
+  else if (existsSync(storeRead)) inner = readOnlySqlite(storeRead);
   else {
     inner = new SqliteStore(':memory:');
     storeRead = null;

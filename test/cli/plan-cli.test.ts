@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { planJson, type PlanJson } from '../../src/api/wire.js';
 import { Simulator } from '../../src/providers/simulator/simulator.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { sqliteDatabase } from '../../src/store/sqlite/driver.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'dist/src/cli/main.js');
@@ -134,6 +135,22 @@ describe('fleetwarden plan (simulator, SQLite)', () => {
     assert.equal(bad.code, 2);
     assert.equal(bad.out, '');
     assert.match(bad.err, /^error: --group: no group "nope"; groups: web, api\n$/);
+  });
+
+  it('a store of an older schema: exit 2 naming --state-dir, and it is left as it was', () => {
+    const oldDir = join(dir, 'old');
+    const old = new SqliteStore(join(oldDir, 'state.db'));
+    void old.close();
+    const Sqlite = sqliteDatabase();
+    const db = new Sqlite(join(oldDir, 'state.db'));
+    db.pragma('user_version = 2');
+    db.close();
+    const before = hash(join(oldDir, 'state.db'));
+    const r = cli('plan', '--config', changed, '--state-dir', oldDir);
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    assert.match(r.err, /^error: --state-dir: the store .* has schema version 2, this Fleetwarden \d+: a read-only command does not upgrade it; run 'fleetwarden run' once first\n$/);
+    assert.equal(hash(join(oldDir, 'state.db')), before);
   });
 
   it('with no store yet, plans a first tick and creates nothing', () => {
