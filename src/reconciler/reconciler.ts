@@ -13,7 +13,7 @@ import type { AgentQueue, Clock, CommandHandle, CommandResults, CommandRunner, E
 import { heldInstances } from '../maintenance/execution.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
-import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceTick, maintenanceTick } from './maintenance.js';
+import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
@@ -105,6 +105,24 @@ interface GroupActs {
   readonly allWindows: readonly WindowDecl[];
   readonly scriptTimeoutMs: number;
   readonly newHandles: CommandHandle[];
+}
+
+/** What a tick brings to maintenance (the same for a tick and a preview). */
+function maintenanceInputs(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, cancels: readonly CancelRequest[]): MaintenanceInputs {
+  const { state, results } = seen;
+  return {
+    group: g,
+    resolved: seen.resolved,
+    instances: seen.instances,
+    records: new Map(p.records.map((r) => [r.instanceId, r])),
+    now,
+    open: state.executions,
+    scripts: results.scripts ?? [],
+    events: results.events,
+    returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
+    handles: state.handles,
+    cancels,
+  };
 }
 
 /** Load-balancer commands wait for the tick's save (written ahead). */
@@ -240,7 +258,8 @@ export class Reconciler {
           maintenance,
           windows: { entered: active.filter((n) => !seen.state.activeWindows.includes(n)), exited: seen.state.activeWindows.filter((n) => !active.includes(n)) },
           problems: seen.problems,
-          retries: [...notes, ...history].filter((h) => h.type === 'retry').map((h) => h.summary),
+          // The fleet-wide reads' retries go with the first group, as a tick records them.
+          retries: [...(groups.length === 0 ? notes : []), ...history].filter((h) => h.type === 'retry').map((h) => h.summary),
           error: null,
         });
       } catch (err) {
@@ -256,24 +275,12 @@ export class Reconciler {
    */
   private async previewMaintenance(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps): Promise<MaintenanceStep[]> {
     const { store } = this.deps;
-    const { state, results, resolved, instances } = seen;
+    const { state } = seen;
     const recorded: MaintenanceStep[] = [];
     const ports = previewPorts(recorded, now);
     const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: ports.lb, runner: ports.runner, objects: null, tagPrefix: this.deps.config.naming.tagPrefix, deregistrationDelays: delays };
     const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
-    const mt = await maintenanceTick(mdeps, {
-      group: g,
-      resolved,
-      instances,
-      records: new Map(p.records.map((r) => [r.instanceId, r])),
-      now,
-      open: state.executions,
-      scripts: results.scripts ?? [],
-      events: results.events,
-      returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
-      handles: state.handles,
-      cancels,
-    });
+    const mt = await maintenanceTick(mdeps, maintenanceInputs(g, now, seen, p, cancels));
     const steps: MaintenanceStep[] = mt.history.filter((h) => h.type === 'maintenance' || h.type === 'error').map((h) => ({ instance: h.instanceId, message: h.summary }));
     await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
     return [...steps, ...recorded];
@@ -372,7 +379,7 @@ export class Reconciler {
   /** Act: the plan's commands except load-balancer changes, and maintenance (whose load-balancer changes also wait). */
   private async act(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupActs> {
     const { store } = this.deps;
-    const { state, results, resolved, instances } = seen;
+    const { state, resolved, instances } = seen;
     const prefix = this.deps.config.naming.tagPrefix;
     // A stop or drain is checked again against the windows at the instant it is sent: a tick slowed past a window's
     // start (throttling, a starved CPU) must not carry out what was decided before it.
@@ -390,19 +397,7 @@ export class Reconciler {
     const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     // Cancel requests are only looked for while an execution runs (no cost otherwise).
     const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
-    const mt = await maintenanceTick(mdeps, {
-      group: g,
-      resolved,
-      instances,
-      records: new Map(p.records.map((r) => [r.instanceId, r])),
-      now,
-      open: state.executions,
-      scripts: results.scripts ?? [],
-      events: results.events,
-      returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
-      handles: state.handles,
-      cancels,
-    });
+    const mt = await maintenanceTick(mdeps, maintenanceInputs(g, now, seen, p, cancels));
     history.push(...mt.history);
     return { ex, mt, mdeps, cancels, withheld, allWindows, scriptTimeoutMs: resolved.settings.scriptTimeoutMs, newHandles: [...ex.handles, ...mt.handles] };
   }
