@@ -223,6 +223,40 @@ export const executionJson = z.object({
 
 export const cancelAnswerJson = z.object({ id: z.string(), status: z.string(), cancel: cancelRequestJson, message: z.string() });
 
+// ---------------------------------------------------------------- fleetwarden plan (CLI only: no route serves it)
+
+const problemJson = z.object({ source: z.string(), subject: z.string(), field: z.string(), value: z.string(), reason: z.string() });
+
+/** `fleetwarden plan --json`: what the next tick would do in each group, without doing it (docs/cli.md#plan). */
+export const planJson = z.object({
+  at: instant.describe('the instant planned for (the simulated world\'s with the simulator)'),
+  store: z.string().nullable().describe('the store read; null: none yet, planned as a first tick'),
+  changes: z.boolean().describe('some group has a command, a transition or a maintenance step: exit code 3'),
+  groups: list(
+    z.object({
+      group: z.string(),
+      lease: z.object({ owner: z.string(), expiresAt: instant }).nullable().describe('the controller holding the group (the one that would act), if any'),
+      commands: list(
+        z.object({
+          kind: z.string().describe('start, stop, deregister, register, run-event, check-bypass'),
+          instances: list(z.string()),
+          reason: z.string(),
+          targetGroup: z.string().optional(),
+          event: z.string().optional(),
+          force: z.boolean().optional(),
+        }),
+      ),
+      transitions: list(z.object({ instance: z.string(), from: z.string(), to: z.string(), reason: z.string() })),
+      maintenance: list(z.object({ instance: z.string().nullable(), message: z.string() })),
+      windows: z.object({ entered: list(z.string()), exited: list(z.string()) }),
+      problems: list(problemJson.extend({ since: instant, new: z.boolean() })).describe('input left alone: every problem now, new ones flagged'),
+      problemsCleared: list(problemJson),
+      retries: list(z.string()).describe('calls throttled and retried while planning'),
+      error: z.string().nullable().describe('the group could not be planned (exit code 1); its other fields are empty'),
+    }),
+  ),
+});
+
 /** The answer of a route that answers 204 (no body): the client reads it as null. */
 export const noContent = z.null();
 
@@ -246,3 +280,4 @@ export type ExecutionSummaryJson = z.infer<typeof executionSummaryJson>;
 export type ExecutionsJson = z.infer<typeof executionsJson>;
 export type ExecutionJson = z.infer<typeof executionJson>;
 export type CancelAnswerJson = z.infer<typeof cancelAnswerJson>;
+export type PlanJson = z.infer<typeof planJson>;

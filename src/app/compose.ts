@@ -12,8 +12,9 @@ import type { SimulatorSeed, SimulatorSpec } from '../config/simulator-spec.js';
 import { formatInstant } from '../domain/time.js';
 import type { FleetProvider, LoadBalancer } from '../ports/index.js';
 import { type ControllerEvent, Reconciler, type ReconcilerDeps } from '../reconciler/reconciler.js';
+import { readOnlyStore } from '../reconciler/preview.js';
 import type { RetryPolicy } from '../reconciler/executor.js';
-import { SqliteStore } from '../store/sqlite/store.js';
+import { SqliteStore, StoreError } from '../store/sqlite/store.js';
 import { AgentCommandRunner } from '../providers/agent/runner.js';
 import type { ControllerMetrics } from './metrics.js';
 
@@ -212,6 +213,57 @@ export function openSimulatedController(config: FleetConfig, opts: OpenOptions, 
   const simulator = new Simulator(spec, config.naming, clock, worldFile, anchor);
   const ports = { provider: simulator, lb: simulator, runner: simulator, windowSource: simulator };
   return assemble(config, opts, ports, givenStore ?? sqliteStore(config, opts), clock, simulator, SIMULATOR_SERVICES);
+}
+
+/** A reconciler that can only preview (`fleetwarden plan`), and where it read its state from. */
+export interface PreviewController {
+  readonly reconciler: Reconciler;
+  /** The store read, in words; `null` when there is none yet (the preview plans a first tick, on an empty store). */
+  readonly storeRead: string | null;
+  close(): Promise<void>;
+}
+
+/** An existing SQLite store opened read-only; one of another schema version is the operator's to fix (exit 2). */
+function readOnlySqlite(path: string): SqliteStore {
+  try {
+    return new SqliteStore(path, { readOnly: true });
+  } catch (err) {
+    if (err instanceof StoreError) throw new ValidationError('--state-dir', err.message);
+    throw err;
+  }
+}
+
+/**
+ * The configured provider and store, for a preview that changes nothing: the SQLite file opened read-only (an empty
+ * in-memory store when there is none yet: what a first tick would do), every store write refused (readOnlyStore), the
+ * simulated world read from its file but never saved, and the clock its anchor gives (no re-anchoring). The AWS ports
+ * are the usual ones: Reconciler.preview only reads through them (maintenance's sends go to recording ports).
+ */
+export async function openPreview(config: FleetConfig, opts: Pick<OpenOptions, 'stateDir' | 'clock' | 'retry' | 'sleep'>): Promise<PreviewController> {
+  let inner: Store;
+  let storeRead: string | null = storePathOf(config, opts.stateDir);
+  if (config.store.kind === 'dynamodb') inner = (await import('./aws.js')).dynamoStore(config);
+  else if (existsSync(storeRead)) inner = readOnlySqlite(storeRead);
+  else {
+    inner = new SqliteStore(':memory:');
+    storeRead = null;
+  }
+  const store = readOnlyStore(inner);
+  const base: OpenOptions = { ...opts, objects: null, owner: 'fleetwarden plan (preview; holds no lease)' };
+  let ctl: Controller;
+  if (config.provider === 'simulator') {
+    const spec = simulatorSpec(config);
+    const worldFile = spec.world ?? join(opts.stateDir, 'world.json');
+    const clock = opts.clock ?? worldClock(config, opts.stateDir);
+    const simulator = new Simulator(spec, config.naming, clock, worldFile, undefined, { readOnly: true });
+    ctl = assemble(config, base, { provider: simulator, lb: simulator, runner: simulator, windowSource: simulator }, store, clock, simulator, SIMULATOR_SERVICES);
+  } else {
+    const clock = opts.clock ?? systemClock;
+    const { objects: _objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);
+    ctl = assemble(config, base, ports, store, clock, null, AWS_SERVICES);
+  }
+  // Not ctl.close(): it releases leases (a write); a preview holds none.
+  return { reconciler: ctl.reconciler, storeRead, close: () => inner.close() };
 }
 
 /** A virtual clock whose sleeps advance it: back-off costs simulated time, not real time. */

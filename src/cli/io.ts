@@ -15,8 +15,8 @@ export const processIo: CliIo = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
-/** Exit codes: 0 ok, 1 operational failure, 2 bad input or usage. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** Exit codes: 0 ok, 1 operational failure, 2 bad input or usage, 3 `plan` found changes pending (0: nothing to do). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, changes: 3 } as const;
 
 export class UsageError extends ValidationError {
   override readonly name: string = 'UsageError';

@@ -5,6 +5,7 @@ import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
 import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
 import { controllerCommands } from './controller.js';
+import { planCommands } from './plan.js';
 import { scheduleCommands } from './schedule.js';
 import { controlCommands, executionCommands, overrideCommands, tokenCommands } from './operator.js';
 import { workloadCommands } from './workload.js';
@@ -17,7 +18,7 @@ const agentCommand: Command = {
   help: AGENT_HELP,
   run: (args, io) => runAgent(args, io, [process.execPath, realpathSync(process.argv[1] ?? fileURLToPath(import.meta.url)), 'agent']),
 };
-const TOP: readonly Command[] = [...controllerCommands, ...worldCommands, agentCommand];
+const TOP: readonly Command[] = [...controllerCommands, ...planCommands, ...worldCommands, agentCommand];
 
 interface CommandGroup {
   readonly name: string;
@@ -53,7 +54,7 @@ function mainHelp(): string {
   for (const g of GROUPS) {
     for (const c of g.commands) lines.push(`  ${`${g.name} ${c.name}`.padEnd(22)} ${c.summary}`);
   }
-  lines.push('', "Run 'fleetwarden <command> --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 bad input.");
+  lines.push('', "Run 'fleetwarden <command> --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 bad input, 3 changes pending (plan).");
   return lines.join('\n');
 }
 

@@ -13,9 +13,10 @@ import type { AgentQueue, Clock, CommandHandle, CommandResults, CommandRunner, E
 import { heldInstances } from '../maintenance/execution.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance/model.js';
 import { pruneObjects } from '../store/objects/objects.js';
-import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceTick, maintenanceTick } from './maintenance.js';
+import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 import { nextBoundary, restUntil, sameObservation } from './rest.js';
+import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
@@ -77,6 +78,14 @@ export interface GroupError {
   readonly message: string;
 }
 
+/** What the tick observed of the whole fleet, by group. */
+interface Observed {
+  readonly byGroup: ReadonlyMap<string, ObservedInstance[]>;
+  readonly conflicts: ReadonlyMap<string, GroupConflict[]>;
+  readonly ssm: readonly SsmWindowInfo[];
+  readonly delays: ReadonlyMap<string, number>;
+}
+
 /** What a group's tick read before planning (readGroup). */
 interface GroupSeen {
   readonly state: GroupState;
@@ -118,6 +127,24 @@ interface GroupActs {
   readonly allWindows: readonly WindowDecl[];
   readonly scriptTimeoutMs: number;
   readonly newHandles: CommandHandle[];
+}
+
+/** What a tick brings to maintenance (the same for a tick and a preview). */
+function maintenanceInputs(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, cancels: readonly CancelRequest[]): MaintenanceInputs {
+  const { state, results } = seen;
+  return {
+    group: g,
+    resolved: seen.resolved,
+    instances: seen.instances,
+    records: new Map(p.records.map((r) => [r.instanceId, r])),
+    now,
+    open: state.executions,
+    scripts: results.scripts ?? [],
+    events: results.events,
+    returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
+    handles: state.handles,
+    cancels,
+  };
 }
 
 /** Load-balancer commands wait for the tick's save (written ahead). */
@@ -193,28 +220,16 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
-    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
-    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
-    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
-
-    const { byGroup, conflicts } = assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming);
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history);
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
-    const overrides = await store.overrides(now);
-    const controls = await store.controls(now);
-    const common = JSON.stringify([ssm, overrides, controls]);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
-        const run = async (): Promise<GroupTick> => {
-          const groupConflicts = conflicts.get(g.name) ?? [];
-          const storeValues = await store.storeValues(g.name);
-          const inputs: GroupInputs = { observed: byGroup.get(g.name) ?? [], conflicts: groupConflicts, storeValues, overrides, controls, key: `${common}\u0000${JSON.stringify([storeValues, groupConflicts])}` };
-          return this.tickGroup(g, now, inputs, ssm, delays, n === 0 ? history : [], fence, exec);
-        };
+        const run = async (): Promise<GroupTick> => this.tickGroup(g, now, await inputsOf(g), ssm, delays, n === 0 ? history : [], fence, exec);
         out.push(await (this.deps.timeGroupTick === undefined ? run() : this.deps.timeGroupTick(g.name, run)));
         this.lastErrors.delete(g.name);
       } catch (err) {
@@ -228,6 +243,86 @@ export class Reconciler {
       await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
     }
     return { at: now, groups: out, skipped, failed };
+  }
+
+  /** Observe: every managed instance with its target health, the target groups' delays, the SSM windows; by group. */
+  private async observe(exec: ExecutorDeps, history: HistoryEntry[]): Promise<Observed> {
+    const { config } = this.deps;
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
+    const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
+    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays };
+  }
+
+  /** What each group's tick is given besides its stored state: the settings read once per tick, the rest per group. */
+  private async inputs(now: number, byGroup: Observed['byGroup'], conflicts: Observed['conflicts'], ssm: readonly SsmWindowInfo[]): Promise<(g: GroupConfig) => Promise<GroupInputs>> {
+    const { store } = this.deps;
+    const overrides = await store.overrides(now);
+    const controls = await store.controls(now);
+    const common = JSON.stringify([ssm, overrides, controls]);
+    return async (g) => {
+      const groupConflicts = conflicts.get(g.name) ?? [];
+      const storeValues = await store.storeValues(g.name);
+      return { observed: byGroup.get(g.name) ?? [], conflicts: groupConflicts, storeValues, overrides, controls, key: `${common}\u0000${JSON.stringify([storeValues, groupConflicts])}` };
+    };
+  }
+
+  /**
+   * What the next tick would do, without doing it (`fleetwarden plan`): the tick's own observe, read and plan steps,
+   * then maintenance advanced against ports that only record what they are asked (previewPorts). Nothing is acquired,
+   * sent or saved; every group is previewed, whoever holds its lease. `only`: the groups to preview (default all).
+   */
+  async preview(only?: ReadonlySet<string>): Promise<PreviewSummary> {
+    const { config, store, clock } = this.deps;
+    const now = clock.now();
+    const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
+    const notes: HistoryEntry[] = [];
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, notes);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
+    const groups: GroupPreview[] = [];
+    for (const g of config.groups) {
+      if (only !== undefined && !only.has(g.name)) continue;
+      const lease = await store.leaseHolder(g.name, now);
+      try {
+        const history: HistoryEntry[] = [];
+        const seen = await this.readGroup(g, now, await inputsOf(g), ssm, exec, history);
+        const p = this.planGroup(g, now, seen, delays);
+        const maintenance = await this.previewMaintenance(g, now, seen, p, delays, exec);
+        const active = seen.resolved.windows.active.map((a) => a.decl.name);
+        groups.push({
+          group: g.name,
+          lease,
+          plan: p,
+          maintenance,
+          windows: { entered: active.filter((n) => !seen.state.activeWindows.includes(n)), exited: seen.state.activeWindows.filter((n) => !active.includes(n)) },
+          problems: seen.problems,
+          // The fleet-wide reads' retries go with the first group, as a tick records them.
+          retries: [...(groups.length === 0 ? notes : []), ...history].filter((h) => h.type === 'retry').map((h) => h.summary),
+          error: null,
+        });
+      } catch (err) {
+        groups.push({ group: g.name, lease, plan: null, maintenance: [], windows: { entered: [], exited: [] }, problems: null, retries: [], error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      }
+    }
+    return { at: now, groups };
+  }
+
+  /**
+   * Maintenance as the tick would advance it (the same maintenanceTick and carryOutAfterSave), through ports that
+   * record each script, probe, cancel and target-group change instead of sending it. Cancel requests are read, not taken.
+   */
+  private async previewMaintenance(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps): Promise<MaintenanceStep[]> {
+    const { store } = this.deps;
+    const { state } = seen;
+    const recorded: MaintenanceStep[] = [];
+    const ports = previewPorts(recorded, now);
+    const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: ports.lb, runner: ports.runner, objects: null, tagPrefix: this.deps.config.naming.tagPrefix, deregistrationDelays: delays };
+    const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
+    const mt = await maintenanceTick(mdeps, maintenanceInputs(g, now, seen, p, cancels));
+    const steps: MaintenanceStep[] = mt.history.filter((h) => h.type === 'maintenance' || h.type === 'error').map((h) => ({ instance: h.instanceId, message: h.summary }));
+    await carryOutAfterSave(mdeps, g.name, mt.afterSave, now);
+    return [...steps, ...recorded];
   }
 
   /** A group's tick failed: nothing of it was saved. Recorded, and the lease let go so a standby may try. */
@@ -335,7 +430,7 @@ export class Reconciler {
   /** Act: the plan's commands except load-balancer changes, and maintenance (whose load-balancer changes also wait). */
   private async act(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, delays: ReadonlyMap<string, number>, exec: ExecutorDeps, history: HistoryEntry[]): Promise<GroupActs> {
     const { store } = this.deps;
-    const { state, results, resolved, instances } = seen;
+    const { state, resolved, instances } = seen;
     const prefix = this.deps.config.naming.tagPrefix;
     // A stop or drain is checked again against the windows at the instant it is sent: a tick slowed past a window's
     // start (throttling, a starved CPU) must not carry out what was decided before it.
@@ -353,19 +448,7 @@ export class Reconciler {
     const mdeps: MaintenanceDeps = { retry: <T>(what: string, h: HistoryEntry[], fn: () => Promise<T>) => withRetry(exec, what, g.name, h, fn), store, lb: this.deps.lb, runner: this.deps.runner, objects: this.deps.objects ?? null, tagPrefix: prefix, deregistrationDelays: delays };
     // Cancel requests are only looked for while an execution runs (no cost otherwise).
     const cancels = state.executions.some((e) => e.status === 'IN_PROGRESS') ? await store.cancelRequests(g.name) : [];
-    const mt = await maintenanceTick(mdeps, {
-      group: g,
-      resolved,
-      instances,
-      records: new Map(p.records.map((r) => [r.instanceId, r])),
-      now,
-      open: state.executions,
-      scripts: results.scripts ?? [],
-      events: results.events,
-      returnToService: new Set(seen.controls.filter((c) => c.kind === 'return-to-service').map((c) => c.instanceId)),
-      handles: state.handles,
-      cancels,
-    });
+    const mt = await maintenanceTick(mdeps, maintenanceInputs(g, now, seen, p, cancels));
     history.push(...mt.history);
     return { ex, mt, mdeps, cancels, withheld, allWindows, scriptTimeoutMs: resolved.settings.scriptTimeoutMs, newHandles: [...ex.handles, ...mt.handles] };
   }

@@ -89,9 +89,23 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  /**
+   * `readOnly` (`fleetwarden plan`): the file must exist and is opened read-only — SQLite itself then refuses every
+   * write, so nothing can change it by mistake — and it is not migrated: a store of another schema version is an error.
+   */
+  constructor(path: string, options: { readonly readOnly?: boolean } = {}) {
     const Sqlite = sqliteDatabase(); // better-sqlite3 12 or 13, by this Node (driver.ts)
+    if (options.readOnly === true) {
+      this.db = new Sqlite(path, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      const version = this.schemaVersion;
+      if (version !== MIGRATIONS.length) {
+        this.db.close();
+        throw new StoreError(`the store ${path} has schema version ${version}, this Fleetwarden ${MIGRATIONS.length}: ${version < MIGRATIONS.length ? "a read-only command does not upgrade it; run 'fleetwarden run' once first" : 'upgrade Fleetwarden'}`);
+      }
+      return;
+    }
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Sqlite(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
