@@ -25,7 +25,17 @@ export function inspectInstances(instances: readonly ObservedInstance[], group: 
   const quarantined = new Map<string, string>();
   const problems: Problem[] = [];
   const tiers = group.workload === null ? null : new Set(group.workload.tiers.map((t) => t.name));
+  const subKey = `${prefix}:subfleet-name`;
+  const excludedKey = `${prefix}:excluded`;
+  const lighthouseKey = `${prefix}:lighthouse`;
+  const usable = (v: string | undefined, ok: (v: string) => boolean): boolean => v === undefined || v === '' || ok(v);
+  const isBoolean = (v: string): boolean => BOOLEAN.test(v);
   for (const i of instances) {
+    // The common case, every tag read is usable (or absent) and no workload to check: the instance as it came.
+    if (i.power === 'terminated' || (tiers === null && usable(i.tags[subKey], isSegmentName) && usable(i.tags[excludedKey], isBoolean) && usable(i.tags[lighthouseKey], isBoolean))) {
+      out.push(i);
+      continue;
+    }
     let tags = i.tags;
     const drop = (key: string): void => {
       const { [key]: _dropped, ...rest } = tags;
@@ -35,26 +45,24 @@ export function inspectInstances(instances: readonly ObservedInstance[], group: 
       problems.push({ source: 'instance', subject: i.id, field, value: i.tags[field] ?? '', reason: leaveAlone ? `${reason}; instance left alone until fixed` : reason });
       if (leaveAlone && !quarantined.has(i.id)) quarantined.set(i.id, `tag ${field} unusable: ${reason}`);
     };
-    if (i.power !== 'terminated') {
-      const sub = i.tags[`${prefix}:subfleet-name`];
-      if (sub !== undefined && sub !== '' && !isSegmentName(sub)) {
-        report(`${prefix}:subfleet-name`, 'a subfleet name is letters, digits, _ and - only', true);
-        drop(`${prefix}:subfleet-name`);
-      }
-      const excluded = i.tags[`${prefix}:excluded`];
-      // Hands off is the safe reading of an excluded tag we cannot read.
-      if (excluded !== undefined && excluded !== '' && !BOOLEAN.test(excluded)) report(`${prefix}:excluded`, 'expected true or false', true);
-      const lighthouse = i.tags[`${prefix}:lighthouse`];
-      if (lighthouse !== undefined && lighthouse !== '' && !BOOLEAN.test(lighthouse)) {
-        report(`${prefix}:lighthouse`, 'expected true or false; not counted as LightHouse', false);
-        drop(`${prefix}:lighthouse`);
-      }
-      if (tiers !== null && group.workload !== null) {
-        const tierTag = group.workload.tierTag;
-        const tier = i.tags[tierTag];
-        if (tier === undefined) problems.push({ source: 'instance', subject: i.id, field: tierTag, value: '', reason: `no ${tierTag} tag: not in any tier of the workload; left alone` });
-        else if (!tiers.has(tier)) problems.push({ source: 'instance', subject: i.id, field: tierTag, value: tier, reason: `not a tier of the workload (${[...tiers].join(', ')}); left alone` });
-      }
+    const sub = i.tags[subKey];
+    if (sub !== undefined && sub !== '' && !isSegmentName(sub)) {
+      report(subKey, 'a subfleet name is letters, digits, _ and - only', true);
+      drop(subKey);
+    }
+    const excluded = i.tags[excludedKey];
+    // Hands off is the safe reading of an excluded tag we cannot read.
+    if (excluded !== undefined && excluded !== '' && !BOOLEAN.test(excluded)) report(excludedKey, 'expected true or false', true);
+    const lighthouse = i.tags[lighthouseKey];
+    if (lighthouse !== undefined && lighthouse !== '' && !BOOLEAN.test(lighthouse)) {
+      report(lighthouseKey, 'expected true or false; not counted as LightHouse', false);
+      drop(lighthouseKey);
+    }
+    if (tiers !== null && group.workload !== null) {
+      const tierTag = group.workload.tierTag;
+      const tier = i.tags[tierTag];
+      if (tier === undefined) problems.push({ source: 'instance', subject: i.id, field: tierTag, value: '', reason: `no ${tierTag} tag: not in any tier of the workload; left alone` });
+      else if (!tiers.has(tier)) problems.push({ source: 'instance', subject: i.id, field: tierTag, value: tier, reason: `not a tier of the workload (${[...tiers].join(', ')}); left alone` });
     }
     out.push(tags === i.tags ? i : { ...i, tags });
   }

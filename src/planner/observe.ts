@@ -4,9 +4,16 @@ import { formatInstant } from '../domain/time.js';
 import type { Member, PlanContext } from './context.js';
 import type { PlanInput } from './types.js';
 
+const PATTERNS = new Map<string, RegExp>();
+
 /** Instance-type patterns such as `t3.*` or `t4g.nano`: `*` and `?` wildcards, nothing else special. */
 export function typeMatches(pattern: string, type: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  let re = PATTERNS.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    // The patterns come from the configuration (a handful): compiled once, not once per instance per tick.
+    if (PATTERNS.size < 1000) PATTERNS.set(pattern, re);
+  }
   return re.test(type);
 }
 

@@ -481,13 +481,10 @@ export class Reconciler {
   private async saveGroup(g: GroupConfig, now: number, seen: GroupSeen, p: Plan, acted: GroupActs, active: string[], history: HistoryEntry[], fence: GroupFence): Promise<WindowExecution[]> {
     const { state, results, problems } = seen;
     const { ex, mt, newHandles } = acted;
-    // Only what changed is written: an unchanged record costs nothing.
+    // Only what changed is written: the planner hands back the very record it did not touch, and a new one only when
+    // it changed something (comparing their contents as well cost more than the rare identical write it saved).
     const next = new Map(p.records.map((r) => [r.instanceId, r]));
-    const changed = p.records.filter((r) => {
-      const before = state.records.get(r.instanceId);
-      // The planner hands back the same object for a record it did not touch.
-      return before !== r && (before === undefined || JSON.stringify(before) !== JSON.stringify(r));
-    });
+    const changed = p.records.filter((r) => state.records.get(r.instanceId) !== r);
     const removed = [...state.records.keys()].filter((id) => !next.has(id));
     const finished = new Set(results.finished);
     const changedIds = new Set(mt.executions.map((e) => e.id));

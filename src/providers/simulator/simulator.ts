@@ -274,12 +274,17 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       }
     }
     if (now >= this.leaveDue) {
+      // Completed deregistrations leave their target group; the next one to complete is found on the same walk.
+      this.leaveDue = Infinity;
       for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
-        for (const [id, t] of Object.entries(targets)) {
-          if (t.deregisteringSince !== null && t.deregisteringSince + this.delayOf(tg) <= now) Reflect.deleteProperty(targets, id);
+        const delay = this.delayOf(tg);
+        for (const id in targets) {
+          const since = (targets[id] as SimTarget).deregisteringSince;
+          if (since === null) continue;
+          if (since + delay <= now) Reflect.deleteProperty(targets, id);
+          else this.leaveDue = Math.min(this.leaveDue, since + delay);
         }
       }
-      this.index();
     }
     const changed = now !== this.state.now;
     this.state.now = now;
