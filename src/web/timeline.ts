@@ -151,13 +151,15 @@ export function renderTimeline(input: TimelineInput): string {
   for (const t of axisTicks(from, to, Math.max(2, Math.floor(plotW / 80)))) {
     const tx = x(t);
     const label = new Date(t).toISOString().slice(5, 16).replace('T', ' ');
-    parts.push(`<g class="fw-tick"><line x1="${round(tx)}" y1="${AXIS_H - 6}" x2="${round(tx)}" y2="${AXIS_H + rows * ROW_H}" stroke="#000" stroke-opacity="0.15"/><text x="${round(tx)}" y="${AXIS_H - 10}" font-size="10" text-anchor="middle" fill="#000">${escapeXml(label)}</text></g>`);
+    // Labels at the edges are anchored inside the picture, not cut in half.
+    const anchor = tx > width - PAD - 40 ? 'end' : tx < LABEL_W + 40 ? 'start' : 'middle';
+    parts.push(`<g class="fw-tick"><line x1="${round(tx)}" y1="${AXIS_H - 6}" x2="${round(tx)}" y2="${AXIS_H + rows * ROW_H}" stroke="#000" stroke-opacity="0.15"/><text x="${round(tx)}" y="${AXIS_H - 10}" font-size="10" text-anchor="${anchor}" fill="#000">${escapeXml(label)}</text></g>`);
   }
   let row = 0;
   const rowY = (r: number): number => AXIS_H + r * ROW_H + (ROW_H - BAR_H) / 2;
   for (const name of windowNames) {
     const y = rowY(row);
-    parts.push(`<text class="fw-row-label" x="4" y="${y + BAR_H / 2 + 4}" font-size="11" fill="#000">${escapeXml(`⧗ ${name}`.slice(0, 24))}</text>`);
+    parts.push(`<text class="fw-row-label" x="4" y="${y + BAR_H / 2 + 4}" font-size="11" font-weight="bold" fill="#000">${escapeXml(name.slice(0, 24))}</text>`);
     for (const p of input.periods.filter((q) => q.window === name)) {
       if (p.end <= from || p.activeFrom >= to) continue;
       const when = `${shortInstant(p.start)} – ${shortInstant(p.end)}`;
