@@ -47,6 +47,8 @@ export default tseslint.config(
     },
   },
   ...layering,
+  // The dashboard's browser code has its own project (the DOM library): lint it with that.
+  { files: ['src/web/ui/**/*.ts'], languageOptions: { parserOptions: { projectService: false, project: './src/web/ui/tsconfig.json', tsconfigRootDir: import.meta.dirname } } },
   // Plain JavaScript helpers (the test runner) are outside the TypeScript project: lint them without types.
   { files: ['scripts/**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {

@@ -148,12 +148,16 @@ export function renderTimeline(input: TimelineInput): string {
   parts.push(defs());
   parts.push(`<rect class="fw-bg" x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
   // Axis: a gridline and label at each tick.
+  let lastLabel = -Infinity;
   for (const t of axisTicks(from, to, Math.max(2, Math.floor(plotW / 80)))) {
     const tx = x(t);
+    // A label too close to the previous one (the last, anchored at the edge) is left out; its gridline stays.
+    const crowded = tx - lastLabel < 75;
+    if (!crowded) lastLabel = tx;
     const label = new Date(t).toISOString().slice(5, 16).replace('T', ' ');
     // Labels at the edges are anchored inside the picture, not cut in half.
     const anchor = tx > width - PAD - 40 ? 'end' : tx < LABEL_W + 40 ? 'start' : 'middle';
-    parts.push(`<g class="fw-tick"><line x1="${round(tx)}" y1="${AXIS_H - 6}" x2="${round(tx)}" y2="${AXIS_H + rows * ROW_H}" stroke="#000" stroke-opacity="0.15"/><text x="${round(tx)}" y="${AXIS_H - 10}" font-size="10" text-anchor="${anchor}" fill="#000">${escapeXml(label)}</text></g>`);
+    parts.push(`<g class="fw-tick"><line x1="${round(tx)}" y1="${AXIS_H - 6}" x2="${round(tx)}" y2="${AXIS_H + rows * ROW_H}" stroke="#000" stroke-opacity="0.15"/><text x="${round(tx)}" y="${AXIS_H - 10}" font-size="10" text-anchor="${anchor}" fill="#000">${crowded ? '' : escapeXml(label)}</text></g>`);
   }
   let row = 0;
   const rowY = (r: number): number => AXIS_H + r * ROW_H + (ROW_H - BAR_H) / 2;
