@@ -171,6 +171,7 @@ interface StatusJson {
 
 async function overview(): Promise<Node> {
   const status = (await api('GET', '/v1/status')) as unknown as StatusJson;
+  const ovs = ((await api('GET', '/v1/overrides')) as unknown as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] }).overrides;
   const windows = (await api('GET', `/v1/windows?days=2&from=${encodeURIComponent(new Date(Date.parse(status.at) - 24 * HOUR).toISOString())}`)) as unknown as { periods: PeriodRow[]; warnings: string[] };
   const now = Date.parse(status.at);
   const cards = status.groups.map((g) => {
@@ -188,6 +189,7 @@ async function overview(): Promise<Node> {
       h('ul', { class: 'counts', 'aria-label': 'instances by lifecycle state' }, ...[...counts].map(([s, n]) => h('li', { 'data-state': s }, `${n} ${s}`))),
       h('p', {}, active.length > 0 ? `In window: ${active.map((p) => `${p.window} until ${p.end}${Date.parse(p.start) > now ? ` (start-ahead; starts ${p.start})` : ''}`).join(', ')}` : 'No window active.'),
       h('p', {}, next === undefined ? 'No window in the next 24 h.' : `Next window: ${next.window} at ${next.start} (active from ${next.activeFrom})`),
+      ...ovs.filter((o) => o.group === g.group).map((o) => h('p', { class: 'override' }, `Override ${o.key} = ${o.value} until ${o.expiresAt}: ${o.reason}`)),
       h('p', { class: 'muted' }, `Lease: ${lease?.owner ?? 'nobody'}${lease?.expiresAt ? ` until ${lease.expiresAt}` : ''}`),
       g.lastError === null ? h('p', { class: 'ok' }, 'Last tick: ok') : h('p', { class: 'bad' }, `Last tick failed at ${g.lastError.at}: ${g.lastError.message}`),
       g.problems.length === 0 ? null : h('div', { class: 'bad' }, h('h3', {}, `${g.problems.length} problem(s)`), table(['subject', 'field', 'value', 'reason'], g.problems.map((p) => [p.subject, p.field, p.value, p.reason]))),
