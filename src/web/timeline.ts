@@ -45,6 +45,8 @@ export interface TimelineInput {
   readonly now?: number | undefined;
   /** Total width in px (default 960); the SVG scales with its container through its viewBox. */
   readonly width?: number | undefined;
+  /** Bars can take keyboard focus (tabindex 0), for a page that shows the focused bar's text (the dashboard). */
+  readonly focusable?: boolean | undefined;
 }
 
 /** Okabe–Ito colours per lifecycle state, with a pattern for those that pass (print and colour-blind readers). */
@@ -135,6 +137,7 @@ function bar(cls: string, attrs: string, x: number, y: number, w: number, h: num
 
 /** The timeline of one group as a standalone SVG document fragment (`<svg>…</svg>`). */
 export function renderTimeline(input: TimelineInput): string {
+  const focus = input.focusable === true ? ' tabindex="0"' : '';
   const { from, to } = input;
   const width = input.width ?? 960;
   const plotW = width - LABEL_W - PAD;
@@ -169,15 +172,15 @@ export function renderTimeline(input: TimelineInput): string {
       const when = `${shortInstant(p.start)} – ${shortInstant(p.end)}`;
       if (p.activeFrom < p.start && p.start > from) {
         const ax = x(p.activeFrom);
-        parts.push(bar('fw-ahead', `data-window="${escapeXml(name)}"`, ax, y + 4, x(p.start) - ax, BAR_H - 8, AHEAD_FILL, 'none', '', '#000', `${name}: start-ahead from ${shortInstant(p.activeFrom)} (instances prepared before the window)`));
+        parts.push(bar('fw-ahead', `data-window="${escapeXml(name)}"${focus}`, ax, y + 4, x(p.start) - ax, BAR_H - 8, AHEAD_FILL, 'none', '', '#000', `${name}: start-ahead from ${shortInstant(p.activeFrom)} (instances prepared before the window)`));
       }
       const px = x(p.start);
       const pw = Math.max(1, x(p.end) - px);
       const desc = p.description ? ` — ${p.description}` : '';
-      parts.push(bar('fw-period', `data-window="${escapeXml(name)}" data-start="${p.start}" data-end="${p.end}"`, px, y, pw, BAR_H, PERIOD_FILL, 'none', name, '#ffffff', `${name}: window ${when}${desc}`));
+      parts.push(bar('fw-period', `data-window="${escapeXml(name)}" data-start="${p.start}" data-end="${p.end}"${focus}`, px, y, pw, BAR_H, PERIOD_FILL, 'none', name, '#ffffff', `${name}: window ${when}${desc}`));
       if (p.lastTaskStart !== undefined && p.lastTaskStart < p.end && p.lastTaskStart < to) {
         const cx = x(p.lastTaskStart);
-        parts.push(bar('fw-cutoff', `data-window="${escapeXml(name)}"`, cx, y, Math.max(1, x(p.end) - cx), BAR_H, '#ffffff', 'cut', '', '#000', `${name}: cutoff from ${shortInstant(p.lastTaskStart)} — no task starts after this`));
+        parts.push(bar('fw-cutoff', `data-window="${escapeXml(name)}"${focus}`, cx, y, Math.max(1, x(p.end) - cx), BAR_H, '#ffffff', 'cut', '', '#000', `${name}: cutoff from ${shortInstant(p.lastTaskStart)} — no task starts after this`));
       }
     }
     row++;
@@ -188,7 +191,7 @@ export function renderTimeline(input: TimelineInput): string {
     for (const s of segments(inst, from, to)) {
       const style = STATE_STYLE[s.state] ?? UNKNOWN_STYLE;
       const sx = x(s.start);
-      parts.push(bar('fw-state', `data-instance="${escapeXml(inst.id)}" data-state="${escapeXml(s.state)}" data-start="${s.start}" data-end="${s.end}"`, sx, y, Math.max(0.5, x(s.end) - sx), BAR_H, style.fill, style.pattern, s.state, style.ink, `${inst.id}: ${s.state} ${shortInstant(s.start)} – ${shortInstant(s.end)}: ${s.reason}`));
+      parts.push(bar('fw-state', `data-instance="${escapeXml(inst.id)}" data-state="${escapeXml(s.state)}" data-start="${s.start}" data-end="${s.end}"${focus}`, sx, y, Math.max(0.5, x(s.end) - sx), BAR_H, style.fill, style.pattern, s.state, style.ink, `${inst.id}: ${s.state} ${shortInstant(s.start)} – ${shortInstant(s.end)}: ${s.reason}`));
     }
     row++;
   }

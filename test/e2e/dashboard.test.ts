@@ -79,6 +79,9 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
     assert.ok((await page.locator('#timeline g.fw-period').count()) >= 30, 'a 2-hourly window over 72 h');
     assert.ok((await page.locator('#timeline g.fw-state').count()) >= 8, 'every instance of web has a state bar');
     await page.screenshot({ path: join(ROOT, 'docs/images/dashboard-timeline.png') });
+    // From the keyboard: a focused bar's text is spelled out under the picture.
+    await page.locator('#timeline g.fw-period').first().focus();
+    assert.match((await page.textContent('#timeline-detail')) ?? '', /^FW-web-every-2h: window \d{4}-/);
 
     // A bad override: the error is beside the value field and nothing is set.
     await page.click('#nav-overrides');

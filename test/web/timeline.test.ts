@@ -119,3 +119,32 @@ describe('segments and axisTicks', () => {
     assert.deepEqual(axisTicks(FROM + 30 * 60_000, FROM + 3 * H, 12), [FROM + H, FROM + 2 * H, FROM + 3 * H]);
   });
 });
+
+describe('timelineInput (the API shapes to the picture)', () => {
+  it('takes the group’s periods and each instance’s transitions in time order, the first one’s from as the state before', async () => {
+    const { timelineInput } = await import('../../src/web/timeline-data.js');
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const input = timelineInput(
+      'web',
+      FROM,
+      TO,
+      [
+        { group: 'web', window: 'nightly', activeFrom: iso(FROM + H), start: iso(FROM + 2 * H), end: iso(FROM + 3 * H), lastTaskStart: iso(FROM + 2.5 * H) },
+        { group: 'api', window: 'other', activeFrom: iso(FROM), start: iso(FROM), end: iso(FROM + H) },
+      ],
+      [
+        { at: FROM + 2 * H, group: 'web', instance: 'i-b', from: 'starting', to: 'running', reason: 'booted' },
+        { at: FROM + H, group: 'web', instance: 'i-b', from: 'stopped', to: 'starting', reason: 'ahead' },
+        { at: FROM + H, group: 'api', instance: 'i-x', from: 'stopped', to: 'starting', reason: 'other group' },
+      ],
+    );
+    assert.deepEqual(input.periods, [{ window: 'nightly', activeFrom: FROM + H, start: FROM + 2 * H, end: FROM + 3 * H, lastTaskStart: FROM + 2.5 * H, description: null }]);
+    assert.deepEqual(input.instances, [{ id: 'i-b', initial: 'stopped', changes: [{ at: FROM + H, state: 'starting', reason: 'ahead' }, { at: FROM + 2 * H, state: 'running', reason: 'booted' }] }]);
+  });
+
+  it('bars take keyboard focus only when asked', () => {
+    assert.ok(!renderTimeline(base).includes('tabindex'));
+    const focusable = renderTimeline({ ...base, focusable: true });
+    assert.equal((focusable.match(/tabindex="0"/g) ?? []).length, elements(focusable, 'fw-period').length + elements(focusable, 'fw-ahead').length + elements(focusable, 'fw-cutoff').length + elements(focusable, 'fw-state').length);
+  });
+});

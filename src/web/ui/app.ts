@@ -142,10 +142,11 @@ async function go(to: string): Promise<void> {
   $('main').focus();
 }
 
-/** Re-renders the current view; a poll leaves a view with a form being edited alone. */
+/** Re-renders the current view. */
 async function refresh(poll: boolean): Promise<void> {
   if (session === null) return;
-  if (poll && document.activeElement?.closest('form')) return;
+  // A poll leaves alone a view where a form is being edited or a timeline bar has the keyboard focus.
+  if (poll && document.activeElement?.closest('form, #timeline')) return;
   try {
     const render = { overview, timeline, executions, overrides, history }[view] ?? overview;
     const node = await render();
@@ -225,12 +226,21 @@ async function timeline(): Promise<Node> {
   const input = timelineInput(group, from, to, windows.periods, transitions, now);
   const known = new Set(input.instances.map((i) => i.id));
   const still = status.instances.filter((i) => i.group === group && !known.has(i.instance)).map((i) => ({ id: i.instance, initial: i.state, changes: [{ at: Math.max(from, Date.parse(i.since)), state: i.state, reason: i.reason }] }));
-  const svg = renderTimeline({ ...input, instances: [...input.instances, ...still].sort((a, b) => a.id.localeCompare(b.id)), width: 1200 });
+  const svg = renderTimeline({ ...input, instances: [...input.instances, ...still].sort((a, b) => a.id.localeCompare(b.id)), width: 1200, focusable: true });
   const select = h('select', { id: 'tl-group', change: (e) => ((state.timelineGroup = (e.target as HTMLSelectElement).value), void refresh(false)) }, ...groups.map((g) => h('option', g === group ? { value: g, selected: true } : { value: g }, g)));
   const zoom = (label: string, back: number, ahead: number): HTMLElement => h('button', { type: 'button', 'aria-pressed': String(state.zoomBack === back && state.zoomAhead === ahead), click: () => ((state.zoomBack = back), (state.zoomAhead = ahead), void refresh(false)) }, label);
   const box = h('div', { class: 'timeline-box', id: 'timeline' });
   box.innerHTML = svg; // the shared renderer escapes every name and reason it prints
-  return h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Group', select), zoom('−6 h / +6 h', 6, 6), zoom('−24 h / +48 h', 24, 48), zoom('−3 d / +7 d', 72, 168)), box, h('p', { class: 'muted' }, 'Hover or focus a bar for its reason. The last part comes from the history, the future from the window schedules.'));
+  // The bar under the pointer or with keyboard focus: its hover text, spelled out below the picture.
+  const detail = h('p', { id: 'timeline-detail', 'aria-live': 'polite' }, 'Hover or focus (Tab) a bar for its reason.');
+  const show = (e: Event): void => {
+    const g = (e.target as Element).closest('g[tabindex]');
+    const t = g?.querySelector('title')?.textContent;
+    if (t) detail.textContent = t;
+  };
+  box.addEventListener('focusin', show);
+  box.addEventListener('mouseover', show);
+  return h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Group', select), zoom('−6 h / +6 h', 6, 6), zoom('−24 h / +48 h', 24, 48), zoom('−3 d / +7 d', 72, 168)), box, detail, h('p', { class: 'muted' }, 'The past comes from the history, the future from the window schedules.'));
 }
 
 async function executions(): Promise<Node> {
