@@ -151,15 +151,17 @@ export function renderTimeline(input: TimelineInput): string {
   parts.push(defs());
   parts.push(`<rect class="fw-bg" x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
   // Axis: a gridline and label at each tick.
-  let lastLabel = -Infinity;
+  let lastRight = -Infinity;
   for (const t of axisTicks(from, to, Math.max(2, Math.floor(plotW / 80)))) {
     const tx = x(t);
-    // A label too close to the previous one (the last, anchored at the edge) is left out; its gridline stays.
-    const crowded = tx - lastLabel < 75;
-    if (!crowded) lastLabel = tx;
     const label = new Date(t).toISOString().slice(5, 16).replace('T', ' ');
-    // Labels at the edges are anchored inside the picture, not cut in half.
+    // Labels at the edges are anchored inside the picture, not cut in half; one that would overlap the previous
+    // label is left out (its gridline stays).
     const anchor = tx > width - PAD - 40 ? 'end' : tx < LABEL_W + 40 ? 'start' : 'middle';
+    const labelW = label.length * 6;
+    const left = anchor === 'end' ? tx - labelW : anchor === 'middle' ? tx - labelW / 2 : tx;
+    const crowded = left < lastRight + 6;
+    if (!crowded) lastRight = left + labelW;
     parts.push(`<g class="fw-tick"><line x1="${round(tx)}" y1="${AXIS_H - 6}" x2="${round(tx)}" y2="${AXIS_H + rows * ROW_H}" stroke="#000" stroke-opacity="0.15"/><text x="${round(tx)}" y="${AXIS_H - 10}" font-size="10" text-anchor="${anchor}" fill="#000">${crowded ? '' : escapeXml(label)}</text></g>`);
   }
   let row = 0;

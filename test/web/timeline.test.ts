@@ -148,3 +148,21 @@ describe('timelineInput (the API shapes to the picture)', () => {
     assert.equal((focusable.match(/tabindex="0"/g) ?? []).length, elements(focusable, 'fw-period').length + elements(focusable, 'fw-ahead').length + elements(focusable, 'fw-cutoff').length + elements(focusable, 'fw-state').length);
   });
 });
+
+describe('axis labels', () => {
+  it('never overlap, whatever the width', () => {
+    for (const width of [320, 600, 960, 1200, 3840]) {
+      const svg = renderTimeline({ ...base, from: FROM, to: FROM + 72 * H, width });
+      const spans = [...svg.matchAll(/<g class="fw-tick"><line x1="([\d.]+)"[^>]*\/><text [^>]*text-anchor="(\w+)"[^>]*>([^<]*)<\/text>/g)]
+        .filter((m) => m[3] !== '')
+        .map((m) => {
+          const x = Number(m[1]);
+          const w = (m[3] ?? '').length * 6;
+          const left = m[2] === 'end' ? x - w : m[2] === 'middle' ? x - w / 2 : x;
+          return [left, left + w] as const;
+        });
+      assert.ok(spans.length >= 2, `labels at width ${width}`);
+      for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], `width ${width}: label ${i} overlaps the previous`);
+    }
+  });
+});

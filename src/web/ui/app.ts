@@ -222,10 +222,10 @@ async function timeline(): Promise<Node> {
     if (hist.next === null || oldest === undefined || Date.parse(oldest.at) < from) break;
     before = hist.next;
   }
-  // Instances that did not change in the range still show their current state.
+  // Instances that did not change in the range show their current state from when it began (unknown before).
   const input = timelineInput(group, from, to, windows.periods, transitions, now);
   const known = new Set(input.instances.map((i) => i.id));
-  const still = status.instances.filter((i) => i.group === group && !known.has(i.instance)).map((i) => ({ id: i.instance, initial: i.state, changes: [{ at: Math.max(from, Date.parse(i.since)), state: i.state, reason: i.reason }] }));
+  const still = status.instances.filter((i) => i.group === group && !known.has(i.instance)).map((i) => ({ id: i.instance, changes: [{ at: Math.max(from, Date.parse(i.since)), state: i.state, reason: i.reason }] }));
   const svg = renderTimeline({ ...input, instances: [...input.instances, ...still].sort((a, b) => a.id.localeCompare(b.id)), width: 1200, focusable: true });
   const select = h('select', { id: 'tl-group', change: (e) => ((state.timelineGroup = (e.target as HTMLSelectElement).value), void refresh(false)) }, ...groups.map((g) => h('option', g === group ? { value: g, selected: true } : { value: g }, g)));
   const zoom = (label: string, back: number, ahead: number): HTMLElement => h('button', { type: 'button', 'aria-pressed': String(state.zoomBack === back && state.zoomAhead === ahead), click: () => ((state.zoomBack = back), (state.zoomAhead = ahead), void refresh(false)) }, label);
