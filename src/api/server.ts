@@ -167,6 +167,7 @@ function strParam(q: URLSearchParams, name: string): string | undefined {
 
 const tokenBody = z.strictObject({ instance: z.string(), label: z.string().max(200).optional() });
 const sessionBody = z.strictObject({ token: z.string().min(1).max(1000) });
+const changesJson = z.object({ version: z.string().describe('give it as since= to wait for the next change') });
 const sessionJson = z.object({ role: z.enum(['admin', 'viewer']), who: z.string(), expiresAt: z.string().nullable(), csrf: z.string().nullable().describe('send it as X-Fleetwarden-CSRF with every write through the session cookie') });
 
 const ROUTES: readonly Route[] = [
@@ -398,6 +399,28 @@ const ROUTES: readonly Route[] = [
         if (err instanceof LoginRefused) throw new HttpError(err.status, err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 400 ? 'invalid' : 'unavailable', err.message);
         throw err;
       }
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/changes',
+    summary: 'a long poll for the dashboard: answers {version} at once, or, with since and wait, when something newer is in the history or the overrides and controls in force changed (or after wait seconds)',
+    auth: 'read',
+    response: changesJson,
+    query: [
+      { name: 'wait', description: 'seconds, 0-60: answer when the version differs from since, or after this long [0]' },
+      { name: 'since', description: 'the version the page has' },
+    ],
+    handle: async (req, d) => {
+      const wait = intParam(req.query, 'wait', 0, 60) ?? 0;
+      // The newest history entry (transitions, commands, windows, overrides, …) and what is in force now.
+      const look = async (): Promise<{ version: string }> => {
+        const now = d.clock.now();
+        const [newest] = await d.store.history({ limit: 1 });
+        const head = newest === undefined ? '0' : String(newest.id ?? `${newest.at}:${newest.group}:${newest.type}`);
+        return { version: `${head}.${(await d.store.overrides(now)).length}.${(await d.store.controls(now)).length}` };
+      };
+      return { json: await longPoll(look, strParam(req.query, 'since'), wait * 1000, d.changes) };
     },
   },
   {

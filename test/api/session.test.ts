@@ -148,6 +148,20 @@ describe('dashboard sessions', () => {
     clock.t = T0;
   });
 
+  it('GET /v1/changes: a version that moves when the history gets an entry; a long poll answers at once when it already has', async () => {
+    const s = await signIn(viewer);
+    const v1 = String((await call('GET', '/v1/changes', { cookie: s.cookie })).body?.['version']);
+    const same = await call('GET', `/v1/changes?wait=1&since=${encodeURIComponent(v1)}`, { cookie: s.cookie });
+    assert.equal(same.body?.['version'], v1, 'nothing new: the same version after the wait');
+    assert.equal((await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', { token: ADMIN, body: { value: '1', ttl: '1h', reason: 'x' } })).status, 200);
+    const started = Date.now();
+    const moved = await call('GET', `/v1/changes?wait=30&since=${encodeURIComponent(v1)}`, { cookie: s.cookie });
+    assert.notEqual(moved.body?.['version'], v1);
+    assert.ok(Date.now() - started < 5000, 'answered at once');
+    assert.equal((await call('GET', '/v1/changes', { token: agent })).status, 403);
+    await store.removeOverride('web', 'fleets.main.desired');
+  });
+
   it('serves the dashboard page with a strict CSP, and nothing outside its files', async () => {
     const page = await call('GET', '/');
     assert.equal(page.status, 200);

@@ -8,7 +8,10 @@
 import { renderTimeline } from '../timeline.js';
 import { timelineInput, type PeriodRow, type TransitionRow } from '../timeline-data.js';
 
-const POLL_MS = 3000;
+/** A change in the history wakes the page through a long poll; this slower poll catches what time alone changes. */
+const POLL_MS = 15_000;
+/** How long one long poll of /v1/changes waits. */
+const LONG_POLL_S = 25;
 const HOUR = 3_600_000;
 
 interface Session {
@@ -31,6 +34,8 @@ type Json = Record<string, unknown>;
 let session: Session | null = null;
 let view = 'overview';
 let timer: number | undefined;
+/** Ends the running long poll (sign-out, session over). */
+let live: AbortController | null = null;
 const state = { timelineGroup: '', zoomBack: 24, zoomAhead: 48, historyBefore: [] as (number | null)[], historyNext: null as number | null, execution: null as string | null };
 
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
@@ -51,16 +56,16 @@ function table(head: string[], rows: (Node | string)[][]): HTMLElement {
   return h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ...head.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c, i) => h('td', head[i] === 'reason' ? { class: 'reason' } : {}, c)))))));
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<Json> {
+async function api(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Json> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && session?.csrf) headers['x-fleetwarden-csrf'] = session.csrf;
-  const r = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const r = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store', ...(signal === undefined ? {} : { signal }), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await r.text();
   const json = (text === '' ? {} : JSON.parse(text)) as Json;
   if (!r.ok) {
     const e = (json['error'] ?? {}) as { message?: string; fields?: { field: string; reason: string }[] };
-    if (r.status === 401 && path !== '/v1/session') showSignIn('Your session ended: sign in again.');
+    if (r.status === 401 && path !== '/v1/session' && signedIn()) showSignIn('Your session ended: sign in again.');
     throw new ApiError(r.status, e.message ?? `HTTP ${r.status}`, e.fields ?? []);
   }
   return json;
@@ -75,6 +80,8 @@ const signedIn = (): boolean => session !== null;
 function showSignIn(message = ''): void {
   session = null;
   window.clearInterval(timer);
+  live?.abort();
+  live = null;
   $('nav').hidden = true;
   $('who').replaceChildren();
   const err = h('p', { class: 'form-error', id: 'signin-error', role: 'alert' }, message);
@@ -132,6 +139,26 @@ async function start(): Promise<void> {
   await go(view);
   window.clearInterval(timer);
   timer = window.setInterval(() => void refresh(true), POLL_MS);
+  live?.abort();
+  live = new AbortController();
+  void watch(live.signal);
+}
+
+/** Long polls /v1/changes (as agents long-poll their view) and refreshes the view when the version moves. */
+async function watch(signal: AbortSignal): Promise<void> {
+  let version: string | undefined;
+  // A function: the signal is aborted from elsewhere while this loop awaits.
+  const aborted = (): boolean => signal.aborted;
+  while (!aborted()) {
+    try {
+      const q = version === undefined ? '' : `&since=${encodeURIComponent(version)}`;
+      const r = (await api('GET', `/v1/changes?wait=${LONG_POLL_S}${q}`, undefined, signal)) as { version?: string };
+      if (version !== undefined && r.version !== version) await refresh(true);
+      version = r.version;
+    } catch {
+      if (!aborted()) await new Promise((r) => setTimeout(r, 3000));
+    }
+  }
 }
 
 async function go(to: string): Promise<void> {
