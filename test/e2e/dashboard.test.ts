@@ -71,6 +71,7 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
     await page.waitForSelector('section.group[data-group="web"] .counts li');
     assert.deepEqual((await page.$$eval('section.group', (els: readonly { getAttribute(n: string): string | null }[]) => els.map((e) => e.getAttribute('data-group')))).sort(), ['erp', 'web']);
     assert.match((await page.textContent('section.group[data-group="erp"] .counts')) ?? '', /\d+ stopped/);
+    assert.match((await page.textContent('section.group[data-group="web"] p.targets')) ?? '', /fleets\.main\.desired = 2 \(file\)/, 'the target and the layer that set it');
     await page.screenshot({ path: join(ROOT, 'docs/images/dashboard-overview.png') });
 
     // The timeline of web: its window periods, and a bar per instance.
@@ -102,6 +103,7 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
     await page.click('#nav-overview');
     await page.waitForSelector('section.group[data-group="web"] p.override');
     assert.match((await page.textContent('section.group[data-group="web"] p.override')) ?? '', /fleets\.main\.desired = 3 .*e2e: three for the test/);
+    await page.waitForSelector('section.group[data-group="web"] p.targets:has-text("fleets.main.desired = 3 (override")');
     await page.click('#nav-history');
     await page.fill('#hist-type', 'override');
     await page.press('#hist-type', 'Enter');

@@ -34,6 +34,8 @@ type Json = Record<string, unknown>;
 let session: Session | null = null;
 let view = 'overview';
 let timer: number | undefined;
+/** Counts redraws begun, so that a slow one does not land over a newer one. */
+let redraws = 0;
 /** Ends the running long poll (sign-out, session over). */
 let live: AbortController | null = null;
 const state = { timelineGroup: '', zoomBack: 24, zoomAhead: 48, historyBefore: [] as (number | null)[], historyNext: null as number | null, execution: null as string | null };
@@ -174,10 +176,12 @@ async function refresh(poll: boolean): Promise<void> {
   if (session === null) return;
   // A poll leaves alone a view where a form is being edited or a timeline bar has the keyboard focus.
   if (poll && document.activeElement?.closest('form, #timeline')) return;
+  // Only the latest redraw lands: one begun earlier (a poll of the view just left) must not replace it.
+  const gen = ++redraws;
   try {
     const render = { overview, timeline, executions, overrides, history }[view] ?? overview;
     const node = await render();
-    if (!signedIn()) return;
+    if (!signedIn() || gen !== redraws) return;
     const main = $('main');
     const focusedId = document.activeElement?.id;
     main.replaceChildren(node);
@@ -202,7 +206,11 @@ async function overview(): Promise<Node> {
   const ovs = ((await api('GET', '/v1/overrides')) as unknown as { overrides: { group: string; key: string; value: string; expiresAt: string; reason: string }[] }).overrides;
   const windows = (await api('GET', `/v1/windows?days=2&from=${encodeURIComponent(new Date(Date.parse(status.at) - 24 * HOUR).toISOString())}`)) as unknown as { periods: PeriodRow[]; warnings: string[] };
   const now = Date.parse(status.at);
-  const cards = status.groups.map((g) => {
+  // The sizing targets in force and the layer that set each (file, schedule, window, override, …): the "why".
+  const TARGET_KEYS = ['fleets.main.desired', 'fleets.main.min', 'workload.state'];
+  const explained = await Promise.all(status.groups.map((g) => api('GET', `/v1/groups/${encodeURIComponent(g.group)}/config`) as Promise<unknown> as Promise<{ settings: { key: string; value: string; layer: string; source: string; expiresAt: string | null }[] }>));
+  const cards = status.groups.map((g, gi) => {
+    const targets = (explained[gi]?.settings ?? []).filter((s) => TARGET_KEYS.includes(s.key) && !(s.layer === 'default' && s.value === 'unset'));
     const inst = status.instances.filter((i) => i.group === g.group);
     const counts = new Map<string, number>();
     for (const i of inst) counts.set(i.state, (counts.get(i.state) ?? 0) + 1);
@@ -217,6 +225,7 @@ async function overview(): Promise<Node> {
       h('ul', { class: 'counts', 'aria-label': 'instances by lifecycle state' }, ...[...counts].map(([s, n]) => h('li', { 'data-state': s }, `${n} ${s}`))),
       h('p', {}, active.length > 0 ? `In window: ${active.map((p) => `${p.window} until ${p.end}${Date.parse(p.start) > now ? ` (start-ahead; starts ${p.start})` : ''}`).join(', ')}` : 'No window active.'),
       h('p', {}, next === undefined ? 'No window in the next 24 h.' : `Next window: ${next.window} at ${next.start} (active from ${next.activeFrom})`),
+      h('p', { class: 'targets' }, `Targets: ${targets.map((t) => `${t.key} = ${t.value} (${t.layer}${t.layer === 'default' || t.layer === 'file' ? '' : `: ${t.source}`}${t.expiresAt === null ? '' : ` until ${t.expiresAt}`})`).join('; ') || 'none set'}`),
       ...ovs.filter((o) => o.group === g.group).map((o) => h('p', { class: 'override' }, `Override ${o.key} = ${o.value} until ${o.expiresAt}: ${o.reason}`)),
       h('p', { class: 'muted' }, `Lease: ${lease?.owner ?? 'nobody'}${lease?.expiresAt ? ` until ${lease.expiresAt}` : ''}`),
       g.lastError === null ? h('p', { class: 'ok' }, 'Last tick: ok') : h('p', { class: 'bad' }, `Last tick failed at ${g.lastError.at}: ${g.lastError.message}`),
