@@ -4,11 +4,11 @@
  * seconds in). Sign in with the admin token; see the groups and their states; open a group's timeline; set an
  * override with a bad value (the error shows beside the field, nothing changes) and then a good one (it shows in
  * the overview and the history); watch a transition arrive without a reload; sign out (the cookie no longer
- * works). The token never appears in the page's HTML, its URL or its storage. The same run saves the screenshots
- * the README shows (docs/images/).
+ * works). A viewer sees the fleet and no form or button that changes it. No token appears in the page's HTML,
+ * URL or storage. The same run saves the screenshots the README shows (docs/images/).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +33,12 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
   let browser: Browser;
   let page: Page;
   let base = '';
+  let stateDir = '';
   const errors: string[] = [];
   let navigations = 0;
 
   before(async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'fw-dash-'));
+    stateDir = mkdtempSync(join(tmpdir(), 'fw-dash-'));
     controller = spawn(process.execPath, [BIN, 'run', '--config', join(ROOT, 'examples/demo.yaml'), '--state-dir', stateDir, '--listen', '127.0.0.1:0'], { env: { ...process.env, FLEETWARDEN_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] });
     base = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the controller did not say where its API is within 20 s')), 20_000);
@@ -143,6 +144,22 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
     await page.waitForSelector('form.signin');
     const after = await fetch(`${base}/v1/status`, { headers: { cookie: `fw_session=${cookie.value}` } });
     assert.equal(after.status, 401);
+    assert.deepEqual(unexpected(), []);
+  });
+
+  it('a viewer sees the fleet but no way to change it', async () => {
+    const viewer = (JSON.parse(execFileSync(process.execPath, [BIN, 'token', 'issue', '--viewer', '--label', 'e2e viewer', '--json', '--config', join(ROOT, 'examples/demo.yaml'), '--state-dir', stateDir], { encoding: 'utf8' })) as { token: string }).token;
+    await page.fill('#token', viewer);
+    await page.click('form.signin button[type=submit]');
+    await page.waitForSelector('section.group[data-group="web"]');
+    assert.match((await page.textContent('#who')) ?? '', /viewer \(read only\)/);
+    await page.click('#nav-overrides');
+    await page.waitForSelector('text=Read only: a viewer cannot set or remove overrides.');
+    assert.equal(await page.locator('#override-form').count(), 0);
+    assert.equal(await page.locator('button:has-text("Remove")').count(), 0, 'no remove buttons either');
+    assert.ok(!(await page.content()).includes(viewer));
+    await page.click('#signout');
+    await page.waitForSelector('form.signin');
     assert.deepEqual(unexpected(), []);
   });
 });
