@@ -210,7 +210,7 @@ async function overview(): Promise<Node> {
   const TARGET_KEYS = ['fleets.main.desired', 'fleets.main.min', 'workload.state'];
   const explained = await Promise.all(status.groups.map((g) => api('GET', `/v1/groups/${encodeURIComponent(g.group)}/config`) as Promise<unknown> as Promise<{ settings: { key: string; value: string; layer: string; source: string; expiresAt: string | null }[] }>));
   const cards = status.groups.map((g, gi) => {
-    const targets = (explained[gi]?.settings ?? []).filter((s) => TARGET_KEYS.includes(s.key) && !(s.layer === 'default' && s.value === 'unset'));
+    const targets = (explained[gi]?.settings ?? []).filter((s) => TARGET_KEYS.includes(s.key) && !(s.layer === 'default' && ['unset', 'undefined', 'null'].includes(s.value)));
     const inst = status.instances.filter((i) => i.group === g.group);
     const counts = new Map<string, number>();
     for (const i of inst) counts.set(i.state, (counts.get(i.state) ?? 0) + 1);
