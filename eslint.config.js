@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * higher one nor from a sibling on its own layer — so the folders form no cycle. `agent/` is the on-instance daemon:
  * it stands apart and takes only `domain/`.
  */
-const LAYERS = [['domain'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli']];
+const LAYERS = [['domain', 'web'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli']];
 const FOLDERS = [...LAYERS.flat(), 'agent'];
 function allowed(folder) {
   if (folder === 'agent') return ['domain'];
@@ -47,6 +47,8 @@ export default tseslint.config(
     },
   },
   ...layering,
+  // The dashboard's browser code has its own project (the DOM library): lint it with that.
+  { files: ['src/web/ui/**/*.ts'], languageOptions: { parserOptions: { projectService: false, project: './src/web/ui/tsconfig.json', tsconfigRootDir: import.meta.dirname } } },
   // Plain JavaScript helpers (the test runner) are outside the TypeScript project: lint them without types.
   { files: ['scripts/**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {

@@ -3,6 +3,8 @@
  * the OpenAPI document, so the document cannot drift from what is served. Every route but /healthz and /v1/auth/iam
  * (how an agent gets one) needs a bearer token: the admin token, or an agent token limited to its own instance.
  * Tokens are compared by SHA-256 and never logged; a bad request changes nothing and says which field is wrong.
+ * The dashboard (docs/dashboard.md) is served at / from the built bundle on disk; a browser signs in at
+ * /v1/session for a session cookie (src/api/sessions.ts), and its writes need the session's CSRF header.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -11,10 +13,12 @@ import { z } from 'zod';
 import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
-import { parseInstant } from '../domain/time.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
 import type { ApiToken, Clock, Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
+import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
+import { serveUi } from './ui.js';
 import * as svc from './services.js';
 import * as wire from './wire.js';
 
@@ -48,6 +52,10 @@ export interface ApiDeps {
   readonly metrics?: Registry;
   /** This server's own metrics: set by createApiServer. */
   readonly apiMetrics?: ApiMetrics;
+  /** Dashboard sessions: created by createApiServer when not given. */
+  readonly sessions?: Sessions;
+  /** Where the dashboard's built files are (default: dist/ui beside this module); null: no dashboard. */
+  readonly uiDir?: string | null;
 }
 
 export interface RequestLog {
@@ -59,8 +67,11 @@ export interface RequestLog {
   readonly error?: string;
 }
 
-/** Who calls: the admin (named by its token, for the history: never the token itself) or one instance's agent. */
-type Caller = { readonly role: 'admin'; readonly who: string } | { readonly role: 'agent'; readonly instanceId: string };
+/**
+ * Who calls: the admin or a viewer (named by its token, for the history: never the token itself; `sessionId` when
+ * through a dashboard session cookie) or one instance's agent.
+ */
+type Caller = { readonly role: 'admin' | 'viewer'; readonly who: string; readonly sessionId?: string } | { readonly role: 'agent'; readonly instanceId: string };
 
 interface Request {
   readonly params: Record<string, string>;
@@ -68,14 +79,19 @@ interface Request {
   readonly body: unknown;
   readonly caller: Caller;
   readonly now: number;
+  /** Whether the client reached us over HTTPS (directly, or per X-Forwarded-Proto): the cookie is Secure then. */
+  readonly secure: boolean;
 }
 
 interface Route {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly path: string;
   readonly summary: string;
-  /** `agent`: an agent token may call it for its own `{instance}`; `admin`: the admin token only; `none`: open. */
-  readonly auth: 'none' | 'agent' | 'admin';
+  /**
+   * `agent`: an agent token may call it for its own `{instance}`; `admin`: the admin token only; `read`: the admin
+   * or a viewer (reads only); `none`: open.
+   */
+  readonly auth: 'none' | 'agent' | 'read' | 'admin';
   readonly query?: readonly { readonly name: string; readonly description: string }[];
   readonly body?: z.ZodType;
   /**
@@ -87,7 +103,7 @@ interface Route {
   readonly okStatus?: 201;
   /** Answers beyond 200/400/401/403, for the OpenAPI document. */
   readonly responses?: Readonly<Record<string, string>>;
-  readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string }>;
+  readonly handle: (req: Request, deps: ApiDeps) => Promise<{ status?: number; json?: unknown; text?: string; headers?: Record<string, string> }>;
 }
 
 /** An answer the API decides itself (routing, authentication, body size): its HTTP status is its own. */
@@ -150,6 +166,9 @@ function strParam(q: URLSearchParams, name: string): string | undefined {
 }
 
 const tokenBody = z.strictObject({ instance: z.string(), label: z.string().max(200).optional() });
+const sessionBody = z.strictObject({ token: z.string().min(1).max(1000) });
+const changesJson = z.object({ version: z.string().describe('give it as since= to wait for the next change') });
+const sessionJson = z.object({ role: z.enum(['admin', 'viewer']), who: z.string(), expiresAt: z.string().nullable(), csrf: z.string().nullable().describe('send it as X-Fleetwarden-CSRF with every write through the session cookie') });
 
 const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/healthz', summary: 'liveness: 200 while the process serves', auth: 'none', response: wire.healthJson, handle: () => Promise.resolve({ json: { status: 'ok' } }) },
@@ -159,7 +178,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/status',
     summary: 'every managed instance with its lifecycle state, and who holds each group’s lease',
-    auth: 'admin',
+    auth: 'read',
     response: wire.statusJson,
     query: [{ name: 'group', description: 'only this group' }],
     handle: async (req, d) => ({ json: await svc.statusView(d.store, d.config, req.now, strParam(req.query, 'group'), d.live) }),
@@ -168,7 +187,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/history',
     summary: 'the history, newest first; page on with before=<next>',
-    auth: 'admin',
+    auth: 'read',
     response: wire.historyJson,
     query: [
       { name: 'group', description: 'only this group' },
@@ -186,7 +205,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/groups/{group}/config',
     summary: 'the effective configuration with every layer (default < file < store < schedule < window < override)',
-    auth: 'admin',
+    auth: 'read',
     response: wire.explainJson,
     query: [
       { name: 'key', description: 'one setting' },
@@ -201,7 +220,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/windows',
     summary: 'upcoming maintenance-window periods',
-    auth: 'admin',
+    auth: 'read',
     response: wire.windowsJson,
     query: [
       { name: 'group', description: 'only this group' },
@@ -215,7 +234,7 @@ const ROUTES: readonly Route[] = [
       return { json: svc.windowsView(d.config, from, from + days * 86_400_000, strParam(req.query, 'group'), d.ssmWindows ? await d.ssmWindows() : []) };
     },
   },
-  { method: 'GET', path: '/v1/overrides', summary: 'run-time overrides in force', auth: 'admin', response: wire.overridesJson, handle: async (req, d) => ({ json: await svc.overridesView(d.store, req.now) }) },
+  { method: 'GET', path: '/v1/overrides', summary: 'run-time overrides in force', auth: 'read', response: wire.overridesJson, handle: async (req, d) => ({ json: await svc.overridesView(d.store, req.now) }) },
   {
     method: 'PUT',
     path: '/v1/groups/{group}/overrides/{key}',
@@ -240,7 +259,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/groups/{group}/workload/{action}',
     summary: 'the ordered plan of starting or stopping a tiered workload (action: start or stop), changing nothing: tier by tier, the instances acted on, those bypassed and why',
-    auth: 'admin',
+    auth: 'read',
     response: wire.workloadPlanJson,
     handle: async (req, d) => ({ json: await svc.workloadPlanView(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.now) }),
   },
@@ -253,7 +272,7 @@ const ROUTES: readonly Route[] = [
     body: svc.workloadBody,
     handle: async (req, d) => ({ json: await svc.workloadAct(d.store, d.config, req.params['group'] ?? '', req.params['action'] ?? '', req.body, req.now) }),
   },
-  { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'admin', response: wire.controlsJson, handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
+  { method: 'GET', path: '/v1/controls', summary: 'instance controls in force (unstoppable, unstartable, excluded)', auth: 'read', response: wire.controlsJson, handle: async (req, d) => ({ json: await svc.controlsView(d.store, req.now) }) },
   {
     method: 'PUT',
     path: '/v1/instances/{instance}/controls/{kind}',
@@ -329,7 +348,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/executions',
     summary: 'maintenance window executions, newest first, with their tasks’ outcomes',
-    auth: 'admin',
+    auth: 'read',
     response: wire.executionsJson,
     query: [
       { name: 'group', description: 'only this group' },
@@ -342,7 +361,7 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/executions/{id}',
     summary: 'one execution: tasks and invocations with statuses, times, exit codes, output and output key (id URL-encoded)',
-    auth: 'admin',
+    auth: 'read',
     response: wire.executionJson,
     handle: async (req, d) => {
       const view = await svc.executionView(d.store, req.params['id'] ?? '');
@@ -380,6 +399,69 @@ const ROUTES: readonly Route[] = [
         if (err instanceof LoginRefused) throw new HttpError(err.status, err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 400 ? 'invalid' : 'unavailable', err.message);
         throw err;
       }
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/changes',
+    summary: 'a long poll for the dashboard: answers {version} at once, or, with since and wait, when something newer is in the history or the overrides and controls in force changed (or after wait seconds)',
+    auth: 'read',
+    response: changesJson,
+    query: [
+      { name: 'wait', description: 'seconds, 0-60: answer when the version differs from since, or after this long [0]' },
+      { name: 'since', description: 'the version the page has' },
+    ],
+    handle: async (req, d) => {
+      const wait = intParam(req.query, 'wait', 0, 60) ?? 0;
+      // The newest history entry (transitions, commands, windows, overrides, …) and what is in force now.
+      const look = async (): Promise<{ version: string }> => {
+        const now = d.clock.now();
+        const [newest] = await d.store.history({ limit: 1 });
+        const head = newest === undefined ? '0' : String(newest.id ?? `${newest.at}:${newest.group}:${newest.type}`);
+        return { version: `${head}.${(await d.store.overrides(now)).length}.${(await d.store.controls(now)).length}` };
+      };
+      return { json: await longPoll(look, strParam(req.query, 'since'), wait * 1000, d.changes) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/session',
+    summary: 'dashboard sign-in: the admin or a viewer token → an HttpOnly, SameSite=Strict session cookie (the token is not kept) and the CSRF value for writes',
+    auth: 'none',
+    response: sessionJson,
+    body: sessionBody,
+    handle: async (req, d) => {
+      const b = svc.parseBody(sessionBody, req.body);
+      const caller = await callerOfToken(b.token, d, req.now);
+      if (caller.role === 'agent') throw new HttpError(403, 'forbidden', 'an agent token cannot sign in to the dashboard');
+      const { id, session } = (d.sessions as Sessions).create(caller.role, caller.who, req.now);
+      const maxAge = Math.floor((session.expiresAt - req.now) / 1000);
+      return { json: { role: session.role, who: session.who, expiresAt: formatInstant(session.expiresAt), csrf: session.csrf }, headers: { 'set-cookie': sessionCookie(id, maxAge, req.secure), 'cache-control': 'no-store' } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/session',
+    summary: 'who is signed in, the role, and (through a session cookie) its expiry and CSRF value',
+    auth: 'read',
+    response: sessionJson,
+    handle: (req, d) => {
+      const c = req.caller as { role: 'admin' | 'viewer'; who: string; sessionId?: string };
+      const s = c.sessionId === undefined ? null : (d.sessions as Sessions).lookup(c.sessionId, req.now);
+      return Promise.resolve({ json: { role: c.role, who: c.who, expiresAt: s === null ? null : formatInstant(s.expiresAt), csrf: s?.csrf ?? null }, headers: { 'cache-control': 'no-store' } });
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/session',
+    summary: 'sign out: the session is deleted here, so its cookie stops working',
+    auth: 'read',
+    response: 'none',
+    handle: (req, d) => {
+      const c = req.caller as { sessionId?: string };
+      if (c.sessionId === undefined) throw new ValidationError('cookie', `no session cookie (${SESSION_COOKIE}) to sign out of`);
+      (d.sessions as Sessions).remove(c.sessionId);
+      return Promise.resolve({ status: 204, headers: { 'set-cookie': sessionCookie('', 0, req.secure) } });
     },
   },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', response: wire.tokensJson, handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
@@ -427,7 +509,7 @@ export function openApi(): unknown {
     const responses: Record<string, unknown> = r.response === 'none' ? { '204': { description: 'done: no body' } } : { [String(r.okStatus ?? 200)]: { description: 'OK', ...okContent } };
     if (r.auth !== 'none') {
       responses['401'] = { description: 'no valid token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-      responses['403'] = { description: r.auth === 'agent' ? 'an agent token of another instance' : 'an agent token (admin only)' };
+      responses['403'] = { description: r.auth === 'agent' ? 'an agent token of another instance' : r.auth === 'read' ? 'an agent token (admin or viewer only)' : 'an agent or viewer token (admin only)' };
     }
     if (r.body !== undefined || params.length > 0 || query.length > 0) responses['400'] = { description: 'a malformed parameter or body; the field is named', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     for (const [code, description] of Object.entries(r.responses ?? {})) responses[code] = { description, ...(code >= '400' ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : okContent) };
@@ -443,9 +525,12 @@ export function openApi(): unknown {
   return {
     openapi: '3.1.0',
     info: { title: 'Fleetwarden API', version: '1' },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the admin token, or an agent token (fleetwarden token issue --instance ID)' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'the admin token, a viewer token (reads only), or an agent token (fleetwarden token issue --instance ID)' },
+        session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'a dashboard session from POST /v1/session; writes also need the X-Fleetwarden-CSRF header' },
+      },
       schemas: {
         Error: z.toJSONSchema(wire.errorBody, { io: 'output' }),
       },
@@ -562,20 +647,56 @@ function sameHash(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
-async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number): Promise<Caller> {
-  const header = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m?.[1]) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
+/** The caller a token names (it is compared by hash only). */
+async function callerOfToken(token: string, deps: ApiDeps, now: number): Promise<Caller> {
   // A token from an IAM login carries its expiry (covered by the stored hash).
-  const expiry = loginTokenExpiry(m[1]);
+  const expiry = loginTokenExpiry(token);
   if (expiry !== undefined && now >= expiry) throw new HttpError(401, 'unauthorized', 'the token has expired: log in again');
-  const hash = svc.hashToken(m[1]);
+  const hash = svc.hashToken(token);
   if (deps.adminTokenHash != null && sameHash(hash, deps.adminTokenHash)) return { role: 'admin', who: 'admin token (FLEETWARDEN_ADMIN_TOKEN)' };
   const t: ApiToken | null = await deps.store.tokenByHash(hash);
   if (t === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
-  if (t.role === 'admin') return { role: 'admin', who: `admin token ${t.hash.slice(0, 12)}${t.label === '' ? '' : ` (${t.label})`}` };
+  if (t.role === 'admin' || t.role === 'viewer') return { role: t.role, who: `${t.role} token ${t.hash.slice(0, 12)}${t.label === '' ? '' : ` (${t.label})`}` };
   if (t.instanceId === null) throw new HttpError(401, 'unauthorized', 'the token is not valid');
   return { role: 'agent', instanceId: t.instanceId };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * A bearer token, else the dashboard's session cookie. A write through the cookie must carry the session's CSRF
+ * value in X-Fleetwarden-CSRF and come from this origin (Origin header), so another site cannot make a signed-in
+ * browser change anything.
+ */
+async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, secure: boolean): Promise<Caller> {
+  const header = req.headers.authorization;
+  const sessionId = header === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+  if (sessionId !== undefined && sessionId !== '') {
+    const s = (deps.sessions as Sessions).lookup(sessionId, now);
+    if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
+    if (!SAFE_METHODS.has(req.method ?? '')) {
+      const csrf = req.headers[CSRF_HEADER];
+      if (!csrfMatches(s, typeof csrf === 'string' ? csrf : undefined)) throw new HttpError(403, 'forbidden', 'a write through the session needs the X-Fleetwarden-CSRF header of GET /v1/session');
+      if (!sameOrigin(req, secure)) throw new HttpError(403, 'forbidden', 'a write through the session must come from the dashboard’s own origin');
+    }
+    return { role: s.role, who: `${s.who}, session`, sessionId };
+  }
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m?.[1]) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
+  return callerOfToken(m[1], deps, now);
+}
+
+/** Whether the request's Origin is this server's own (scheme and Host); a write without Origin is refused. */
+function sameOrigin(req: IncomingMessage, secure: boolean): boolean {
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  return origin !== undefined && host !== undefined && origin === `${secure ? 'https' : 'http'}://${host}`;
+}
+
+/** HTTPS directly, or per the proxy in front (a Lambda function URL, a load balancer) in X-Forwarded-Proto. */
+function isSecure(req: IncomingMessage): boolean {
+  const proto = req.headers['x-forwarded-proto'];
+  return (req.socket as { encrypted?: boolean }).encrypted === true || (typeof proto === 'string' && proto.split(',')[0]?.trim() === 'https');
 }
 
 /** Handles one request: route, authenticate, authorise, validate, answer; never throws. */
@@ -587,6 +708,11 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   // The route's template, never the path itself: one series per route, whatever ids or junk are requested.
   let routeLabel = 'unmatched';
   try {
+    if ((req.method === 'GET' || req.method === 'HEAD') && deps.uiDir !== null && (url.pathname === '/' || url.pathname.startsWith('/ui/'))) {
+      routeLabel = url.pathname === '/' ? '/' : '/ui/';
+      status = serveUi(res, deps.uiDir, url.pathname, req.method === 'HEAD');
+      return;
+    }
     const matches = COMPILED.filter((c) => c.re.test(url.pathname));
     if (matches.length === 0) throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
     routeLabel = matches[0]?.route.path ?? routeLabel;
@@ -607,13 +733,17 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       }
     }
     const now = deps.clock.now();
-    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps, now);
-    if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs the admin token');
+    const secure = isSecure(req);
+    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps, now, secure);
+    if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', caller.role === 'viewer' ? 'a viewer reads only: this needs the admin token' : 'this needs the admin token');
+    if (route.auth === 'read' && caller.role === 'agent') throw new HttpError(403, 'forbidden', 'this needs the admin token or a viewer token');
+    // Signing in is a write that opens a session: it must come from this origin too when a browser sends one.
+    if (route.path === '/v1/session' && req.method === 'POST' && req.headers.origin !== undefined && !sameOrigin(req, secure)) throw new HttpError(403, 'forbidden', 'sign in from the dashboard’s own origin');
     if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
     const body = route.body === undefined ? undefined : await readBody(req);
-    const out = await route.handle({ params, query: url.searchParams, body, caller, now }, deps);
+    const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure }, deps);
     status = out.status ?? 200;
-    send(res, status, out);
+    send(res, status, out, out.headers);
   } catch (err) {
     const answer = errorAnswer(err);
     status = answer.status;
@@ -630,7 +760,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
 
 export function createApiServer(given: ApiDeps): Server {
-  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given) };
+  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions() };
   return createServer((req, res) => {
     void handle(deps, req, res);
   });

@@ -419,7 +419,7 @@ export function hashToken(token: string): string {
 /** A new random token (256 bits), returned once; only its hash is stored. */
 export async function issueToken(store: TokenStore, role: ApiToken['role'], instanceId: string | null, label: string, now: number): Promise<{ token: string; id: string }> {
   if (role === 'agent') checkInstanceId(instanceId ?? '', 'instance');
-  const token = `fw${role === 'admin' ? 'a' : 'i'}_${randomBytes(32).toString('base64url')}`;
+  const token = `fw${role === 'admin' ? 'a' : role === 'viewer' ? 'v' : 'i'}_${randomBytes(32).toString('base64url')}`;
   const hash = hashToken(token);
   await store.putToken({ hash, role, instanceId, createdAt: now, label });
   return { token, id: hash.slice(0, 12) };

@@ -13,7 +13,10 @@ import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
 import { loadConfigFile } from '../config/load.js';
-import type { SsmWindowInfo } from '../config/ssm-windows.js';
+import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
+import type { FleetConfig } from '../config/config.js';
+import { renderReport } from '../web/report.js';
+import { type PeriodRow, timelineInput, type TransitionRow } from '../web/timeline-data.js';
 import { formatDuration } from '../domain/durations.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ControllerEvent, Reconciler } from '../reconciler/reconciler.js';
@@ -234,7 +237,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
 const simulateCmd: Command = {
   name: 'simulate',
   summary: 'run the real controller against the simulator on a virtual clock (--world: on a snapshot of your fleet, diffed)',
-  help: `Usage: fleetwarden simulate --config FILE --from ISO --to ISO [--json]
+  help: `Usage: fleetwarden simulate --config FILE --from ISO --to ISO [--json] [--report FILE.html]
        fleetwarden simulate --world FILE --config NEW.yaml --from ISO --to ISO [--against FILE] [--json]
 
 Answers "what will happen this week?": runs the real reconciler against the simulated fleet of the
@@ -255,10 +258,15 @@ configuration (the one embedded in the world file, or --against FILE). Prints ea
 change: instance-hours by lifecycle state, starts, stops, forced stops, windows entered, stops during a window
 (should be 0), maintenance tasks run and failed, most instances out of service at once.
   --against FILE   compare with this configuration instead of the world's own
-  --json           one JSON object: {world, takenAt, from, to, current: {config, report}, new: {config, report}, change}`,
+  --json           one JSON object: {world, takenAt, from, to, current: {config, report}, new: {config, report}, change}
+  --report FILE.html  (without --world) also write one self-contained HTML page (inline SVG, nothing fetched): each
+            group's timeline — window periods with start-ahead and cutoff, each instance's states with the reasons
+            on hover — for sharing and printing (docs/dashboard.md#the-simulate-report).`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, world: { type: 'string' }, against: { type: 'string' } }, false);
+    const { values } = parse(args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, world: { type: 'string' }, against: { type: 'string' }, report: { type: 'string' } }, false);
     checkWorldFlags(values.world, values.against);
+    if (values.report !== undefined && values.world !== undefined) throw new UsageError('--report', 'is not available with --world yet: the comparison is printed, not drawn');
+    if (values.report === '') throw new UsageError('--report', 'needs a file name, e.g. --report week.html');
     if (values.config === undefined) throw new UsageError('--config', values.world === undefined ? 'is required' : 'is required: the new configuration to try on the world');
     if (values.from === undefined) throw new UsageError('--from', 'is required, e.g. --from 2026-06-01T00:00:00Z');
     if (values.to === undefined) throw new UsageError('--to', 'is required, e.g. --to 2026-06-08T00:00:00Z');
@@ -270,22 +278,54 @@ change: instance-hours by lifecycle state, starts, stops, forced stops, windows 
     const config = loadConfigFile(values.config);
     simulatorSpec(config);
     const json = values.json === true;
+    // The report's instance rows: every transition of the run, collected here (the simulation itself is unchanged).
+    const transitions: TransitionRow[] = [];
     const report = await simulate({ ...config, provider: 'simulator' }, from, to, (e) => {
+      if (e.type === 'transition' && values.report !== undefined) transitions.push({ at: e.at, group: e.group, instance: e.instance, from: e.from, to: e.to, reason: e.reason });
       if (json) {
         if (e.type === 'transition' || e.type === 'command' || e.type === 'window') io.out(JSON.stringify(eventJson(e)));
       } else if (e.type !== 'lease') io.out(escapeControl(Reconciler.describe(e)));
     });
+    const total = Object.values(report.timeInState).reduce((a, b) => a + b, 0) || 1;
+    const rows = Object.entries(report.timeInState)
+      .sort((a, b) => b[1] - a[1])
+      .map(([state, msTotal]) => [state, formatDuration(Math.round(msTotal / 60_000) * 60_000), `${((100 * msTotal) / total).toFixed(1)}%`]);
     if (!json) {
-      const total = Object.values(report.timeInState).reduce((a, b) => a + b, 0) || 1;
-      const rows = Object.entries(report.timeInState)
-        .sort((a, b) => b[1] - a[1])
-        .map(([state, msTotal]) => [state, formatDuration(Math.round(msTotal / 60_000) * 60_000), `${((100 * msTotal) / total).toFixed(1)}%`]);
       io.out(`\nsummary ${formatInstant(from)} → ${formatInstant(to)}: ${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries; ${report.windowsEntered} windows entered, ${report.stopsInWindow} stops during a window, ${report.tasks.run} maintenance tasks run (${report.tasks.failed} failed), at most ${report.maxOutOfService} out of service at once`);
       io.out(table(['state', 'instance-time', 'share'], rows));
+    }
+    if (values.report !== undefined) {
+      const simulated = { ...config, provider: 'simulator' as const };
+      const ssm = await ssmWindowsOf(simulated, { now: () => from })();
+      const periods = reportPeriods(simulated, windowsView(simulated, from, to, undefined, ssm).periods, ssm, from);
+      const html = renderReport({
+        title: `Fleetwarden simulation of ${values.config}`,
+        from,
+        to,
+        summary: [`${report.ticks} ticks, ${report.starts} starts, ${report.stops} stops (${report.forcedStops} forced), ${report.retries} retries; ${periods.length} window period(s).`],
+        table: { head: ['state', 'instance-time', 'share'], rows },
+        timelines: config.groups.map((g) => timelineInput(g.name, from, to, periods, transitions)),
+      });
+      try {
+        writeFileSync(values.report, html);
+      } catch (err) {
+        throw new UsageError('--report', `cannot write ${values.report}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      if (!json) io.out(escapeControl(`report written to ${values.report}`));
     }
     return EXIT.ok;
   },
 };
+
+/** The periods of /v1/windows with each one's last task start (end − the window's cutoff), for the timeline. */
+function reportPeriods(config: FleetConfig, rows: readonly PeriodRow[], ssm: readonly SsmWindowInfo[], from: number): PeriodRow[] {
+  return rows.map((p) => {
+    const g = config.groups.find((x) => x.name === p.group);
+    const decls = g === undefined ? [] : [...g.windows, ...ssmWindowsForGroup(ssm, g.name, config.naming, from).windows];
+    const cutoff = decls.find((w) => w.name === p.window)?.schedule?.cutoffMs ?? 0;
+    return { ...p, lastTaskStart: cutoff > 0 ? formatInstant(Date.parse(p.end) - cutoff) : undefined };
+  });
+}
 
 const status: Command = {
   name: 'status',

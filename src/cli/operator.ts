@@ -133,20 +133,24 @@ const controlRemove: Command = {
 
 const tokenIssue: Command = {
   name: 'issue',
-  summary: 'issue an agent token for one instance (or --admin), shown once',
-  help: `Usage: fleetwarden token issue (--instance ID | --admin) [--label TEXT] [--json] [--url URL] ...
+  summary: 'issue an agent token for one instance (or --admin, or --viewer), shown once',
+  help: `Usage: fleetwarden token issue (--instance ID | --admin | --viewer) [--label TEXT] [--json] [--url URL] ...
 
 Prints a new token once; only its SHA-256 is stored. An agent token reads and posts only for its own instance:
-give it to that instance's agent (--token-file). --admin issues another admin token (store only, not via --url).
+give it to that instance's agent (--token-file). --admin issues another admin token; --viewer a read-only one
+(reads what the admin reads, changes nothing: for the dashboard, docs/dashboard.md). Both on the store only, not
+via --url.
 
 ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { ...TARGET_OPTIONS, instance: { type: 'string' }, admin: { type: 'boolean' }, label: { type: 'string' }, json: { type: 'boolean' } }, false);
-    if ((values.instance === undefined) === (values.admin !== true)) throw new UsageError('--instance', 'give either --instance ID (an agent token) or --admin');
+    const { values } = parse(args, { ...TARGET_OPTIONS, instance: { type: 'string' }, admin: { type: 'boolean' }, viewer: { type: 'boolean' }, label: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const kinds = [values.instance !== undefined, values.admin === true, values.viewer === true].filter(Boolean).length;
+    if (kinds !== 1) throw new UsageError('--instance', 'give one of --instance ID (an agent token), --admin or --viewer');
     let out: { token: string; id: string };
-    if (values.admin === true) {
-      if (values.url !== undefined) throw new UsageError('--admin', 'admin tokens are issued on the store only (run where the store is, without --url)');
-      out = await withStore(values, (store) => issueToken(store, 'admin', null, values.label ?? 'issued by the CLI', systemClock.now()));
+    if (values.admin === true || values.viewer === true) {
+      const role = values.admin === true ? 'admin' : 'viewer';
+      if (values.url !== undefined) throw new UsageError(`--${role}`, `${role} tokens are issued on the store only (run where the store is, without --url)`);
+      out = await withStore(values, (store) => issueToken(store, role, null, values.label ?? 'issued by the CLI', systemClock.now()));
     } else {
       const instance = checkInstanceId(values.instance ?? '', '--instance');
       const label = values.label ?? `agent ${instance}`;

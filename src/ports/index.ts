@@ -131,7 +131,8 @@ export interface HistoryEntry {
 export interface ApiToken {
   /** Hex SHA-256 of the token. */
   readonly hash: string;
-  readonly role: 'admin' | 'agent';
+  /** admin: everything; viewer: reads (GET) what the admin reads, changes nothing; agent: its own instance. */
+  readonly role: 'admin' | 'viewer' | 'agent';
   readonly instanceId: string | null;
   readonly createdAt: number;
   readonly label: string;

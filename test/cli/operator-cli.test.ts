@@ -65,6 +65,16 @@ describe('operator commands on the store (no controller running)', () => {
     assert.ok(listed.tokens.some((t) => t.id === issued.id && t.role === 'agent' && t.instance === 'i-web-001'));
     assert.match(cli({}, 'token', 'revoke', '--instance', 'i-web-001', ...on).out, /1 token\(s\) revoked/);
   });
+
+  it('token issue --viewer makes a read-only token (listed with role viewer); one kind at a time', () => {
+    const issued = JSON.parse(cli({}, 'token', 'issue', '--viewer', '--label', 'ops screen', '--json', ...on).out) as { token: string; id: string };
+    assert.match(issued.token, /^fwv_[A-Za-z0-9_-]{43}$/);
+    const listed = JSON.parse(cli({}, 'token', 'list', '--json', ...on).out) as { tokens: { id: string; role: string; instance: string | null }[] };
+    assert.ok(listed.tokens.some((t) => t.id === issued.id && t.role === 'viewer' && t.instance === null));
+    const both = cli({}, 'token', 'issue', '--viewer', '--admin', ...on);
+    assert.equal(both.code, 2);
+    assert.match(both.err, /--instance.*one of --instance ID .*--admin or --viewer/);
+  });
 });
 
 describe('operator commands through a running controller’s API', () => {

@@ -81,3 +81,5 @@ export function requirements(...needs: (Requirement | readonly Requirement[])[])
   }
   return { skip: verdict.message };
 }
+/** Debian's Chromium, driven by playwright-core in the dashboard and report tests. */
+export const CHROMIUM: Requirement = command('chromium', 'chromium');

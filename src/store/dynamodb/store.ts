@@ -540,7 +540,7 @@ export class DynamoStore implements Store {
 
   private static token(i: Item): ApiToken | null {
     const role = str(i, 'role');
-    if (role !== 'admin' && role !== 'agent') return null;
+    if (role !== 'admin' && role !== 'viewer' && role !== 'agent') return null;
     return { hash: str(i, 'sk') ?? '', role, instanceId: str(i, 'inst') ?? null, createdAt: num(i, 'created') ?? 0, label: str(i, 'label') ?? '' };
   }
 

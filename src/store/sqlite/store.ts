@@ -68,7 +68,7 @@ interface TokenRow {
 
 function tokenOf(r: TokenRow): ApiToken | null {
   // An unknown role read from storage grants nothing.
-  if (r.role !== 'admin' && r.role !== 'agent') return null;
+  if (r.role !== 'admin' && r.role !== 'viewer' && r.role !== 'agent') return null;
   return { hash: r.hash, role: r.role, instanceId: r.instance_id, createdAt: r.created_at, label: r.label };
 }
 
