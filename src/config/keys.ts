@@ -180,15 +180,23 @@ export function isSegmentName(name: string): boolean {
 const COMPILED = KEY_DEFS.map((def) => ({ def, re: new RegExp(`^${def.pattern.replace(/\./g, '\\.').replace('<name>', `(${NAME})`)}$`) }));
 
 export function findKey(key: string): { def: KeyDef; name: string | undefined } | undefined {
+  const known = FOUND.get(key);
+  if (known !== undefined) return known ?? undefined;
+  let found: { def: KeyDef; name: string | undefined } | null = null;
   for (const { def, re } of COMPILED) {
     const m = re.exec(key);
     if (m) {
       if (def.pattern.startsWith('events.<name>') && !(EVENT_KEYS as readonly string[]).includes(m[1] ?? '')) continue;
-      return { def, name: m[1] };
+      found = { def, name: m[1] };
+      break;
     }
   }
-  return undefined;
+  // Every tick asks for the same keys of every group: each is matched against the registry once (a bounded cache,
+  // since subfleet names and unknown keys come from files and the API).
+  if (FOUND.size < 10_000) FOUND.set(key, found);
+  return found ?? undefined;
 }
+const FOUND = new Map<string, { def: KeyDef; name: string | undefined } | null>();
 
 /**
  * The error for a key that is not in the registry, with the keys of the same section as a hint (all sections when
