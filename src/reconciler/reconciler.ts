@@ -2,7 +2,7 @@ import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
 import { type FleetRef, resolve, type Resolved, windowStateAt } from '../config/resolve.js';
 import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { Control, ObservedInstance } from '../domain/model.js';
-import { LeaseLostError } from '../domain/errors.js';
+import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
 import { assignGroups, type GroupConflict, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
 import { GroupFence } from './fence.js';
@@ -49,6 +49,11 @@ export interface ReconcilerDeps {
   readonly objects?: ObjectStore | null;
   /** false: every group is planned on every tick, even at rest (rest.ts); tests compare the two [true]. */
   readonly skipAtRest?: boolean;
+  /**
+   * true: the store expires history, agent commands and leases itself (DynamoDB TTL) and the object store its outputs
+   * (an S3 lifecycle rule), so a tick runs no prune scans (the AWS deployment, infra/) [false].
+   */
+  readonly expiresItself?: boolean;
 }
 
 export interface GroupTick {
@@ -76,6 +81,8 @@ export interface TickSummary {
 export interface GroupError {
   readonly at: number;
   readonly message: string;
+  /** Whether the failure is transient (throttling, the network, a lost lease): by the error's kind, never its name. */
+  readonly retryable: boolean;
 }
 
 /** What the tick observed of the whole fleet, by group. */
@@ -191,12 +198,28 @@ export class Reconciler {
     this.deps.onEvent?.(e);
   }
 
+  /** One tick of every group: one observation of the fleet, shared; then each group reconciled as a unit. */
   async tick(): Promise<TickSummary> {
+    return this.reconcile(this.deps.config.groups);
+  }
+
+  /**
+   * One reconcile of one group, on its own (the Lambda worker, tests): lease → observe what the group selects →
+   * resolve → plan → execute → record. Its failure is in the summary's `failed` and in groupErrors(), as in a tick.
+   */
+  async reconcileGroup(name: string): Promise<TickSummary> {
+    const g = this.deps.config.groups.find((x) => x.name === name);
+    if (g === undefined) throw new ValidationError('group', `no group named ${JSON.stringify(name)} in the configuration`);
+    return this.reconcile([g]);
+  }
+
+  /** lease → observe → (per group) resolve → plan → execute → record, for `groups`; one group's failure stops no other. */
+  private async reconcile(groups: readonly GroupConfig[]): Promise<TickSummary> {
     const { config, store, clock } = this.deps;
     const now = clock.now();
     const mine: { g: GroupConfig; fence: GroupFence }[] = [];
     const skipped: string[] = [];
-    for (const g of config.groups) {
+    for (const g of groups) {
       const lease = await store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs);
       const before = this.held.get(g.name);
       if (lease !== null) {
@@ -220,8 +243,8 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history);
-    this.seen.clear();
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history, mine.map((m) => m.g));
+    if (groups.length === config.groups.length) this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
@@ -236,6 +259,8 @@ export class Reconciler {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
       }
     }
+    // A deployment whose store and bucket expire entries themselves (DynamoDB TTL, an S3 lifecycle rule) skips the scans.
+    if (this.deps.expiresItself === true) return { at: now, groups: out, skipped, failed };
     await store.pruneHistory(now - config.controller.historyRetentionMs);
     if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
     if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
@@ -245,10 +270,13 @@ export class Reconciler {
     return { at: now, groups: out, skipped, failed };
   }
 
-  /** Observe: every managed instance with its target health, the target groups' delays, the SSM windows; by group. */
-  private async observe(exec: ExecutorDeps, history: HistoryEntry[]): Promise<Observed> {
+  /**
+   * Observe: the instances `groups` select (default all) with their target health, the target groups' delays, the SSM
+   * windows; by group. Membership is judged against every group, so a conflict with an unobserved group still shows.
+   */
+  private async observe(exec: ExecutorDeps, history: HistoryEntry[], groups: readonly GroupConfig[] = this.deps.config.groups): Promise<Observed> {
     const { config } = this.deps;
-    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(groups, config.naming)));
     const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
@@ -332,7 +360,7 @@ export class Reconciler {
     this.rest.delete(group);
     const lost = err instanceof LeaseLostError;
     const message = err instanceof Error ? (lost ? err.message : `${err.name}: ${err.message}`) : String(err);
-    this.lastErrors.set(group, { at: now, message });
+    this.lastErrors.set(group, { at: now, message, retryable: lost || errorKind(err) === 'retryable' });
     this.held.delete(group);
     if (lost) {
       this.emit({ type: 'lease', at: now, group, message });
