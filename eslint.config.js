@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * higher one nor from a sibling on its own layer — so the folders form no cycle. `agent/` is the on-instance daemon:
  * it stands apart and takes only `domain/`.
  */
-const LAYERS = [['domain'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli']];
+const LAYERS = [['domain'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli', 'lambda']];
 const FOLDERS = [...LAYERS.flat(), 'agent'];
 function allowed(folder) {
   if (folder === 'agent') return ['domain'];
