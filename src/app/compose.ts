@@ -185,7 +185,7 @@ function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
 
 /** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
 export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
-  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : sqliteStore(config, opts);
+  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config, opts.expiresItself === true) : sqliteStore(config, opts);
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;
   const { objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);

@@ -18,6 +18,9 @@ import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry
 import { nextBoundary, restUntil, sameObservation } from './rest.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
+/** How long agent commands are kept after they were sent (pruned by a tick, or expired by the table's TTL). */
+export const AGENT_COMMAND_RETENTION_MS = 86_400_000;
+
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
   | { readonly type: 'transition'; readonly at: number; readonly group: string; readonly instance: string; readonly from: string; readonly to: string; readonly reason: string }
@@ -262,7 +265,7 @@ export class Reconciler {
     // A deployment whose store and bucket expire entries themselves (DynamoDB TTL, an S3 lifecycle rule) skips the scans.
     if (this.deps.expiresItself === true) return { at: now, groups: out, skipped, failed };
     await store.pruneHistory(now - config.controller.historyRetentionMs);
-    if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
+    if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - AGENT_COMMAND_RETENTION_MS);
     if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
       this.lastOutputPrune = now;
       await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
