@@ -2,9 +2,9 @@
  * The scheduler function: EventBridge Scheduler invokes it every minute; it hands every group whose work is due to
  * a worker of its own (an asynchronous Invoke of the worker function, payload `{ group, offsetMs }`).
  *
- * Due: no live lease on the group — a worker still on it (a slow tick, its last sub-minute ticks) keeps it, and the
- * next minute picks the group up again. A worker that died keeps its lease until the lease's TTL, then its group is
- * due again. `offsetMs`, stable per group name and within one tick interval, spreads the groups' work over the
+ * Due: every group each minute, but one whose lease has not been renewed for over a tick interval: its worker died
+ * or hangs, and the group waits for the lease's TTL rather than have a worker per minute wait on it. A lease renewed
+ * lately is the last minute's worker finishing its last tick: the new worker waits for it (src/lambda/worker.ts). `offsetMs`, stable per group name and within one tick interval, spreads the groups' work over the
  * interval, so 1,000 groups do not call EC2 in the same second.
  */
 import { openStore } from '../app/compose.js';
@@ -21,13 +21,16 @@ export interface WorkerEvent {
 
 export interface SchedulerResult {
   readonly invoked: readonly string[];
-  /** Groups a worker still holds. */
+  /** Groups whose lease a dead or hung worker holds (until its TTL). */
   readonly busy: readonly string[];
   /** Groups whose worker could not be queued (tried again next minute). */
   readonly failed: readonly { readonly group: string; readonly error: string }[];
 }
 
 let invoker: LambdaInvoker | undefined;
+
+/** A live worker renews its lease at every tick; beyond its interval and this, it is taken for dead or hung. */
+const STALE_SLACK_MS = 5_000;
 
 export async function handler(_event: unknown, _context: LambdaContext): Promise<SchedulerResult> {
   const config = deploymentConfig();
@@ -44,7 +47,9 @@ export async function handler(_event: unknown, _context: LambdaContext): Promise
   await Promise.all(
     config.groups.map(async (g) => {
       try {
-        if ((await store.leaseHolder(g.name, now)) !== null) {
+        const lease = await store.leaseHolder(g.name, now);
+        // When it was last taken or renewed: a lease is taken for leaseTtl each time.
+        if (lease !== null && now - (lease.expiresAt - config.controller.leaseTtlMs) > config.controller.tickIntervalMs + STALE_SLACK_MS) {
           busy.push(g.name);
           return;
         }

@@ -66,7 +66,7 @@ before(async () => {
   configFile = join(mkdtempSync(join(tmpdir(), 'fw-lambda-')), 'fleetwarden.yaml');
   writeFileSync(
     configFile,
-    ['provider: aws', 'aws: { region: eu-west-1 }', 'controller: { tickInterval: 1s, leaseTtl: 3s }', 'groups:', ...Object.keys(FLEET).map((g) => `  - name: ${g}\n    fleets: { main: { desired: 2 } }`)].join('\n') + '\n',
+    ['provider: aws', 'aws: { region: eu-west-1 }', 'controller: { tickInterval: 1s, leaseTtl: 10s }', 'groups:', ...Object.keys(FLEET).map((g) => `  - name: ${g}\n    fleets: { main: { desired: 2 } }`)].join('\n') + '\n',
   );
 });
 after(() => {
@@ -168,6 +168,17 @@ describe('Lambda handlers, bundled, as processes', () => {
     await t.store.close();
   });
 
+  it('a worker started while the last minute’s worker finishes its tick waits for the lease, then ticks', async () => {
+    const t = await table();
+    const first = invoke(WORKER, { group: 'web', offsetMs: 0 }, t.name, { spanMs: 1_500 });
+    while ((await t.store.leaseHolder('web', Date.now())) === null) await new Promise((r) => setTimeout(r, 50));
+    const second = await worker('web', t.name, { spanMs: 1_000 });
+    const done = await first.done;
+    assert.ok((done.result as WorkerResult).ticks >= 1, done.out);
+    assert.ok(second.ticks >= 1, `the second worker ticked after the first let go: ${JSON.stringify(second)}`);
+    await t.store.close();
+  });
+
   it('two workers on one group: exactly one acts', async () => {
     const t = await table();
     const both = await Promise.all([worker('web', t.name), worker('web', t.name)]);
@@ -182,9 +193,16 @@ describe('Lambda handlers, bundled, as processes', () => {
     while ((await t.store.leaseHolder('web', Date.now())) === null) await new Promise((r) => setTimeout(r, 50));
     long.child.kill('SIGKILL');
     await long.done;
+    const dead = await t.store.leaseHolder('web', Date.now());
+    assert.ok(dead !== null);
+    // Renewed within a tick interval: maybe a live worker finishing, so the group is still handed out; the worker
+    // waits a tick interval for the lease, and leaves the group alone.
+    assert.ok((await scheduler(t.name)).invoked.includes('web'));
+    assert.equal((await worker('web', t.name)).stopped, 'lease', 'a worker leaves the held group alone');
+    // Not renewed for longer than a tick interval and the slack (5 s), not yet expired (10 s): taken for dead.
+    await new Promise((r) => setTimeout(r, dead.expiresAt - 10_000 + 6_500 - Date.now()));
     const held = await scheduler(t.name);
     assert.ok(held.busy.includes('web') && !held.invoked.includes('web'), 'the dead worker’s lease still holds the group');
-    assert.equal((await worker('web', t.name)).stopped, 'lease', 'a worker now leaves it alone');
     while ((await t.store.leaseHolder('web', Date.now())) !== null) await new Promise((r) => setTimeout(r, 100));
     assert.ok((await scheduler(t.name)).invoked.includes('web'), 'after the TTL the group is due again');
     const next = await worker('web', t.name);
