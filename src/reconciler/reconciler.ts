@@ -4,7 +4,7 @@ import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '
 import type { Control, ObservedInstance } from '../domain/model.js';
 import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
-import { assignGroups, type GroupConflict, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
+import { assignGroups, type GroupConflict, groupSelectors, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
 import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
@@ -246,7 +246,8 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history, mine.map((m) => m.g));
+    // A tick lists the fleet once (as before), whoever holds which group; reconcileGroup lists its group's instances.
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history, groups.length === config.groups.length ? config.groups : mine.map((m) => m.g));
     if (groups.length === config.groups.length) this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
@@ -279,7 +280,9 @@ export class Reconciler {
    */
   private async observe(exec: ExecutorDeps, history: HistoryEntry[], groups: readonly GroupConfig[] = this.deps.config.groups): Promise<Observed> {
     const { config } = this.deps;
-    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(groups, config.naming)));
+    // Some of the groups (reconcileGroup, the Lambda worker): only their instances are listed, by tag value.
+    const select = groups.length < config.groups.length ? groupSelectors(groups, config.naming) : undefined;
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(groups, config.naming), select));
     const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];

@@ -35,7 +35,9 @@ function answer(r: FakeRequest): { status?: number; body: string } {
   if (r.service === 'lambda') return { status: 202, body: '' };
   switch (r.action) {
     case 'DescribeInstances': {
-      const items = Object.entries(FLEET).flatMap(([g, ids]) => ids.map((id) => `<item><instanceId>${id}</instanceId><instanceType>t3.micro</instanceType><placement><availabilityZone>eu-west-1a</availabilityZone></placement><instanceState><code>80</code><name>stopped</name></instanceState><tagSet><item><key>fleetwarden:group-name</key><value>${g}</value></item></tagSet></item>`));
+      // Filtered as EC2 does: a `tag:fleetwarden:group-name` filter names the groups listed.
+      const only = r.params['Filter.1.Name'] === 'tag:fleetwarden:group-name' ? Object.entries(r.params).filter(([k]) => k.startsWith('Filter.1.Value.')).map(([, v]) => v) : null;
+      const items = Object.entries(FLEET).filter(([g]) => only === null || only.includes(g)).flatMap(([g, ids]) => ids.map((id) => `<item><instanceId>${id}</instanceId><instanceType>t3.micro</instanceType><placement><availabilityZone>eu-west-1a</availabilityZone></placement><instanceState><code>80</code><name>stopped</name></instanceState><tagSet><item><key>fleetwarden:group-name</key><value>${g}</value></item></tagSet></item>`));
       return { body: `<DescribeInstancesResponse xmlns="${EC2}"><reservationSet><item><instancesSet>${items.join('')}</instancesSet></item></reservationSet></DescribeInstancesResponse>` };
     }
     case 'StartInstances': {
@@ -157,6 +159,8 @@ describe('Lambda handlers, bundled, as processes', () => {
     assert.ok(web && erp && bad);
     assert.ok(web.ticks >= 2, `several ticks within one invocation (${web.ticks})`);
     assert.deepEqual([web.errors, erp.errors, web.stopped], [[], [], 'span']);
+    const listed = fake.calls('DescribeInstances').map((q) => `${q.params['Filter.1.Name'] ?? ''}=${q.params['Filter.1.Value.1'] ?? ''}`);
+    assert.deepEqual([...new Set(listed)].sort(), ['tag:fleetwarden:group-name=bad', 'tag:fleetwarden:group-name=erp', 'tag:fleetwarden:group-name=web'], 'each worker lists its own group only');
     const s = started();
     assert.equal(s.filter((id) => groupOf(id) === 'web').length >= 2 && s.filter((id) => groupOf(id) === 'erp').length >= 2, true, `web and erp started: ${s.join(' ')}`);
     const records = await t.store.allRecords();
