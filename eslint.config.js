@@ -30,7 +30,7 @@ const layering = FOLDERS.map((folder) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.fleetwarden/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.fleetwarden/**', 'cdk.out/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
