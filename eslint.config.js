@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * higher one nor from a sibling on its own layer — so the folders form no cycle. `agent/` is the on-instance daemon:
  * it stands apart and takes only `domain/`.
  */
-const LAYERS = [['domain', 'web'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli']];
+const LAYERS = [['domain', 'web'], ['schedule'], ['config'], ['planner', 'maintenance'], ['ports'], ['store', 'providers'], ['reconciler'], ['app', 'api'], ['cli', 'lambda']];
 const FOLDERS = [...LAYERS.flat(), 'agent'];
 function allowed(folder) {
   if (folder === 'agent') return ['domain'];
@@ -30,7 +30,7 @@ const layering = FOLDERS.map((folder) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.fleetwarden/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.fleetwarden/**', 'cdk.out/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -19,6 +19,7 @@ import { SsmAdapter } from '../providers/aws/ssm.js';
 import { S3ObjectStore } from '../providers/aws/s3.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoStore } from '../store/dynamodb/store.js';
+import { AGENT_COMMAND_RETENTION_MS } from '../reconciler/reconciler.js';
 import { mapDynamoDbErrors } from '../providers/aws/errors.js';
 
 export interface AwsPorts {
@@ -90,7 +91,9 @@ export function awsPorts(config: FleetConfig, clock: Clock, sdk: SdkOverrides = 
   };
 }
 
-export function dynamoStore(config: FleetConfig): Store {
+/** `expires`: the table's TTL deletes old history and agent commands (the Lambda deployment, infra/): write its attribute. */
+export function dynamoStore(config: FleetConfig, expires = false): Store {
   // The store may not import providers/ (eslint.config.js layers): its client's errors are mapped here.
-  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config, config.aws.region, {}, 'store'))) });
+  const expireAfter = expires ? { expireAfter: { historyMs: config.controller.historyRetentionMs, agentCommandsMs: AGENT_COMMAND_RETENTION_MS } } : {};
+  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config, config.aws.region, {}, 'store'))), ...expireAfter });
 }

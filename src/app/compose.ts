@@ -50,6 +50,8 @@ export interface OpenOptions {
   readonly metrics?: ControllerMetrics;
   /** false: plan every group on every tick, even at rest (src/reconciler/rest.ts) [true]. */
   readonly skipAtRest?: boolean;
+  /** true: the store and bucket expire old entries themselves (the Lambda deployment): no prune scans [false]. */
+  readonly expiresItself?: boolean;
   /**
    * A world to start the simulator from (a snapshot of a real fleet) instead of the configuration's simulator
    * section, which is then not needed; needs `clock` (the world starts at its instant).
@@ -98,6 +100,7 @@ function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<Reconciler
     ...(opts.retry === undefined ? {} : { retry: opts.retry }),
     ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
     ...(opts.skipAtRest === undefined ? {} : { skipAtRest: opts.skipAtRest }),
+    ...(opts.expiresItself === undefined ? {} : { expiresItself: opts.expiresItself }),
     objects: opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs')),
   });
   return {
@@ -182,7 +185,7 @@ function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
 
 /** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
 export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
-  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : sqliteStore(config, opts);
+  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config, opts.expiresItself === true) : sqliteStore(config, opts);
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;
   const { objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);

@@ -74,6 +74,11 @@ export function selectingTagKeys(groups: readonly GroupConfig[], naming: Naming)
   return [...new Set([`${naming.tagPrefix}:group-name`, ...groups.flatMap((g) => (g.workload?.envFilter ? [g.workload.envFilter.key] : []))])];
 }
 
+/** The tags and values `groups` select their instances by: each group's tag, and a workload's filter tag. */
+export function groupSelectors(groups: readonly GroupConfig[], naming: Naming): { key: string; value: string }[] {
+  return groups.flatMap((g) => [{ key: `${naming.tagPrefix}:group-name`, value: g.name }, ...(g.workload?.envFilter ? [{ key: g.workload.envFilter.key, value: g.workload.envFilter.value }] : [])]);
+}
+
 /** An instance several groups select, kept (hands off) by one of them and reported there. */
 export interface GroupConflict {
   readonly instanceId: string;

@@ -21,12 +21,21 @@ export interface ActionResult {
   readonly detail?: string;
 }
 
+/**
+ * One group's instances by a tag and value (its group tag, a workload's filter tag): given, listInstances lists only
+ * the instances carrying one of them (the Lambda worker observes its own group, not the fleet), still with every tag.
+ */
+export interface TagSelector {
+  readonly key: string;
+  readonly value: string;
+}
+
 export interface FleetProvider {
   /**
    * Every instance carrying one of these tag keys (any value), with its power and provider health: the group tag key,
    * and the tag keys workloads select their instances by (seed 003 EnvFilterTagName).
    */
-  listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]>;
+  listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]>;
   start(instanceIds: readonly string[]): Promise<ActionResult[]>;
   stop(instanceIds: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]>;
 }

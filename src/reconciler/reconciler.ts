@@ -2,9 +2,9 @@ import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
 import { type FleetRef, resolve, type Resolved, windowStateAt } from '../config/resolve.js';
 import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { Control, ObservedInstance } from '../domain/model.js';
-import { LeaseLostError } from '../domain/errors.js';
+import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
-import { assignGroups, type GroupConflict, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
+import { assignGroups, type GroupConflict, groupSelectors, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
 import { GroupFence } from './fence.js';
 import { formatInstant } from '../domain/time.js';
 import { plan } from '../planner/plan.js';
@@ -17,6 +17,9 @@ import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type M
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
 import { nextBoundary, restUntil, sameObservation } from './rest.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
+
+/** How long agent commands are kept after they were sent (pruned by a tick, or expired by the table's TTL). */
+export const AGENT_COMMAND_RETENTION_MS = 86_400_000;
 
 /** What the controller reports as it works (the CLI prints these; `simulate --json` emits them as JSON Lines). */
 export type ControllerEvent =
@@ -49,6 +52,11 @@ export interface ReconcilerDeps {
   readonly objects?: ObjectStore | null;
   /** false: every group is planned on every tick, even at rest (rest.ts); tests compare the two [true]. */
   readonly skipAtRest?: boolean;
+  /**
+   * true: the store expires history, agent commands and leases itself (DynamoDB TTL) and the object store its outputs
+   * (an S3 lifecycle rule), so a tick runs no prune scans (the AWS deployment, infra/) [false].
+   */
+  readonly expiresItself?: boolean;
 }
 
 export interface GroupTick {
@@ -76,6 +84,8 @@ export interface TickSummary {
 export interface GroupError {
   readonly at: number;
   readonly message: string;
+  /** Whether the failure is transient (throttling, the network, a lost lease): by the error's kind, never its name. */
+  readonly retryable: boolean;
 }
 
 /** What the tick observed of the whole fleet, by group. */
@@ -191,12 +201,28 @@ export class Reconciler {
     this.deps.onEvent?.(e);
   }
 
+  /** One tick of every group: one observation of the fleet, shared; then each group reconciled as a unit. */
   async tick(): Promise<TickSummary> {
+    return this.reconcile(this.deps.config.groups);
+  }
+
+  /**
+   * One reconcile of one group, on its own (the Lambda worker, tests): lease → observe what the group selects →
+   * resolve → plan → execute → record. Its failure is in the summary's `failed` and in groupErrors(), as in a tick.
+   */
+  async reconcileGroup(name: string): Promise<TickSummary> {
+    const g = this.deps.config.groups.find((x) => x.name === name);
+    if (g === undefined) throw new ValidationError('group', `no group named ${JSON.stringify(name)} in the configuration`);
+    return this.reconcile([g]);
+  }
+
+  /** lease → observe → (per group) resolve → plan → execute → record, for `groups`; one group's failure stops no other. */
+  private async reconcile(groups: readonly GroupConfig[]): Promise<TickSummary> {
     const { config, store, clock } = this.deps;
     const now = clock.now();
     const mine: { g: GroupConfig; fence: GroupFence }[] = [];
     const skipped: string[] = [];
-    for (const g of config.groups) {
+    for (const g of groups) {
       const lease = await store.acquireLease(g.name, this.deps.owner, now, config.controller.leaseTtlMs);
       const before = this.held.get(g.name);
       if (lease !== null) {
@@ -220,8 +246,9 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history);
-    this.seen.clear();
+    // A tick lists the fleet once (as before), whoever holds which group; reconcileGroup lists its group's instances.
+    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history, groups.length === config.groups.length ? config.groups : mine.map((m) => m.g));
+    if (groups.length === config.groups.length) this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
@@ -236,8 +263,10 @@ export class Reconciler {
         failed.push({ group: g.name, error: await this.groupFailed(g.name, fence, err) });
       }
     }
+    // A deployment whose store and bucket expire entries themselves (DynamoDB TTL, an S3 lifecycle rule) skips the scans.
+    if (this.deps.expiresItself === true) return { at: now, groups: out, skipped, failed };
     await store.pruneHistory(now - config.controller.historyRetentionMs);
-    if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - 86_400_000);
+    if (config.controller.eventDelivery === 'agent') await store.pruneAgentCommands(now - AGENT_COMMAND_RETENTION_MS);
     if (this.deps.objects && now - this.lastOutputPrune >= 3_600_000) {
       this.lastOutputPrune = now;
       await pruneObjects(this.deps.objects, 'executions/', now - config.controller.outputRetentionMs);
@@ -245,10 +274,15 @@ export class Reconciler {
     return { at: now, groups: out, skipped, failed };
   }
 
-  /** Observe: every managed instance with its target health, the target groups' delays, the SSM windows; by group. */
-  private async observe(exec: ExecutorDeps, history: HistoryEntry[]): Promise<Observed> {
+  /**
+   * Observe: the instances `groups` select (default all) with their target health, the target groups' delays, the SSM
+   * windows; by group. Membership is judged against every group, so a conflict with an unobserved group still shows.
+   */
+  private async observe(exec: ExecutorDeps, history: HistoryEntry[], groups: readonly GroupConfig[] = this.deps.config.groups): Promise<Observed> {
     const { config } = this.deps;
-    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(config.groups, config.naming)));
+    // Some of the groups (reconcileGroup, the Lambda worker): only their instances are listed, by tag value.
+    const select = groups.length < config.groups.length ? groupSelectors(groups, config.naming) : undefined;
+    const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(groups, config.naming), select));
     const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
@@ -332,7 +366,7 @@ export class Reconciler {
     this.rest.delete(group);
     const lost = err instanceof LeaseLostError;
     const message = err instanceof Error ? (lost ? err.message : `${err.name}: ${err.message}`) : String(err);
-    this.lastErrors.set(group, { at: now, message });
+    this.lastErrors.set(group, { at: now, message, retryable: lost || errorKind(err) === 'retryable' });
     this.held.delete(group);
     if (lost) {
       this.emit({ type: 'lease', at: now, group, message });

@@ -91,6 +91,24 @@ describe('EC2 adapter (wire contract)', () => {
     assert.deepEqual(found.find((i) => i.id === 'i-env')?.tags, { Environment: 'ENV001', Role: 'DB' });
   });
 
+  it('one group (the Lambda worker): only its instances are listed, by tag value, one listing per selector, each instance once', async () => {
+    const all = [...fleet(100), { id: 'i-env', state: 'stopped', zone: 'eu-west-1a', type: 't3.micro', tags: { Environment: 'ENV001', [KEY]: 'g7' } }];
+    // The fake filters as EC2 does: `tag:<key>` with the values ORed.
+    const filtered = (req: FakeRequest): FakeInstance[] => {
+      const name = req.params['Filter.1.Name'] ?? '';
+      const values = Object.entries(req.params).filter(([k]) => k.startsWith('Filter.1.Value.')).map(([, v]) => v);
+      return name.startsWith('tag:') ? all.filter((i) => values.includes(i.tags[name.slice(4)] ?? '\u0000')) : all;
+    };
+    fake.requests.length = 0;
+    fake.handler = (req) => ({ body: req.action === 'DescribeInstances' ? describeInstances(filtered(req), req) : describeStatus(req, () => ['ok', 'ok']) });
+    const found = await provider().listInstances([KEY, 'Environment'], [{ key: KEY, value: 'g7' }, { key: 'Environment', value: 'ENV001' }]);
+    assert.deepEqual(fake.calls('DescribeInstances').map((r) => [r.params['Filter.1.Name'], r.params['Filter.1.Value.1'], r.params['Filter.1.Value.2'], r.params['Filter.2.Name']]), [
+      ['tag:fleetwarden:group-name', 'g7', undefined, 'instance-state-name'],
+      ['tag:Environment', 'ENV001', undefined, 'instance-state-name'],
+    ]);
+    assert.deepEqual(found.map((i) => i.id), ['i-00000000000000007', 'i-00000000000000057', 'i-env'], 'g7’s two, and i-env once though both listings found it');
+  });
+
   it('a steady-state tick for 10,000 instances makes ceil(N/1000) DescribeInstances pages and no other call', async () => {
     const all = fleet(10_000);
     fake.handler = (req) => ({ body: req.action === 'DescribeInstances' ? describeInstances(all, req) : describeStatus(req, () => ['ok', 'ok']) });

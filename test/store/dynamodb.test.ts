@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { DynamoStore } from '../../src/store/dynamodb/store.js';
+import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
 import { storeContract } from './contract.js';
 
 let server: ReturnType<typeof dynalite> | undefined;
@@ -103,5 +103,24 @@ describe('DynamoDB store specifics', () => {
     );
     await a.close();
     await b.close();
+  });
+  it('with expireAfter, history entries and agent commands carry the TTL attribute (epoch seconds) the table expires them by', async () => {
+    const table = `fleetwarden-test-${++n}`;
+    await DynamoStore.createTable(client(), table);
+    const s = new DynamoStore({ table, client: client(), expireAfter: { historyMs: 7 * 86_400_000, agentCommandsMs: 86_400_000 } });
+    const at = Date.parse('2026-06-01T00:00:00Z');
+    await s.appendHistory([{ at, group: 'web', instanceId: null, type: 'window', summary: 'window w entered' }]);
+    await s.queueAgentCommands([{ id: 'c-1', instanceId: 'i-1', group: 'web', kind: 'event', event: 'instance-ready-for-shutdown', args: [], timeoutMs: 1000, sentAt: at }]);
+    const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
+    const items = (await client().send(new ScanCommand({ TableName: table }))).Items ?? [];
+    const ttlOf = (pk: string): string | undefined => items.find((i) => i['pk']?.S === pk)?.[TTL_ATTRIBUTE]?.N;
+    assert.equal(ttlOf('H'), String((at + 7 * 86_400_000) / 1000), 'history: written at + historyRetention');
+    assert.equal(ttlOf('A#i-1'), String((at + 86_400_000) / 1000), 'agent command: sent at + one day');
+    const plain = await fresh();
+    await plain.appendHistory([{ at, group: 'web', instanceId: null, type: 'window', summary: 'x' }]);
+    const plainItems = (await client().send(new ScanCommand({ TableName: `fleetwarden-test-${n}` }))).Items ?? [];
+    assert.equal(plainItems.some((i) => i[TTL_ATTRIBUTE] !== undefined), false, 'without it, nothing expires by itself');
+    await s.close();
+    await plain.close();
   });
 });

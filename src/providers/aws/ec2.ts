@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { errorKind } from '../../domain/errors.js';
 import type { ObservedInstance, PowerState, ProviderHealth } from '../../domain/model.js';
-import type { ActionResult, Clock, FleetProvider } from '../../ports/index.js';
+import type { ActionResult, Clock, FleetProvider, TagSelector } from '../../ports/index.js';
 import type { AwsCall } from '../../ports/aws-calls.js';
 import { awsCall } from './errors.js';
 
@@ -76,26 +76,34 @@ export class Ec2Provider implements FleetProvider {
     return awsCall('ec2', fn);
   }
 
-  async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
+  async listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]> {
     const found: Instance[] = [];
-    let token: string | undefined;
-    do {
-      const page: DescribeInstancesCommandOutput = await this.send(() =>
-        this.ec2.send(
-          new DescribeInstancesCommand({
-            Filters: [
-              // Several values of one filter are ORed: still one paginated listing for every group and workload.
-              { Name: 'tag-key', Values: [...tagKeys] },
-              { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
-            ],
-            MaxResults: 1000,
-            ...(token === undefined ? {} : { NextToken: token }),
-          }),
-        ),
-      );
-      for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
-      token = page.NextToken;
-    } while (token !== undefined && token !== '');
+    const seen = new Set<string>();
+    // Several values of one filter are ORed: one paginated listing for every group and workload. Selectors of
+    // different keys cannot be ORed in one call: one listing each (a group has one, or two with a workload filter).
+    const listings = select === undefined ? [{ Name: 'tag-key', Values: [...tagKeys] }] : select.map((s) => ({ Name: `tag:${s.key}`, Values: [s.value] }));
+    for (const filter of listings) {
+      let token: string | undefined;
+      do {
+        const page: DescribeInstancesCommandOutput = await this.send(() =>
+          this.ec2.send(
+            new DescribeInstancesCommand({
+              Filters: [filter, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }],
+              MaxResults: 1000,
+              ...(token === undefined ? {} : { NextToken: token }),
+            }),
+          ),
+        );
+        for (const r of page.Reservations ?? []) {
+          for (const i of r.Instances ?? []) {
+            if (seen.has(i.InstanceId ?? '')) continue;
+            seen.add(i.InstanceId ?? '');
+            found.push(i);
+          }
+        }
+        token = page.NextToken;
+      } while (token !== undefined && token !== '');
+    }
 
     const now = this.clock.now();
     const running = found.filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId ?? '');

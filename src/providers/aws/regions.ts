@@ -13,7 +13,7 @@
 import type { GroupConfig } from '../../config/config.js';
 import { InvariantError } from '../../domain/errors.js';
 import type { EventName, ObservedInstance, TargetHealth } from '../../domain/model.js';
-import type { ActionResult, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, ScriptOptions } from '../../ports/index.js';
+import type { ActionResult, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, ScriptOptions, TagSelector } from '../../ports/index.js';
 
 /** The region key of the default region (aws.region, or the SDK's default chain). */
 export const DEFAULT_REGION = '';
@@ -39,11 +39,11 @@ export class RegionalFleet implements FleetProvider {
     this.keep = keep;
   }
 
-  async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
+  async listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]> {
     const out: ObservedInstance[] = [];
     this.where.clear();
     for (const [region, provider] of this.providers) {
-      const listed = await provider.listInstances(tagKeys);
+      const listed = await provider.listInstances(tagKeys, select);
       // Only groups living here select an instance here: `web` in eu-west-1 does not take a `web`-tagged instance in us-west-2.
       const mine = this.keep(region, listed);
       for (const i of listed) {

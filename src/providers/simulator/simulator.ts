@@ -6,7 +6,7 @@ import { parseDuration } from '../../domain/durations.js';
 import { FleetwardenError } from '../../domain/errors.js';
 import type { EventName, ObservedInstance, PowerState, ProviderHealth, TargetHealth } from '../../domain/model.js';
 import { parseInstant } from '../../domain/time.js';
-import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, WindowSource } from '../../ports/index.js';
+import type { ActionResult, Clock, CommandHandle, CommandResults, CommandRunner, FleetProvider, LoadBalancer, TagSelector, WindowSource } from '../../ports/index.js';
 import type { ScriptSpec, SimulatorSeed, SimulatorSpec } from '../../config/simulator-spec.js';
 import type { TaskRunResult } from '../../maintenance/model.js';
 
@@ -350,12 +350,13 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   // ---- FleetProvider -------------------------------------------------------------------------------------------
 
-  async listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]> {
+  async listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]> {
     const now = this.advance();
     this.throttle();
     const out: ObservedInstance[] = [];
     for (const i of Object.values(this.state.instances)) {
       if (!tagKeys.some((k) => i.tags[k] !== undefined)) continue;
+      if (select !== undefined && !select.some((s) => i.tags[s.key] === s.value)) continue;
       const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
       // Tags are replaced, never changed in place: the observation may share them.
       out.push({ id: i.id, tags: i.tags, zone: i.zone, instanceType: i.type, power: i.power, health, targets: {} });

@@ -145,15 +145,27 @@ export interface DynamoStoreOptions {
   readonly table: string;
   /** Defaults to the SDK's chain (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials...). */
   readonly client?: DynamoDBClient;
+  /**
+   * Write TTL_ATTRIBUTE on history entries and agent commands, so DynamoDB's TTL (enabled on the table by infra/)
+   * deletes them and the prune scans can be skipped (ReconcilerDeps.expiresItself). Leases need none: a lease is
+   * attributes of its group's HEAD item, judged by its expiry, and TTL must never delete the group's state.
+   */
+  readonly expireAfter?: { readonly historyMs: number; readonly agentCommandsMs: number };
 }
+
+/** The table's TTL attribute (epoch seconds), as infra/ enables it. */
+export const TTL_ATTRIBUTE = 'ttl';
+const ttlAt = (ms: number): number => Math.ceil(ms / 1000);
 
 export class DynamoStore implements Store {
   private readonly db: DynamoDBClient;
   private readonly table: string;
+  private readonly expireAfter: DynamoStoreOptions['expireAfter'];
 
   constructor(opts: DynamoStoreOptions) {
     this.db = opts.client ?? new DynamoDBClient({});
     this.table = opts.table;
+    this.expireAfter = opts.expireAfter;
   }
 
   /** Creates the single table (pay per request). */
@@ -217,6 +229,7 @@ export class DynamoStore implements Store {
         summary: e.summary,
         ...(e.instanceId === null ? {} : { inst: e.instanceId }),
         ...(e.data === undefined ? {} : { data: JSON.stringify(e.data) }),
+        ...(this.expireAfter === undefined ? {} : { [TTL_ATTRIBUTE]: ttlAt(e.at + this.expireAfter.historyMs) }),
       }),
     );
   }
@@ -564,7 +577,7 @@ export class DynamoStore implements Store {
     for (const c of commands) {
       const { result: _result, ...body } = c;
       try {
-        await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `A#${c.instanceId}`, sk: c.id, sent: c.sentAt, body: JSON.stringify(body) }), ConditionExpression: 'attribute_not_exists(pk)' }));
+        await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `A#${c.instanceId}`, sk: c.id, sent: c.sentAt, body: JSON.stringify(body), ...(this.expireAfter === undefined ? {} : { [TTL_ATTRIBUTE]: ttlAt(c.sentAt + this.expireAfter.agentCommandsMs) }) }), ConditionExpression: 'attribute_not_exists(pk)' }));
       } catch (err) {
         if (!conditionFailed(err)) throw err;
       }

@@ -1,0 +1,217 @@
+/**
+ * The Fleetwarden deployment as one construct: the table, the output bucket, the scheduler and group-worker
+ * functions (src/lambda/), the every-minute schedule, log groups, alarms, and IAM from the same code as
+ * `fleetwarden aws iam-policy` (src/app/iam-policy.ts) — the stack and the CLI can never disagree.
+ *
+ * Env-agnostic: nothing here looks up an account, a region or a context value, so `npm run synth` needs no AWS
+ * account and no network.
+ */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import { Construct } from 'constructs';
+import { iamPolicy } from '../src/app/iam-policy.js';
+import type { FleetConfig } from '../src/config/config.js';
+import { loadConfigFile } from '../src/config/load.js';
+import { ValidationError } from '../src/domain/errors.js';
+import { TTL_ATTRIBUTE } from '../src/store/dynamodb/store.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DAY_MS = 86_400_000;
+
+export interface FleetwardenProps {
+  /** The configuration file, bundled into the functions (provider: aws). Validated at synth. */
+  readonly configFile: string;
+  /** The bundled handlers (npm run build:lambda) [dist/lambda]. */
+  readonly lambdaDir?: string;
+  /** How long the functions' logs are kept [one month]. */
+  readonly logRetention?: logs.RetentionDays;
+  /** What happens to the table and bucket when the stack is deleted [RETAIN: state and outputs outlive a stack]. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The configuration as deployed: the stack's table and bucket in place of the file's (src/lambda/deployment.ts does the same). */
+export function deployedConfig(file: FleetConfig, table: string, bucket: string): FleetConfig {
+  return { ...file, store: { kind: 'dynamodb', table }, aws: { ...file.aws, outputBucket: bucket } };
+}
+
+/** Names iamPolicy validates as it would a real table and bucket, put in its place before the stack's own. */
+export const PLACEHOLDER = { table: 'fleetwarden-deployed-table', bucket: 'fleetwarden-deployed-bucket' } as const;
+
+/**
+ * `fleetwarden aws iam-policy` for the deployed configuration: generated for placeholder names (the stack's are only
+ * known at deployment), which are then replaced by the stack's table and bucket names.
+ */
+export function controllerPolicy(file: FleetConfig, table: string, bucket: string): ReturnType<typeof iamPolicy> {
+  const text = JSON.stringify(iamPolicy(deployedConfig(file, PLACEHOLDER.table, PLACEHOLDER.bucket)));
+  return JSON.parse(text.split(PLACEHOLDER.table).join(table).split(PLACEHOLDER.bucket).join(bucket)) as ReturnType<typeof iamPolicy>;
+}
+
+export class Fleetwarden extends Construct {
+  readonly table: dynamodb.Table;
+  readonly outputBucket: s3.Bucket;
+  readonly worker: lambda.Function;
+  readonly scheduler: lambda.Function;
+  readonly schedule: scheduler.Schedule;
+  readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: FleetwardenProps) {
+    super(scope, id);
+    const file = loadConfigFile(props.configFile);
+    if (file.provider !== 'aws') throw new ValidationError('provider', `is ${file.provider} in ${props.configFile}; the AWS deployment needs provider: aws`);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.table = new dynamodb.Table(this, 'State', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // History entries and agent commands carry it (DynamoStore expireAfter): no prune scans in this deployment.
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+
+    const prefix = file.aws.outputPrefix ?? 'fleetwarden/';
+    this.outputBucket = new s3.Bucket(this, 'Outputs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // controller.outputRetention, by S3 itself instead of the controller's list-and-delete.
+      lifecycleRules: [{ id: 'output-retention', prefix, expiration: Duration.days(Math.max(1, Math.ceil(file.controller.outputRetentionMs / DAY_MS))) }],
+      removalPolicy,
+    });
+
+    const code = lambda.Code.fromAsset(stageCode(props.configFile, props.lambdaDir ?? join(ROOT, 'dist/lambda')));
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const fn = (name: 'Worker' | 'Scheduler', handler: string, timeout: Duration, environment: Record<string, string>): lambda.Function =>
+      new lambda.Function(this, name, {
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        code,
+        handler,
+        timeout,
+        memorySize: 512,
+        environment,
+        // Not retried by Lambda: the next minute's scheduler hands the group out again.
+        retryAttempts: 0,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      });
+    const env = { FLEETWARDEN_TABLE: this.table.tableName, FLEETWARDEN_OUTPUT_BUCKET: this.outputBucket.bucketName };
+    // A worker works one minute (its sub-minute ticks), after sleeping its group's offset (< one tick interval, at most a minute).
+    this.worker = fn('Worker', 'worker.handler', Duration.minutes(3), env);
+    this.scheduler = fn('Scheduler', 'scheduler.handler', Duration.minutes(1), { ...env, FLEETWARDEN_WORKER: this.worker.functionName });
+
+    // The worker's permissions: exactly `fleetwarden aws iam-policy` for the deployed configuration.
+    this.worker.role?.attachInlinePolicy(new iam.Policy(this, 'ControllerPolicy', { document: iam.PolicyDocument.fromJson(controllerPolicy(file, this.table.tableName, this.outputBucket.bucketName)) }));
+    // The scheduler reads leases (GetItem) and starts workers; nothing else.
+    this.scheduler.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadLeases', actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
+    this.worker.grantInvoke(this.scheduler);
+
+    this.schedule = new scheduler.Schedule(this, 'EveryMinute', {
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+      target: new targets.LambdaInvoke(this.scheduler, { retryAttempts: 0 }),
+      description: 'Fleetwarden: hands each due group to a worker',
+    });
+
+    const minutes = (n: number): Duration => Duration.minutes(n);
+    this.alarms = [
+      new cloudwatch.Alarm(this, 'FailedTicks', {
+        alarmDescription: 'A group’s reconcile failed in 5 consecutive minutes (its history says why: fleetwarden history --group)',
+        metric: new cloudwatch.Metric({ namespace: 'Fleetwarden', metricName: 'FailedTicks', statistic: 'Sum', period: minutes(1) }),
+        threshold: 1,
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'WorkerErrors', {
+        alarmDescription: 'Worker invocations failed (crashed or timed out) in 3 of 5 minutes',
+        metric: this.worker.metricErrors({ period: minutes(1), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'SchedulerErrors', {
+        alarmDescription: 'The scheduler failed in 3 of 5 minutes: no group is being reconciled',
+        metric: this.scheduler.metricErrors({ period: minutes(1), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    ];
+  }
+}
+
+/** The functions' code: the bundled handlers and the configuration file beside them (fleetwarden.yaml). */
+function stageCode(configFile: string, lambdaDir: string): string {
+  for (const f of ['worker.mjs', 'scheduler.mjs']) {
+    if (!existsSync(join(lambdaDir, f))) throw new ValidationError('lambdaDir', `${join(lambdaDir, f)} is missing: run npm run build first`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'fleetwarden-lambda-'));
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['worker.mjs', 'scheduler.mjs']) copyFileSync(join(lambdaDir, f), join(dir, f));
+  copyFileSync(configFile, join(dir, 'fleetwarden.yaml'));
+  return dir;
+}
+
+export interface FleetwardenStackProps extends FleetwardenProps {
+  readonly description?: string;
+}
+
+/** The hub: one Fleetwarden in one account and region. */
+export class FleetwardenStack extends Stack {
+  readonly fleetwarden: Fleetwarden;
+  constructor(scope: Construct, id: string, props: FleetwardenStackProps) {
+    super(scope, id, { description: props.description ?? 'Fleetwarden: keeps long-lived EC2 fleets scheduled, patched and drained (issue 12)' });
+    this.fleetwarden = new Fleetwarden(this, 'Fleetwarden', props);
+  }
+}
+
+export interface SpokeStackProps {
+  readonly configFile: string;
+  /** The hub account (where FleetwardenStack runs). */
+  readonly hubAccount: string;
+  /** The external ID the hub gives when it assumes the role. */
+  readonly externalId: string;
+  /** The role's name, the same in every spoke account [fleetwarden-spoke]. */
+  readonly roleName?: string;
+}
+
+/** Statements that concern the hub's own table and bucket, not the fleet in a spoke account. */
+const HUB_ONLY = new Set(['StateTable', 'ListOutputBucket', 'OutputObjects']);
+
+/**
+ * A spoke: the role the hub assumes in another account, trusting only the hub account with the external ID, with the
+ * fleet part (EC2, ELBv2, SSM) of the same generated policy.
+ */
+export class FleetwardenSpokeStack extends Stack {
+  readonly role: iam.Role;
+  constructor(scope: Construct, id: string, props: SpokeStackProps) {
+    super(scope, id, { description: 'Fleetwarden spoke: the role the Fleetwarden hub assumes in this account' });
+    if (!/^\d{12}$/.test(props.hubAccount)) throw new ValidationError('hubAccount', `expected a 12-digit AWS account id, got ${JSON.stringify(props.hubAccount)}`);
+    if (props.externalId.length < 2) throw new ValidationError('externalId', 'must be given (2 characters or more)');
+    const file = loadConfigFile(props.configFile);
+    const policy = iamPolicy(deployedConfig(file, PLACEHOLDER.table, PLACEHOLDER.bucket));
+    this.role = new iam.Role(this, 'SpokeRole', {
+      roleName: props.roleName ?? 'fleetwarden-spoke',
+      assumedBy: new iam.AccountPrincipal(props.hubAccount),
+      externalIds: [props.externalId],
+      maxSessionDuration: Duration.hours(1),
+      inlinePolicies: { fleet: iam.PolicyDocument.fromJson({ ...policy, Statement: policy.Statement.filter((s) => !HUB_ONLY.has(s.Sid)) }) },
+    });
+  }
+}
