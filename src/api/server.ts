@@ -740,6 +740,9 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     // Signing in is a write that opens a session: it must come from this origin too when a browser sends one.
     if (route.path === '/v1/session' && req.method === 'POST' && req.headers.origin !== undefined && !sameOrigin(req, secure)) throw new HttpError(403, 'forbidden', 'sign in from the dashboard’s own origin');
     if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
+    // An agent's reports and results move maintenance on, and its pending commands carry task scripts: a viewer may
+    // look at an instance's view, nothing else of the agent routes.
+    if (route.auth === 'agent' && caller.role === 'viewer' && !(req.method === 'GET' && route.path === '/v1/instances/{instance}')) throw new HttpError(403, 'forbidden', 'a viewer reads only: agent reports, results and commands need the instance’s agent token or the admin token');
     const body = route.body === undefined ? undefined : await readBody(req);
     const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure }, deps);
     status = out.status ?? 200;

@@ -127,6 +127,12 @@ export interface Resolved {
   /** Every layer's value for each key that any layer sets, lowest layer first (the last one wins). */
   readonly layers: ReadonlyMap<string, readonly LayerEntry[]>;
   readonly warnings: readonly string[];
+  /**
+   * The group's start-ahead that window activity was judged with: from below the window layer, or a run-time
+   * override. Not `settings.startAheadMs`, which an active window's own overrides may change: anything asking
+   * "which windows are active, or when does the next one start" must use this one to agree with `windows`.
+   */
+  readonly startAheadMs: number;
 }
 
 const FULL: KeyValue = { kind: 'percent', value: 100 };
@@ -197,5 +203,5 @@ export function resolve(input: ResolveInput): Resolved {
   for (const o of liveOverrides) add(o.key, o.value, 'override', `override: ${o.reason}`, o.expiresAt);
 
   const settings = new Settings(new Map([...layers].map(([k, list]) => [k, list.at(-1)?.value ?? null])));
-  return { settings, windows, layers, warnings };
+  return { settings, windows, layers, warnings, startAheadMs };
 }

@@ -409,9 +409,9 @@ export class Reconciler {
     const executionsNow = await this.saveGroup(g, now, seen, p, acted, notes.active, history, fence);
     await this.afterSave(g, now, p, acted, executionsNow, exec, history, fence);
     this.report(g, now, p, notes.events, history);
-    const tick: GroupTick = { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.settings.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
+    const tick: GroupTick = { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
     const saved = this.cache.get(g.name);
-    const until = saved === undefined || history.length > 0 || acted.newHandles.length > 0 ? null : restUntil(saved, p, nextBoundary(acted.allWindows, g, seen.resolved.settings.startAheadMs, now), now);
+    const until = saved === undefined || history.length > 0 || acted.newHandles.length > 0 ? null : restUntil(saved, p, nextBoundary(acted.allWindows, g, seen.resolved.startAheadMs, now), now);
     if (saved !== undefined && until !== null && until > now) this.rest.set(g.name, { state: saved, inputs, until, tick });
     return tick;
   }
@@ -473,7 +473,7 @@ export class Reconciler {
       const sub = i.tags[`${prefix}:subfleet-name`];
       return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
     }));
-    const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.settings.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
+    const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
     // Load-balancer changes are written ahead, as maintenance's are: carried out only once the tick that decides them
     // (a drain's record of the target groups it left) is saved, so a controller killed in between never leaves an
     // instance out of its target groups with no record; the planner repeats them until the target groups show them.

@@ -128,6 +128,15 @@ describe('dashboard sessions', () => {
     assert.equal((await store.overrides(T0)).length, 0);
     assert.equal((await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', { token: viewer, body: { value: '3', ttl: '1h', reason: 'x' } })).status, 403);
     assert.equal((await call('GET', '/v1/status', { token: agent })).status, 403, 'an agent token still reads only its own instance');
+    // An agent's report or a command's result moves maintenance on; its pending commands carry scripts: not a viewer's.
+    for (const [method, path] of [['POST', '/v1/instances/i-a/ack'], ['POST', '/v1/instances/i-a/commands/cmd-1/result'], ['GET', '/v1/instances/i-a/commands']] as const) {
+      const body = method === 'POST' ? { body: { version: 1, ports: 'blocked', health: 'fail', state: 'draining' } } : {};
+      const byToken = await call(method, path, { token: viewer, ...body });
+      assert.equal(byToken.status, 403, `${method} ${path} with a viewer token`);
+      assert.match(byToken.text, /viewer reads only/);
+      assert.equal((await call(method, path, { cookie: s.cookie, csrf: s.csrf, origin, ...body })).status, 403, `${method} ${path} with a viewer session`);
+    }
+    assert.equal((await store.agentAcks('web')).size, 0, 'no report was recorded');
   });
 
   it('signing out deletes the session: the same cookie no longer works', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { openSimulatedController, virtualTime } from '../../src/app/compose.js';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfigFile, parseConfig } from '../../src/config/load.js';
 import type { Store } from '../../src/ports/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 
@@ -73,5 +73,44 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
     assert.deepEqual(planned.saves, { web: planned.ticks, erp: planned.ticks });
     assert.equal(skipped.saves['erp'], planned.ticks);
     assert.ok((skipped.saves['web'] ?? 0) < planned.ticks / 4, `web: ${skipped.saves['web']} tick writes with skipping, ${planned.ticks} without`);
+  });
+
+  it('a window with its own start-ahead does not move the boundary of the next one: it is entered at its own start-ahead, skipping or not', async () => {
+    // Window A (02:00–04:00) starts only 5m ahead; window B (03:30–05:30) takes the group's 15m. While A is active
+    // the resolved settings say 5m; B must still be entered at 03:15, not at 03:25.
+    const config = parseConfig({
+      controller: { tickInterval: '1m', leaseTtl: '5m' },
+      simulator: { start: '2026-06-01T00:00:00Z', groups: { web: { instances: 4, lighthouse: 1, running: false } } },
+      groups: [
+        {
+          name: 'web',
+          fleets: { main: { min: 1, desired: 1 } },
+          maintenance: {
+            startAhead: '15m',
+            windows: [
+              { name: 'win-A', schedule: 'cron(0 2 ? * * *)', timezone: 'UTC', durationHours: 2, overrides: { 'maintenance.startAhead': '5m', 'fleets.main.min': 2, 'fleets.main.desired': 2 } },
+              { name: 'win-B', schedule: 'cron(30 3 ? * * *)', timezone: 'UTC', durationHours: 2 },
+            ],
+          },
+        },
+      ],
+    });
+    const entered = async (skipAtRest: boolean): Promise<string[]> => {
+      const { clock, sleep } = virtualTime(T('2026-06-01T00:00:00Z'));
+      const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'rest', skipAtRest });
+      try {
+        while (clock.now() < T('2026-06-01T06:00:00Z')) {
+          await ctl.reconciler.tick();
+          clock.set(clock.now() + MIN);
+        }
+        return (await ctl.store.history({ limit: 10_000 })).filter((h) => h.type === 'window').map((h) => `${new Date(h.at).toISOString()} ${h.summary}`).reverse();
+      } finally {
+        await ctl.close();
+      }
+    };
+    const skipped = await entered(true);
+    assert.ok(skipped.includes('2026-06-01T03:15:00.000Z window win-B entered'), skipped.join('\n'));
+    assert.ok(skipped.includes('2026-06-01T01:55:00.000Z window win-A entered'), skipped.join('\n'));
+    assert.deepEqual(skipped, await entered(false));
   });
 });
