@@ -4,6 +4,8 @@
  * AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> variables point it at LocalStack or moto.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeSink } from '../providers/aws/eventbridge.js';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -88,6 +90,11 @@ export function awsPorts(config: FleetConfig, clock: Clock, sdk: SdkOverrides = 
     windowSource: ssm,
     objects: config.aws.outputBucket === undefined ? null : new S3ObjectStore({ bucket: config.aws.outputBucket, prefix: config.aws.outputPrefix ?? 'fleetwarden/', client: new S3Client(clientConfig(config, config.aws.region, sdk)) }),
   };
+}
+
+/** Events out to EventBridge: the default bus of the controller's account and aws.region unless busName says. */
+export function eventBridgeSink(config: FleetConfig, sdk: SdkOverrides = {}): EventBridgeSink {
+  return new EventBridgeSink({ client: new EventBridgeClient(clientConfig(config, config.aws.region, sdk)), busName: config.events.eventBridge?.busName });
 }
 
 export function dynamoStore(config: FleetConfig): Store {

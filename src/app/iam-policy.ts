@@ -6,6 +6,7 @@ import { EC2_CALLS } from '../providers/aws/ec2.js';
 import { ELBV2_CALLS } from '../providers/aws/elbv2.js';
 import { S3_CALLS } from '../providers/aws/s3.js';
 import { SSM_CALLS } from '../providers/aws/ssm.js';
+import { EVENTS_CALLS } from '../providers/aws/eventbridge.js';
 
 interface Statement {
   readonly Sid: string;
@@ -21,7 +22,7 @@ export interface IamPolicy {
 }
 
 /** Every call of every adapter, as declared beside it. */
-export const AWS_CALLS: readonly AwsCall[] = [...EC2_CALLS, ...ELBV2_CALLS, ...SSM_CALLS, ...S3_CALLS, ...DYNAMODB_CALLS];
+export const AWS_CALLS: readonly AwsCall[] = [...EC2_CALLS, ...ELBV2_CALLS, ...SSM_CALLS, ...S3_CALLS, ...DYNAMODB_CALLS, ...EVENTS_CALLS];
 
 const ENABLED = /^events\.[^.]+\.enabled$/;
 
@@ -46,6 +47,7 @@ export function featuresOf(config: FleetConfig): Set<AwsFeature> {
   if (ssmCommands && config.groups.some((g) => g.windows.some((w) => (w.tasks?.length ?? 0) > 0))) out.add('maintenance-tasks');
   if (config.aws.outputBucket !== undefined) out.add('output-bucket');
   if (config.store.kind === 'dynamodb') out.add('state-table');
+  if (config.events.eventBridge !== null) out.add('event-bus');
   return out;
 }
 
@@ -56,6 +58,13 @@ function outputBucket(config: FleetConfig): { bucket: string; prefix: string } {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ValidationError('aws.outputBucket', `${JSON.stringify(bucket)} is not an S3 bucket name`);
   if (/[*?]/.test(prefix)) throw new ValidationError('aws.outputPrefix', `must not contain * or ?, got ${JSON.stringify(prefix)}`);
   return { bucket, prefix };
+}
+
+/** The bus events go to: an ARN as given, or a name on the default region (aws.region, else any) of this account. */
+export function eventBusArn(config: FleetConfig): string {
+  const bus = config.events.eventBridge?.busName ?? 'default';
+  if (/[*?]/.test(bus)) throw new ValidationError('events.eventBridge.busName', `must not contain * or ?, got ${JSON.stringify(bus)}`);
+  return bus.startsWith('arn:') ? bus : `arn:aws:events:${config.aws.region ?? '*'}:*:event-bus/${bus}`;
 }
 
 function stateTable(config: FleetConfig): string {
@@ -95,7 +104,7 @@ export const MUTATING_ON_ANY: ReadonlySet<string> = new Set(['ssm:CancelCommand'
 
 /** One statement per kind, in this order; documents (fixed and the tasks') share one. */
 type StatementKind = Exclude<AwsResource['kind'], 'task-documents'> | 'unscoped-write';
-const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table'];
+const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table', 'event-bus'];
 const SID: Readonly<Record<StatementKind, string>> = {
   any: 'Read',
   'unscoped-write': 'CancelCommands',
@@ -105,6 +114,7 @@ const SID: Readonly<Record<StatementKind, string>> = {
   'output-bucket': 'ListOutputBucket',
   'output-objects': 'OutputObjects',
   'state-table': 'StateTable',
+  'event-bus': 'PublishEvents',
 };
 
 function statementKind(c: AwsCall): StatementKind {
@@ -156,6 +166,8 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
       }
       case 'state-table':
         return { ...base, Resource: `arn:aws:dynamodb:*:*:table/${stateTable(config)}` };
+      case 'event-bus':
+        return { ...base, Resource: eventBusArn(config) };
     }
   };
   const Statement = ORDER.flatMap((kind) => {

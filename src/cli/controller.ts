@@ -126,7 +126,11 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     // This controller's registry: tick and provider-call histograms and the process metrics, served by /metrics.
     const metrics = new ControllerMetrics({ process: true });
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
-    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics });
+    // A sink's failure is the process's own news (stderr, and fleetwarden_events_out on /metrics), never the tick's.
+    const onPublishFailure = (sink: string, message: string): void => {
+      log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
+    };
+    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();
     const wake = { now: false, last: 0 };

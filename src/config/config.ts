@@ -119,6 +119,13 @@ export interface AgentIamSettings {
   readonly tokenTtlMs: number;
 }
 
+export interface EventsSettings {
+  /** EventBridge PutEvents; null: off. `busName` undefined: the account's default bus. */
+  readonly eventBridge: { readonly busName: string | undefined } | null;
+  /** A webhook; the secret itself is read from `secretEnv` when the sink is built, never kept in the configuration. */
+  readonly webhook: { readonly url: string; readonly secretEnv: string | undefined; readonly timeoutMs: number } | null;
+}
+
 export interface FleetConfig {
   readonly naming: Naming;
   readonly ssmDiscovery: boolean;
@@ -128,6 +135,8 @@ export interface FleetConfig {
   readonly store: { readonly kind: 'sqlite' | 'dynamodb'; readonly table: string | undefined };
   readonly aws: { readonly region: string | undefined; readonly hibernate: boolean; readonly outputBucket: string | undefined; readonly outputPrefix: string | undefined };
   readonly controller: ControllerSettings;
+  /** Where events are published (events out); both null: nowhere but the log. */
+  readonly events: EventsSettings;
   /** The simulated fleet (provider: simulator), validated. */
   readonly simulator: SimulatorSpec | undefined;
 }

@@ -404,6 +404,11 @@ export function parseConfig(doc: unknown): FleetConfig {
   }
   const storeKind = file.store?.kind ?? 'sqlite';
   if (storeKind === 'dynamodb' && file.store?.table === undefined) problems.add('store.table', 'is required with kind: dynamodb');
+  const ev = file.events;
+  const events = {
+    eventBridge: ev?.eventBridge === undefined || ev.eventBridge.enabled === false ? null : { busName: ev.eventBridge.busName },
+    webhook: ev?.webhook === undefined ? null : { url: ev.webhook.url, secretEnv: ev.webhook.secretEnv, timeoutMs: boundedDuration(problems, 'events.webhook.timeout', ev.webhook.timeout, 5_000, 100, 60_000) },
+  };
   if (problems.list.length > 0) throw new ValidationErrors(problems.list);
   return {
     naming: namingFor(preset),
@@ -414,6 +419,7 @@ export function parseConfig(doc: unknown): FleetConfig {
     store: { kind: storeKind, table: file.store?.table },
     aws: { region: file.aws?.region, hibernate: file.aws?.hibernate ?? false, outputBucket: file.aws?.outputBucket, outputPrefix: file.aws?.outputPrefix },
     controller,
+    events,
     simulator: sim,
   };
 }

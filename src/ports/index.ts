@@ -325,3 +325,29 @@ export interface Store extends LeaseStore, GroupStateStore, HistoryStore, Settin
 }
 
 export type { BypassResult };
+
+/** One event published out (events out): what EventBridge sends as an entry and a webhook as its body. */
+export interface OutEvent {
+  /** A stable id (the webhook's X-Fleetwarden-Event-Id; receivers deduplicate retried deliveries by it). */
+  readonly id: string;
+  /** EventBridge's detail-type, e.g. "Fleetwarden Instance Transition". */
+  readonly detailType: string;
+  readonly at: number;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** What one delivery attempt left undelivered, and whether trying those again may help. */
+export interface SinkResult {
+  /** Not delivered, and worth trying again (throttled, a server error, no answer). */
+  readonly retry: readonly OutEvent[];
+  /** Not delivered, and never will be (refused by the receiver, too large). */
+  readonly rejected: readonly OutEvent[];
+  /** Why the last one failed (no secret or credential in it). */
+  readonly error?: string;
+}
+
+/** Where events are published (EventBridge, a webhook). One attempt per call: the app's queue retries. */
+export interface EventSink {
+  readonly name: string;
+  publish(events: readonly OutEvent[]): Promise<SinkResult>;
+}

@@ -23,9 +23,9 @@ export type ControllerEvent =
   | { readonly type: 'transition'; readonly at: number; readonly group: string; readonly instance: string; readonly from: string; readonly to: string; readonly reason: string }
   | { readonly type: 'command'; readonly at: number; readonly group: string; readonly command: string; readonly instances: readonly string[]; readonly reason: string }
   | { readonly type: 'window'; readonly at: number; readonly group: string; readonly name: string; readonly state: 'enter' | 'exit' }
-  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string }
+  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string; readonly instance?: string | null }
   | { readonly type: 'problem'; readonly at: number; readonly group: string; readonly state: 'found' | 'cleared'; readonly problem: Problem }
-  | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string };
+  | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string; readonly data?: Readonly<Record<string, unknown>> };
 
 /** The store roles a reconciler uses: everything but the API's tokens. */
 export type ReconcilerStore = LeaseStore & GroupStateStore & HistoryStore & SettingsStore & AgentQueue & ExecutionStore;
@@ -542,8 +542,8 @@ export class Reconciler {
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
     for (const h of history) {
-      if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
-      else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
+      if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary, instance: h.instanceId });
+      else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary, ...(h.data === undefined ? {} : { data: h.data }) });
     }
   }
 

@@ -16,6 +16,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeSink } from '../../src/providers/aws/eventbridge.js';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { type FleetConfig, namingFor } from '../../src/config/config.js';
@@ -81,6 +83,8 @@ function world(r: FakeRequest): { status?: number; body: string } {
       return json({ Command: { CommandId: `cmd-${(r.json['DocumentName'] as string).length}-${(r.json['InstanceIds'] as string[]).join('+')}` } });
     case 'CancelCommand':
       return json({});
+    case 'PutEvents':
+      return json({ FailedEntryCount: 0, Entries: (r.json['Entries'] as unknown[]).map((_, i) => ({ EventId: `e-${i}` })) });
     case 'ListCommandInvocations':
       return json({ CommandInvocations: IDS.map((id) => ({ InstanceId: id, Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0\nFLEETWARDEN-BYPASS absent', ResponseCode: 0 }] })) });
     default:
@@ -140,6 +144,9 @@ function wanted(r: FakeRequest): Wanted[] {
       return [...r.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => ({ action, arn: `arn:aws:s3:::${BUCKET}/${m[1] ?? ''}` }));
     case 's3:ListObjectsV2':
       return [{ action, arn: `arn:aws:s3:::${r.path.split('/')[1] ?? ''}` }];
+    case 'events:PutEvents':
+      // Each entry's bus: its EventBusName (a name here), or the default bus.
+      return (r.json['Entries'] as { EventBusName?: string }[]).map((e) => ({ action, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${e.EventBusName ?? 'default'}` }));
     default:
       if (r.service === 'dynamodb') return Object.keys((r.json['RequestItems'] as Record<string, unknown> | undefined) ?? { [String(r.json['TableName'])]: 1 }).map((t) => ({ action, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${t}` }));
       return [{ action, arn: '*' }];
@@ -250,6 +257,14 @@ const FEATURES: Record<AwsFeature, { config: Record<string, unknown>; group?: Re
       assert.equal(await objects.get('executions/web/none.log'), null);
       await pruneObjects(objects, 'executions/', Date.now() + 60_000); // lists, then deletes what is older
       assert.deepEqual(await objects.list('executions/'), []);
+    },
+  },
+  'event-bus': {
+    config: { aws: { region: REGION }, events: { eventBridge: { busName: 'ops' } } },
+    run: async () => {
+      const sink = new EventBridgeSink({ client: new EventBridgeClient({ ...client, endpoint: endpoints.fake }), busName: 'ops' });
+      const result = await sink.publish([{ id: 'e1', detailType: 'Fleetwarden Instance Transition', at: Date.parse('2026-06-01T00:00:00Z'), detail: { group: 'web' } }]);
+      assert.deepEqual(result, { retry: [], rejected: [] });
     },
   },
   'state-table': {

@@ -85,6 +85,15 @@ describe('fleetwarden aws iam-policy', () => {
     assert.deepEqual(Object.keys(iamPolicy(parseConfig({ preset: 'clonesquad', provider: 'aws', groups: [{ name: 'web' }] })).Statement[1]?.Condition?.['StringEquals'] ?? {}), ['aws:ResourceTag/clonesquad:group-name']);
   });
 
+  it('events to EventBridge: events:PutEvents on the configured bus only (a name in aws.region, or an ARN as given); none without', () => {
+    assert.equal(actions(iamPolicy(config())).includes('events:PutEvents'), false);
+    assert.deepEqual(statement(iamPolicy(config({ events: { eventBridge: {} } })), 'PublishEvents'), { Sid: 'PublishEvents', Effect: 'Allow', Action: ['events:PutEvents'], Resource: 'arn:aws:events:*:*:event-bus/default' });
+    assert.equal(statement(iamPolicy(config({ aws: { region: 'eu-west-1' }, events: { eventBridge: { busName: 'ops' } } })), 'PublishEvents')?.Resource, 'arn:aws:events:eu-west-1:*:event-bus/ops');
+    const arn = 'arn:aws:events:us-east-1:210987654321:event-bus/central';
+    assert.equal(statement(iamPolicy(config({ events: { eventBridge: { busName: arn } } })), 'PublishEvents')?.Resource, arn);
+    assert.equal(actions(iamPolicy(config({ events: { eventBridge: { enabled: false } } }))).includes('events:PutEvents'), false, 'enabled: false');
+  });
+
   it('a name that would widen an ARN is refused, naming the field', () => {
     assert.throws(() => iamPolicy(config({ aws: { outputBucket: 'logs*' } })), (e: unknown) => e instanceof ValidationError && /aws\.outputBucket/.test(e.message));
     assert.throws(() => iamPolicy(config({ aws: { outputBucket: 'logs', outputPrefix: 'a/*' } })), (e: unknown) => e instanceof ValidationError && /aws\.outputPrefix: must not contain \* or \?/.test(e.message));
@@ -97,6 +106,7 @@ describe('fleetwarden aws iam-policy', () => {
       ['src/providers/aws/ssm.ts', 'ssm'],
       ['src/providers/aws/s3.ts', 's3'],
       ['src/store/dynamodb/store.ts', 'dynamodb'],
+      ['src/providers/aws/eventbridge.ts', 'events'],
     ];
     for (const [file, service] of sources) {
       const text = readFileSync(join(ROOT, file), 'utf8');
