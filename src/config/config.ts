@@ -95,6 +95,16 @@ export interface GroupConfig {
   readonly windows: readonly WindowDecl[];
   readonly schedules: readonly ScheduleDecl[];
   readonly workload: WorkloadConfig | null;
+  /** Where the group lives on AWS (provider aws): its region and the role its calls assume (hub and spoke). */
+  readonly aws: GroupAws;
+}
+
+export interface GroupAws {
+  /** The group's region (its `aws.region`, or its workload's); null: the controller's aws.region. */
+  readonly region: string | null;
+  /** A role assumed for every call of the group (another account's spoke role); null: the controller's credentials. */
+  readonly roleArn: string | null;
+  readonly externalId: string | null;
 }
 
 export interface ControllerSettings {

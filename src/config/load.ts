@@ -330,8 +330,14 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
     };
   }
 
+  const a = g.aws ?? {};
+  if (a.region !== undefined && g.workload?.region !== undefined && a.region !== g.workload.region) problems.add(`${base}.aws.region`, `contradicts workload.region (${g.workload.region}); give one of them`);
+  if (a.externalId !== undefined && a.roleArn === undefined) problems.add(`${base}.aws.externalId`, 'only applies with roleArn (it is sent when assuming that role)');
+  const aws = { region: a.region ?? g.workload?.region ?? null, roleArn: a.roleArn ?? null, externalId: a.externalId ?? null };
+
   return {
     name: g.name,
+    aws,
     lighthouse: { tagged: g.fleets?.lighthouse?.tagged ?? true, instanceTypes: g.fleets?.lighthouse?.instanceTypes ?? [] },
     fileValues,
     windows,

@@ -178,6 +178,19 @@ const groupSchema = z.strictObject({
     })
     .optional(),
   schedules: z.array(scheduleSchema).optional(),
+  aws: z
+    .strictObject({
+      region: z.string().regex(AWS_REGION, { error: 'expected an AWS region such as us-west-2' }).optional().describe('the region the group’s instances are in [aws.region]'),
+      roleArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/FleetwardenSpoke' })
+        .optional()
+        .describe('a role to assume (sts:AssumeRole, session fleetwarden) for the group’s calls: the spoke role of another account [the controller’s own credentials]'),
+      // STS: 2-1224 characters of [\w+=,.@:/-] (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+      externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, { error: 'expected 2-1224 characters of letters, digits and + = , . @ : / - _ (STS ExternalId)' }).optional().describe('the ExternalId the spoke role’s trust policy requires'),
+    })
+    .optional()
+    .describe('where the group lives on AWS (hub and spoke): its region and the account role to assume'),
   workload: z
     .strictObject({
       state: z.enum(WORKLOAD_STATES).optional(),

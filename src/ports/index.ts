@@ -27,11 +27,19 @@ export interface FleetProvider {
    * and the tag keys workloads select their instances by (seed 003 EnvFilterTagName).
    */
   listInstances(tagKeys: readonly string[]): Promise<ObservedInstance[]>;
+  /**
+   * Groups the last listing could not observe (their account or region failed: AssumeRole denied, throttled), with
+   * why. A provider spanning several accounts/regions answers for the others instead of failing the whole listing;
+   * the reconciler fails only these groups' ticks. Absent: a listing is all or nothing.
+   */
+  unobserved?(): ReadonlyMap<string, Error>;
   start(instanceIds: readonly string[]): Promise<ActionResult[]>;
   stop(instanceIds: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]>;
 }
 
 export interface LoadBalancer {
+  /** As FleetProvider.unobserved, for the last targetHealth/deregistrationDelays. */
+  unobserved?(): ReadonlyMap<string, Error>;
   /** Health of each instance in every managed target group, by instance id then target group id. */
   targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;

@@ -84,6 +84,8 @@ interface Observed {
   readonly conflicts: ReadonlyMap<string, GroupConflict[]>;
   readonly ssm: readonly SsmWindowInfo[];
   readonly delays: ReadonlyMap<string, number>;
+  /** Groups the providers could not observe this tick, with why. */
+  readonly unobserved: ReadonlyMap<string, Error>;
 }
 
 /** What a group's tick read before planning (readGroup). */
@@ -220,12 +222,12 @@ export class Reconciler {
     // ticks share it: time one group spent retrying is not spent again by the next.
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history);
+    const { byGroup, conflicts, ssm, delays, unobserved } = await this.observe(exec, history);
     this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
-    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm, unobserved);
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
@@ -252,16 +254,21 @@ export class Reconciler {
     const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
-    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays };
+    // Groups whose account or region could not be read (a multi-account provider answered for the others).
+    const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
+    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays, unobserved };
   }
 
   /** What each group's tick is given besides its stored state: the settings read once per tick, the rest per group. */
-  private async inputs(now: number, byGroup: Observed['byGroup'], conflicts: Observed['conflicts'], ssm: readonly SsmWindowInfo[]): Promise<(g: GroupConfig) => Promise<GroupInputs>> {
+  private async inputs(now: number, byGroup: Observed['byGroup'], conflicts: Observed['conflicts'], ssm: readonly SsmWindowInfo[], unobserved: ReadonlyMap<string, Error> = new Map()): Promise<(g: GroupConfig) => Promise<GroupInputs>> {
     const { store } = this.deps;
     const overrides = await store.overrides(now);
     const controls = await store.controls(now);
     const common = JSON.stringify([ssm, overrides, controls]);
     return async (g) => {
+      // Not observed is not "no instances": the group's tick fails (recorded, retried next tick), the others go on.
+      const why = unobserved.get(g.name);
+      if (why !== undefined) throw why;
       const groupConflicts = conflicts.get(g.name) ?? [];
       const storeValues = await store.storeValues(g.name);
       return { observed: byGroup.get(g.name) ?? [], conflicts: groupConflicts, storeValues, overrides, controls, key: `${common}\u0000${JSON.stringify([storeValues, groupConflicts])}` };
@@ -278,8 +285,8 @@ export class Reconciler {
     const now = clock.now();
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const notes: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, notes);
-    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
+    const { byGroup, conflicts, ssm, delays, unobserved } = await this.observe(exec, notes);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm, unobserved);
     const groups: GroupPreview[] = [];
     for (const g of config.groups) {
       if (only !== undefined && !only.has(g.name)) continue;
