@@ -96,7 +96,9 @@ ${COMMON_HELP}
   --json            the same as --log-format json
 
 Events go to stdout; the process's own messages (refused API requests, failed ticks) to stderr. Tokens and
-credentials are never logged.
+credentials are never logged. With an 'events' section, transitions, refused actions, windows and maintenance
+results are also published to EventBridge and/or a webhook, in the background (a failed delivery is reported on
+stderr and in fleetwarden_events_out; the tick never waits for it).
 
 Only one controller acts on a group at a time (a lease in the store); a second one waits and takes over when
 the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.
