@@ -17,6 +17,9 @@ import type { RetryPolicy } from '../reconciler/executor.js';
 import { SqliteStore, StoreError } from '../store/sqlite/store.js';
 import { AgentCommandRunner } from '../providers/agent/runner.js';
 import type { ControllerMetrics } from './metrics.js';
+import { EventPublisher } from './events.js';
+import type { EventSink } from '../ports/index.js';
+import { WebhookSink } from '../providers/webhook/webhook.js';
 
 /**
  * The composition root: the only place that picks a provider and a store. Everything else receives ports.
@@ -28,6 +31,8 @@ export interface Controller {
   readonly simulator: Simulator | null;
   /** Where SSM windows are discovered (null unless ssm.discovery is on). */
   readonly windowSource: WindowSource | null;
+  /** Events out (`run` only): null when the configuration names no sink. */
+  readonly events?: EventPublisher | null;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,10 @@ export interface OpenOptions {
   readonly objects?: ObjectStore | null;
   /** Where tick and provider-call durations go (this controller's registry); absent: nothing is timed. */
   readonly metrics?: ControllerMetrics;
+  /** Told when an event could not be published (events out); the tick goes on regardless. */
+  readonly onPublishFailure?: (sink: string, message: string) => void;
+  /** Back-off sleeps of the event publisher (tests) [real timers]. */
+  readonly publisherSleep?: (ms: number) => Promise<void>;
   /** false: plan every group on every tick, even at rest (src/reconciler/rest.ts) [true]. */
   readonly skipAtRest?: boolean;
   /** true: the store and bucket expire old entries themselves (the Lambda deployment): no prune scans [false]. */
@@ -183,8 +192,45 @@ function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
   return new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
 }
 
+/**
+ * The sinks `events` configures. The webhook's secret is read from its environment variable here, once; a named
+ * variable that is unset is a configuration mistake (events would go out unsigned), refused before anything runs.
+ */
+export async function eventSinks(config: FleetConfig, clock: Clock, env: NodeJS.ProcessEnv = process.env): Promise<EventSink[]> {
+  const sinks: EventSink[] = [];
+  const w = config.events.webhook;
+  if (w !== null) {
+    const secret = w.secretEnv === undefined ? undefined : env[w.secretEnv];
+    if (w.secretEnv !== undefined && (secret === undefined || secret === '')) throw new ValidationError('events.webhook.secretEnv', `environment variable ${w.secretEnv} is not set (or empty): events would go out unsigned`);
+    sinks.push(new WebhookSink({ url: w.url, secret, timeoutMs: w.timeoutMs, now: () => clock.now() }));
+  }
+  if (config.events.eventBridge !== null) sinks.push((await import('./aws.js')).eventBridgeSink(config));
+  return sinks;
+}
+
 /** The controller `run` uses: the configured provider (simulator or AWS) and store (SQLite or DynamoDB). */
-export async function openController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
+export async function openController(config: FleetConfig, given: OpenOptions): Promise<Controller> {
+  // Events out: published from here, not from the reconciler, which only reports; a sink never holds up a tick.
+  const sinks = await eventSinks(config, given.clock ?? systemClock);
+  if (sinks.length === 0) return openPlainController(config, given);
+  const events = new EventPublisher(sinks, { ...(given.onPublishFailure === undefined ? {} : { onFailure: given.onPublishFailure }), ...(given.publisherSleep === undefined ? {} : { sleep: given.publisherSleep }) });
+  given.metrics?.watchEvents(() => events.stats());
+  const onEvent = (e: ControllerEvent): void => {
+    given.onEvent?.(e);
+    events.offer(e);
+  };
+  const ctl = await openPlainController(config, { ...given, onEvent });
+  return {
+    ...ctl,
+    events,
+    close: async () => {
+      await ctl.close();
+      await events.close();
+    },
+  };
+}
+
+async function openPlainController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
   const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config, opts.expiresItself === true) : sqliteStore(config, opts);
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;

@@ -6,6 +6,8 @@ import { EC2_CALLS } from '../providers/aws/ec2.js';
 import { ELBV2_CALLS } from '../providers/aws/elbv2.js';
 import { S3_CALLS } from '../providers/aws/s3.js';
 import { SSM_CALLS } from '../providers/aws/ssm.js';
+import { EVENTS_CALLS } from '../providers/aws/eventbridge.js';
+import { STS_CALLS } from '../providers/aws/spoke.js';
 
 interface Statement {
   readonly Sid: string;
@@ -21,7 +23,7 @@ export interface IamPolicy {
 }
 
 /** Every call of every adapter, as declared beside it. */
-export const AWS_CALLS: readonly AwsCall[] = [...EC2_CALLS, ...ELBV2_CALLS, ...SSM_CALLS, ...S3_CALLS, ...DYNAMODB_CALLS];
+export const AWS_CALLS: readonly AwsCall[] = [...EC2_CALLS, ...ELBV2_CALLS, ...SSM_CALLS, ...S3_CALLS, ...DYNAMODB_CALLS, ...EVENTS_CALLS, ...STS_CALLS];
 
 const ENABLED = /^events\.[^.]+\.enabled$/;
 
@@ -46,6 +48,8 @@ export function featuresOf(config: FleetConfig): Set<AwsFeature> {
   if (ssmCommands && config.groups.some((g) => g.windows.some((w) => (w.tasks?.length ?? 0) > 0))) out.add('maintenance-tasks');
   if (config.aws.outputBucket !== undefined) out.add('output-bucket');
   if (config.store.kind === 'dynamodb') out.add('state-table');
+  if (config.events.eventBridge !== null) out.add('event-bus');
+  if (config.groups.some((g) => g.aws.roleArn !== null)) out.add('spoke-roles');
   return out;
 }
 
@@ -56,6 +60,13 @@ function outputBucket(config: FleetConfig): { bucket: string; prefix: string } {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ValidationError('aws.outputBucket', `${JSON.stringify(bucket)} is not an S3 bucket name`);
   if (/[*?]/.test(prefix)) throw new ValidationError('aws.outputPrefix', `must not contain * or ?, got ${JSON.stringify(prefix)}`);
   return { bucket, prefix };
+}
+
+/** The bus events go to: an ARN as given, or a name on the default region (aws.region, else any) of this account. */
+export function eventBusArn(config: FleetConfig): string {
+  const bus = config.events.eventBridge?.busName ?? 'default';
+  if (/[*?]/.test(bus)) throw new ValidationError('events.eventBridge.busName', `must not contain * or ?, got ${JSON.stringify(bus)}`);
+  return bus.startsWith('arn:') ? bus : `arn:aws:events:${config.aws.region ?? '*'}:*:event-bus/${bus}`;
 }
 
 function stateTable(config: FleetConfig): string {
@@ -95,7 +106,7 @@ export const MUTATING_ON_ANY: ReadonlySet<string> = new Set(['ssm:CancelCommand'
 
 /** One statement per kind, in this order; documents (fixed and the tasks') share one. */
 type StatementKind = Exclude<AwsResource['kind'], 'task-documents'> | 'unscoped-write';
-const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table'];
+const ORDER: readonly StatementKind[] = ['any', 'unscoped-write', 'group-instances', 'group-target-groups', 'document', 'output-bucket', 'output-objects', 'state-table', 'event-bus', 'spoke-roles'];
 const SID: Readonly<Record<StatementKind, string>> = {
   any: 'Read',
   'unscoped-write': 'CancelCommands',
@@ -105,11 +116,32 @@ const SID: Readonly<Record<StatementKind, string>> = {
   'output-bucket': 'ListOutputBucket',
   'output-objects': 'OutputObjects',
   'state-table': 'StateTable',
+  'event-bus': 'PublishEvents',
+  'spoke-roles': 'AssumeSpokeRoles',
 };
 
 function statementKind(c: AwsCall): StatementKind {
   if (c.resource.kind === 'any') return c.mutating ? 'unscoped-write' : 'any';
   return c.resource.kind === 'task-documents' ? 'document' : c.resource.kind;
+}
+
+/** What a spoke role does not do: the hub keeps the store, the output bucket, the bus, SSM discovery and the roles. */
+const HUB_ONLY: ReadonlySet<AwsFeature> = new Set(['state-table', 'output-bucket', 'event-bus', 'window-discovery', 'spoke-roles']);
+
+/**
+ * The permissions of a spoke role (`aws iam-policy --spoke ROLE_ARN`): what the controller does in that account,
+ * for the groups that assume it — the same generator on those groups alone, without what only the hub does. Its trust
+ * policy (the hub's role as principal, sts:ExternalId) is the deployment's (docs/aws.md).
+ */
+export function spokePolicy(config: FleetConfig, roleArn: string, calls: readonly AwsCall[] = AWS_CALLS): IamPolicy {
+  const groups = config.groups.filter((g) => g.aws.roleArn === roleArn);
+  if (groups.length === 0) {
+    const named = [...new Set(config.groups.flatMap((g) => (g.aws.roleArn === null ? [] : [g.aws.roleArn])))];
+    throw new ValidationError('--spoke', `no group assumes ${roleArn}${named.length === 0 ? ' (no group names a roleArn)' : `; the configuration's roles: ${named.join(', ')}`}`);
+  }
+  const spoke: FleetConfig = { ...config, groups, ssmDiscovery: false };
+  const features = featuresOf(spoke);
+  return iamPolicy(spoke, calls, new Set([...features].filter((f) => !HUB_ONLY.has(f))));
 }
 
 /**
@@ -119,8 +151,7 @@ function statementKind(c: AwsCall): StatementKind {
  * when tagged with one of the groups — or, for a workload selected by its own tag (`envFilterTag`), instances carrying
  * that tag and value.
  */
-export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_CALLS): IamPolicy {
-  const features = featuresOf(config);
+export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_CALLS, features: ReadonlySet<AwsFeature> = featuresOf(config)): IamPolicy {
   const used = calls.filter((c) => c.features.some((f) => features.has(f)));
   for (const c of used) if (c.mutating && c.resource.kind === 'any' && !MUTATING_ON_ANY.has(c.action)) throw new InvariantError(`${c.action} changes something and must name its resources, not *`);
   const tagKey = `${config.naming.tagPrefix}:group-name`;
@@ -156,6 +187,10 @@ export function iamPolicy(config: FleetConfig, calls: readonly AwsCall[] = AWS_C
       }
       case 'state-table':
         return { ...base, Resource: `arn:aws:dynamodb:*:*:table/${stateTable(config)}` };
+      case 'event-bus':
+        return { ...base, Resource: eventBusArn(config) };
+      case 'spoke-roles':
+        return { ...base, Resource: [...new Set(config.groups.flatMap((g) => (g.aws.roleArn === null ? [] : [g.aws.roleArn])))].sort() };
     }
   };
   const Statement = ORDER.flatMap((kind) => {

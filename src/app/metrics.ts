@@ -5,7 +5,8 @@
  * latency). Durations are measured here, at the edge, with an injected stopwatch: core code never reads a clock.
  */
 import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { SinkStats } from './events.js';
 import { isRetryable } from '../reconciler/executor.js';
 
 /** Starts a measurement; calling the result gives the seconds elapsed since. */
@@ -53,6 +54,19 @@ export class ControllerMetrics {
       registers: [this.registry],
     });
     if (options.process === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Events out: delivered, failed, dropped and queued events per sink, read from the publisher when scraped. */
+  watchEvents(stats: () => readonly SinkStats[]): void {
+    new Gauge({
+      name: 'fleetwarden_events_out',
+      help: 'events published out (events out), by sink (webhook, eventbridge) and state: delivered, failed (given up on), dropped (queue full), queued',
+      labelNames: ['sink', 'state'],
+      registers: [this.registry],
+      collect() {
+        for (const s of stats()) for (const state of ['delivered', 'failed', 'dropped', 'queued'] as const) this.set({ sink: s.sink, state }, s[state]);
+      },
+    });
   }
 
   /** Runs one group's tick, observing its duration and outcome (for Reconciler's `timeGroupTick`). */

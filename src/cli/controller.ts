@@ -99,7 +99,9 @@ ${COMMON_HELP}
   --json            the same as --log-format json
 
 Events go to stdout; the process's own messages (refused API requests, failed ticks) to stderr. Tokens and
-credentials are never logged.
+credentials are never logged. With an 'events' section, transitions, refused actions, windows and maintenance
+results are also published to EventBridge and/or a webhook, in the background (a failed delivery is reported on
+stderr and in fleetwarden_events_out; the tick never waits for it).
 
 Only one controller acts on a group at a time (a lease in the store); a second one waits and takes over when
 the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes the current tick and exits.
@@ -129,7 +131,11 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     // This controller's registry: tick and provider-call histograms and the process metrics, served by /metrics.
     const metrics = new ControllerMetrics({ process: true });
     const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
-    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics });
+    // A sink's failure is the process's own news (stderr, and fleetwarden_events_out on /metrics), never the tick's.
+    const onPublishFailure = (sink: string, message: string): void => {
+      log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
+    };
+    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();
     const wake = { now: false, last: 0 };

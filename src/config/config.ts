@@ -95,6 +95,16 @@ export interface GroupConfig {
   readonly windows: readonly WindowDecl[];
   readonly schedules: readonly ScheduleDecl[];
   readonly workload: WorkloadConfig | null;
+  /** Where the group lives on AWS (provider aws): its region and the role its calls assume (hub and spoke). */
+  readonly aws: GroupAws;
+}
+
+export interface GroupAws {
+  /** The group's region (its `aws.region`, or its workload's); null: the controller's aws.region. */
+  readonly region: string | null;
+  /** A role assumed for every call of the group (another account's spoke role); null: the controller's credentials. */
+  readonly roleArn: string | null;
+  readonly externalId: string | null;
 }
 
 export interface ControllerSettings {
@@ -119,6 +129,13 @@ export interface AgentIamSettings {
   readonly tokenTtlMs: number;
 }
 
+export interface EventsSettings {
+  /** EventBridge PutEvents; null: off. `busName` undefined: the account's default bus. */
+  readonly eventBridge: { readonly busName: string | undefined } | null;
+  /** A webhook; the secret itself is read from `secretEnv` when the sink is built, never kept in the configuration. */
+  readonly webhook: { readonly url: string; readonly secretEnv: string | undefined; readonly timeoutMs: number } | null;
+}
+
 export interface FleetConfig {
   readonly naming: Naming;
   readonly ssmDiscovery: boolean;
@@ -128,6 +145,8 @@ export interface FleetConfig {
   readonly store: { readonly kind: 'sqlite' | 'dynamodb'; readonly table: string | undefined };
   readonly aws: { readonly region: string | undefined; readonly hibernate: boolean; readonly outputBucket: string | undefined; readonly outputPrefix: string | undefined };
   readonly controller: ControllerSettings;
+  /** Where events are published (events out); both null: nowhere but the log. */
+  readonly events: EventsSettings;
   /** The simulated fleet (provider: simulator), validated. */
   readonly simulator: SimulatorSpec | undefined;
 }

@@ -330,8 +330,14 @@ function buildGroup(problems: Problems, g: GroupFile, gi: number, preset: Preset
     };
   }
 
+  const a = g.aws ?? {};
+  if (a.region !== undefined && g.workload?.region !== undefined && a.region !== g.workload.region) problems.add(`${base}.aws.region`, `contradicts workload.region (${g.workload.region}); give one of them`);
+  if (a.externalId !== undefined && a.roleArn === undefined) problems.add(`${base}.aws.externalId`, 'only applies with roleArn (it is sent when assuming that role)');
+  const aws = { region: a.region ?? g.workload?.region ?? null, roleArn: a.roleArn ?? null, externalId: a.externalId ?? null };
+
   return {
     name: g.name,
+    aws,
     lighthouse: { tagged: g.fleets?.lighthouse?.tagged ?? true, instanceTypes: g.fleets?.lighthouse?.instanceTypes ?? [] },
     fileValues,
     windows,
@@ -404,6 +410,11 @@ export function parseConfig(doc: unknown): FleetConfig {
   }
   const storeKind = file.store?.kind ?? 'sqlite';
   if (storeKind === 'dynamodb' && file.store?.table === undefined) problems.add('store.table', 'is required with kind: dynamodb');
+  const ev = file.events;
+  const events = {
+    eventBridge: ev?.eventBridge === undefined || ev.eventBridge.enabled === false ? null : { busName: ev.eventBridge.busName },
+    webhook: ev?.webhook === undefined ? null : { url: ev.webhook.url, secretEnv: ev.webhook.secretEnv, timeoutMs: boundedDuration(problems, 'events.webhook.timeout', ev.webhook.timeout, 5_000, 100, 60_000) },
+  };
   if (problems.list.length > 0) throw new ValidationErrors(problems.list);
   return {
     naming: namingFor(preset),
@@ -414,6 +425,7 @@ export function parseConfig(doc: unknown): FleetConfig {
     store: { kind: storeKind, table: file.store?.table },
     aws: { region: file.aws?.region, hibernate: file.aws?.hibernate ?? false, outputBucket: file.aws?.outputBucket, outputPrefix: file.aws?.outputPrefix },
     controller,
+    events,
     simulator: sim,
   };
 }

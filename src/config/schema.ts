@@ -178,6 +178,19 @@ const groupSchema = z.strictObject({
     })
     .optional(),
   schedules: z.array(scheduleSchema).optional(),
+  aws: z
+    .strictObject({
+      region: z.string().regex(AWS_REGION, { error: 'expected an AWS region such as us-west-2' }).optional().describe('the region the group’s instances are in [aws.region]'),
+      roleArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/FleetwardenSpoke' })
+        .optional()
+        .describe('a role to assume (sts:AssumeRole, session fleetwarden) for the group’s calls: the spoke role of another account [the controller’s own credentials]'),
+      // STS: 2-1224 characters of [\w+=,.@:/-] (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+      externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, { error: 'expected 2-1224 characters of letters, digits and + = , . @ : / - _ (STS ExternalId)' }).optional().describe('the ExternalId the spoke role’s trust policy requires'),
+    })
+    .optional()
+    .describe('where the group lives on AWS (hub and spoke): its region and the account role to assume'),
   workload: z
     .strictObject({
       state: z.enum(WORKLOAD_STATES).optional(),
@@ -237,6 +250,26 @@ export const fileSchema = z.strictObject({
         .describe('agents log in with their instance’s IAM role (a signed sts:GetCallerIdentity), no token on the instance'),
     })
     .optional(),
+  events: z
+    .strictObject({
+      eventBridge: z
+        .strictObject({
+          enabled: z.boolean().optional().describe('publish to EventBridge [true when this section is given]'),
+          busName: z.string().regex(/^[\w./-]{1,256}$|^arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[\w./-]{1,256}$/, { error: 'expected an event bus name (1-256 of a-z A-Z 0-9 . - _ /) or an event bus ARN' }).optional().describe('the event bus (name or ARN) [default]'),
+        })
+        .optional()
+        .describe('publish every transition, refused action and window/maintenance result to EventBridge (source fleetwarden); off unless given'),
+      webhook: z
+        .strictObject({
+          url: z.string().regex(/^https?:\/\/[^\s]+$/, { error: 'expected an http:// or https:// URL' }).describe('where each event is POSTed as JSON'),
+          secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'expected an environment variable name' }).optional().describe('environment variable holding the HMAC-SHA256 secret (X-Fleetwarden-Signature); the secret is never in the file'),
+          timeout: duration.optional().describe('per request [5s]'),
+        })
+        .optional()
+        .describe('POST every event as JSON to this URL'),
+    })
+    .optional()
+    .describe('events out: where transitions, refused actions and window results are published'),
   simulator: simulatorSchema.optional().describe('the simulated fleet used by provider: simulator'),
   groups: z.array(groupSchema).min(1, { error: 'at least one group is needed' }),
 });

@@ -97,7 +97,8 @@ export interface Advance {
   /** Full outputs to keep in the object store. */
   readonly outputs: readonly { readonly key: string; readonly body: string }[];
   /** One line per noteworthy step, for the history. */
-  readonly notes: readonly { readonly instanceId: string | null; readonly summary: string }[];
+  /** `status`: a task's or the execution's final status (events out publish it); `task`: whose. */
+  readonly notes: readonly { readonly instanceId: string | null; readonly summary: string; readonly status?: string; readonly task?: string }[];
 }
 
 /** A command has this much beyond its own time limit to report before it counts as lost. */
@@ -140,7 +141,7 @@ function serving(s: Step, i: TargetView | undefined, out: ReadonlySet<string>): 
 class Step {
   readonly actions: MaintenanceAction[] = [];
   readonly outputs: { key: string; body: string }[] = [];
-  readonly notes: { instanceId: string | null; summary: string }[] = [];
+  readonly notes: { instanceId: string | null; summary: string; status?: string; task?: string }[] = [];
   constructor(readonly input: AdvanceInput) {}
   get now(): number {
     return this.input.now;
@@ -499,7 +500,7 @@ function advanceTask(s: Step, exec: WindowExecution, task: TaskDecl, te: TaskExe
   }
   if (decision.terminate.length > 0) s.notes.push({ instanceId: null, summary: `${task.name}: ${decision.reason}; ${decision.terminate.length} target(s) not run` });
   const done = status !== 'IN_PROGRESS';
-  if (done) s.notes.push({ instanceId: null, summary: `${task.name}: ${status}` });
+  if (done) s.notes.push({ instanceId: null, summary: `${task.name}: ${status}`, status, task: task.name });
   return { ...te, invocations: next, terminated, status, detail, ...(done ? { endedAt: now } : {}) };
 }
 
@@ -592,7 +593,7 @@ export function advanceExecution(input: AdvanceInput): Advance {
   if (!open && exec.cancel !== undefined) status = 'CANCELLED';
   else if (!open) status = tasks.some((t) => t.status === 'FAILED') ? 'FAILED' : tasks.some((t) => t.status === 'TIMED_OUT' || t.status === 'CANCELLED') ? 'TIMED_OUT' : 'SUCCESS';
   const next: WindowExecution = { ...exec, tasks, status, ...(open ? {} : { endedAt: now }) };
-  if (!open) s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: ${status}${exec.cancel === undefined ? '' : ` (cancelled by ${exec.cancel.by})`}` });
+  if (!open) s.notes.push({ instanceId: null, summary: `window execution ${exec.id}: ${status}${exec.cancel === undefined ? '' : ` (cancelled by ${exec.cancel.by})`}`, status });
   return { exec: next, actions: s.actions, outputs: s.outputs, notes: s.notes };
 }
 

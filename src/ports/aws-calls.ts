@@ -6,7 +6,7 @@
  */
 
 /** What in a configuration makes the controller call AWS (app/iam-policy.ts says how a configuration turns each on). */
-export const AWS_FEATURES = ['fleet', 'window-discovery', 'events', 'maintenance-tasks', 'output-bucket', 'state-table'] as const;
+export const AWS_FEATURES = ['fleet', 'window-discovery', 'events', 'maintenance-tasks', 'output-bucket', 'state-table', 'event-bus', 'spoke-roles'] as const;
 export type AwsFeature = (typeof AWS_FEATURES)[number];
 
 /**
@@ -31,11 +31,15 @@ export type AwsResource =
   /** Objects under the output prefix. */
   | { readonly kind: 'output-objects' }
   /** The DynamoDB state table. */
-  | { readonly kind: 'state-table' };
+  | { readonly kind: 'state-table' }
+  /** The EventBridge bus events are published to (events.eventBridge). */
+  | { readonly kind: 'event-bus' }
+  /** The roles of other accounts the groups name (`groups[].aws.roleArn`). */
+  | { readonly kind: 'spoke-roles' };
 
 export interface AwsCall {
   /** The service as it signs its requests (SigV4 scope), which is also its IAM prefix. */
-  readonly service: 'ec2' | 'elasticloadbalancing' | 'ssm' | 's3' | 'dynamodb';
+  readonly service: 'ec2' | 'elasticloadbalancing' | 'ssm' | 's3' | 'dynamodb' | 'events' | 'sts';
   /** The operation as it goes on the wire (the API's name, e.g. `ListObjectsV2`). */
   readonly operation: string;
   /** The IAM action it needs (not always `service:operation`: ListObjectsV2 needs s3:ListBucket). */

@@ -36,11 +36,19 @@ export interface FleetProvider {
    * and the tag keys workloads select their instances by (seed 003 EnvFilterTagName).
    */
   listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]>;
+  /**
+   * Groups the last listing could not observe (their account or region failed: AssumeRole denied, throttled), with
+   * why. A provider spanning several accounts/regions answers for the others instead of failing the whole listing;
+   * the reconciler fails only these groups' ticks. Absent: a listing is all or nothing.
+   */
+  unobserved?(): ReadonlyMap<string, Error>;
   start(instanceIds: readonly string[]): Promise<ActionResult[]>;
   stop(instanceIds: readonly string[], options: { readonly force: boolean }): Promise<ActionResult[]>;
 }
 
 export interface LoadBalancer {
+  /** As FleetProvider.unobserved, for the last targetHealth/deregistrationDelays. */
+  unobserved?(): ReadonlyMap<string, Error>;
   /** Health of each instance in every managed target group, by instance id then target group id. */
   targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
@@ -335,3 +343,29 @@ export interface Store extends LeaseStore, GroupStateStore, HistoryStore, Settin
 }
 
 export type { BypassResult };
+
+/** One event published out (events out): what EventBridge sends as an entry and a webhook as its body. */
+export interface OutEvent {
+  /** A stable id (the webhook's X-Fleetwarden-Event-Id; receivers deduplicate retried deliveries by it). */
+  readonly id: string;
+  /** EventBridge's detail-type, e.g. "Fleetwarden Instance Transition". */
+  readonly detailType: string;
+  readonly at: number;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** What one delivery attempt left undelivered, and whether trying those again may help. */
+export interface SinkResult {
+  /** Not delivered, and worth trying again (throttled, a server error, no answer). */
+  readonly retry: readonly OutEvent[];
+  /** Not delivered, and never will be (refused by the receiver, too large). */
+  readonly rejected: readonly OutEvent[];
+  /** Why the last one failed (no secret or credential in it). */
+  readonly error?: string;
+}
+
+/** Where events are published (EventBridge, a webhook). One attempt per call: the app's queue retries. */
+export interface EventSink {
+  readonly name: string;
+  publish(events: readonly OutEvent[]): Promise<SinkResult>;
+}

@@ -181,7 +181,7 @@ export async function maintenanceTick(deps: MaintenanceDeps, input: MaintenanceI
         if (again) next = markUnsent(next, a.task, a.instanceId);
       }
     }
-    for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id } });
+    for (const note of step.notes) history.push({ at: now, group: g.name, instanceId: note.instanceId, type: 'maintenance', summary: note.summary, data: { execution: exec.id, ...(note.status === undefined ? {} : { status: note.status }), ...(note.task === undefined ? {} : { task: note.task }) } });
     execs[n] = next;
     if (next !== exec) changed.push(next);
   }

@@ -26,9 +26,9 @@ export type ControllerEvent =
   | { readonly type: 'transition'; readonly at: number; readonly group: string; readonly instance: string; readonly from: string; readonly to: string; readonly reason: string }
   | { readonly type: 'command'; readonly at: number; readonly group: string; readonly command: string; readonly instances: readonly string[]; readonly reason: string }
   | { readonly type: 'window'; readonly at: number; readonly group: string; readonly name: string; readonly state: 'enter' | 'exit' }
-  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string }
+  | { readonly type: 'retry' | 'error' | 'lease'; readonly at: number; readonly group: string; readonly message: string; readonly instance?: string | null }
   | { readonly type: 'problem'; readonly at: number; readonly group: string; readonly state: 'found' | 'cleared'; readonly problem: Problem }
-  | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string };
+  | { readonly type: 'maintenance'; readonly at: number; readonly group: string; readonly instance: string | null; readonly message: string; readonly data?: Readonly<Record<string, unknown>> };
 
 /** The store roles a reconciler uses: everything but the API's tokens. */
 export type ReconcilerStore = LeaseStore & GroupStateStore & HistoryStore & SettingsStore & AgentQueue & ExecutionStore;
@@ -94,6 +94,8 @@ interface Observed {
   readonly conflicts: ReadonlyMap<string, GroupConflict[]>;
   readonly ssm: readonly SsmWindowInfo[];
   readonly delays: ReadonlyMap<string, number>;
+  /** Groups the providers could not observe this tick, with why. */
+  readonly unobserved: ReadonlyMap<string, Error>;
 }
 
 /** What a group's tick read before planning (readGroup). */
@@ -247,12 +249,12 @@ export class Reconciler {
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const history: HistoryEntry[] = [];
     // A tick lists the fleet once (as before), whoever holds which group; reconcileGroup lists its group's instances.
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, history, groups.length === config.groups.length ? config.groups : mine.map((m) => m.g));
+    const { byGroup, conflicts, ssm, delays, unobserved } = await this.observe(exec, history, groups.length === config.groups.length ? config.groups : mine.map((m) => m.g));
     if (groups.length === config.groups.length) this.seen.clear();
     for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
-    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm, unobserved);
     for (const [n, { g, fence }] of mine.entries()) {
       // One group's failure (a bug, a call that kept failing, a lost lease) never stops another group's tick.
       try {
@@ -286,16 +288,21 @@ export class Reconciler {
     const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
-    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays };
+    // Groups whose account or region could not be read (a multi-account provider answered for the others).
+    const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
+    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays, unobserved };
   }
 
   /** What each group's tick is given besides its stored state: the settings read once per tick, the rest per group. */
-  private async inputs(now: number, byGroup: Observed['byGroup'], conflicts: Observed['conflicts'], ssm: readonly SsmWindowInfo[]): Promise<(g: GroupConfig) => Promise<GroupInputs>> {
+  private async inputs(now: number, byGroup: Observed['byGroup'], conflicts: Observed['conflicts'], ssm: readonly SsmWindowInfo[], unobserved: ReadonlyMap<string, Error> = new Map()): Promise<(g: GroupConfig) => Promise<GroupInputs>> {
     const { store } = this.deps;
     const overrides = await store.overrides(now);
     const controls = await store.controls(now);
     const common = JSON.stringify([ssm, overrides, controls]);
     return async (g) => {
+      // Not observed is not "no instances": the group's tick fails (recorded, retried next tick), the others go on.
+      const why = unobserved.get(g.name);
+      if (why !== undefined) throw why;
       const groupConflicts = conflicts.get(g.name) ?? [];
       const storeValues = await store.storeValues(g.name);
       return { observed: byGroup.get(g.name) ?? [], conflicts: groupConflicts, storeValues, overrides, controls, key: `${common}\u0000${JSON.stringify([storeValues, groupConflicts])}` };
@@ -312,8 +319,8 @@ export class Reconciler {
     const now = clock.now();
     const exec: ExecutorDeps = { ...this.exec, deadline: now + config.controller.tickIntervalMs };
     const notes: HistoryEntry[] = [];
-    const { byGroup, conflicts, ssm, delays } = await this.observe(exec, notes);
-    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm);
+    const { byGroup, conflicts, ssm, delays, unobserved } = await this.observe(exec, notes);
+    const inputsOf = await this.inputs(now, byGroup, conflicts, ssm, unobserved);
     const groups: GroupPreview[] = [];
     for (const g of config.groups) {
       if (only !== undefined && !only.has(g.name)) continue;
@@ -573,8 +580,8 @@ export class Reconciler {
     for (const t of p.transitions) this.emit({ type: 'transition', at: t.at, group: g.name, instance: t.instanceId, from: t.from, to: t.to, reason: t.reason });
     for (const c of p.commands) this.emit({ type: 'command', at: now, group: g.name, command: c.kind === 'run-event' ? `run-event ${c.event}` : c.kind, instances: c.instances, reason: c.reason });
     for (const h of history) {
-      if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary });
-      else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary });
+      if (h.type === 'retry' || h.type === 'error') this.emit({ type: h.type, at: h.at, group: g.name, message: h.summary, instance: h.instanceId });
+      else if (h.type === 'maintenance') this.emit({ type: 'maintenance', at: h.at, group: g.name, instance: h.instanceId, message: h.summary, ...(h.data === undefined ? {} : { data: h.data }) });
     }
   }
 

@@ -11,6 +11,8 @@ export interface FakeRequest {
   readonly service: string;
   /** The region it is signed for (its SigV4 credential scope). */
   readonly region: string;
+  /** The access key it is signed with (whose credentials: the controller's own, or an assumed role's). */
+  readonly accessKeyId: string;
   /** The operation: the Action (query protocol), the X-Amz-Target's last part (JSON), or the S3 REST operation. */
   readonly action: string;
   /** Query-protocol form parameters (EC2, ELBv2); the query string for S3. */
@@ -64,7 +66,8 @@ export class FakeAws {
         const json = isJson ? (JSON.parse(body || '{}') as Record<string, unknown>) : {};
         const action = service === 's3' ? s3Operation(req.method ?? 'GET', url) : isJson ? (target.split('.').at(-1) ?? '') : (params['Action'] ?? '');
         const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        const r: FakeRequest = { service, region, action, params, json, path: url.pathname, body };
+        const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        const r: FakeRequest = { service, region, accessKeyId, action, params, json, path: url.pathname, body };
         this.requests.push(r);
         if (this.upstream !== undefined) {
           const up = new URL(this.upstream);

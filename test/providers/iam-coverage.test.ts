@@ -16,6 +16,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { EventBridgeSink } from '../../src/providers/aws/eventbridge.js';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { type FleetConfig, namingFor } from '../../src/config/config.js';
@@ -40,6 +43,7 @@ const TG = `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/01
 const BUCKET = 'ops-logs';
 const PREFIX = 'fw/';
 const TABLE = 'fw-state';
+const SPOKE_ROLE = 'arn:aws:iam::210987654321:role/FleetwardenSpoke';
 /** Instances of the world: tagged with group web; one Linux, one Windows. */
 const INSTANCES: Record<string, 'Linux' | 'Windows'> = { 'i-0000000000000lin1': 'Linux', 'i-0000000000000win1': 'Windows' };
 const IDS = Object.keys(INSTANCES);
@@ -81,6 +85,10 @@ function world(r: FakeRequest): { status?: number; body: string } {
       return json({ Command: { CommandId: `cmd-${(r.json['DocumentName'] as string).length}-${(r.json['InstanceIds'] as string[]).join('+')}` } });
     case 'CancelCommand':
       return json({});
+    case 'AssumeRole':
+      return { body: `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIASPOKE</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>` };
+    case 'PutEvents':
+      return json({ FailedEntryCount: 0, Entries: (r.json['Entries'] as unknown[]).map((_, i) => ({ EventId: `e-${i}` })) });
     case 'ListCommandInvocations':
       return json({ CommandInvocations: IDS.map((id) => ({ InstanceId: id, Status: 'Success', CommandPlugins: [{ Output: 'FLEETWARDEN-STATUS ok 0\nFLEETWARDEN-BYPASS absent', ResponseCode: 0 }] })) });
     default:
@@ -140,6 +148,11 @@ function wanted(r: FakeRequest): Wanted[] {
       return [...r.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => ({ action, arn: `arn:aws:s3:::${BUCKET}/${m[1] ?? ''}` }));
     case 's3:ListObjectsV2':
       return [{ action, arn: `arn:aws:s3:::${r.path.split('/')[1] ?? ''}` }];
+    case 'sts:AssumeRole':
+      return [{ action, arn: r.params['RoleArn'] ?? '' }];
+    case 'events:PutEvents':
+      // Each entry's bus: its EventBusName (a name here), or the default bus.
+      return (r.json['Entries'] as { EventBusName?: string }[]).map((e) => ({ action, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${e.EventBusName ?? 'default'}` }));
     default:
       if (r.service === 'dynamodb') return Object.keys((r.json['RequestItems'] as Record<string, unknown> | undefined) ?? { [String(r.json['TableName'])]: 1 }).map((t) => ({ action, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${t}` }));
       return [{ action, arn: '*' }];
@@ -250,6 +263,23 @@ const FEATURES: Record<AwsFeature, { config: Record<string, unknown>; group?: Re
       assert.equal(await objects.get('executions/web/none.log'), null);
       await pruneObjects(objects, 'executions/', Date.now() + 60_000); // lists, then deletes what is older
       assert.deepEqual(await objects.list('executions/'), []);
+    },
+  },
+  'event-bus': {
+    config: { aws: { region: REGION }, events: { eventBridge: { busName: 'ops' } } },
+    run: async () => {
+      const sink = new EventBridgeSink({ client: new EventBridgeClient({ ...client, endpoint: endpoints.fake }), busName: 'ops' });
+      const result = await sink.publish([{ id: 'e1', detailType: 'Fleetwarden Instance Transition', at: Date.parse('2026-06-01T00:00:00Z'), detail: { group: 'web' } }]);
+      assert.deepEqual(result, { retry: [], rejected: [] });
+    },
+  },
+  'spoke-roles': {
+    config: {},
+    group: { aws: { region: REGION, roleArn: SPOKE_ROLE, externalId: 'fw-spoke-1' } },
+    run: async () => {
+      // What app/aws.ts gives a spoke's clients: the role's credentials, assumed with the controller's own.
+      const assumed = await fromTemporaryCredentials({ params: { RoleArn: SPOKE_ROLE, RoleSessionName: 'fleetwarden', ExternalId: 'fw-spoke-1' }, masterCredentials: credentials, clientConfig: { region: REGION, endpoint: endpoints.fake } })();
+      assert.equal(assumed.accessKeyId, 'ASIASPOKE');
     },
   },
   'state-table': {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { InvariantError, ValidationError } from '../../src/domain/errors.js';
 import type { AwsCall } from '../../src/ports/aws-calls.js';
-import { AWS_CALLS, type IamPolicy, iamPolicy, MUTATING_ON_ANY } from '../../src/app/iam-policy.js';
+import { AWS_CALLS, type IamPolicy, iamPolicy, MUTATING_ON_ANY, spokePolicy } from '../../src/app/iam-policy.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -85,6 +85,28 @@ describe('fleetwarden aws iam-policy', () => {
     assert.deepEqual(Object.keys(iamPolicy(parseConfig({ preset: 'clonesquad', provider: 'aws', groups: [{ name: 'web' }] })).Statement[1]?.Condition?.['StringEquals'] ?? {}), ['aws:ResourceTag/clonesquad:group-name']);
   });
 
+  it('events to EventBridge: events:PutEvents on the configured bus only (a name in aws.region, or an ARN as given); none without', () => {
+    assert.equal(actions(iamPolicy(config())).includes('events:PutEvents'), false);
+    assert.deepEqual(statement(iamPolicy(config({ events: { eventBridge: {} } })), 'PublishEvents'), { Sid: 'PublishEvents', Effect: 'Allow', Action: ['events:PutEvents'], Resource: 'arn:aws:events:*:*:event-bus/default' });
+    assert.equal(statement(iamPolicy(config({ aws: { region: 'eu-west-1' }, events: { eventBridge: { busName: 'ops' } } })), 'PublishEvents')?.Resource, 'arn:aws:events:eu-west-1:*:event-bus/ops');
+    const arn = 'arn:aws:events:us-east-1:210987654321:event-bus/central';
+    assert.equal(statement(iamPolicy(config({ events: { eventBridge: { busName: arn } } })), 'PublishEvents')?.Resource, arn);
+    assert.equal(actions(iamPolicy(config({ events: { eventBridge: { enabled: false } } }))).includes('events:PutEvents'), false, 'enabled: false');
+  });
+
+  it('groups in other accounts: sts:AssumeRole on exactly their roles; --spoke prints a spoke role’s own policy, for its groups only', () => {
+    const ERP = 'arn:aws:iam::111111111111:role/FleetwardenSpoke';
+    const PAY = 'arn:aws:iam::222222222222:role/FleetwardenSpoke';
+    const hub = parseConfig({ provider: 'aws', store: { kind: 'dynamodb', table: 'fw-state' }, events: { eventBridge: {} }, groups: [{ name: 'web' }, { name: 'erp', aws: { region: 'us-west-2', roleArn: ERP, externalId: 'fw-erp-1' } }, { name: 'pay', aws: { roleArn: PAY } }, { name: 'pay2', aws: { roleArn: PAY } }] });
+    assert.deepEqual(statement(iamPolicy(hub), 'AssumeSpokeRoles'), { Sid: 'AssumeSpokeRoles', Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [ERP, PAY] });
+    assert.equal(actions(iamPolicy(config())).includes('sts:AssumeRole'), false, 'none without a role');
+    const spoke = spokePolicy(hub, PAY);
+    assert.deepEqual(statement(spoke, 'GroupInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/fleetwarden:group-name': ['pay', 'pay2'] } }, 'only the groups assuming it');
+    assert.deepEqual(actions(spoke).filter((a) => /^(sts|dynamodb|events|s3):/.test(a)), [], 'the store, the bus and the roles stay with the hub');
+    assert.deepEqual(actions(spoke), actions(iamPolicy(config())), 'the same fleet calls as a one-account controller');
+    assert.throws(() => spokePolicy(hub, 'arn:aws:iam::333333333333:role/Other'), (e: unknown) => e instanceof ValidationError && /--spoke: no group assumes .*Other; the configuration's roles: /.test(e.message));
+  });
+
   it('a name that would widen an ARN is refused, naming the field', () => {
     assert.throws(() => iamPolicy(config({ aws: { outputBucket: 'logs*' } })), (e: unknown) => e instanceof ValidationError && /aws\.outputBucket/.test(e.message));
     assert.throws(() => iamPolicy(config({ aws: { outputBucket: 'logs', outputPrefix: 'a/*' } })), (e: unknown) => e instanceof ValidationError && /aws\.outputPrefix: must not contain \* or \?/.test(e.message));
@@ -97,6 +119,7 @@ describe('fleetwarden aws iam-policy', () => {
       ['src/providers/aws/ssm.ts', 'ssm'],
       ['src/providers/aws/s3.ts', 's3'],
       ['src/store/dynamodb/store.ts', 'dynamodb'],
+      ['src/providers/aws/eventbridge.ts', 'events'],
     ];
     for (const [file, service] of sources) {
       const text = readFileSync(join(ROOT, file), 'utf8');

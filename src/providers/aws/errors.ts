@@ -10,7 +10,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ErrorKind, FleetwardenError, ProviderError } from '../../domain/errors.js';
 
-export type AwsService = 'ec2' | 'ssm' | 'elasticloadbalancing' | 'dynamodb' | 's3';
+export type AwsService = 'ec2' | 'ssm' | 'elasticloadbalancing' | 'dynamodb' | 's3' | 'events' | 'sts';
 type Table = Readonly<Record<string, ErrorKind>>;
 
 /** Codes every AWS service may answer with (AWS "common errors"). */
@@ -122,7 +122,24 @@ const S3: Table = {
   KeyTooLongError: 'invalid-input',
 };
 
-export const AWS_ERRORS: Readonly<Record<AwsService, Table>> = { ec2: EC2, ssm: SSM, elasticloadbalancing: ELBV2, dynamodb: DYNAMODB, s3: S3 };
+/** EventBridge (docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html and CommonErrors). */
+const EVENTS: Table = {
+  ThrottlingException: 'retryable',
+  InternalException: 'retryable',
+  InternalFailure: 'retryable',
+  ResourceNotFoundException: 'invalid-input', // the configured bus does not exist
+};
+
+/** STS AssumeRole (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). */
+const STS: Table = {
+  AccessDenied: 'terminal',
+  RegionDisabledException: 'terminal',
+  ExpiredTokenException: 'terminal',
+  MalformedPolicyDocumentException: 'invalid-input',
+  PackedPolicyTooLargeException: 'invalid-input',
+};
+
+export const AWS_ERRORS: Readonly<Record<AwsService, Table>> = { ec2: EC2, ssm: SSM, elasticloadbalancing: ELBV2, dynamodb: DYNAMODB, s3: S3, events: EVENTS, sts: STS };
 
 /** Node's network errors: the request may not have reached AWS, or its answer was lost. */
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'TimeoutError', 'AbortError']);

@@ -20,7 +20,7 @@ export const DEFAULT_REGION = '';
 
 /** A group's region key: its workload's region, or the default. */
 export function regionOf(g: GroupConfig, defaultRegion: string | undefined): string {
-  const r = g.workload?.region ?? null;
+  const r = g.aws.region;
   return r === null || r === defaultRegion ? DEFAULT_REGION : r;
 }
 
@@ -33,17 +33,41 @@ export class RegionalFleet implements FleetProvider {
   /** Where each instance was last listed. */
   private readonly where = new Map<string, string>();
 
-  /** `providers` by region key (the default region is DEFAULT_REGION). */
-  constructor(providers: ReadonlyMap<string, FleetProvider>, keep: RegionFilter) {
+  private readonly groupsAt: (key: string) => readonly string[];
+  private failures = new Map<string, Error>();
+
+  /**
+   * `providers` by location key (the default region is DEFAULT_REGION; another account's role is a key of its own);
+   * `groupsAt`: the groups living at a key, told they were not observed when their key fails.
+   */
+  constructor(providers: ReadonlyMap<string, FleetProvider>, keep: RegionFilter, groupsAt: (key: string) => readonly string[] = () => []) {
     this.providers = providers;
     this.keep = keep;
+    this.groupsAt = groupsAt;
+  }
+
+  unobserved(): ReadonlyMap<string, Error> {
+    return this.failures;
   }
 
   async listInstances(tagKeys: readonly string[], select?: readonly TagSelector[]): Promise<ObservedInstance[]> {
     const out: ObservedInstance[] = [];
     this.where.clear();
+    const failures = new Map<string, Error>();
+    let first: Error | null = null;
+    let read1 = false;
     for (const [region, provider] of this.providers) {
-      const listed = await provider.listInstances(tagKeys, select);
+      let listed: ObservedInstance[];
+      try {
+        listed = await provider.listInstances(tagKeys, select);
+        read1 = true;
+      } catch (err) {
+        // One account or region failing (AssumeRole denied, throttled) fails its own groups, not the others'.
+        const e = err instanceof Error ? err : new Error(String(err));
+        first ??= e;
+        for (const g of this.groupsAt(region)) failures.set(g, e);
+        continue;
+      }
       // Only groups living here select an instance here: `web` in eu-west-1 does not take a `web`-tagged instance in us-west-2.
       const mine = this.keep(region, listed);
       for (const i of listed) {
@@ -52,6 +76,9 @@ export class RegionalFleet implements FleetProvider {
         this.where.set(i.id, region);
       }
     }
+    // Nothing read at all: the listing failed as a whole (the executor retries it as before).
+    if (first !== null && !read1) throw first;
+    this.failures = failures;
     return out;
   }
 
@@ -84,26 +111,66 @@ function arnRegion(arn: string): string | null {
   return /^arn:[^:]+:elasticloadbalancing:([^:]+):/.exec(arn)?.[1] ?? null;
 }
 
+/** The account of an ELBv2 ARN, or null. */
+export function arnAccount(arn: string): string | null {
+  return /^arn:[^:]+:elasticloadbalancing:[^:]*:(\d{12}):/.exec(arn)?.[1] ?? null;
+}
+
 export class RegionalLoadBalancer implements LoadBalancer {
   private readonly lbs: ReadonlyMap<string, LoadBalancer>;
   private readonly defaultRegion: string | undefined;
+  private readonly route: (arn: string) => string | null;
+  private readonly groupsAt: (key: string) => readonly string[];
+  private failures = new Map<string, Error>();
 
-  constructor(lbs: ReadonlyMap<string, LoadBalancer>, defaultRegion: string | undefined) {
+  /**
+   * `route`: the location key of a target group's ARN when its account is another one's (a spoke role); null: by
+   * its region, as before. `groupsAt` as RegionalFleet's.
+   */
+  constructor(lbs: ReadonlyMap<string, LoadBalancer>, defaultRegion: string | undefined, route: (arn: string) => string | null = () => null, groupsAt: (key: string) => readonly string[] = () => []) {
     this.lbs = lbs;
     this.defaultRegion = defaultRegion;
+    this.route = route;
+    this.groupsAt = groupsAt;
   }
 
   private forArn(arn: string): LoadBalancer {
+    const routed = this.route(arn);
     const r = arnRegion(arn);
-    const key = r === null || r === this.defaultRegion ? DEFAULT_REGION : r;
+    const key = routed ?? (r === null || r === this.defaultRegion ? DEFAULT_REGION : r);
     const lb = this.lbs.get(key) ?? this.lbs.get(DEFAULT_REGION);
     if (lb === undefined) throw new InvariantError('no load balancer adapter for the default region');
     return lb;
   }
 
+  unobserved(): ReadonlyMap<string, Error> {
+    return this.failures;
+  }
+
+  /** Each location read on its own: one that fails marks its groups unobserved; all failing fails the read. */
+  private async each<T>(read: (lb: LoadBalancer) => Promise<T>, take: (value: T) => void): Promise<void> {
+    const failures = new Map<string, Error>();
+    let first: Error | null = null;
+    let read1 = false;
+    for (const [key, lb] of this.lbs) {
+      try {
+        take(await read(lb));
+        read1 = true;
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        first ??= e;
+        for (const g of this.groupsAt(key)) failures.set(g, e);
+      }
+    }
+    if (!read1 && first !== null) throw first;
+    this.failures = failures;
+  }
+
   async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
     const out = new Map<string, Record<string, TargetHealth>>();
-    for (const lb of this.lbs.values()) for (const [id, h] of await lb.targetHealth()) out.set(id, { ...out.get(id), ...h });
+    await this.each((lb) => lb.targetHealth(), (health) => {
+      for (const [id, h] of health) out.set(id, { ...out.get(id), ...h });
+    });
     return out;
   }
 
@@ -117,7 +184,12 @@ export class RegionalLoadBalancer implements LoadBalancer {
 
   async deregistrationDelays(): Promise<ReadonlyMap<string, number>> {
     const out = new Map<string, number>();
-    for (const lb of this.lbs.values()) for (const [tg, ms] of await lb.deregistrationDelays()) out.set(tg, ms);
+    const before = this.failures;
+    await this.each((lb) => lb.deregistrationDelays(), (delays) => {
+      for (const [tg, ms] of delays) out.set(tg, ms);
+    });
+    // Both reads' failures count (targetHealth's are not forgotten when the delays read fine).
+    this.failures = new Map([...before, ...this.failures]);
     return out;
   }
 }
