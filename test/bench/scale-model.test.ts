@@ -55,3 +55,18 @@ describe('the scale model', () => {
     assert.equal(out.workerInvocationsPerMonth, 2 * 43_200);
   });
 });
+
+describe('the AWS calls behind a tick’s port calls (bench/scale.ts)', () => {
+  it('lists one group in one page but reads the target health of every managed target group of the account-region', async () => {
+    const { awsRates } = await import('../../bench/scale.js');
+    const ports = new Map([
+      ['provider.listInstances', 1],
+      ['lb.targetHealth', 1],
+      ['provider.stop', 2],
+    ]);
+    const perTick = (rates: ReturnType<typeof awsRates>): Record<string, number> => Object.fromEntries(rates.filter((r) => r.perTick > 0).map((r) => [r.api, r.perTick]));
+    assert.deepEqual(perTick(awsRates(ports, 100, 34, 0)), { DescribeInstances: 1, DescribeTargetHealth: 34, 'StartInstances/StopInstances': 2 });
+    // 2,500 instances: three pages; a worker reading only its group's target group: one call.
+    assert.deepEqual(perTick(awsRates(ports, 2500, 34, 0, 1)), { DescribeInstances: 3, DescribeTargetHealth: 1, 'StartInstances/StopInstances': 2 });
+  });
+});
