@@ -52,7 +52,7 @@ export interface ApiDeps {
   readonly metrics?: Registry;
   /** This server's own metrics: set by createApiServer. */
   readonly apiMetrics?: ApiMetrics;
-  /** Dashboard sessions: created by createApiServer when not given. */
+  /** Dashboard sessions: created by createApiServer on the store when not given. */
   readonly sessions?: Sessions;
   /** Where the dashboard's built files are (default: dist/ui beside this module); null: no dashboard. */
   readonly uiDir?: string | null;
@@ -434,7 +434,7 @@ const ROUTES: readonly Route[] = [
       const b = svc.parseBody(sessionBody, req.body);
       const caller = await callerOfToken(b.token, d, req.now);
       if (caller.role === 'agent') throw new HttpError(403, 'forbidden', 'an agent token cannot sign in to the dashboard');
-      const { id, session } = (d.sessions as Sessions).create(caller.role, caller.who, req.now);
+      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, req.now);
       const maxAge = Math.floor((session.expiresAt - req.now) / 1000);
       return { json: { role: session.role, who: session.who, expiresAt: formatInstant(session.expiresAt), csrf: session.csrf }, headers: { 'set-cookie': sessionCookie(id, maxAge, req.secure), 'cache-control': 'no-store' } };
     },
@@ -445,23 +445,23 @@ const ROUTES: readonly Route[] = [
     summary: 'who is signed in, the role, and (through a session cookie) its expiry and CSRF value',
     auth: 'read',
     response: sessionJson,
-    handle: (req, d) => {
+    handle: async (req, d) => {
       const c = req.caller as { role: 'admin' | 'viewer'; who: string; sessionId?: string };
-      const s = c.sessionId === undefined ? null : (d.sessions as Sessions).lookup(c.sessionId, req.now);
-      return Promise.resolve({ json: { role: c.role, who: c.who, expiresAt: s === null ? null : formatInstant(s.expiresAt), csrf: s?.csrf ?? null }, headers: { 'cache-control': 'no-store' } });
+      const s = c.sessionId === undefined ? null : await (d.sessions as Sessions).lookup(c.sessionId, req.now);
+      return ({ json: { role: c.role, who: c.who, expiresAt: s === null ? null : formatInstant(s.expiresAt), csrf: s?.csrf ?? null }, headers: { 'cache-control': 'no-store' } });
     },
   },
   {
     method: 'DELETE',
     path: '/v1/session',
-    summary: 'sign out: the session is deleted here, so its cookie stops working',
+    summary: 'sign out: the session is deleted from the store, so its cookie stops working on every controller',
     auth: 'read',
     response: 'none',
-    handle: (req, d) => {
+    handle: async (req, d) => {
       const c = req.caller as { sessionId?: string };
       if (c.sessionId === undefined) throw new ValidationError('cookie', `no session cookie (${SESSION_COOKIE}) to sign out of`);
-      (d.sessions as Sessions).remove(c.sessionId);
-      return Promise.resolve({ status: 204, headers: { 'set-cookie': sessionCookie('', 0, req.secure) } });
+      await (d.sessions as Sessions).remove(c.sessionId);
+      return ({ status: 204, headers: { 'set-cookie': sessionCookie('', 0, req.secure) } });
     },
   },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', response: wire.tokensJson, handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
@@ -672,7 +672,7 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, se
   const header = req.headers.authorization;
   const sessionId = header === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
   if (sessionId !== undefined && sessionId !== '') {
-    const s = (deps.sessions as Sessions).lookup(sessionId, now);
+    const s = await (deps.sessions as Sessions).lookup(sessionId, now);
     if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
     if (!SAFE_METHODS.has(req.method ?? '')) {
       const csrf = req.headers[CSRF_HEADER];
@@ -760,7 +760,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
 
 export function createApiServer(given: ApiDeps): Server {
-  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions() };
+  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions(given.store) };
   return createServer((req, res) => {
     void handle(deps, req, res);
   });
