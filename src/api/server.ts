@@ -14,7 +14,7 @@ import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
-import type { ApiToken, Clock, Store } from '../ports/index.js';
+import { type ApiToken, type Clock, HISTORY_TYPES, type Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
@@ -192,13 +192,17 @@ const ROUTES: readonly Route[] = [
     query: [
       { name: 'group', description: 'only this group' },
       { name: 'instance', description: 'only this instance' },
+      { name: 'type', description: `only these types (repeat it, or separate with commas): ${HISTORY_TYPES.join(', ')}` },
+      { name: 'from', description: 'only entries at or after this ISO instant' },
+      { name: 'to', description: 'only entries before this ISO instant' },
       { name: 'limit', description: 'entries per page, 1-1000 [50]' },
       { name: 'before', description: 'entries older than this id (the previous page’s next)' },
     ],
     handle: async (req, d) => {
       const instance = strParam(req.query, 'instance');
       if (instance !== undefined) svc.checkInstanceId(instance, 'instance');
-      return { json: await svc.historyView(d.store, { group: strParam(req.query, 'group'), instanceId: instance, before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 1000) ?? 50 }) };
+      const filters = svc.historyFilters({ types: req.query.getAll('type'), from: strParam(req.query, 'from'), to: strParam(req.query, 'to') }, { type: 'type', from: 'from', to: 'to' });
+      return { json: await svc.historyView(d.store, { group: strParam(req.query, 'group'), instanceId: instance, ...filters, before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 1000) ?? 50 }) };
     },
   },
   {

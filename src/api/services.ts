@@ -13,8 +13,8 @@ import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js
 import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
-import { formatInstant } from '../domain/time.js';
-import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, type HistoryEntry, type HistoryStore, type LeaseStore, type SettingsStore, type TokenStore } from '../ports/index.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
+import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, HISTORY_TYPES, type HistoryEntry, type HistoryQuery, type HistoryStore, type HistoryType, type LeaseStore, type SettingsStore, type TokenStore } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
@@ -100,7 +100,21 @@ export function historyJson(entries: readonly HistoryEntry[]): wire.HistoryJson 
   };
 }
 
-export async function historyView(store: HistoryStore, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<wire.HistoryJson> {
+/**
+ * The history filters of the API's query and the CLI's options, checked: `types` (repeated, or comma-separated) each
+ * one of HISTORY_TYPES, `from` and `to` ISO instants with from < to. A bad one is a ValidationError naming `fields`'
+ * name for it (`type` or `--type`).
+ */
+export function historyFilters(raw: { readonly types: readonly string[]; readonly from?: string | undefined; readonly to?: string | undefined }, fields: { readonly type: string; readonly from: string; readonly to: string }): Pick<HistoryQuery, 'types' | 'from' | 'to'> {
+  const names = raw.types.flatMap((t) => t.split(',')).map((t) => t.trim());
+  for (const t of names) if (!(HISTORY_TYPES as readonly string[]).includes(t)) throw new ValidationError(fields.type, `${JSON.stringify(t)} is not a history type; expected one of ${HISTORY_TYPES.join(', ')}`);
+  const from = raw.from === undefined ? undefined : parseInstant(raw.from, fields.from);
+  const to = raw.to === undefined ? undefined : parseInstant(raw.to, fields.to);
+  if (from !== undefined && to !== undefined && to <= from) throw new ValidationError(fields.to, `${raw.to ?? ''} is not after ${fields.from} ${raw.from ?? ''}`);
+  return { types: names.length === 0 ? undefined : [...new Set(names as HistoryType[])], from, to };
+}
+
+export async function historyView(store: HistoryStore, q: HistoryQuery): Promise<wire.HistoryJson> {
   return historyJson(await store.history(q));
 }
 

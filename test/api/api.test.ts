@@ -135,6 +135,10 @@ describe('HTTP API', () => {
     assert.deepEqual(fields(await call('GET', '/v1/history?limit=0', ADMIN)), ['limit']);
     assert.deepEqual(fields(await call('GET', '/v1/history?instance=%3Bdrop', ADMIN)), ['instance']);
     assert.deepEqual(fields(await call('GET', '/v1/windows?from=yesterday', ADMIN)), ['from']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?type=transition,reboot', ADMIN)), ['type']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?from=yesterday', ADMIN)), ['from']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?to=2026-13-01T00:00:00Z', ADMIN)), ['to']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z', ADMIN)), ['to']);
     const bad = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '50%', ttl: 'soon', reason: '' });
     assert.equal(bad.status, 400);
     assert.deepEqual(fields(bad), ['reason']);
@@ -199,6 +203,27 @@ describe('HTTP API', () => {
     assert.equal(rest.entries.length, history.entries.length - 1, 'the next page continues after the first');
     const windows = (await call('GET', '/v1/windows?group=web&days=2', ADMIN)).body as { periods: { start: string; description: string | null }[] };
     assert.deepEqual(windows.periods.map((p) => [p.start, p.description]), [['2026-06-01T10:00:00Z', 'Daily patch'], ['2026-06-02T10:00:00Z', 'Daily patch']]);
+  });
+
+  it('GET /v1/history filters by type (repeated or comma-separated) and time range in the store, and pages on within them', async () => {
+    const H = Date.parse('2030-01-01T00:00:00Z');
+    // 12 entries of group hist, one an hour: window on multiples of 3, otherwise error / retry.
+    await store.appendHistory(Array.from({ length: 12 }, (_, n) => ({ at: H + n * 3_600_000, group: 'hist', instanceId: null, type: n % 3 === 0 ? ('window' as const) : n % 3 === 1 ? ('error' as const) : ('retry' as const), summary: `h${n}` })));
+    type Page = { entries: { summary: string; type: string }[]; next: number | null };
+    const get = async (q: string): Promise<Page> => {
+      const r = await call('GET', `/v1/history?group=hist&${q}`, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body as Page;
+    };
+    const first = await get('type=window&limit=2');
+    assert.deepEqual(first.entries.map((e) => e.summary), ['h9', 'h6'], 'a full page of windows, not a filtered page');
+    assert.deepEqual((await get(`type=window&limit=2&before=${String(first.next)}`)).entries.map((e) => e.summary), ['h3', 'h0']);
+    assert.deepEqual((await get('type=error,retry&limit=3')).entries.map((e) => e.summary), ['h11', 'h10', 'h8']);
+    assert.deepEqual((await get('type=error&type=retry&limit=3')).entries.map((e) => e.summary), ['h11', 'h10', 'h8'], 'repeated');
+    assert.deepEqual((await get('from=2030-01-01T02:00:00Z&to=2030-01-01T05:00:00Z')).entries.map((e) => e.summary), ['h4', 'h3', 'h2'], 'from inclusive, to exclusive');
+    assert.deepEqual((await get('type=window&from=2030-01-01T02:00:00Z&to=2030-01-01T08:00:00Z')).entries.map((e) => e.summary), ['h6', 'h3']);
+    const viewer = (await issueToken(store, 'viewer', null, 'hist viewer', T0)).token;
+    assert.equal((await call('GET', '/v1/history?type=window', viewer)).status, 200, 'a viewer may filter too');
   });
 
   it('pull-mode events: the runner queues, the agent fetches and answers once, the runner reads the result', async () => {

@@ -388,13 +388,20 @@ async function history(): Promise<Node> {
   const val = (n: string): string => ((prev?.elements.namedItem(n) as HTMLInputElement | null)?.value ?? '').trim();
   const f = { group: val('group'), instance: val('instance'), type: val('type'), from: val('from'), to: val('to') };
   const before = state.historyBefore.at(-1) ?? null;
-  const q = new URLSearchParams({ limit: '100', ...(f.group ? { group: f.group } : {}), ...(f.instance ? { instance: f.instance } : {}), ...(before === null ? {} : { before: String(before) }) });
-  const hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as { entries: { id?: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+  // Every filter is the API's (applied in the store's query), so each page is full and paging on stays right.
+  const q = new URLSearchParams({ limit: '100', ...(f.group ? { group: f.group } : {}), ...(f.instance ? { instance: f.instance } : {}), ...(f.type ? { type: f.type } : {}), ...(f.from ? { from: f.from } : {}), ...(f.to ? { to: f.to } : {}), ...(before === null ? {} : { before: String(before) }) });
+  type Page = { entries: { id?: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+  const formError = h('p', { class: 'form-error', role: 'alert', id: 'hist-error' });
+  let hist: Page = { entries: [], next: null };
+  try {
+    hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as Page;
+  } catch (x) {
+    // A bad filter (400) is shown beside the form, naming the field; anything else is the page's error.
+    if (!isApiError(x) || x.status !== 400) throw x;
+    formError.textContent = x.fields.length === 0 ? x.message : x.fields.map((fe) => `${fe.field}: ${fe.reason}`).join('; ');
+  }
   state.historyNext = hist.next;
-  // Type and time range filter the page the API gives (group and instance are filtered by the API).
-  const fromMs = f.from ? Date.parse(f.from) : -Infinity;
-  const toMs = f.to ? Date.parse(f.to) : Infinity;
-  const entries = hist.entries.filter((e) => (f.type === '' || e.type === f.type) && Date.parse(e.at) >= fromMs && Date.parse(e.at) < toMs);
+  const entries = hist.entries;
   const input = (name: string, label: string, value: string, placeholder = ''): HTMLElement => h('label', {}, label, h('input', { name, id: `hist-${name}`, value, placeholder }));
   const form = h(
     'form',
@@ -405,6 +412,7 @@ async function history(): Promise<Node> {
     input('from', 'From (ISO)', f.from),
     input('to', 'To (ISO)', f.to),
     h('button', { type: 'submit' }, 'Filter'),
+    formError,
   );
   const pager = h(
     'div',
