@@ -14,7 +14,7 @@ import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
-import { type ApiToken, type Clock, HISTORY_TYPES, type Store } from '../ports/index.js';
+import { type ApiToken, type Clock, HISTORY_TYPES, type ObjectStore, type Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
@@ -54,6 +54,8 @@ export interface ApiDeps {
   readonly apiMetrics?: ApiMetrics;
   /** Dashboard sessions: created by createApiServer on the store when not given. */
   readonly sessions?: Sessions;
+  /** Where full task output is kept (the controller's object store); absent: output routes answer 404. */
+  readonly objects?: ObjectStore | null;
   /** Where the dashboard's built files are (default: dist/ui beside this module); null: no dashboard. */
   readonly uiDir?: string | null;
 }
@@ -117,6 +119,9 @@ class HttpError extends FleetwardenError {
     this.code = code;
   }
 }
+
+/** The most of one invocation's output the API serves (the object store keeps all of it). */
+const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /** Error kinds → HTTP statuses: the one place the API maps them (domain/errors.ts says what each kind means). */
 const STATUS_OF: Readonly<Record<ErrorKind, number>> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, retryable: 503, terminal: 500 };
@@ -371,6 +376,23 @@ const ROUTES: readonly Route[] = [
       const view = await svc.executionView(d.store, req.params['id'] ?? '');
       if (view === null) throw new HttpError(404, 'not-found', `no execution ${req.params['id'] ?? ''}`);
       return { json: view };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/executions/{id}/tasks/{task}/invocations/{instance}/output',
+    summary: `one invocation's full output, from the object store (text/plain; at most the last ${MAX_OUTPUT_BYTES} bytes, X-Fleetwarden-Truncated giving the full size when cut)`,
+    auth: 'read',
+    response: 'text',
+    responses: { '404': 'no such execution, task, invocation or full output (named in the message)' },
+    handle: async (req, d) => {
+      const out = await svc.invocationOutput(d.store, d.objects ?? null, req.params['id'] ?? '', req.params['task'] ?? '', req.params['instance'] ?? '');
+      if ('missing' in out) throw new HttpError(404, 'not-found', out.missing);
+      const text = out.text;
+      const bytes = Buffer.from(text, 'utf8');
+      // The end of a task's output says how it ended: a cut keeps the last bytes (at a character boundary).
+      const cut = bytes.length > MAX_OUTPUT_BYTES ? bytes.subarray(bytes.length - MAX_OUTPUT_BYTES).toString('utf8').replace(/^\uFFFD+/, '') : text;
+      return { text: cut, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox", 'cache-control': 'no-store', ...(cut === text ? {} : { 'x-fleetwarden-truncated': String(bytes.length) }) } };
     },
   },
   {

@@ -14,7 +14,7 @@ import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
-import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, HISTORY_TYPES, type HistoryEntry, type HistoryQuery, type HistoryStore, type HistoryType, type LeaseStore, type SettingsStore, type TokenStore } from '../ports/index.js';
+import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, HISTORY_TYPES, type HistoryEntry, type HistoryQuery, type HistoryStore, type HistoryType, type LeaseStore, type ObjectStore, type SettingsStore, type TokenStore } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
@@ -531,6 +531,27 @@ function checkExecutionId(id: string): string {
 }
 
 /** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
+/**
+ * One invocation's full output, read from the object store by the key its execution recorded; or what is missing,
+ * named (the execution, its task, the invocation, the key, the object store, or the object — pruned after the
+ * retention).
+ */
+export async function invocationOutput(store: ExecutionStore, objects: ObjectStore | null, id: string, task: string, instance: string): Promise<{ text: string } | { missing: string }> {
+  checkExecutionId(id);
+  checkInstanceId(instance, 'instance');
+  const e = await store.execution(id);
+  if (e === null) return { missing: `no execution ${id}` };
+  const t = e.tasks.find((x) => x.name === task);
+  if (t === undefined) return { missing: `execution ${id} has no task ${JSON.stringify(task)}` };
+  const inv = t.invocations.find((i) => i.target === instance);
+  if (inv === undefined) return { missing: `task ${JSON.stringify(task)} of execution ${id} has no invocation on ${instance}` };
+  if (inv.outputKey === undefined) return { missing: `the invocation of task ${JSON.stringify(task)} on ${instance} has no full output (yet)` };
+  if (objects === null) return { missing: 'this controller has no object store for task output' };
+  const text = await objects.get(inv.outputKey);
+  if (text === null) return { missing: `the output ${inv.outputKey} is not in the object store (pruned after its retention?)` };
+  return { text };
+}
+
 export async function executionView(store: ExecutionStore, id: string): Promise<wire.ExecutionJson | null> {
   checkExecutionId(id);
   const e = await store.execution(id);
@@ -557,6 +578,7 @@ export async function executionView(store: ExecutionStore, id: string): Promise<
         exitCode: i.exitCode ?? null,
         runs: i.runs,
         outOfService: i.outOfService,
+        drained: i.deregisteredFrom !== undefined,
         // The drain handshake: the step it is at and what the instance's agent is asked to apply.
         step: i.step ?? null,
         agentGoal: i.agent === undefined ? null : { ports: i.agent.ports, health: i.agent.health, since: formatInstant(i.agent.since) },

@@ -28,6 +28,8 @@ export interface Controller {
   readonly simulator: Simulator | null;
   /** Where SSM windows are discovered (null unless ssm.discovery is on). */
   readonly windowSource: WindowSource | null;
+  /** Where full task output is kept (the API serves it to the dashboard); null: nowhere. */
+  readonly objects: ObjectStore | null;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ const SIMULATOR_SERVICES: PortServices = { provider: 'simulator', lb: 'simulator
 function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<ReconcilerDeps, 'provider' | 'lb' | 'runner' | 'windowSource'>, store: Store, clock: Clock, simulator: Simulator | null, services: PortServices): Controller {
   // Agent delivery replaces the provider's command channel (SSM Run Command, or the simulator's scripts).
   const agent = config.controller.eventDelivery === 'agent';
+  const objects = opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs'));
   const ports = agent ? { ...given, runner: new AgentCommandRunner(store, clock) } : given;
   const m = opts.metrics;
   const reconciler = new Reconciler({
@@ -98,10 +101,11 @@ function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<Reconciler
     ...(opts.retry === undefined ? {} : { retry: opts.retry }),
     ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
     ...(opts.skipAtRest === undefined ? {} : { skipAtRest: opts.skipAtRest }),
-    objects: opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs')),
+    objects,
   });
   return {
     reconciler,
+    objects,
     store,
     clock,
     simulator,

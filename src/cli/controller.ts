@@ -145,6 +145,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           clock: ctl.clock,
           live: ctl.reconciler,
           adminTokenHash,
+          objects: ctl.objects,
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),

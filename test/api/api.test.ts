@@ -8,6 +8,10 @@ import { hashToken, issueToken } from '../../src/api/services.js';
 import type { InstanceRecord } from '../../src/domain/model.js';
 import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { DirectoryObjectStore } from '../../src/store/objects/objects.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const T0 = Date.parse('2026-06-01T10:00:00Z');
 const ADMIN = 'test-admin-token-0123456789';
@@ -48,6 +52,7 @@ describe('HTTP API', () => {
   // A clock the test moves both ways (a VirtualClock only goes forward).
   const clock = { t: T0, now(): number { return this.t; }, set(t: number): void { this.t = t; } };
   const logs: RequestLog[] = [];
+  const objects = new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'fw-api-objects-')));
   let server: Server;
   let base = '';
   let agentA = '';
@@ -79,7 +84,7 @@ describe('HTTP API', () => {
     await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
-    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
+    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e), objects });
     const bound = await listen(server, '127.0.0.1', 0);
     base = `http://127.0.0.1:${bound.port}`;
   });
@@ -226,6 +231,42 @@ describe('HTTP API', () => {
     assert.equal((await call('GET', '/v1/history?type=window', viewer)).status, 200, 'a viewer may filter too');
   });
 
+  it('serves one invocation’s full output from the object store: text/plain, nosniff, bounded, to admin and viewer; 404 naming what is missing', async () => {
+    const exec = encodeURIComponent('web/patch/2026-06-01T10:00:00Z');
+    const url = (task: string, instance: string): string => `/v1/executions/${exec}/tasks/${encodeURIComponent(task)}/invocations/${instance}/output`;
+    const key = 'executions/web/patch/x/yum/i-a-1.log';
+    const full = `${'line of yum output\n'.repeat(300)}<script>alert(1)</script>\nno space left\n`;
+    await objects.put(key, full);
+    const ok = await call('GET', url('yum', 'i-a'), ADMIN);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.text, full, 'all of it, beyond the 2 500-character preview');
+    assert.equal(ok.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(ok.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(ok.headers.get('x-fleetwarden-truncated'), null);
+    const viewer = (await issueToken(store, 'viewer', null, 'output viewer', T0)).token;
+    assert.equal((await call('GET', url('yum', 'i-a'), viewer)).text, full, 'a viewer reads it too');
+    assert.equal((await call('GET', url('yum', 'i-a'), agentA)).status, 403, 'not an agent');
+    const missing = async (u: string, message: RegExp): Promise<void> => {
+      const r = await call('GET', u, ADMIN);
+      assert.equal(r.status, 404, u);
+      assert.match(r.text, message);
+    };
+    await missing(`/v1/executions/${encodeURIComponent('web/patch/2026-06-09T10:00:00Z')}/tasks/yum/invocations/i-a/output`, /no execution web\/patch\/2026-06-09T10:00:00Z/);
+    await missing(url('apt', 'i-a'), /has no task \\"apt\\"/);
+    await missing(url('yum', 'i-b'), /no invocation on i-b/);
+    assert.deepEqual(fields(await call('GET', url('yum', 'not-an-id'), ADMIN)), ['instance']);
+    // Bigger than the bound: the end is kept (it says how the task ended), and the full size is given.
+    const big = `${'x'.repeat(1024 * 1024)}THE END\n`;
+    await objects.put(key, big);
+    const cut = await call('GET', url('yum', 'i-a'), ADMIN);
+    assert.equal(cut.status, 200);
+    assert.equal(cut.headers.get('x-fleetwarden-truncated'), String(big.length));
+    assert.equal(cut.text.length, 1024 * 1024);
+    assert.ok(cut.text.endsWith('THE END\n'));
+    await objects.delete([key]);
+    await missing(url('yum', 'i-a'), /the output executions\/web\/patch\/x\/yum\/i-a-1\.log is not in the object store/);
+  });
+
   it('pull-mode events: the runner queues, the agent fetches and answers once, the runner reads the result', async () => {
     const runner = new AgentCommandRunner(store, clock);
     const handle = await runner.runEvent('web', ['i-a', 'i-b'], 'instance-ready-for-shutdown', ["it's"], 30_000);
@@ -303,9 +344,10 @@ describe('HTTP API', () => {
     const doc = (await call('GET', '/openapi.json', ADMIN)).body as { openapi: string; paths: Record<string, Record<string, { 'x-fleetwarden-auth': string }>> };
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(doc, openApi());
+    await objects.put('executions/web/patch/x/yum/i-a-1.log', 'the full output');
     for (const [path, methods] of Object.entries(doc.paths)) {
       if (methods['get'] === undefined) continue;
-      const concrete = path.replace('{instance}', 'i-a').replace('{group}', path.includes('/workload/') ? 'erp' : 'web').replace('{action}', 'start').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
+      const concrete = path.replace('{instance}', 'i-a').replace('{group}', path.includes('/workload/') ? 'erp' : 'web').replace('{action}', 'start').replace('{task}', 'yum').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
       const r = await call('GET', concrete, ADMIN);
       assert.ok(r.status === 200, `${path} → ${r.status} ${r.text.slice(0, 200)}`);
     }

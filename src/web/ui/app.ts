@@ -7,6 +7,7 @@
  */
 import { renderTimeline } from '../timeline.js';
 import { timelineInput, type PeriodRow, type TransitionRow } from '../timeline-data.js';
+import { type ExecutionRow, outageInput } from '../outage-data.js';
 
 /** A change in the history wakes the page through a long poll; this slower poll catches what time alone changes. */
 const POLL_MS = 15_000;
@@ -279,15 +280,35 @@ async function timeline(): Promise<Node> {
   return h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Group', select), zoom('−6 h / +6 h', 6, 6), zoom('−24 h / +48 h', 24, 48), zoom('−3 d / +7 d', 72, 168)), box, detail, h('p', { class: 'muted' }, 'The past comes from the history, the future from the window schedules.'));
 }
 
+/** The API route of one invocation's full output (served as text/plain; the session cookie opens it). */
+function outputHref(execution: string, task: string, instance: string): string {
+  return `/v1/executions/${encodeURIComponent(execution)}/tasks/${encodeURIComponent(task)}/invocations/${encodeURIComponent(instance)}/output`;
+}
+
 async function executions(): Promise<Node> {
   if (state.execution !== null) {
-    const e = (await api('GET', `/v1/executions/${encodeURIComponent(state.execution)}`)) as unknown as { id: string; group: string; window: string; status: string; start: string; end: string; tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; exitCode: number | null; outOfService: boolean; startedAt: string; endedAt: string | null; output: string | null; outputKey: string | null }[] }[] };
+    const e = (await api('GET', `/v1/executions/${encodeURIComponent(state.execution)}`)) as unknown as Omit<ExecutionRow, 'tasks'> & { id: string; status: string; tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; exitCode: number | null; outOfService: boolean; drained: boolean; startedAt: string; endedAt: string | null; output: string | null; outputKey: string | null }[] }[] };
+    // Who was out of service when: the rolling batches, drawn by the shared timeline renderer (now: the controller's).
+    const now = Date.parse(((await api('GET', '/v1/status')) as unknown as StatusJson).at);
+    const outage = h('div', { class: 'timeline-box', id: 'exec-outage' });
+    const hasInvocations = e.tasks.some((t) => t.invocations.length > 0);
+    if (hasInvocations) outage.innerHTML = renderTimeline({ ...outageInput(e, now), width: 1200, focusable: true }); // escaped by the renderer
+    const outageDetail = h('p', { id: 'exec-outage-detail', 'aria-live': 'polite' }, hasInvocations ? 'Hover or focus (Tab) a bar for its task and outcome.' : 'No invocation yet.');
+    const show = (ev: Event): void => {
+      const t = (ev.target as Element).closest('g[tabindex]')?.querySelector('title')?.textContent;
+      if (t) outageDetail.textContent = t;
+    };
+    outage.addEventListener('focusin', show);
+    outage.addEventListener('mouseover', show);
     return h(
       'div',
       {},
       h('button', { type: 'button', id: 'exec-back', click: () => ((state.execution = null), void refresh(false)) }, '← All executions'),
       h('h2', {}, `${e.group} / ${e.window} — ${e.status}`),
       h('p', {}, `${e.start} → ${e.end}`),
+      h('h3', {}, 'Out of service'),
+      outage,
+      outageDetail,
       ...e.tasks.map((t) =>
         h(
           'section',
@@ -296,7 +317,7 @@ async function executions(): Promise<Node> {
           h('p', { class: 'muted' }, t.detail),
           table(
             ['instance', 'status', 'exit', 'out of service', 'started', 'ended', 'output'],
-            t.invocations.map((i) => [i.instance, i.status, i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : 'no', i.startedAt, i.endedAt ?? '', h('div', {}, i.output === null ? '' : h('pre', {}, i.output.slice(0, 2000)), i.outputKey === null ? null : h('span', { class: 'muted' }, `full output: ${i.outputKey}`))]),
+            t.invocations.map((i) => [i.instance, i.status, i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : 'no', i.startedAt, i.endedAt ?? '', h('div', {}, i.output === null ? '' : h('pre', {}, i.output.slice(0, 2000)), i.outputKey === null ? null : h('a', { href: outputHref(e.id, t.name, i.instance), target: '_blank', rel: 'noopener', class: 'full-output', title: i.outputKey }, 'Full output'))]),
           ),
         ),
       ),
