@@ -252,7 +252,8 @@ async function timeline(): Promise<Node> {
   const transitions: TransitionRow[] = [];
   let before: number | null = null;
   for (let page = 0; page < 5; page++) {
-    const q = new URLSearchParams({ group, limit: '1000', ...(before === null ? {} : { before: String(before) }) });
+    // Transitions only (filtered by the store), so the pages hold states, not commands and window entries.
+    const q = new URLSearchParams({ group, type: 'transition', limit: '1000', ...(before === null ? {} : { before: String(before) }) });
     const hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as { entries: { at: string; instance: string | null; type: string; data?: { from?: string; to?: string; reason?: string } }[]; next: number | null };
     for (const e of hist.entries) if (e.type === 'transition' && e.instance !== null && e.data?.to !== undefined) transitions.push({ at: Date.parse(e.at), group, instance: e.instance, from: e.data.from ?? '', to: e.data.to, reason: e.data.reason ?? '' });
     const oldest = hist.entries.at(-1);
