@@ -380,7 +380,8 @@ const history: Command = {
 
 Prints the append-only history, newest first, --limit entries (default 50, at most 1000) at a time; --before ID
 pages on (the JSON's "next" is the ID to give). --type keeps only entries of these types (repeat it or separate
-with commas: ${HISTORY_TYPES.join(', ')}); --from and --to keep those at or after --from and before --to.
+with commas): ${HISTORY_TYPES.join(', ')}.
+--from and --to keep those at or after --from and before --to (ISO instants).
 
 ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
