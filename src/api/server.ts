@@ -14,7 +14,7 @@ import type { FleetConfig } from '../config/config.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
-import type { ApiToken, Clock, Store } from '../ports/index.js';
+import { type ApiToken, type Clock, HISTORY_TYPES, type ObjectStore, type Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
@@ -52,8 +52,10 @@ export interface ApiDeps {
   readonly metrics?: Registry;
   /** This server's own metrics: set by createApiServer. */
   readonly apiMetrics?: ApiMetrics;
-  /** Dashboard sessions: created by createApiServer when not given. */
+  /** Dashboard sessions: created by createApiServer on the store when not given. */
   readonly sessions?: Sessions;
+  /** Where full task output is kept (the controller's object store); absent: output routes answer 404. */
+  readonly objects?: ObjectStore | null;
   /** Where the dashboard's built files are (default: dist/ui beside this module); null: no dashboard. */
   readonly uiDir?: string | null;
 }
@@ -117,6 +119,9 @@ class HttpError extends FleetwardenError {
     this.code = code;
   }
 }
+
+/** The most of one invocation's output the API serves (the object store keeps all of it). */
+const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /** Error kinds → HTTP statuses: the one place the API maps them (domain/errors.ts says what each kind means). */
 const STATUS_OF: Readonly<Record<ErrorKind, number>> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, retryable: 503, terminal: 500 };
@@ -192,13 +197,17 @@ const ROUTES: readonly Route[] = [
     query: [
       { name: 'group', description: 'only this group' },
       { name: 'instance', description: 'only this instance' },
+      { name: 'type', description: `only these types (repeat it, or separate with commas): ${HISTORY_TYPES.join(', ')}` },
+      { name: 'from', description: 'only entries at or after this ISO instant' },
+      { name: 'to', description: 'only entries before this ISO instant' },
       { name: 'limit', description: 'entries per page, 1-1000 [50]' },
       { name: 'before', description: 'entries older than this id (the previous page’s next)' },
     ],
     handle: async (req, d) => {
       const instance = strParam(req.query, 'instance');
       if (instance !== undefined) svc.checkInstanceId(instance, 'instance');
-      return { json: await svc.historyView(d.store, { group: strParam(req.query, 'group'), instanceId: instance, before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 1000) ?? 50 }) };
+      const filters = svc.historyFilters({ types: req.query.getAll('type'), from: strParam(req.query, 'from'), to: strParam(req.query, 'to') }, { type: 'type', from: 'from', to: 'to' });
+      return { json: await svc.historyView(d.store, { group: strParam(req.query, 'group'), instanceId: instance, ...filters, before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 1000) ?? 50 }) };
     },
   },
   {
@@ -370,6 +379,23 @@ const ROUTES: readonly Route[] = [
     },
   },
   {
+    method: 'GET',
+    path: '/v1/executions/{id}/tasks/{task}/invocations/{instance}/output',
+    summary: `one invocation's full output, from the object store (text/plain; at most the last ${MAX_OUTPUT_BYTES} bytes, X-Fleetwarden-Truncated giving the full size when cut)`,
+    auth: 'read',
+    response: 'text',
+    responses: { '404': 'no such execution, task, invocation or full output (named in the message)' },
+    handle: async (req, d) => {
+      const out = await svc.invocationOutput(d.store, d.objects ?? null, req.params['id'] ?? '', req.params['task'] ?? '', req.params['instance'] ?? '');
+      if ('missing' in out) throw new HttpError(404, 'not-found', out.missing);
+      const text = out.text;
+      const bytes = Buffer.from(text, 'utf8');
+      // The end of a task's output says how it ended: a cut keeps the last bytes (at a character boundary).
+      const cut = bytes.length > MAX_OUTPUT_BYTES ? bytes.subarray(bytes.length - MAX_OUTPUT_BYTES).toString('utf8').replace(/^\uFFFD+/, '') : text;
+      return { text: cut, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox", 'cache-control': 'no-store', ...(cut === text ? {} : { 'x-fleetwarden-truncated': String(bytes.length) }) } };
+    },
+  },
+  {
     method: 'POST',
     path: '/v1/executions/{id}/cancel',
     summary: 'cancel a running execution: running scripts cancelled, nothing new started, drained instances put back; body {"reason": "…"}; 202, 200 when already requested, 409 when it has ended',
@@ -434,7 +460,7 @@ const ROUTES: readonly Route[] = [
       const b = svc.parseBody(sessionBody, req.body);
       const caller = await callerOfToken(b.token, d, req.now);
       if (caller.role === 'agent') throw new HttpError(403, 'forbidden', 'an agent token cannot sign in to the dashboard');
-      const { id, session } = (d.sessions as Sessions).create(caller.role, caller.who, req.now);
+      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, req.now);
       const maxAge = Math.floor((session.expiresAt - req.now) / 1000);
       return { json: { role: session.role, who: session.who, expiresAt: formatInstant(session.expiresAt), csrf: session.csrf }, headers: { 'set-cookie': sessionCookie(id, maxAge, req.secure), 'cache-control': 'no-store' } };
     },
@@ -445,23 +471,23 @@ const ROUTES: readonly Route[] = [
     summary: 'who is signed in, the role, and (through a session cookie) its expiry and CSRF value',
     auth: 'read',
     response: sessionJson,
-    handle: (req, d) => {
+    handle: async (req, d) => {
       const c = req.caller as { role: 'admin' | 'viewer'; who: string; sessionId?: string };
-      const s = c.sessionId === undefined ? null : (d.sessions as Sessions).lookup(c.sessionId, req.now);
-      return Promise.resolve({ json: { role: c.role, who: c.who, expiresAt: s === null ? null : formatInstant(s.expiresAt), csrf: s?.csrf ?? null }, headers: { 'cache-control': 'no-store' } });
+      const s = c.sessionId === undefined ? null : await (d.sessions as Sessions).lookup(c.sessionId, req.now);
+      return ({ json: { role: c.role, who: c.who, expiresAt: s === null ? null : formatInstant(s.expiresAt), csrf: s?.csrf ?? null }, headers: { 'cache-control': 'no-store' } });
     },
   },
   {
     method: 'DELETE',
     path: '/v1/session',
-    summary: 'sign out: the session is deleted here, so its cookie stops working',
+    summary: 'sign out: the session is deleted from the store, so its cookie stops working on every controller',
     auth: 'read',
     response: 'none',
-    handle: (req, d) => {
+    handle: async (req, d) => {
       const c = req.caller as { sessionId?: string };
       if (c.sessionId === undefined) throw new ValidationError('cookie', `no session cookie (${SESSION_COOKIE}) to sign out of`);
-      (d.sessions as Sessions).remove(c.sessionId);
-      return Promise.resolve({ status: 204, headers: { 'set-cookie': sessionCookie('', 0, req.secure) } });
+      await (d.sessions as Sessions).remove(c.sessionId);
+      return ({ status: 204, headers: { 'set-cookie': sessionCookie('', 0, req.secure) } });
     },
   },
   { method: 'GET', path: '/v1/tokens', summary: 'API tokens (ids and roles; never the tokens)', auth: 'admin', response: wire.tokensJson, handle: async (_req, d) => ({ json: await svc.tokensView(d.store) }) },
@@ -672,7 +698,7 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, se
   const header = req.headers.authorization;
   const sessionId = header === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
   if (sessionId !== undefined && sessionId !== '') {
-    const s = (deps.sessions as Sessions).lookup(sessionId, now);
+    const s = await (deps.sessions as Sessions).lookup(sessionId, now);
     if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
     if (!SAFE_METHODS.has(req.method ?? '')) {
       const csrf = req.headers[CSRF_HEADER];
@@ -763,7 +789,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
 
 export function createApiServer(given: ApiDeps): Server {
-  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions() };
+  const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions(given.store) };
   return createServer((req, res) => {
     void handle(deps, req, res);
   });

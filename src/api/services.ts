@@ -13,8 +13,8 @@ import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js
 import { parseDuration } from '../domain/durations.js';
 import { ConflictError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { CONTROLS, type ControlKind, type ObservedInstance } from '../domain/model.js';
-import { formatInstant } from '../domain/time.js';
-import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, type HistoryEntry, type HistoryStore, type LeaseStore, type SettingsStore, type TokenStore } from '../ports/index.js';
+import { formatInstant, parseInstant } from '../domain/time.js';
+import { AGENT_OUTCOMES, type AgentCommand, type AgentCommandResult, type ApiToken, type AgentQueue, type ExecutionStore, type GroupStateStore, HISTORY_TYPES, type HistoryEntry, type HistoryQuery, type HistoryStore, type HistoryType, type LeaseStore, type ObjectStore, type SettingsStore, type TokenStore } from '../ports/index.js';
 import { agentDeadline, replacedIds } from '../providers/agent/runner.js';
 import type { CancelRequest, WindowExecution } from '../maintenance/model.js';
 import { agentGoal, type Handshake, heldInstances } from '../maintenance/execution.js';
@@ -100,7 +100,21 @@ export function historyJson(entries: readonly HistoryEntry[]): wire.HistoryJson 
   };
 }
 
-export async function historyView(store: HistoryStore, q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<wire.HistoryJson> {
+/**
+ * The history filters of the API's query and the CLI's options, checked: `types` (repeated, or comma-separated) each
+ * one of HISTORY_TYPES, `from` and `to` ISO instants with from < to. A bad one is a ValidationError naming `fields`'
+ * name for it (`type` or `--type`).
+ */
+export function historyFilters(raw: { readonly types: readonly string[]; readonly from?: string | undefined; readonly to?: string | undefined }, fields: { readonly type: string; readonly from: string; readonly to: string }): Pick<HistoryQuery, 'types' | 'from' | 'to'> {
+  const names = raw.types.flatMap((t) => t.split(',')).map((t) => t.trim());
+  for (const t of names) if (!(HISTORY_TYPES as readonly string[]).includes(t)) throw new ValidationError(fields.type, `${JSON.stringify(t)} is not a history type; expected one of ${HISTORY_TYPES.join(', ')}`);
+  const from = raw.from === undefined ? undefined : parseInstant(raw.from, fields.from);
+  const to = raw.to === undefined ? undefined : parseInstant(raw.to, fields.to);
+  if (from !== undefined && to !== undefined && to <= from) throw new ValidationError(fields.to, `${raw.to ?? ''} is not after ${fields.from} ${raw.from ?? ''}`);
+  return { types: names.length === 0 ? undefined : [...new Set(names as HistoryType[])], from, to };
+}
+
+export async function historyView(store: HistoryStore, q: HistoryQuery): Promise<wire.HistoryJson> {
   return historyJson(await store.history(q));
 }
 
@@ -517,6 +531,27 @@ function checkExecutionId(id: string): string {
 }
 
 /** One execution with every task and invocation: statuses, times, exit codes, output (2500 characters) and its key. */
+/**
+ * One invocation's full output, read from the object store by the key its execution recorded; or what is missing,
+ * named (the execution, its task, the invocation, the key, the object store, or the object — pruned after the
+ * retention).
+ */
+export async function invocationOutput(store: ExecutionStore, objects: ObjectStore | null, id: string, task: string, instance: string): Promise<{ text: string } | { missing: string }> {
+  checkExecutionId(id);
+  checkInstanceId(instance, 'instance');
+  const e = await store.execution(id);
+  if (e === null) return { missing: `no execution ${id}` };
+  const t = e.tasks.find((x) => x.name === task);
+  if (t === undefined) return { missing: `execution ${id} has no task ${JSON.stringify(task)}` };
+  const inv = t.invocations.find((i) => i.target === instance);
+  if (inv === undefined) return { missing: `task ${JSON.stringify(task)} of execution ${id} has no invocation on ${instance}` };
+  if (inv.outputKey === undefined) return { missing: `the invocation of task ${JSON.stringify(task)} on ${instance} has no full output (yet)` };
+  if (objects === null) return { missing: 'this controller has no object store for task output' };
+  const text = await objects.get(inv.outputKey);
+  if (text === null) return { missing: `the output ${inv.outputKey} is not in the object store (pruned after its retention?)` };
+  return { text };
+}
+
 export async function executionView(store: ExecutionStore, id: string): Promise<wire.ExecutionJson | null> {
   checkExecutionId(id);
   const e = await store.execution(id);
@@ -543,6 +578,7 @@ export async function executionView(store: ExecutionStore, id: string): Promise<
         exitCode: i.exitCode ?? null,
         runs: i.runs,
         outOfService: i.outOfService,
+        drained: i.deregisteredFrom !== undefined,
         // The drain handshake: the step it is at and what the instance's agent is asked to apply.
         step: i.step ?? null,
         agentGoal: i.agent === undefined ? null : { ports: i.agent.ports, health: i.agent.health, since: formatInstant(i.agent.since) },

@@ -2,64 +2,50 @@
  * Dashboard sessions (docs/dashboard.md#sign-in): a browser exchanges the admin or a viewer token once, at POST
  * /v1/session, for a random session id in an HttpOnly, SameSite=Strict cookie. The token is never kept: only the
  * SHA-256 of the session id is, with the role, who signed in (the token's name, never the token), a per-session
- * CSRF value the page sends back in X-Fleetwarden-CSRF on every write, and an expiry. Sessions live in this
- * controller's memory: signing out deletes the session here, so the cookie stops working at once; a restart signs
- * everybody out.
+ * CSRF value the page sends back in X-Fleetwarden-CSRF on every write, and an expiry. Sessions live in the store
+ * (SessionStore): a restart signs nobody out, every controller on the same store accepts them, and signing out on
+ * one deletes the session for all of them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DashboardSession, SessionStore } from '../ports/index.js';
 
 export const SESSION_COOKIE = 'fw_session';
 export const CSRF_HEADER = 'x-fleetwarden-csrf';
 /** How long a session lasts after sign-in (it is not extended by use). */
 export const SESSION_TTL_MS = 8 * 3_600_000;
-/** Bound on live sessions: the oldest is dropped beyond it, so sign-ins cannot grow memory without end. */
-const MAX_SESSIONS = 10_000;
 
-export interface Session {
-  readonly role: 'admin' | 'viewer';
-  readonly who: string;
-  readonly csrf: string;
-  readonly expiresAt: number;
-}
+export type Session = Omit<DashboardSession, 'idHash'>;
 
 function hashId(id: string): string {
   return createHash('sha256').update(id).digest('hex');
 }
 
 export class Sessions {
-  private readonly byHash = new Map<string, Session>();
+  constructor(
+    private readonly store: SessionStore,
+    private readonly ttlMs = SESSION_TTL_MS,
+  ) {}
 
-  constructor(private readonly ttlMs = SESSION_TTL_MS) {}
-
-  /** A new session: its id (for the cookie, shown only now) and the session. */
-  create(role: Session['role'], who: string, now: number): { id: string; session: Session } {
-    for (const [h, s] of this.byHash) if (s.expiresAt <= now) this.byHash.delete(h);
-    while (this.byHash.size >= MAX_SESSIONS) {
-      const oldest = this.byHash.keys().next();
-      if (oldest.done === true) break;
-      this.byHash.delete(oldest.value);
-    }
+  /** A new session: its id (for the cookie, shown only now) and the session. Expired sessions are pruned first. */
+  async create(role: Session['role'], who: string, now: number): Promise<{ id: string; session: Session }> {
+    await this.store.pruneSessions(now);
     const id = randomBytes(32).toString('base64url');
     const session: Session = { role, who, csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.ttlMs };
-    this.byHash.set(hashId(id), session);
+    await this.store.putSession({ idHash: hashId(id), ...session });
     return { id, session };
   }
 
-  /** The live session of this id, or null (unknown, signed out or expired: an expired one is forgotten). */
-  lookup(id: string, now: number): Session | null {
-    const h = hashId(id);
-    const s = this.byHash.get(h);
-    if (s === undefined) return null;
-    if (s.expiresAt <= now) {
-      this.byHash.delete(h);
-      return null;
-    }
-    return s;
+  /** The live session of this id, or null (unknown, signed out or expired). */
+  async lookup(id: string, now: number): Promise<Session | null> {
+    const s = await this.store.sessionByHash(hashId(id), now);
+    if (s === null) return null;
+    const { idHash: _hash, ...session } = s;
+    return session;
   }
 
-  /** Signs out: the id no longer opens anything. */
-  remove(id: string): boolean {
-    return this.byHash.delete(hashId(id));
+  /** Signs out: the id no longer opens anything, on any controller of this store. */
+  remove(id: string): Promise<boolean> {
+    return this.store.removeSession(hashId(id));
   }
 }
 

@@ -210,6 +210,7 @@ export const executionJson = z.object({
           exitCode: z.number().int().nullable(),
           runs: z.number().int(),
           outOfService: z.boolean(),
+          drained: z.boolean().describe('the task takes its instance out of service (a drain task): out from startedAt until endedAt, or still out'),
           step: z.string().nullable(),
           agentGoal: z.object({ ports: z.string(), health: z.string(), since: instant }).nullable(),
           detail: z.string(),

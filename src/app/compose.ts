@@ -33,6 +33,8 @@ export interface Controller {
   readonly windowSource: WindowSource | null;
   /** Events out (`run` only): null when the configuration names no sink. */
   readonly events?: EventPublisher | null;
+  /** Where full task output is kept (the API serves it to the dashboard); null: nowhere. */
+  readonly objects: ObjectStore | null;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ const SIMULATOR_SERVICES: PortServices = { provider: 'simulator', lb: 'simulator
 function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<ReconcilerDeps, 'provider' | 'lb' | 'runner' | 'windowSource'>, store: Store, clock: Clock, simulator: Simulator | null, services: PortServices): Controller {
   // Agent delivery replaces the provider's command channel (SSM Run Command, or the simulator's scripts).
   const agent = config.controller.eventDelivery === 'agent';
+  const objects = opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs'));
   const ports = agent ? { ...given, runner: new AgentCommandRunner(store, clock) } : given;
   const m = opts.metrics;
   const reconciler = new Reconciler({
@@ -110,10 +113,11 @@ function assemble(config: FleetConfig, opts: OpenOptions, given: Pick<Reconciler
     ...(opts.onEvent === undefined ? {} : { onEvent: opts.onEvent }),
     ...(opts.skipAtRest === undefined ? {} : { skipAtRest: opts.skipAtRest }),
     ...(opts.expiresItself === undefined ? {} : { expiresItself: opts.expiresItself }),
-    objects: opts.objects !== undefined ? opts.objects : opts.stateDir === '' ? null : new DirectoryObjectStore(join(opts.stateDir, 'outputs')),
+    objects,
   });
   return {
     reconciler,
+    objects,
     store,
     clock,
     simulator,

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { ReplayGuard } from '../api/iam-login.js';
 import { createApiServer, listen, parseListen, type RunStats } from '../api/server.js';
 import { ChangeFeed } from '../api/changes.js';
-import { checkInstanceId, findGroup, hashToken, historyView, issueToken, statusView, windowsView } from '../api/services.js';
+import { checkInstanceId, findGroup, hashToken, historyFilters, historyView, issueToken, statusView, windowsView } from '../api/services.js';
 import * as wire from '../api/wire.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR, storePathOf, TARGET_HELP, TARGET_OPTIONS, viaApiOrStore } from './remote.js';
 import { openController, simulatorSpec, ssmWindowsOf, worldClock } from '../app/compose.js';
-import type { WindowSource } from '../ports/index.js';
+import { HISTORY_TYPES, type WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
@@ -151,6 +151,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           clock: ctl.clock,
           live: ctl.reconciler,
           adminTokenHash,
+          objects: ctl.objects,
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
@@ -381,22 +382,28 @@ ${TARGET_HELP}`,
 const history: Command = {
   name: 'history',
   summary: 'past transitions, commands, windows and retries, newest first',
-  help: `Usage: fleetwarden history [--group NAME] [--instance ID] [--limit N] [--before ID] [--json] [--url URL] ...
+  help: `Usage: fleetwarden history [--group NAME] [--instance ID] [--type T[,T…]] [--from ISO] [--to ISO] [--limit N] [--before ID] [--json] [--url URL] ...
 
 Prints the append-only history, newest first, --limit entries (default 50, at most 1000) at a time; --before ID
-pages on (the JSON's "next" is the ID to give).
+pages on (the JSON's "next" is the ID to give). --type keeps only entries of these types (repeat it or separate
+with commas): ${HISTORY_TYPES.join(', ')}.
+--from and --to keep those at or after --from and before --to (ISO instants).
 
 ${TARGET_HELP}`,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, instance: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parse(args, { ...TARGET_OPTIONS, group: { type: 'string' }, instance: { type: 'string' }, type: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' } }, false);
     const before = intOption(values.before, '--before', 1, Number.MAX_SAFE_INTEGER);
     const limit = intOption(values.limit, '--limit', 1, 1000) ?? 50;
     if (values.instance !== undefined) checkInstanceId(values.instance, '--instance');
+    const filters = historyFilters({ types: values.type ?? [], from: values.from, to: values.to }, { type: '--type', from: '--from', to: '--to' });
     const q = new URLSearchParams({ limit: String(limit), ...(values.group === undefined ? {} : { group: values.group }), ...(values.instance === undefined ? {} : { instance: values.instance }), ...(before === undefined ? {} : { before: String(before) }) });
+    for (const t of filters.types ?? []) q.append('type', t);
+    if (filters.from !== undefined) q.set('from', formatInstant(filters.from));
+    if (filters.to !== undefined) q.set('to', formatInstant(filters.to));
     const view = await viaApiOrStore(
       values,
       (api) => api.call('GET', `/v1/history?${q.toString()}`, wire.historyJson),
-      (store) => historyView(store, { group: values.group, instanceId: values.instance, before, limit }),
+      (store) => historyView(store, { group: values.group, instanceId: values.instance, ...filters, before, limit }),
     );
     if (values.json === true) {
       io.out(JSON.stringify(view));

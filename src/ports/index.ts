@@ -277,9 +277,26 @@ export interface GroupStateStore {
   allRecords(): Promise<InstanceRecord[]>;
 }
 
+/** A history query: every given field must match. */
+export interface HistoryQuery {
+  readonly group?: string | undefined;
+  readonly instanceId?: string | undefined;
+  readonly types?: readonly HistoryType[] | undefined;
+  /** Entries at or after this instant (ms). */
+  readonly from?: number | undefined;
+  /** Entries before this instant (ms). */
+  readonly to?: number | undefined;
+  readonly before?: number | undefined;
+  readonly limit: number;
+}
+
 /** The append-only history. */
 export interface HistoryStore {
-  history(query: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]>;
+  /**
+   * Entries newest first (by id) matching every given filter: `types` any of these, `from` ≤ at < `to`; `before`
+   * pages on with the previous page's last id.
+   */
+  history(query: HistoryQuery): Promise<HistoryEntry[]>;
   /** With `lease`, refused (LeaseLostError) unless the lease is still the group's (entries of one group only). */
   appendHistory(entries: readonly HistoryEntry[], lease?: LeaseToken & { readonly group: string }): Promise<void>;
   pruneHistory(olderThan: number): Promise<number>;
@@ -305,6 +322,32 @@ export interface TokenStore {
   tokens(): Promise<ApiToken[]>;
   /** Removes the tokens matching every given field; how many were removed. */
   revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number>;
+}
+
+/**
+ * A dashboard session (docs/dashboard.md#sign-in), kept in the store so a restart signs nobody out and every
+ * controller behind one address accepts it. The session id itself is never stored: only its SHA-256.
+ */
+export interface DashboardSession {
+  /** Hex SHA-256 of the session id (the cookie's value). */
+  readonly idHash: string;
+  readonly role: 'admin' | 'viewer';
+  /** Who signed in: the token's name, never the token. */
+  readonly who: string;
+  /** The session's CSRF value, handed back to the page by GET /v1/session (useless without the cookie). */
+  readonly csrf: string;
+  readonly expiresAt: number;
+}
+
+/** Dashboard sessions by the hash of their id. */
+export interface SessionStore {
+  putSession(s: DashboardSession): Promise<void>;
+  /** The session of this hash while it lasts (expiresAt > now); null when unknown, signed out or expired. */
+  sessionByHash(idHash: string, now: number): Promise<DashboardSession | null>;
+  /** Signs out: false when there was no such session. */
+  removeSession(idHash: string): Promise<boolean>;
+  /** Deletes the sessions expired at `now`; how many. */
+  pruneSessions(now: number): Promise<number>;
 }
 
 /** The agents' side: commands queued for them to pull, and their acknowledgements of what they applied. */
@@ -338,7 +381,7 @@ export interface ExecutionStore {
 }
 
 /** Persistent state: every role, in one place. Asynchronous by contract: the embedded SQLite store answers at once, DynamoDB does not. */
-export interface Store extends LeaseStore, GroupStateStore, HistoryStore, SettingsStore, TokenStore, AgentQueue, ExecutionStore {
+export interface Store extends LeaseStore, GroupStateStore, HistoryStore, SettingsStore, TokenStore, SessionStore, AgentQueue, ExecutionStore {
   close(): Promise<void>;
 }
 

@@ -47,10 +47,18 @@ export interface TimelineInput {
   readonly width?: number | undefined;
   /** Bars can take keyboard focus (tabindex 0), for a page that shows the focused bar's text (the dashboard). */
   readonly focusable?: boolean | undefined;
+  /** The style of each row state, and the legend's entries (default: the lifecycle states, STATE_STYLE). */
+  readonly palette?: Readonly<Record<string, StateStyle>> | undefined;
+}
+
+export interface StateStyle {
+  readonly fill: string;
+  readonly ink: string;
+  readonly pattern: 'none' | 'hatch' | 'cross' | 'dots';
 }
 
 /** Okabe–Ito colours per lifecycle state, with a pattern for those that pass (print and colour-blind readers). */
-export const STATE_STYLE: Readonly<Record<string, { readonly fill: string; readonly ink: string; readonly pattern: 'none' | 'hatch' | 'cross' | 'dots' }>> = {
+export const STATE_STYLE: Readonly<Record<string, StateStyle>> = {
   running: { fill: '#009E73', ink: '#ffffff', pattern: 'none' },
   stopped: { fill: '#D9D9D9', ink: '#000000', pattern: 'none' },
   starting: { fill: '#56B4E9', ink: '#000000', pattern: 'hatch' },
@@ -191,7 +199,7 @@ export function renderTimeline(input: TimelineInput): string {
     const y = rowY(row);
     parts.push(`<text class="fw-row-label" x="4" y="${y + BAR_H / 2 + 4}" font-size="11" fill="#000">${escapeXml(inst.id.slice(0, 24))}</text>`);
     for (const s of segments(inst, from, to)) {
-      const style = STATE_STYLE[s.state] ?? UNKNOWN_STYLE;
+      const style = (input.palette ?? STATE_STYLE)[s.state] ?? UNKNOWN_STYLE;
       const sx = x(s.start);
       parts.push(bar('fw-state', `data-instance="${escapeXml(inst.id)}" data-state="${escapeXml(s.state)}" data-start="${s.start}" data-end="${s.end}"${focus}`, sx, y, Math.max(0.5, x(s.end) - sx), BAR_H, style.fill, style.pattern, s.state, style.ink, `${inst.id}: ${s.state} ${shortInstant(s.start)} – ${shortInstant(s.end)}: ${s.reason}`));
     }
@@ -202,17 +210,17 @@ export function renderTimeline(input: TimelineInput): string {
     const nx = round(x(input.now));
     parts.push(`<g class="fw-now"><title>now: ${shortInstant(input.now)}</title><line x1="${nx}" y1="${AXIS_H - 6}" x2="${nx}" y2="${AXIS_H + Math.max(1, rows) * ROW_H}" stroke="#D55E00" stroke-width="2" stroke-dasharray="4 2"/></g>`);
   }
-  parts.push(legend(AXIS_H + Math.max(1, rows) * ROW_H + 6));
+  parts.push(legend(AXIS_H + Math.max(1, rows) * ROW_H + 6, input.palette ?? STATE_STYLE));
   parts.push('</svg>');
   return parts.join('');
 }
 
-function legend(y: number): string {
+function legend(y: number, palette: Readonly<Record<string, StateStyle>>): string {
   const items: { label: string; fill: string; pattern: string }[] = [
     { label: 'window', fill: PERIOD_FILL, pattern: 'none' },
     { label: 'start-ahead', fill: AHEAD_FILL, pattern: 'none' },
     { label: 'cutoff', fill: '#ffffff', pattern: 'cut' },
-    ...Object.entries(STATE_STYLE).map(([label, s]) => ({ label, fill: s.fill, pattern: s.pattern })),
+    ...Object.entries(palette).map(([label, s]) => ({ label, fill: s.fill, pattern: s.pattern })),
   ];
   let xPos = 4;
   const out: string[] = [`<g class="fw-legend">`];

@@ -8,6 +8,10 @@ import { hashToken, issueToken } from '../../src/api/services.js';
 import type { InstanceRecord } from '../../src/domain/model.js';
 import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { DirectoryObjectStore } from '../../src/store/objects/objects.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const T0 = Date.parse('2026-06-01T10:00:00Z');
 const ADMIN = 'test-admin-token-0123456789';
@@ -48,6 +52,7 @@ describe('HTTP API', () => {
   // A clock the test moves both ways (a VirtualClock only goes forward).
   const clock = { t: T0, now(): number { return this.t; }, set(t: number): void { this.t = t; } };
   const logs: RequestLog[] = [];
+  const objects = new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'fw-api-objects-')));
   let server: Server;
   let base = '';
   let agentA = '';
@@ -79,7 +84,7 @@ describe('HTTP API', () => {
     await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
-    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e) });
+    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e), objects });
     const bound = await listen(server, '127.0.0.1', 0);
     base = `http://127.0.0.1:${bound.port}`;
   });
@@ -135,6 +140,10 @@ describe('HTTP API', () => {
     assert.deepEqual(fields(await call('GET', '/v1/history?limit=0', ADMIN)), ['limit']);
     assert.deepEqual(fields(await call('GET', '/v1/history?instance=%3Bdrop', ADMIN)), ['instance']);
     assert.deepEqual(fields(await call('GET', '/v1/windows?from=yesterday', ADMIN)), ['from']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?type=transition,reboot', ADMIN)), ['type']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?from=yesterday', ADMIN)), ['from']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?to=2026-13-01T00:00:00Z', ADMIN)), ['to']);
+    assert.deepEqual(fields(await call('GET', '/v1/history?from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z', ADMIN)), ['to']);
     const bad = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, { value: '50%', ttl: 'soon', reason: '' });
     assert.equal(bad.status, 400);
     assert.deepEqual(fields(bad), ['reason']);
@@ -199,6 +208,63 @@ describe('HTTP API', () => {
     assert.equal(rest.entries.length, history.entries.length - 1, 'the next page continues after the first');
     const windows = (await call('GET', '/v1/windows?group=web&days=2', ADMIN)).body as { periods: { start: string; description: string | null }[] };
     assert.deepEqual(windows.periods.map((p) => [p.start, p.description]), [['2026-06-01T10:00:00Z', 'Daily patch'], ['2026-06-02T10:00:00Z', 'Daily patch']]);
+  });
+
+  it('GET /v1/history filters by type (repeated or comma-separated) and time range in the store, and pages on within them', async () => {
+    const H = Date.parse('2030-01-01T00:00:00Z');
+    // 12 entries of group hist, one an hour: window on multiples of 3, otherwise error / retry.
+    await store.appendHistory(Array.from({ length: 12 }, (_, n) => ({ at: H + n * 3_600_000, group: 'hist', instanceId: null, type: n % 3 === 0 ? ('window' as const) : n % 3 === 1 ? ('error' as const) : ('retry' as const), summary: `h${n}` })));
+    type Page = { entries: { summary: string; type: string }[]; next: number | null };
+    const get = async (q: string): Promise<Page> => {
+      const r = await call('GET', `/v1/history?group=hist&${q}`, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body as Page;
+    };
+    const first = await get('type=window&limit=2');
+    assert.deepEqual(first.entries.map((e) => e.summary), ['h9', 'h6'], 'a full page of windows, not a filtered page');
+    assert.deepEqual((await get(`type=window&limit=2&before=${String(first.next)}`)).entries.map((e) => e.summary), ['h3', 'h0']);
+    assert.deepEqual((await get('type=error,retry&limit=3')).entries.map((e) => e.summary), ['h11', 'h10', 'h8']);
+    assert.deepEqual((await get('type=error&type=retry&limit=3')).entries.map((e) => e.summary), ['h11', 'h10', 'h8'], 'repeated');
+    assert.deepEqual((await get('from=2030-01-01T02:00:00Z&to=2030-01-01T05:00:00Z')).entries.map((e) => e.summary), ['h4', 'h3', 'h2'], 'from inclusive, to exclusive');
+    assert.deepEqual((await get('type=window&from=2030-01-01T02:00:00Z&to=2030-01-01T08:00:00Z')).entries.map((e) => e.summary), ['h6', 'h3']);
+    const viewer = (await issueToken(store, 'viewer', null, 'hist viewer', T0)).token;
+    assert.equal((await call('GET', '/v1/history?type=window', viewer)).status, 200, 'a viewer may filter too');
+  });
+
+  it('serves one invocation’s full output from the object store: text/plain, nosniff, bounded, to admin and viewer; 404 naming what is missing', async () => {
+    const exec = encodeURIComponent('web/patch/2026-06-01T10:00:00Z');
+    const url = (task: string, instance: string): string => `/v1/executions/${exec}/tasks/${encodeURIComponent(task)}/invocations/${instance}/output`;
+    const key = 'executions/web/patch/x/yum/i-a-1.log';
+    const full = `${'line of yum output\n'.repeat(300)}<script>alert(1)</script>\nno space left\n`;
+    await objects.put(key, full);
+    const ok = await call('GET', url('yum', 'i-a'), ADMIN);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.text, full, 'all of it, beyond the 2 500-character preview');
+    assert.equal(ok.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(ok.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(ok.headers.get('x-fleetwarden-truncated'), null);
+    const viewer = (await issueToken(store, 'viewer', null, 'output viewer', T0)).token;
+    assert.equal((await call('GET', url('yum', 'i-a'), viewer)).text, full, 'a viewer reads it too');
+    assert.equal((await call('GET', url('yum', 'i-a'), agentA)).status, 403, 'not an agent');
+    const missing = async (u: string, message: RegExp): Promise<void> => {
+      const r = await call('GET', u, ADMIN);
+      assert.equal(r.status, 404, u);
+      assert.match(r.text, message);
+    };
+    await missing(`/v1/executions/${encodeURIComponent('web/patch/2026-06-09T10:00:00Z')}/tasks/yum/invocations/i-a/output`, /no execution web\/patch\/2026-06-09T10:00:00Z/);
+    await missing(url('apt', 'i-a'), /has no task \\"apt\\"/);
+    await missing(url('yum', 'i-b'), /no invocation on i-b/);
+    assert.deepEqual(fields(await call('GET', url('yum', 'not-an-id'), ADMIN)), ['instance']);
+    // Bigger than the bound: the end is kept (it says how the task ended), and the full size is given.
+    const big = `${'x'.repeat(1024 * 1024)}THE END\n`;
+    await objects.put(key, big);
+    const cut = await call('GET', url('yum', 'i-a'), ADMIN);
+    assert.equal(cut.status, 200);
+    assert.equal(cut.headers.get('x-fleetwarden-truncated'), String(big.length));
+    assert.equal(cut.text.length, 1024 * 1024);
+    assert.ok(cut.text.endsWith('THE END\n'));
+    await objects.delete([key]);
+    await missing(url('yum', 'i-a'), /the output executions\/web\/patch\/x\/yum\/i-a-1\.log is not in the object store/);
   });
 
   it('pull-mode events: the runner queues, the agent fetches and answers once, the runner reads the result', async () => {
@@ -278,9 +344,10 @@ describe('HTTP API', () => {
     const doc = (await call('GET', '/openapi.json', ADMIN)).body as { openapi: string; paths: Record<string, Record<string, { 'x-fleetwarden-auth': string }>> };
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(doc, openApi());
+    await objects.put('executions/web/patch/x/yum/i-a-1.log', 'the full output');
     for (const [path, methods] of Object.entries(doc.paths)) {
       if (methods['get'] === undefined) continue;
-      const concrete = path.replace('{instance}', 'i-a').replace('{group}', path.includes('/workload/') ? 'erp' : 'web').replace('{action}', 'start').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
+      const concrete = path.replace('{instance}', 'i-a').replace('{group}', path.includes('/workload/') ? 'erp' : 'web').replace('{action}', 'start').replace('{task}', 'yum').replace('{id}', encodeURIComponent('web/patch/2026-06-01T10:00:00Z'));
       const r = await call('GET', concrete, ADMIN);
       assert.ok(r.status === 200, `${path} → ${r.status} ${r.text.slice(0, 200)}`);
     }

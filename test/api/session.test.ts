@@ -148,6 +148,41 @@ describe('dashboard sessions', () => {
     assert.equal((await call('GET', '/v1/status', { cookie: s.cookie })).status, 401);
   });
 
+  it('sessions live in the store: a second server on it accepts them, a restart keeps them, sign-out on one ends them on both', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-sessions-')), 'state.db');
+    const open = async (st: SqliteStore): Promise<{ server: Server; base: string }> => {
+      const srv = createApiServer({ store: st, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), uiDir });
+      return { server: srv, base: `http://127.0.0.1:${(await listen(srv, '127.0.0.1', 0)).port}` };
+    };
+    const at = async (b: string, method: string, cookie: string, headers: Record<string, string> = {}): Promise<number> => (await fetch(`${b}/v1/session`, { method, headers: { cookie, ...headers } })).status;
+    // Two controllers, each with its own connection to one SQLite file (as two processes would have).
+    const storeA = new SqliteStore(file);
+    const storeB = new SqliteStore(file);
+    const a = await open(storeA);
+    let b = await open(storeB);
+    try {
+      const r = await fetch(`${a.base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: a.base }, body: JSON.stringify({ token: ADMIN }) });
+      assert.equal(r.status, 200);
+      const { csrf } = (await r.json()) as { csrf: string };
+      const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      assert.equal(await at(b.base, 'GET', cookie), 200, 'made by A, accepted by B');
+      // B restarts: a new server and a new store connection.
+      b.server.close();
+      await storeB.close();
+      const storeB2 = new SqliteStore(file);
+      b = await open(storeB2);
+      assert.equal(await at(b.base, 'GET', cookie), 200, 'survives a restart');
+      assert.equal(await at(b.base, 'DELETE', cookie, { 'x-fleetwarden-csrf': csrf, origin: b.base }), 204, 'signed out on B');
+      assert.equal(await at(a.base, 'GET', cookie), 401, 'refused on A too');
+      assert.equal(await at(b.base, 'GET', cookie), 401);
+      b.server.close();
+      await storeB2.close();
+    } finally {
+      a.server.close();
+      await storeA.close();
+    }
+  });
+
   it('a session expires after its time', async () => {
     const s = await signIn(ADMIN);
     clock.t = T0 + SESSION_TTL_MS - 1;

@@ -87,6 +87,39 @@ describe('fleetwarden run --once, status, history, windows', () => {
   });
 });
 
+describe('history --type, --from, --to', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'fw-histfilter-'));
+  const config = join(stateDir, 'fleetwarden.yaml');
+  const H = Date.parse('2030-01-01T00:00:00Z');
+
+  before(async () => {
+    writeFileSync(config, 'groups:\n  - name: web\n');
+    const store = new SqliteStore(join(stateDir, 'state.db'));
+    await store.appendHistory(Array.from({ length: 6 }, (_, n) => ({ at: H + n * 3_600_000, group: 'web', instanceId: null, type: n % 2 === 0 ? ('window' as const) : ('override' as const), summary: `h${n}` })));
+    await store.close();
+  });
+
+  it('filters in the store query (a full page), and refuses a bad value naming the option with exit 2', () => {
+    const summaries = (...args: string[]): string[] => {
+      const r = cli('history', '--config', config, '--state-dir', stateDir, '--json', ...args);
+      assert.equal(r.code, 0, r.err);
+      return (JSON.parse(r.out) as { entries: { summary: string }[] }).entries.map((e) => e.summary);
+    };
+    assert.deepEqual(summaries('--type', 'window', '--limit', '2'), ['h4', 'h2']);
+    assert.deepEqual(summaries('--type', 'window', '--type', 'override', '--limit', '3'), ['h5', 'h4', 'h3']);
+    assert.deepEqual(summaries('--from', '2030-01-01T01:00:00Z', '--to', '2030-01-01T03:00:00Z'), ['h2', 'h1']);
+    assert.deepEqual(summaries('--type', 'override', '--from', '2030-01-01T02:00:00Z'), ['h5', 'h3']);
+    const bad = cli('history', '--config', config, '--state-dir', stateDir, '--type', 'reboot');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--type/);
+    assert.match(bad.err, /"reboot" is not a history type/);
+    const range = cli('history', '--config', config, '--state-dir', stateDir, '--from', '2030-01-02T00:00:00Z', '--to', '2030-01-01T00:00:00Z');
+    assert.equal(range.code, 2);
+    assert.match(range.err, /--to/);
+    assert.doesNotMatch(bad.err + range.err, /\n\s+at /, 'no stack trace');
+  });
+});
+
 describe('status and history print cloud and store values safely', () => {
   const FORGED = '\n2026-01-01T00:00:00Z  web  i-forged  running  all fine';
   const reason = `scale-out${FORGED}\u001b[2J\u001b[31mred\u202e`;

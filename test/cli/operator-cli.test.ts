@@ -122,6 +122,13 @@ describe('operator commands through a running controller’s API', () => {
     assert.ok((JSON.parse(status.out) as { instances: { instance: string }[] }).instances.some((i) => i.instance === 'i-web-001'));
     const history = JSON.parse(cli({}, 'history', '--url', url, '--state-dir', stateDir, '--json', '--limit', '3').out) as { entries: unknown[] };
     assert.equal(history.entries.length, 3);
+    const transitions = cli({}, 'history', '--url', url, '--state-dir', stateDir, '--json', '--type', 'transition', '--from', '2000-01-01T00:00:00Z', '--limit', '5');
+    assert.equal(transitions.code, 0, transitions.err);
+    const types = (JSON.parse(transitions.out) as { entries: { type: string }[] }).entries.map((e) => e.type);
+    assert.ok(types.length > 0 && types.every((t) => t === 'transition'), types.join());
+    const badType = cli({}, 'history', '--url', url, '--state-dir', stateDir, '--type', 'nope');
+    assert.equal(badType.code, 2);
+    assert.match(badType.err, /--type/);
     const set = cli({}, 'control', 'set', 'i-web-001', 'unstoppable', '--ttl', '1h', '--reason', 'debugging', '--url', url, '--state-dir', stateDir);
     assert.equal(set.code, 0, set.err);
     const controls = JSON.parse(cli({}, 'control', 'list', '--json', '--url', url, '--state-dir', stateDir).out) as { controls: { instance: string; kind: string }[] };

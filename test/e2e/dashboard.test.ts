@@ -106,9 +106,16 @@ describe('dashboard in a real browser', requirements(CHROMIUM), () => {
     assert.match((await page.textContent('section.group[data-group="web"] p.override')) ?? '', /fleets\.main\.desired = 3 .*e2e: three for the test/);
     await page.waitForSelector('section.group[data-group="web"] p.targets:has-text("fleets.main.desired = 3 (override")');
     await page.click('#nav-history');
+    // A bad time range: the API's error is shown beside the filters, naming the field.
+    await page.fill('#hist-from', 'yesterday');
+    await page.press('#hist-from', 'Enter');
+    await page.waitForSelector('#hist-error:has-text("from:")');
+    await page.fill('#hist-from', '');
+    // The type filter is the API's: the page holds overrides only.
     await page.fill('#hist-type', 'override');
     await page.press('#hist-type', 'Enter');
     await page.waitForSelector('text=override fleets.main.desired set until');
+    assert.deepEqual([...new Set(await page.$$eval('table td:nth-child(4)', (els: readonly El[]) => els.map((e) => e.textContent)))], ['override'], 'every row is an override');
 
     // A transition arrives without a reload: the counts of web change while the page stays.
     await page.click('#nav-overview');

@@ -7,7 +7,7 @@ import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceRecord } from '../../src/domain/model.js';
-import type { AgentQueue, ExecutionStore, GroupStateStore, HistoryStore, LeaseStore, SettingsStore, Store, TickWrite, TokenStore } from '../../src/ports/index.js';
+import type { AgentQueue, ExecutionStore, GroupStateStore, HistoryStore, LeaseStore, SessionStore, SettingsStore, Store, TickWrite, TokenStore } from '../../src/ports/index.js';
 import type { WindowExecution } from '../../src/maintenance/model.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
@@ -35,6 +35,7 @@ export function storeContract(name: string, make: Make<Store>): void {
     historyContract(make);
     settingsContract(make);
     tokenContract(make);
+    sessionContract(make);
     agentQueueContract(make);
     executionContract(make);
   });
@@ -148,7 +149,7 @@ export function tickContract(make: Make<TickStore & HistoryStore>): void {
 /** HistoryStore (entries come from ticks too: with the roles that write one). */
 export function historyContract(make: Make<HistoryStore & TickStore>): void {
   describe('history', () => {
-    it('history is append-only, newest first, pages with `before`, filters, and is pruned by age', async () => {
+    it('history is append-only, newest first, pages with `before` and filters by group and instance', async () => {
       const s = await make();
       await fixtureSave(s, tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
       await s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
@@ -158,6 +159,31 @@ export function historyContract(make: Make<HistoryStore & TickStore>): void {
       assert.deepEqual(page.map((e) => e.summary), ['entry 2', 'entry 1']);
       assert.deepEqual((await s.history({ limit: 10, instanceId: 'i-2' })).map((e) => e.summary), ['entry 2']);
       assert.deepEqual((await s.history({ limit: 10, group: 'api' })).map((e) => e.summary), ['entry 4']);
+      await s.close();
+    });
+
+    it('history filters by type and time range in the query, so a page is full and paging on stays correct', async () => {
+      const s = await make();
+      // 30 entries, one a minute: every third is a window, the rest alternate transition/override; i-1 on the even ones.
+      const types = ['window', 'transition', 'override'] as const;
+      await s.appendHistory(Array.from({ length: 30 }, (_, n) => ({ at: T0 + n * 60_000, group: n < 15 ? 'web' : 'api', instanceId: n % 2 === 0 ? 'i-1' : null, type: types[n % 3] ?? 'window', summary: `e${n}` })));
+      const windows = await s.history({ limit: 4, types: ['window'] });
+      assert.deepEqual(windows.map((e) => e.summary), ['e27', 'e24', 'e21', 'e18'], 'a full page of the type, however sparse');
+      const next = await s.history({ limit: 4, types: ['window'], before: windows.at(-1)?.id });
+      assert.deepEqual(next.map((e) => e.summary), ['e15', 'e12', 'e9', 'e6']);
+      assert.deepEqual((await s.history({ limit: 50, types: ['window', 'override'], group: 'web', instanceId: 'i-1' })).map((e) => e.summary), ['e14', 'e12', 'e8', 'e6', 'e2', 'e0']);
+      assert.deepEqual((await s.history({ limit: 50, from: T0 + 10 * 60_000, to: T0 + 13 * 60_000 })).map((e) => e.summary), ['e12', 'e11', 'e10'], 'from is inclusive, to is not');
+      const ranged = await s.history({ limit: 2, types: ['transition'], from: T0 + 5 * 60_000, to: T0 + 20 * 60_000 });
+      assert.deepEqual(ranged.map((e) => e.summary), ['e19', 'e16']);
+      assert.deepEqual((await s.history({ limit: 2, types: ['transition'], from: T0 + 5 * 60_000, to: T0 + 20 * 60_000, before: ranged.at(-1)?.id })).map((e) => e.summary), ['e13', 'e10']);
+      assert.deepEqual(await s.history({ limit: 5, types: [] }), [], 'no type asked: nothing');
+      await s.close();
+    });
+
+    it('history is pruned by age', async () => {
+      const s = await make();
+      await fixtureSave(s, tick({ history: [1, 2, 3].map((n) => ({ at: T0 + n, group: 'web', instanceId: n === 2 ? 'i-2' : null, type: 'transition' as const, summary: `entry ${n}` })) }));
+      await s.appendHistory([{ at: T0 + 4, group: 'api', instanceId: null, type: 'window', summary: 'entry 4' }]);
       assert.equal((await s.pruneHistory(T0 + 3)), 2);
       assert.deepEqual((await s.history({ limit: 10 })).map((e) => e.summary), ['entry 4', 'entry 3']);
       await s.close();
@@ -202,6 +228,30 @@ export function tokenContract(make: Make<TokenStore>): void {
       assert.equal(await s.tokenByHash('bb'), null);
       assert.equal(await s.revokeTokens({ role: 'agent' }), 1);
       assert.deepEqual((await s.tokens()).map((t) => t.hash), ['aa']);
+      await s.close();
+    });
+  });
+}
+
+/** SessionStore: dashboard sessions by the hash of their id, refused once expired, pruned by expiry. */
+export function sessionContract(make: Make<SessionStore>): void {
+  describe('sessions', () => {
+    it('sessions are found by hash until they expire, removed on sign-out, and pruned once expired', async () => {
+      const s = await make();
+      const a = { idHash: 'a'.repeat(64), role: 'admin' as const, who: 'admin token', csrf: 'csrf-a', expiresAt: T0 + 1000 };
+      const v = { idHash: 'b'.repeat(64), role: 'viewer' as const, who: 'viewer token (ops)', csrf: 'csrf-b', expiresAt: T0 + 5000 };
+      await s.putSession(a);
+      await s.putSession(v);
+      assert.deepEqual(await s.sessionByHash(a.idHash, T0), a);
+      assert.deepEqual(await s.sessionByHash(a.idHash, T0 + 999), a);
+      assert.equal(await s.sessionByHash(a.idHash, T0 + 1000), null, 'expired: refused even before it is pruned');
+      assert.equal(await s.sessionByHash('c'.repeat(64), T0), null);
+      assert.equal(await s.pruneSessions(T0 + 1000), 1, 'only the expired one');
+      assert.deepEqual(await s.sessionByHash(v.idHash, T0 + 1000), v);
+      assert.equal(await s.removeSession(v.idHash), true);
+      assert.equal(await s.removeSession(v.idHash), false, 'already signed out');
+      assert.equal(await s.sessionByHash(v.idHash, T0), null);
+      assert.equal(await s.pruneSessions(T0 + 10_000), 0);
       await s.close();
     });
   });

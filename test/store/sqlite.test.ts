@@ -19,7 +19,7 @@ describe('SQLite store specifics', () => {
   it('uses WAL, records its schema version, and keeps data across reopening', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'nested', 'state.db');
     const s = new SqliteStore(file);
-    assert.equal(s.schemaVersion, 6);
+    assert.equal(s.schemaVersion, 7);
     await fixtureSave(s, { group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
     await s.close();
     const raw = new Database(file);

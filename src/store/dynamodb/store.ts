@@ -22,7 +22,7 @@ import { errorKind, FleetwardenError, LeaseLostError } from '../../domain/errors
 import type { ReportedProblem } from '../../domain/problems.js';
 import type { ActionFailure } from '../../planner/types.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
-import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, CommandHandle, DashboardSession, GroupState, HistoryEntry, HistoryQuery, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 import type { AgentAck } from '../../domain/agent-ack.js';
 import { actionFailureSchema, agentAckSchema, agentCommandResultSchema, agentCommandSchema, cancelRequestSchema, commandHandleSchema, decodeStored, decodeStoredJson, historyDataSchema, historyEntrySchema, instanceRecordSchema, reportedProblemSchema, windowExecutionSchema, workloadRecordSchema } from '../../ports/schemas.js';
 import { z } from 'zod';
@@ -47,6 +47,7 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
  * `K#<group>/<execution id>` (operators' cancel requests) · `Q#<group>/<instance>` (agents' last acknowledgements) ·
+ * `S/<session id hash>` (dashboard sessions; `ttl`, epoch seconds, lets a table TTL on `ttl` delete expired ones) ·
  * `META/HSEQ` (history id counter).
  */
 /**
@@ -460,7 +461,40 @@ export class DynamoStore implements Store {
     return out.sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
   }
 
-  async history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]> {
+  async history(q: HistoryQuery): Promise<HistoryEntry[]> {
+    // The filters are the query's FilterExpression: DynamoDB drops what does not match before answering, and
+    // paging on `before` (the key) stays correct however sparse the matches.
+    const filters: string[] = [];
+    const names: Record<string, string> = {};
+    const vals: Record<string, string | number> = { ':h': 'H' };
+    if (q.before !== undefined) vals[':b'] = pad(q.before);
+    if (q.group !== undefined) {
+      filters.push('#g = :g');
+      names['#g'] = 'grp';
+      vals[':g'] = q.group;
+    }
+    if (q.instanceId !== undefined) {
+      filters.push('#i = :i');
+      names['#i'] = 'inst';
+      vals[':i'] = q.instanceId;
+    }
+    if (q.types !== undefined) {
+      if (q.types.length === 0) return [];
+      names['#t'] = 'type';
+      filters.push(`#t IN (${q.types.map((t, n) => {
+        vals[`:t${n}`] = t;
+        return `:t${n}`;
+      }).join(', ')})`);
+    }
+    if (q.from !== undefined || q.to !== undefined) names['#a'] = 'at';
+    if (q.from !== undefined) {
+      filters.push('#a >= :from');
+      vals[':from'] = q.from;
+    }
+    if (q.to !== undefined) {
+      filters.push('#a < :to');
+      vals[':to'] = q.to;
+    }
     const out: HistoryEntry[] = [];
     let start: Item | undefined;
     do {
@@ -470,15 +504,14 @@ export class DynamoStore implements Store {
           ConsistentRead: true,
           ScanIndexForward: false,
           KeyConditionExpression: q.before === undefined ? 'pk = :h' : 'pk = :h AND sk < :b',
-          ExpressionAttributeValues: values({ ':h': 'H', ...(q.before === undefined ? {} : { ':b': pad(q.before) }) }),
+          ...(filters.length === 0 ? {} : { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names }),
+          ExpressionAttributeValues: values(vals),
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
       for (const i of r.Items ?? []) {
         const group = str(i, 'grp') ?? '';
         const inst = str(i, 'inst');
-        if (q.group !== undefined && group !== q.group) continue;
-        if (q.instanceId !== undefined && inst !== q.instanceId) continue;
         const data = jsonAttr(i, 'data', historyDataSchema, undefined);
         const entry = { id: Number(str(i, 'sk')), at: attr(i, 'at'), group, instanceId: inst ?? null, type: attr(i, 'type'), summary: attr(i, 'summary'), ...(data === undefined ? {} : { data }) };
         out.push(decodeStored(historyEntrySchema, entry, whereIn(i, '')));
@@ -571,6 +604,30 @@ export class DynamoStore implements Store {
     const gone = (await this.tokens()).filter((t) => (match.hash === undefined || t.hash === match.hash) && (match.instanceId === undefined || t.instanceId === match.instanceId) && (match.role === undefined || t.role === match.role));
     await this.batch(gone.map((t) => ({ DeleteRequest: { Key: keyOf('T', t.hash) } })));
     return gone.length;
+  }
+
+  async putSession(x: DashboardSession): Promise<void> {
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'S', sk: x.idHash, role: x.role, who: x.who, csrf: x.csrf, exp: x.expiresAt, ttl: Math.ceil(x.expiresAt / 1000) }) }));
+  }
+
+  async sessionByHash(idHash: string, now: number): Promise<DashboardSession | null> {
+    const i = await this.get('S', idHash);
+    // DynamoDB's TTL deletes late (within days): the expiry is checked here. An unknown role opens nothing.
+    const role = i === undefined ? undefined : str(i, 'role');
+    const exp = i === undefined ? undefined : num(i, 'exp');
+    if (i === undefined || (role !== 'admin' && role !== 'viewer') || exp === undefined || exp <= now) return null;
+    return { idHash, role, who: str(i, 'who') ?? '', csrf: str(i, 'csrf') ?? '', expiresAt: exp };
+  }
+
+  async removeSession(idHash: string): Promise<boolean> {
+    const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf('S', idHash), ReturnValues: 'ALL_OLD' }));
+    return r.Attributes !== undefined;
+  }
+
+  async pruneSessions(now: number): Promise<number> {
+    const old = await this.query({ KeyConditionExpression: 'pk = :s', FilterExpression: '#e <= :now', ExpressionAttributeNames: { '#e': 'exp' }, ExpressionAttributeValues: values({ ':s': 'S', ':now': now }) });
+    await this.batch(old.map((i) => ({ DeleteRequest: { Key: keyOf('S', str(i, 'sk') ?? '') } })));
+    return old.length;
   }
 
   async queueAgentCommands(commands: readonly AgentCommand[]): Promise<void> {

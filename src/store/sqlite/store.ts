@@ -8,7 +8,7 @@ import { FleetwardenError, LeaseLostError } from '../../domain/errors.js';
 import { problemKey, type ReportedProblem } from '../../domain/problems.js';
 import { type CancelRequest, isOpen, type WindowExecution } from '../../maintenance/model.js';
 import { sqliteDatabase } from './driver.js';
-import type { AgentCommand, AgentCommandResult, ApiToken, GroupState, HistoryEntry, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
+import type { AgentCommand, AgentCommandResult, ApiToken, DashboardSession, GroupState, HistoryEntry, HistoryQuery, Lease, LeaseToken, Store, TickWrite } from '../../ports/index.js';
 import type { AgentAck } from '../../domain/agent-ack.js';
 import { actionFailureSchema, agentAckSchema, agentCommandResultSchema, agentCommandSchema, cancelRequestSchema, commandHandleSchema, decodeStored, decodeStoredJson, historyDataSchema, historyEntrySchema, instanceRecordSchema, reportedProblemSchema, windowExecutionSchema, workloadRecordSchema } from '../../ports/schemas.js';
 
@@ -42,6 +42,11 @@ const MIGRATIONS: readonly string[] = [
   // Agents' acknowledgements of the drain handshake: the last one of each instance.
   `CREATE TABLE agent_acks (instance_id TEXT PRIMARY KEY, grp TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);
    CREATE INDEX agent_acks_grp ON agent_acks(grp);`,
+  // Dashboard sessions (by the hash of their id), and the history's filters by type and by group.
+  `CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, who TEXT NOT NULL, csrf TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX sessions_expires ON sessions(expires_at);
+   CREATE INDEX history_type ON history(type, id);
+   CREATE INDEX history_grp ON history(grp, id);`,
 ];
 
 export class StoreError extends FleetwardenError {
@@ -220,21 +225,19 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT instance_id, body FROM records ORDER BY grp, instance_id').all() as { instance_id: string; body: string }[]).map((r) => parseRecord(r.body, r.instance_id));
   }
 
-  async history(q: { group?: string | undefined; instanceId?: string | undefined; before?: number | undefined; limit: number }): Promise<HistoryEntry[]> {
+  async history(q: HistoryQuery): Promise<HistoryEntry[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.group !== undefined) {
-      where.push('grp = ?');
-      args.push(q.group);
-    }
-    if (q.instanceId !== undefined) {
-      where.push('instance_id = ?');
-      args.push(q.instanceId);
-    }
-    if (q.before !== undefined) {
-      where.push('id < ?');
-      args.push(q.before);
-    }
+    const add = (clause: string, ...values: (string | number)[]): void => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (q.group !== undefined) add('grp = ?', q.group);
+    if (q.instanceId !== undefined) add('instance_id = ?', q.instanceId);
+    if (q.types !== undefined) add(`type IN (${q.types.map(() => '?').join(', ') || 'NULL'})`, ...q.types);
+    if (q.from !== undefined) add('at >= ?', q.from);
+    if (q.to !== undefined) add('at < ?', q.to);
+    if (q.before !== undefined) add('id < ?', q.before);
     const sql = `SELECT id, at, grp, instance_id, type, summary, data FROM history ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.stmt(sql).all(...args, q.limit) as { id: number; at: number; grp: string; instance_id: string | null; type: string; summary: string; data: string | null }[];
     return rows.map((r) => {
@@ -308,6 +311,25 @@ export class SqliteStore implements Store {
 
   async revokeTokens(match: { readonly hash?: string; readonly instanceId?: string; readonly role?: ApiToken['role'] }): Promise<number> {
     return this.stmt('DELETE FROM tokens WHERE (@hash IS NULL OR hash = @hash) AND (@inst IS NULL OR instance_id = @inst) AND (@role IS NULL OR role = @role)').run({ hash: match.hash ?? null, inst: match.instanceId ?? null, role: match.role ?? null }).changes;
+  }
+
+  async putSession(x: DashboardSession): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO sessions (id_hash, role, who, csrf, expires_at) VALUES (?, ?, ?, ?, ?)').run(x.idHash, x.role, x.who, x.csrf, x.expiresAt);
+  }
+
+  async sessionByHash(idHash: string, now: number): Promise<DashboardSession | null> {
+    const r = this.stmt('SELECT id_hash, role, who, csrf, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as { id_hash: string; role: string; who: string; csrf: string; expires_at: number } | undefined;
+    // An unknown role read from storage opens nothing.
+    if (r === undefined || (r.role !== 'admin' && r.role !== 'viewer')) return null;
+    return { idHash: r.id_hash, role: r.role, who: r.who, csrf: r.csrf, expiresAt: r.expires_at };
+  }
+
+  async removeSession(idHash: string): Promise<boolean> {
+    return this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(idHash).changes > 0;
+  }
+
+  async pruneSessions(now: number): Promise<number> {
+    return this.stmt('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
   }
 
   async queueAgentCommands(commands: readonly AgentCommand[]): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import { renderTimeline } from '../timeline.js';
 import { timelineInput, type PeriodRow, type TransitionRow } from '../timeline-data.js';
+import { type ExecutionRow, outageInput } from '../outage-data.js';
 
 /** A change in the history wakes the page through a long poll; this slower poll catches what time alone changes. */
 const POLL_MS = 15_000;
@@ -251,7 +252,8 @@ async function timeline(): Promise<Node> {
   const transitions: TransitionRow[] = [];
   let before: number | null = null;
   for (let page = 0; page < 5; page++) {
-    const q = new URLSearchParams({ group, limit: '1000', ...(before === null ? {} : { before: String(before) }) });
+    // Transitions only (filtered by the store), so the pages hold states, not commands and window entries.
+    const q = new URLSearchParams({ group, type: 'transition', limit: '1000', ...(before === null ? {} : { before: String(before) }) });
     const hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as { entries: { at: string; instance: string | null; type: string; data?: { from?: string; to?: string; reason?: string } }[]; next: number | null };
     for (const e of hist.entries) if (e.type === 'transition' && e.instance !== null && e.data?.to !== undefined) transitions.push({ at: Date.parse(e.at), group, instance: e.instance, from: e.data.from ?? '', to: e.data.to, reason: e.data.reason ?? '' });
     const oldest = hist.entries.at(-1);
@@ -279,15 +281,35 @@ async function timeline(): Promise<Node> {
   return h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Group', select), zoom('−6 h / +6 h', 6, 6), zoom('−24 h / +48 h', 24, 48), zoom('−3 d / +7 d', 72, 168)), box, detail, h('p', { class: 'muted' }, 'The past comes from the history, the future from the window schedules.'));
 }
 
+/** The API route of one invocation's full output (served as text/plain; the session cookie opens it). */
+function outputHref(execution: string, task: string, instance: string): string {
+  return `/v1/executions/${encodeURIComponent(execution)}/tasks/${encodeURIComponent(task)}/invocations/${encodeURIComponent(instance)}/output`;
+}
+
 async function executions(): Promise<Node> {
   if (state.execution !== null) {
-    const e = (await api('GET', `/v1/executions/${encodeURIComponent(state.execution)}`)) as unknown as { id: string; group: string; window: string; status: string; start: string; end: string; tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; exitCode: number | null; outOfService: boolean; startedAt: string; endedAt: string | null; output: string | null; outputKey: string | null }[] }[] };
+    const e = (await api('GET', `/v1/executions/${encodeURIComponent(state.execution)}`)) as unknown as Omit<ExecutionRow, 'tasks'> & { id: string; status: string; tasks: { name: string; status: string; detail: string; invocations: { instance: string; status: string; exitCode: number | null; outOfService: boolean; drained: boolean; startedAt: string; endedAt: string | null; output: string | null; outputKey: string | null }[] }[] };
+    // Who was out of service when: the rolling batches, drawn by the shared timeline renderer (now: the controller's).
+    const now = Date.parse(((await api('GET', '/v1/status')) as unknown as StatusJson).at);
+    const outage = h('div', { class: 'timeline-box', id: 'exec-outage' });
+    const hasInvocations = e.tasks.some((t) => t.invocations.length > 0);
+    if (hasInvocations) outage.innerHTML = renderTimeline({ ...outageInput(e, now), width: 1200, focusable: true }); // escaped by the renderer
+    const outageDetail = h('p', { id: 'exec-outage-detail', 'aria-live': 'polite' }, hasInvocations ? 'Hover or focus (Tab) a bar for its task and outcome.' : 'No invocation yet.');
+    const show = (ev: Event): void => {
+      const t = (ev.target as Element).closest('g[tabindex]')?.querySelector('title')?.textContent;
+      if (t) outageDetail.textContent = t;
+    };
+    outage.addEventListener('focusin', show);
+    outage.addEventListener('mouseover', show);
     return h(
       'div',
       {},
       h('button', { type: 'button', id: 'exec-back', click: () => ((state.execution = null), void refresh(false)) }, '← All executions'),
       h('h2', {}, `${e.group} / ${e.window} — ${e.status}`),
       h('p', {}, `${e.start} → ${e.end}`),
+      h('h3', {}, 'Out of service'),
+      outage,
+      outageDetail,
       ...e.tasks.map((t) =>
         h(
           'section',
@@ -296,7 +318,7 @@ async function executions(): Promise<Node> {
           h('p', { class: 'muted' }, t.detail),
           table(
             ['instance', 'status', 'exit', 'out of service', 'started', 'ended', 'output'],
-            t.invocations.map((i) => [i.instance, i.status, i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : 'no', i.startedAt, i.endedAt ?? '', h('div', {}, i.output === null ? '' : h('pre', {}, i.output.slice(0, 2000)), i.outputKey === null ? null : h('span', { class: 'muted' }, `full output: ${i.outputKey}`))]),
+            t.invocations.map((i) => [i.instance, i.status, i.exitCode === null ? '' : String(i.exitCode), i.outOfService ? 'yes' : 'no', i.startedAt, i.endedAt ?? '', h('div', {}, i.output === null ? '' : h('pre', {}, i.output.slice(0, 2000)), i.outputKey === null ? null : h('a', { href: outputHref(e.id, t.name, i.instance), target: '_blank', rel: 'noopener', class: 'full-output', title: i.outputKey }, 'Full output'))]),
           ),
         ),
       ),
@@ -388,13 +410,20 @@ async function history(): Promise<Node> {
   const val = (n: string): string => ((prev?.elements.namedItem(n) as HTMLInputElement | null)?.value ?? '').trim();
   const f = { group: val('group'), instance: val('instance'), type: val('type'), from: val('from'), to: val('to') };
   const before = state.historyBefore.at(-1) ?? null;
-  const q = new URLSearchParams({ limit: '100', ...(f.group ? { group: f.group } : {}), ...(f.instance ? { instance: f.instance } : {}), ...(before === null ? {} : { before: String(before) }) });
-  const hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as { entries: { id?: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+  // Every filter is the API's (applied in the store's query), so each page is full and paging on stays right.
+  const q = new URLSearchParams({ limit: '100', ...(f.group ? { group: f.group } : {}), ...(f.instance ? { instance: f.instance } : {}), ...(f.type ? { type: f.type } : {}), ...(f.from ? { from: f.from } : {}), ...(f.to ? { to: f.to } : {}), ...(before === null ? {} : { before: String(before) }) });
+  type Page = { entries: { id?: number; at: string; group: string; instance: string | null; type: string; summary: string }[]; next: number | null };
+  const formError = h('p', { class: 'form-error', role: 'alert', id: 'hist-error' });
+  let hist: Page = { entries: [], next: null };
+  try {
+    hist = (await api('GET', `/v1/history?${q.toString()}`)) as unknown as Page;
+  } catch (x) {
+    // A bad filter (400) is shown beside the form, naming the field; anything else is the page's error.
+    if (!isApiError(x) || x.status !== 400) throw x;
+    formError.textContent = x.fields.length === 0 ? x.message : x.fields.map((fe) => `${fe.field}: ${fe.reason}`).join('; ');
+  }
   state.historyNext = hist.next;
-  // Type and time range filter the page the API gives (group and instance are filtered by the API).
-  const fromMs = f.from ? Date.parse(f.from) : -Infinity;
-  const toMs = f.to ? Date.parse(f.to) : Infinity;
-  const entries = hist.entries.filter((e) => (f.type === '' || e.type === f.type) && Date.parse(e.at) >= fromMs && Date.parse(e.at) < toMs);
+  const entries = hist.entries;
   const input = (name: string, label: string, value: string, placeholder = ''): HTMLElement => h('label', {}, label, h('input', { name, id: `hist-${name}`, value, placeholder }));
   const form = h(
     'form',
@@ -405,6 +434,7 @@ async function history(): Promise<Node> {
     input('from', 'From (ISO)', f.from),
     input('to', 'To (ISO)', f.to),
     h('button', { type: 'submit' }, 'Filter'),
+    formError,
   );
   const pager = h(
     'div',
