@@ -103,8 +103,10 @@ export class Fleetwarden extends Construct {
         timeout,
         memorySize: 512,
         environment,
-        // Not retried by Lambda: the next minute's scheduler hands the group out again.
+        // Not retried by Lambda, and dropped when not started within a minute (throttled by the account's concurrency):
+        // the next minute's scheduler hands the group out again, rather than late events piling onto it.
         retryAttempts: 0,
+        maxEventAge: Duration.minutes(1),
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
       });
     const env = { FLEETWARDEN_TABLE: this.table.tableName, FLEETWARDEN_OUTPUT_BUCKET: this.outputBucket.bucketName };

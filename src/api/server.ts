@@ -17,7 +17,7 @@ import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ApiToken, type Clock, HISTORY_TYPES, type ObjectStore, type Store } from '../ports/index.js';
 import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
-import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
+import { cookieValue, CSRF_HEADER, csrfMatches, type Session, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
 import { serveUi } from './ui.js';
 import * as svc from './services.js';
 import * as wire from './wire.js';
@@ -460,7 +460,7 @@ const ROUTES: readonly Route[] = [
       const b = svc.parseBody(sessionBody, req.body);
       const caller = await callerOfToken(b.token, d, req.now);
       if (caller.role === 'agent') throw new HttpError(403, 'forbidden', 'an agent token cannot sign in to the dashboard');
-      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, req.now);
+      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, svc.hashToken(b.token), req.now);
       const maxAge = Math.floor((session.expiresAt - req.now) / 1000);
       return { json: { role: session.role, who: session.who, expiresAt: formatInstant(session.expiresAt), csrf: session.csrf }, headers: { 'set-cookie': sessionCookie(id, maxAge, req.secure), 'cache-control': 'no-store' } };
     },
@@ -687,6 +687,13 @@ async function callerOfToken(token: string, deps: ApiDeps, now: number): Promise
   return { role: 'agent', instanceId: t.instanceId };
 }
 
+/** Whether the token a session was opened with still opens the same role. */
+async function tokenStillValid(s: Session, deps: ApiDeps): Promise<boolean> {
+  if (s.role === 'admin' && deps.adminTokenHash != null && sameHash(s.tokenHash, deps.adminTokenHash)) return true;
+  const t = await deps.store.tokenByHash(s.tokenHash);
+  return t !== null && t.role === s.role;
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 /**
@@ -700,6 +707,12 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, se
   if (sessionId !== undefined && sessionId !== '') {
     const s = await (deps.sessions as Sessions).lookup(sessionId, now);
     if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
+    // A session lasts only while the token it was opened with does: revoking the token (or changing the
+    // FLEETWARDEN_ADMIN_TOKEN) ends its sessions on every controller at once.
+    if (!(await tokenStillValid(s, deps))) {
+      await (deps.sessions as Sessions).remove(sessionId);
+      throw new HttpError(401, 'unauthorized', 'the token this session was opened with is no longer valid: sign in again');
+    }
     if (!SAFE_METHODS.has(req.method ?? '')) {
       const csrf = req.headers[CSRF_HEADER];
       if (!csrfMatches(s, typeof csrf === 'string' ? csrf : undefined)) throw new HttpError(403, 'forbidden', 'a write through the session needs the X-Fleetwarden-CSRF header of GET /v1/session');

@@ -27,10 +27,10 @@ export class Sessions {
   ) {}
 
   /** A new session: its id (for the cookie, shown only now) and the session. Expired sessions are pruned first. */
-  async create(role: Session['role'], who: string, now: number): Promise<{ id: string; session: Session }> {
+  async create(role: Session['role'], who: string, tokenHash: string, now: number): Promise<{ id: string; session: Session }> {
     await this.store.pruneSessions(now);
     const id = randomBytes(32).toString('base64url');
-    const session: Session = { role, who, csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.ttlMs };
+    const session: Session = { role, who, tokenHash, csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.ttlMs };
     await this.store.putSession({ idHash: hashId(id), ...session });
     return { id, session };
   }
@@ -51,8 +51,11 @@ export class Sessions {
 
 /** Whether the CSRF header the page sent is this session's value (compared in constant time). */
 export function csrfMatches(session: Session, sent: string | undefined): boolean {
-  if (sent === undefined || sent.length !== session.csrf.length) return false;
-  return timingSafeEqual(Buffer.from(sent), Buffer.from(session.csrf));
+  if (sent === undefined) return false;
+  // Bytes, not characters: a header of as many characters but other bytes is a mismatch, not an error.
+  const a = Buffer.from(sent);
+  const b = Buffer.from(session.csrf);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The value of one cookie in a Cookie header, or undefined. */

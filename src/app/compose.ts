@@ -139,11 +139,18 @@ export function storeExists(config: FleetConfig, stateDir: string): boolean {
   return config.store.kind === 'dynamodb' || existsSync(storePathOf(config, stateDir));
 }
 
-/** Opens the configured store for an operator command; it must exist (reading an empty one would only mislead). */
-export async function openStore(config: FleetConfig, stateDir: string): Promise<Store> {
-  if (config.store.kind === 'dynamodb') return (await import('./aws.js')).dynamoStore(config);
+/**
+ * Opens the configured store for an operator command; it must exist (reading an empty one would only mislead).
+ * `readOnly`: for commands that promise to change nothing (`snapshot`): SQLite opened read-only and not migrated,
+ * every write refused (readOnlyStore).
+ */
+export async function openStore(config: FleetConfig, stateDir: string, options: { readonly readOnly?: boolean } = {}): Promise<Store> {
+  if (config.store.kind === 'dynamodb') {
+    const store = (await import('./aws.js')).dynamoStore(config);
+    return options.readOnly === true ? readOnlyStore(store) : store;
+  }
   if (!storeExists(config, stateDir)) throw new ValidationError('--state-dir', `no store at ${storePathOf(config, stateDir)}: run 'fleetwarden run' first (or give --state-dir)`);
-  return new SqliteStore(storePathOf(config, stateDir));
+  return options.readOnly === true ? readOnlyStore(readOnlySqlite(storePathOf(config, stateDir))) : new SqliteStore(storePathOf(config, stateDir));
 }
 
 /**

@@ -42,7 +42,7 @@ when there is one: which instances' agents reported, and boot, stop and drain ti
     if (storeExists(config, stateDir)) {
       storeNote = `store ${where}`;
       try {
-        store = await openStore(config, stateDir);
+        store = await openStore(config, stateDir, { readOnly: true });
       } catch (err) {
         storeNote = `store ${where}: not opened (${err instanceof Error ? err.message : String(err)})`;
       }

@@ -61,7 +61,12 @@ let controller: Promise<Controller> | undefined;
 export function deploymentController(): Promise<Controller> {
   controller ??= openController(deploymentConfig(), { stateDir: '', owner: containerOwner, expiresItself: true, onEvent: (e) => {
       console.log(JSON.stringify(e));
-    } });
+    } }).catch((err: unknown) => {
+    // A failed start (a bad bundled configuration, a throttled first call) is tried again by the next invocation,
+    // not kept for the container's life.
+    controller = undefined;
+    throw err;
+  });
   return controller;
 }
 

@@ -56,13 +56,24 @@ export async function handler(event: unknown, context: LambdaContext): Promise<W
       }
       await sleep(at - Date.now());
       const t0 = Date.now();
-      let r = await ctl.reconciler.reconcileGroup(group);
+      // One tick's failure outside the group's own barrier (the lease or settings reads, the observation running out
+      // of retries) is that tick's: it is counted and the next tick is tried, not the rest of the minute given up.
+      const once = async (): Promise<Awaited<ReturnType<typeof ctl.reconciler.reconcileGroup>> | null> => {
+        try {
+          return await ctl.reconciler.reconcileGroup(group);
+        } catch (err) {
+          errors.push(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+          return null;
+        }
+      };
+      let r = await once();
       // The last minute's worker may be finishing its last tick: its lease is waited for, a little (not a dead one's).
-      while (k === 0 && r.skipped.includes(group) && Date.now() - t0 < Math.min(interval, LEASE_WAIT_MS)) {
+      while (k === 0 && r !== null && r.skipped.includes(group) && Date.now() - t0 < Math.min(interval, LEASE_WAIT_MS)) {
         await sleep(500);
-        r = await ctl.reconciler.reconcileGroup(group);
+        r = await once();
       }
       longest = Math.max(longest, Date.now() - t0);
+      if (r === null) continue;
       if (r.skipped.includes(group)) {
         stopped = 'lease';
         break;

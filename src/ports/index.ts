@@ -334,6 +334,8 @@ export interface DashboardSession {
   readonly role: 'admin' | 'viewer';
   /** Who signed in: the token's name, never the token. */
   readonly who: string;
+  /** Hex SHA-256 of the token signed in with: a session lasts only while that token is still valid (not revoked). */
+  readonly tokenHash: string;
   /** The session's CSRF value, handed back to the page by GET /v1/session (useless without the cookie). */
   readonly csrf: string;
   readonly expiresAt: number;

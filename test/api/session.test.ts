@@ -139,6 +139,19 @@ describe('dashboard sessions', () => {
     assert.equal((await store.agentAcks('web')).size, 0, 'no report was recorded');
   });
 
+  it('revoking the token a session was opened with ends the session; a CSRF header of other bytes is a 403, not an error', async () => {
+    const { token } = await issueToken(store, 'viewer', null, 'to revoke', T0);
+    const s = await signIn(token);
+    assert.equal((await call('GET', '/v1/status', { cookie: s.cookie })).status, 200);
+    const odd = 'é'.repeat(s.csrf.length); // as many characters, more bytes
+    const put = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', { cookie: s.cookie, csrf: odd, origin, body: { value: '3', ttl: '1h', reason: 'x' } });
+    assert.equal(put.status, 403);
+    assert.equal(await store.revokeTokens({ hash: hashToken(token) }), 1);
+    const after = await call('GET', '/v1/status', { cookie: s.cookie });
+    assert.equal(after.status, 401);
+    assert.match(after.text, /no longer valid: sign in again/);
+  });
+
   it('signing out deletes the session: the same cookie no longer works', async () => {
     const s = await signIn(ADMIN);
     assert.equal((await call('DELETE', '/v1/session', { cookie: s.cookie, origin })).status, 403, 'signing out is a write: CSRF needed');

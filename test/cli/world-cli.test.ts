@@ -68,11 +68,14 @@ describe('snapshot and simulate --world (simulator provider)', () => {
     const simWorld = join(state, 'world.json');
     const beforeBytes = readFileSync(simWorld, 'utf8');
     const beforeMtime = statSync(simWorld).mtimeMs;
+    const db = join(state, 'state.db');
+    const dbBefore = readFileSync(db);
     const r = cli('snapshot', '--config', current, '--state-dir', state, '--out', worldFile);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /6 instances, 1 target groups, 1 windows, 1 with agents; measured web boot 1m \(2\), web stop 30s \(1\); others default/);
     assert.equal(readFileSync(simWorld, 'utf8'), beforeBytes, 'the simulated world is read, not moved');
     assert.equal(statSync(simWorld).mtimeMs, beforeMtime);
+    assert.ok(readFileSync(db).equals(dbBefore), 'the store is read, not written (opened read-only)');
     const w = JSON.parse(readFileSync(worldFile, 'utf8')) as { version: number; config: { text: string }; instances: { id: string; group: string; power: string; tags: Record<string, string>; agentSeenAt: string | null }[]; targetGroups: { id: string; members: string[]; deregistrationDelayMs: number }[]; windows: { name: string; tags: Record<string, string> }[]; timings: Record<string, { boot: { ms: number } }> };
     assert.equal(w.version, 1);
     assert.equal(w.config.text, fleet(6));

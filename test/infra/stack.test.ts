@@ -70,6 +70,8 @@ describe('CDK app (infra/)', () => {
     template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 2);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'FleetwardenScheduler'), 'Arn'] } }) });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Fleetwarden', MetricName: 'FailedTicks', Threshold: 1 });
+    // A worker is neither retried nor started late: the next minute's scheduler hands its group out again.
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: idOf('AWS::Lambda::Function', 'FleetwardenWorker') }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     // The bundled code has the configuration beside the handlers.
     const asset = join(app.outdir, (resources[idOf('AWS::Lambda::Function', 'FleetwardenWorker')]?.Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '').replace(/^/, 'asset.'));

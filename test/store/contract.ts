@@ -238,8 +238,8 @@ export function sessionContract(make: Make<SessionStore>): void {
   describe('sessions', () => {
     it('sessions are found by hash until they expire, removed on sign-out, and pruned once expired', async () => {
       const s = await make();
-      const a = { idHash: 'a'.repeat(64), role: 'admin' as const, who: 'admin token', csrf: 'csrf-a', expiresAt: T0 + 1000 };
-      const v = { idHash: 'b'.repeat(64), role: 'viewer' as const, who: 'viewer token (ops)', csrf: 'csrf-b', expiresAt: T0 + 5000 };
+      const a = { idHash: 'a'.repeat(64), role: 'admin' as const, who: 'admin token', tokenHash: 'd'.repeat(64), csrf: 'csrf-a', expiresAt: T0 + 1000 };
+      const v = { idHash: 'b'.repeat(64), role: 'viewer' as const, who: 'viewer token (ops)', tokenHash: 'e'.repeat(64), csrf: 'csrf-b', expiresAt: T0 + 5000 };
       await s.putSession(a);
       await s.putSession(v);
       assert.deepEqual(await s.sessionByHash(a.idHash, T0), a);

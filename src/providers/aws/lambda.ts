@@ -2,8 +2,9 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 
 /**
  * Asynchronous Lambda invocation, the scheduler's fan-out (src/lambda/scheduler.ts): InvocationType Event, so the
- * scheduler hands each group to its own worker and waits for none of them. Lambda queues the event and retries a
- * failed worker by itself; a worker that could not be queued is reported by the caller and tried again next minute.
+ * scheduler hands each group to its own worker and waits for none of them. Lambda queues the event; a failed worker
+ * is not retried (the stack sets no retries, and drops an event not started within a minute): the next minute's
+ * scheduler hands the group out again. A worker that could not be queued is reported by the caller.
  */
 export class LambdaInvoker {
   constructor(private readonly client: LambdaClient = new LambdaClient({ maxAttempts: 3 })) {}

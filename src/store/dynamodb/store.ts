@@ -607,7 +607,7 @@ export class DynamoStore implements Store {
   }
 
   async putSession(x: DashboardSession): Promise<void> {
-    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'S', sk: x.idHash, role: x.role, who: x.who, csrf: x.csrf, exp: x.expiresAt, ttl: Math.ceil(x.expiresAt / 1000) }) }));
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'S', sk: x.idHash, role: x.role, who: x.who, th: x.tokenHash, csrf: x.csrf, exp: x.expiresAt, ttl: Math.ceil(x.expiresAt / 1000) }) }));
   }
 
   async sessionByHash(idHash: string, now: number): Promise<DashboardSession | null> {
@@ -615,8 +615,9 @@ export class DynamoStore implements Store {
     // DynamoDB's TTL deletes late (within days): the expiry is checked here. An unknown role opens nothing.
     const role = i === undefined ? undefined : str(i, 'role');
     const exp = i === undefined ? undefined : num(i, 'exp');
-    if (i === undefined || (role !== 'admin' && role !== 'viewer') || exp === undefined || exp <= now) return null;
-    return { idHash, role, who: str(i, 'who') ?? '', csrf: str(i, 'csrf') ?? '', expiresAt: exp };
+    const tokenHash = i === undefined ? undefined : str(i, 'th');
+    if (i === undefined || (role !== 'admin' && role !== 'viewer') || exp === undefined || exp <= now || tokenHash === undefined) return null;
+    return { idHash, role, who: str(i, 'who') ?? '', tokenHash, csrf: str(i, 'csrf') ?? '', expiresAt: exp };
   }
 
   async removeSession(idHash: string): Promise<boolean> {

@@ -43,7 +43,7 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE agent_acks (instance_id TEXT PRIMARY KEY, grp TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);
    CREATE INDEX agent_acks_grp ON agent_acks(grp);`,
   // Dashboard sessions (by the hash of their id), and the history's filters by type and by group.
-  `CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, who TEXT NOT NULL, csrf TEXT NOT NULL, expires_at INTEGER NOT NULL);
+  `CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, who TEXT NOT NULL, token_hash TEXT NOT NULL, csrf TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE INDEX sessions_expires ON sessions(expires_at);
    CREATE INDEX history_type ON history(type, id);
    CREATE INDEX history_grp ON history(grp, id);`,
@@ -314,14 +314,14 @@ export class SqliteStore implements Store {
   }
 
   async putSession(x: DashboardSession): Promise<void> {
-    this.stmt('INSERT OR REPLACE INTO sessions (id_hash, role, who, csrf, expires_at) VALUES (?, ?, ?, ?, ?)').run(x.idHash, x.role, x.who, x.csrf, x.expiresAt);
+    this.stmt('INSERT OR REPLACE INTO sessions (id_hash, role, who, token_hash, csrf, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(x.idHash, x.role, x.who, x.tokenHash, x.csrf, x.expiresAt);
   }
 
   async sessionByHash(idHash: string, now: number): Promise<DashboardSession | null> {
-    const r = this.stmt('SELECT id_hash, role, who, csrf, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as { id_hash: string; role: string; who: string; csrf: string; expires_at: number } | undefined;
+    const r = this.stmt('SELECT id_hash, role, who, token_hash, csrf, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as { id_hash: string; role: string; who: string; token_hash: string; csrf: string; expires_at: number } | undefined;
     // An unknown role read from storage opens nothing.
     if (r === undefined || (r.role !== 'admin' && r.role !== 'viewer')) return null;
-    return { idHash: r.id_hash, role: r.role, who: r.who, csrf: r.csrf, expiresAt: r.expires_at };
+    return { idHash: r.id_hash, role: r.role, who: r.who, tokenHash: r.token_hash, csrf: r.csrf, expiresAt: r.expires_at };
   }
 
   async removeSession(idHash: string): Promise<boolean> {
