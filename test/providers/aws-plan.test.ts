@@ -1,16 +1,12 @@
 /** `fleetwarden plan` with provider: aws, as a real process, against the wire fakes: reads only, and the right plan. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { planJson } from '../../src/api/wire.js';
-import { FakeAws, type FakeRequest } from './fake-aws.js';
+import { FakeAws, type FakeRequest, runCli } from './fake-aws.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'dist/src/cli/main.js');
 const EC2 = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const ELB = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
 const TG = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef';
@@ -54,21 +50,6 @@ before(async () => {
 });
 after(() => fake.stop());
 
-/** Runs the CLI without blocking this process: the fake endpoint it talks to lives here. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('fleetwarden plan, provider: aws', () => {
   it('makes read requests only (Describe*, List*, Get*) and lists the starts a tick would make', async () => {

@@ -1,12 +1,12 @@
 /** `fleetwarden run` with provider: aws, as a real process, against a local endpoint found through AWS_ENDPOINT_URL. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { FakeAws, type FakeRequest } from './fake-aws.js';
+import { FakeAws, type FakeRequest, runCli } from './fake-aws.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'dist/src/cli/main.js');
@@ -44,21 +44,6 @@ before(async () => {
 });
 after(() => fake.stop());
 
-/** Runs the CLI without blocking this process: the fake endpoint it talks to lives here. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('provider: aws', () => {
   it('run --once observes EC2, ELBv2 and SSM and starts what the plan says, through AWS_ENDPOINT_URL', async () => {

@@ -3,6 +3,8 @@
  * the operation — and either answers from a handler (EC2, ELBv2, SSM wire contracts) or, with `upstream`, passes the
  * request on unchanged to a real local implementation (s3rver, dynalite) and relays its answer.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -100,3 +102,22 @@ export class FakeAws {
 export function ec2Error(code: string, message: string, status = 400): { status: number; body: string } {
   return { status, body: `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>req-1</RequestID></Response>` };
 }
+
+const CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+
+/** Runs the built CLI without blocking this process (the fake endpoint it talks to lives here); killed after 30 s. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+

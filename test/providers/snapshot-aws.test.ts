@@ -1,18 +1,14 @@
 /** `fleetwarden snapshot` with provider: aws, as a real process, against the wire fakes: read-only, every page followed. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { FakeAws, type FakeRequest } from './fake-aws.js';
+import { FakeAws, type FakeRequest, runCli } from './fake-aws.js';
 import { EC2_CALLS } from '../../src/providers/aws/ec2.js';
 import { ELBV2_CALLS } from '../../src/providers/aws/elbv2.js';
 import { SSM_CALLS } from '../../src/providers/aws/ssm.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'dist/src/cli/main.js');
 const EC2 = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const ELB = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
 const KEY = 'fleetwarden:group-name';
@@ -81,20 +77,6 @@ before(async () => {
 });
 after(() => fake.stop());
 
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('snapshot, provider: aws', () => {
   it('holds the instances, tags, target groups and windows the fakes served, following every page, with read requests only', async () => {
