@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -34,6 +34,10 @@ export interface FleetwardenProps {
   readonly configFile: string;
   /** The bundled handlers (npm run build:lambda) [dist/lambda]. */
   readonly lambdaDir?: string;
+  /** The built dashboard (npm run build:ui), served by the API function at / [dist/ui]. */
+  readonly uiDir?: string;
+  /** At most this many API invocations at once (agents' polls and operators), so the API cannot starve the workers [none]. */
+  readonly apiReservedConcurrency?: number;
   /** How long the functions' logs are kept [one month]. */
   readonly logRetention?: logs.RetentionDays;
   /** What happens to the table and bucket when the stack is deleted [RETAIN: state and outputs outlive a stack]. */
@@ -62,6 +66,9 @@ export class Fleetwarden extends Construct {
   readonly outputBucket: s3.Bucket;
   readonly worker: lambda.Function;
   readonly scheduler: lambda.Function;
+  /** The HTTP API and the dashboard, on a function URL (`apiUrl`). */
+  readonly api: lambda.Function;
+  readonly apiUrl: lambda.FunctionUrl;
   readonly schedule: scheduler.Schedule;
   readonly alarms: readonly cloudwatch.Alarm[];
 
@@ -92,9 +99,9 @@ export class Fleetwarden extends Construct {
       removalPolicy,
     });
 
-    const code = lambda.Code.fromAsset(stageCode(props.configFile, props.lambdaDir ?? join(ROOT, 'dist/lambda')));
+    const code = lambda.Code.fromAsset(stageCode(props.configFile, props.lambdaDir ?? join(ROOT, 'dist/lambda'), props.uiDir ?? join(ROOT, 'dist/ui')));
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const fn = (name: 'Worker' | 'Scheduler', handler: string, timeout: Duration, environment: Record<string, string>): lambda.Function =>
+    const fn = (name: 'Worker' | 'Scheduler' | 'Api', handler: string, timeout: Duration, environment: Record<string, string>, extra: Partial<lambda.FunctionProps> = {}): lambda.Function =>
       new lambda.Function(this, name, {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -108,6 +115,7 @@ export class Fleetwarden extends Construct {
         retryAttempts: 0,
         maxEventAge: Duration.minutes(1),
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+        ...extra,
       });
     const env = { FLEETWARDEN_TABLE: this.table.tableName, FLEETWARDEN_OUTPUT_BUCKET: this.outputBucket.bucketName };
     // A worker works one minute (its sub-minute ticks), after sleeping its group's offset (< one tick interval, at most a minute).
@@ -119,6 +127,16 @@ export class Fleetwarden extends Construct {
     // The scheduler reads leases (GetItem) and starts workers; nothing else.
     this.scheduler.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadLeases', actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
     this.worker.grantInvoke(this.scheduler);
+
+    // The API: a long poll is held at most 20 s (src/lambda/api.ts), well inside its timeout. Called synchronously
+    // through its URL, so Lambda's async retry settings do not apply to it.
+    this.api = fn('Api', 'api.handler', Duration.seconds(30), env, props.apiReservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.apiReservedConcurrency });
+    this.api.role?.attachInlinePolicy(new iam.Policy(this, 'ApiPolicy', { document: iam.PolicyDocument.fromJson(apiPolicy(file, this.table.tableName, this.outputBucket.bucketName)) }));
+    // NONE: agents send their tokens and browsers their session cookie, which SigV4 would leave no room for; every
+    // route but /healthz, the dashboard's files and the logins checks a token, a session or an IAM login itself
+    // (docs/aws.md#the-api-and-the-dashboard).
+    this.apiUrl = this.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });
+    new CfnOutput(this, 'ApiUrl', { value: this.apiUrl.url, description: 'The Fleetwarden API and dashboard (fleetwarden --url, the agents’ --url)' });
 
     this.schedule = new scheduler.Schedule(this, 'EveryMinute', {
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
@@ -158,14 +176,36 @@ export class Fleetwarden extends Construct {
   }
 }
 
-/** The functions' code: the bundled handlers and the configuration file beside them (fleetwarden.yaml). */
-function stageCode(configFile: string, lambdaDir: string): string {
-  for (const f of ['worker.mjs', 'scheduler.mjs']) {
-    if (!existsSync(join(lambdaDir, f))) throw new ValidationError('lambdaDir', `${join(lambdaDir, f)} is missing: run npm run build first`);
+/**
+ * The API function's permissions: the table (the same statement as the worker's, from the same generator), reading
+ * full task outputs, and reading SSM windows when the configuration discovers them — nothing that acts on the fleet.
+ */
+export function apiPolicy(file: FleetConfig, table: string, bucket: string): ReturnType<typeof iamPolicy> {
+  const full = controllerPolicy(file, table, bucket);
+  const statements = full.Statement.flatMap((st) => {
+    if (st.Sid === 'StateTable') return [st];
+    if (st.Sid === 'OutputObjects') return [{ ...st, Sid: 'ReadOutputObjects', Action: ['s3:GetObject'] }];
+    if (st.Sid === 'Read' && file.ssmDiscovery) {
+      const ssm = [st.Action].flat().filter((a) => a.startsWith('ssm:Describe') || a.startsWith('ssm:Get') || a.startsWith('ssm:List'));
+      return ssm.length === 0 ? [] : [{ ...st, Sid: 'ReadWindows', Action: ssm }];
+    }
+    return [];
+  });
+  return { ...full, Statement: statements };
+}
+
+const HANDLERS = ['worker.mjs', 'scheduler.mjs', 'api.mjs'];
+const UI_FILES = ['index.html', 'app.js', 'app.css'];
+
+/** The functions' code: the bundled handlers, the dashboard (ui/) and the configuration file beside them (fleetwarden.yaml). */
+function stageCode(configFile: string, lambdaDir: string, uiDir: string): string {
+  for (const [d, files, field] of [[lambdaDir, HANDLERS, 'lambdaDir'], [uiDir, UI_FILES, 'uiDir']] as const) {
+    for (const f of files) if (!existsSync(join(d, f))) throw new ValidationError(field, `${join(d, f)} is missing: run npm run build first`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'fleetwarden-lambda-'));
-  mkdirSync(dir, { recursive: true });
-  for (const f of ['worker.mjs', 'scheduler.mjs']) copyFileSync(join(lambdaDir, f), join(dir, f));
+  mkdirSync(join(dir, 'ui'), { recursive: true });
+  for (const f of HANDLERS) copyFileSync(join(lambdaDir, f), join(dir, f));
+  for (const f of UI_FILES) copyFileSync(join(uiDir, f), join(dir, 'ui', f));
   copyFileSync(configFile, join(dir, 'fleetwarden.yaml'));
   return dir;
 }

@@ -29,8 +29,8 @@ export class ChangeFeed {
 /** How often a long poll looks again when no feed tells it of changes. */
 export const FALLBACK_MS = 1000;
 
-/** Waits until `look` answers something other than `since`, or `waitMs` passes; returns the last answer. */
-export async function longPoll<T extends { readonly version: string } | null>(look: () => Promise<T>, since: string | undefined, waitMs: number, feed: ChangeFeed | undefined): Promise<T> {
+/** Waits until `look` answers something other than `since`, or `waitMs` passes; returns the last answer. Without a feed, looks every `lookEveryMs`. */
+export async function longPoll<T extends { readonly version: string } | null>(look: () => Promise<T>, since: string | undefined, waitMs: number, feed: ChangeFeed | undefined, lookEveryMs = FALLBACK_MS): Promise<T> {
   let answer = await look();
   if (since === undefined || waitMs <= 0) return answer;
   // An object: the timer sets it while the loop awaits.
@@ -44,7 +44,7 @@ export async function longPoll<T extends { readonly version: string } | null>(lo
   });
   try {
     while (!state.timedOut && answer !== null && answer.version === since) {
-      await Promise.race([timeout, feed === undefined ? new Promise((r) => setTimeout(r, FALLBACK_MS)) : feed.next(waitMs)]);
+      await Promise.race([timeout, feed === undefined ? new Promise((r) => setTimeout(r, lookEveryMs)) : feed.next(waitMs)]);
       answer = await look(); // once more after the time is up: the answer is as fresh as it can be
     }
   } finally {

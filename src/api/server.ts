@@ -6,7 +6,7 @@
  * The dashboard (docs/dashboard.md) is served at / from the built bundle on disk; a browser signs in at
  * /v1/session for a session cookie (src/api/sessions.ts), and its writes need the session's CSRF header.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
@@ -58,6 +58,11 @@ export interface ApiDeps {
   readonly objects?: ObjectStore | null;
   /** Where the dashboard's built files are (default: dist/ui beside this module); null: no dashboard. */
   readonly uiDir?: string | null;
+  /**
+   * Long polls without a change feed (the API on Lambda): `wait` is cut to `maxWaitS`, and the store is looked at
+   * every `lookEveryMs` [60 s; 1 s].
+   */
+  readonly longPoll?: { readonly maxWaitS: number; readonly lookEveryMs: number };
 }
 
 export interface RequestLog {
@@ -67,6 +72,25 @@ export interface RequestLog {
   readonly ms: number;
   /** An internal error's stack (5xx only). */
   readonly error?: string;
+}
+
+/** One HTTP request, whatever carried it (node:http, a Lambda function URL). Header names are lower-case. */
+export interface ApiRequest {
+  readonly method: string;
+  /** The path and query. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Whether the client reached us over HTTPS: the session cookie is Secure then, and the Origin check uses it. */
+  readonly secure: boolean;
+  /** The body; more than `limit` bytes throws bodyTooLarge(limit). */
+  readonly body: (limit: number) => Promise<Buffer>;
+}
+
+/** The API's answer, for the transport to send. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Buffer | undefined;
 }
 
 /**
@@ -164,6 +188,11 @@ function intParam(q: URLSearchParams, name: string, min: number, max: number): n
   if (raw === null) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ValidationError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return Number(raw);
+}
+
+/** A long poll's `wait` (0-60 s), cut to what this deployment holds a request for. */
+function waitParam(q: URLSearchParams, deps: ApiDeps): number {
+  return Math.min(intParam(q, 'wait', 0, 60) ?? 0, deps.longPoll?.maxWaitS ?? 60);
 }
 
 function strParam(q: URLSearchParams, name: string): string | undefined {
@@ -314,10 +343,10 @@ const ROUTES: readonly Route[] = [
       { name: 'since', description: 'the version of the view the agent has' },
     ],
     handle: async (req, d) => {
-      const wait = intParam(req.query, 'wait', 0, 60) ?? 0;
+      const wait = waitParam(req.query, d);
       const instance = req.params['instance'] ?? '';
       // A long poll re-reads the view with the time of each look (the controller's clock).
-      const view = (await longPoll(async () => (await svc.instanceView(d.store, d.config, instance, d.clock.now(), d.live)) as { version: string } | null, strParam(req.query, 'since'), wait * 1000, d.changes)) as unknown;
+      const view = (await longPoll(async () => (await svc.instanceView(d.store, d.config, instance, d.clock.now(), d.live)) as { version: string } | null, strParam(req.query, 'since'), wait * 1000, d.changes, d.longPoll?.lookEveryMs)) as unknown;
       if (view === null) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
       return { json: view };
     },
@@ -438,7 +467,7 @@ const ROUTES: readonly Route[] = [
       { name: 'since', description: 'the version the page has' },
     ],
     handle: async (req, d) => {
-      const wait = intParam(req.query, 'wait', 0, 60) ?? 0;
+      const wait = waitParam(req.query, d);
       // The newest history entry (transitions, commands, windows, overrides, …) and what is in force now.
       const look = async (): Promise<{ version: string }> => {
         const now = d.clock.now();
@@ -446,7 +475,7 @@ const ROUTES: readonly Route[] = [
         const head = newest === undefined ? '0' : String(newest.id ?? `${newest.at}:${newest.group}:${newest.type}`);
         return { version: `${head}.${(await d.store.overrides(now)).length}.${(await d.store.controls(now)).length}` };
       };
-      return { json: await longPoll(look, strParam(req.query, 'since'), wait * 1000, d.changes) };
+      return { json: await longPoll(look, strParam(req.query, 'since'), wait * 1000, d.changes, d.longPoll?.lookEveryMs) };
     },
   },
   {
@@ -637,36 +666,28 @@ export class ApiMetrics {
   }
 }
 
-function send(res: ServerResponse, status: number, body: { json?: unknown; text?: string }, extra: Record<string, string> = {}): void {
-  if (body.text !== undefined) {
-    res.writeHead(status, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...extra });
-    res.end(body.text);
-  } else if (body.json !== undefined) {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...extra });
-    res.end(JSON.stringify(body.json));
-  } else {
-    res.writeHead(status, extra);
-    res.end();
-  }
+/** An answer as the transports send it: JSON, text, or nothing. */
+function answerOf(status: number, body: { json?: unknown; text?: string }, extra: Record<string, string> = {}): ApiResponse {
+  if (body.text !== undefined) return { status, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...extra }, body: body.text };
+  if (body.json !== undefined) return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...extra }, body: JSON.stringify(body.json) };
+  return { status, headers: extra, body: undefined };
 }
 
 const MAX_BODY = 256 * 1024;
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, 'too-large', `the body exceeds ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+async function readBody(req: ApiRequest): Promise<unknown> {
+  const text = (await req.body(MAX_BODY)).toString('utf8');
   if (text.trim() === '') throw new ValidationError('body', 'a JSON body is required');
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError('body', 'is not valid JSON');
   }
+}
+
+/** The body too large for the API: what a transport throws from ApiRequest.body. */
+export function bodyTooLarge(limit: number): Error {
+  return new HttpError(413, 'too-large', `the body exceeds ${limit} bytes`);
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -701,9 +722,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
  * value in X-Fleetwarden-CSRF and come from this origin (Origin header), so another site cannot make a signed-in
  * browser change anything.
  */
-async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, secure: boolean): Promise<Caller> {
-  const header = req.headers.authorization;
-  const sessionId = header === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+async function authenticate(req: ApiRequest, deps: ApiDeps, now: number): Promise<Caller> {
+  const header = req.headers['authorization'];
+  const sessionId = header === undefined ? cookieValue(req.headers['cookie'], SESSION_COOKIE) : undefined;
   if (sessionId !== undefined && sessionId !== '') {
     const s = await (deps.sessions as Sessions).lookup(sessionId, now);
     if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
@@ -713,10 +734,10 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, se
       await (deps.sessions as Sessions).remove(sessionId);
       throw new HttpError(401, 'unauthorized', 'the token this session was opened with is no longer valid: sign in again');
     }
-    if (!SAFE_METHODS.has(req.method ?? '')) {
+    if (!SAFE_METHODS.has(req.method)) {
       const csrf = req.headers[CSRF_HEADER];
       if (!csrfMatches(s, typeof csrf === 'string' ? csrf : undefined)) throw new HttpError(403, 'forbidden', 'a write through the session needs the X-Fleetwarden-CSRF header of GET /v1/session');
-      if (!sameOrigin(req, secure)) throw new HttpError(403, 'forbidden', 'a write through the session must come from the dashboard’s own origin');
+      if (!sameOrigin(req)) throw new HttpError(403, 'forbidden', 'a write through the session must come from the dashboard’s own origin');
     }
     return { role: s.role, who: `${s.who}, session`, sessionId };
   }
@@ -726,22 +747,22 @@ async function authenticate(req: IncomingMessage, deps: ApiDeps, now: number, se
 }
 
 /** Whether the request's Origin is this server's own (scheme and Host); a write without Origin is refused. */
-function sameOrigin(req: IncomingMessage, secure: boolean): boolean {
-  const origin = req.headers.origin;
-  const host = req.headers.host;
-  return origin !== undefined && host !== undefined && origin === `${secure ? 'https' : 'http'}://${host}`;
+function sameOrigin(req: ApiRequest): boolean {
+  const origin = req.headers['origin'];
+  const host = req.headers['host'];
+  return origin !== undefined && host !== undefined && origin === `${req.secure ? 'https' : 'http'}://${host}`;
 }
 
-/** HTTPS directly, or per the proxy in front (a Lambda function URL, a load balancer) in X-Forwarded-Proto. */
+/** HTTPS directly, or per the proxy in front (a load balancer) in X-Forwarded-Proto. */
 function isSecure(req: IncomingMessage): boolean {
   const proto = req.headers['x-forwarded-proto'];
   return (req.socket as { encrypted?: boolean }).encrypted === true || (typeof proto === 'string' && proto.split(',')[0]?.trim() === 'https');
 }
 
 /** Handles one request: route, authenticate, authorise, validate, answer; never throws. */
-async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const started = process.hrtime.bigint();
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = new URL(req.url, 'http://localhost');
   let status = 500;
   let error: string | undefined;
   // The route's template, never the path itself: one series per route, whatever ids or junk are requested.
@@ -749,8 +770,9 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   try {
     if ((req.method === 'GET' || req.method === 'HEAD') && deps.uiDir !== null && (url.pathname === '/' || url.pathname.startsWith('/ui/'))) {
       routeLabel = url.pathname === '/' ? '/' : '/ui/';
-      status = serveUi(res, deps.uiDir, url.pathname, req.method === 'HEAD');
-      return;
+      const out = serveUi(deps.uiDir, url.pathname, req.method === 'HEAD');
+      status = out.status;
+      return out;
     }
     const matches = COMPILED.filter((c) => c.re.test(url.pathname));
     if (matches.length === 0) throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
@@ -758,8 +780,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     const found = matches.find((c) => c.route.method === req.method);
     if (!found) {
       status = 405;
-      send(res, 405, { json: { error: { code: 'method-not-allowed', message: `${req.method ?? ''} is not allowed on ${url.pathname}` } } }, { allow: matches.map((c) => c.route.method).join(', ') });
-      return;
+      return answerOf(405, { json: { error: { code: 'method-not-allowed', message: `${req.method} is not allowed on ${url.pathname}` } } }, { allow: matches.map((c) => c.route.method).join(', ') });
     }
     const { route } = found;
     routeLabel = route.path;
@@ -772,39 +793,72 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       }
     }
     const now = deps.clock.now();
-    const secure = isSecure(req);
-    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps, now, secure);
+    const caller: Caller = route.auth === 'none' ? { role: 'admin', who: 'anonymous' } : await authenticate(req, deps, now);
     if (route.auth === 'admin' && caller.role !== 'admin') throw new HttpError(403, 'forbidden', caller.role === 'viewer' ? 'a viewer reads only: this needs the admin token' : 'this needs the admin token');
     if (route.auth === 'read' && caller.role === 'agent') throw new HttpError(403, 'forbidden', 'this needs the admin token or a viewer token');
     // Signing in is a write that opens a session: it must come from this origin too when a browser sends one.
-    if (route.path === '/v1/session' && req.method === 'POST' && req.headers.origin !== undefined && !sameOrigin(req, secure)) throw new HttpError(403, 'forbidden', 'sign in from the dashboard’s own origin');
+    if (route.path === '/v1/session' && req.method === 'POST' && req.headers['origin'] !== undefined && !sameOrigin(req)) throw new HttpError(403, 'forbidden', 'sign in from the dashboard’s own origin');
     if (route.auth === 'agent' && caller.role === 'agent' && caller.instanceId !== params['instance']) throw new HttpError(403, 'forbidden', 'an agent token reads and posts only for its own instance');
     // An agent's reports and results move maintenance on, and its pending commands carry task scripts: a viewer may
     // look at an instance's view, nothing else of the agent routes.
     if (route.auth === 'agent' && caller.role === 'viewer' && !(req.method === 'GET' && route.path === '/v1/instances/{instance}')) throw new HttpError(403, 'forbidden', 'a viewer reads only: agent reports, results and commands need the instance’s agent token or the admin token');
     const body = route.body === undefined ? undefined : await readBody(req);
-    const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure }, deps);
+    const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure: req.secure }, deps);
     status = out.status ?? 200;
-    send(res, status, out, out.headers);
+    return answerOf(status, out, out.headers);
   } catch (err) {
     const answer = errorAnswer(err);
     status = answer.status;
     error = answer.logged;
-    send(res, status, { json: answer.json }, answer.headers);
+    return answerOf(status, { json: answer.json }, answer.headers);
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    const method = METHODS.has(req.method ?? '') ? (req.method as string) : 'other';
+    const method = METHODS.has(req.method) ? req.method : 'other';
     deps.apiMetrics?.requestSeconds.observe({ route: routeLabel, method, status: String(status) }, ms / 1000);
-    deps.log?.({ method: req.method ?? '', path: url.pathname, status, ms, ...(error === undefined ? {} : { error }) });
+    deps.log?.({ method: req.method, path: url.pathname, status, ms, ...(error === undefined ? {} : { error }) });
   }
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
 
-export function createApiServer(given: ApiDeps): Server {
+/**
+ * The API as one function of a request, whatever carries it: `createApiServer` serves it on node:http, and the
+ * Lambda function URL handler (src/api/function-url.ts) on AWS. The same routes, checks and answers on both.
+ */
+export function createApi(given: ApiDeps): (req: ApiRequest) => Promise<ApiResponse> {
   const deps: ApiDeps = { ...given, apiMetrics: new ApiMetrics(given), sessions: given.sessions ?? new Sessions(given.store) };
+  return (req) => handle(deps, req);
+}
+
+/** A node:http request as the API's request: its body read as it comes, refused past the limit. */
+function fromNode(req: IncomingMessage): ApiRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return {
+    method: req.method ?? '',
+    url: req.url ?? '/',
+    headers,
+    secure: isSecure(req),
+    body: async (limit) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) throw bodyTooLarge(limit);
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+export function createApiServer(given: ApiDeps): Server {
+  const api = createApi(given);
   return createServer((req, res) => {
-    void handle(deps, req, res);
+    void api(fromNode(req)).then((out) => {
+      res.writeHead(out.status, out.headers);
+      res.end(out.body);
+    });
   });
 }
 

@@ -5,7 +5,6 @@
  * load only its own script and style and talk only to this origin.
  */
 import { readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,15 +21,12 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 const cache = new Map<string, Buffer>();
 
-/** Answers one dashboard file; returns the status sent. */
-export function serveUi(res: ServerResponse, dir: string | undefined, pathname: string, head: boolean): number {
+/** One dashboard file as an answer (status, headers, body; no body for HEAD). */
+export function serveUi(dir: string | undefined, pathname: string, head: boolean): { status: number; headers: Record<string, string>; body: Buffer | string | undefined } {
   const entry = FILES[pathname];
   const headers = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
-  if (entry === undefined) {
-    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify({ error: { code: 'not-found', message: `no dashboard file ${pathname}` } }));
-    return 404;
-  }
+  const missing = (message: string): { status: number; headers: Record<string, string>; body: string } => ({ status: 404, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify({ error: { code: 'not-found', message } }) });
+  if (entry === undefined) return missing(`no dashboard file ${pathname}`);
   const path = join(dir ?? DEFAULT_UI_DIR, entry.file);
   let body = cache.get(path);
   if (body === undefined) {
@@ -38,12 +34,8 @@ export function serveUi(res: ServerResponse, dir: string | undefined, pathname: 
       body = readFileSync(path);
       cache.set(path, body);
     } catch {
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', ...headers });
-      res.end(JSON.stringify({ error: { code: 'not-found', message: 'the dashboard is not built here (npm run build:ui makes dist/ui)' } }));
-      return 404;
+      return missing('the dashboard is not built here (npm run build:ui makes dist/ui)');
     }
   }
-  res.writeHead(200, { 'content-type': entry.type, 'content-length': String(body.length), 'cache-control': 'no-cache', 'content-security-policy': CSP, ...headers });
-  res.end(head ? undefined : body);
-  return 200;
+  return { status: 200, headers: { 'content-type': entry.type, 'content-length': String(body.length), 'cache-control': 'no-cache', 'content-security-policy': CSP, ...headers }, body: head ? undefined : body };
 }

@@ -1,9 +1,9 @@
 import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Server } from 'node:http';
 import { parseConfigText } from '../../src/config/load.js';
-import { createApiServer, listen, openApi, type RequestLog } from '../../src/api/server.js';
+import { openApi, type RequestLog } from '../../src/api/server.js';
+import { type Served, serveApi, TRANSPORTS } from './transports.js';
 import { hashToken, issueToken } from '../../src/api/services.js';
 import type { InstanceRecord } from '../../src/domain/model.js';
 import { AgentCommandRunner } from '../../src/providers/agent/runner.js';
@@ -47,13 +47,13 @@ interface Answer {
   headers: Headers;
 }
 
-describe('HTTP API', () => {
+for (const transport of TRANSPORTS) describe(`HTTP API (${transport})`, () => {
   const store = new SqliteStore(':memory:');
   // A clock the test moves both ways (a VirtualClock only goes forward).
   const clock = { t: T0, now(): number { return this.t; }, set(t: number): void { this.t = t; } };
   const logs: RequestLog[] = [];
   const objects = new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'fw-api-objects-')));
-  let server: Server;
+  let served: Served;
   let base = '';
   let agentA = '';
   let agentB = '';
@@ -84,14 +84,12 @@ describe('HTTP API', () => {
     await store.releaseLease('api', FIXTURE_OWNER); // no controller holds api (the /metrics test says so)
     agentA = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     agentB = (await issueToken(store, 'agent', 'i-b', 'agent i-b', T0)).token;
-    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e), objects });
-    const bound = await listen(server, '127.0.0.1', 0);
-    base = `http://127.0.0.1:${bound.port}`;
+    served = await serveApi({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), log: (e) => logs.push(e), objects }, transport);
+    base = served.base;
   });
 
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await served.close();
     await store.close();
   });
 

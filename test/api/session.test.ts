@@ -6,15 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApiServer, listen } from '../../src/api/server.js';
 import { hashToken, issueToken } from '../../src/api/services.js';
 import { SESSION_TTL_MS } from '../../src/api/sessions.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { type Served, serveApi, TRANSPORTS } from './transports.js';
 
 const T0 = Date.parse('2026-06-01T10:00:00Z');
 const ADMIN = 'test-admin-token-session-0123456789';
@@ -24,11 +23,12 @@ groups:
     fleets: {main: {min: 1, desired: 2}}
 `);
 
-describe('dashboard sessions', () => {
+for (const transport of TRANSPORTS) describe(`dashboard sessions (${transport})`, () => {
   const store = new SqliteStore(':memory:');
   const clock = { t: T0, now(): number { return this.t; } };
   const uiDir = mkdtempSync(join(tmpdir(), 'fw-ui-'));
-  let server: Server;
+  let served: Served;
+  let secure = '';
   let base = '';
   let origin = '';
   let viewer = '';
@@ -64,19 +64,19 @@ describe('dashboard sessions', () => {
     agent = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
     mkdirSync(uiDir, { recursive: true });
     writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>dashboard</title>');
-    server = createApiServer({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), uiDir });
-    const addr = await listen(server, '127.0.0.1', 0);
-    base = `http://127.0.0.1:${addr.port}`;
-    origin = base;
+    served = await serveApi({ store, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), uiDir }, transport);
+    base = served.base;
+    origin = served.origin;
+    secure = served.secure ? '; Secure' : '';
   });
   after(async () => {
-    server.close();
+    await served.close();
     await store.close();
   });
 
   it('signs in with the admin token: an HttpOnly, SameSite=Strict cookie with an expiry, and never the token', async () => {
     const s = await signIn(ADMIN);
-    assert.match(s.setCookie, /^fw_session=[\w-]{40,}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    assert.match(s.setCookie, new RegExp(`^fw_session=[\\w-]{40,}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800${secure}$`));
     assert.ok(!s.text.includes(ADMIN) && !s.setCookie.includes(ADMIN), 'the token is not echoed');
     const who = await call('GET', '/v1/session', { cookie: s.cookie });
     assert.equal(who.status, 200);
@@ -163,10 +163,7 @@ describe('dashboard sessions', () => {
 
   it('sessions live in the store: a second server on it accepts them, a restart keeps them, sign-out on one ends them on both', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-sessions-')), 'state.db');
-    const open = async (st: SqliteStore): Promise<{ server: Server; base: string }> => {
-      const srv = createApiServer({ store: st, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), uiDir });
-      return { server: srv, base: `http://127.0.0.1:${(await listen(srv, '127.0.0.1', 0)).port}` };
-    };
+    const open = (st: SqliteStore): Promise<Served> => serveApi({ store: st, config: CONFIG, clock, live: null, adminTokenHash: hashToken(ADMIN), uiDir }, transport);
     const at = async (b: string, method: string, cookie: string, headers: Record<string, string> = {}): Promise<number> => (await fetch(`${b}/v1/session`, { method, headers: { cookie, ...headers } })).status;
     // Two controllers, each with its own connection to one SQLite file (as two processes would have).
     const storeA = new SqliteStore(file);
@@ -174,24 +171,24 @@ describe('dashboard sessions', () => {
     const a = await open(storeA);
     let b = await open(storeB);
     try {
-      const r = await fetch(`${a.base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: a.base }, body: JSON.stringify({ token: ADMIN }) });
+      const r = await fetch(`${a.base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: a.origin }, body: JSON.stringify({ token: ADMIN }) });
       assert.equal(r.status, 200);
       const { csrf } = (await r.json()) as { csrf: string };
       const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       assert.equal(await at(b.base, 'GET', cookie), 200, 'made by A, accepted by B');
       // B restarts: a new server and a new store connection.
-      b.server.close();
+      await b.close();
       await storeB.close();
       const storeB2 = new SqliteStore(file);
       b = await open(storeB2);
       assert.equal(await at(b.base, 'GET', cookie), 200, 'survives a restart');
-      assert.equal(await at(b.base, 'DELETE', cookie, { 'x-fleetwarden-csrf': csrf, origin: b.base }), 204, 'signed out on B');
+      assert.equal(await at(b.base, 'DELETE', cookie, { 'x-fleetwarden-csrf': csrf, origin: b.origin }), 204, 'signed out on B');
       assert.equal(await at(a.base, 'GET', cookie), 401, 'refused on A too');
       assert.equal(await at(b.base, 'GET', cookie), 401);
-      b.server.close();
+      await b.close();
       await storeB2.close();
     } finally {
-      a.server.close();
+      await a.close();
       await storeA.close();
     }
   });

@@ -1,7 +1,7 @@
 /** The CDK app's template (aws-cdk-lib/assertions), synthesized offline: every resource, and IAM = `aws iam-policy`. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,12 +62,12 @@ describe('CDK app (infra/)', () => {
     });
   });
 
-  it('two arm64 Node 22 functions from the bundles, with log groups kept a month, a schedule at rate(1 minute), and alarms', () => {
-    for (const handler of ['worker.handler', 'scheduler.handler']) {
+  it('three arm64 Node 22 functions from the bundles, with log groups kept a month, a schedule at rate(1 minute), and alarms', () => {
+    for (const handler of ['worker.handler', 'scheduler.handler', 'api.handler']) {
       template.hasResourceProperties('AWS::Lambda::Function', { Handler: handler, Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ FLEETWARDEN_TABLE: { Ref: TABLE }, FLEETWARDEN_OUTPUT_BUCKET: { Ref: BUCKET } }) } });
     }
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'scheduler.handler', Environment: { Variables: Match.objectLike({ FLEETWARDEN_WORKER: { Ref: idOf('AWS::Lambda::Function', 'FleetwardenWorker') } }) } });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 2);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'FleetwardenScheduler'), 'Arn'] } }) });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Fleetwarden', MetricName: 'FailedTicks', Threshold: 1 });
     // A worker is neither retried nor started late: the next minute's scheduler hands its group out again.
@@ -76,6 +76,22 @@ describe('CDK app (infra/)', () => {
     // The bundled code has the configuration beside the handlers.
     const asset = join(app.outdir, (resources[idOf('AWS::Lambda::Function', 'FleetwardenWorker')]?.Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '').replace(/^/, 'asset.'));
     assert.equal(readFileSync(join(asset, 'fleetwarden.yaml'), 'utf8'), readFileSync(EXAMPLE, 'utf8'));
+  });
+
+  it('the API and dashboard on a function URL (auth NONE: tokens, sessions and IAM logins are checked by the API), with the dashboard in its code, and a role that cannot act on the fleet', () => {
+    const api = idOf('AWS::Lambda::Function', 'FleetwardenApi');
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'BUFFERED', TargetFunctionArn: { 'Fn::GetAtt': [api, 'Arn'] } });
+    // Public (NONE) needs the resource policy that lets anyone invoke through the URL, and only through it.
+    template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunctionUrl', FunctionName: { 'Fn::GetAtt': [api, 'Arn'] }, Principal: '*', FunctionUrlAuthType: 'NONE' });
+    const outputs = template.toJSON()['Outputs'] as Record<string, { Value: Json }>;
+    assert.ok(Object.entries(outputs).some(([k, o]) => k.includes('ApiUrl') && JSON.stringify(o.Value).includes('FunctionUrl')), 'the URL is a stack output');
+    assert.equal(resources[api]?.Properties['Timeout'], 30, 'long polls are held 20 s at most, inside the timeout');
+    const policy = JSON.stringify(resources[idOf('AWS::IAM::Policy', 'FleetwardenApiPolicy')]?.Properties['PolicyDocument']);
+    assert.match(policy, /dynamodb:PutItem/);
+    assert.match(policy, /s3:GetObject/);
+    assert.doesNotMatch(policy, /ec2:|elasticloadbalancing:|ssm:SendCommand|s3:PutObject|s3:DeleteObject/, 'the API cannot act on the fleet or the outputs');
+    const asset = join(app.outdir, (resources[api]?.Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '').replace(/^/, 'asset.'));
+    for (const f of ['api.mjs', 'ui/index.html', 'ui/app.js', 'ui/app.css']) assert.ok(existsSync(join(asset, f)), `${f} is in the function's code`);
   });
 
   it('the worker’s policy is exactly `fleetwarden aws iam-policy` for the deployed configuration', () => {
