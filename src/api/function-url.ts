@@ -10,7 +10,8 @@
  * - the request's cookies arrive in `cookies` (one entry per cookie), not in a Cookie header;
  * - a body that is not text arrives base64-encoded (`isBase64Encoded`);
  * - a `Set-Cookie` the function answers goes in the result's `cookies`;
- * - every function URL is HTTPS, so session cookies are Secure there.
+ * - every function URL is HTTPS, so session cookies are Secure there;
+ * - `requestContext.domainName` is the URL's own domain: an operator's IAM login is signed for it by default.
  */
 import { type ApiRequest, type ApiResponse, bodyTooLarge } from './server.js';
 
@@ -22,7 +23,7 @@ export interface FunctionUrlEvent {
   readonly cookies?: readonly string[];
   readonly body?: string;
   readonly isBase64Encoded?: boolean;
-  readonly requestContext?: { readonly http?: { readonly method?: string } };
+  readonly requestContext?: { readonly domainName?: string; readonly http?: { readonly method?: string } };
 }
 
 export interface FunctionUrlResult {
@@ -43,6 +44,8 @@ export function fromFunctionUrl(event: FunctionUrlEvent): ApiRequest {
     url: `${event.rawPath ?? '/'}${query === '' ? '' : `?${query}`}`,
     headers,
     secure: true,
+    // The function URL's own domain, set by AWS (the Host header is only what the client says).
+    ...(event.requestContext?.domainName === undefined || event.requestContext.domainName === '' ? {} : { ownHost: event.requestContext.domainName }),
     body: (limit) => {
       const raw = event.body ?? '';
       const bytes = Buffer.from(raw, event.isBase64Encoded === true ? 'base64' : 'utf8');

@@ -15,7 +15,7 @@ import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ApiToken, type Clock, HISTORY_TYPES, type ObjectStore, type Store } from '../ports/index.js';
-import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry } from './iam-login.js';
+import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry, operatorLogin, type OperatorLoginDeps } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import { cookieValue, CSRF_HEADER, csrfMatches, type Session, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
 import { serveUi } from './ui.js';
@@ -44,6 +44,8 @@ export interface ApiDeps {
   readonly log?: (entry: RequestLog) => void;
   /** Agents' IAM-role login (controller.agentIam); absent: POST /v1/auth/iam answers 404. */
   readonly agentIam?: IamLoginDeps;
+  /** Operators' IAM login (controller.operatorIam); absent: POST /v1/auth/operator answers 404. */
+  readonly operatorIam?: OperatorLoginDeps;
   /** Wakes agents' long polls; the controller notifies it after each tick (absent: long polls look every second). */
   readonly changes?: ChangeFeed;
   /** An agent's report changed what it applies: the controller may tick at once instead of at its next interval. */
@@ -82,6 +84,8 @@ export interface ApiRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** Whether the client reached us over HTTPS: the session cookie is Secure then, and the Origin check uses it. */
   readonly secure: boolean;
+  /** This API's own host as the platform vouches for it (a function URL's domain, from AWS), not as the client says. */
+  readonly ownHost?: string;
   /** The body; more than `limit` bytes throws bodyTooLarge(limit). */
   readonly body: (limit: number) => Promise<Buffer>;
 }
@@ -107,6 +111,7 @@ interface Request {
   readonly now: number;
   /** Whether the client reached us over HTTPS (directly, or per X-Forwarded-Proto): the cookie is Secure then. */
   readonly secure: boolean;
+  readonly ownHost: string | undefined;
 }
 
 interface Route {
@@ -142,6 +147,13 @@ class HttpError extends FleetwardenError {
     this.status = status;
     this.code = code;
   }
+}
+
+/** A refused login as the API's answer; anything else unchanged. */
+function loginHttpError(err: unknown): unknown {
+  if (!(err instanceof LoginRefused)) return err;
+  const code = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 400 ? 'invalid' : err.status === 404 ? 'not-found' : 'unavailable';
+  return new HttpError(err.status, code, err.message);
 }
 
 /** The most of one invocation's output the API serves (the object store keeps all of it). */
@@ -451,8 +463,24 @@ const ROUTES: readonly Route[] = [
       try {
         return { json: await iamLogin(d.store, d.agentIam, req.body, req.now) };
       } catch (err) {
-        if (err instanceof LoginRefused) throw new HttpError(err.status, err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 400 ? 'invalid' : 'unavailable', err.message);
-        throw err;
+        throw loginHttpError(err);
+      }
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/auth/operator',
+    summary: 'an operator logs in with their IAM role (`fleetwarden --iam`): a signed sts:GetCallerIdentity request → a short-lived admin or viewer token, by the role (controller.operatorIam)',
+    auth: 'none',
+    response: wire.operatorLoginJson,
+    body: loginBody,
+    responses: { '401': 'refused: replayed, out of date, signed for another server, or STS refused it', '403': 'the account or role may not log in', '404': 'operator login is not enabled here', '429': 'too many logins at once' },
+    handle: async (req, d) => {
+      if (d.operatorIam === undefined) throw new HttpError(404, 'not-found', 'operator IAM login is not enabled on this controller (controller.operatorIam)');
+      try {
+        return { json: await operatorLogin(d.store, d.operatorIam, req.body, req.now, req.ownHost), headers: { 'cache-control': 'no-store' } };
+      } catch (err) {
+        throw loginHttpError(err);
       }
     },
   },
@@ -803,7 +831,7 @@ async function handle(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
     // look at an instance's view, nothing else of the agent routes.
     if (route.auth === 'agent' && caller.role === 'viewer' && !(req.method === 'GET' && route.path === '/v1/instances/{instance}')) throw new HttpError(403, 'forbidden', 'a viewer reads only: agent reports, results and commands need the instance’s agent token or the admin token');
     const body = route.body === undefined ? undefined : await readBody(req);
-    const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure: req.secure }, deps);
+    const out = await route.handle({ params, query: url.searchParams, body, caller, now, secure: req.secure, ownHost: req.ownHost }, deps);
     status = out.status ?? 200;
     return answerOf(status, out, out.headers);
   } catch (err) {

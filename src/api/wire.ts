@@ -149,6 +149,9 @@ export const loginJson = z.union([
   z.object({ status: z.literal('not-managed'), instance: z.string() }),
 ]);
 
+/** POST /v1/auth/operator. */
+export const operatorLoginJson = z.object({ role: z.enum(['admin', 'viewer']), who: z.string().describe('ROLE/SESSION (ACCOUNT)'), token: z.string().describe('send it as Authorization: Bearer; it stops working at expiresAt'), expiresAt: instant });
+
 // ---------------------------------------------------------------- maintenance executions
 
 const cancelRequestJson = z.object({ by: z.string(), at: instant, reason: z.string() });

@@ -155,6 +155,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
           ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
+          ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay: new ReplayGuard(), inFlight: 0 } }),
           changes,
           // An agent confirmed a drain step: the next tick need not wait for its interval (docs/agent.md#latency).
           onAgentChange: () => {

@@ -5,6 +5,7 @@ import * as wire from '../api/wire.js';
 import { ValidationError } from '../domain/errors.js';
 import { systemClock } from '../domain/time.js';
 import { type CliIo, type Command, escapeControl, EXIT, intOption, parse, table, UsageError } from './io.js';
+import { operatorLogin } from './iam.js';
 import { TARGET_HELP, TARGET_OPTIONS, viaApiOrStore, withStore } from './remote.js';
 
 function positional(list: readonly string[], i: number, name: string, usage: string): string {
@@ -196,6 +197,29 @@ const tokenRevoke: Command = {
   },
 };
 
+const tokenLogin: Command = {
+  name: 'login',
+  summary: 'log in to an API with your AWS identity: a short-lived admin or viewer token (controller.operatorIam)',
+  help: `Usage: fleetwarden token login --url URL [--server-id ID] [--json]
+
+Signs sts:GetCallerIdentity with your AWS credentials (profile, SSO, AWS_* variables) for the API at --url, which
+asks STS who you are and answers with a token for your role's access (controller.operatorIam.admins or viewers),
+valid for controller.operatorIam.tokenTtl. It prints the token (to sign in to the dashboard, or as FLEETWARDEN_TOKEN);
+every other command takes --iam to do the same for itself.
+
+  --url URL         the API (or FLEETWARDEN_URL), e.g. the stack's ApiUrl output
+  --server-id ID    the server id to sign for (or FLEETWARDEN_SERVER_ID; default: the URL's HOST[:PORT])
+  --json            {"role","who","token","expiresAt"}`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parse(args, { url: { type: 'string' }, 'server-id': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const url = values.url ?? process.env['FLEETWARDEN_URL'];
+    if (url === undefined || !/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError('--url', `expected the API's URL such as https://abc.lambda-url.eu-west-1.on.aws, got ${JSON.stringify(url ?? '')}`);
+    const out = await operatorLogin(url, { serverId: values['server-id'] });
+    io.out(values.json === true ? JSON.stringify(out) : `${out.token}\n(${out.role} as ${out.who}, until ${out.expiresAt})`);
+    return EXIT.ok;
+  },
+};
+
 /** An execution's status as the operator reads it: still running but cancelled shows as CANCELLING. */
 function statusText(e: Pick<wire.ExecutionSummaryJson, 'status' | 'cancel'>): string {
   return e.status === 'IN_PROGRESS' && e.cancel !== null ? 'CANCELLING' : e.status;
@@ -307,4 +331,4 @@ ${TARGET_HELP}`,
 export const executionCommands: readonly Command[] = [executionsList, executionsShow, executionsCancel];
 export const overrideCommands: readonly Command[] = [overrideSet, overrideList, overrideRemove];
 export const controlCommands: readonly Command[] = [controlSet, controlList, controlRemove];
-export const tokenCommands: readonly Command[] = [tokenIssue, tokenList, tokenRevoke];
+export const tokenCommands: readonly Command[] = [tokenIssue, tokenList, tokenRevoke, tokenLogin];

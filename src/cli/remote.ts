@@ -12,6 +12,7 @@ import type { Store } from '../ports/index.js';
 import { openStore, ssmWindowsOf, worldClock } from '../app/compose.js';
 import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { errorBody } from '../api/wire.js';
+import { operatorToken } from './iam.js';
 import { UsageError } from './io.js';
 
 export const DEFAULT_CONFIG = 'fleetwarden.yaml';
@@ -22,27 +23,39 @@ export const TARGET_OPTIONS = {
   'state-dir': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },
+  iam: { type: 'boolean' },
+  'server-id': { type: 'string' },
 } as const;
 
 export const TARGET_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})
   --state-dir DIR   where the SQLite store lives (default ${DEFAULT_STATE_DIR}/)
   --url URL         act through a running controller's API instead of the store (or FLEETWARDEN_URL)
-  --token TOKEN     the API token (prefer FLEETWARDEN_TOKEN; default: <state-dir>/admin-token when readable)`;
+  --token TOKEN     the API token (prefer FLEETWARDEN_TOKEN; default: <state-dir>/admin-token when readable)
+  --iam             log in to the API with your AWS identity instead of a token (controller.operatorIam)
+  --server-id ID    the server id the IAM login is signed for (or FLEETWARDEN_SERVER_ID; default: --url's HOST[:PORT])`;
 
 export interface TargetValues {
   readonly config?: string | undefined;
   readonly 'state-dir'?: string | undefined;
   readonly url?: string | undefined;
   readonly token?: string | undefined;
+  readonly iam?: boolean | undefined;
+  readonly 'server-id'?: string | undefined;
 }
 
 export class ApiClient {
   readonly url: string;
-  private readonly token: string;
+  /** A token, or how to get one (an IAM login), done once on the first call. */
+  private token: string | Promise<string> | (() => Promise<string>);
 
-  constructor(url: string, token: string) {
+  constructor(url: string, token: string | (() => Promise<string>)) {
     this.url = url.replace(/\/+$/, '');
     this.token = token;
+  }
+
+  private bearer(): Promise<string> | string {
+    if (typeof this.token === 'function') this.token = this.token();
+    return this.token;
   }
 
   /**
@@ -51,11 +64,12 @@ export class ApiClient {
    * become the same `ValidationErrors` the store path throws.
    */
   async call<S extends z.ZodType>(method: string, path: string, answer: S, body?: unknown): Promise<z.output<S>> {
+    const token = await this.bearer();
     let r: Response;
     try {
       r = await fetch(`${this.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(30_000),
       });
@@ -100,8 +114,15 @@ function decode<S extends z.ZodType>(url: string, route: string, schema: S, answ
 /** The API client when a URL is given, else null (act on the store). */
 export function apiClient(values: TargetValues): ApiClient | null {
   const url = values.url ?? process.env['FLEETWARDEN_URL'];
+  if ((url === undefined || url === '') && values.iam === true) throw new UsageError('--iam', 'logs in to an API: give --url (or FLEETWARDEN_URL)');
   if (url === undefined || url === '') return null;
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError('--url', `expected http://HOST:PORT, got ${JSON.stringify(url)}`);
+  if (values.iam === true) {
+    if (values.token !== undefined) throw new UsageError('--iam', 'give --iam or --token, not both');
+    const serverId = values['server-id'];
+    return new ApiClient(url, () => operatorToken(url, { serverId }));
+  }
+  if (values['server-id'] !== undefined) throw new UsageError('--server-id', 'only with --iam');
   let token = values.token ?? process.env['FLEETWARDEN_TOKEN'];
   if (token === undefined || token === '') {
     const file = join(values['state-dir'] ?? DEFAULT_STATE_DIR, 'admin-token');

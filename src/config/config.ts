@@ -117,6 +117,17 @@ export interface ControllerSettings {
   readonly eventDelivery: 'run-command' | 'agent';
   /** IAM-role login of agents (`POST /v1/auth/iam`); null: agents need operator-issued tokens. */
   readonly agentIam: AgentIamSettings | null;
+  readonly operatorIam: OperatorIamSettings | null;
+}
+
+export interface OperatorIamSettings {
+  /** Undefined: the API's own function URL domain (on Lambda); elsewhere no operator can log in. */
+  readonly serverId: string | undefined;
+  readonly accounts: readonly string[];
+  readonly admins: readonly string[];
+  readonly viewers: readonly string[];
+  readonly stsEndpoint: string | undefined;
+  readonly tokenTtlMs: number;
 }
 
 export interface AgentIamSettings {

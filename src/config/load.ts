@@ -392,7 +392,13 @@ export function parseConfig(doc: unknown): FleetConfig {
     owner: c.owner,
     eventDelivery: c.eventDelivery ?? 'run-command',
     agentIam: c.agentIam === undefined ? null : { serverId: c.agentIam.serverId, accounts: c.agentIam.accounts, roles: c.agentIam.roles ?? [], stsEndpoint: c.agentIam.stsEndpoint, tokenTtlMs: boundedDuration(problems, 'controller.agentIam.tokenTtl', c.agentIam.tokenTtl, HOUR_MS, 60_000, DAY_MS) },
+    operatorIam: c.operatorIam === undefined ? null : { serverId: c.operatorIam.serverId, accounts: c.operatorIam.accounts, admins: c.operatorIam.admins ?? [], viewers: c.operatorIam.viewers ?? [], stsEndpoint: c.operatorIam.stsEndpoint, tokenTtlMs: boundedDuration(problems, 'controller.operatorIam.tokenTtl', c.operatorIam.tokenTtl, HOUR_MS, 60_000, 12 * HOUR_MS) },
   };
+  if (controller.operatorIam !== null) {
+    const o = controller.operatorIam;
+    if (o.admins.length + o.viewers.length === 0) problems.add('controller.operatorIam', 'name at least one role in admins or viewers: otherwise no one can log in');
+    for (const r of o.admins) if (o.viewers.includes(r)) problems.add('controller.operatorIam.viewers', `role ${r} is also in admins: give each role one of the two`);
+  }
   if (controller.leaseTtlMs < 2 * controller.tickIntervalMs) problems.add('controller.leaseTtl', 'must be at least twice the tick interval, or the lease lapses between ticks');
   const sim = file.simulator;
   if (sim) {

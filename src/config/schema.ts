@@ -248,6 +248,17 @@ export const fileSchema = z.strictObject({
         })
         .optional()
         .describe('agents log in with their instance’s IAM role (a signed sts:GetCallerIdentity), no token on the instance'),
+      operatorIam: z
+        .strictObject({
+          serverId: z.string().regex(/^[\x21-\x7e]{1,200}$/, { error: 'expected 1-200 printable characters without spaces' }).optional().describe('the audience operators sign into their login (X-Fleetwarden-Server-ID; the CLI sends the HOST[:PORT] of its --url by default) [on a Lambda function URL: its own domain, as AWS gives it; elsewhere required]'),
+          accounts: z.array(z.string().regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' })).min(1, { error: 'at least one account: a role name alone can be created in any account' }).describe('AWS accounts whose roles may log in'),
+          admins: z.array(z.string().regex(/^[\w+=,.@-]{1,64}$/, { error: 'expected an IAM role name' })).optional().describe('IAM role names whose sessions get an admin token'),
+          viewers: z.array(z.string().regex(/^[\w+=,.@-]{1,64}$/, { error: 'expected an IAM role name' })).optional().describe('IAM role names whose sessions get a viewer (read-only) token'),
+          stsEndpoint: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, { error: 'expected http(s)://HOST[:PORT]' }).optional().describe('an STS endpoint besides AWS’s own, e.g. a private one'),
+          tokenTtl: duration.optional().describe('how long the token an operator’s IAM login grants lasts [1h, at most 12h]'),
+        })
+        .optional()
+        .describe('operators log in with their own IAM role (`fleetwarden --iam`): a signed sts:GetCallerIdentity exchanged for a short-lived admin or viewer token'),
     })
     .optional(),
   events: z

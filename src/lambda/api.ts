@@ -47,6 +47,7 @@ async function open(): Promise<(event: FunctionUrlEvent) => Promise<FunctionUrlR
     longPoll: { maxWaitS: MAX_WAIT_S, lookEveryMs: LOOK_EVERY_MS },
     ...(config.ssmDiscovery ? { ssmWindows: () => ports.windowSource.list() } : {}),
     ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
+    ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay: new ReplayGuard(), inFlight: 0 } }),
     // Method, path and status only: never headers (tokens, cookies) or the query.
     log: (e) => {
       if (e.status >= 400) console.log(JSON.stringify({ type: 'api-request', method: e.method, path: e.path, status: e.status, ms: Math.round(e.ms), ...(e.error === undefined ? {} : { stack: e.error }) }));

@@ -6,14 +6,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { Agent } from '../../src/agent/agent.js';
 import { IamAuth } from '../../src/agent/auth.js';
 import { agentSettings } from '../../src/agent/cli.js';
@@ -23,6 +21,7 @@ import { createApiServer, listen } from '../../src/api/server.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { fixtureSave } from '../support/fixture-save.js';
+import { fakeSts, sdkAuthorization } from '../support/fake-sts.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,71 +40,6 @@ const KEYS: Record<string, { secret: string; token: string; arn: string }> = {
   AKIATESTOTHERROLE0001: { secret: 'test-secret-other', token: 'session-other', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/admin-role/${WEB}` },
   AKIATESTPERSON0000001: { secret: 'test-secret-person', token: 'session-person', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/web-role/alice` },
 };
-
-/** SHA-256 for the SDK signer, on node:crypto. */
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Data): string | Uint8Array => (typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-class Sha256 {
-  private readonly h;
-  constructor(secret?: Data) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: Data): void {
-    this.h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-}
-
-/** The SDK's signature of a request with these headers (the reference the agent's signer must match). */
-async function sdkAuthorization(url: string, headers: Record<string, string>, body: string, key: string, secret: string, token: string | undefined, region: string, date: Date): Promise<string> {
-  const u = new URL(url);
-  const signer = new SignatureV4({ credentials: { accessKeyId: key, secretAccessKey: secret, ...(token === undefined ? {} : { sessionToken: token }) }, region, service: 'sts', sha256: Sha256, applyChecksum: false });
-  const signed = await signer.sign({ method: 'POST', protocol: u.protocol, hostname: u.hostname, ...(u.port === '' ? {} : { port: Number(u.port) }), path: u.pathname, query: {}, headers, body }, { signingDate: date });
-  return String(signed.headers['authorization']);
-}
-
-function xmlError(code: string, message: string): string {
-  return `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`;
-}
-
-async function readAll(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** A fake STS: checks the signature with the SDK signer and the session token, then answers GetCallerIdentity. */
-function fakeSts(seen: IncomingMessage['headers'][]): Server {
-  return createServer((req, res) => {
-    void (async () => {
-      const body = await readAll(req);
-      seen.push(req.headers);
-      const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/sts\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(req.headers.authorization ?? '');
-      const key = KEYS[auth?.[1] ?? ''];
-      if (!auth || key === undefined || req.headers['x-amz-security-token'] !== key.token) {
-        res.writeHead(403).end(xmlError('InvalidClientTokenId', 'The security token included in the request is invalid.'));
-        return;
-      }
-      const signedNames = (auth[4] ?? '').split(';');
-      const headers: Record<string, string> = {};
-      for (const n of signedNames) if (n !== 'x-amz-date' && n !== 'x-amz-security-token') headers[n] = String(req.headers[n] ?? '');
-      const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(req.headers['x-amz-date']));
-      const date = new Date(Date.UTC(Number(d?.[1]), Number(d?.[2]) - 1, Number(d?.[3]), Number(d?.[4]), Number(d?.[5]), Number(d?.[6])));
-      const expected = await sdkAuthorization(`http://${String(req.headers.host)}/`, headers, body, auth[1] ?? '', key.secret, key.token, auth[3] ?? '', date);
-      if (expected !== req.headers.authorization) {
-        res.writeHead(403).end(xmlError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.'));
-        return;
-      }
-      if (body !== 'Action=GetCallerIdentity&Version=2011-06-15') {
-        res.writeHead(400).end(xmlError('InvalidAction', 'not GetCallerIdentity'));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>${key.arn}</Arn><UserId>AROAEXAMPLE:${key.arn.split('/').at(-1) ?? ''}</UserId><Account>${key.arn.split(':')[4] ?? ''}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`);
-    })();
-  });
-}
 
 /** A fake IMDSv2 for one instance: its id, its region, and its role's credentials (the key given). */
 function fakeImds(instanceId: string, key: string | null): Server {
@@ -160,7 +94,7 @@ describe('IAM login', () => {
   // second, as signatures are dated) only because the single-file agent of the last test signs with its own clock.
   const clock = { base: Math.floor(Date.now() / 1000) * 1000, offset: 0, now(): number { return this.base + this.offset; } };
   const stsSeen: IncomingMessage['headers'][] = [];
-  const sts = fakeSts(stsSeen);
+  const sts = fakeSts(stsSeen, KEYS);
   const imdsWeb = fakeImds(WEB, 'AKIATESTWEB0000000001');
   const imdsUnmanaged = fakeImds(UNMANAGED, 'AKIATESTUNMANAGED0001');
   const imdsNoRole = fakeImds(WEB, null);
