@@ -80,7 +80,7 @@ describe('the API function, bundled, behind a function URL', () => {
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     const r = await fetch(`${base}${path}`, { method, headers, ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }) });
     const text = await r.text();
-    let json: Record<string, unknown> | null = null;
+    let json: Record<string, unknown> | null;
     try {
       json = JSON.parse(text) as Record<string, unknown>;
     } catch {
