@@ -6,7 +6,8 @@
  * and the handler's result back into a response (`cookies` as Set-Cookie headers, a base64 body decoded). Function
  * URLs are HTTPS only: a browser there sends an `https://` Origin, which the emulated one gives as `origin`.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type FunctionUrlEvent, type FunctionUrlResult, functionUrlHandler } from '../../src/api/function-url.js';
 import { type ApiDeps, createApi, createApiServer, listen } from '../../src/api/server.js';
@@ -57,9 +58,12 @@ export async function functionUrlEvent(req: IncomingMessage): Promise<FunctionUr
   return JSON.parse(JSON.stringify(event)) as FunctionUrlEvent;
 }
 
-/** Serves `handler` (a function URL's Lambda handler) as the function URL would, on 127.0.0.1. */
-export async function emulateFunctionUrl(handler: (event: FunctionUrlEvent) => Promise<FunctionUrlResult>): Promise<{ server: Server; base: string }> {
-  const server = createServer((req, res) => {
+/**
+ * Serves `handler` (a function URL's Lambda handler) as the function URL would, on 127.0.0.1: over HTTPS when given a
+ * key and certificate (as a real function URL; a browser then keeps Secure cookies), else plain HTTP for fetch.
+ */
+export async function emulateFunctionUrl(handler: (event: FunctionUrlEvent) => Promise<FunctionUrlResult>, tls?: { key: string; cert: string }): Promise<{ server: Server; base: string }> {
+  const listener: RequestListener = (req, res) => {
     void (async () => {
       try {
         const out = JSON.parse(JSON.stringify(await handler(await functionUrlEvent(req)))) as FunctionUrlResult;
@@ -73,9 +77,10 @@ export async function emulateFunctionUrl(handler: (event: FunctionUrlEvent) => P
         res.end(JSON.stringify({ Message: String(err) }));
       }
     })();
-  });
+  };
+  const server: Server = tls === undefined ? createServer(listener) : (createTlsServer(tls, listener) as unknown as Server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, base: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 export async function serveApi(deps: ApiDeps, transport: Transport): Promise<Served> {

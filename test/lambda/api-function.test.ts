@@ -6,70 +6,26 @@
  * lets a viewer look but not change, and wakes a long poll when something changes without a tick to tell it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import { issueToken } from '../../src/api/services.js';
-import { DynamoStore } from '../../src/store/dynamodb/store.js';
-import { fixtureSave } from '../support/fixture-save.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const HOST = join(ROOT, 'dist/test/lambda/function-url-host.js');
-const TABLE = 'fw-api-function';
+import type { DynamoStore } from '../../src/store/dynamodb/store.js';
+import { type ApiFunction, startApiFunction } from './api-function-fixture.js';
 
 describe('the API function, bundled, behind a function URL', () => {
-  let db: ReturnType<typeof dynalite> | undefined;
-  let child: ChildProcess | undefined;
+  let fn: ApiFunction;
   let base = '';
   let origin = '';
   let store: DynamoStore;
   let admin = '';
   let viewer = '';
   let agent = '';
-  let output = '';
 
   before(async () => {
-    db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => db?.listen(0, '127.0.0.1', () => resolve()));
-    const endpoint = `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
-    const client = new DynamoDBClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    await DynamoStore.createTable(client, TABLE);
-    store = new DynamoStore({ table: TABLE, client });
-    const now = Date.now();
-    // What a worker saved for web: two instances.
-    await fixtureSave(store, { group: 'web', at: now, records: [{ instanceId: 'i-0000000000000000a', group: 'web', state: 'running', since: now - 60_000, reason: 'scale-out' }, { instanceId: 'i-0000000000000000b', group: 'web', state: 'stopped', since: now - 60_000, reason: 'scale-in' }], transitions: [], history: [{ at: now - 60_000, group: 'web', instanceId: 'i-0000000000000000a', type: 'transition', summary: 'stopped → starting' }], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
-    admin = (await issueToken(store, 'admin', null, 'ops', now)).token;
-    viewer = (await issueToken(store, 'viewer', null, 'wall screen', now)).token;
-    agent = (await issueToken(store, 'agent', 'i-0000000000000000a', 'agent a', now)).token;
-    // Staged as infra/fleetwarden.ts stages the functions' code.
-    const code = mkdtempSync(join(tmpdir(), 'fw-api-code-'));
-    mkdirSync(join(code, 'ui'));
-    copyFileSync(join(ROOT, 'dist/lambda/api.mjs'), join(code, 'api.mjs'));
-    for (const f of ['index.html', 'app.js', 'app.css']) copyFileSync(join(ROOT, 'dist/ui', f), join(code, 'ui', f));
-    writeFileSync(join(code, 'fleetwarden.yaml'), ['provider: aws', 'aws: { region: eu-west-1 }', 'groups:', '  - name: web', '    fleets: { main: { min: 0, desired: 1 } }', '  - name: erp', ''].join('\n'));
-    const env = { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_REGION: 'eu-west-1', FLEETWARDEN_TABLE: TABLE };
-    child = spawn(process.execPath, [HOST, join(code, 'api.mjs')], { env });
-    base = await new Promise<string>((resolve, reject) => {
-      child?.stdout?.on('data', (d: Buffer) => {
-        output += d.toString();
-        const m = /^LISTENING (\S+)$/m.exec(output);
-        if (m?.[1]) resolve(m[1]);
-      });
-      child?.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      child?.on('exit', (code) => reject(new Error(`the host exited ${String(code)}: ${output}`)));
-    });
-    origin = base.replace(/^http:/, 'https:');
+    fn = await startApiFunction();
+    ({ base, origin, store, admin, viewer, agent } = fn);
   });
 
   after(() => {
-    child?.kill();
-    db?.close();
+    fn.stop();
   });
 
   async function call(method: string, path: string, o: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {}): Promise<{ status: number; json: Record<string, unknown> | null; text: string; headers: Headers }> {
@@ -98,7 +54,7 @@ describe('the API function, bundled, behind a function URL', () => {
 
   it('serves the dashboard from the files bundled beside it, and nothing without a token', async () => {
     const page = await call('GET', '/');
-    assert.equal(page.status, 200, output);
+    assert.equal(page.status, 200, fn.output());
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     assert.match(page.text, /<script[^>]+src="\/ui\/app\.js"/);
     assert.equal((await call('GET', '/ui/app.js')).status, 200);

@@ -47,6 +47,7 @@ export const AS_ROOT: Requirement = { name: 'root', check: () => (process.getuid
 export const IPTABLES: Requirement[] = [command('iptables', 'iptables'), command('ip6tables', 'iptables')];
 export const IPROUTE2: Requirement = command('ip', 'iproute2');
 export const HAPROXY: Requirement = command('haproxy', 'haproxy');
+export const OPENSSL: Requirement = command('openssl', 'openssl');
 
 export type Verdict = { run: true } | { run: false; fail: boolean; message: string };
 
