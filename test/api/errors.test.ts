@@ -1,9 +1,9 @@
 /** The API answers a failure by its error kind alone (api/server.ts errorAnswer): one status per kind. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Server } from 'node:http';
 import { parseConfigText } from '../../src/config/load.js';
-import { createApiServer, listen, type RequestLog } from '../../src/api/server.js';
+import type { RequestLog } from '../../src/api/server.js';
+import { type Served, serveApi, TRANSPORTS } from './transports.js';
 import { hashToken } from '../../src/api/services.js';
 import { type ErrorKind, LeaseLostError, ProviderError } from '../../src/domain/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
@@ -15,22 +15,21 @@ groups:
     fleets: {main: {min: 1}}
 `);
 
-describe('API: error kinds → HTTP statuses', () => {
+for (const transport of TRANSPORTS) describe(`API: error kinds → HTTP statuses (${transport})`, () => {
   const store = new SqliteStore(':memory:');
   const logs: RequestLog[] = [];
   /** What the window source throws for the next request. */
   let failure: Error = new Error("unset");
-  let server: Server;
+  let served: Served;
   let base = '';
 
   before(async () => {
     const ssmWindows = (): Promise<never> => Promise.reject(failure);
-    server = createApiServer({ store, config: CONFIG, clock: { now: () => Date.parse('2026-06-01T10:00:00Z') }, live: null, adminTokenHash: hashToken(ADMIN), ssmWindows, log: (e) => logs.push(e) });
-    base = `http://127.0.0.1:${(await listen(server, '127.0.0.1', 0)).port}`;
+    served = await serveApi({ store, config: CONFIG, clock: { now: () => Date.parse('2026-06-01T10:00:00Z') }, live: null, adminTokenHash: hashToken(ADMIN), ssmWindows, log: (e) => logs.push(e) }, transport);
+    base = served.base;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await served.close();
     await store.close();
   });
 

@@ -5,11 +5,11 @@
  */
 import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { parseConfigText } from '../../src/config/load.js';
-import { createApiServer, listen, openApi, routeResponse } from '../../src/api/server.js';
+import { openApi, routeResponse } from '../../src/api/server.js';
+import { type Served, serveApi, TRANSPORTS } from './transports.js';
 import { hashToken, issueToken } from '../../src/api/services.js';
 import { errorBody } from '../../src/api/wire.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
@@ -38,9 +38,9 @@ const EXECUTION = 'web/patch/2026-06-01T10:00:00Z';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>; components: { schemas: Record<string, unknown> } };
 
-describe('wire schemas: the API documents and answers with them', () => {
+for (const transport of TRANSPORTS) describe(`wire schemas: the API documents and answers with them (${transport})`, () => {
   const store = new SqliteStore(':memory:');
-  let server: Server;
+  let served: Served;
   let base = '';
   let agent = '';
 
@@ -65,13 +65,12 @@ describe('wire schemas: the API documents and answers with them', () => {
     });
     await fixtureSave(store, { ...none, group: 'erp', at: T0, history: [], records: [{ instanceId: 'i-erp-db', group: 'erp', state: 'stopped', since: T0, reason: 'test', tier: 'DB' }, { instanceId: 'i-erp-x', group: 'erp', state: 'stopped', since: T0, reason: 'test' }] });
     agent = (await issueToken(store, 'agent', 'i-a', 'agent i-a', T0)).token;
-    server = createApiServer({ store, config: CONFIG, clock: { now: () => T0 }, live: null, adminTokenHash: hashToken(ADMIN) });
-    base = `http://127.0.0.1:${(await listen(server, '127.0.0.1', 0)).port}`;
+    served = await serveApi({ store, config: CONFIG, clock: { now: () => T0 }, live: null, adminTokenHash: hashToken(ADMIN) }, transport);
+    base = served.base;
   });
 
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await served.close();
     await store.close();
   });
 
