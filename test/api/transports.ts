@@ -78,7 +78,7 @@ export async function emulateFunctionUrl(handler: (event: FunctionUrlEvent) => P
       }
     })();
   };
-  const server: Server = tls === undefined ? createServer(listener) : (createTlsServer(tls, listener) as unknown as Server);
+  const server: Server = tls === undefined ? createServer(listener) : (createTlsServer(tls, listener));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, base: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
