@@ -7,6 +7,9 @@ export class Settings {
   private readonly values: ReadonlyMap<string, KeyValue>;
   /** Defaults looked up once: the planner asks for the same keys for every instance. */
   private readonly defaults = new Map<string, KeyValue>();
+  /** Event and lifecycle settings, read per instance by the planner: built once per key, not once per call. */
+  private readonly events = new Map<EventKey, { readonly enabled: boolean; readonly timeLimitMs: number }>();
+  private readonly lifecycles = new Map<string, number>();
 
   constructor(values: ReadonlyMap<string, KeyValue>) {
     this.values = values;
@@ -67,10 +70,14 @@ export class Settings {
     return this.num('caps.perCall');
   }
   lifecycle(name: 'warmUp' | 'initializingTimeout' | 'unuseableGrace' | 'issueGrace' | 'drainMinimum' | 'shutdownTimeout' | 'errorBackoff'): number {
-    return this.num(`lifecycle.${name}`);
+    let v = this.lifecycles.get(name);
+    if (v === undefined) this.lifecycles.set(name, (v = this.num(`lifecycle.${name}`)));
+    return v;
   }
-  event(name: EventKey): { enabled: boolean; timeLimitMs: number } {
-    return { enabled: this.bool(`events.${name}.enabled`), timeLimitMs: this.num(`events.${name}.timeLimit`) };
+  event(name: EventKey): { readonly enabled: boolean; readonly timeLimitMs: number } {
+    let v = this.events.get(name);
+    if (v === undefined) this.events.set(name, (v = { enabled: this.bool(`events.${name}.enabled`), timeLimitMs: this.num(`events.${name}.timeLimit`) }));
+    return v;
   }
   get scriptTimeoutMs(): number {
     return this.num('events.scriptTimeout');

@@ -37,6 +37,8 @@ export class PlanContext {
   readonly transitions: Transition[] = [];
   readonly why: string[] = [];
   private readonly commands: Command[] = [];
+  /** The same commands by instance: asked for every member (registration repair), so not a scan of all commands. */
+  private readonly byInstance = new Map<string, Command[]>();
   private readonly events: PendingEvent[] = [];
   private readonly controls: ReadonlyMap<string, ReadonlySet<ControlKind>>;
   private startsLeft: number;
@@ -107,11 +109,16 @@ export class PlanContext {
 
   command(c: Command): void {
     this.commands.push(c);
+    for (const id of c.instances) {
+      const list = this.byInstance.get(id);
+      if (list === undefined) this.byInstance.set(id, [c]);
+      else list.push(c);
+    }
   }
 
-  /** Commands already planned this tick that name `instanceId`. */
-  commandsFor(instanceId: string): Command[] {
-    return this.commands.filter((c) => c.instances.includes(instanceId));
+  /** Commands already planned this tick that name `instanceId` (in the order they were planned). */
+  commandsFor(instanceId: string): readonly Command[] {
+    return this.byInstance.get(instanceId) ?? [];
   }
 
   /**
@@ -135,18 +142,22 @@ export class PlanContext {
       for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
       return result;
     };
-    const merged = new Map<string, Command>();
+    // Lists gathered first and each command built once: merging by copying grew quadratically with the instances.
+    const merged = new Map<string, { readonly first: Command; readonly instances: string[] }>();
     for (const c of this.commands) {
       const key = c.kind === 'stop' ? `${c.kind}|${c.force}|${c.reason}` : c.kind === 'register' || c.kind === 'deregister' ? `${c.kind}|${c.targetGroup}|${c.reason}` : c.kind === 'check-bypass' ? `${c.kind}|${c.path}|${c.os}` : `${c.kind}|${c.reason}`;
       const prior = merged.get(key);
-      merged.set(key, prior === undefined ? c : { ...prior, instances: [...prior.instances, ...c.instances] });
+      if (prior === undefined) merged.set(key, { first: c, instances: [...c.instances] });
+      else prior.instances.push(...c.instances);
     }
     const byEvent = new Map<string, PendingEvent[]>();
     for (const e of this.events) {
-      const key = JSON.stringify([e.event, e.args]);
-      byEvent.set(key, [...(byEvent.get(key) ?? []), e]);
+      const key = e.args.length === 0 ? e.event : JSON.stringify([e.event, e.args]);
+      const list = byEvent.get(key);
+      if (list === undefined) byEvent.set(key, [e]);
+      else list.push(e);
     }
-    for (const c of merged.values()) for (const part of chunks(c.instances)) out.push({ ...c, instances: part });
+    for (const { first, instances } of merged.values()) for (const part of chunks(instances)) out.push({ ...first, instances: part });
     for (const list of byEvent.values()) {
       const first = list[0];
       if (first === undefined) continue;

@@ -114,15 +114,19 @@ export function assignGroups(instances: readonly ObservedInstance[], groups: rea
   const filters = groups.flatMap((g) => (g.workload?.envFilter ? [{ group: g.name, ...g.workload.envFilter }] : []));
   for (const i of instances) {
     const named = i.tags[groupTag];
-    const selectors: { group: string; by: string; field: string; value: string }[] = [];
-    // The group tag's group first, then the workload filters in file order.
-    if (named !== undefined && names.has(named)) selectors.push({ group: named, by: `${groupTag}=${named}`, field: groupTag, value: named });
-    for (const f of filters) if (i.tags[f.key] === f.value && named !== f.group) selectors.push({ group: f.group, by: `${f.key}=${f.value}`, field: f.key, value: f.value });
-    const [first, ...others] = selectors;
-    if (first === undefined) {
-      // Tagged for a group this configuration does not have: not ours (as before), and not a problem of any group.
+    const own = named !== undefined && names.has(named) ? named : undefined;
+    // The common case (the group tag alone selects it) allocates nothing per instance; the selectors are only
+    // spelled out when a workload filter also matches.
+    if (!filters.some((f) => i.tags[f.key] === f.value && named !== f.group)) {
+      if (own !== undefined) add(byGroup, own, i);
       continue;
     }
+    const selectors: { group: string; by: string; field: string; value: string }[] = [];
+    // The group tag's group first, then the workload filters in file order.
+    if (own !== undefined) selectors.push({ group: own, by: `${groupTag}=${own}`, field: groupTag, value: own });
+    for (const f of filters) if (i.tags[f.key] === f.value && named !== f.group) selectors.push({ group: f.group, by: `${f.key}=${f.value}`, field: f.key, value: f.value });
+    const [first, ...others] = selectors;
+    if (first === undefined) continue;
     add(byGroup, first.group, i);
     if (others.length === 0) continue;
     const reason = `selected by several groups (${selectors.map((s) => `${s.group} by ${s.by}`).join(', ')}); an instance belongs to one group: left alone until its tags select only one`;

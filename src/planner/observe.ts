@@ -20,9 +20,12 @@ export function typeMatches(pattern: string, type: string): boolean {
 /** Grace for a just-issued start to show up as `pending` before the record gives up on it. */
 const START_GRACE_MS = 60_000;
 
-function fleetOf(obs: ObservedInstance, prefix: string): FleetRef {
-  const sub = obs.tags[`${prefix}:subfleet-name`];
-  return sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub };
+/** The main fleet's reference, shared: FleetRefs are never changed in place. */
+const MAIN: FleetRef = { kind: 'main' };
+
+function fleetOf(obs: ObservedInstance, subfleetTag: string): FleetRef {
+  const sub = obs.tags[subfleetTag];
+  return sub === undefined || sub === '' ? MAIN : { kind: 'subfleet', name: sub };
 }
 
 function freshRecord(obs: ObservedInstance, group: string, now: number): InstanceRecord {
@@ -43,14 +46,18 @@ export function observe(ctx: PlanContext, input: PlanInput): void {
   const { now } = ctx;
   const prefix = ctx.naming.tagPrefix;
   const tierTag = ctx.group.workload?.tierTag;
+  // Tag keys spelled once per group, not once per instance.
+  const lighthouseTag = `${prefix}:lighthouse`;
+  const subfleetTag = `${prefix}:subfleet-name`;
+  const { tagged, instanceTypes } = ctx.group.lighthouse;
   for (const obs of input.instances) {
     if (obs.power === 'terminated') continue; // gone for good: its record is dropped
-    const lighthouse = (ctx.group.lighthouse.tagged && obs.tags[`${prefix}:lighthouse`] === 'true') || ctx.group.lighthouse.instanceTypes.some((p) => typeMatches(p, obs.instanceType));
+    const lighthouse = (tagged && obs.tags[lighthouseTag] === 'true') || (instanceTypes.length > 0 && instanceTypes.some((p) => typeMatches(p, obs.instanceType)));
     const tier = tierTag === undefined ? undefined : obs.tags[tierTag];
     const known = input.records.get(obs.id) ?? freshRecord(obs, ctx.group.name, now);
     // The tier is remembered so a plan can be shown from the store alone (`workload start|stop --dry-run`).
     const record = known.tier === tier ? known : { ...known, tier };
-    ctx.members.push({ obs, record, fleet: fleetOf(obs, prefix), lighthouse, tier });
+    ctx.members.push({ obs, record, fleet: fleetOf(obs, subfleetTag), lighthouse, tier });
   }
   const byId = new Map(ctx.members.map((m) => [m.obs.id, m]));
 
@@ -73,26 +80,27 @@ export function observe(ctx: PlanContext, input: PlanInput): void {
     if (m) ctx.patch(m, { bypass: { result: b.result, at: b.at }, bypassCheckSentAt: undefined });
   }
 
-  for (const m of ctx.members) syncWithProvider(ctx, m, input.quarantined);
+  const excludedTag = `${prefix}:excluded`;
+  for (const m of ctx.members) syncWithProvider(ctx, m, input.quarantined, excludedTag);
 }
 
-function isExcluded(ctx: PlanContext, m: Member): boolean {
-  return m.obs.tags[`${ctx.naming.tagPrefix}:excluded`] === 'true' || ctx.has(m.obs.id, 'excluded');
+function isExcluded(ctx: PlanContext, m: Member, excludedTag: string): boolean {
+  return m.obs.tags[excludedTag] === 'true' || ctx.has(m.obs.id, 'excluded');
 }
 
 /** Why the instance is hands off, or null. */
-function handsOff(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined): string | null {
+function handsOff(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined, excludedTag: string): string | null {
   const bad = quarantined?.get(m.obs.id);
   if (bad !== undefined) return `excluded: hands off: ${bad}`;
-  return isExcluded(ctx, m) ? 'excluded: hands off (tag or control)' : null;
+  return isExcluded(ctx, m, excludedTag) ? 'excluded: hands off (tag or control)' : null;
 }
 
 /** Aligns the lifecycle record with the provider's power state: the world is the truth. */
-function syncWithProvider(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined): void {
+function syncWithProvider(ctx: PlanContext, m: Member, quarantined: ReadonlyMap<string, string> | undefined, excludedTag: string): void {
   const { now } = ctx;
   const power = m.obs.power;
   const state = m.record.state;
-  const off = handsOff(ctx, m, quarantined);
+  const off = handsOff(ctx, m, quarantined, excludedTag);
   if (off !== null) {
     if (state !== 'excluded') ctx.move(m, 'excluded', off);
     return;

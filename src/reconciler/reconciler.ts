@@ -1,7 +1,7 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
 import { type FleetRef, resolve, type Resolved, windowStateAt } from '../config/resolve.js';
 import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
-import type { Control, ObservedInstance } from '../domain/model.js';
+import type { Control, ObservedInstance, TargetHealth } from '../domain/model.js';
 import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
 import { assignGroups, type GroupConflict, groupSelectors, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
@@ -159,6 +159,9 @@ function maintenanceInputs(g: GroupConfig, now: number, seen: GroupSeen, p: Plan
   };
 }
 
+/** The target health of an instance in no target group (never changed in place). */
+const NO_TARGETS: Readonly<Record<string, TargetHealth>> = Object.freeze({});
+
 /** Load-balancer commands wait for the tick's save (written ahead). */
 function isLb(c: Command): boolean {
   return c.kind === 'deregister' || c.kind === 'register';
@@ -290,7 +293,9 @@ export class Reconciler {
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).
     const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
-    return { ...assignGroups(observed.map((i) => ({ ...i, targets: health.get(i.id) ?? {} })), config.groups, config.naming), ssm, delays, unobserved };
+    // Spelled out rather than spread (one object shape, per instance per tick); no target group: one shared empty record.
+    const joined = observed.map((i): ObservedInstance => ({ id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets: health.get(i.id) ?? NO_TARGETS }));
+    return { ...assignGroups(joined, config.groups, config.naming), ssm, delays, unobserved };
   }
 
   /** What each group's tick is given besides its stored state: the settings read once per tick, the rest per group. */

@@ -155,3 +155,12 @@ describe('§1 sizing: caps, batching, zones, back-off', () => {
     assert.deepEqual(later.flatMap((p) => p.transitions.filter((t) => t.to === 'draining').map((t) => t.instanceId)).sort(), ['i-n1', 'i-n2']);
   });
 });
+
+describe('provider calls: commands merged, then split by caps.perCall', () => {
+  it('given 7 instances to start and perCall 3, then one start per 3 instances (3, 3, 1), each instance once', () => {
+    const w = new World({ fleets: { main: { desired: 7 } }, caps: { startsPerTick: 10, perCall: 3 } }, instances(7));
+    const starts = w.tick().commands.filter((c) => c.kind === 'start');
+    assert.deepEqual(starts.map((c) => c.instances.length), [3, 3, 1]);
+    assert.deepEqual(starts.flatMap((c) => c.instances).sort(), instances(7).map((i) => i.id).sort());
+  });
+});

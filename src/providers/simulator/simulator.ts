@@ -354,8 +354,13 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const now = this.advance();
     this.throttle();
     const out: ObservedInstance[] = [];
-    for (const i of Object.values(this.state.instances)) {
-      if (!tagKeys.some((k) => i.tags[k] !== undefined)) continue;
+    const instances = this.state.instances;
+    // Loops rather than closures: this runs for every instance on every tick.
+    for (const id in instances) {
+      const i = instances[id] as SimInstance;
+      let tagged = false;
+      for (const k of tagKeys) if (i.tags[k] !== undefined) tagged = true;
+      if (!tagged) continue;
       if (select !== undefined && !select.some((s) => i.tags[s.key] === s.value)) continue;
       const health: ProviderHealth = i.power !== 'running' ? 'unknown' : i.bootedAt !== null && now - i.bootedAt < this.healthyAfter ? 'initializing' : 'ok';
       // Tags are replaced, never changed in place: the observation may share them.
