@@ -89,9 +89,11 @@ async function expiringToken(store: TokenStore, role: 'agent' | 'admin' | 'viewe
   return { token, expiresAt };
 }
 
-export async function iamLogin(store: GroupStateStore & TokenStore, deps: IamLoginDeps, body: unknown, now: number): Promise<LoginAnswer> {
+export async function iamLogin(store: GroupStateStore & TokenStore, deps: IamLoginDeps, body: unknown, now: number, ownHost?: string): Promise<LoginAnswer> {
   const s = deps.settings;
-  const id = await signedCaller(deps, body, s, now);
+  const serverId = s.serverId ?? ownHost;
+  if (serverId === undefined) throw new LoginRefused(404, 'controller.agentIam.serverId is not set, and this API is not on a Lambda function URL (whose domain would be the server id)');
+  const id = await signedCaller(deps, body, { serverId, stsEndpoint: s.stsEndpoint }, now);
   if (!s.accounts.includes(id.account)) throw new LoginRefused(403, `account ${id.account} may not log in (controller.agentIam.accounts)`);
   if (s.roles.length > 0 && !s.roles.includes(id.role)) throw new LoginRefused(403, `role ${id.role} may not log in (controller.agentIam.roles)`);
   // An instance profile's session is named after the instance; any other session is a person or a program.

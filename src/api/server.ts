@@ -461,7 +461,7 @@ const ROUTES: readonly Route[] = [
     handle: async (req, d) => {
       if (d.agentIam === undefined) throw new HttpError(404, 'not-found', 'IAM login is not enabled on this controller (controller.agentIam)');
       try {
-        return { json: await iamLogin(d.store, d.agentIam, req.body, req.now) };
+        return { json: await iamLogin(d.store, d.agentIam, req.body, req.now, req.ownHost) };
       } catch (err) {
         throw loginHttpError(err);
       }

@@ -131,7 +131,8 @@ export interface OperatorIamSettings {
 }
 
 export interface AgentIamSettings {
-  readonly serverId: string;
+  /** Undefined: the API's own function URL domain (on Lambda); elsewhere no agent can log in. */
+  readonly serverId: string | undefined;
   /** At least one: a role name alone proves nothing (any account can create a role of that name). */
   readonly accounts: readonly string[];
   /** Empty: any role of the allowed accounts. */

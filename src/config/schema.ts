@@ -240,7 +240,7 @@ export const fileSchema = z.strictObject({
         .describe('how in-instance events and bypass checks reach instances: run-command (SSM Run Command, or the simulator) or agent (pulled by `fleetwarden agent` through the API) [run-command]'),
       agentIam: z
         .strictObject({
-          serverId: z.string().regex(/^[\x21-\x7e]{1,200}$/, { error: 'expected 1-200 printable characters without spaces' }).describe('the audience agents sign into their login (X-Fleetwarden-Server-ID); agents send the HOST[:PORT] of their --api-url by default'),
+          serverId: z.string().regex(/^[\x21-\x7e]{1,200}$/, { error: 'expected 1-200 printable characters without spaces' }).optional().describe('the audience agents sign into their login (X-Fleetwarden-Server-ID); agents send the HOST[:PORT] of their --api-url by default [on a Lambda function URL: its own domain, as AWS gives it; elsewhere required]'),
           accounts: z.array(z.string().regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' })).min(1, { error: 'at least one account: a role name alone can be created in any account' }).describe('AWS accounts whose instance roles may log in'),
           roles: z.array(z.string().regex(/^[\w+=,.@-]{1,64}$/, { error: 'expected an IAM role name' })).optional().describe('IAM role names (of instance profiles) that may log in [any role of the accounts]'),
           stsEndpoint: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, { error: 'expected http(s)://HOST[:PORT]' }).optional().describe('an STS endpoint besides AWS’s own (sts[.REGION].amazonaws.com), e.g. a private one; signed requests for it are sent there'),

@@ -15,6 +15,7 @@ import { operatorLogin } from '../../src/cli/iam.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { runCli } from '../providers/fake-aws.js';
+import { fixtureSave } from '../support/fixture-save.js';
 import { fakeSts, type StsKey } from '../support/fake-sts.js';
 import { type Served, serveApi, TRANSPORTS } from './transports.js';
 
@@ -23,6 +24,7 @@ const KEYS: Record<string, StsKey> = {
   AKIATESTADMIN0000001: { secret: 'test-secret-admin', token: 'session-admin', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/platform-admin/alice` },
   AKIATESTVIEWER000001: { secret: 'test-secret-viewer', token: 'session-viewer', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/ReadOnly/bob` },
   AKIATESTDEV000000001: { secret: 'test-secret-dev', token: 'session-dev', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/developer/carol` },
+  AKIATESTINSTANCE0001: { secret: 'test-secret-instance', token: 'session-instance', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/web-role/i-0123456789abcdef0` },
   AKIATESTFOREIGN00001: { secret: 'test-secret-foreign', token: 'session-foreign', arn: 'arn:aws:sts::999988887777:assumed-role/platform-admin/mallory' },
 };
 const creds = (key: string) => (): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> => Promise.resolve({ accessKeyId: key, secretAccessKey: KEYS[key]?.secret ?? '', sessionToken: KEYS[key]?.token ?? '' });
@@ -40,6 +42,10 @@ after(() => {
 
 const configText = (serverId: string | null, sts: string): string => `
 controller:
+  agentIam:
+    ${serverId === null ? '' : `serverId: ${serverId}`}
+    accounts: ['${ACCOUNT}']
+    stsEndpoint: ${sts}
   operatorIam:
     ${serverId === null ? '' : `serverId: ${serverId}`}
     accounts: ['${ACCOUNT}']
@@ -63,8 +69,9 @@ for (const transport of TRANSPORTS) {
 
     before(async () => {
       const config = parseConfigText(configText(serverId, stsUrl));
-      served = await serveApi({ store, config, clock, live: null, operatorIam: { settings: config.controller.operatorIam ?? assert.fail('operatorIam'), replay: new ReplayGuard(), inFlight: 0 } }, transport);
+      served = await serveApi({ store, config, clock, live: null, operatorIam: { settings: config.controller.operatorIam ?? assert.fail('operatorIam'), replay: new ReplayGuard(), inFlight: 0 }, agentIam: { settings: config.controller.agentIam ?? assert.fail('agentIam'), replay: new ReplayGuard(), inFlight: 0 } }, transport);
       host = new URL(served.base).host;
+      await fixtureSave(store, { group: 'web', at: clock.now(), records: [{ instanceId: 'i-0123456789abcdef0', group: 'web', state: 'running', since: clock.now(), reason: 'test' }], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] });
     });
     after(async () => {
       await served.close();
@@ -103,6 +110,19 @@ for (const transport of TRANSPORTS) {
       assert.equal(await post(), 200);
       assert.equal(await post(), 401, 'the same signed request twice');
       assert.equal((await store.tokens()).length, before + 1, 'only the good login issued a token');
+    });
+
+    it('an agent’s IAM login takes the same server id: the configured one, or on a function URL its own domain', async () => {
+      const k = KEYS['AKIATESTINSTANCE0001'] ?? assert.fail('key');
+      const agentLogin = async (id: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+        const signed = signCallerIdentity(stsUrl, 'us-east-1', { accessKeyId: 'AKIATESTINSTANCE0001', secretAccessKey: k.secret, sessionToken: k.token }, id, clock.now());
+        const r = await fetch(`${served.base}/v1/auth/iam`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signed) });
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+      };
+      assert.equal((await agentLogin('some-other-controller')).status, 401);
+      const ok = await agentLogin(serverId ?? host);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body['instance'], 'i-0123456789abcdef0');
     });
 
     it('the token stops working at its expiry (controller.operatorIam.tokenTtl)', async () => {
