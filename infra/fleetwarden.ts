@@ -183,7 +183,8 @@ export class Fleetwarden extends Construct {
 export function apiPolicy(file: FleetConfig, table: string, bucket: string): ReturnType<typeof iamPolicy> {
   const full = controllerPolicy(file, table, bucket);
   const statements = full.Statement.flatMap((st) => {
-    if (st.Sid === 'StateTable') return [st];
+    // ListBucket lets S3 answer a missing output (expired by the lifecycle rule) with 404, not 403.
+    if (st.Sid === 'StateTable' || st.Sid === 'ListOutputBucket') return [st];
     if (st.Sid === 'OutputObjects') return [{ ...st, Sid: 'ReadOutputObjects', Action: ['s3:GetObject'] }];
     if (st.Sid === 'Read' && file.ssmDiscovery) {
       const ssm = [st.Action].flat().filter((a) => a.startsWith('ssm:Describe') || a.startsWith('ssm:Get') || a.startsWith('ssm:List'));

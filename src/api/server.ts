@@ -357,8 +357,15 @@ const ROUTES: readonly Route[] = [
     handle: async (req, d) => {
       const wait = waitParam(req.query, d);
       const instance = req.params['instance'] ?? '';
-      // A long poll re-reads the view with the time of each look (the controller's clock).
-      const view = (await longPoll(async () => (await svc.instanceView(d.store, d.config, instance, d.clock.now(), d.live)) as { version: string } | null, strParam(req.query, 'since'), wait * 1000, d.changes, d.longPoll?.lookEveryMs)) as unknown;
+      // A long poll re-reads the view with the time of each look (the controller's clock), after the first look only
+      // the instance's group.
+      let group: string | undefined;
+      const look = async (): Promise<{ version: string } | null> => {
+        const v = await svc.instanceView(d.store, d.config, instance, d.clock.now(), d.live, group);
+        group = v?.group;
+        return v;
+      };
+      const view = (await longPoll(look, strParam(req.query, 'since'), wait * 1000, d.changes, d.longPoll?.lookEveryMs)) as unknown;
       if (view === null) throw new HttpError(404, 'not-found', `instance ${req.params['instance'] ?? ''} is not managed`);
       return { json: view };
     },
@@ -517,7 +524,8 @@ const ROUTES: readonly Route[] = [
       const b = svc.parseBody(sessionBody, req.body);
       const caller = await callerOfToken(b.token, d, req.now);
       if (caller.role === 'agent') throw new HttpError(403, 'forbidden', 'an agent token cannot sign in to the dashboard');
-      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, svc.hashToken(b.token), req.now);
+      // A session opened with an expiring token (an IAM login's) ends with it.
+      const { id, session } = await (d.sessions as Sessions).create(caller.role, caller.who, svc.hashToken(b.token), req.now, loginTokenExpiry(b.token));
       const maxAge = Math.floor((session.expiresAt - req.now) / 1000);
       return { json: { role: session.role, who: session.who, expiresAt: formatInstant(session.expiresAt), csrf: session.csrf }, headers: { 'set-cookie': sessionCookie(id, maxAge, req.secure), 'cache-control': 'no-store' } };
     },
@@ -737,10 +745,12 @@ async function callerOfToken(token: string, deps: ApiDeps, now: number): Promise
 }
 
 /** Whether the token a session was opened with still opens the same role. */
-async function tokenStillValid(s: Session, deps: ApiDeps): Promise<boolean> {
+async function tokenStillValid(s: Session, deps: ApiDeps, now: number): Promise<boolean> {
   if (s.role === 'admin' && deps.adminTokenHash != null && sameHash(s.tokenHash, deps.adminTokenHash)) return true;
   const t = await deps.store.tokenByHash(s.tokenHash);
-  return t !== null && t.role === s.role;
+  // An IAM login's token carries its expiry in its label too (the session itself is capped at it when opened).
+  const until = t === null ? NaN : Date.parse(/ until (\S+)$/.exec(t.label)?.[1] ?? '');
+  return t !== null && t.role === s.role && !(Number.isFinite(until) && until <= now);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -758,7 +768,7 @@ async function authenticate(req: ApiRequest, deps: ApiDeps, now: number): Promis
     if (s === null) throw new HttpError(401, 'unauthorized', 'the session has expired or was signed out: sign in again');
     // A session lasts only while the token it was opened with does: revoking the token (or changing the
     // FLEETWARDEN_ADMIN_TOKEN) ends its sessions on every controller at once.
-    if (!(await tokenStillValid(s, deps))) {
+    if (!(await tokenStillValid(s, deps, now))) {
       await (deps.sessions as Sessions).remove(sessionId);
       throw new HttpError(401, 'unauthorized', 'the token this session was opened with is no longer valid: sign in again');
     }
@@ -790,7 +800,14 @@ function isSecure(req: IncomingMessage): boolean {
 /** Handles one request: route, authenticate, authorise, validate, answer; never throws. */
 async function handle(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const started = process.hrtime.bigint();
-  const url = new URL(req.url, 'http://localhost');
+  // A request target that is no URL at all (`//[`) is the client's mistake: 400, never a crash.
+  let url: URL;
+  try {
+    url = new URL(req.url, 'http://localhost');
+  } catch {
+    deps.log?.({ method: req.method, path: '(not a URL)', status: 400, ms: 0 });
+    return answerOf(400, { json: { error: { code: 'invalid', message: 'the request target is not a valid URL path' } } });
+  }
   let status = 500;
   let error: string | undefined;
   // The route's template, never the path itself: one series per route, whatever ids or junk are requested.
@@ -883,10 +900,16 @@ function fromNode(req: IncomingMessage): ApiRequest {
 export function createApiServer(given: ApiDeps): Server {
   const api = createApi(given);
   return createServer((req, res) => {
-    void api(fromNode(req)).then((out) => {
-      res.writeHead(out.status, out.headers);
-      res.end(out.body);
-    });
+    void api(fromNode(req))
+      .then((out) => {
+        res.writeHead(out.status, out.headers);
+        res.end(out.body);
+      })
+      .catch(() => {
+        // handle() answers every failure itself; this is the last guard of the process, never reached by design.
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        res.end();
+      });
   });
 }
 

@@ -227,9 +227,14 @@ export async function pendingCommands(store: AgentQueue, instanceId: string, now
   return all.filter((c) => c.result === undefined && agentDeadline(c) >= now && !replaced.has(c.id));
 }
 
-export async function instanceView(store: GroupStateStore & SettingsStore & AgentQueue, config: FleetConfig, instanceId: string, now: number, live: LiveView | null): Promise<wire.InstanceJson | null> {
+/**
+ * What an instance's agent polls. `groupHint`: the group the instance was in at the last look — its records are read
+ * (one group) instead of every record (a table scan on DynamoDB); if it is no longer there, every record is.
+ */
+export async function instanceView(store: GroupStateStore & SettingsStore & AgentQueue, config: FleetConfig, instanceId: string, now: number, live: LiveView | null, groupHint?: string): Promise<wire.InstanceJson | null> {
   checkInstanceId(instanceId, 'instance');
-  const record = (await store.allRecords()).find((r) => r.instanceId === instanceId);
+  const hinted = groupHint === undefined ? undefined : (await store.loadGroup(groupHint)).records.get(instanceId);
+  const record = hinted ?? (await store.allRecords()).find((r) => r.instanceId === instanceId);
   if (record === undefined) return null;
   const observed = live?.observedInstance(instanceId);
   const group = config.groups.find((g) => g.name === record.group);

@@ -27,10 +27,11 @@ export class Sessions {
   ) {}
 
   /** A new session: its id (for the cookie, shown only now) and the session. Expired sessions are pruned first. */
-  async create(role: Session['role'], who: string, tokenHash: string, now: number): Promise<{ id: string; session: Session }> {
+  /** A new session: it ends after the session TTL, or when the token it is opened with expires (`until`), if sooner. */
+  async create(role: Session['role'], who: string, tokenHash: string, now: number, until?: number): Promise<{ id: string; session: Session }> {
     await this.store.pruneSessions(now);
     const id = randomBytes(32).toString('base64url');
-    const session: Session = { role, who, tokenHash, csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.ttlMs };
+    const session: Session = { role, who, tokenHash, csrf: randomBytes(24).toString('base64url'), expiresAt: Math.min(now + this.ttlMs, until ?? Number.POSITIVE_INFINITY) };
     await this.store.putSession({ idHash: hashId(id), ...session });
     return { id, session };
   }

@@ -144,7 +144,13 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     let server: Server | null = null;
     try {
       if (listenAt !== null) {
+        // Only a function URL knows its own domain: served here, a login's server id must be configured.
+        for (const [name, iam] of [['agentIam', config.controller.agentIam], ['operatorIam', config.controller.operatorIam]] as const) {
+          if (iam !== null && iam.serverId === undefined) throw new UsageError(`controller.${name}.serverId`, 'is required when the API is served by fleetwarden run (the server id logins are signed for, e.g. the HOST:PORT agents and operators use); only on a Lambda function URL is it the URL’s own domain');
+        }
         const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), log);
+        // One replay guard for both logins: a signed request is redeemed once, whichever route it is sent to.
+        const replay = new ReplayGuard();
         server = createApiServer({
           store: ctl.store,
           config,
@@ -154,8 +160,8 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
           objects: ctl.objects,
           stats,
           ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
-          ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
-          ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay: new ReplayGuard(), inFlight: 0 } }),
+          ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay, inFlight: 0 } }),
+          ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay, inFlight: 0 } }),
           changes,
           // An agent confirmed a drain step: the next tick need not wait for its interval (docs/agent.md#latency).
           onAgentChange: () => {

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { createApi } from '../api/server.js';
 import { type FunctionUrlEvent, type FunctionUrlResult, functionUrlHandler } from '../api/function-url.js';
 import { ReplayGuard } from '../api/iam-login.js';
-import { openStore } from '../app/compose.js';
 import { systemClock } from '../domain/time.js';
 import { deploymentConfig } from './deployment.js';
 
@@ -35,8 +34,12 @@ let served: Promise<(event: FunctionUrlEvent) => Promise<FunctionUrlResult>> | u
 async function open(): Promise<(event: FunctionUrlEvent) => Promise<FunctionUrlResult>> {
   const config = deploymentConfig();
   // The store and the read side of AWS only: this function never acts on the fleet (its role cannot).
-  const store = await openStore(config, '');
-  const ports = (await import('../app/aws.js')).awsPorts(config, systemClock);
+  const aws = await import('../app/aws.js');
+  // History it writes (overrides, controls, agents' reports) expires by the table's TTL, as the workers' does.
+  const store = aws.dynamoStore(config, true);
+  const ports = aws.awsPorts(config, systemClock);
+  // One replay guard for both logins: a signed request is redeemed once, whichever route it is sent to.
+  const replay = new ReplayGuard();
   const api = createApi({
     store,
     config,
@@ -46,8 +49,8 @@ async function open(): Promise<(event: FunctionUrlEvent) => Promise<FunctionUrlR
     uiDir: process.env['FLEETWARDEN_UI_DIR'] ?? uiDir(),
     longPoll: { maxWaitS: MAX_WAIT_S, lookEveryMs: LOOK_EVERY_MS },
     ...(config.ssmDiscovery ? { ssmWindows: () => ports.windowSource.list() } : {}),
-    ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay: new ReplayGuard(), inFlight: 0 } }),
-    ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay: new ReplayGuard(), inFlight: 0 } }),
+    ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay, inFlight: 0 } }),
+    ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay, inFlight: 0 } }),
     // Method, path and status only: never headers (tokens, cookies) or the query.
     log: (e) => {
       if (e.status >= 400) console.log(JSON.stringify({ type: 'api-request', method: e.method, path: e.path, status: e.status, ms: Math.round(e.ms), ...(e.error === undefined ? {} : { stack: e.error }) }));

@@ -1,5 +1,6 @@
 import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.js';
 import { openApi, type RequestLog } from '../../src/api/server.js';
@@ -382,5 +383,27 @@ for (const transport of TRANSPORTS) describe(`HTTP API (${transport})`, () => {
     assert.ok(logs.length > 20);
     for (const t of [ADMIN, agentA, agentB]) assert.ok(!text.includes(t));
     assert.ok(logs.some((l) => l.status === 401) && logs.some((l) => l.status === 403));
+  });
+
+  it('refuses a body over 256 KiB with 413, naming the limit, and changes nothing', async () => {
+    const before = JSON.stringify(await store.overrides(T0));
+    const r = await call('PUT', '/v1/groups/web/overrides/fleets.main.desired', ADMIN, JSON.stringify({ value: '3', ttl: '1h', reason: 'x'.repeat(300 * 1024) }));
+    assert.equal(r.status, 413);
+    assert.match(r.text, /exceeds 262144 bytes/);
+    assert.equal(JSON.stringify(await store.overrides(T0)), before);
+  });
+
+  // node:http only: a function URL never delivers such a path.
+  if (transport === 'node:http') it('answers a request target that is no URL with 400, and goes on serving', async () => {
+    const { host, port } = new URL(base);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), host.split(':')[0] ?? '127.0.0.1', () => sock.end('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      sock.on('data', (d: Buffer) => (text += d.toString()));
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.equal((await call('GET', '/healthz')).status, 200, 'still serving');
   });
 });

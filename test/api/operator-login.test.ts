@@ -6,6 +6,9 @@
  * it must be configured. The CLI, as a process, logs in with the credentials of its environment.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IncomingMessage, Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { signCallerIdentity } from '../../src/agent/sigv4.js';
@@ -125,6 +128,22 @@ for (const transport of TRANSPORTS) {
       assert.equal(ok.body['instance'], 'i-0123456789abcdef0');
     });
 
+    it('a dashboard session opened with an IAM login’s token ends when the token does', async () => {
+      const a = await login('AKIATESTADMIN0000001');
+      const r = await fetch(`${served.base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: served.origin }, body: JSON.stringify({ token: a.token }) });
+      assert.equal(r.status, 200);
+      assert.equal(((await r.json()) as { expiresAt: string }).expiresAt, a.expiresAt, 'not the 8 hours of a session');
+      const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const status = async (): Promise<number> => (await fetch(`${served.base}/v1/status`, { headers: { cookie } })).status;
+      assert.equal(await status(), 200);
+      clock.offset = 10 * 60_000 + 1000;
+      try {
+        assert.equal(await status(), 401);
+      } finally {
+        clock.offset = 0;
+      }
+    });
+
     it('the token stops working at its expiry (controller.operatorIam.tokenTtl)', async () => {
       const a = await login('AKIATESTADMIN0000001');
       assert.equal(await call('GET', '/v1/status', a.token), 200);
@@ -156,6 +175,14 @@ for (const transport of TRANSPORTS) {
 }
 
 describe('operator IAM login, configuration', () => {
+  it('fleetwarden run refuses to serve IAM logins without a server id (only a function URL has one of its own)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-opiam-'));
+    writeFileSync(join(dir, 'fleetwarden.yaml'), `controller:\n  agentIam: {accounts: ['${ACCOUNT}']}\ngroups:\n  - name: web\nsimulator:\n  start: '2026-06-01T01:40:00Z'\n  groups:\n    web: { instances: 1 }\n`);
+    const r = await runCli(['run', '--config', join(dir, 'fleetwarden.yaml'), '--state-dir', dir, '--listen', '127.0.0.1:0', '--once'], { PATH: process.env['PATH'] });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /controller\.agentIam\.serverId: is required when the API is served by fleetwarden run/);
+  });
+
   it('needs a role to grant, and each role in one list', () => {
     assert.throws(() => parseConfigText('controller:\n  operatorIam: {accounts: ["111122223333"]}\ngroups:\n  - name: web\n'), /controller\.operatorIam: name at least one role in admins or viewers/);
     assert.throws(() => parseConfigText('controller:\n  operatorIam: {accounts: ["111122223333"], admins: [a], viewers: [a]}\ngroups:\n  - name: web\n'), /controller\.operatorIam\.viewers: role a is also in admins/);

@@ -89,6 +89,7 @@ describe('CDK app (infra/)', () => {
     const policy = JSON.stringify(resources[idOf('AWS::IAM::Policy', 'FleetwardenApiPolicy')]?.Properties['PolicyDocument']);
     assert.match(policy, /dynamodb:PutItem/);
     assert.match(policy, /s3:GetObject/);
+    assert.match(policy, /s3:ListBucket/, 'so an expired output is a 404, not a 403 turned 500');
     assert.doesNotMatch(policy, /ec2:|elasticloadbalancing:|ssm:SendCommand|s3:PutObject|s3:DeleteObject/, 'the API cannot act on the fleet or the outputs');
     const asset = join(app.outdir, (resources[api].Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '').replace(/^/, 'asset.'));
     for (const f of ['api.mjs', 'ui/index.html', 'ui/app.js', 'ui/app.css']) assert.ok(existsSync(join(asset, f)), `${f} is in the function's code`);

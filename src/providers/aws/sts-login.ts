@@ -109,7 +109,7 @@ export function callerIdentity(target: URL, headers: Readonly<Record<string, str
         }
         const arn = xmlField(xml, 'Arn') ?? '';
         const id = parseAssumedRoleArn(arn);
-        if (id === undefined) reject(new LoginRefused(403, `the signer is ${JSON.stringify(arn.slice(0, 200))}, not an assumed role (an instance profile)`));
+        if (id === undefined) reject(new LoginRefused(403, `the signer is ${JSON.stringify(arn.slice(0, 200))}, not an assumed role (an instance profile, or for operators an SSO or assumed role: IAM users' keys are not accepted)`));
         else resolveCall(id);
       });
       res.on('error', (err) => {
