@@ -30,6 +30,11 @@ export interface SimulationReport {
 export interface SimulateOptions {
   /** Start from this world (a snapshot of a real fleet) instead of the configuration's simulator section. */
   readonly seed?: SimulatorSeed;
+  /**
+   * Tick at every interval, as a running controller does, instead of jumping over quiet stretches: the reference the
+   * jumps are tested against (they must change nothing but the number of ticks).
+   */
+  readonly everyInterval?: boolean;
 }
 
 const OUT_OF_SERVICE: ReadonlySet<LifecycleState> = new Set(['draining', 'unuseable']);
@@ -90,8 +95,10 @@ function nextBoundaryOf(summary: TickSummary, config: FleetConfig, now: number):
 
 /**
  * Runs the real reconciler against the simulator on a virtual clock, from `from` to `to`. While anything is in
- * transition it ticks at the configured interval; when the fleet is at rest it jumps straight to the next event
- * (a window boundary or a simulated completion), so a week of simulated time costs only its busy moments.
+ * transition it ticks at the configured interval; when the fleet is at rest it jumps to the tick at or after the next
+ * event (a window boundary, a simulated completion, the end of an error back-off), so a week of simulated time costs
+ * only its busy moments. The ticks skipped are ticks at rest (rest.ts): the jumps change nothing but the tick count
+ * (test/simulator/jump.test.ts).
  */
 export async function simulate(config: FleetConfig, from: number, to: number, onEvent: (e: ControllerEvent) => void, options: SimulateOptions = {}): Promise<SimulationReport> {
   const { clock, sleep } = virtualTime(from);
@@ -124,17 +131,21 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
     const sim = ctl.simulator;
     if (!sim) throw new Error('simulate needs the simulator');
     // What a group's tick says about its instances; a group at rest hands back the same tick, counted once.
-    const factsOf = new WeakMap<GroupTick, { readonly counts: ReadonlyMap<LifecycleState, number>; readonly busy: boolean }>();
-    const facts = (g: GroupTick): { readonly counts: ReadonlyMap<LifecycleState, number>; readonly busy: boolean } => {
+    // backOffs: when records' error back-offs end (a record at rest is acted on again then).
+    type Facts = { readonly counts: ReadonlyMap<LifecycleState, number>; readonly busy: boolean; readonly backOffs: readonly number[] };
+    const factsOf = new WeakMap<GroupTick, Facts>();
+    const facts = (g: GroupTick): Facts => {
       let f = factsOf.get(g);
       if (f === undefined) {
         const counts = new Map<LifecycleState, number>();
         let busy = g.plan.commands.length > 0 || g.plan.transitions.length > 0 || g.maintenanceRunning;
+        const backOffs: number[] = [];
         for (const r of g.plan.records) {
           counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
           if (!busy && !recordAtRest(r)) busy = true;
+          if (r.errorUntil !== undefined) backOffs.push(r.errorUntil);
         }
-        f = { counts, busy };
+        f = { counts, busy, backOffs };
         factsOf.set(g, f);
       }
       return f;
@@ -166,7 +177,13 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
       maxOutOfService = Math.max(maxOutOfService, await outOfService(summary, (g) => facts(g).counts, ctl.store));
       if (now >= to) break;
       let next = now + interval;
-      if (!busy) next = Math.max(next, Math.min(nextBoundaryOf(summary, config, now), sim.nextEventAfter(now) ?? Infinity));
+      if (!busy && options.everyInterval !== true) {
+        let wake = Math.min(nextBoundaryOf(summary, config, now), sim.nextEventAfter(now) ?? Infinity);
+        for (const g of summary.groups) for (const u of facts(g).backOffs) if (u > now) wake = Math.min(wake, u);
+        // To the first tick at or after it on the interval's grid (from + k·interval), where a controller ticking at
+        // every interval would first see it: a jump to the instant itself would act earlier than that controller.
+        if (wake > next) next = Number.isFinite(wake) ? from + Math.ceil((wake - from) / interval) * interval : to;
+      }
       clock.set(Math.min(next, to));
     }
     addTime(lastCounts, to - lastAt);
