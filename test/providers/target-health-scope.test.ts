@@ -59,7 +59,11 @@ before(async () => {
 });
 after(() => {
   fake.stop();
-  for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_MAX_ATTEMPTS']) if (saved[k] === undefined) delete process.env[k];
+  for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_MAX_ATTEMPTS']) {
+    const v = saved[k];
+    if (v === undefined) Reflect.deleteProperty(process.env, k);
+    else process.env[k] = v;
+  }
 });
 
 const healthReads = (): string[] => fake.calls('DescribeTargetHealth').map((r) => /targetgroup\/([^/]+)\//.exec(r.params['TargetGroupArn'] ?? '')?.[1] ?? '').sort();
