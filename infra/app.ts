@@ -1,7 +1,9 @@
 /**
  * The CDK app: `npm run synth` (offline, no account), `npx cdk deploy -c config=fleetwarden.yaml` (docs/aws.md).
- * Context: `config` (the configuration file to deploy) [examples/aws-lambda.yaml]; with `hubAccount` and
- * `externalId`, also the spoke stack (FleetwardenSpoke) to deploy into other accounts.
+ * Context: `config` (the configuration file to deploy) [examples/aws-lambda.yaml]; `alarmTopicArn` (an existing SNS
+ * topic for the alarms) [one of the stack's own]; `workerRoleName` [fleetwarden-worker]; with `hubAccount` and
+ * `externalId`, also the spoke stack (FleetwardenSpoke) to deploy into other accounts, trusting the hub's worker role
+ * (`workerRoleName`).
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +18,12 @@ export function buildApp(app: App): App {
     return typeof v === 'string' && v !== '' ? v : undefined;
   };
   const configFile = context('config') ?? join(ROOT, 'examples/aws-lambda.yaml');
-  new FleetwardenStack(app, 'Fleetwarden', { configFile });
+  const alarmTopicArn = context('alarmTopicArn');
+  const workerRoleName = context('workerRoleName');
+  new FleetwardenStack(app, 'Fleetwarden', { configFile, ...(alarmTopicArn === undefined ? {} : { alarmTopicArn }), ...(workerRoleName === undefined ? {} : { workerRoleName }) });
   const hubAccount = context('hubAccount');
   const externalId = context('externalId');
-  if (hubAccount !== undefined && externalId !== undefined) new FleetwardenSpokeStack(app, 'FleetwardenSpoke', { configFile, hubAccount, externalId });
+  if (hubAccount !== undefined && externalId !== undefined) new FleetwardenSpokeStack(app, 'FleetwardenSpoke', { configFile, hubAccount, externalId, ...(workerRoleName === undefined ? {} : { hubRoleName: workerRoleName }) });
   return app;
 }
 

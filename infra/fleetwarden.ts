@@ -10,14 +10,16 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { iamPolicy } from '../src/app/iam-policy.js';
@@ -42,6 +44,23 @@ export interface FleetwardenProps {
   readonly logRetention?: logs.RetentionDays;
   /** What happens to the table and bucket when the stack is deleted [RETAIN: state and outputs outlive a stack]. */
   readonly removalPolicy?: RemovalPolicy;
+  /** Where the alarms notify (alarm and OK) [a topic of the stack's own, output as AlarmTopicArn]. */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * The worker role's name, which spoke roles trust (SpokeStackProps.hubRoleName) [fleetwarden-worker]. IAM names are
+   * per account: a second hub in the same account (another region) needs another name.
+   */
+  readonly workerRoleName?: string;
+}
+
+/** The hub worker role's name unless told otherwise: the spokes trust this role of the hub account, and only it. */
+export const WORKER_ROLE_NAME = 'fleetwarden-worker';
+
+/** A worker role name as given (or the default), checked as IAM checks one: 1-64 of [\w+=,.@-], no path. */
+function roleName(field: string, given: string | undefined): string {
+  const name = given ?? WORKER_ROLE_NAME;
+  if (!/^[\w+=,.@-]{1,64}$/.test(name)) throw new ValidationError(field, `expected an IAM role name (1-64 of letters, digits and +=,.@_-), got ${JSON.stringify(name)}`);
+  return name;
 }
 
 /** The configuration as deployed: the stack's table and bucket in place of the file's (src/lambda/deployment.ts does the same). */
@@ -71,6 +90,9 @@ export class Fleetwarden extends Construct {
   readonly apiUrl: lambda.FunctionUrl;
   readonly schedule: scheduler.Schedule;
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** Told of every alarm's change to ALARM and back to OK. */
+  readonly alarmTopic: sns.ITopic;
+  readonly workerRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: FleetwardenProps) {
     super(scope, id);
@@ -101,6 +123,12 @@ export class Fleetwarden extends Construct {
 
     const code = lambda.Code.fromAsset(stageCode(props.configFile, props.lambdaDir ?? join(ROOT, 'dist/lambda'), props.uiDir ?? join(ROOT, 'dist/ui')));
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    // The worker's role has a fixed name: a spoke role in another account trusts it by ARN, known before the hub is deployed.
+    this.workerRole = new iam.Role(this, 'WorkerRole', {
+      roleName: roleName('workerRoleName', props.workerRoleName),
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')],
+    });
     const fn = (name: 'Worker' | 'Scheduler' | 'Api', handler: string, timeout: Duration, environment: Record<string, string>, extra: Partial<lambda.FunctionProps> = {}): lambda.Function =>
       new lambda.Function(this, name, {
         runtime: lambda.Runtime.NODEJS_22_X,
@@ -119,11 +147,11 @@ export class Fleetwarden extends Construct {
       });
     const env = { FLEETWARDEN_TABLE: this.table.tableName, FLEETWARDEN_OUTPUT_BUCKET: this.outputBucket.bucketName };
     // A worker works one minute (its sub-minute ticks), after sleeping its group's offset (< one tick interval, at most a minute).
-    this.worker = fn('Worker', 'worker.handler', Duration.minutes(3), env);
+    this.worker = fn('Worker', 'worker.handler', Duration.minutes(3), env, { role: this.workerRole });
     this.scheduler = fn('Scheduler', 'scheduler.handler', Duration.minutes(1), { ...env, FLEETWARDEN_WORKER: this.worker.functionName });
 
     // The worker's permissions: exactly `fleetwarden aws iam-policy` for the deployed configuration.
-    this.worker.role?.attachInlinePolicy(new iam.Policy(this, 'ControllerPolicy', { document: iam.PolicyDocument.fromJson(controllerPolicy(file, this.table.tableName, this.outputBucket.bucketName)) }));
+    this.workerRole.attachInlinePolicy(new iam.Policy(this, 'ControllerPolicy', { document: iam.PolicyDocument.fromJson(controllerPolicy(file, this.table.tableName, this.outputBucket.bucketName)) }));
     // The scheduler reads leases (GetItem) and starts workers; nothing else.
     this.scheduler.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadLeases', actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
     this.worker.grantInvoke(this.scheduler);
@@ -173,6 +201,14 @@ export class Fleetwarden extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
     ];
+    // An alarm nobody hears is no alarm: every one notifies the topic when it fires and when it clears.
+    this.alarmTopic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'Fleetwarden alarms' });
+    const notify = new actions.SnsAction(this.alarmTopic);
+    for (const alarm of this.alarms) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Subscribe here to hear of Fleetwarden alarms (and their clearing)' });
   }
 }
 
@@ -213,6 +249,8 @@ function stageCode(configFile: string, lambdaDir: string, uiDir: string): string
 
 export interface FleetwardenStackProps extends FleetwardenProps {
   readonly description?: string;
+  /** An existing SNS topic's ARN for the alarms (instead of `alarmTopic`) [a topic of the stack's own]. */
+  readonly alarmTopicArn?: string;
 }
 
 /** The hub: one Fleetwarden in one account and region. */
@@ -220,7 +258,8 @@ export class FleetwardenStack extends Stack {
   readonly fleetwarden: Fleetwarden;
   constructor(scope: Construct, id: string, props: FleetwardenStackProps) {
     super(scope, id, { description: props.description ?? 'Fleetwarden: keeps long-lived EC2 fleets scheduled, patched and drained (issue 12)' });
-    this.fleetwarden = new Fleetwarden(this, 'Fleetwarden', props);
+    const { alarmTopicArn, ...rest } = props;
+    this.fleetwarden = new Fleetwarden(this, 'Fleetwarden', alarmTopicArn === undefined ? rest : { ...rest, alarmTopic: sns.Topic.fromTopicArn(this, 'AlarmTopic', alarmTopicArn) });
   }
 }
 
@@ -228,6 +267,8 @@ export interface SpokeStackProps {
   readonly configFile: string;
   /** The hub account (where FleetwardenStack runs). */
   readonly hubAccount: string;
+  /** The hub worker role's name (FleetwardenProps.workerRoleName): the only principal trusted [fleetwarden-worker]. */
+  readonly hubRoleName?: string;
   /** The external ID the hub gives when it assumes the role. */
   readonly externalId: string;
   /** The role's name, the same in every spoke account [fleetwarden-spoke]. */
@@ -238,8 +279,13 @@ export interface SpokeStackProps {
 const HUB_ONLY = new Set(['StateTable', 'ListOutputBucket', 'OutputObjects']);
 
 /**
- * A spoke: the role the hub assumes in another account, trusting only the hub account with the external ID, with the
- * fleet part (EC2, ELBv2, SSM) of the same generated policy.
+ * A spoke: the role the hub assumes in another account, trusting only the hub's worker role with the external ID, with
+ * the fleet part (EC2, ELBv2, SSM) of the same generated policy.
+ *
+ * The trust names the hub account as principal and the worker role by `aws:PrincipalArn`, rather than the role ARN as
+ * principal: IAM turns a role principal into the role's unique id, so a spoke rolled out (StackSets, an Organization)
+ * before the hub exists would be refused, and a hub role recreated would be silently locked out. The condition holds
+ * by name, whenever the hub is deployed, and no other principal of the hub account can assume the role.
  */
 export class FleetwardenSpokeStack extends Stack {
   readonly role: iam.Role;
@@ -247,11 +293,12 @@ export class FleetwardenSpokeStack extends Stack {
     super(scope, id, { description: 'Fleetwarden spoke: the role the Fleetwarden hub assumes in this account' });
     if (!/^\d{12}$/.test(props.hubAccount)) throw new ValidationError('hubAccount', `expected a 12-digit AWS account id, got ${JSON.stringify(props.hubAccount)}`);
     if (props.externalId.length < 2) throw new ValidationError('externalId', 'must be given (2 characters or more)');
+    const hubRoleName = roleName('hubRoleName', props.hubRoleName);
     const file = loadConfigFile(props.configFile);
     const policy = iamPolicy(deployedConfig(file, PLACEHOLDER.table, PLACEHOLDER.bucket));
     this.role = new iam.Role(this, 'SpokeRole', {
       roleName: props.roleName ?? 'fleetwarden-spoke',
-      assumedBy: new iam.AccountPrincipal(props.hubAccount),
+      assumedBy: new iam.AccountPrincipal(props.hubAccount).withConditions({ ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${props.hubAccount}:role/${hubRoleName}` } }),
       externalIds: [props.externalId],
       maxSessionDuration: Duration.hours(1),
       inlinePolicies: { fleet: iam.PolicyDocument.fromJson({ ...policy, Statement: policy.Statement.filter((s) => !HUB_ONLY.has(s.Sid)) }) },

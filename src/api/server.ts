@@ -673,6 +673,10 @@ export class ApiMetrics {
         const errors = live.groupErrors?.() ?? new Map();
         return Promise.resolve(deps.config.groups.map((g) => [{ group: g.name }, errors.has(g.name) ? 1 : 0] as const));
       });
+      gauge('fleetwarden_group_failing_retryable', '1 while a group’s last tick failed with a retryable error (the next tick tries again); failing at 0 here: needs a person', ['group'], () => {
+        const errors: ReadonlyMap<string, { readonly retryable: boolean }> = live.groupErrors?.() ?? new Map();
+        return Promise.resolve(deps.config.groups.map((g) => [{ group: g.name }, errors.get(g.name)?.retryable === true ? 1 : 0] as const));
+      });
     }
     gauge('fleetwarden_overrides_active', 'run-time overrides in force', [], async () => [[{}, (await deps.store.overrides(now())).length]]);
     gauge('fleetwarden_controls_active', 'instance controls in force', [], async () => [[{}, (await deps.store.controls(now())).length]]);

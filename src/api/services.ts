@@ -27,7 +27,7 @@ export interface LiveView {
   observedInstance(id: string): ObservedInstance | undefined;
   windowsOf(group: string): readonly { readonly name: string; readonly start: number; readonly end: number }[] | undefined;
   /** Each group's last failed tick, while it has had no good one since. */
-  groupErrors?(): ReadonlyMap<string, { readonly at: number; readonly message: string }>;
+  groupErrors?(): ReadonlyMap<string, { readonly at: number; readonly message: string; readonly retryable: boolean }>;
 }
 
 /** AWS ids (`i-0abc…`) and the simulator's readable ones (`i-web-001`). */
@@ -68,7 +68,7 @@ export async function statusView(store: GroupStateStore & LeaseStore & SettingsS
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
   const chosen = config.groups.filter((g) => group === undefined || g.name === group);
   const leases = await Promise.all(chosen.map(async (g) => ({ group: g.name, holder: await store.leaseHolder(g.name, now) })));
-  const errors = live?.groupErrors?.() ?? new Map<string, { at: number; message: string }>();
+  const errors = live?.groupErrors?.() ?? new Map<string, { at: number; message: string; retryable: boolean }>();
   // What each instance's agent last reported applying (the drain handshake).
   const acks = new Map((await Promise.all(chosen.map((g) => store.agentAcks(g.name)))).flatMap((m) => [...m]));
   const groups = await Promise.all(
@@ -78,7 +78,7 @@ export async function statusView(store: GroupStateStore & LeaseStore & SettingsS
         group: g.name,
         ...(g.workload === null ? {} : { workload: (await workloadState(store, g, now)).json }),
         problems: (await store.problems(g.name)).map((p) => ({ source: p.source, subject: p.subject, field: p.field, value: p.value, reason: p.reason, since: formatInstant(p.since) })),
-        lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message },
+        lastError: err === undefined ? null : { at: formatInstant(err.at), message: err.message, retryable: err.retryable },
       };
     }),
   );

@@ -44,7 +44,14 @@ export const statusJson = z.object({
       group: z.string(),
       workload: workloadStateJson.optional(),
       problems: list(z.object({ source: z.string(), subject: z.string(), field: z.string(), value: z.string(), reason: z.string(), since: instant })),
-      lastError: z.object({ at: instant, message: z.string() }).nullable(),
+      lastError: z
+        .object({
+          at: instant,
+          message: z.string(),
+          // Optional only so that a client reads an older server's answer; a server always sends it.
+          retryable: z.boolean().optional().describe('transient (throttling, the network, a lost lease): the next tick tries again; false: needs a person'),
+        })
+        .nullable(),
     }),
   ),
 });

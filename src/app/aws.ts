@@ -150,9 +150,15 @@ export function eventBridgeSink(config: FleetConfig, sdk: SdkOverrides = {}): Ev
   return new EventBridgeSink({ client: new EventBridgeClient(clientConfig(config, config.aws.region, sdk)), busName: config.events.eventBridge?.busName });
 }
 
-/** `expires`: the table's TTL deletes old history and agent commands (the Lambda deployment, infra/): write its attribute. */
-export function dynamoStore(config: FleetConfig, expires = false): Store {
+/**
+ * The DynamoDB store. Every writer — `run`, the Lambda worker, a CLI command, the API — writes the TTL attribute on
+ * history entries and agent commands (at + controller.historyRetention, + a day): a table with TTL enabled (the
+ * Lambda deployment, infra/) then expires every row, not only the worker's, and on a table without TTL the attribute
+ * is inert (`run`'s prune scans delete as before). Whether the prune scans are skipped is the controller's own
+ * option (OpenOptions.expiresItself), not the store's.
+ */
+export function dynamoStore(config: FleetConfig): Store {
   // The store may not import providers/ (eslint.config.js layers): its client's errors are mapped here.
-  const expireAfter = expires ? { expireAfter: { historyMs: config.controller.historyRetentionMs, agentCommandsMs: AGENT_COMMAND_RETENTION_MS } } : {};
-  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config, config.aws.region, {}, 'store'))), ...expireAfter });
+  const expireAfter = { historyMs: config.controller.historyRetentionMs, agentCommandsMs: AGENT_COMMAND_RETENTION_MS };
+  return new DynamoStore({ table: config.store.table ?? '', client: mapDynamoDbErrors(new DynamoDBClient(clientConfig(config, config.aws.region, {}, 'store'))), expireAfter });
 }

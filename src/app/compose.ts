@@ -242,7 +242,7 @@ export async function openController(config: FleetConfig, given: OpenOptions): P
 }
 
 async function openPlainController(config: FleetConfig, opts: OpenOptions): Promise<Controller> {
-  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config, opts.expiresItself === true) : sqliteStore(config, opts);
+  const store = config.store.kind === 'dynamodb' ? (await import('./aws.js')).dynamoStore(config) : sqliteStore(config, opts);
   if (config.provider === 'simulator') return openSimulatedController(config, opts, store);
   const clock = opts.clock ?? systemClock;
   const { objects, ...ports } = (await import('./aws.js')).awsPorts(config, clock);

@@ -377,7 +377,10 @@ ${TARGET_HELP}`,
         const kill = w.killSwitch.value === 'true' ? `; KILL SWITCH ON (${w.killSwitch.setBy}${w.killSwitch.expiresAt === null ? '' : ` until ${w.killSwitch.expiresAt}`}): no action on the workload` : '';
         io.out(escapeControl(`${g.group}: workload ${w.state.value} (${w.state.setBy}${w.state.expiresAt === null ? '' : ` until ${w.state.expiresAt}`}); ${seq}${kill}`));
       }
-      if (g.lastError !== null) io.out(escapeControl(`${g.group}: last tick failed at ${g.lastError.at}: ${g.lastError.message}`));
+      if (g.lastError !== null) {
+        const kind = g.lastError.retryable === undefined ? '' : g.lastError.retryable ? ' (retryable: the next tick tries again)' : ' (not retryable: needs a fix)';
+        io.out(escapeControl(`${g.group}: last tick failed at ${g.lastError.at}${kind}: ${g.lastError.message}`));
+      }
       if (g.problems.length === 0) continue;
       io.out(`\n${g.group}: ${g.problems.length} problem(s) — input left alone until fixed:`);
       io.out(table(['since', 'source', 'subject', 'field', 'value', 'reason'], g.problems.map((p) => [p.since, p.source, p.subject, p.field, JSON.stringify(p.value), p.reason])));

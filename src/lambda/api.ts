@@ -36,7 +36,7 @@ async function open(): Promise<(event: FunctionUrlEvent) => Promise<FunctionUrlR
   // The store and the read side of AWS only: this function never acts on the fleet (its role cannot).
   const aws = await import('../app/aws.js');
   // History it writes (overrides, controls, agents' reports) expires by the table's TTL, as the workers' does.
-  const store = aws.dynamoStore(config, true);
+  const store = aws.dynamoStore(config);
   const ports = aws.awsPorts(config, systemClock);
   // One replay guard for both logins: a signed request is redeemed once, whichever route it is sent to.
   const replay = new ReplayGuard();

@@ -49,8 +49,11 @@ export interface FleetProvider {
 export interface LoadBalancer {
   /** As FleetProvider.unobserved, for the last targetHealth/deregistrationDelays. */
   unobserved?(): ReadonlyMap<string, Error>;
-  /** Health of each instance in every managed target group, by instance id then target group id. */
-  targetHealth(): Promise<Map<string, Record<string, TargetHealth>>>;
+  /**
+   * Health of each instance in every managed target group, by instance id then target group id. `groups`: only the
+   * target groups of these groups are needed (an adapter may answer for more; reconcileGroup passes its group).
+   */
+  targetHealth(groups?: readonly string[]): Promise<Map<string, Record<string, TargetHealth>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   deregister(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   /**

@@ -288,7 +288,9 @@ export class Reconciler {
     // Some of the groups (reconcileGroup, the Lambda worker): only their instances are listed, by tag value.
     const select = groups.length < config.groups.length ? groupSelectors(groups, config.naming) : undefined;
     const observed = await withRetry(exec, 'list instances', '*', history, () => this.deps.provider.listInstances(selectingTagKeys(groups, config.naming), select));
-    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth());
+    // Likewise the target health: only the target groups of the groups observed (one call each on ELBv2), all for all.
+    const only = select === undefined ? undefined : groups.map((g) => g.name);
+    const health = await withRetry(exec, 'target health', '*', history, () => this.deps.lb.targetHealth(only));
     const delays = await withRetry(exec, 'deregistration delays', '*', history, () => this.deps.lb.deregistrationDelays());
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).

@@ -8,6 +8,8 @@ import { ProviderError } from '../../src/domain/errors.js';
 import { createApiServer, listen } from '../../src/api/server.js';
 import { hashToken } from '../../src/api/services.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import { statusJson } from '../../src/api/wire.js';
+import { runCli } from '../providers/fake-aws.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 const ADMIN = 'metrics-admin-token-0123456789';
@@ -86,6 +88,43 @@ describe('/metrics (prom-client)', () => {
     assert.equal(find(samples, 'fleetwarden_tick_duration_seconds', {})?.value, 0.5);
     assert.ok(find(samples, 'process_cpu_user_seconds_total', {}), 'process metrics');
     assert.ok(find(samples, 'nodejs_eventloop_lag_seconds', {}), 'event-loop lag');
+  });
+
+  it('a group’s last error says whether it is retryable: in /v1/status, `status --url` (JSON and text) and a gauge of /metrics', async () => {
+    const at = Date.parse('2026-06-01T01:40:00Z');
+    // As Reconciler.groupErrors reports them: web throttled (retryable), erp refused (not).
+    const live = {
+      observedInstance: () => undefined,
+      windowsOf: () => undefined,
+      groupErrors: () => new Map([['web', { at, message: 'ec2 RequestLimitExceeded: slow down', retryable: true }], ['erp', { at, message: 'ec2 UnauthorizedOperation: denied', retryable: false }]]),
+    };
+    const config = loadConfigFile(DEMO);
+    const srv = createApiServer({ store: ctl.store, config, clock: ctl.clock, live, adminTokenHash: hashToken(ADMIN) });
+    const url = `http://127.0.0.1:${(await listen(srv, '127.0.0.1', 0)).port}`;
+    try {
+      const call = (path: string): Promise<Response> => fetch(url + path, { headers: { authorization: `Bearer ${ADMIN}` } });
+      const status = statusJson.parse(await (await call('/v1/status')).json());
+      const lastError = (g: string): unknown => status.groups.find((x) => x.group === g)?.lastError;
+      assert.deepEqual(lastError('web'), { at: '2026-06-01T01:40:00Z', message: 'ec2 RequestLimitExceeded: slow down', retryable: true });
+      assert.deepEqual(lastError('erp'), { at: '2026-06-01T01:40:00Z', message: 'ec2 UnauthorizedOperation: denied', retryable: false });
+
+      const env = { ...process.env, FLEETWARDEN_TOKEN: ADMIN };
+      const json = await runCli(['status', '--url', url, '--json'], env);
+      assert.equal(json.status, 0, json.stderr);
+      assert.equal((JSON.parse(json.stdout) as typeof status).groups.find((x) => x.group === 'erp')?.lastError?.retryable, false, '--json keeps the field');
+      const text = await runCli(['status', '--url', url], env);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, /^web: last tick failed at 2026-06-01T01:40:00Z \(retryable: the next tick tries again\): ec2 RequestLimitExceeded/m);
+      assert.match(text.stdout, /^erp: last tick failed at 2026-06-01T01:40:00Z \(not retryable: needs a fix\): ec2 UnauthorizedOperation/m);
+
+      const samples = parseExposition(await (await call('/metrics')).text());
+      assert.equal(find(samples, 'fleetwarden_group_failing', { group: 'erp' })?.value, 1);
+      assert.equal(find(samples, 'fleetwarden_group_failing_retryable', { group: 'web' })?.value, 1);
+      assert.equal(find(samples, 'fleetwarden_group_failing_retryable', { group: 'erp' })?.value, 0, 'failing, but not for a reason that passes by itself');
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((res) => srv.close(res));
+    }
   });
 
   it('each controller has its own registry: a second one in the same process neither collides nor sees the first’s ticks', async () => {

@@ -57,7 +57,7 @@ describe('the scale model', () => {
 });
 
 describe('the AWS calls behind a tick’s port calls (bench/scale.ts)', () => {
-  it('lists one group in one page but reads the target health of every managed target group of the account-region', async () => {
+  it('lists one group in one page and reads the target health of its own target groups only, not the account-region’s', async () => {
     const { awsRates } = await import('../../bench/scale.js');
     const ports = new Map([
       ['provider.listInstances', 1],
@@ -65,8 +65,20 @@ describe('the AWS calls behind a tick’s port calls (bench/scale.ts)', () => {
       ['provider.stop', 2],
     ]);
     const perTick = (rates: ReturnType<typeof awsRates>): Record<string, number> => Object.fromEntries(rates.filter((r) => r.perTick > 0).map((r) => [r.api, r.perTick]));
-    assert.deepEqual(perTick(awsRates(ports, 100, 34, 0)), { DescribeInstances: 1, DescribeTargetHealth: 34, 'StartInstances/StopInstances': 2 });
-    // 2,500 instances: three pages; a worker reading only its group's target group: one call.
-    assert.deepEqual(perTick(awsRates(ports, 2500, 34, 0, 1)), { DescribeInstances: 3, DescribeTargetHealth: 1, 'StartInstances/StopInstances': 2 });
+    // 34 managed target groups in the account-region, one of them the group's: one DescribeTargetHealth a tick.
+    assert.deepEqual(perTick(awsRates(ports, 100, 34, 0)), { DescribeInstances: 1, DescribeTargetHealth: 1, 'StartInstances/StopInstances': 2 });
+    // 2,500 instances: three pages; a group behind three target groups: three calls.
+    assert.deepEqual(perTick(awsRates(ports, 2500, 34, 0, 3)), { DescribeInstances: 3, DescribeTargetHealth: 3, 'StartInstances/StopInstances': 2 });
+  });
+
+  it('keeps ELBv2 Describe* under its limit for 1,000 groups in 30 account-regions (docs/aws.md "Scale and cost")', async () => {
+    const { awsRates } = await import('../../bench/scale.js');
+    const ports = new Map([['provider.listInstances', 1], ['lb.targetHealth', 1], ['lb.deregistrationDelays', 1]]);
+    const rates = awsRates(ports, 100, 34, 0);
+    const elb = (tickSeconds: number): number => scaleModel({ ...tiny, groups: 1000, accounts: 10, regions: 3, tickSeconds, busy: rates, rest: rates }).loads.find((l) => l.bucket === 'elbv2-describe')?.perMinute ?? NaN;
+    // Per group-minute: DescribeTargetHealth 1 a tick, discovery (1 + 2 calls) / 5 min, 34 attribute reads / 30 min;
+    // × 33.3 groups per account-region. Read fleet-wide (34 a tick) it was 1,191 a minute, 1.99× over the 10/s refill.
+    close(elb(60), (1 + 3 / 5 + 34 / 30) * (1000 / 30));
+    assert.ok(elb(60) / 60 / 10 < 0.16 && elb(15) / 60 / 10 < 0.32, `${elb(60)} and ${elb(15)} calls a minute`);
   });
 });

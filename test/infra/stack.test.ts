@@ -129,13 +129,44 @@ describe('CDK app (infra/)', () => {
     template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [TABLE, 'Arn'] } })]) }, Roles: [{ Ref: idOf('AWS::IAM::Role', 'FleetwardenSchedulerServiceRole') }] });
   });
 
-  it('the spoke role trusts only the hub account with the external ID, and carries the fleet part of the same policy', () => {
+  it('every alarm notifies an SNS topic when it fires and when it clears: the stack’s own (its ARN an output), or one given', () => {
+    const topic = { Ref: idOf('AWS::SNS::Topic', 'FleetwardenAlarmTopic') };
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: [topic], OKActions: [topic] }, 3);
+    template.hasOutput('*', { Value: topic });
+    const given = 'arn:aws:sns:eu-west-1:123456789012:ops-pager';
+    const other = Template.fromStack(new FleetwardenStack(new App({ outdir: mkdtempSync(join(tmpdir(), 'fw-cdk-')) }), 'Given', { configFile: EXAMPLE, alarmTopicArn: given }));
+    other.resourceCountIs('AWS::SNS::Topic', 0);
+    other.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: [given], OKActions: [given] }, 3);
+    other.hasOutput('*', { Value: given });
+  });
+
+  it('the hub worker role has the fixed name the spokes trust; the Lambda worker runs as it', () => {
+    const role = idOf('AWS::IAM::Role', 'FleetwardenWorkerRole');
+    template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'fleetwarden-worker', AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'worker.handler', Role: { 'Fn::GetAtt': [role, 'Arn'] } });
+    template.hasResourceProperties('AWS::IAM::Policy', { PolicyName: Match.stringLikeRegexp('ControllerPolicy'), Roles: [{ Ref: role }] });
+    assert.throws(() => new FleetwardenStack(new App(), 'BadName', { configFile: EXAMPLE, workerRoleName: 'no spaces' }), /workerRoleName: expected an IAM role name/);
+  });
+
+  it('the spoke role trusts only the hub’s worker role (by aws:PrincipalArn) with the external ID, and carries the fleet part of the same policy', () => {
     const spokeApp = new App({ outdir: mkdtempSync(join(tmpdir(), 'fw-cdk-')) });
     const spoke = Template.fromStack(new FleetwardenSpokeStack(spokeApp, 'Spoke', { configFile: EXAMPLE, hubAccount: '123456789012', externalId: 'fw-ext-1' }));
-    spoke.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'fleetwarden-spoke',
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'fw-ext-1' } }, Principal: { AWS: { 'Fn::Join': ['', Match.arrayWith([':iam::123456789012:root'])] } } })] },
+    const trust = (name: string): Record<string, unknown> => ({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': 'fw-ext-1' }, ArnEquals: { 'aws:PrincipalArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::123456789012:role/${name}`]] } } },
+          Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } },
+        },
+      ],
+      Version: '2012-10-17',
     });
+    // Exactly one statement: no other principal of the hub account, and no statement without the external ID.
+    spoke.hasResourceProperties('AWS::IAM::Role', { RoleName: 'fleetwarden-spoke', AssumeRolePolicyDocument: trust('fleetwarden-worker') });
+    const renamed = Template.fromStack(new FleetwardenSpokeStack(new App({ outdir: mkdtempSync(join(tmpdir(), 'fw-cdk-')) }), 'Renamed', { configFile: EXAMPLE, hubAccount: '123456789012', externalId: 'fw-ext-1', hubRoleName: 'fleetwarden-worker-us' }));
+    renamed.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: trust('fleetwarden-worker-us') });
+    assert.throws(() => new FleetwardenSpokeStack(spokeApp, 'BadRole', { configFile: EXAMPLE, hubAccount: '123456789012', externalId: 'x1', hubRoleName: 'role/x' }), /hubRoleName: expected an IAM role name/);
     const text = JSON.stringify(spoke.toJSON());
     assert.match(text, /ec2:StartInstances/);
     assert.doesNotMatch(text, /dynamodb:|s3:PutObject/, 'the hub’s table and bucket are not the spoke’s');

@@ -1,11 +1,15 @@
 import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
 import { storeContract } from './contract.js';
+import { runCli } from '../providers/fake-aws.js';
 
 let server: ReturnType<typeof dynalite> | undefined;
 let endpoint = '';
@@ -122,5 +126,22 @@ describe('DynamoDB store specifics', () => {
     assert.equal(plainItems.some((i) => i[TTL_ATTRIBUTE] !== undefined), false, 'without it, nothing expires by itself');
     await s.close();
     await plain.close();
+  });
+
+  it('history written by a CLI command to the table (override set) carries the TTL attribute too: at + historyRetention', async () => {
+    const table = `fleetwarden-test-${++n}`;
+    await DynamoStore.createTable(client(), table);
+    const dir = mkdtempSync(join(tmpdir(), 'fw-ttl-'));
+    const config = join(dir, 'fleetwarden.yaml');
+    writeFileSync(config, `provider: aws\naws: { region: us-east-1 }\nstore: { kind: dynamodb, table: ${table} }\ncontroller: { historyRetention: 7d }\ngroups:\n  - name: web\n`);
+    const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' };
+    const r = await runCli(['override', 'set', 'web', 'fleets.main.desired', '3', '--ttl', '2h', '--reason', 'launch day', '--config', config], env);
+    assert.equal(r.status, 0, r.stderr);
+    const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
+    const history = ((await client().send(new ScanCommand({ TableName: table }))).Items ?? []).filter((i) => i['pk']?.S === 'H');
+    assert.equal(history.length, 1);
+    const at = Number(history[0]?.['at']?.N);
+    assert.match(history[0]?.['summary']?.S ?? '', /override fleets\.main\.desired set/);
+    assert.equal(history[0]?.[TTL_ATTRIBUTE]?.N, String(Math.ceil((at + 7 * 86_400_000) / 1000)), 'a row the table’s TTL deletes after the retention, as the worker’s are');
   });
 });

@@ -105,9 +105,16 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     return managed;
   }
 
-  async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+  /**
+   * `groups`: read only the target groups tagged for these groups (a worker reconciling one group), not every managed
+   * target group of the account-region — DescribeTargetHealth takes one target group a call, and ELBv2's Describe*
+   * bucket is shared by the account-region.
+   */
+  async targetHealth(groups?: readonly string[]): Promise<Map<string, Record<string, TargetHealth>>> {
     const out = new Map<string, Record<string, TargetHealth>>();
-    for (const { arn } of await this.targetGroups()) {
+    const only = groups === undefined ? null : new Set(groups);
+    for (const { arn, group } of await this.targetGroups()) {
+      if (only !== null && !only.has(group)) continue;
       const r = await this.send(() => this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
       for (const d of r.TargetHealthDescriptions ?? []) {
         const id = d.Target?.Id;

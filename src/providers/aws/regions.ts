@@ -166,9 +166,9 @@ export class RegionalLoadBalancer implements LoadBalancer {
     this.failures = failures;
   }
 
-  async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+  async targetHealth(groups?: readonly string[]): Promise<Map<string, Record<string, TargetHealth>>> {
     const out = new Map<string, Record<string, TargetHealth>>();
-    await this.each((lb) => lb.targetHealth(), (health) => {
+    await this.each((lb) => lb.targetHealth(groups), (health) => {
       for (const [id, h] of health) out.set(id, { ...out.get(id), ...h });
     });
     return out;
