@@ -5,12 +5,15 @@
  * function sleeping (≈ 1 GB-minute per minute, cents a month) instead of a worker per group sleeping between its
  * ticks — the worker is billed its tick's work only (docs/aws.md, "Scale and cost").
  *
- * Due: every group each minute, but one whose lease has not been renewed for over a tick interval: its worker died
+ * Due: every group each minute, but one at rest whose recorded due instant (src/lambda/worker.ts) is after this
+ * minute, unless a write woke it since (DynamoStore.dueView) — a group at rest costs a tick per
+ * FLEETWARDEN_REST_MAX_MS at most, and an override or control reaches it within a minute — and one whose lease has not been renewed for over a tick interval: its worker died
  * or hangs, and the group waits for the lease's TTL rather than have workers fired at it. `offset`, stable per group
  * name and within one tick interval, spreads the groups' work over the interval, so 1,000 groups do not call EC2 in
  * the same second. The scheduler stops firing while enough of its time is left to return cleanly.
  */
 import { openStore } from '../app/compose.js';
+import { DynamoStore } from '../store/dynamodb/store.js';
 import { ValidationError } from '../domain/errors.js';
 import { LambdaInvoker } from '../providers/aws/lambda.js';
 import type { LambdaContext } from './context.js';
@@ -25,6 +28,8 @@ export interface SchedulerResult {
   readonly invoked: readonly string[];
   /** Worker invocations fired in all. */
   readonly fired: number;
+  /** Groups at rest, not due this minute. */
+  readonly resting: readonly string[];
   /** Groups whose lease a dead or hung worker holds (until its TTL). */
   readonly busy: readonly string[];
   /** Invocations that could not be queued (the group's next instant tries again). */
@@ -59,18 +64,22 @@ export async function handler(_event: unknown, context: LambdaContext): Promise<
   const span = Number(process.env['FLEETWARDEN_SPAN_MS'] ?? 60_000);
   const interval = config.controller.tickIntervalMs;
   const store = await openStore(config, '');
+  if (!(store instanceof DynamoStore)) throw new ValidationError('store', 'the scheduler runs on the deployment’s DynamoDB table');
   const use = (invoker ??= new LambdaInvoker());
   const start = Date.now();
   const busy: string[] = [];
   const failed: { group: string; error: string }[] = [];
   const due: string[] = [];
+  const resting: string[] = [];
+  const fleetWake = await store.fleetWake();
   // One group's failure (a store read) never keeps another group's worker from starting.
   await Promise.all(
     config.groups.map(async (g) => {
       try {
-        const lease = await store.leaseHolder(g.name, start);
+        const { lease, due: restsUntil } = await store.dueView(g.name, start, fleetWake);
         // When it was last taken or renewed: a lease is taken for leaseTtl each time.
         if (lease !== null && start - (lease.expiresAt - config.controller.leaseTtlMs) > interval + STALE_SLACK_MS) busy.push(g.name);
+        else if (restsUntil !== null && restsUntil >= start + span) resting.push(g.name);
         else due.push(g.name);
       } catch (err) {
         failed.push({ group: g.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
@@ -101,6 +110,6 @@ export async function handler(_event: unknown, context: LambdaContext): Promise<
   }
   await Promise.all(pending);
   for (const f of failed) console.error(JSON.stringify({ type: 'error', group: f.group, message: `worker not started: ${f.error}` }));
-  emitMetrics({ WorkersInvoked: fired, GroupsBusy: busy.length, InvokeFailures: failed.length });
-  return { invoked: [...invoked].sort(), fired, busy: busy.sort(), failed, cut };
+  emitMetrics({ WorkersInvoked: fired, GroupsBusy: busy.length, GroupsResting: resting.length, InvokeFailures: failed.length });
+  return { invoked: [...invoked].sort(), fired, resting: resting.sort(), busy: busy.sort(), failed, cut };
 }

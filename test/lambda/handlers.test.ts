@@ -28,6 +28,8 @@ const FLEET: Record<string, string[]> = {
   web: ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'],
   erp: ['i-0000000000000001a', 'i-0000000000000001b', 'i-0000000000000001c'],
   bad: ['i-0000000000000002a', 'i-0000000000000002b', 'i-0000000000000002c'],
+  // In a configuration of its own (idleConfig): wants none running, so it rests once its instances are adopted.
+  idle: ['i-0000000000000003a', 'i-0000000000000003b'],
 };
 const groupOf = (id: string): string => Object.entries(FLEET).find(([, ids]) => ids.includes(id))?.[0] ?? '';
 
@@ -57,6 +59,7 @@ let db: ReturnType<typeof dynalite> | undefined;
 let awsEndpoint = '';
 let dbEndpoint = '';
 let configFile = '';
+let idleConfig = '';
 let tables = 0;
 
 before(async () => {
@@ -68,8 +71,10 @@ before(async () => {
   configFile = join(mkdtempSync(join(tmpdir(), 'fw-lambda-')), 'fleetwarden.yaml');
   writeFileSync(
     configFile,
-    ['provider: aws', 'aws: { region: eu-west-1 }', 'controller: { tickInterval: 1s, leaseTtl: 10s }', 'groups:', ...Object.keys(FLEET).map((g) => `  - name: ${g}\n    fleets: { main: { desired: 2 } }`)].join('\n') + '\n',
+    ['provider: aws', 'aws: { region: eu-west-1 }', 'controller: { tickInterval: 1s, leaseTtl: 10s }', 'groups:', ...['web', 'erp', 'bad'].map((g) => `  - name: ${g}\n    fleets: { main: { desired: 2 } }`)].join('\n') + '\n',
   );
+  idleConfig = join(configFile, '..', 'idle.yaml');
+  writeFileSync(idleConfig, ['provider: aws', 'aws: { region: eu-west-1 }', 'controller: { tickInterval: 1s, leaseTtl: 10s }', 'groups:', '  - name: idle', '    fleets: { main: { desired: 0 } }'].join('\n') + '\n');
 });
 after(() => {
   fake.stop();
@@ -92,7 +97,9 @@ interface Run {
   readonly done: Promise<{ code: number | null; result: unknown; out: string }>;
 }
 
-function invoke(bundle: string, event: unknown, tableName: string, opts: { budgetMs?: number; spanMs?: number } = {}): Run {
+interface Opts { budgetMs?: number; spanMs?: number; config?: string }
+
+function invoke(bundle: string, event: unknown, tableName: string, opts: Opts = {}): Run {
   const env = {
     ...process.env,
     AWS_ENDPOINT_URL: awsEndpoint,
@@ -100,7 +107,7 @@ function invoke(bundle: string, event: unknown, tableName: string, opts: { budge
     AWS_ACCESS_KEY_ID: 'AKIDTEST',
     AWS_SECRET_ACCESS_KEY: 'test-secret',
     AWS_REGION: 'eu-west-1',
-    FLEETWARDEN_CONFIG: configFile,
+    FLEETWARDEN_CONFIG: opts.config ?? configFile,
     FLEETWARDEN_TABLE: tableName,
     FLEETWARDEN_WORKER: 'fw-worker',
     FLEETWARDEN_SPAN_MS: String(opts.spanMs ?? 2_500),
@@ -120,16 +127,16 @@ function invoke(bundle: string, event: unknown, tableName: string, opts: { budge
   return { child, done };
 }
 
-interface WorkerResult { group: string; ticks: number; skipped: boolean; errors: string[]; stopped: string; remainingMs: number }
-interface SchedulerResult { invoked: string[]; fired: number; busy: string[]; failed: unknown[]; cut: boolean }
+interface WorkerResult { group: string; ticks: number; skipped: boolean; errors: string[]; stopped: string; restsUntil?: number; remainingMs: number }
+interface SchedulerResult { invoked: string[]; fired: number; resting: string[]; busy: string[]; failed: unknown[]; cut: boolean }
 
-async function worker(group: string, tableName: string, opts: { budgetMs?: number; at?: number } = {}): Promise<WorkerResult> {
+async function worker(group: string, tableName: string, opts: Opts & { at?: number } = {}): Promise<WorkerResult> {
   const r = await invoke(WORKER, { group, at: opts.at ?? Date.now() }, tableName, opts).done;
   assert.equal(r.code, 0, r.out);
   return r.result as WorkerResult;
 }
 
-async function scheduler(tableName: string, opts: { budgetMs?: number; spanMs?: number } = {}): Promise<SchedulerResult> {
+async function scheduler(tableName: string, opts: Opts = {}): Promise<SchedulerResult> {
   const r = await invoke(SCHEDULER, { source: 'aws.scheduler' }, tableName, opts).done;
   assert.equal(r.code, 0, r.out);
   return r.result as SchedulerResult;
@@ -219,14 +226,43 @@ describe('Lambda handlers, bundled, as processes', () => {
   it('a scheduler with little time left stops firing before its timeout; a worker refuses a group the configuration does not have', async () => {
     const t = await table();
     fake.requests.length = 0;
-    const r = await scheduler(t.name, { budgetMs: 7_000, spanMs: 30_000 });
+    const r = await scheduler(t.name, { budgetMs: 9_000, spanMs: 30_000 });
     assert.equal(r.cut, true);
     assert.equal(fired().length, r.fired);
-    // Fired only while 5 s of its 7 s were left: the instants of the first 2 s, at most 2 per group.
-    assert.ok(r.fired >= 3 && r.fired <= 6, JSON.stringify(r));
+    // Fired only while 5 s of its 9 s were left (less its start): at most the instants of 4 s, not of the 30 s span.
+    assert.ok(r.fired >= 1 && r.fired <= 15, JSON.stringify(r));
     const bad = await invoke(WORKER, { group: 'nope' }, t.name).done;
     assert.equal(bad.code, 1);
     assert.match(bad.out, /ERROR ValidationError: group: no group named "nope"/);
+    await t.store.close();
+  });
+
+  it('a group at rest is not handed out until due; an override or a control set through the store wakes it', async () => {
+    const t = await table();
+    const opts = { config: idleConfig, spanMs: 500 };
+    // Nothing to do (stopped, and none wanted running): the tick records until when the group rests.
+    const before = Date.now();
+    const rests = await worker('idle', t.name, opts);
+    assert.ok(rests.restsUntil !== undefined && rests.restsUntil > before + 60_000, `at rest for a while: ${JSON.stringify(rests)}`);
+    // Capped by FLEETWARDEN_REST_MAX_MS (5 minutes): an outside change is noticed within it.
+    assert.ok(rests.restsUntil <= Date.now() + 5 * 60_000, JSON.stringify(rests));
+    fake.requests.length = 0;
+    const quiet = await scheduler(t.name, opts);
+    assert.deepEqual([quiet.resting, quiet.invoked, fired().length], [['idle'], [], 0], 'not handed out while at rest');
+    await t.store.setOverride({ group: 'idle', key: 'desired', value: 1, expiresAt: Date.now() + 3_600_000, reason: 'test' }, Date.now());
+    fake.requests.length = 0;
+    const woken = await scheduler(t.name, opts);
+    assert.deepEqual([woken.resting, woken.invoked], [[], ['idle']], 'the override woke the group');
+    assert.ok(fired().some((p) => p.group === 'idle'));
+    // Its next tick at rest again (the override changes nothing for stopped instances here, or acts: either way,
+    // whatever it records is under the new wake count) — then a control on one instance wakes it too.
+    await t.store.removeOverride('idle', 'desired');
+    await worker('idle', t.name, opts);
+    const again = await worker('idle', t.name, opts);
+    assert.ok(again.restsUntil !== undefined, JSON.stringify(again));
+    assert.deepEqual((await scheduler(t.name, opts)).resting, ['idle']);
+    await t.store.setControl({ instanceId: 'i-0000000000000003a', kind: 'unstartable', until: Date.now() + 3_600_000, reason: 'test' }, Date.now());
+    assert.deepEqual((await scheduler(t.name, opts)).invoked, ['idle'], 'a control (per instance) wakes every group');
     await t.store.close();
   });
 });
