@@ -65,6 +65,13 @@ export interface ScaleInput {
    */
   readonly billedWhileSleeping: boolean;
   readonly memoryMb: number;
+  /**
+   * Ticks per minute of a group at rest, when the scheduler skips groups at rest until due (src/lambda/scheduler.ts:
+   * at least once per FLEETWARDEN_REST_MAX_MS); absent: every tick, like a busy group.
+   */
+  readonly restTicksPerMinute?: number;
+  /** Billed seconds of the scheduler per minute (it stays its minute firing the ticks); absent: 0. */
+  readonly schedulerBilledSeconds?: number;
   /** DynamoDB request units per group tick, busy and at rest (on demand). */
   readonly busyRead: number;
   readonly busyWrite: number;
@@ -117,23 +124,28 @@ export const MONTH_MINUTES = 30 * 24 * 60;
 export function scaleModel(x: ScaleInput): ScaleOutput {
   const perAr = x.groups / (x.accounts * x.regions);
   const ticksPerMinute = Math.max(1, 60 / x.tickSeconds);
-  const mix = (busy: number, rest: number): number => x.busyShare * busy + (1 - x.busyShare) * rest;
+  // Group-ticks per group-minute, busy and at rest; `mix` is the per-tick mean over them.
+  const busyTicks = x.busyShare * ticksPerMinute;
+  const restTicks = (1 - x.busyShare) * (x.restTicksPerMinute ?? ticksPerMinute);
+  const ticksPerGroupMinute = busyTicks + restTicks;
+  const mix = (busy: number, rest: number): number => (busyTicks * busy + restTicks * rest) / ticksPerGroupMinute;
   // Calls per minute per group, by API: busy and rest ticks mixed by the busy share.
   const byBucket = new Map<keyof typeof LIMITS, { perMinute: number; apis: Set<string> }>();
-  const add = (rates: readonly ApiRate[], share: number): void => {
+  // `ticks`: that kind's group-ticks per group-minute; `share`: the share of groups its per-minute calls are made for.
+  const add = (rates: readonly ApiRate[], ticks: number, share: number): void => {
     for (const r of rates) {
       const b = byBucket.get(r.bucket) ?? { perMinute: 0, apis: new Set<string>() };
-      b.perMinute += share * (r.perTick * ticksPerMinute + r.perMinute) * perAr;
+      b.perMinute += (r.perTick * ticks + share * r.perMinute) * perAr;
       if (r.perTick > 0 || r.perMinute > 0) b.apis.add(r.api);
       byBucket.set(r.bucket, b);
     }
   };
-  add(x.busy, x.busyShare);
-  add(x.rest, 1 - x.busyShare);
+  add(x.busy, busyTicks, x.busyShare);
+  add(x.rest, restTicks, 1 - x.busyShare);
   const loads: BucketLoad[] = [...byBucket].map(([bucket, b]) => ({ bucket, perMinute: b.perMinute, perSecond: b.perMinute / 60, ratio: b.perMinute / 60 / LIMITS[bucket].perSecond, apis: [...b.apis].sort() }));
 
   // Sleeping: one invocation per group per minute (the scheduler's); work only: one per group tick.
-  const workerInvocationsPerMonth = x.groups * MONTH_MINUTES * (x.billedWhileSleeping ? 1 : ticksPerMinute);
+  const workerInvocationsPerMonth = x.groups * MONTH_MINUTES * (x.billedWhileSleeping ? 1 : ticksPerGroupMinute);
   const tickMs = mix(x.busyMs, x.restMs);
   // As src/lambda/worker.ts runs: it sleeps its offset (on average half the interval, at most half a minute), then
   // ticks every interval within the minute; the sleeps are billed. Work only: what a worker started at each tick's
@@ -141,14 +153,14 @@ export function scaleModel(x: ScaleInput): ScaleOutput {
   const billedMs = x.billedWhileSleeping
     ? (Math.min(x.tickSeconds, 60) * 1000) / 2 + (ticksPerMinute - 1) * x.tickSeconds * 1000 + tickMs + x.invocationOverheadMs
     : tickMs + x.invocationOverheadMs;
-  const gbSecondsPerMonth = workerInvocationsPerMonth * (billedMs / 1000) * (x.memoryMb / 1024);
+  const gbSecondsPerMonth = (workerInvocationsPerMonth * (billedMs / 1000) + MONTH_MINUTES * (x.schedulerBilledSeconds ?? 0)) * (x.memoryMb / 1024);
   const readUnitsPerTick = mix(x.busyRead, x.restRead);
   const writeUnitsPerTick = mix(x.busyWrite, x.restWrite);
-  const groupTicksPerMonth = x.groups * ticksPerMinute * MONTH_MINUTES;
+  const groupTicksPerMonth = x.groups * ticksPerGroupMinute * MONTH_MINUTES;
   const reads = groupTicksPerMonth * readUnitsPerTick + x.groups * MONTH_MINUTES * x.schedulerReadsPerGroup;
   const writes = groupTicksPerMonth * writeUnitsPerTick;
   const logGb = (groupTicksPerMonth * mix(x.busyLogBytes, x.restLogBytes) + (workerInvocationsPerMonth + MONTH_MINUTES) * x.invocationLogBytes) / 1e9;
-  const s3Puts = groupTicksPerMonth * x.busyShare * x.busyS3Puts;
+  const s3Puts = x.groups * busyTicks * MONTH_MINUTES * x.busyS3Puts;
   const lambdaRequests = workerInvocationsPerMonth + MONTH_MINUTES; // the workers and the scheduler
   const costs: CostLine[] = [
     { item: 'Lambda requests (workers + scheduler)', quantity: lambdaRequests, unit: 'requests', usd: (lambdaRequests / 1e6) * PRICES.lambdaPerMillionRequests },

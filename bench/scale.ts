@@ -253,10 +253,24 @@ export async function benchScale(): Promise<void> {
   // Mitigated: a worker is billed for its work only (its target-health reads are per group as built, as in base)
   // (started at its offset and tick times, e.g. by per-group schedules or delayed messages, instead of sleeping).
   const mitigated = (tickSeconds: number): ScaleInput => ({ ...base(tickSeconds, 0.1), busy: awsRates(busy.ports, PER_GROUP, tgs, 0, TG_PER_GROUP), rest: awsRates(rest.ports, PER_GROUP, tgs, 0, TG_PER_GROUP), billedWhileSleeping: false });
+  // Built (src/lambda): a worker invocation per tick, fired by the scheduler that stays its minute (billed 60 s a
+  // minute); a group at rest fired once per FLEETWARDEN_REST_MAX_MS (5 min) at most, each tick reading the wake
+  // counters (2 GetItems, 1 RRU) and a tick at rest writing its due (1 WRU); target health of the group's own target
+  // groups only, as in base.
+  const built = (tickSeconds: number): ScaleInput => ({
+    ...base(tickSeconds, 0.1),
+    billedWhileSleeping: false,
+    restTicksPerMinute: 1 / 5,
+    schedulerBilledSeconds: 60,
+    busyRead: busy.read + 1,
+    restRead: rest.read + 1,
+    restWrite: rest.write + 1,
+  });
   const cases: [string, ScaleInput][] = [
     ['1 min tick, 10% busy', base(60, 0.1)],
     ['15 s tick, 10% busy', base(15, 0.1)],
     ['15 s, mitigated', mitigated(15)],
+    ['15 s, built', built(15)],
   ];
   console.log(`\nOn paper: ${fmt(tgs)} groups and target groups per account-region; calls per account-region (EC2, ELBv2, SSM throttle per account per region)`);
   const rows: string[][] = [];

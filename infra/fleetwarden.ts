@@ -138,17 +138,19 @@ export class Fleetwarden extends Construct {
         timeout,
         memorySize: 512,
         environment,
-        // Not retried by Lambda, and dropped when not started within a minute (throttled by the account's concurrency):
-        // the next minute's scheduler hands the group out again, rather than late events piling onto it.
+        // Not retried by Lambda, and dropped when not started within a minute (throttled by the account's concurrency;
+        // a minute is Lambda's least): the group's next instant fires again, rather than late events piling onto it.
+        // A worker also drops an event older than a tick interval itself (src/lambda/worker.ts).
         retryAttempts: 0,
         maxEventAge: Duration.minutes(1),
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
         ...extra,
       });
     const env = { FLEETWARDEN_TABLE: this.table.tableName, FLEETWARDEN_OUTPUT_BUCKET: this.outputBucket.bucketName };
-    // A worker works one minute (its sub-minute ticks), after sleeping its group's offset (< one tick interval, at most a minute).
-    this.worker = fn('Worker', 'worker.handler', Duration.minutes(3), env, { role: this.workerRole });
-    this.scheduler = fn('Scheduler', 'scheduler.handler', Duration.minutes(1), { ...env, FLEETWARDEN_WORKER: this.worker.functionName });
+    // A worker makes one tick and returns. The scheduler stays its minute, firing each group's ticks at their instants,
+    // and stops firing 5 s before its timeout.
+    this.worker = fn('Worker', 'worker.handler', Duration.minutes(1), env, { role: this.workerRole });
+    this.scheduler = fn('Scheduler', 'scheduler.handler', Duration.seconds(75), { ...env, FLEETWARDEN_WORKER: this.worker.functionName });
 
     // The worker's permissions: exactly `fleetwarden aws iam-policy` for the deployed configuration.
     this.workerRole.attachInlinePolicy(new iam.Policy(this, 'ControllerPolicy', { document: iam.PolicyDocument.fromJson(controllerPolicy(file, this.table.tableName, this.outputBucket.bucketName)) }));

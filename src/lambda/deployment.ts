@@ -70,6 +70,18 @@ export function deploymentController(): Promise<Controller> {
   return controller;
 }
 
+/**
+ * How long the scheduler may leave a group at rest unreconciled at most (FLEETWARDEN_REST_MAX_MS, default 5 minutes):
+ * a change the store does not see (an instance stopped by hand, a new instance tagged) is noticed within it.
+ */
+export function restMaxMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['FLEETWARDEN_REST_MAX_MS'];
+  if (raw === undefined || raw === '') return 5 * 60_000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new ValidationError('FLEETWARDEN_REST_MAX_MS', `is ${JSON.stringify(raw)}; it must be a number of milliseconds ≥ 0`);
+  return n;
+}
+
 /** A stable spread of a name over [0, spanMs): 1,000 groups do not reach EC2 in the same second. FNV-1a. */
 export function offsetOf(name: string, spanMs: number): number {
   let h = 0x811c9dc5;

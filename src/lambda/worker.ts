@@ -1,90 +1,82 @@
 /**
- * The group worker: one invocation per group per minute (src/lambda/scheduler.ts). It reconciles its group at the
- * group's tick interval until the next minute's worker is due — sub-minute ticks without a server — holding the
- * group's DynamoDB lease throughout (reconcileGroup takes and renews it), then lets the lease go so the next
- * minute's scheduler finds the group free. It stops early, between two ticks, while enough of its time is left for
- * one more tick as long as its longest yet; a worker that is killed anyway keeps the lease until its TTL, after
- * which the next worker takes the group over.
+ * The group worker: one invocation is ONE tick of one group (src/lambda/scheduler.ts fires an invocation per group at
+ * each of its tick instants). It reconciles the group once — reconcileGroup takes the group's DynamoDB lease, so
+ * two workers on one group never both act — lets the lease go and returns: Lambda bills the tick's work, not a
+ * worker sleeping between ticks.
+ *
+ * An event that arrives later than one tick interval after the instant it was fired for (a throttled or queued
+ * asynchronous invocation) is dropped: the scheduler has fired the group's next tick by then, and late ticks must not
+ * pile up on the group. A worker that finds the lease held leaves the group alone: its previous tick is still
+ * running (or died, and the lease's TTL hands the group over) and the next instant comes within an interval.
+ *
+ * A tick that finds its group at rest (src/reconciler/rest.ts) records until when — the next boundary of its windows
+ * and schedules, at most FLEETWARDEN_REST_MAX_MS ahead — on the group's HEAD item, and the scheduler leaves the group
+ * alone until then, unless a write woke it meanwhile (DynamoStore.wakeGroup).
  */
 import { ValidationError } from '../domain/errors.js';
+import { DynamoStore } from '../store/dynamodb/store.js';
 import type { LambdaContext } from './context.js';
 import { emitMetrics } from './context.js';
-import { deploymentConfig, deploymentController } from './deployment.js';
+import { deploymentConfig, deploymentController, restMaxMs } from './deployment.js';
+
+/** What the scheduler sends: the group, and the instant (epoch ms) this tick was fired for. */
+export interface WorkerEvent {
+  readonly group: string;
+  readonly at?: number;
+}
 
 export interface WorkerResult {
   readonly group: string;
-  /** Reconciles this worker carried out. */
+  /** Reconciles this worker carried out: 1, or 0 when it left the group alone. */
   readonly ticks: number;
   /** true: another worker held the group's lease, and this one left it alone. */
   readonly skipped: boolean;
-  /** The failed reconciles' errors (each is also in the group's history). */
+  /** The failed reconcile's errors (each is also in the group's history). */
   readonly errors: readonly string[];
-  /** Why the worker stopped. */
-  readonly stopped: 'span' | 'time' | 'lease';
+  /** done: it ticked; lease: another worker holds the group; late: the event came after the group's next tick. */
+  readonly stopped: 'done' | 'lease' | 'late';
+  /** Until when the group rests, as recorded for the scheduler (absent: it is due again at its next instant). */
+  readonly restsUntil?: number;
+  /** The invocation's remaining time when it returned. */
+  readonly remainingMs: number;
 }
 
-/** How long a worker waits for its group's lease at most (the last minute's worker finishing its tick). */
-const LEASE_WAIT_MS = 10_000;
-
-/** Time kept in hand at the end of an invocation, whatever the ticks took. */
-const MARGIN_MS = 5_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/** Lateness tolerated beyond one tick interval (the async queue, a cold start). */
+const LATE_SLACK_MS = 5_000;
 
 export async function handler(event: unknown, context: LambdaContext): Promise<WorkerResult> {
-  const e = event as { group?: unknown; offsetMs?: unknown } | null;
-  if (e === null || typeof e !== 'object' || typeof e.group !== 'string') throw new ValidationError('group', 'the worker’s event must be { "group": "<name>", "offsetMs": <n> }');
+  const e = event as { group?: unknown; at?: unknown } | null;
+  if (e === null || typeof e !== 'object' || typeof e.group !== 'string') throw new ValidationError('group', 'the worker’s event must be { "group": "<name>", "at": <epoch ms> }');
   const group = e.group;
   const config = deploymentConfig();
   if (!config.groups.some((g) => g.name === group)) throw new ValidationError('group', `no group named ${JSON.stringify(group)} in the deployed configuration`);
   const interval = config.controller.tickIntervalMs;
-  // How long a worker works: the schedule's period (a test shortens it).
-  const span = Number(process.env['FLEETWARDEN_WORKER_SPAN_MS'] ?? 60_000);
-  const offset = typeof e.offsetMs === 'number' && e.offsetMs > 0 ? Math.min(e.offsetMs, interval) : 0;
+  const done = (ticks: number, errors: string[], stopped: WorkerResult['stopped'], restsUntil?: number): WorkerResult => {
+    emitMetrics({ Ticks: ticks, FailedTicks: errors.length, LateEvents: stopped === 'late' ? 1 : 0 }, { Group: group });
+    return { group, ticks, skipped: stopped === 'lease', errors, stopped, ...(restsUntil === undefined ? {} : { restsUntil }), remainingMs: context.getRemainingTimeInMillis() };
+  };
+  if (typeof e.at === 'number' && Date.now() - e.at > interval + LATE_SLACK_MS) return done(0, [], 'late');
   const ctl = await deploymentController();
-  const start = Date.now() + offset;
-  let ticks = 0;
-  let longest = 0;
   const errors: string[] = [];
-  let stopped: WorkerResult['stopped'] = 'span';
+  const store = ctl.store instanceof DynamoStore ? ctl.store : null;
+  const tickStart = Date.now();
+  // Read before the tick: a write that wakes the group during it makes the due recorded after it void.
+  const marks = await store?.wakeMarks(group);
   try {
-    for (let k = 0; k === 0 || k * interval < span; k++) {
-      const at = start + k * interval;
-      if (context.getRemainingTimeInMillis() - (at - Date.now()) < Math.max(2 * longest, MARGIN_MS)) {
-        stopped = 'time';
-        break;
-      }
-      await sleep(at - Date.now());
-      const t0 = Date.now();
-      // One tick's failure outside the group's own barrier (the lease or settings reads, the observation running out
-      // of retries) is that tick's: it is counted and the next tick is tried, not the rest of the minute given up.
-      const once = async (): Promise<Awaited<ReturnType<typeof ctl.reconciler.reconcileGroup>> | null> => {
-        try {
-          return await ctl.reconciler.reconcileGroup(group);
-        } catch (err) {
-          errors.push(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-          return null;
-        }
-      };
-      let r = await once();
-      // The last minute's worker may be finishing its last tick: its lease is waited for, a little (not a dead one's).
-      while (k === 0 && r !== null && r.skipped.includes(group) && Date.now() - t0 < Math.min(interval, LEASE_WAIT_MS)) {
-        await sleep(500);
-        r = await once();
-      }
-      longest = Math.max(longest, Date.now() - t0);
-      if (r === null) continue;
-      if (r.skipped.includes(group)) {
-        stopped = 'lease';
-        break;
-      }
-      ticks++;
-      for (const f of r.failed) errors.push(f.error);
-    }
+    // A failure outside the group's own barrier (the lease or settings reads, the observation out of retries) is
+    // this tick's: counted, and the next instant tries again.
+    const r = await ctl.reconciler.reconcileGroup(group).catch((err: unknown) => {
+      errors.push(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+      return null;
+    });
+    if (r !== null && r.skipped.includes(group)) return done(0, errors, 'lease');
+    for (const f of r?.failed ?? []) errors.push(f.error);
+    const rest = r === null || errors.length > 0 ? null : ctl.reconciler.restingUntil(group);
+    if (store === null || marks === undefined || rest === null) return done(r === null ? 0 : 1, errors, 'done');
+    const due = Math.min(rest, tickStart + restMaxMs());
+    return done(1, errors, 'done', (await store.setDue(group, due, marks)) ? due : undefined);
   } finally {
-    // The lease goes with the worker: the next minute's scheduler finds the group free.
+    // The lease goes with the tick: the group's next tick may land on another container.
     await ctl.reconciler.release();
   }
-  emitMetrics({ Ticks: ticks, FailedTicks: errors.length }, { Group: group });
-  return { group, ticks, skipped: stopped === 'lease' && ticks === 0, errors, stopped };
 }

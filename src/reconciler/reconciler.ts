@@ -602,6 +602,11 @@ export class Reconciler {
     return this.activeWindows.get(group);
   }
 
+  /** Until when the group, as its last tick here found it, is at rest (rest.ts); null when it is not. */
+  restingUntil(group: string): number | null {
+    return this.rest.get(group)?.until ?? null;
+  }
+
   /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */
   async release(): Promise<void> {
     for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);

@@ -54,6 +54,18 @@ describe('the scale model', () => {
     close(out.loads.find((l) => l.bucket === 'ec2-describe')?.perMinute ?? NaN, 18);
     assert.equal(out.workerInvocationsPerMonth, 2 * 43_200);
   });
+
+  it('as built: a group at rest ticks only when due, and the scheduler is billed its minute', () => {
+    // 2 groups, 15 s ticks, half busy; at rest fired once in 5 minutes: 0.5 × 4 + 0.5 × 0.2 = 2.1 ticks a group-minute.
+    const out = scaleModel({ ...tiny, tickSeconds: 15, busyShare: 0.5, busyMs: 300, restTicksPerMinute: 0.2, schedulerBilledSeconds: 60 });
+    assert.equal(out.workerInvocationsPerMonth, 2 * 43_200 * 2.1);
+    // Rest's DescribeInstances: 1 per tick × 0.1 rest ticks + 1 per minute × 0.5 of the groups, × 2 groups.
+    close(out.loads.find((l) => l.bucket === 'ec2-describe')?.perMinute ?? NaN, (0.1 + 0.5) * 2);
+    // The mean tick weighs busy by its 2 ticks and rest by its 0.1: (2 × 300 + 0.1 × 100) / 2.1 ms.
+    close(out.billedMs, (2 * 300 + 0.1 * 100) / 2.1);
+    // Workers' GB-s plus the scheduler's 60 s a minute at 1 GB.
+    close(out.gbSecondsPerMonth, 2 * 43_200 * 2.1 * ((2 * 300 + 0.1 * 100) / 2.1 / 1000) + 43_200 * 60);
+  });
 });
 
 describe('the AWS calls behind a tick’s port calls (bench/scale.ts)', () => {

@@ -67,6 +67,9 @@ describe('CDK app (infra/)', () => {
       template.hasResourceProperties('AWS::Lambda::Function', { Handler: handler, Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ FLEETWARDEN_TABLE: { Ref: TABLE }, FLEETWARDEN_OUTPUT_BUCKET: { Ref: BUCKET } }) } });
     }
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'scheduler.handler', Environment: { Variables: Match.objectLike({ FLEETWARDEN_WORKER: { Ref: idOf('AWS::Lambda::Function', 'FleetwardenWorker') } }) } });
+    // A worker is one tick; the scheduler stays its minute firing the ticks, and a little longer to return.
+    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'worker.handler', Timeout: 60 });
+    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'scheduler.handler', Timeout: 75 });
     template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'FleetwardenScheduler'), 'Arn'] } }) });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Fleetwarden', MetricName: 'FailedTicks', Threshold: 1 });

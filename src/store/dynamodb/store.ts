@@ -292,6 +292,66 @@ export class DynamoStore implements Store {
     return lease !== null && lease.expiresAt > now ? lease : null;
   }
 
+  /**
+   * When a group at rest is next due (the Lambda scheduler's skip, src/lambda/scheduler.ts): attributes of the
+   * group's HEAD item beside its lease, so the scheduler's one read per group sees both. `wake` counts the writes
+   * that change what the group's tick sees (overrides, acks, cancel requests, stored values); META/WAKE counts those
+   * whose group the store cannot tell (controls, per instance). A `due` is only kept while both counters are the
+   * ones its worker read before its tick: a write during the tick is never lost.
+   */
+  async wakeGroup(group: string): Promise<void> {
+    await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`G#${group}`, 'HEAD'), UpdateExpression: 'ADD #w :one', ExpressionAttributeNames: { '#w': 'wake' }, ExpressionAttributeValues: values({ ':one': 1 }) }));
+  }
+
+  /** Wakes every group (a write whose group is not known here). */
+  async wakeAll(): Promise<void> {
+    await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf('META', 'WAKE'), UpdateExpression: 'ADD #w :one', ExpressionAttributeNames: { '#w': 'wake' }, ExpressionAttributeValues: values({ ':one': 1 }) }));
+  }
+
+  /** The wake counters a worker reads before its tick, to record a due under them after it. */
+  async wakeMarks(group: string): Promise<{ readonly wake: number; readonly fleet: number }> {
+    const [head, meta] = await Promise.all([this.get(`G#${group}`, 'HEAD'), this.get('META', 'WAKE')]);
+    return { wake: (head === undefined ? undefined : num(head, 'wake')) ?? 0, fleet: (meta === undefined ? undefined : num(meta, 'wake')) ?? 0 };
+  }
+
+  /** Records that the group is not due before `due`, unless it was woken since `marks` were read (then: false). */
+  async setDue(group: string, due: number, marks: { readonly wake: number; readonly fleet: number }): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(`G#${group}`, 'HEAD'),
+          UpdateExpression: 'SET #d = :d, #dw = :w, #df = :f',
+          ConditionExpression: marks.wake === 0 ? 'attribute_not_exists(#w) OR #w = :w' : '#w = :w',
+          ExpressionAttributeNames: { '#d': 'due', '#dw': 'dueWake', '#df': 'dueFleet', '#w': 'wake' },
+          ExpressionAttributeValues: values({ ':d': due, ':w': marks.wake, ':f': marks.fleet }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (conditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The fleet-wide wake counter (the scheduler reads it once a minute). */
+  async fleetWake(): Promise<number> {
+    const meta = await this.get('META', 'WAKE');
+    return (meta === undefined ? undefined : num(meta, 'wake')) ?? 0;
+  }
+
+  /**
+   * The group's lease and, when it rests, until when (one read): `due` is null unless a worker recorded one and
+   * nothing woke the group since (its counter, or the fleet's `fleetWake`).
+   */
+  async dueView(group: string, now: number, fleetWake: number): Promise<{ readonly lease: Lease | null; readonly due: number | null }> {
+    const head = await this.get(`G#${group}`, 'HEAD');
+    const lease = readLease(group, head);
+    const due = head === undefined ? undefined : num(head, 'due');
+    const woken = head === undefined || (num(head, 'wake') ?? 0) !== (num(head, 'dueWake') ?? 0) || (num(head, 'dueFleet') ?? 0) !== fleetWake;
+    return { lease: lease !== null && lease.expiresAt > now ? lease : null, due: due === undefined || woken ? null : due };
+  }
+
   /** Throws unless `lease` is the group's now (a read: the commit itself re-checks it atomically). */
   private async fence(group: string, lease: LeaseToken): Promise<void> {
     const now = readLease(group, await this.get(`G#${group}`, 'HEAD'));
@@ -545,11 +605,13 @@ export class DynamoStore implements Store {
 
   async setOverride(o: Override, at: number): Promise<void> {
     await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'O', sk: `${o.group}#${o.key}`, grp: o.group, key: o.key, value: JSON.stringify(o.value), exp: o.expiresAt, reason: o.reason, created: at }) }));
+    await this.wakeGroup(o.group);
     await this.appendHistory([{ at, group: o.group, instanceId: null, type: 'override', summary: `override ${o.key} set until ${new Date(o.expiresAt).toISOString()}: ${o.reason}`, data: { key: o.key, value: o.value } }]);
   }
 
   async removeOverride(group: string, key: string): Promise<boolean> {
     const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf('O', `${group}#${key}`), ReturnValues: 'ALL_OLD' }));
+    if (r.Attributes !== undefined) await this.wakeGroup(group);
     return r.Attributes !== undefined;
   }
 
@@ -560,6 +622,7 @@ export class DynamoStore implements Store {
 
   async setStoreValue(group: string, key: string, value: KeyValue): Promise<void> {
     await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `V#${group}`, sk: key, value: JSON.stringify(value) }) }));
+    await this.wakeGroup(group);
   }
 
   async controls(now: number): Promise<Control[]> {
@@ -573,10 +636,13 @@ export class DynamoStore implements Store {
 
   async setControl(c: Control, at: number): Promise<void> {
     await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: 'C', sk: `${c.instanceId}#${c.kind}`, inst: c.instanceId, kind: c.kind, until: c.until, reason: c.reason, created: at }) }));
+    // A control names an instance, not its group: every group is woken.
+    await this.wakeAll();
   }
 
   async removeControl(instanceId: string, kind: ControlKind): Promise<boolean> {
     const r = await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf('C', `${instanceId}#${kind}`), ReturnValues: 'ALL_OLD' }));
+    if (r.Attributes !== undefined) await this.wakeAll();
     return r.Attributes !== undefined;
   }
 
@@ -703,6 +769,7 @@ export class DynamoStore implements Store {
   async requestCancel(r: CancelRequest): Promise<boolean> {
     try {
       await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `K#${r.group}`, sk: r.execution, body: JSON.stringify(r) }), ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.wakeGroup(r.group);
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
@@ -721,6 +788,7 @@ export class DynamoStore implements Store {
 
   async recordAgentAck(ack: AgentAck): Promise<void> {
     await this.db.send(new PutItemCommand({ TableName: this.table, Item: item({ pk: `Q#${ack.group}`, sk: ack.instanceId, at: ack.at, body: JSON.stringify(ack) }) }));
+    await this.wakeGroup(ack.group);
   }
 
   async agentAcks(group: string): Promise<Map<string, AgentAck>> {
