@@ -63,6 +63,11 @@ function ttlMs(raw: string | number, field: string): number {
 
 // ---------------------------------------------------------------- status and history
 
+/** A store that keeps groups' last errors itself (DynamoDB, written by the Lambda workers). */
+function storedErrors(store: object): store is { groupError(group: string): Promise<{ at: number; message: string; retryable: boolean } | null> } {
+  return typeof (store as { groupError?: unknown }).groupError === 'function';
+}
+
 export async function statusView(store: GroupStateStore & LeaseStore & SettingsStore & AgentQueue, config: FleetConfig, now: number, group?: string, live?: LiveView | null): Promise<wire.StatusJson> {
   if (group !== undefined) findGroup(config, group, 'group');
   const records = (await store.allRecords()).filter((r) => group === undefined || r.group === group).sort((a, b) => a.group.localeCompare(b.group) || a.instanceId.localeCompare(b.instanceId));
@@ -73,7 +78,8 @@ export async function statusView(store: GroupStateStore & LeaseStore & SettingsS
   const acks = new Map((await Promise.all(chosen.map((g) => store.agentAcks(g.name)))).flatMap((m) => [...m]));
   const groups = await Promise.all(
     chosen.map(async (g) => {
-      const err = errors.get(g.name);
+      // Without a live reconciler here (the API on Lambda, the CLI on the table), the error a worker recorded.
+      const err = errors.get(g.name) ?? (live?.groupErrors === undefined && storedErrors(store) ? ((await store.groupError(g.name)) ?? undefined) : undefined);
       return {
         group: g.name,
         ...(g.workload === null ? {} : { workload: (await workloadState(store, g, now)).json }),

@@ -5,7 +5,6 @@
  * with a short-lived admin or viewer token (controller.operatorIam). Nothing is stored on disk, and the credentials
  * never leave this process: only a signature that is good for one GetCallerIdentity call does.
  */
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { z } from 'zod';
 import { regionalStsEndpoint, stsRegionOf } from '../agent/auth.js';
 import { type AwsCredentials, signCallerIdentity } from '../agent/sigv4.js';
@@ -37,7 +36,8 @@ export async function operatorLogin(url: string, o: OperatorLoginOptions = {}): 
   const sts = o.stsEndpoint ?? env['FLEETWARDEN_STS_ENDPOINT'] ?? regionalStsEndpoint(region);
   let creds: AwsCredentials;
   try {
-    creds = await (o.credentials ?? fromNodeProviderChain())();
+    // Loaded only here: the CLI on the simulator never loads the AWS SDK.
+    creds = await (o.credentials ?? (await import('@aws-sdk/credential-providers')).fromNodeProviderChain())();
   } catch (err) {
     throw new UsageError('--iam', `no AWS credentials to log in with (${err instanceof Error ? err.message : String(err)}): set a profile, SSO or AWS_* variables, or use --token`);
   }

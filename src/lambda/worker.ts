@@ -71,6 +71,11 @@ export async function handler(event: unknown, context: LambdaContext): Promise<W
     });
     if (r !== null && r.skipped.includes(group)) return done(0, errors, 'lease');
     for (const f of r?.failed ?? []) errors.push(f.error);
+    // The group's last error where `status` (the API function, the CLI on the table) can see it; cleared by a good tick.
+    if (store !== null && errors.length > 0) {
+      const known = ctl.reconciler.groupErrors().get(group);
+      await store.setGroupError(group, { at: known?.at ?? tickStart, message: known?.message ?? errors[0] ?? '', retryable: known?.retryable ?? false });
+    } else if (store !== null && marks?.failing === true) await store.setGroupError(group, null);
     const rest = r === null || errors.length > 0 ? null : ctl.reconciler.restingUntil(group);
     if (store === null || marks === undefined || rest === null) return done(r === null ? 0 : 1, errors, 'done');
     const due = Math.min(rest, tickStart + restMaxMs());

@@ -1,5 +1,7 @@
 import { fixtureSave } from '../support/fixture-save.js';
 import assert from 'node:assert/strict';
+import { parseConfigText } from '../../src/config/load.js';
+import { statusView } from '../../src/api/services.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +110,20 @@ describe('DynamoDB store specifics', () => {
     await a.close();
     await b.close();
   });
+  it('a group’s last error, recorded by a worker, is what status shows as lastError (no live reconciler), until a good tick clears it', async () => {
+    const s = await fresh();
+    const config = parseConfigText('groups:\n  - name: web\n  - name: erp\n');
+    const at = Date.parse('2026-06-01T10:00:00Z');
+    assert.equal((await s.wakeMarks('web')).failing, false);
+    await s.setGroupError('web', { at, message: 'ProviderError: DescribeInstances throttled', retryable: true });
+    assert.equal((await s.wakeMarks('web')).failing, true, 'the worker knows there is one to clear');
+    const status = await statusView(s, config, at + 1000);
+    assert.deepEqual(status.groups.map((g) => [g.group, g.lastError]), [['web', { at: '2026-06-01T10:00:00Z', message: 'ProviderError: DescribeInstances throttled', retryable: true }], ['erp', null]]);
+    await s.setGroupError('web', null);
+    assert.equal(await s.groupError('web'), null);
+    assert.equal((await statusView(s, config, at + 2000)).groups[0]?.lastError, null);
+  });
+
   it('with expireAfter, history entries and agent commands carry the TTL attribute (epoch seconds) the table expires them by', async () => {
     const table = `fleetwarden-test-${++n}`;
     await DynamoStore.createTable(client(), table);

@@ -63,6 +63,13 @@ export const DYNAMODB_CALLS: readonly AwsCall[] = (['GetItem', 'PutItem', 'Delet
   mutating: !['GetItem', 'Query', 'Scan'].includes(operation),
 }));
 
+/** A group's last failed tick (what status shows as lastError). */
+export interface GroupError {
+  readonly at: number;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
 export class DynamoStoreError extends FleetwardenError {
   override readonly name: string = 'DynamoStoreError';
 }
@@ -309,9 +316,38 @@ export class DynamoStore implements Store {
   }
 
   /** The wake counters a worker reads before its tick, to record a due under them after it. */
-  async wakeMarks(group: string): Promise<{ readonly wake: number; readonly fleet: number }> {
+  async wakeMarks(group: string): Promise<{ readonly wake: number; readonly fleet: number; readonly failing: boolean }> {
     const [head, meta] = await Promise.all([this.get(`G#${group}`, 'HEAD'), this.get('META', 'WAKE')]);
-    return { wake: (head === undefined ? undefined : num(head, 'wake')) ?? 0, fleet: (meta === undefined ? undefined : num(meta, 'wake')) ?? 0 };
+    return { wake: (head === undefined ? undefined : num(head, 'wake')) ?? 0, fleet: (meta === undefined ? undefined : num(meta, 'wake')) ?? 0, failing: head?.['lastErr'] !== undefined };
+  }
+
+  /**
+   * A group's last failed tick, kept on its HEAD item where workers of other containers and the API can read it
+   * (the long-running `run` keeps it in memory instead); null clears it after a good tick.
+   */
+  async setGroupError(group: string, err: GroupError | null): Promise<void> {
+    await this.db.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: keyOf(`G#${group}`, 'HEAD'),
+        UpdateExpression: err === null ? 'REMOVE #e' : 'SET #e = :e',
+        ExpressionAttributeNames: { '#e': 'lastErr' },
+        ...(err === null ? {} : { ExpressionAttributeValues: values({ ':e': JSON.stringify(err) }) }),
+      }),
+    );
+  }
+
+  /** The group's last failed tick, as a worker recorded it, or null (never failed, or a good tick since). */
+  async groupError(group: string): Promise<GroupError | null> {
+    const head = await this.get(`G#${group}`, 'HEAD');
+    const raw = head?.['lastErr']?.S;
+    if (raw === undefined) return null;
+    try {
+      const e = JSON.parse(raw) as Partial<GroupError>;
+      return typeof e.at === 'number' && typeof e.message === 'string' ? { at: e.at, message: e.message, retryable: e.retryable === true } : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Records that the group is not due before `due`, unless it was woken since `marks` were read (then: false). */
