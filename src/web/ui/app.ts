@@ -172,6 +172,12 @@ async function go(to: string): Promise<void> {
   $('main').focus();
 }
 
+/** Whether a form in `root` holds something the user typed (a field whose value differs from the one rendered). */
+function editing(root: HTMLElement): boolean {
+  for (const f of root.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('form input, form textarea')) if (f.value !== f.defaultValue) return true;
+  return false;
+}
+
 /** Re-renders the current view. */
 async function refresh(poll: boolean): Promise<void> {
   if (session === null) return;
@@ -184,6 +190,9 @@ async function refresh(poll: boolean): Promise<void> {
     const node = await render();
     if (!signedIn() || gen !== redraws) return;
     const main = $('main');
+    // Checked again as it lands: the user may have started editing while the view was being fetched (a redraw begun
+    // before the first keystroke must not wipe what was typed).
+    if (poll && (document.activeElement?.closest('form, #timeline') || editing(main))) return;
     const focusedId = document.activeElement?.id;
     main.replaceChildren(node);
     if (focusedId) document.getElementById(focusedId)?.focus();
