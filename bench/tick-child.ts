@@ -1,4 +1,5 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
+import { tuneControllerHeap } from '../src/app/heap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -6,4 +7,6 @@ if (!Number.isInteger(instances) || instances <= 0) {
   process.stderr.write('usage: tick-child.js INSTANCES\n');
   process.exit(2);
 }
+// The heap as `fleetwarden run` sets it: this process stands for a running controller.
+tuneControllerHeap();
 console.log(JSON.stringify(await measureTicks(instances)));

@@ -12,6 +12,7 @@ import { HISTORY_TYPES, type WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
+import { tuneControllerHeap } from '../app/heap.js';
 import { loadConfigFile } from '../config/load.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { FleetConfig } from '../config/config.js';
@@ -135,6 +136,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     const onPublishFailure = (sink: string, message: string): void => {
       log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
     };
+    // A long-lived process: its heap is kept near what is live (src/app/heap.ts), unless NODE_OPTIONS says otherwise.
+    const heap = tuneControllerHeap();
+    if (heap !== null) log.diag.debug({ type: 'heap', flag: heap }, `fleetwarden: V8 heap tuned for a long-lived controller (${heap})`);
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();

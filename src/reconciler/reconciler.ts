@@ -1,5 +1,5 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
-import { type FleetRef, resolve, type Resolved, windowStateAt } from '../config/resolve.js';
+import { type FleetRef, resolve, type Resolved } from '../config/resolve.js';
 import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { Control, ObservedInstance, TargetHealth } from '../domain/model.js';
 import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
@@ -15,7 +15,7 @@ import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance
 import { pruneObjects } from '../store/objects/objects.js';
 import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
-import { nextBoundary, restUntil, sameObservation } from './rest.js';
+import { nextBoundary, restUntil, sameObservation, windowStateOver } from './rest.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
 /** How long agent commands are kept after they were sent (pruned by a tick, or expired by the table's TTL). */
@@ -444,7 +444,18 @@ export class Reconciler {
     }
     const instances = inspected.instances;
     const discovered = ssmWindowsForGroup(ssm, g.name, config.naming, now);
-    const subfleets = [...new Set([...instances.flatMap((i) => i.tags[`${prefix}:subfleet-name`] ?? []), ...Object.keys(g.fileValues).flatMap((k) => /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1] ?? [])])];
+    // The subfleets the instances name, then those the file configures (the tag key spelled once, not per instance).
+    const subfleetTag = `${prefix}:subfleet-name`;
+    const named = new Set<string>();
+    for (const i of instances) {
+      const sub = i.tags[subfleetTag];
+      if (sub !== undefined) named.add(sub);
+    }
+    for (const k of Object.keys(g.fileValues)) {
+      const sub = /^fleets\.subfleets\.([^.]+)\./.exec(k)?.[1];
+      if (sub !== undefined) named.add(sub);
+    }
+    const subfleets = [...named];
     const resolved = resolve({ group: g, now, subfleets, extraWindows: discovered.windows, storeValues: inputs.storeValues, overrides: inputs.overrides });
     const found: Problem[] = [...inspected.problems, ...discovered.problems];
     for (const b of resolved.windows.broken) {
@@ -487,7 +498,8 @@ export class Reconciler {
       const sub = i.tags[`${prefix}:subfleet-name`];
       return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
     }));
-    const withheld = (id: string): string | null => windowStateAt(allWindows, this.deps.clock.now(), resolved.startAheadMs).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
+    const windowsAt = windowStateOver(allWindows, resolved.startAheadMs);
+    const withheld = (id: string): string | null => windowsAt(this.deps.clock.now()).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
     // Load-balancer changes are written ahead, as maintenance's are: carried out only once the tick that decides them
     // (a drain's record of the target groups it left) is saved, so a controller killed in between never leaves an
     // instance out of its target groups with no record; the planner repeats them until the target groups show them.

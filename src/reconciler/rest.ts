@@ -1,5 +1,5 @@
 import type { GroupConfig, WindowDecl } from '../config/config.js';
-import { windowStartAhead } from '../config/resolve.js';
+import { windowStartAhead, type WindowState, windowStateAt } from '../config/resolve.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { InstanceRecord, ObservedInstance } from '../domain/model.js';
 import type { Plan } from '../planner/types.js';
@@ -46,6 +46,28 @@ export function nextBoundary(windows: readonly WindowDecl[], group: Pick<GroupCo
     return now;
   }
   return next;
+}
+
+const NO_SCHEDULES: Pick<GroupConfig, 'schedules'> = { schedules: [] };
+
+/**
+ * `windowStateAt` for the instants a tick reads from its clock as it goes on (each stop and drain is checked again
+ * just before it is sent): the windows are evaluated again only once `now` leaves the stretch between the last
+ * evaluation and the next boundary after it, where nothing can have changed. A schedule that cannot be evaluated
+ * gives no stretch (`nextBoundary` answers `now`), so it is evaluated, and fails closed, every time.
+ */
+export function windowStateOver(windows: readonly WindowDecl[], startAheadMs: number): (now: number) => WindowState {
+  let state: WindowState | undefined;
+  let from = 0;
+  let until = 0;
+  return (now) => {
+    if (state === undefined || now < from || now >= until) {
+      state = windowStateAt(windows, now, startAheadMs);
+      from = now;
+      until = nextBoundary(windows, NO_SCHEDULES, startAheadMs, now);
+    }
+    return state;
+  };
 }
 
 /**

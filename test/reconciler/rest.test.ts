@@ -5,6 +5,8 @@ import { openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
 import type { Store } from '../../src/ports/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { windowStateAt } from '../../src/config/resolve.js';
+import { windowStateOver } from '../../src/reconciler/rest.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 const T = (iso: string): number => Date.parse(iso);
@@ -112,5 +114,45 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
     assert.ok(skipped.includes('2026-06-01T03:15:00.000Z window win-B entered'), skipped.join('\n'));
     assert.ok(skipped.includes('2026-06-01T01:55:00.000Z window win-A entered'), skipped.join('\n'));
     assert.deepEqual(skipped, await entered(false));
+  });
+
+  it('the window state a tick checks each stop against is the one windowStateAt gives at that instant, evaluated again only past a boundary', () => {
+    const config = parseConfig({
+      controller: { tickInterval: '1m', leaseTtl: '5m' },
+      groups: [
+        {
+          name: 'web',
+          fleets: { main: { min: 1, desired: 1 }, subfleets: { batch: { state: 'running' } } },
+          maintenance: {
+            startAhead: '15m',
+            windows: [
+              { name: 'win-A', schedule: 'cron(0 2 ? * * *)', timezone: 'UTC', durationHours: 2, overrides: { 'maintenance.startAhead': '5m' } },
+              { name: 'win-B', schedule: 'cron(30 3 ? * * *)', timezone: 'Europe/London', durationHours: 1 },
+              { name: 'win-C', schedule: 'cron(10 5 ? * * *)', timezone: 'UTC', durationHours: 1, fleet: 'subfleet:batch' },
+            ],
+          },
+        },
+      ],
+    });
+    const windows = config.groups[0]?.windows ?? [];
+    const ahead = 15 * MIN;
+    const seen = (s: ReturnType<typeof windowStateAt>): string => `${s.active.map((a) => `${a.decl.name}@${a.window.start}-${a.window.end}`).join(',')} | ${s.stopBlocker({ kind: 'main' })} | ${s.stopBlocker({ kind: 'subfleet', name: 'batch' })}`;
+    // Instants a slow tick could read: forward in odd steps across every start-ahead, start and end, then back.
+    const instants: number[] = [];
+    for (let t = T('2026-06-01T00:00:00Z'); t < T('2026-06-01T07:00:00Z'); t += 37_000) instants.push(t);
+    instants.push(T('2026-06-01T01:55:00Z') - 1, T('2026-06-01T01:55:00Z'), T('2026-06-01T04:00:00Z') - 1, T('2026-06-01T04:00:00Z'), T('2026-06-01T01:00:00Z'));
+    const over = windowStateOver(windows, ahead);
+    let changes = 0;
+    let last = '';
+    for (const t of instants) {
+      const want = seen(windowStateAt(windows, t, ahead));
+      assert.equal(seen(over(t)), want, `at ${new Date(t).toISOString()}`);
+      if (want !== last) changes++;
+      last = want;
+    }
+    assert.ok(changes >= 6, `the instants cross the windows' boundaries (${changes} changes)`);
+    // A window that cannot be evaluated fails closed at every instant.
+    const broken = windowStateOver([...windows, { ...(windows[0] as (typeof windows)[number]), name: 'bad', schedule: null, error: 'unparseable' }], ahead);
+    for (const t of instants.slice(0, 50)) assert.match(broken(t).stopBlocker({ kind: 'main' }) ?? '', /window bad cannot be evaluated/);
   });
 });
