@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openSimulatedController, virtualTime } from '../src/app/compose.js';
+import { CONTROLLER_HEAP_GROWING_PERCENT } from '../src/app/heap.js';
 import { simulate } from '../src/app/simulate.js';
 import type { FleetConfig } from '../src/config/config.js';
 import { loadConfigFile, MAX_CONFIG_BYTES, parseConfig } from '../src/config/load.js';
@@ -130,9 +131,9 @@ export async function measureTicks(instances: number): Promise<TickFigures> {
 }
 
 /** Runs `measureTicks` in a fresh process: its peak RSS is then that size's alone. */
-function inChild(instances: number): TickFigures {
+function inChild(instances: number, v8DefaultHeap = false): TickFigures {
   const child = fileURLToPath(new URL('./tick-child.js', import.meta.url));
-  const r = spawnSync(process.execPath, [child, String(instances)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [child, String(instances), ...(v8DefaultHeap ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench child for ${instances} instances failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TickFigures;
 }
@@ -141,8 +142,10 @@ const ratio = (value: number, goal: number): string => `${fmt(value / goal, 2)}�
 
 function benchTick(): void {
   const sizes = [1_000, 3_000, 10_000, 30_000, 100_000];
-  const rows = sizes.map(inChild);
+  const rows = sizes.map((n) => inChild(n));
   const ten = rows.find((r) => r.instances === 10_000);
+  // The same 10,000 with V8's default heap growth, to show what `fleetwarden run`'s heap setting (src/app/heap.ts) does.
+  const untuned = inChild(10_000, true);
   if (ten !== undefined) {
     console.log(`\n== bench/controller: one tick, ${fmt(ten.instances)} instances in ${ten.groups} groups with ${ten.windows} windows ==`);
     printTable(
@@ -151,11 +154,12 @@ function benchTick(): void {
         [`busy tick (drains and stops under way in every group; ${ten.busyTicks} ticks)`, `${fmt(ten.busyMs, 1)} ms`, `${GOAL_TICK_MS} ms`, ratio(ten.busyMs, GOAL_TICK_MS)],
         ['tick at rest (nothing to do, 30 s apart)', `${fmt(ten.restMs, 1)} ms`, `${GOAL_TICK_MS} ms`, ratio(ten.restMs, GOAL_TICK_MS)],
         ['resolve + plan, all groups (records in memory)', `${fmt(ten.pureMs, 1)} ms`, `${GOAL_PURE_MS} ms`, ratio(ten.pureMs, GOAL_PURE_MS)],
-        ['peak RSS of the process', `${fmt(ten.peakMiB, 0)} MiB`, `${GOAL_RSS_MIB} MiB`, ratio(ten.peakMiB, GOAL_RSS_MIB)],
+        [`peak RSS of the process (heap as fleetwarden run sets it: ${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, `${fmt(ten.peakMiB, 0)} MiB`, `${GOAL_RSS_MIB} MiB`, ratio(ten.peakMiB, GOAL_RSS_MIB)],
       ],
     );
+    console.log(`with V8's default heap growth: peak RSS ${fmt(untuned.peakMiB, 0)} MiB (${fmt(untuned.peakMiB / ten.peakMiB, 2)}× the tuned one), busy tick ${fmt(untuned.busyMs, 1)} ms (${fmt(untuned.busyMs / ten.busyMs, 2)}×), at rest ${fmt(untuned.restMs, 1)} ms`);
   }
-  console.log(`\n== bench/controller: how a tick grows with the fleet (200 instances and 4 windows per group; each size in its own process) ==`);
+  console.log(`\n== bench/controller: how a tick grows with the fleet (200 instances and 4 windows per group; each size in its own process, heap as fleetwarden run sets it) ==`);
   const base = rows[0];
   printTable(
     ['instances', 'groups', 'busy tick', 'µs/instance', 'at rest', 'µs/instance', 'resolve + plan', 'peak RSS', 'RSS growth vs 1,000'],

@@ -1,28 +1,40 @@
 import { setFlagsFromString } from 'node:v8';
+import { ValidationError } from '../domain/errors.js';
 
 /**
  * How far V8 lets the old generation grow past what the last full collection kept before it collects again, for a
  * long-lived controller process (`fleetwarden run`): 20%.
  *
  * A tick keeps what it read until the next one (the observation, the cached records), so each tick's leftovers are
- * promoted and then die. V8 on a machine with memory to spare lets such garbage grow the heap to several times what
- * is live before it collects (up to 4×): at 10,000 instances ~25 MiB live grew the process to ~230 MiB, at 30,000 to
- * ~415 MiB. At 20% the same runs peaked at ~170 and ~230 MiB with the tick's time unchanged within the noise
- * (bench/controller.ts measures it; the flag only spaces full collections, each of which marks what is live).
+ * promoted and then die. With memory to spare V8 lets such garbage grow the heap to several times what is live
+ * before it collects. Measured back to back (bench/controller.ts): at 10,000 instances the peak RSS goes from ~230
+ * to ~170 MiB with the tick's time unchanged within the noise; at 100,000 from ~960 to ~430 MiB, but there the
+ * more frequent full collections (each marks the ~300 MiB that is live) make a tick up to 1.5–2× slower. Hence the
+ * setting FLEETWARDEN_HEAP_GROWING_PERCENT (0: V8's own heuristics).
  */
 export const CONTROLLER_HEAP_GROWING_PERCENT = 20;
 
-/** V8 options that say how the heap may grow: given by the user (NODE_OPTIONS or node's own arguments), they win. */
+/** The environment variable that sets it (0 leaves V8's own heuristics). */
+export const HEAP_GROWING_ENV = 'FLEETWARDEN_HEAP_GROWING_PERCENT';
+
+/** V8 options that say how the heap may grow: given to node itself (its arguments, NODE_OPTIONS), they win. */
 const HEAP_FLAG = /^--(heap-growing-percent|max-old-space-size|max-semi-space-size|min-semi-space-size|optimize-for-size|initial-old-space-size|initial-heap-size)(=|$)/;
 
 /**
- * Applies CONTROLLER_HEAP_GROWING_PERCENT to this process unless the user tuned the heap themselves; returns the
- * option applied, or null. Takes effect from the next collection on (V8 reads it at each one).
+ * Applies FLEETWARDEN_HEAP_GROWING_PERCENT (default CONTROLLER_HEAP_GROWING_PERCENT) to this process, unless node was
+ * started with its own heap options; returns the option applied, or null. A value that is not a whole number from 0
+ * to 1000 is refused naming the variable. Takes effect from the next collection on (V8 reads it at each one).
  */
-export function tuneControllerHeap(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string | null {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.replaceAll('_', '-'));
-  if (given.some((a) => HEAP_FLAG.test(a))) return null;
-  const flag = `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`;
+export function tuneControllerHeap(env: Readonly<Record<string, string | undefined>> = process.env, execArgv: readonly string[] = process.execArgv): string | null {
+  const raw = env[HEAP_GROWING_ENV];
+  let percent = CONTROLLER_HEAP_GROWING_PERCENT;
+  if (raw !== undefined && raw !== '') {
+    if (!/^\d{1,4}$/.test(raw.trim()) || Number(raw) > 1000) throw new ValidationError(HEAP_GROWING_ENV, `expected a whole number of percent from 0 (V8's own heuristics) to 1000, got ${JSON.stringify(raw)}`);
+    percent = Number(raw);
+  }
+  const given = [...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].map((a) => a.replaceAll('_', '-'));
+  if (percent === 0 || given.some((a) => HEAP_FLAG.test(a))) return null;
+  const flag = `--heap-growing-percent=${percent}`;
   setFlagsFromString(flag);
   return flag;
 }

@@ -15,7 +15,7 @@ import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance
 import { pruneObjects } from '../store/objects/objects.js';
 import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
-import { nextBoundary, restUntil, sameObservation, windowStateOver } from './rest.js';
+import { nextBoundary, restUntil, sameObservation, sameRecord, windowStateOver } from './rest.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
 /** How long agent commands are kept after they were sent (pruned by a tick, or expired by the table's TTL). */
@@ -295,8 +295,16 @@ export class Reconciler {
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).
     const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
-    // Spelled out rather than spread (one object shape, per instance per tick); no target group: one shared empty record.
-    const joined = observed.map((i): ObservedInstance => ({ id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets: health.get(i.id) ?? NO_TARGETS }));
+    // An instance observed as the last tick saw it keeps that tick's object: no new garbage that lives a whole tick
+    // (the memory a steady controller holds), and a group at rest is recognised by reference (sameObservation).
+    // Otherwise spelled out rather than spread (one object shape); no target group: one shared empty record.
+    const last = this.seen;
+    const joined = observed.map((i): ObservedInstance => {
+      const targets = health.get(i.id) ?? NO_TARGETS;
+      const was = last.get(i.id);
+      if (was !== undefined && was.power === i.power && was.health === i.health && was.zone === i.zone && was.instanceType === i.instanceType && sameRecord(was.tags, i.tags) && sameRecord(was.targets, targets)) return was;
+      return { id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets };
+    });
     return { ...assignGroups(joined, config.groups, config.naming), ssm, delays, unobserved };
   }
 

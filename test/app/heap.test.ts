@@ -1,19 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONTROLLER_HEAP_GROWING_PERCENT, tuneControllerHeap } from '../../src/app/heap.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { CONTROLLER_HEAP_GROWING_PERCENT, HEAP_GROWING_ENV, tuneControllerHeap } from '../../src/app/heap.js';
+
+const DEFAULT = `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`;
 
 describe('the heap of a long-lived controller (src/app/heap.ts)', () => {
-  it('is tuned when the user did not say how the heap may grow', () => {
-    assert.equal(tuneControllerHeap([], ''), `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`);
-    assert.equal(tuneControllerHeap(['--enable-source-maps'], '--trace-warnings'), `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`);
+  it('is tuned when nobody said how the heap may grow, to FLEETWARDEN_HEAP_GROWING_PERCENT when set', () => {
+    assert.equal(tuneControllerHeap({}, []), DEFAULT);
+    assert.equal(tuneControllerHeap({ NODE_OPTIONS: '--trace-warnings' }, ['--enable-source-maps']), DEFAULT);
+    assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '' }, []), DEFAULT);
+    assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '50' }, []), '--heap-growing-percent=50');
+    // 0: V8's own heuristics, nothing applied.
+    assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '0' }, []), null);
   });
 
-  it("is left alone when NODE_OPTIONS or node's own arguments tune it, in either spelling", () => {
-    for (const options of ['--max-old-space-size=512', '--trace-warnings  --heap-growing-percent=50', '--max_old_space_size=300', '--optimize-for-size']) {
-      assert.equal(tuneControllerHeap([], options), null, options);
+  it("is left alone when node was started with its own heap options, in either spelling", () => {
+    for (const options of ['--max-old-space-size=512', '--trace-warnings  --max-semi-space-size=8', '--max_old_space_size=300']) {
+      assert.equal(tuneControllerHeap({ NODE_OPTIONS: options }, []), null, options);
     }
-    assert.equal(tuneControllerHeap(['--max-semi-space-size=8'], ''), null);
+    assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '50' }, ['--heap-growing-percent=80']), null);
+    assert.equal(tuneControllerHeap({}, ['--optimize-for-size']), null);
     // A flag that only starts like one of them is not one of them.
-    assert.equal(tuneControllerHeap(['--max-old-space-sizes'], ''), `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`);
+    assert.equal(tuneControllerHeap({}, ['--max-old-space-sizes']), DEFAULT);
+  });
+
+  it('refuses a value that is not a whole percent from 0 to 1000, naming the variable', () => {
+    for (const bad of ['-5', '20%', 'lots', '1001', '1.5']) {
+      assert.throws(() => tuneControllerHeap({ [HEAP_GROWING_ENV]: bad }, []), (err: unknown) => err instanceof ValidationError && err.field === HEAP_GROWING_ENV && err.message.includes(JSON.stringify(bad)), bad);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,22 @@ describe('fleetwarden run --once, status, history, windows', () => {
     const entries = (JSON.parse(history.out) as { entries: { type: string; summary: string }[] }).entries;
     assert.ok(entries.some((e) => e.type === 'transition' && e.summary.startsWith('stopped → starting')));
     assert.ok(entries.some((e) => e.type === 'command' && e.summary.startsWith('start i-web-001: scale-out')));
+  });
+
+  it('run tunes its heap (FLEETWARDEN_HEAP_GROWING_PERCENT, default 20), and refuses a bad value naming it before it opens anything', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'fw-cli-heap-'));
+    const run = (env: Record<string, string>): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [BIN, 'run', '--config', DEMO, '--state-dir', stateDir, '--listen', 'none', '--once', '--log-level', 'debug', '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+    const bad = run({ FLEETWARDEN_HEAP_GROWING_PERCENT: 'lots' });
+    assert.equal(bad.status, 2);
+    assert.match(String(bad.stderr), /FLEETWARDEN_HEAP_GROWING_PERCENT: expected a whole number of percent from 0 .* got "lots"/);
+    assert.equal(existsSync(join(stateDir, 'state.db')), false, 'nothing was created');
+    const heapLine = (r: ReturnType<typeof spawnSync>): unknown => String(r.stdout).split('\n').concat(String(r.stderr).split('\n')).filter((l) => l.includes('"type":"heap"')).map((l) => (JSON.parse(l) as { flag: string }).flag)[0];
+    const tuned = run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '' });
+    assert.equal(tuned.status, 0, String(tuned.stderr));
+    assert.equal(heapLine(tuned), '--heap-growing-percent=20');
+    assert.equal(heapLine(run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '35' })), '--heap-growing-percent=35');
+    assert.equal(heapLine(run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '0' })), undefined, "0 leaves V8's own heuristics");
   });
 
   it('status without a store says what to do', () => {
