@@ -20,3 +20,11 @@ export function escapeControl(text: string): string {
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
+
+/**
+ * Orders instance ids by code unit: for EC2's `i-` and lowercase hex the order `localeCompare` gives, at a fraction
+ * of its cost (the planner breaks ties with it for every candidate of every tick).
+ */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -3,6 +3,7 @@ import { type Count, formatCount, isFull, resolveCount } from '../domain/counts.
 import { isActive } from '../domain/lifecycle.js';
 import type { Member, PlanContext } from './context.js';
 import { beginDrain, reclaim, start, stopBlocker } from './lifecycle.js';
+import { compareIds } from '../domain/text.js';
 
 /** The size a fleet should have now, and how it was derived. `target` null = hands off. */
 export interface FleetTarget {
@@ -87,7 +88,7 @@ function lightHouseSplit(ctx: PlanContext, t: FleetTarget, target: number): { li
 function spreadAcrossZones(candidates: readonly Member[], fleetMembers: readonly Member[]): Member[] {
   const perZone = new Map<string, number>();
   for (const m of fleetMembers) if (isActive(m.record.state)) perZone.set(m.obs.zone, (perZone.get(m.obs.zone) ?? 0) + 1);
-  const pool = [...candidates].sort((a, b) => a.obs.id.localeCompare(b.obs.id));
+  const pool = [...candidates].sort((a, b) => compareIds(a.obs.id, b.obs.id));
   const ordered: Member[] = [];
   while (pool.length > 0) {
     let best = 0;
@@ -108,13 +109,10 @@ function spreadAcrossZones(candidates: readonly Member[], fleetMembers: readonly
 function drainOrder(candidates: readonly Member[], fleetMembers: readonly Member[]): Member[] {
   const perZone = new Map<string, number>();
   for (const m of fleetMembers) if (isActive(m.record.state)) perZone.set(m.obs.zone, (perZone.get(m.obs.zone) ?? 0) + 1);
-  return [...candidates].sort(
-    (a, b) =>
-      Number(b.record.issueSince !== undefined) - Number(a.record.issueSince !== undefined) ||
-      (perZone.get(b.obs.zone) ?? 0) - (perZone.get(a.obs.zone) ?? 0) ||
-      b.record.since - a.record.since ||
-      a.obs.id.localeCompare(b.obs.id),
-  );
+  // Each candidate's keys once, not once per comparison.
+  const keyed = candidates.map((m) => ({ m, issue: m.record.issueSince === undefined ? 0 : 1, crowd: perZone.get(m.obs.zone) ?? 0 }));
+  keyed.sort((a, b) => b.issue - a.issue || b.crowd - a.crowd || b.m.record.since - a.m.record.since || compareIds(a.m.obs.id, b.m.obs.id));
+  return keyed.map((k) => k.m);
 }
 
 /** Brings one class of a fleet (LightHouse or not) to `want` active instances. Returns the drains made. */

@@ -6,6 +6,7 @@ import type { Control, InstanceRecord, WorkloadRecord } from '../domain/model.js
 import { formatInstant } from '../domain/time.js';
 import type { Member, PlanContext } from './context.js';
 import { beginDrain, reclaim, start } from './lifecycle.js';
+import { compareIds } from '../domain/text.js';
 
 /** Beyond the script timeout, how long a bypass check may go unanswered before it is sent again. */
 const CHECK_MARGIN_MS = 30_000;
@@ -32,7 +33,7 @@ function ready(m: Member): boolean {
 }
 
 function byId(a: Member, b: Member): number {
-  return a.obs.id.localeCompare(b.obs.id);
+  return compareIds(a.obs.id, b.obs.id);
 }
 
 function startStep(ctx: PlanContext, step: readonly TierConfig[], members: ReadonlyMap<string, Member[]>, rec: WorkloadRecord): { rec: WorkloadRecord; proceed: boolean } {
@@ -289,7 +290,7 @@ export function sequencePlan(input: SequenceInput): SequencePlan {
   if (direction === 'start' && input.progress?.direction === 'start' && input.progress.abortedAt !== undefined) notes.push(`the last start sequence was aborted (${input.progress.abortedAt.reason}); setting workload.state anew starts it over`);
   const byTier = new Map<string, InstanceRecord[]>();
   const untiered: PlannedInstance[] = [];
-  for (const r of [...input.records].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
+  for (const r of [...input.records].sort((a, b) => compareIds(a.instanceId, b.instanceId))) {
     if (r.tier === undefined || !tierNames.has(r.tier)) {
       untiered.push({ instance: r.instanceId, state: r.state, action: 'bypass', why: r.tier === undefined ? `no ${workload.tierTag} tag: in no tier, left alone` : `${workload.tierTag}=${r.tier} is not a tier of the workload: left alone` });
       continue;
