@@ -131,9 +131,16 @@ export async function measureTicks(instances: number): Promise<TickFigures> {
 }
 
 /** Runs `measureTicks` in a fresh process: its peak RSS is then that size's alone. */
-function inChild(instances: number, v8DefaultHeap = false): TickFigures {
+/** The heap settings a size is measured with: V8's own, `fleetwarden run`'s (the default), or run's plus a small young generation. */
+type HeapSetting = 'v8' | 'run' | 'run+semi';
+
+/** What the small-young-generation setting adds (NODE_OPTIONS carries it: it must be given when node starts). */
+export const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4';
+
+function inChild(instances: number, heap: HeapSetting = 'run'): TickFigures {
   const child = fileURLToPath(new URL('./tick-child.js', import.meta.url));
-  const r = spawnSync(process.execPath, [child, String(instances), ...(v8DefaultHeap ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const env = { ...process.env, NODE_OPTIONS: heap === 'run+semi' ? SMALL_YOUNG_GENERATION : '' };
+  const r = spawnSync(process.execPath, [child, String(instances), ...(heap === 'v8' ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new Error(`bench child for ${instances} instances failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TickFigures;
 }
@@ -144,8 +151,10 @@ function benchTick(): void {
   const sizes = [1_000, 3_000, 10_000, 30_000, 100_000];
   const rows = sizes.map((n) => inChild(n));
   const ten = rows.find((r) => r.instances === 10_000);
-  // The same 10,000 with V8's default heap growth, to show what `fleetwarden run`'s heap setting (src/app/heap.ts) does.
-  const untuned = inChild(10_000, true);
+  // The same 10,000 with V8's own heap growth (what `fleetwarden run`'s setting, src/app/heap.ts, changes), and with
+  // run's setting plus a small young generation (NODE_OPTIONS, for memory-constrained hosts: docs/cli.md).
+  const untuned = inChild(10_000, 'v8');
+  const small = inChild(10_000, 'run+semi');
   if (ten !== undefined) {
     console.log(`\n== bench/controller: one tick, ${fmt(ten.instances)} instances in ${ten.groups} groups with ${ten.windows} windows ==`);
     printTable(
@@ -157,7 +166,18 @@ function benchTick(): void {
         [`peak RSS of the process (heap as fleetwarden run sets it: ${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, `${fmt(ten.peakMiB, 0)} MiB`, `${GOAL_RSS_MIB} MiB`, ratio(ten.peakMiB, GOAL_RSS_MIB)],
       ],
     );
-    console.log(`with V8's default heap growth: peak RSS ${fmt(untuned.peakMiB, 0)} MiB (${fmt(untuned.peakMiB / ten.peakMiB, 2)}× the tuned one), busy tick ${fmt(untuned.busyMs, 1)} ms (${fmt(untuned.busyMs / ten.busyMs, 2)}×), at rest ${fmt(untuned.restMs, 1)} ms`);
+    console.log(`\n10,000 instances by heap setting (node ${process.version}):`);
+    printTable(
+      ['heap', 'peak RSS', `ratio to ${GOAL_RSS_MIB} MiB`, 'busy tick', 'at rest'],
+      [
+        ["V8's own (FLEETWARDEN_HEAP_GROWING_PERCENT=0)", untuned],
+        [`fleetwarden run's default (${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, ten],
+        [`run's default + NODE_OPTIONS=${SMALL_YOUNG_GENERATION}`, small],
+      ].map(([label, f]) => {
+        const x = f as TickFigures;
+        return [label as string, `${fmt(x.peakMiB, 0)} MiB`, ratio(x.peakMiB, GOAL_RSS_MIB), `${fmt(x.busyMs, 1)} ms`, `${fmt(x.restMs, 1)} ms`];
+      }),
+    );
   }
   console.log(`\n== bench/controller: how a tick grows with the fleet (200 instances and 4 windows per group; each size in its own process, heap as fleetwarden run sets it) ==`);
   const base = rows[0];

@@ -17,13 +17,15 @@ export const CONTROLLER_HEAP_GROWING_PERCENT = 20;
 /** The environment variable that sets it (0 leaves V8's own heuristics). */
 export const HEAP_GROWING_ENV = 'FLEETWARDEN_HEAP_GROWING_PERCENT';
 
-/** V8 options that say how the heap may grow: given to node itself (its arguments, NODE_OPTIONS), they win. */
-const HEAP_FLAG = /^--(heap-growing-percent|max-old-space-size|max-semi-space-size|min-semi-space-size|optimize-for-size|initial-old-space-size|initial-heap-size)(=|$)/;
+/** The same option given to node itself wins (NODE_OPTIONS cannot carry it; node's own arguments can). */
+const GROWING_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
 
 /**
  * Applies FLEETWARDEN_HEAP_GROWING_PERCENT (default CONTROLLER_HEAP_GROWING_PERCENT) to this process, unless node was
- * started with its own heap options; returns the option applied, or null. A value that is not a whole number from 0
- * to 1000 is refused naming the variable. Takes effect from the next collection on (V8 reads it at each one).
+ * started with `--heap-growing-percent` itself; returns the option applied, or null. A value that is not a whole
+ * number from 0 to 1000 is refused naming the variable. Takes effect from the next collection on (V8 reads it at each
+ * one). Other heap options (NODE_OPTIONS=--max-semi-space-size=N for the young generation, --max-old-space-size)
+ * are about other things and combine with it.
  */
 export function tuneControllerHeap(env: Readonly<Record<string, string | undefined>> = process.env, execArgv: readonly string[] = process.execArgv): string | null {
   const raw = env[HEAP_GROWING_ENV];
@@ -32,8 +34,7 @@ export function tuneControllerHeap(env: Readonly<Record<string, string | undefin
     if (!/^\d{1,4}$/.test(raw.trim()) || Number(raw) > 1000) throw new ValidationError(HEAP_GROWING_ENV, `expected a whole number of percent from 0 (V8's own heuristics) to 1000, got ${JSON.stringify(raw)}`);
     percent = Number(raw);
   }
-  const given = [...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].map((a) => a.replaceAll('_', '-'));
-  if (percent === 0 || given.some((a) => HEAP_FLAG.test(a))) return null;
+  if (percent === 0 || execArgv.some((a) => GROWING_FLAG.test(a))) return null;
   const flag = `--heap-growing-percent=${percent}`;
   setFlagsFromString(flag);
   return flag;

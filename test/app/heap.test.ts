@@ -15,14 +15,13 @@ describe('the heap of a long-lived controller (src/app/heap.ts)', () => {
     assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '0' }, []), null);
   });
 
-  it("is left alone when node was started with its own heap options, in either spelling", () => {
-    for (const options of ['--max-old-space-size=512', '--trace-warnings  --max-semi-space-size=8', '--max_old_space_size=300']) {
-      assert.equal(tuneControllerHeap({ NODE_OPTIONS: options }, []), null, options);
-    }
+  it('is left alone when node itself was started with --heap-growing-percent; other heap options combine with it', () => {
     assert.equal(tuneControllerHeap({ [HEAP_GROWING_ENV]: '50' }, ['--heap-growing-percent=80']), null);
-    assert.equal(tuneControllerHeap({}, ['--optimize-for-size']), null);
-    // A flag that only starts like one of them is not one of them.
-    assert.equal(tuneControllerHeap({}, ['--max-old-space-sizes']), DEFAULT);
+    assert.equal(tuneControllerHeap({}, ['--heap_growing_percent=80']), null);
+    // A flag that only starts like it is not it.
+    assert.equal(tuneControllerHeap({}, ['--heap-growing-percentage=80']), DEFAULT);
+    // The young generation's size and the old generation's cap are other matters.
+    assert.equal(tuneControllerHeap({ NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=512' }, ['--max-semi-space-size=4']), DEFAULT);
   });
 
   it('refuses a value that is not a whole percent from 0 to 1000, naming the variable', () => {

@@ -106,6 +106,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private advancedOnce = false;
   /** Instances booting or stopping (`until` set): all `advance` has to look at, rather than the whole fleet. */
   private moving = new Set<SimInstance>();
+  /** Every instance of the world, in its order (the set never changes once loaded): walking an array costs less than a big object's keys. */
+  private all: SimInstance[] = [];
   /** The first instant a deregistration completes (Infinity: none under way). */
   private leaveDue = Infinity;
   private readonly bootMin: number;
@@ -294,7 +296,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   /** Rebuilds what `advance` looks at from the world as loaded: the instances in motion, the next deregistration. */
   private index(): void {
-    this.moving = new Set(Object.values(this.state.instances).filter((i) => i.until !== null));
+    this.all = Object.values(this.state.instances);
+    this.moving = new Set(this.all.filter((i) => i.until !== null));
     this.leaveDue = Infinity;
     for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
       for (const t of Object.values(targets)) if (t.deregisteringSince !== null) this.leaveDue = Math.min(this.leaveDue, t.deregisteringSince + this.delayOf(tg));
@@ -317,7 +320,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   /** The next instant at which the world changes by itself (a boot or stop ends, a deregistration or script completes). */
   nextEventAfter(now: number): number | null {
     let next = Infinity;
-    for (const i of Object.values(this.state.instances)) if (i.until !== null && i.until > now) next = Math.min(next, i.until);
+    for (const i of this.all) if (i.until !== null && i.until > now) next = Math.min(next, i.until);
     for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
       for (const t of Object.values(targets)) {
         if (t.deregisteringSince !== null) next = Math.min(next, Math.max(now + 1, t.deregisteringSince + this.delayOf(tg)));
@@ -325,7 +328,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       }
     }
     for (const c of Object.values(this.state.commands)) for (const a of Object.values(c.answers)) if (a.at !== null && a.at > now) next = Math.min(next, a.at);
-    for (const i of Object.values(this.state.instances)) if (i.bootedAt !== null && i.bootedAt + this.healthyAfter > now) next = Math.min(next, i.bootedAt + this.healthyAfter);
+    for (const i of this.all) if (i.bootedAt !== null && i.bootedAt + this.healthyAfter > now) next = Math.min(next, i.bootedAt + this.healthyAfter);
     return Number.isFinite(next) ? next : null;
   }
 
@@ -354,10 +357,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const now = this.advance();
     this.throttle();
     const out: ObservedInstance[] = [];
-    const instances = this.state.instances;
     // Loops rather than closures: this runs for every instance on every tick.
-    for (const id in instances) {
-      const i = instances[id] as SimInstance;
+    for (const i of this.all) {
       let tagged = false;
       for (const k of tagKeys) if (i.tags[k] !== undefined) tagged = true;
       if (!tagged) continue;
