@@ -130,16 +130,18 @@ export async function measureTicks(instances: number): Promise<TickFigures> {
   }
 }
 
-/** Runs `measureTicks` in a fresh process: its peak RSS is then that size's alone. */
 /** The heap settings a size is measured with: V8's own, `fleetwarden run`'s (the default), or run's plus a small young generation. */
 type HeapSetting = 'v8' | 'run' | 'run+semi';
 
 /** What the small-young-generation setting adds (NODE_OPTIONS carries it: it must be given when node starts). */
 export const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4';
 
+/** Runs `measureTicks` in a fresh process: its peak RSS is then that size's alone. */
 function inChild(instances: number, heap: HeapSetting = 'run'): TickFigures {
   const child = fileURLToPath(new URL('./tick-child.js', import.meta.url));
-  const env = { ...process.env, NODE_OPTIONS: heap === 'run+semi' ? SMALL_YOUNG_GENERATION : '' };
+  // Each row is the setting it names, whatever this shell sets.
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: heap === 'run+semi' ? SMALL_YOUNG_GENERATION : '' };
+  delete env['FLEETWARDEN_HEAP_GROWING_PERCENT'];
   const r = spawnSync(process.execPath, [child, String(instances), ...(heap === 'v8' ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new Error(`bench child for ${instances} instances failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TickFigures;
@@ -152,7 +154,7 @@ function benchTick(): void {
   const rows = sizes.map((n) => inChild(n));
   const ten = rows.find((r) => r.instances === 10_000);
   // The same 10,000 with V8's own heap growth (what `fleetwarden run`'s setting, src/app/heap.ts, changes), and with
-  // run's setting plus a small young generation (NODE_OPTIONS, for memory-constrained hosts: docs/cli.md).
+  // run's setting plus a small young generation (NODE_OPTIONS, for memory-constrained hosts: docs/development.md).
   const untuned = inChild(10_000, 'v8');
   const small = inChild(10_000, 'run+semi');
   if (ten !== undefined) {

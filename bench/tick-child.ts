@@ -8,5 +8,5 @@ if (!Number.isInteger(instances) || instances <= 0) {
   process.exit(2);
 }
 // The heap as `fleetwarden run` sets it (this process stands for a running controller), or V8's own defaults.
-if (process.argv[3] !== '--v8-default-heap') tuneControllerHeap();
+if (process.argv[3] !== '--v8-default-heap') tuneControllerHeap({}); // run's default, whatever this shell sets
 console.log(JSON.stringify(await measureTicks(instances)));

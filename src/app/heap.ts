@@ -20,22 +20,27 @@ export const HEAP_GROWING_ENV = 'FLEETWARDEN_HEAP_GROWING_PERCENT';
 /** The same option given to node itself wins (NODE_OPTIONS cannot carry it; node's own arguments can). */
 const GROWING_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
 
+/** What tuneControllerHeap did: the option it applied (null: none), and why, for the log. */
+export interface HeapTuning {
+  readonly applied: string | null;
+  readonly note: string;
+}
+
 /**
  * Applies FLEETWARDEN_HEAP_GROWING_PERCENT (default CONTROLLER_HEAP_GROWING_PERCENT) to this process, unless node was
- * started with `--heap-growing-percent` itself; returns the option applied, or null. A value that is not a whole
- * number from 0 to 1000 is refused naming the variable. Takes effect from the next collection on (V8 reads it at each
- * one). Other heap options (NODE_OPTIONS=--max-semi-space-size=N for the young generation, --max-old-space-size)
- * are about other things and combine with it.
+ * started with `--heap-growing-percent` itself. A value that is not a whole number from 0 to 1000 (surrounding blanks
+ * allowed; empty: unset) is refused naming the variable. Takes effect from the next collection on (V8 reads it at each
+ * one). Other heap options (NODE_OPTIONS=--max-semi-space-size=N for the young generation, --max-old-space-size) are
+ * about other things and combine with it. `apply`: how the option is set (tests pass their own).
  */
-export function tuneControllerHeap(env: Readonly<Record<string, string | undefined>> = process.env, execArgv: readonly string[] = process.execArgv): string | null {
-  const raw = env[HEAP_GROWING_ENV];
-  let percent = CONTROLLER_HEAP_GROWING_PERCENT;
-  if (raw !== undefined && raw !== '') {
-    if (!/^\d{1,4}$/.test(raw.trim()) || Number(raw) > 1000) throw new ValidationError(HEAP_GROWING_ENV, `expected a whole number of percent from 0 (V8's own heuristics) to 1000, got ${JSON.stringify(raw)}`);
-    percent = Number(raw);
-  }
-  if (percent === 0 || execArgv.some((a) => GROWING_FLAG.test(a))) return null;
+export function tuneControllerHeap(env: Readonly<Record<string, string | undefined>> = process.env, execArgv: readonly string[] = process.execArgv, apply: (flag: string) => void = setFlagsFromString): HeapTuning {
+  const raw = (env[HEAP_GROWING_ENV] ?? '').trim();
+  if (raw !== '' && (!/^\d+$/.test(raw) || Number(raw) > 1000)) throw new ValidationError(HEAP_GROWING_ENV, `expected a whole number of percent from 0 (V8's own heuristics) to 1000, got ${JSON.stringify(env[HEAP_GROWING_ENV])}`);
+  const percent = raw === '' ? CONTROLLER_HEAP_GROWING_PERCENT : Number(raw);
+  const own = execArgv.find((a) => GROWING_FLAG.test(a));
+  if (own !== undefined) return { applied: null, note: `node was started with ${own}: it stays${raw === '' ? '' : ` (${HEAP_GROWING_ENV}=${raw} is not applied)`}` };
+  if (percent === 0) return { applied: null, note: `${HEAP_GROWING_ENV}=0: V8's own heap growth` };
   const flag = `--heap-growing-percent=${percent}`;
-  setFlagsFromString(flag);
-  return flag;
+  apply(flag);
+  return { applied: flag, note: `V8 heap tuned for a long-lived controller (${flag})` };
 }

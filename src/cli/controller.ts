@@ -118,6 +118,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     const level = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, '--log-level');
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+    // A long-lived process: its heap is kept near what is live (src/app/heap.ts); checked with the flags, before
+    // anything is opened or started.
+    const heap = tuneControllerHeap();
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
     const log = controllerLog({ format, level }, (line) => {
@@ -136,9 +139,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
     const onPublishFailure = (sink: string, message: string): void => {
       log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
     };
-    // A long-lived process: its heap is kept near what is live (src/app/heap.ts), unless NODE_OPTIONS says otherwise.
-    const heap = tuneControllerHeap();
-    if (heap !== null) log.diag.debug({ type: 'heap', flag: heap }, `fleetwarden: V8 heap tuned for a long-lived controller (${heap})`);
+    log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();

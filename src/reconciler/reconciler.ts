@@ -1,7 +1,7 @@
 import type { FleetConfig, GroupConfig, WindowDecl } from '../config/config.js';
 import { type FleetRef, resolve, type Resolved } from '../config/resolve.js';
 import { type DiscoveredWindows, type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
-import type { Control, ObservedInstance, TargetHealth } from '../domain/model.js';
+import type { Control, ObservedInstance } from '../domain/model.js';
 import { errorKind, LeaseLostError, ValidationError } from '../domain/errors.js';
 import { describeProblem, type Problem, type ReportedProblem, reconcileProblems } from '../domain/problems.js';
 import { assignGroups, type GroupConflict, groupSelectors, inspectInstances, selectingTagKeys } from '../planner/inspect.js';
@@ -15,7 +15,7 @@ import { type CancelRequest, isOpen, type WindowExecution } from '../maintenance
 import { pruneObjects } from '../store/objects/objects.js';
 import { carryOutAfterSave, type MaintenanceDeps, type MaintenanceInputs, type MaintenanceTick, maintenanceTick } from './maintenance.js';
 import { execute, type Execution, type ExecutorDeps, type RetryPolicy, withRetry } from './executor.js';
-import { nextBoundary, restUntil, sameObservation, sameRecord, windowStateOver } from './rest.js';
+import { joinObservation, nextBoundary, restUntil, sameObservation, windowStateOver } from './rest.js';
 import { type GroupPreview, type MaintenanceStep, previewPorts, type PreviewSummary } from './preview.js';
 
 /** How long agent commands are kept after they were sent (pruned by a tick, or expired by the table's TTL). */
@@ -160,7 +160,6 @@ function maintenanceInputs(g: GroupConfig, now: number, seen: GroupSeen, p: Plan
 }
 
 /** The target health of an instance in no target group (never changed in place). */
-const NO_TARGETS: Readonly<Record<string, TargetHealth>> = Object.freeze({});
 
 /** Load-balancer commands wait for the tick's save (written ahead). */
 function isLb(c: Command): boolean {
@@ -295,16 +294,7 @@ export class Reconciler {
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).
     const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
-    // An instance observed as the last tick saw it keeps that tick's object: no new garbage that lives a whole tick
-    // (the memory a steady controller holds), and a group at rest is recognised by reference (sameObservation).
-    // Otherwise spelled out rather than spread (one object shape); no target group: one shared empty record.
-    const last = this.seen;
-    const joined = observed.map((i): ObservedInstance => {
-      const targets = health.get(i.id) ?? NO_TARGETS;
-      const was = last.get(i.id);
-      if (was !== undefined && was.power === i.power && was.health === i.health && was.zone === i.zone && was.instanceType === i.instanceType && sameRecord(was.tags, i.tags) && sameRecord(was.targets, targets)) return was;
-      return { id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets };
-    });
+    const joined = joinObservation(observed, health, this.seen);
     return { ...assignGroups(joined, config.groups, config.naming), ssm, delays, unobserved };
   }
 

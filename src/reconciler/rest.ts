@@ -1,7 +1,7 @@
 import type { GroupConfig, WindowDecl } from '../config/config.js';
 import { windowStartAhead, type WindowState, windowStateAt } from '../config/resolve.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
-import type { InstanceRecord, ObservedInstance } from '../domain/model.js';
+import type { InstanceRecord, ObservedInstance, TargetHealth } from '../domain/model.js';
 import type { Plan } from '../planner/types.js';
 import type { GroupState } from '../ports/index.js';
 
@@ -106,4 +106,22 @@ export function sameObservation(a: readonly ObservedInstance[], b: readonly Obse
     if (!sameRecord(x.tags, y.tags) || !sameRecord(x.targets, y.targets)) return false;
   }
   return true;
+}
+
+/** No target group: one shared empty record. */
+const NO_TARGETS: Readonly<Record<string, TargetHealth>> = Object.freeze({});
+
+/**
+ * The tick's observation: each listed instance with its target health. An instance observed exactly as the last tick
+ * saw it (`last`, by id: power, health, zone, type, tags and target health all the same) keeps that tick's object:
+ * no new garbage that lives a whole tick (the memory a steady controller holds), and a group at rest is recognised by
+ * reference (sameObservation). Otherwise spelled out rather than spread (one object shape).
+ */
+export function joinObservation(listed: readonly ObservedInstance[], health: ReadonlyMap<string, Readonly<Record<string, TargetHealth>>>, last: ReadonlyMap<string, ObservedInstance>): ObservedInstance[] {
+  return listed.map((i): ObservedInstance => {
+    const targets = health.get(i.id) ?? NO_TARGETS;
+    const was = last.get(i.id);
+    if (was !== undefined && was.power === i.power && was.health === i.health && was.zone === i.zone && was.instanceType === i.instanceType && sameRecord(was.tags, i.tags) && sameRecord(was.targets, targets)) return was;
+    return { id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets };
+  });
 }

@@ -85,7 +85,7 @@ describe('fleetwarden run --once, status, history, windows', () => {
     assert.equal(tuned.status, 0, String(tuned.stderr));
     assert.equal(heapLine(tuned), '--heap-growing-percent=20');
     assert.equal(heapLine(run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '35' })), '--heap-growing-percent=35');
-    assert.equal(heapLine(run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '0' })), undefined, "0 leaves V8's own heuristics");
+    assert.equal(heapLine(run({ FLEETWARDEN_HEAP_GROWING_PERCENT: '0' })), null, "0 leaves V8's own heuristics");
   });
 
   it('status without a store says what to do', () => {

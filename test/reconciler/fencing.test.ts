@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { openSimulatedController, virtualTime } from '../../src/app/compose.js';
 import { VirtualClock } from '../../src/domain/time.js';
 import { Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
 import { type ControllerEvent, Reconciler } from '../../src/reconciler/reconciler.js';
@@ -108,6 +109,71 @@ describe('lease fencing', () => {
     assert.deepEqual(stopped, [], 'the throttled stop was not carried out after the start-ahead began (01:45)');
     assert.ok(clock.now() > T('2026-06-01T01:45:00Z'));
     assert.ok(out.history.some((h) => h.instanceId === 'i-1' && /stop i-1 not sent: stop blocked: window FW-web active/.test(h.summary)), 'and the history says why');
+  });
+});
+
+describe('a stop is checked against the windows at the instant it is sent, through the whole tick', () => {
+  it('a tick whose stop call is slowed past a window\'s start-ahead does not send it, and its history says why', async () => {
+    const start = T('2026-06-01T00:00:00Z');
+    const build = (windowAt?: number): ReturnType<typeof parseConfig> =>
+      parseConfig({
+        controller: { tickInterval: '1m', leaseTtl: '5m' },
+        simulator: { start: '2026-06-01T00:00:00Z', seed: 7, deregistrationDelay: '30s', groups: { web: { instances: 4, lighthouse: 0, running: true } } },
+        groups: [
+          {
+            name: 'web',
+            fleets: { main: { min: 1, desired: 2 } },
+            maintenance: { startAhead: '15m', windows: windowAt === undefined ? [] : [{ name: 'FW-web-soon', schedule: `at(${new Date(windowAt).toISOString().slice(0, 19)})`, timezone: 'UTC', durationHours: 1 }] },
+          },
+        ],
+      });
+    const open = (config: ReturnType<typeof parseConfig>) => {
+      const { clock, sleep } = virtualTime(start);
+      return { clock, ctl: openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'a', retry: { attempts: 3, baseMs: 1_000, maxMs: 2_000 } }) };
+    };
+    const stopPlanned = async (ctl: ReturnType<typeof open>['ctl']): Promise<boolean> => (await ctl.reconciler.preview()).groups.some((g) => g.plan?.commands.some((c) => c.kind === 'stop') === true);
+    // Where the first stop is decided, without any window.
+    const a = open(build());
+    let ticks = 0;
+    try {
+      while (!(await stopPlanned(a.ctl))) {
+        assert.ok(ticks < 60, 'the scale-in reaches a stop');
+        await a.ctl.reconciler.tick();
+        ticks++;
+        a.clock.set(a.clock.now() + 60_000);
+      }
+    } finally {
+      await a.ctl.close();
+    }
+    const decided = a.clock.now();
+    // The same world with a window whose start-ahead begins 30 s after that tick starts.
+    const b = open(build(decided + 30_000 + 15 * 60_000));
+    try {
+      for (let i = 0; i < ticks; i++) {
+        await b.ctl.reconciler.tick();
+        b.clock.set(b.clock.now() + 60_000);
+      }
+      assert.equal(b.clock.now(), decided);
+      assert.ok(await stopPlanned(b.ctl), 'the stop is decided as before: the window is not active yet');
+      // The stop call takes 40 s and is throttled; the retry comes after the window's start-ahead began.
+      const sim = b.ctl.simulator as Simulator;
+      const real = sim.stop.bind(sim);
+      let calls = 0;
+      sim.stop = (ids: readonly string[]) => {
+        if (calls++ === 0) {
+          b.clock.set(b.clock.now() + 40_000);
+          return Promise.reject(new ThrottledError('Rate exceeded'));
+        }
+        return real(ids);
+      };
+      await b.ctl.reconciler.tick();
+      assert.equal(calls, 1, 'the retry was not sent');
+      assert.deepEqual(sim.actions.filter((x) => x.action === 'stop'), [], 'nothing stopped');
+      const history = await b.ctl.store.history({ limit: 100 });
+      assert.ok(history.some((h) => /not sent: stop blocked: window FW-web-soon active/.test(h.summary)), history.map((h) => h.summary).join('\n'));
+    } finally {
+      await b.ctl.close();
+    }
   });
 });
 

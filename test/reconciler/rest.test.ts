@@ -6,7 +6,8 @@ import { loadConfigFile, parseConfig } from '../../src/config/load.js';
 import type { Store } from '../../src/ports/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { windowStateAt } from '../../src/config/resolve.js';
-import { windowStateOver } from '../../src/reconciler/rest.js';
+import { joinObservation, sameObservation, windowStateOver } from '../../src/reconciler/rest.js';
+import type { ObservedInstance, TargetHealth } from '../../src/domain/model.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 const T = (iso: string): number => Date.parse(iso);
@@ -154,5 +155,33 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
     // A window that cannot be evaluated fails closed at every instant.
     const broken = windowStateOver([...windows, { ...(windows[0] as (typeof windows)[number]), name: 'bad', schedule: null, error: 'unparseable' }], ahead);
     for (const t of instants.slice(0, 50)) assert.match(broken(t).stopBlocker({ kind: 'main' }) ?? '', /window bad cannot be evaluated/);
+  });
+
+  it('an instance observed exactly as the last tick saw it keeps its object; any difference in any field makes a new one', () => {
+    const listed = (over: Partial<ObservedInstance> = {}): ObservedInstance[] => [{ id: 'i-1', tags: { 'fleetwarden:group-name': 'web', team: 'a' }, zone: 'eu-west-1a', instanceType: 't3.small', power: 'running', health: 'ok', targets: {}, ...over }];
+    const health = (h: TargetHealth = 'healthy'): Map<string, Record<string, TargetHealth>> => new Map([['i-1', { 'tg-web': h }]]);
+    const [first] = joinObservation(listed(), health(), new Map());
+    assert.ok(first);
+    const last = new Map([['i-1', first]]);
+    // Fresh objects from the provider, equal in every field (tags in another order): the last object is kept.
+    const [same] = joinObservation(listed({ tags: { team: 'a', 'fleetwarden:group-name': 'web' } }), health(), last);
+    assert.equal(same, first);
+    assert.ok(sameObservation([first], [same]));
+    const changes: [string, ObservedInstance[], Map<string, Record<string, TargetHealth>>][] = [
+      ['power', listed({ power: 'stopping' }), health()],
+      ['health', listed({ health: 'initializing' }), health()],
+      ['zone', listed({ zone: 'eu-west-1b' }), health()],
+      ['instance type', listed({ instanceType: 't3.large' }), health()],
+      ['a tag value', listed({ tags: { 'fleetwarden:group-name': 'web', team: 'b' } }), health()],
+      ['a tag more', listed({ tags: { 'fleetwarden:group-name': 'web', team: 'a', x: '1' } }), health()],
+      ['target health', listed(), health('draining')],
+      ['no target group', listed(), new Map<string, Record<string, TargetHealth>>()],
+    ];
+    for (const [what, now, h] of changes) {
+      const [next] = joinObservation(now, h, last);
+      assert.notEqual(next, first, what);
+      assert.deepEqual(next, { ...(now[0] as ObservedInstance), targets: h.get('i-1') ?? {} }, what);
+      assert.equal(sameObservation([first], [next as ObservedInstance]), false, what);
+    }
   });
 });
