@@ -9,7 +9,7 @@ import { ValidationError } from '../domain/errors.js';
  * promoted and then die. With memory to spare V8 lets such garbage grow the heap to several times what is live
  * before it collects. Measured back to back (bench/controller.ts): at 10,000 instances the peak RSS goes from ~230
  * to ~170 MiB with the tick's time unchanged within the noise; at 100,000 from ~960 to ~430 MiB, but there the
- * more frequent full collections (each marks the ~300 MiB that is live) make a tick up to 1.5–2× slower. Hence the
+ * more frequent full collections (each marks the ~300 MiB that is live) make a tick 10–35% slower. Hence the
  * setting FLEETWARDEN_HEAP_GROWING_PERCENT (0: V8's own heuristics).
  */
 export const CONTROLLER_HEAP_GROWING_PERCENT = 20;
