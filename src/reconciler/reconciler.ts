@@ -159,8 +159,6 @@ function maintenanceInputs(g: GroupConfig, now: number, seen: GroupSeen, p: Plan
   };
 }
 
-/** The target health of an instance in no target group (never changed in place). */
-
 /** Load-balancer commands wait for the tick's save (written ahead). */
 function isLb(c: Command): boolean {
   return c.kind === 'deregister' || c.kind === 'register';

@@ -108,7 +108,7 @@ export function sameObservation(a: readonly ObservedInstance[], b: readonly Obse
   return true;
 }
 
-/** No target group: one shared empty record. */
+/** The target health of an instance in no target group: one shared empty record, never changed in place. */
 const NO_TARGETS: Readonly<Record<string, TargetHealth>> = Object.freeze({});
 
 /**
