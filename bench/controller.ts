@@ -171,14 +171,13 @@ function benchTick(): void {
     console.log(`\n10,000 instances by heap setting (node ${process.version}):`);
     printTable(
       ['heap', 'peak RSS', `ratio to ${GOAL_RSS_MIB} MiB`, 'busy tick', 'at rest'],
-      [
-        ["V8's own (FLEETWARDEN_HEAP_GROWING_PERCENT=0)", untuned],
-        [`fleetwarden run's default (${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, ten],
-        [`run's default + NODE_OPTIONS=${SMALL_YOUNG_GENERATION}`, small],
-      ].map(([label, f]) => {
-        const x = f as TickFigures;
-        return [label as string, `${fmt(x.peakMiB, 0)} MiB`, ratio(x.peakMiB, GOAL_RSS_MIB), `${fmt(x.busyMs, 1)} ms`, `${fmt(x.restMs, 1)} ms`];
-      }),
+      (
+        [
+          ["V8's own (FLEETWARDEN_HEAP_GROWING_PERCENT=0)", untuned],
+          [`fleetwarden run's default (${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, ten],
+          [`run's default + NODE_OPTIONS=${SMALL_YOUNG_GENERATION}`, small],
+        ] as const
+      ).map(([label, x]) => [label, `${fmt(x.peakMiB, 0)} MiB`, ratio(x.peakMiB, GOAL_RSS_MIB), `${fmt(x.busyMs, 1)} ms`, `${fmt(x.restMs, 1)} ms`]),
     );
   }
   console.log(`\n== bench/controller: how a tick grows with the fleet (200 instances and 4 windows per group; each size in its own process, heap as fleetwarden run sets it) ==`);

@@ -36,6 +36,11 @@ export function loginTokenExpiry(token: string): number | undefined {
   return m ? Number(m[1]) * 1000 : undefined;
 }
 
+/** The expiry an IAM-login token's label carries (`… until <instant>`), in epoch ms; NaN when it carries none. */
+export function labelExpiry(label: string): number {
+  return Date.parse(/ until (\S+)$/.exec(label)?.[1] ?? '');
+}
+
 /** The signatures seen while they are fresh enough to be accepted: each is accepted once (per controller process). */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
@@ -134,7 +139,7 @@ export async function operatorLogin(store: TokenStore, deps: OperatorLoginDeps, 
 async function pruneExpired(store: TokenStore, now: number): Promise<void> {
   for (const t of await store.tokens()) {
     if (!t.label.startsWith(LABEL)) continue;
-    const until = Date.parse(/ until (\S+)$/.exec(t.label)?.[1] ?? '');
+    const until = labelExpiry(t.label);
     if (Number.isFinite(until) && until <= now) await store.revokeTokens({ hash: t.hash });
   }
 }

@@ -15,7 +15,7 @@ import type { SsmWindowInfo } from '../config/ssm-windows.js';
 import { type ErrorKind, errorKind, FleetwardenError, ValidationError, ValidationErrors } from '../domain/errors.js';
 import { formatInstant, parseInstant } from '../domain/time.js';
 import { type ApiToken, type Clock, HISTORY_TYPES, type ObjectStore, type Store } from '../ports/index.js';
-import { iamLogin, type IamLoginDeps, LoginRefused, loginBody, loginTokenExpiry, operatorLogin, type OperatorLoginDeps } from './iam-login.js';
+import { iamLogin, type IamLoginDeps, labelExpiry, LoginRefused, loginBody, loginTokenExpiry, operatorLogin, type OperatorLoginDeps } from './iam-login.js';
 import { type ChangeFeed, longPoll } from './changes.js';
 import { cookieValue, CSRF_HEADER, csrfMatches, type Session, SESSION_COOKIE, sessionCookie, Sessions } from './sessions.js';
 import { serveUi } from './ui.js';
@@ -753,7 +753,7 @@ async function tokenStillValid(s: Session, deps: ApiDeps, now: number): Promise<
   if (s.role === 'admin' && deps.adminTokenHash != null && sameHash(s.tokenHash, deps.adminTokenHash)) return true;
   const t = await deps.store.tokenByHash(s.tokenHash);
   // An IAM login's token carries its expiry in its label too (the session itself is capped at it when opened).
-  const until = t === null ? NaN : Date.parse(/ until (\S+)$/.exec(t.label)?.[1] ?? '');
+  const until = t === null ? NaN : labelExpiry(t.label);
   return t !== null && t.role === s.role && !(Number.isFinite(until) && until <= now);
 }
 
