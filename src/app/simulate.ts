@@ -1,6 +1,5 @@
 import type { FleetConfig } from '../config/config.js';
 import type { SimulatorSeed } from '../config/simulator-spec.js';
-import { isOpen } from '../maintenance/model.js';
 import type { ExecutionStore } from '../ports/index.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { ControllerEvent, GroupTick, TickSummary } from '../reconciler/reconciler.js';
@@ -41,20 +40,17 @@ const OUT_OF_SERVICE: ReadonlySet<LifecycleState> = new Set(['draining', 'unusea
 
 /**
  * Instances out of service after a tick: those draining or unuseable (from each group's state counts), and those a
- * running maintenance execution holds out (executions are read only for groups whose maintenance is running).
+ * running maintenance execution holds out (as the tick left its executions: no store read per tick).
  */
-async function outOfService(summary: TickSummary, counts: (g: GroupTick) => ReadonlyMap<LifecycleState, number>, store: ExecutionStore): Promise<number> {
+function outOfService(summary: TickSummary, counts: (g: GroupTick) => ReadonlyMap<LifecycleState, number>): number {
   let n = 0;
   for (const g of summary.groups) {
     if (!g.maintenanceRunning) {
       for (const state of OUT_OF_SERVICE) n += counts(g).get(state) ?? 0;
       continue;
     }
-    const out = new Set<string>();
+    const out = new Set(g.maintenanceOutOfService);
     for (const r of g.plan.records) if (OUT_OF_SERVICE.has(r.state)) out.add(r.instanceId);
-    for (const e of await store.executions({ group: g.group, limit: 20 })) {
-      if (isOpen(e)) for (const t of e.tasks) for (const i of t.invocations) if (i.outOfService) out.add(i.target);
-    }
     n += out.size;
   }
   return n;
@@ -174,7 +170,7 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
         }
         if (facts(g).busy) busy = true;
       }
-      maxOutOfService = Math.max(maxOutOfService, await outOfService(summary, (g) => facts(g).counts, ctl.store));
+      maxOutOfService = Math.max(maxOutOfService, outOfService(summary, (g) => facts(g).counts));
       if (now >= to) break;
       let next = now + interval;
       if (!busy && options.everyInterval !== true) {

@@ -66,6 +66,8 @@ export interface GroupTick {
   readonly startAheadMs: number;
   /** A maintenance execution is running in the group. */
   readonly maintenanceRunning: boolean;
+  /** Instances the group's open maintenance executions hold out of service after the tick (a task ran or runs on them). */
+  readonly maintenanceOutOfService: ReadonlySet<string>;
   /** Input the tick could not use (reported, left alone). */
   readonly problems: readonly ReportedProblem[];
 }
@@ -419,7 +421,7 @@ export class Reconciler {
     const executionsNow = await this.saveGroup(g, now, seen, p, acted, notes.active, history, fence);
     await this.afterSave(g, now, p, acted, executionsNow, exec, history, fence);
     this.report(g, now, p, notes.events, history);
-    const tick: GroupTick = { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), problems: seen.problems.current };
+    const tick: GroupTick = { group: g.name, plan: p, windows: acted.allWindows, startAheadMs: seen.resolved.startAheadMs, maintenanceRunning: executionsNow.some((e) => e.status === 'IN_PROGRESS'), maintenanceOutOfService: heldInstances(executionsNow.filter(isOpen)).outOfService, problems: seen.problems.current };
     const saved = this.cache.get(g.name);
     const until = saved === undefined || history.length > 0 || acted.newHandles.length > 0 ? null : restUntil(saved, p, nextBoundary(acted.allWindows, g, seen.resolved.startAheadMs, now), now);
     if (saved !== undefined && until !== null && until > now) this.rest.set(g.name, { state: saved, inputs, until, tick });
