@@ -483,7 +483,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     const handle: CommandHandle = { id, kind, group, instanceIds: [...ids], sentAt: now, ...(event === undefined ? {} : { event }) };
     // A script sent under the controller's own id is remembered in the same save as its run: a controller killed
     // between two saves would otherwise find the run done but its id unknown, and run the script again.
-    if (kind === 'script' && fixedId !== undefined) this.state.scriptIds = { ...(this.state.scriptIds ?? {}), [id]: handle };
+    if (kind === 'script' && fixedId !== undefined) (this.state.scriptIds ??= {})[id] = handle;
     this.save();
     return handle;
   }
