@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { namingFor } from '../../src/config/config.js';
 import { VirtualClock } from '../../src/domain/time.js';
-import { Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
+import { LOG_KEEP, SCRIPT_KEEP_MS, Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../../src/config/simulator-spec.js';
 
 const T0 = Date.parse('2026-01-05T00:00:00Z');
@@ -37,6 +37,35 @@ describe('simulator', () => {
     const done = await s.results([h1]);
     assert.deepEqual(done.scripts?.map((r) => [r.commandId, r.status, r.exitCode, r.reboots]), [['mw-1', 'success', 0, 1]]);
     assert.equal(s.actions.filter((a) => a.action === 'run-script' && a.detail !== 'reboot (exit 194)').length, 2);
+  });
+
+  it('a long-lived world keeps the last LOG_KEEP actions, and forgets scripts that ended over SCRIPT_KEEP_MS ago', async () => {
+    const { s, clock } = sim({ groups: { web: { instances: 2, running: true } } });
+    const old = await s.runScript('web', 'i-web-001', 'mw-old', 'yum patch');
+    clock.set(T0 + 60_000);
+    assert.equal((await s.results([old])).scripts?.[0]?.status, 'success');
+    // Over a day of starts and stops: more actions than the log keeps.
+    let at = T0 + 60_000;
+    for (let n = 0; n < LOG_KEEP * 1.2; n++) {
+      at += 10_000;
+      clock.set(at);
+      await (n % 2 === 0 ? s.stop(['i-web-002'], { force: false }) : s.start(['i-web-002']));
+    }
+    const recent = await s.runScript('web', 'i-web-001', 'mw-recent', 'yum patch');
+    clock.set(at + 60_000);
+    await s.listInstances([KEY]); // the world moves on (and forgets) at each call
+    const log = s.actions;
+    assert.ok(log.length <= LOG_KEEP * 1.1 && log.length >= LOG_KEEP, `${log.length} actions kept`);
+    assert.equal(log.at(-1)?.detail, 'script', 'the newest action is kept');
+    assert.equal(log.some((a) => a.action === 'run-script' && a.at === T0), false, 'the oldest are gone');
+    assert.ok(at + 60_000 - T0 > SCRIPT_KEEP_MS, 'the first script ended over SCRIPT_KEEP_MS ago');
+    // The recent script's result can be read again; the old one is forgotten, as a command past its retention.
+    assert.equal((await s.results([recent])).scripts?.[0]?.status, 'success');
+    assert.equal((await s.results([recent])).scripts?.[0]?.commandId, 'mw-recent');
+    assert.deepEqual(await s.results([old]), { events: [], bypass: [], scripts: [], finished: ['mw-old'] });
+    // Its id too: the same id is a new run now.
+    const again = await s.runScript('web', 'i-web-001', 'mw-old', 'yum patch');
+    assert.equal(again.sentAt, at + 60_000);
   });
 
   it('boots after the boot time, reports health initializing then ok, and stops after the stop time', async () => {

@@ -78,6 +78,15 @@ interface WorldState {
 
 const DEFAULT_START = '2026-01-05T00:00:00Z';
 
+/**
+ * What a long-lived world keeps (`npm start` left running: a simulated week is ~5,000 actions and ~500 scripts): the
+ * last LOG_KEEP actions of its log, and the results of scripts that ended over SCRIPT_KEEP_MS ago are forgotten (a
+ * controller reads a result again only when it was killed between reading and saving it). Otherwise the world file,
+ * rewritten on every change, grows by ~50 KB per simulated day.
+ */
+export const LOG_KEEP = 10_000;
+export const SCRIPT_KEEP_MS = 86_400_000;
+
 export interface SimulatorOptions {
   /** Start from a snapshot of a real fleet instead of the spec's `groups` (and list its windows). */
   readonly seed?: SimulatorSeed;
@@ -108,6 +117,8 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private moving = new Set<SimInstance>();
   /** Every instance of the world, in its order (the set never changes once loaded): walking an array costs less than a big object's keys. */
   private all: SimInstance[] = [];
+  /** When `forget` last looked at the scripts (simulated time). */
+  private forgotAt = -Infinity;
   /** The first instant a deregistration completes (Infinity: none under way). */
   private leaveDue = Infinity;
   private readonly bootMin: number;
@@ -288,10 +299,28 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         }
       }
     }
+    this.forget(now);
     const changed = now !== this.state.now;
     this.state.now = now;
     if (changed) this.save();
     return now;
+  }
+
+  /** Drops what a long-lived world need not keep (LOG_KEEP, SCRIPT_KEEP_MS); looks at the scripts once a simulated hour. */
+  private forget(now: number): void {
+    const log = this.state.log;
+    // In steps of a tenth, so that the log is not shifted on every action.
+    if (log.length > LOG_KEEP * 1.1) log.splice(0, log.length - LOG_KEEP);
+    if (now < this.forgotAt + 3_600_000) return;
+    this.forgotAt = now;
+    for (const [id, c] of Object.entries(this.state.commands)) {
+      if (c.kind !== 'script') continue;
+      let ended = true;
+      for (const a of Object.values(c.answers)) if (a.at === null || a.at > now - SCRIPT_KEEP_MS) ended = false;
+      if (!ended) continue;
+      Reflect.deleteProperty(this.state.commands, id);
+      if (this.state.scriptIds !== undefined) Reflect.deleteProperty(this.state.scriptIds, id);
+    }
   }
 
   /** Rebuilds what `advance` looks at from the world as loaded: the instances in motion, the next deregistration. */
