@@ -45,9 +45,11 @@ describe('simulator', () => {
     clock.set(T0 + 60_000);
     assert.equal((await s.results([old])).scripts?.[0]?.status, 'success');
     // Over a day of starts and stops: more actions than the log keeps.
+    const actions = LOG_KEEP * 1.2;
+    const step = Math.ceil((SCRIPT_KEEP_MS * 1.1) / actions);
     let at = T0 + 60_000;
-    for (let n = 0; n < LOG_KEEP * 1.2; n++) {
-      at += 10_000;
+    for (let n = 0; n < actions; n++) {
+      at += step;
       clock.set(at);
       await (n % 2 === 0 ? s.stop(['i-web-002'], { force: false }) : s.start(['i-web-002']));
     }
