@@ -346,5 +346,24 @@ export function executionContract(make: Make<ExecutionStore & TickStore>): void 
       assert.deepEqual(await s.execution('web/FW/d'), cancelled);
       await s.close();
     });
+
+    it('a window execution over a big fleet saves and loads whole: 2,000 invocations, each with its 2,500 characters of output (~5 MB)', async () => {
+      const s = await make();
+      const output = (i: number): string => `i-${String(i).padStart(5, '0')} `.repeat(320).slice(0, 2500);
+      const big = (status: WindowExecution['status'], runs: number): WindowExecution => ({
+        id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status, startedAt: T0,
+        tasks: [{ name: 'patch', priority: 1, status: status === 'IN_PROGRESS' ? 'IN_PROGRESS' : 'SUCCESS', targets: Array.from({ length: 2000 }, (_, i) => `i-${i}`), terminated: [], detail: '',
+          invocations: Array.from({ length: 2000 }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs, outOfService: false, detail: 'exit 0', exitCode: 0, output: output(i) })) }],
+      });
+      assert.ok(JSON.stringify(big('IN_PROGRESS', 1)).length > 5_000_000, 'over DynamoDB’s 400 KB item limit many times');
+      await fixtureSave(s, tick({ executions: [big('IN_PROGRESS', 1)] }));
+      assert.deepEqual((await s.loadGroup('web')).executions, [big('IN_PROGRESS', 1)]);
+      // A later tick writes it again (smaller or larger), and only the latest reads back.
+      await fixtureSave(s, tick({ executions: [big('SUCCESS', 2)] }));
+      assert.deepEqual(await s.execution('web/FW/big'), big('SUCCESS', 2));
+      assert.deepEqual((await s.executions({ limit: 5 })).map((e) => [e.id, e.status, e.tasks[0]?.invocations[1999]?.runs]), [['web/FW/big', 'SUCCESS', 2]]);
+      assert.deepEqual((await s.loadGroup('web')).executions, [], 'ended: no longer loaded with the group');
+      await s.close();
+    });
   });
 }

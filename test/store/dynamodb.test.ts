@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
+import type { WindowExecution } from '../../src/maintenance/model.js';
 import { storeContract } from './contract.js';
 import { runCli } from '../providers/fake-aws.js';
 
@@ -93,6 +94,44 @@ describe('DynamoDB store specifics', () => {
     await assert.rejects(s.history({ limit: 10 }), /stored data item \(H, 000000000007\)\.type: /);
     await put({ pk: { S: 'A#i-1' }, sk: { S: 'c-1' }, sent: { N: '1' }, body: { S: '{not json' } });
     await assert.rejects(s.agentCommands({ instanceId: 'i-1' }), /stored data item \(A#i-1, c-1\) body: not JSON/);
+    raw.destroy();
+    await s.close();
+  });
+
+  it('an execution over 400 KB is written in parts: the older version’s parts go once the next commits; a lost part is an error naming the item', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const T0 = Date.parse('2026-06-01T00:00:00Z');
+    const big = (runs: number): WindowExecution => ({
+      id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0,
+      tasks: [{ name: 'patch', priority: 1, status: 'IN_PROGRESS', targets: [], terminated: [], detail: '',
+        // Multi-byte output: parts are cut by bytes, so a character may straddle two of them.
+        invocations: Array.from({ length: 600 }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs, outOfService: false, detail: 'exit 0', output: 'Überprüfung ✓ 🔧 '.repeat(150) })) }],
+    });
+    const tick = { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    const { DeleteItemCommand, QueryCommand } = await import('@aws-sdk/client-dynamodb');
+    const raw = client();
+    const items = async (): Promise<string[]> => {
+      const keys: string[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const r = await raw.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: { ':p': { S: 'G#web' }, ':x': { S: 'X#' } }, ProjectionExpression: 'sk', ExclusiveStartKey: start }));
+        keys.push(...(r.Items ?? []).map((i) => i['sk']?.S ?? ''));
+        start = r.LastEvaluatedKey;
+      } while (start !== undefined);
+      return keys;
+    };
+    await fixtureSave(s, { ...tick, executions: [big(1)] });
+    const first = await items();
+    assert.ok(first.length > 3, `written in parts: ${first.join(', ')}`);
+    assert.deepEqual(await s.execution('web/FW/big'), big(1));
+    await fixtureSave(s, { ...tick, executions: [big(2)] });
+    const second = await items();
+    assert.equal(second.length, first.length);
+    assert.ok(second.every((sk) => sk.startsWith('X#web/FW/big#000000000002')), `only version 2 is left: ${second.join(', ')}`);
+    assert.deepEqual((await s.loadGroup('web')).executions, [big(2)]);
+    await raw.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: second.at(-1) ?? '' } } }));
+    await assert.rejects(s.execution('web/FW/big'), new RegExp(`item \\(G#web, X#web/FW/big#000000000002\\) parts: ${first.length - 1} parts, ${first.length - 2} found`));
     raw.destroy();
     await s.close();
   });

@@ -45,7 +45,8 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
- * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
+ * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; one over 400 KB in parts,
+ * `…#<version>#<n>`) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
  * `K#<group>/<execution id>` (operators' cancel requests) · `Q#<group>/<instance>` (agents' last acknowledgements) ·
  * `S/<session id hash>` (dashboard sessions; `ttl`, epoch seconds, lets a table TTL on `ttl` delete expired ones) ·
  * `META/HSEQ` (history id counter).
@@ -88,7 +89,7 @@ type Item = Record<string, AttributeValue>;
  * Items go through the SDK's marshalling (@aws-sdk/util-dynamodb): strings are S, numbers N, booleans BOOL, absent
  * values left out — the layout the table has always held, so existing tables read as before.
  */
-type Attrs = Readonly<Record<string, string | number | boolean | undefined>>;
+type Attrs = Readonly<Record<string, string | number | boolean | Uint8Array | undefined>>;
 const item = (attrs: Attrs): Item => marshall(attrs, { removeUndefinedValues: true });
 const keyOf = (pk: string, sk: string): Item => marshall({ pk, sk });
 /** ExpressionAttributeValues (`:name` → value). */
@@ -117,6 +118,27 @@ interface Head {
 }
 
 /** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
+/**
+ * A DynamoDB item is at most 400 KB. An execution's body over this many bytes (a window over a big fleet: ~440 bytes
+ * per invocation, and up to 2,500 characters of output each) is written as parts: the version's item carries
+ * `parts`, and each part is an item of its own (`X#<id>#<version>#<n>`, the bytes in `chunk`) in the same
+ * uncommitted version, so a reader sees all of them or none (HEAD moves after every item is written).
+ */
+const BODY_PART_BYTES = 300_000;
+
+/** The items of one execution at version `v`: one, or its version item and its parts. */
+function executionAttrs(group: string, id: string, v: number, body: string): Attrs[] {
+  const pk = `G#${group}`;
+  const sk = `X#${id}#${pad(v)}`;
+  const bytes = Buffer.from(body, 'utf8');
+  if (bytes.length <= BODY_PART_BYTES) return [{ pk, sk, id, v, body }];
+  const parts = Math.ceil(bytes.length / BODY_PART_BYTES);
+  return [
+    { pk, sk, id, v, parts },
+    ...Array.from({ length: parts }, (_, n) => ({ pk, sk: `${sk}#${String(n).padStart(4, '0')}`, id, v, part: n, chunk: bytes.subarray(n * BODY_PART_BYTES, (n + 1) * BODY_PART_BYTES) })),
+  ];
+}
+
 const whereIn = (i: Item, attribute: string): string => `item (${str(i, 'pk') ?? '?'}, ${str(i, 'sk') ?? '?'})${attribute === '' ? '' : ` ${attribute}`}`;
 
 /** A JSON-valued attribute of an item, decoded; `fallback` when the attribute is absent. */
@@ -416,13 +438,32 @@ export class DynamoStore implements Store {
     return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':x': 'X#' }) });
   }
 
-  /** The committed executions of a group (newest version at or below HEAD). */
+  /** The committed executions of a group (newest version at or below HEAD), a body in parts put together. */
   private async visibleExecutions(group: string, head?: number): Promise<WindowExecution[]> {
     const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD')).v;
-    return [...DynamoStore.visible(await this.executionItems(group), v).values()].flatMap((i) => {
-      const body = str(i, 'body');
+    const items = await this.executionItems(group);
+    const parts = new Map<string, Item[]>();
+    const versions: Item[] = [];
+    for (const i of items) {
+      if (i['part'] === undefined) versions.push(i);
+      else {
+        const key = `${str(i, 'id') ?? ''}#${num(i, 'v') ?? 0}`;
+        parts.set(key, [...(parts.get(key) ?? []), i]);
+      }
+    }
+    return [...DynamoStore.visible(versions, v).values()].flatMap((i) => {
+      const body = str(i, 'body') ?? DynamoStore.joinParts(i, parts.get(`${str(i, 'id') ?? ''}#${num(i, 'v') ?? 0}`) ?? []);
       return body === undefined ? [] : [decodeStoredJson(windowExecutionSchema, body, whereIn(i, 'body'))];
     });
+  }
+
+  /** The body of an execution written in parts (executionAttrs); undefined when the item has none. */
+  private static joinParts(version: Item, parts: readonly Item[]): string | undefined {
+    const count = num(version, 'parts');
+    if (count === undefined) return undefined;
+    const chunks = [...parts].sort((a, b) => (num(a, 'part') ?? 0) - (num(b, 'part') ?? 0)).map((p) => attr(p, 'chunk'));
+    if (chunks.length !== count || !chunks.every((c) => c instanceof Uint8Array)) throw new DynamoStoreError(`${whereIn(version, 'parts')}: ${count} parts, ${chunks.length} found`);
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   async loadGroup(group: string): Promise<GroupState> {
@@ -481,7 +522,7 @@ export class DynamoStore implements Store {
     const puts: Attrs[] = [
       ...bodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, body })),
       ...(w.removed ?? []).map((id) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, gone: true })),
-      ...execBodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `X#${id}#${pad(v)}`, id, v, body })),
+      ...execBodies.flatMap(([id, body]) => executionAttrs(w.group, id, v, body)),
     ];
     history.forEach((entry, i) => puts.push({ pk: `G#${w.group}`, sk: `PH#${pad(v)}#${String(i).padStart(6, '0')}`, v, entry }));
     await this.batch(puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })));
