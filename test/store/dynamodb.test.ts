@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
 import type { WindowExecution } from '../../src/maintenance/model.js';
@@ -131,9 +131,37 @@ describe('DynamoDB store specifics', () => {
     assert.ok(second.every((sk) => sk.startsWith('X#web/FW/big#000000000002')), `only version 2 is left: ${second.join(', ')}`);
     assert.deepEqual((await s.loadGroup('web')).executions, [big(2)]);
     await raw.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: second.at(-1) ?? '' } } }));
-    await assert.rejects(s.execution('web/FW/big'), new RegExp(`item \\(G#web, X#web/FW/big#000000000002\\) parts: ${first.length - 1} parts, ${first.length - 2} found`));
+    await assert.rejects(s.execution('web/FW/big'), new RegExp(`item \\(G#web, X#web/FW/big#000000000002\\) parts: ${first.length - 1} parts, 1 missing \\(${first.length - 2}\\)`));
     raw.destroy();
     await s.close();
+  });
+
+  it('a write killed before its commit leaves nothing for the next commit of the same version to surface: a record, an execution and its parts', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const T0 = Date.parse('2026-06-01T00:00:00Z');
+    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+    const big: WindowExecution = {
+      id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0,
+      tasks: [{ name: 'patch', priority: 1, status: 'IN_PROGRESS', targets: [], terminated: [], detail: '', invocations: Array.from({ length: 400 }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs: 1, outOfService: false, detail: 'exit 0', output: 'x'.repeat(2500) })) }],
+    };
+    const tick = { group: 'web', at: 1, transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    await fixtureSave(s, { ...tick, records: [rec('i-1', 'running'), rec('i-2', 'running')] });
+    // The same controller, killed between writing its items and committing them: the commit never reaches the table.
+    const dying = client();
+    const send = dying.send.bind(dying);
+    dying.send = ((command: Parameters<typeof send>[0]) => {
+      if (command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith('SET v = :next')) throw new Error('killed');
+      return send(command);
+    }) as typeof dying.send;
+    await assert.rejects(fixtureSave(new DynamoStore({ table, client: dying }), { ...tick, records: [rec('i-2', 'draining')], executions: [big] }), /killed/);
+    // Restarted, it decides otherwise and commits the same version.
+    await fixtureSave(s, { ...tick, records: [rec('i-1', 'draining')] });
+    const g = await s.loadGroup('web');
+    assert.deepEqual([...g.records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']], 'the dead write of i-2 never surfaces');
+    assert.deepEqual(g.executions, [], 'nor its execution');
+    assert.equal(await s.execution('web/FW/big'), null);
+    dying.destroy();
   });
 
   it('a concurrent writer is detected by the conditional HEAD write', async () => {

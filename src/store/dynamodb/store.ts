@@ -45,8 +45,8 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
- * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; one over 400 KB in parts,
- * `…#<version>#<n>`) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
+ * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; a body over BODY_PART_BYTES in
+ * parts, `…#<version>#<n>`) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
  * `K#<group>/<execution id>` (operators' cancel requests) · `Q#<group>/<instance>` (agents' last acknowledgements) ·
  * `S/<session id hash>` (dashboard sessions; `ttl`, epoch seconds, lets a table TTL on `ttl` delete expired ones) ·
  * `META/HSEQ` (history id counter).
@@ -117,7 +117,6 @@ interface Head {
   problems: ReportedProblem[];
 }
 
-/** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
 /**
  * A DynamoDB item is at most 400 KB. An execution's body over this many bytes (a window over a big fleet: ~440 bytes
  * per invocation, and up to 2,500 characters of output each) is written as parts: the version's item carries
@@ -139,6 +138,7 @@ function executionAttrs(group: string, id: string, v: number, body: string): Att
   ];
 }
 
+/** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
 const whereIn = (i: Item, attribute: string): string => `item (${str(i, 'pk') ?? '?'}, ${str(i, 'sk') ?? '?'})${attribute === '' ? '' : ` ${attribute}`}`;
 
 /** A JSON-valued attribute of an item, decoded; `fallback` when the attribute is absent. */
@@ -434,8 +434,30 @@ export class DynamoStore implements Store {
     return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }) });
   }
 
-  private async executionItems(group: string): Promise<Item[]> {
-    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':x': 'X#' }) });
+  /** A group's execution items; `keysOnly`: without their bodies (what garbage collection needs). */
+  private async executionItems(group: string, keysOnly = false): Promise<Item[]> {
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':x': 'X#' }), ...(keysOnly ? { ProjectionExpression: 'pk, sk, id, v' } : {}) });
+  }
+
+  /** Records that a write of version `v` begins (HEAD `writing`), under the writer's lease, on top of `head`. */
+  private async beginWrite(group: string, lease: LeaseToken, head: number, v: number): Promise<void> {
+    try {
+      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`G#${group}`, 'HEAD'), UpdateExpression: 'SET writing = :w', ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g', ExpressionAttributeValues: values({ ':w': v, ':v': head, ':o': lease.owner, ':g': lease.generation }) }));
+    } catch (err) {
+      if (conditionFailed(err)) {
+        await this.fence(group, lease);
+        throw new DynamoStoreError(`group ${group} was written by another controller meanwhile; this tick is discarded`, { kind: 'conflict' });
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes the record and execution items of versions above `head`: a write that never committed. */
+  private async dropUncommitted(group: string, head: number): Promise<void> {
+    const keys = { ProjectionExpression: 'pk, sk, v' };
+    const records = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }), ...keys });
+    const stale = [...records, ...(await this.executionItems(group, true))].filter((i) => (num(i, 'v') ?? 0) > head);
+    await this.batch(stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
   }
 
   /** The committed executions of a group (newest version at or below HEAD), a body in parts put together. */
@@ -461,9 +483,11 @@ export class DynamoStore implements Store {
   private static joinParts(version: Item, parts: readonly Item[]): string | undefined {
     const count = num(version, 'parts');
     if (count === undefined) return undefined;
-    const chunks = [...parts].sort((a, b) => (num(a, 'part') ?? 0) - (num(b, 'part') ?? 0)).map((p) => attr(p, 'chunk'));
-    if (chunks.length !== count || !chunks.every((c) => c instanceof Uint8Array)) throw new DynamoStoreError(`${whereIn(version, 'parts')}: ${count} parts, ${chunks.length} found`);
-    return Buffer.concat(chunks).toString('utf8');
+    const byIndex = new Map(parts.map((p) => [num(p, 'part'), attr(p, 'chunk')]));
+    const chunks = Array.from({ length: count }, (_, n) => byIndex.get(n));
+    const missing = chunks.flatMap((c, n) => (c instanceof Uint8Array ? [] : [n]));
+    if (missing.length > 0) throw new DynamoStoreError(`${whereIn(version, 'parts')}: ${count} parts, ${missing.length} missing (${missing.join(', ')})`);
+    return Buffer.concat(chunks as Uint8Array[]).toString('utf8');
   }
 
   async loadGroup(group: string): Promise<GroupState> {
@@ -519,6 +543,11 @@ export class DynamoStore implements Store {
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
     await this.flushPending(w.group, head.v);
     const v = head.v + 1;
+    // A write of this version that never committed (its writer killed or fenced mid-write) left items that this
+    // commit would make visible: a record or execution nobody committed, or stray parts of a body. HEAD says when a
+    // write was begun and not committed (`writing` above `v`); its leftovers go before anything is written.
+    if ((num(headItem ?? {}, 'writing') ?? 0) > head.v) await this.dropUncommitted(w.group, head.v);
+    await this.beginWrite(w.group, w.lease, head.v, v);
     const puts: Attrs[] = [
       ...bodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, body })),
       ...(w.removed ?? []).map((id) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, gone: true })),
@@ -572,7 +601,7 @@ export class DynamoStore implements Store {
     const garbage = existing.filter((i) => touched.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v);
     for (const id of removed) garbage.push(keyOf(`G#${w.group}`, `R#${id}#${pad(v)}`));
     const execIds = new Set(execBodies.map(([id]) => id));
-    if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
+    if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group, true)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
     await this.flushPending(w.group, v);
   }
