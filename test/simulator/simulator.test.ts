@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { namingFor } from '../../src/config/config.js';
 import { VirtualClock } from '../../src/domain/time.js';
-import { LOG_KEEP, SCRIPT_KEEP_MS, Simulator, ThrottledError } from '../../src/providers/simulator/simulator.js';
+import { LOG_KEEP, SCRIPT_KEEP_MS, Simulator, ThrottledError, UNREAD_SCRIPT_KEEP_MS } from '../../src/providers/simulator/simulator.js';
 import type { SimulatorSpec } from '../../src/config/simulator-spec.js';
 
 const T0 = Date.parse('2026-01-05T00:00:00Z');
@@ -39,9 +39,10 @@ describe('simulator', () => {
     assert.equal(s.actions.filter((a) => a.action === 'run-script' && a.detail !== 'reboot (exit 194)').length, 2);
   });
 
-  it('a long-lived world keeps the last LOG_KEEP actions, and forgets scripts that ended over SCRIPT_KEEP_MS ago', async () => {
+  it('a long-lived world keeps the last LOG_KEEP actions, and forgets a script SCRIPT_KEEP_MS after its result was read (UNREAD_SCRIPT_KEEP_MS if never)', async () => {
     const { s, clock } = sim({ groups: { web: { instances: 2, running: true } } });
     const old = await s.runScript('web', 'i-web-001', 'mw-old', 'yum patch');
+    const unread = await s.runScript('web', 'i-web-001', 'mw-unread', 'yum patch');
     clock.set(T0 + 60_000);
     assert.equal((await s.results([old])).scripts?.[0]?.status, 'success');
     // Over a day of starts and stops: more actions than the log keeps.
@@ -68,6 +69,16 @@ describe('simulator', () => {
     // Its id too: the same id is a new run now.
     const again = await s.runScript('web', 'i-web-001', 'mw-old', 'yum patch');
     assert.equal(again.sentAt, at + 60_000);
+    // A result no controller read (one stopped for days) is kept as SSM keeps it, then forgotten.
+    assert.equal((await s.results([unread])).scripts?.[0]?.commandId, 'mw-unread', 'kept, though it ended over a day ago');
+    const never = await s.runScript('web', 'i-web-001', 'mw-never', 'yum patch');
+    clock.set(at + 60_000 + UNREAD_SCRIPT_KEEP_MS - 3_600_000);
+    await s.listInstances([KEY]);
+    assert.equal((await s.results([never])).scripts?.length, 1, 'unread, kept for UNREAD_SCRIPT_KEEP_MS');
+    const never2 = await s.runScript('web', 'i-web-001', 'mw-never-2', 'yum patch');
+    clock.set(at + 60_000 + 2 * UNREAD_SCRIPT_KEEP_MS);
+    await s.listInstances([KEY]);
+    assert.deepEqual(await s.results([never2]), { events: [], bypass: [], scripts: [], finished: ['mw-never-2'] });
   });
 
   it('boots after the boot time, reports health initializing then ok, and stops after the stop time', async () => {

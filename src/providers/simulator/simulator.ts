@@ -40,6 +40,8 @@ interface SimCommand {
   kind: 'event' | 'bypass' | 'script';
   event?: EventName;
   instanceIds: string[];
+  /** A script's result was handed to a controller (results): from then on it may be forgotten (SCRIPT_KEEP_MS). */
+  reported?: boolean;
   /** Per instance: when it answers (null = never), and the answer. */
   answers: Record<string, { at: number | null; ok: boolean; bypass?: 'present' | 'absent' | 'unknown'; detail?: string; exitCode?: number | null; output?: string; reboots?: number; undeliverable?: boolean; cancelled?: boolean }>;
 }
@@ -80,13 +82,15 @@ const DEFAULT_START = '2026-01-05T00:00:00Z';
 
 /**
  * What a long-lived world keeps (`npm start` left running: a simulated day is ~400 actions and ~100 scripts): the
- * last LOG_KEEP actions of its log (the longest test run writes ~400), and the results of scripts that ended over
- * SCRIPT_KEEP_MS ago are forgotten (a controller reads a result again only when it was killed between reading and
- * saving it). Otherwise the world file, rewritten on every change, grows by ~45 KB per simulated day, and so does
- * the time each rewrite takes: the demo's tick went from 2.7 ms on its first simulated day to 8.7 ms on its fourth.
+ * last LOG_KEEP actions of its log (the longest test run writes ~1,100 at most), and a script's result for
+ * SCRIPT_KEEP_MS after it ended once a controller has read it (read again only by a controller killed between
+ * reading and saving it), or UNREAD_SCRIPT_KEEP_MS if none has (SSM keeps a command's results 30 days). Otherwise
+ * the world file, rewritten on every change, grows by ~45 KB per simulated day, and so does the time each rewrite
+ * takes: the demo's tick went from 2.7 ms on its first simulated day to 8.7 ms on its fourth.
  */
-export const LOG_KEEP = 1_000;
+export const LOG_KEEP = 2_000;
 export const SCRIPT_KEEP_MS = 86_400_000;
+export const UNREAD_SCRIPT_KEEP_MS = 30 * 86_400_000;
 
 export interface SimulatorOptions {
   /** Start from a snapshot of a real fleet instead of the spec's `groups` (and list its windows). */
@@ -316,8 +320,9 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     this.forgotAt = now;
     for (const [id, c] of Object.entries(this.state.commands)) {
       if (c.kind !== 'script') continue;
+      const keep = c.reported === true ? SCRIPT_KEEP_MS : UNREAD_SCRIPT_KEEP_MS;
       let ended = true;
-      for (const a of Object.values(c.answers)) if (a.at === null || a.at > now - SCRIPT_KEEP_MS) ended = false;
+      for (const a of Object.values(c.answers)) if (a.at === null || a.at > now - keep) ended = false;
       if (!ended) continue;
       Reflect.deleteProperty(this.state.commands, id);
       if (this.state.scriptIds !== undefined) Reflect.deleteProperty(this.state.scriptIds, id);
@@ -608,8 +613,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
           open++;
           continue;
         }
-        if (cmd.kind === 'script') out.scripts.push({ commandId: h.id, instanceId: iid, status: a.undeliverable === true ? 'undeliverable' : a.cancelled === true ? 'cancelled' : a.ok ? 'success' : 'failed', exitCode: a.exitCode ?? null, output: a.output ?? a.detail ?? '', at: a.at, reboots: a.reboots ?? 0 });
-        else if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
+        if (cmd.kind === 'script') {
+          cmd.reported = true;
+          out.scripts.push({ commandId: h.id, instanceId: iid, status: a.undeliverable === true ? 'undeliverable' : a.cancelled === true ? 'cancelled' : a.ok ? 'success' : 'failed', exitCode: a.exitCode ?? null, output: a.output ?? a.detail ?? '', at: a.at, reboots: a.reboots ?? 0 });
+        } else if (cmd.kind === 'event' && cmd.event !== undefined) out.events.push({ instanceId: iid, event: cmd.event, ok: a.ok, at: a.at, ...(a.detail === undefined ? {} : { detail: a.detail }) });
         else out.bypass.push({ instanceId: iid, result: a.bypass ?? 'unknown', at: a.at });
       }
       // A command nobody answers is given up after an hour, like an SSM command's delivery timeout.
