@@ -88,6 +88,27 @@ export function groupStateContract(make: Make<TickStore>): void {
       await s.close();
     });
 
+    it('a group state too big for one DynamoDB item (3,000 problems and 3,000 failures: ~1.2 MB) round-trips, then small again', async () => {
+      const s = await make();
+      const id = (i: number): string => `i-${i.toString(16).padStart(17, '0')}`;
+      const problems = Array.from({ length: 3000 }, (_, i) => ({ source: 'instance' as const, subject: id(i), field: 'fleetwarden:subfleet-name', value: 'batch jobs!', reason: 'not a subfleet name; instance left alone until fixed', since: T0 }));
+      const failures = Array.from({ length: 3000 }, (_, i) => ({ instanceId: id(i), action: 'start' as const, at: T0, detail: 'InsufficientInstanceCapacity: no capacity in the zone for this instance type' }));
+      const handle = { id: 'cmd-1', kind: 'event' as const, group: 'web', instanceIds: ['i-1'], event: 'instance-ready-for-operation' as const, sentAt: T0 };
+      const workload = { group: 'web', direction: 'start' as const, since: T0, tierStartedAt: { DB: T0 } };
+      await fixtureSave(s, tick({ records: [rec('i-1', 'running')], problems, failures, newHandles: [handle], workload, activeWindows: ['FW-web'] }));
+      const big = await s.loadGroup('web');
+      assert.deepEqual([big.problems, big.failures, big.handles, big.workload, big.activeWindows], [problems, failures, [handle], workload, ['FW-web']]);
+      assert.deepEqual(await s.problems('web'), problems);
+      // A tick that leaves problems as they are (none given) keeps them; one that consumes failures drops them.
+      await fixtureSave(s, tick({ records: [rec('i-1', 'draining')], finishedHandles: ['cmd-1'], workload, activeWindows: [] }));
+      const kept = await s.loadGroup('web');
+      assert.deepEqual([kept.problems.length, kept.failures.length, kept.handles, kept.records.get('i-1')?.state], [3000, 3000, [], 'draining']);
+      await fixtureSave(s, tick({ problems: problems.slice(0, 2), consumedFailures: true, activeWindows: ['FW-web'] }));
+      const small = await s.loadGroup('web');
+      assert.deepEqual([small.problems, small.failures, small.workload, small.activeWindows], [problems.slice(0, 2), [], undefined, ['FW-web']]);
+      await s.close();
+    });
+
     it('a later tick upserts records, deletes the removed ones, finishes handles and consumes failures', async () => {
       const s = await make();
       await fixtureSave(s, tick({ records: [rec('i-1', 'running'), rec('i-2', 'running')], newHandles: [{ id: 'cmd-1', kind: 'bypass', group: 'web', instanceIds: ['i-1'], sentAt: T0 }], failures: [{ instanceId: 'i-1', action: 'stop', at: T0, detail: 'x' }] }));

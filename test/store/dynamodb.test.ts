@@ -164,6 +164,36 @@ describe('DynamoDB store specifics', () => {
     dying.destroy();
   });
 
+  it('a group state over HEAD_STATE_BYTES lives in the item of its version: the last one only, none once small again or after a dead write', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const problems = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
+    const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    const raw = client();
+    const { QueryCommand } = await import('@aws-sdk/client-dynamodb');
+    const stateKeys = async (): Promise<string[]> => ((await raw.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)', ExpressionAttributeValues: { ':p': { S: 'G#web' }, ':s': { S: 'S#' } }, ProjectionExpression: 'sk' }))).Items ?? []).map((i) => i['sk']?.S ?? '');
+    await fixtureSave(s, { ...tick, problems: problems(1500) });
+    assert.deepEqual(await stateKeys(), ['S#000000000001']);
+    await fixtureSave(s, { ...tick, problems: problems(1501) });
+    assert.deepEqual(await stateKeys(), ['S#000000000002'], 'the older state item goes once the newer one is committed');
+    assert.equal((await s.problems('web')).length, 1501);
+    // A dead write of a big state: its item stays until the next write finds the write unfinished.
+    const dying = client();
+    const send = dying.send.bind(dying);
+    dying.send = ((command: Parameters<typeof send>[0]) => {
+      if (command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith('SET v = :next')) throw new Error('killed');
+      return send(command);
+    }) as typeof dying.send;
+    await assert.rejects(fixtureSave(new DynamoStore({ table, client: dying }), { ...tick, problems: problems(3000) }), /killed/);
+    assert.deepEqual(await stateKeys(), ['S#000000000002', 'S#000000000003', 'S#000000000003#0000', 'S#000000000003#0001'], 'in parts');
+    assert.equal((await s.problems('web')).length, 1501, 'the dead write is not seen');
+    await fixtureSave(s, { ...tick, problems: problems(3) });
+    assert.deepEqual(await stateKeys(), [], 'small again: on HEAD, no state item left');
+    assert.deepEqual(await s.problems('web'), problems(3));
+    dying.destroy();
+    raw.destroy();
+  });
+
   it('a concurrent writer is detected by the conditional HEAD write', async () => {
     const a = await fresh();
     const b = new DynamoStore({ table: `fleetwarden-test-${n}`, client: client() });

@@ -42,7 +42,8 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
  * Every tick first finishes any move a crash interrupted, so committed history is never lost.
  *
- * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows) · `G#<group>/R#<id>#<version>`
+ * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows, problems — or, over
+ * HEAD_STATE_BYTES, the version whose `G#<group>/S#<version>` item holds them) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; a body over BODY_PART_BYTES in
@@ -108,14 +109,28 @@ const num = (i: Item, k: string): number | undefined => {
 };
 const pad = (n: number): string => String(n).padStart(12, '0');
 
-interface Head {
-  v: number;
+/** A group's state beside its records, as HEAD holds it or the item it names holds it. */
+interface HeadState {
   workload: WorkloadRecord | undefined;
   handles: CommandHandle[];
   failures: ActionFailure[];
   windows: string[];
   problems: ReportedProblem[];
 }
+
+interface Head extends HeadState {
+  v: number;
+  /** The version whose `S#` item holds the state (it was too big for HEAD); undefined: on HEAD itself. */
+  stateAt: number | undefined;
+}
+
+const headStateSchema = z.object({
+  workload: workloadRecordSchema.optional(),
+  handles: z.array(commandHandleSchema),
+  failures: z.array(actionFailureSchema),
+  windows: z.array(z.string()),
+  problems: z.array(reportedProblemSchema),
+});
 
 /**
  * A DynamoDB item is at most 400 KB. An execution's body over this many bytes (a window over a big fleet: ~440 bytes
@@ -125,18 +140,27 @@ interface Head {
  */
 const BODY_PART_BYTES = 300_000;
 
-/** The items of one execution at version `v`: one, or its version item and its parts. */
-function executionAttrs(group: string, id: string, v: number, body: string): Attrs[] {
-  const pk = `G#${group}`;
-  const sk = `X#${id}#${pad(v)}`;
+/** The items of a body at (pk, sk): one, or a version item and its parts (`<sk>#<n>`); `attrs` go on each. */
+function bodyAttrs(pk: string, sk: string, attrs: Attrs, body: string): Attrs[] {
   const bytes = Buffer.from(body, 'utf8');
-  if (bytes.length <= BODY_PART_BYTES) return [{ pk, sk, id, v, body }];
+  if (bytes.length <= BODY_PART_BYTES) return [{ pk, sk, ...attrs, body }];
   const parts = Math.ceil(bytes.length / BODY_PART_BYTES);
   return [
-    { pk, sk, id, v, parts },
-    ...Array.from({ length: parts }, (_, n) => ({ pk, sk: `${sk}#${String(n).padStart(4, '0')}`, id, v, part: n, chunk: bytes.subarray(n * BODY_PART_BYTES, (n + 1) * BODY_PART_BYTES) })),
+    { pk, sk, ...attrs, parts },
+    ...Array.from({ length: parts }, (_, n) => ({ pk, sk: `${sk}#${String(n).padStart(4, '0')}`, ...attrs, part: n, chunk: bytes.subarray(n * BODY_PART_BYTES, (n + 1) * BODY_PART_BYTES) })),
   ];
 }
+
+/** The items of one execution at version `v`. */
+const executionAttrs = (group: string, id: string, v: number, body: string): Attrs[] => bodyAttrs(`G#${group}`, `X#${id}#${pad(v)}`, { id, v }, body);
+
+/**
+ * A group's state beside its records (workload, handles, failures, active windows, problems) is written on HEAD, in
+ * the commit itself, while it fits with room to spare: over this many bytes (thousands of instances reporting the
+ * same bad tag, or failing the same start) it is written as an item of the version (`S#<version>`, in parts if need
+ * be) and HEAD names that version (`stateAt`).
+ */
+const HEAD_STATE_BYTES = 200_000;
 
 /** Names an item and one of its attributes in a StoredDataError: `item (G#web, HEAD) handles`. */
 const whereIn = (i: Item, attribute: string): string => `item (${str(i, 'pk') ?? '?'}, ${str(i, 'sk') ?? '?'})${attribute === '' ? '' : ` ${attribute}`}`;
@@ -147,10 +171,12 @@ function jsonAttr<T>(i: Item, attribute: string, schema: z.ZodType<T>, fallback:
   return text === undefined ? fallback : decodeStoredJson(schema, text, whereIn(i, attribute));
 }
 
+/** HEAD as read; when its state is in an `S#` item (`stateAt`), the state fields are empty: DynamoStore.head reads it. */
 function readHead(item: Item | undefined): Head {
-  if (item === undefined) return { v: 0, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
+  if (item === undefined) return { v: 0, stateAt: undefined, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
   return {
     v: num(item, 'v') ?? 0,
+    stateAt: num(item, 'stateAt'),
     workload: jsonAttr<WorkloadRecord | undefined>(item, 'workload', workloadRecordSchema, undefined),
     handles: jsonAttr(item, 'handles', z.array(commandHandleSchema), []),
     failures: jsonAttr(item, 'failures', z.array(actionFailureSchema), []),
@@ -452,12 +478,30 @@ export class DynamoStore implements Store {
     }
   }
 
-  /** Deletes the record and execution items of versions above `head`: a write that never committed. */
+  /** Deletes the record, execution and state items of versions above `head`: a write that never committed. */
   private async dropUncommitted(group: string, head: number): Promise<void> {
     const keys = { ProjectionExpression: 'pk, sk, v' };
     const records = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }), ...keys });
-    const stale = [...records, ...(await this.executionItems(group, true))].filter((i) => (num(i, 'v') ?? 0) > head);
+    const stale = [...records, ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => (num(i, 'v') ?? 0) > head);
     await this.batch(stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
+  }
+
+  /** HEAD with its state, read from the `S#` item it names when it was too big for HEAD itself. */
+  private async head(group: string, item?: Item): Promise<Head> {
+    const head = readHead(item ?? (await this.get(`G#${group}`, 'HEAD')));
+    if (head.stateAt === undefined) return head;
+    const sk = `S#${pad(head.stateAt)}`;
+    const items = await this.stateItems(group, head.stateAt);
+    const version = items.find((i) => str(i, 'sk') === sk);
+    if (version === undefined) throw new DynamoStoreError(`item (G#${group}, HEAD) stateAt: no item (G#${group}, ${sk})`);
+    const body = str(version, 'body') ?? DynamoStore.joinParts(version, items.filter((i) => i['part'] !== undefined));
+    const state = decodeStoredJson(headStateSchema, body ?? '', whereIn(version, 'body'));
+    return { ...head, ...state, workload: state.workload };
+  }
+
+  /** The items of the group state written at version `v` (or, without `v`, of every version; keys only). */
+  private async stateItems(group: string, v?: number): Promise<Item[]> {
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':s': v === undefined ? 'S#' : `S#${pad(v)}` }), ...(v === undefined ? { ProjectionExpression: 'pk, sk, v' } : {}) });
   }
 
   /** The committed executions of a group (newest version at or below HEAD), a body in parts put together. */
@@ -491,7 +535,7 @@ export class DynamoStore implements Store {
   }
 
   async loadGroup(group: string): Promise<GroupState> {
-    const head = readHead(await this.get(`G#${group}`, 'HEAD'));
+    const head = await this.head(group);
     const records = new Map<string, InstanceRecord>();
     for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head.v)) {
       const record = parseRecord(item);
@@ -527,7 +571,7 @@ export class DynamoStore implements Store {
   }
 
   async problems(group: string): Promise<ReportedProblem[]> {
-    return readHead(await this.get(`G#${group}`, 'HEAD')).problems;
+    return (await this.head(group)).problems;
   }
 
   async saveTick(w: TickWrite): Promise<void> {
@@ -537,7 +581,7 @@ export class DynamoStore implements Store {
     const execBodies = (w.executions ?? []).map((e) => [e.id, JSON.stringify(e)] as const);
     const history = w.history.map((h) => JSON.stringify(h));
     const headItem = await this.get(`G#${w.group}`, 'HEAD');
-    const head = readHead(headItem);
+    const head = await this.head(w.group, headItem ?? {});
     const lease = readLease(w.group, headItem);
     // Refused before anything is written; the commit below checks it again in the same write.
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
@@ -554,36 +598,28 @@ export class DynamoStore implements Store {
       ...execBodies.flatMap(([id, body]) => executionAttrs(w.group, id, v, body)),
     ];
     history.forEach((entry, i) => puts.push({ pk: `G#${w.group}`, sk: `PH#${pad(v)}#${String(i).padStart(6, '0')}`, v, entry }));
-    await this.batch(puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })));
 
     const finished = new Set(w.finishedHandles);
-    const next: Head = {
-      v,
+    const next: HeadState = {
       workload: w.workload,
       handles: [...head.handles.filter((h) => !finished.has(h.id)), ...w.newHandles],
       failures: w.consumedFailures ? [...w.failures] : [...head.failures, ...w.failures],
       windows: [...w.activeWindows],
       problems: w.problems === undefined ? head.problems : [...w.problems],
     };
+    const inline = { ':h': JSON.stringify(next.handles), ':f': JSON.stringify(next.failures), ':w': JSON.stringify(next.windows), ':p': JSON.stringify(next.problems), ...(next.workload === undefined ? {} : { ':wl': JSON.stringify(next.workload) }) };
+    const onHead = Object.values(inline).reduce((n, text) => n + Buffer.byteLength(text, 'utf8'), 0) <= HEAD_STATE_BYTES;
+    if (!onHead) puts.push(...bodyAttrs(`G#${w.group}`, `S#${pad(v)}`, { v }, JSON.stringify(next)));
+    await this.batch(puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })));
     try {
       // The commit: one conditional write of HEAD, on top of the version read and under the writer's lease.
       await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: keyOf(`G#${w.group}`, 'HEAD'),
-          UpdateExpression: `SET v = :next, handles = :h, failures = :f, windows = :w, problems = :p${next.workload === undefined ? ' REMOVE workload' : ', workload = :wl'}`,
+          UpdateExpression: onHead ? `SET v = :next, handles = :h, failures = :f, windows = :w, problems = :p${next.workload === undefined ? ' REMOVE stateAt, workload' : ', workload = :wl REMOVE stateAt'}` : 'SET v = :next, stateAt = :next REMOVE handles, failures, windows, problems, workload',
           ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
-          ExpressionAttributeValues: values({
-            ':next': next.v,
-            ':v': head.v,
-            ':h': JSON.stringify(next.handles),
-            ':f': JSON.stringify(next.failures),
-            ':w': JSON.stringify(next.windows),
-            ':p': JSON.stringify(next.problems),
-            ':o': w.lease.owner,
-            ':g': w.lease.generation,
-            ...(next.workload === undefined ? {} : { ':wl': JSON.stringify(next.workload) }),
-          }),
+          ExpressionAttributeValues: values({ ':next': v, ':v': head.v, ':o': w.lease.owner, ':g': w.lease.generation, ...(onHead ? inline : {}) }),
         }),
       );
     } catch (err) {
@@ -602,6 +638,8 @@ export class DynamoStore implements Store {
     for (const id of removed) garbage.push(keyOf(`G#${w.group}`, `R#${id}#${pad(v)}`));
     const execIds = new Set(execBodies.map(([id]) => id));
     if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group, true)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
+    // The state item HEAD named before this commit (this one wrote its state anew, on HEAD or in an item of its own).
+    if (head.stateAt !== undefined) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
     await this.flushPending(w.group, v);
   }
