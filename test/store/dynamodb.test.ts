@@ -194,6 +194,34 @@ describe('DynamoDB store specifics', () => {
     raw.destroy();
   });
 
+  it('a group state item deleted under a reader by a commit between its two reads: the reader reads HEAD again; a HEAD committed without stateAt is read as such', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const problems = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
+    const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    await fixtureSave(s, { ...tick, problems: problems(1500) });
+    const { QueryCommand, UpdateItemCommand: Update } = await import('@aws-sdk/client-dynamodb');
+    const readerClient = client();
+    const send = readerClient.send.bind(readerClient);
+    let raced = false;
+    readerClient.send = (async (command: Parameters<typeof send>[0]) => {
+      // Between the reader's read of HEAD and its read of the state item HEAD names, a tick commits the next version.
+      if (!raced && command instanceof QueryCommand && JSON.stringify(command.input.ExpressionAttributeValues).includes('S#000000000001')) {
+        raced = true;
+        await fixtureSave(s, { ...tick, problems: problems(1501) });
+      }
+      return send(command);
+    }) as typeof readerClient.send;
+    assert.equal((await new DynamoStore({ table, client: readerClient }).problems('web')).length, 1501);
+    assert.ok(raced, 'the commit came between the two reads');
+    // A controller of a version that keeps the state on HEAD alone commits version 3 without touching stateAt (2).
+    const raw = client();
+    await raw.send(new Update({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: 'HEAD' } }, UpdateExpression: 'SET v = :v, problems = :p, handles = :h, failures = :f, windows = :w', ExpressionAttributeValues: { ':v': { N: '3' }, ':p': { S: JSON.stringify(problems(2)) }, ':h': { S: '[]' }, ':f': { S: '[]' }, ':w': { S: '[]' } } }));
+    assert.deepEqual(await s.problems('web'), problems(2), 'HEAD’s own state, not the older item');
+    readerClient.destroy();
+    raw.destroy();
+  });
+
   it('a concurrent writer is detected by the conditional HEAD write', async () => {
     const a = await fresh();
     const b = new DynamoStore({ table: `fleetwarden-test-${n}`, client: client() });

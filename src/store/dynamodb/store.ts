@@ -176,7 +176,9 @@ function readHead(item: Item | undefined): Head {
   if (item === undefined) return { v: 0, stateAt: undefined, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
   return {
     v: num(item, 'v') ?? 0,
-    stateAt: num(item, 'stateAt'),
+    // Only a commit of this version itself names its state item: a HEAD committed by a version of Fleetwarden that
+    // keeps the state on HEAD alone leaves an older `stateAt` behind, and its own attributes are the state.
+    stateAt: num(item, 'stateAt') === num(item, 'v') ? num(item, 'stateAt') : undefined,
     workload: jsonAttr<WorkloadRecord | undefined>(item, 'workload', workloadRecordSchema, undefined),
     handles: jsonAttr(item, 'handles', z.array(commandHandleSchema), []),
     failures: jsonAttr(item, 'failures', z.array(actionFailureSchema), []),
@@ -488,15 +490,20 @@ export class DynamoStore implements Store {
 
   /** HEAD with its state, read from the `S#` item it names when it was too big for HEAD itself. */
   private async head(group: string, item?: Item): Promise<Head> {
-    const head = readHead(item ?? (await this.get(`G#${group}`, 'HEAD')));
-    if (head.stateAt === undefined) return head;
-    const sk = `S#${pad(head.stateAt)}`;
-    const items = await this.stateItems(group, head.stateAt);
-    const version = items.find((i) => str(i, 'sk') === sk);
-    if (version === undefined) throw new DynamoStoreError(`item (G#${group}, HEAD) stateAt: no item (G#${group}, ${sk})`);
-    const body = str(version, 'body') ?? DynamoStore.joinParts(version, items.filter((i) => i['part'] !== undefined));
-    const state = decodeStoredJson(headStateSchema, body ?? '', whereIn(version, 'body'));
-    return { ...head, ...state, workload: state.workload };
+    for (let attempt = 0; ; attempt++) {
+      const head = readHead(item !== undefined && attempt === 0 ? item : await this.get(`G#${group}`, 'HEAD'));
+      if (head.stateAt === undefined) return head;
+      const sk = `S#${pad(head.stateAt)}`;
+      const items = await this.stateItems(group, head.stateAt);
+      const version = items.find((i) => str(i, 'sk') === sk);
+      if (version !== undefined) {
+        const body = str(version, 'body') ?? DynamoStore.joinParts(version, items.filter((i) => i['part'] !== undefined));
+        const state = decodeStoredJson(headStateSchema, body ?? '', whereIn(version, 'body'));
+        return { ...head, ...state, workload: state.workload };
+      }
+      // A tick committed meanwhile and deleted the state item this HEAD named: read HEAD again.
+      if (attempt >= 3) throw new DynamoStoreError(`item (G#${group}, HEAD) stateAt: no item (G#${group}, ${sk})`);
+    }
   }
 
   /** The items of the group state written at version `v` (or, without `v`, of every version; keys only). */
@@ -587,9 +594,11 @@ export class DynamoStore implements Store {
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
     await this.flushPending(w.group, head.v);
     const v = head.v + 1;
-    // A write of this version that never committed (its writer killed or fenced mid-write) left items that this
-    // commit would make visible: a record or execution nobody committed, or stray parts of a body. HEAD says when a
-    // write was begun and not committed (`writing` above `v`); its leftovers go before anything is written.
+    // A write of this version that never committed (its writer killed mid-write) left items that this commit would
+    // make visible: a record or execution nobody committed, or stray parts of a body. HEAD says when a write was
+    // begun and not committed (`writing` above `v`); its leftovers go before anything is written. (A writer that is
+    // not dead but stalled past its lease between this mark and its last item can still write after the cleanup:
+    // its items then carry the version the next owner commits. Not covered: it needs versions tied to the lease.)
     if ((num(headItem ?? {}, 'writing') ?? 0) > head.v) await this.dropUncommitted(w.group, head.v);
     await this.beginWrite(w.group, w.lease, head.v, v);
     const puts: Attrs[] = [
@@ -638,8 +647,9 @@ export class DynamoStore implements Store {
     for (const id of removed) garbage.push(keyOf(`G#${w.group}`, `R#${id}#${pad(v)}`));
     const execIds = new Set(execBodies.map(([id]) => id));
     if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group, true)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
-    // The state item HEAD named before this commit (this one wrote its state anew, on HEAD or in an item of its own).
-    if (head.stateAt !== undefined) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
+    // The state item HEAD named before this commit (this one wrote its state anew, on HEAD or in an item of its own);
+    // every 100th version also looks for one a writer killed right after its commit left behind.
+    if (head.stateAt !== undefined || v % 100 === 0) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
     await this.flushPending(w.group, v);
   }
