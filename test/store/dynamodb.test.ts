@@ -22,6 +22,23 @@ function client(): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 }
 
+/** A client of a controller killed between writing a tick's items and committing them: the commit never arrives. */
+function killedBeforeCommit(): DynamoDBClient {
+  const dying = client();
+  const send = dying.send.bind(dying);
+  dying.send = ((command: Parameters<typeof send>[0]) => {
+    if (command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith('SET v = :next')) throw new Error('killed');
+    return send(command);
+  }) as typeof dying.send;
+  return dying;
+}
+
+/** `count` problems of instances with one bad tag, ~160 bytes each. */
+const badTags = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
+
+/** A tick of group web writing nothing but what a case adds. */
+const emptyTick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+
 async function fresh(): Promise<DynamoStore> {
   const table = `fleetwarden-test-${++n}`;
   await DynamoStore.createTable(client(), table);
@@ -148,12 +165,7 @@ describe('DynamoDB store specifics', () => {
     const tick = { group: 'web', at: 1, transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
     await fixtureSave(s, { ...tick, records: [rec('i-1', 'running'), rec('i-2', 'running')] });
     // The same controller, killed between writing its items and committing them: the commit never reaches the table.
-    const dying = client();
-    const send = dying.send.bind(dying);
-    dying.send = ((command: Parameters<typeof send>[0]) => {
-      if (command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith('SET v = :next')) throw new Error('killed');
-      return send(command);
-    }) as typeof dying.send;
+    const dying = killedBeforeCommit();
     await assert.rejects(fixtureSave(new DynamoStore({ table, client: dying }), { ...tick, records: [rec('i-2', 'draining')], executions: [big] }), /killed/);
     // Restarted, it decides otherwise and commits the same version.
     await fixtureSave(s, { ...tick, records: [rec('i-1', 'draining')] });
@@ -167,8 +179,8 @@ describe('DynamoDB store specifics', () => {
   it('a group state over HEAD_STATE_BYTES lives in the item of its version: the last one only, none once small again or after a dead write', async () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
-    const problems = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
-    const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    const problems = badTags;
+    const tick = emptyTick;
     const raw = client();
     const { QueryCommand } = await import('@aws-sdk/client-dynamodb');
     const stateKeys = async (): Promise<string[]> => ((await raw.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)', ExpressionAttributeValues: { ':p': { S: 'G#web' }, ':s': { S: 'S#' } }, ProjectionExpression: 'sk' }))).Items ?? []).map((i) => i['sk']?.S ?? '');
@@ -178,12 +190,7 @@ describe('DynamoDB store specifics', () => {
     assert.deepEqual(await stateKeys(), ['S#000000000002'], 'the older state item goes once the newer one is committed');
     assert.equal((await s.problems('web')).length, 1501);
     // A dead write of a big state: its item stays until the next write finds the write unfinished.
-    const dying = client();
-    const send = dying.send.bind(dying);
-    dying.send = ((command: Parameters<typeof send>[0]) => {
-      if (command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith('SET v = :next')) throw new Error('killed');
-      return send(command);
-    }) as typeof dying.send;
+    const dying = killedBeforeCommit();
     await assert.rejects(fixtureSave(new DynamoStore({ table, client: dying }), { ...tick, problems: problems(3000) }), /killed/);
     assert.deepEqual(await stateKeys(), ['S#000000000002', 'S#000000000003', 'S#000000000003#0000', 'S#000000000003#0001'], 'in parts');
     assert.equal((await s.problems('web')).length, 1501, 'the dead write is not seen');
@@ -197,8 +204,8 @@ describe('DynamoDB store specifics', () => {
   it('a group state item deleted under a reader by a commit between its two reads: the reader reads HEAD again; a HEAD committed without stateAt is read as such', async () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
-    const problems = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
-    const tick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
+    const problems = badTags;
+    const tick = emptyTick;
     await fixtureSave(s, { ...tick, problems: problems(1500) });
     const { QueryCommand, UpdateItemCommand: Update } = await import('@aws-sdk/client-dynamodb');
     const readerClient = client();
