@@ -39,6 +39,16 @@ const badTags = (count: number) => Array.from({ length: count }, (_, i) => ({ so
 /** A tick of group web writing nothing but what a case adds. */
 const emptyTick = { group: 'web', at: 1, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
 
+/** A window execution of `count` finished invocations, each with `output` (over 400 KB in all when output is long). */
+function bigExecution(count: number, runs: number, output: string): WindowExecution {
+  const T0 = Date.parse('2026-06-01T00:00:00Z');
+  return {
+    id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0,
+    tasks: [{ name: 'patch', priority: 1, status: 'IN_PROGRESS', targets: [], terminated: [], detail: '',
+      invocations: Array.from({ length: count }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs, outOfService: false, detail: 'exit 0', output })) }],
+  };
+}
+
 async function fresh(): Promise<DynamoStore> {
   const table = `fleetwarden-test-${++n}`;
   await DynamoStore.createTable(client(), table);
@@ -119,12 +129,8 @@ describe('DynamoDB store specifics', () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
     const T0 = Date.parse('2026-06-01T00:00:00Z');
-    const big = (runs: number): WindowExecution => ({
-      id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0,
-      tasks: [{ name: 'patch', priority: 1, status: 'IN_PROGRESS', targets: [], terminated: [], detail: '',
-        // Multi-byte output: parts are cut by bytes, so a character may straddle two of them.
-        invocations: Array.from({ length: 600 }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs, outOfService: false, detail: 'exit 0', output: 'Überprüfung ✓ 🔧 '.repeat(150) })) }],
-    });
+    // Multi-byte output: parts are cut by bytes, so a character may straddle two of them.
+    const big = (runs: number): WindowExecution => bigExecution(600, runs, 'Überprüfung ✓ 🔧 '.repeat(150));
     const tick = { group: 'web', at: T0, records: [], transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
     const { DeleteItemCommand, QueryCommand } = await import('@aws-sdk/client-dynamodb');
     const raw = client();
@@ -156,12 +162,8 @@ describe('DynamoDB store specifics', () => {
   it('a write killed before its commit leaves nothing for the next commit of the same version to surface: a record, an execution and its parts', async () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
-    const T0 = Date.parse('2026-06-01T00:00:00Z');
     const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
-    const big: WindowExecution = {
-      id: 'web/FW/big', group: 'web', window: 'FW', start: T0, end: T0 + 3_600_000, lastTaskStart: T0 + 3_600_000, status: 'IN_PROGRESS', startedAt: T0,
-      tasks: [{ name: 'patch', priority: 1, status: 'IN_PROGRESS', targets: [], terminated: [], detail: '', invocations: Array.from({ length: 400 }, (_, i) => ({ target: `i-${i}`, status: 'SUCCESS' as const, phase: 'done' as const, phaseSince: T0, startedAt: T0, runs: 1, outOfService: false, detail: 'exit 0', output: 'x'.repeat(2500) })) }],
-    };
+    const big = bigExecution(400, 1, 'x'.repeat(2500));
     const tick = { group: 'web', at: 1, transitions: [], history: [], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: [] };
     await fixtureSave(s, { ...tick, records: [rec('i-1', 'running'), rec('i-2', 'running')] });
     // The same controller, killed between writing its items and committing them: the commit never reaches the table.

@@ -458,8 +458,9 @@ export class DynamoStore implements Store {
     return best;
   }
 
-  private async recordItems(group: string): Promise<Item[]> {
-    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }) });
+  /** A group's record items; `keysOnly`: without their bodies. */
+  private async recordItems(group: string, keysOnly = false): Promise<Item[]> {
+    return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }), ...(keysOnly ? { ProjectionExpression: 'pk, sk, id, v' } : {}) });
   }
 
   /** A group's execution items; `keysOnly`: without their bodies (what garbage collection needs). */
@@ -482,9 +483,7 @@ export class DynamoStore implements Store {
 
   /** Deletes the record, execution and state items of versions above `head`: a write that never committed. */
   private async dropUncommitted(group: string, head: number): Promise<void> {
-    const keys = { ProjectionExpression: 'pk, sk, v' };
-    const records = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :r)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':r': 'R#' }), ...keys });
-    const stale = [...records, ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => (num(i, 'v') ?? 0) > head);
+    const stale = [...(await this.recordItems(group, true)), ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => (num(i, 'v') ?? 0) > head);
     await this.batch(stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
   }
 
@@ -521,7 +520,9 @@ export class DynamoStore implements Store {
       if (i['part'] === undefined) versions.push(i);
       else {
         const key = `${str(i, 'id') ?? ''}#${num(i, 'v') ?? 0}`;
-        parts.set(key, [...(parts.get(key) ?? []), i]);
+        const list = parts.get(key);
+        if (list === undefined) parts.set(key, [i]);
+        else list.push(i);
       }
     }
     return [...DynamoStore.visible(versions, v).values()].flatMap((i) => {
