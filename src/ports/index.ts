@@ -217,6 +217,12 @@ export interface TickWrite {
   readonly group: string;
   /** The writer's lease: the store refuses the whole write (LeaseLostError) unless it is still the group's. */
   readonly lease: LeaseToken;
+  /**
+   * Passes only while the writer still holds its lease with time to spare (GroupFence.check; throws LeaseLostError
+   * otherwise). A store whose item writes cannot carry the lease as a condition (DynamoDB's batch puts) calls it
+   * before each request it sends, so a writer that lost its lease, or was stopped past it, sends nothing more.
+   */
+  readonly fence?: () => Promise<void>;
   readonly at: number;
   /** Records to insert or replace (a caller may pass only those that changed). */
   readonly records: readonly InstanceRecord[];

@@ -565,6 +565,7 @@ export class Reconciler {
         executions: mt.executions,
         problems: problems.current,
         lease: fence.token,
+        fence: () => fence.check(),
       });
       this.cache.set(g.name, { records: next, workload: p.workload, handles: [...state.handles.filter((h) => !finished.has(h.id)), ...newHandles], failures: ex.failures, activeWindows: active, executions, problems: problems.current });
     } catch (err) {

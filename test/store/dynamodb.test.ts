@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type AttributeValue, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GroupFence } from '../../src/reconciler/fence.js';
+import { LeaseLostError } from '../../src/domain/errors.js';
 import dynalite from 'dynalite';
 import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
 import type { WindowExecution } from '../../src/maintenance/model.js';
@@ -159,7 +161,7 @@ describe('DynamoDB store specifics', () => {
     await s.close();
   });
 
-  it('a write killed before its commit leaves nothing for the next commit of the same version to surface: a record, an execution and its parts', async () => {
+  it('a write killed before its commit leaves nothing for the next commit to surface: a record, an execution and its parts', async () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
     const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
@@ -176,6 +178,82 @@ describe('DynamoDB store specifics', () => {
     assert.deepEqual(g.executions, [], 'nor its execution');
     assert.equal(await s.execution('web/FW/big'), null);
     dying.destroy();
+  });
+
+  it('a writer stalled past its lease: its late items never surface, its version is skipped for good, and they are deleted an hour on', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+    const entry = (at: number, summary: string) => ({ at, group: 'web', instanceId: null, type: 'window' as const, summary });
+    const leaseA = await s.acquireLease('web', 'a', 0, 30_000);
+    assert.ok(leaseA);
+    await s.saveTick({ ...emptyTick, at: 0, lease: leaseA, records: [rec('i-1', 'running'), rec('i-2', 'running')] });
+    // A's batch of items is held (throttled retries, a paused process) after it marked its write begun.
+    let release: () => void = () => undefined;
+    let stalled: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const hit = new Promise<void>((r) => (stalled = r));
+    const slow = client();
+    const send = slow.send.bind(slow);
+    slow.send = (async (command: Parameters<typeof send>[0]) => {
+      if (command instanceof BatchWriteItemCommand) {
+        stalled();
+        await gate;
+      }
+      return send(command);
+    }) as typeof slow.send;
+    const a = new DynamoStore({ table, client: slow }).saveTick({ ...emptyTick, at: 10_000, lease: leaseA, records: [rec('i-2', 'draining')], history: [entry(10_000, 'from a')] });
+    await hit;
+    // A's lease runs out; B takes the group over and commits a tick that touches i-1 only.
+    const leaseB = await s.acquireLease('web', 'b', 40_000, 30_000);
+    assert.ok(leaseB);
+    await s.saveTick({ ...emptyTick, at: 40_000, lease: leaseB, records: [rec('i-1', 'draining')], history: [entry(40_000, 'from b')] });
+    // A wakes up: its items land, its commit is refused.
+    release();
+    await assert.rejects(a, /lease|another controller/);
+    const raw = client();
+    const keys = async (): Promise<string[]> => ((await raw.send(new ScanCommand({ TableName: table, ProjectionExpression: 'sk' }))).Items ?? []).map((i) => i['sk']?.S ?? '');
+    assert.ok((await keys()).includes('R#i-2#000000000002'), 'A’s late item is in the table');
+    const g = await s.loadGroup('web');
+    assert.deepEqual([...g.records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']], 'and never seen');
+    assert.deepEqual((await s.allRecords()).map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']]);
+    await s.saveTick({ ...emptyTick, at: 50_000, lease: leaseB });
+    assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['from b'], 'nor its history');
+    // An hour after B found the version unfinished, no write of it can still land: its items go, and the mark.
+    await s.saveTick({ ...emptyTick, at: 40_000 + 3_600_000, lease: leaseB });
+    assert.deepEqual((await keys()).filter((k) => k.endsWith('#000000000002') || k.startsWith('PH#')), []);
+    const head = (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: 'HEAD' } } }))).Item;
+    assert.equal(head?.['skip'], undefined);
+    assert.deepEqual([...(await s.loadGroup('web')).records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']]);
+    slow.destroy();
+    raw.destroy();
+  });
+
+  it('a writer whose lease is lost in the middle of its items sends no more of them (the fence, checked after each request is signed)', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const lease = await s.acquireLease('web', 'a', 0, 30_000);
+    assert.ok(lease);
+    let now = 1_000;
+    const fence = new GroupFence(s, { now: () => now }, 30_000, lease);
+    let batches = 0;
+    const lossy = client();
+    const send = lossy.send.bind(lossy);
+    lossy.send = (async (command: Parameters<typeof send>[0]) => {
+      // Before the second batch, the controller stalls past its lease and another one takes the group.
+      if (command instanceof BatchWriteItemCommand && ++batches === 2) {
+        now = 40_000;
+        assert.ok(await s.acquireLease('web', 'b', now, 30_000));
+      }
+      return send(command);
+    }) as typeof lossy.send;
+    const records = Array.from({ length: 60 }, (_, i) => ({ instanceId: `i-${i}`, group: 'web', state: 'running' as const, since: 1, reason: 'r' }));
+    await assert.rejects(new DynamoStore({ table, client: lossy }).saveTick({ ...emptyTick, at: now, lease: fence.token, fence: () => fence.check(), records }), LeaseLostError);
+    const raw = client();
+    const written = ((await raw.send(new ScanCommand({ TableName: table, ProjectionExpression: 'sk' }))).Items ?? []).filter((i) => i['sk']?.S?.startsWith('R#'));
+    assert.equal(written.length, 25, 'the first batch only: 60 records are three');
+    lossy.destroy();
+    raw.destroy();
   });
 
   it('a group state over HEAD_STATE_BYTES lives in the item of its version: the last one only, none once small again or after a dead write', async () => {

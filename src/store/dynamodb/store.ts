@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  type BatchWriteItemCommandInput,
   type BatchWriteItemCommandOutput,
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -15,6 +16,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { convertToNative, marshall } from '@aws-sdk/util-dynamodb';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 import type { KeyValue } from '../../config/keys.js';
 import type { Override } from '../../config/resolve.js';
 import { CONTROLS, type Control, type ControlKind, type InstanceRecord, type WorkloadRecord } from '../../domain/model.js';
@@ -33,17 +35,20 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * transactions, and TransactWriteItems stops at 100 items anyway, so a tick is made atomic by versioning:
  * its records (and history) are written under the group's next version, and become visible only when the group's
  * HEAD item is advanced by a conditional write. Readers take each record's newest version at or below HEAD, so a
- * tick that dies half-way leaves nothing visible, and its retry overwrites the same keys. Leases are conditional
- * writes too, on the group's HEAD item itself (owner `lo`, expiry `lexp`, generation `lgen`): the commit of a tick is
- * conditioned on the lease it was made under, in the same single-item write, so a controller that lost the lease
- * cannot commit (docs/development.md, rule 9).
+ * tick that dies half-way leaves nothing visible. Leases are conditional writes too, on the group's HEAD item itself
+ * (owner `lo`, expiry `lexp`, generation `lgen`): the commit of a tick is conditioned on the lease it was made under,
+ * in the same single-item write, so a controller that lost the lease cannot commit (docs/development.md, rule 9).
+ * A write marks its version begun on HEAD first (`writing`, under the lease); a version begun and never committed is
+ * skipped, never reused (HEAD `skip`, Skipped), so the late items of a writer stalled past its lease stay invisible;
+ * and the items themselves are sent under the writer's fence (TickWrite.fence), so a writer that lost its lease
+ * stops sending them.
  *
  * A tick's history is written beside its records as pending items (`G#<group>/PH#<version>#<n>`) and moved to the
  * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
  * Every tick first finishes any move a crash interrupted, so committed history is never lost.
  *
- * Items: `G#<group>/HEAD` (version, workload, handles, failures, active windows, problems — or, over
- * HEAD_STATE_BYTES, the version whose `G#<group>/S#<version>` item holds them) · `G#<group>/R#<id>#<version>`
+ * Items: `G#<group>/HEAD` (version, the version being written, skipped versions, workload, handles, failures,
+ * active windows, problems — or, over HEAD_STATE_BYTES, the version whose `G#<group>/S#<version>` item holds them) · `G#<group>/R#<id>#<version>`
  * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; a body over BODY_PART_BYTES in
@@ -122,7 +127,30 @@ interface Head extends HeadState {
   v: number;
   /** The version whose `S#` item holds the state (it was too big for HEAD); undefined: on HEAD itself. */
   stateAt: number | undefined;
+  /** The version whose write was last begun (`writing`): above `v`, a write that never committed. */
+  writing: number;
+  /** Versions begun and never committed, never to be read (SKIP_KEEP_MS). */
+  skip: readonly Skipped[];
 }
+
+/**
+ * A version whose write was begun and never committed (its writer killed, or stalled past its lease), and when a
+ * later writer found it so. The next write takes the version after it instead, and readers ignore the version's
+ * items: a stalled writer's late items can then never become visible, as they would if its version were reused.
+ * The entry (and, first, every item of the version) goes once no write of it can still land: SKIP_KEEP_MS later.
+ */
+interface Skipped {
+  readonly v: number;
+  readonly at: number;
+}
+const skippedSchema = z.array(z.object({ v: z.number().int(), at: z.number() }));
+
+/**
+ * How long a skipped version is remembered. A write can land after its writer was found dead only when it was sent
+ * before: every item write of a tick is sent under the writer's fence (TickWrite.fence, checked after the request is
+ * signed), and AWS refuses a request signed more than 5 minutes before it arrives. An hour leaves room for clock skew.
+ */
+const SKIP_KEEP_MS = 60 * 60_000;
 
 const headStateSchema = z.object({
   workload: workloadRecordSchema.optional(),
@@ -173,9 +201,11 @@ function jsonAttr<T>(i: Item, attribute: string, schema: z.ZodType<T>, fallback:
 
 /** HEAD as read; when its state is in an `S#` item (`stateAt`), the state fields are empty: DynamoStore.head reads it. */
 function readHead(item: Item | undefined): Head {
-  if (item === undefined) return { v: 0, stateAt: undefined, workload: undefined, handles: [], failures: [], windows: [], problems: [] };
+  if (item === undefined) return { v: 0, stateAt: undefined, writing: 0, skip: [], workload: undefined, handles: [], failures: [], windows: [], problems: [] };
   return {
     v: num(item, 'v') ?? 0,
+    writing: num(item, 'writing') ?? 0,
+    skip: jsonAttr(item, 'skip', skippedSchema, []),
     // Only a commit of this version itself names its state item: a HEAD committed by a version of Fleetwarden that
     // keeps the state on HEAD alone leaves an older `stateAt` behind, and its own attributes are the state.
     stateAt: num(item, 'stateAt') === num(item, 'v') ? num(item, 'stateAt') : undefined,
@@ -259,12 +289,25 @@ export class DynamoStore implements Store {
     return out;
   }
 
-  private async batch(requests: readonly WriteRequest[]): Promise<void> {
+  /**
+   * Writes in batches of 25, retrying unprocessed items. With `fence`, each request (each attempt of it) is sent only
+   * once `fence` passed after the request was signed: a writer that lost its lease, or was stopped past it, sends
+   * nothing more, and what it sent before carries a signature AWS refuses 5 minutes later (SKIP_KEEP_MS).
+   */
+  private async batch(requests: readonly WriteRequest[], fence?: () => Promise<void>): Promise<void> {
     for (let i = 0; i < requests.length; i += 25) {
       let pending: WriteRequest[] | undefined = requests.slice(i, i + 25);
       for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
         if (attempt > 8) throw new DynamoStoreError('BatchWriteItem kept returning unprocessed items');
-        const r: BatchWriteItemCommandOutput = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
+        const command = new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } });
+        if (fence !== undefined) {
+          const checked: FinalizeRequestMiddleware<BatchWriteItemCommandInput, BatchWriteItemCommandOutput> = (next) => async (args) => {
+            await fence();
+            return next(args);
+          };
+          command.middlewareStack.addRelativeTo(checked, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'fleetwardenFence' });
+        }
+        const r: BatchWriteItemCommandOutput = await this.db.send(command);
         pending = r.UnprocessedItems?.[this.table];
         if (pending !== undefined && pending.length > 0) await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
       }
@@ -292,12 +335,13 @@ export class DynamoStore implements Store {
     );
   }
 
-  /** Moves committed pending history (version ≤ head) into the history partition; drops dead attempts' items. */
-  private async flushPending(group: string, head: number): Promise<void> {
+  /** Moves committed pending history (a version ≤ head, not skipped) into the history partition; drops dead attempts' items. */
+  private async flushPending(group: string, head: Pick<Head, 'v' | 'skip'>): Promise<void> {
     const pending = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':h': 'PH#' }) });
     if (pending.length === 0) return;
     pending.sort((a, b) => (str(a, 'sk') ?? '').localeCompare(str(b, 'sk') ?? ''));
-    const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head);
+    const skipped = new Set(head.skip.map((s) => s.v));
+    const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head.v && !skipped.has(num(i, 'v') ?? 0));
     if (committed.length > 0) {
       const entries = committed.map((i) => decodeStoredJson(historyEntrySchema, str(i, 'entry') ?? '', whereIn(i, 'entry')));
       const first = await this.allocateHistoryIds(entries.length);
@@ -445,13 +489,14 @@ export class DynamoStore implements Store {
     throw new LeaseLostError(group, `write by ${lease.owner} (lease generation ${lease.generation}) refused: the lease is ${now === null ? "nobody's" : `${now.owner}'s, generation ${now.generation}`}`);
   }
 
-  /** The visible record items of a group: per instance, the newest version at or below `head`. */
-  private static visible(items: readonly Item[], head: number): Map<string, Item> {
+  /** The visible record items of a group: per instance, the newest committed version at or below `head`. */
+  private static visible(items: readonly Item[], head: Pick<Head, 'v' | 'skip'>): Map<string, Item> {
     const best = new Map<string, Item>();
+    const skipped = new Set(head.skip.map((s) => s.v));
     for (const item of items) {
       const v = num(item, 'v') ?? 0;
       const id = str(item, 'id') ?? '';
-      if (v > head) continue; // written by a tick that never committed
+      if (v > head.v || skipped.has(v)) continue; // written by a tick that never committed
       const prior = best.get(id);
       if (prior === undefined || (num(prior, 'v') ?? 0) < v) best.set(id, item);
     }
@@ -468,10 +513,21 @@ export class DynamoStore implements Store {
     return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :x)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':x': 'X#' }), ...(keysOnly ? { ProjectionExpression: 'pk, sk, id, v' } : {}) });
   }
 
-  /** Records that a write of version `v` begins (HEAD `writing`), under the writer's lease, on top of `head`. */
-  private async beginWrite(group: string, lease: LeaseToken, head: number, v: number): Promise<void> {
+  /**
+   * Records that a write of version `v` begins (HEAD `writing`) with the versions to skip, under the writer's lease,
+   * on top of `head`.
+   */
+  private async beginWrite(group: string, lease: LeaseToken, head: number, v: number, skip: readonly Skipped[]): Promise<void> {
     try {
-      await this.db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(`G#${group}`, 'HEAD'), UpdateExpression: 'SET writing = :w', ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g', ExpressionAttributeValues: values({ ':w': v, ':v': head, ':o': lease.owner, ':g': lease.generation }) }));
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(`G#${group}`, 'HEAD'),
+          UpdateExpression: skip.length === 0 ? 'SET writing = :w REMOVE skip' : 'SET writing = :w, skip = :s',
+          ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
+          ExpressionAttributeValues: values({ ':w': v, ':v': head, ':o': lease.owner, ':g': lease.generation, ...(skip.length === 0 ? {} : { ':s': JSON.stringify(skip) }) }),
+        }),
+      );
     } catch (err) {
       if (conditionFailed(err)) {
         await this.fence(group, lease);
@@ -481,9 +537,9 @@ export class DynamoStore implements Store {
     }
   }
 
-  /** Deletes the record, execution and state items of versions above `head`: a write that never committed. */
-  private async dropUncommitted(group: string, head: number): Promise<void> {
-    const stale = [...(await this.recordItems(group, true)), ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => (num(i, 'v') ?? 0) > head);
+  /** Deletes the record, execution and state items of `versions`: writes that never committed. */
+  private async dropVersions(group: string, versions: ReadonlySet<number>): Promise<void> {
+    const stale = [...(await this.recordItems(group, true)), ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => versions.has(num(i, 'v') ?? 0));
     await this.batch(stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
   }
 
@@ -511,8 +567,8 @@ export class DynamoStore implements Store {
   }
 
   /** The committed executions of a group (newest version at or below HEAD), a body in parts put together. */
-  private async visibleExecutions(group: string, head?: number): Promise<WindowExecution[]> {
-    const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD')).v;
+  private async visibleExecutions(group: string, head?: Head): Promise<WindowExecution[]> {
+    const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD'));
     const items = await this.executionItems(group);
     const parts = new Map<string, Item[]>();
     const versions: Item[] = [];
@@ -545,11 +601,11 @@ export class DynamoStore implements Store {
   async loadGroup(group: string): Promise<GroupState> {
     const head = await this.head(group);
     const records = new Map<string, InstanceRecord>();
-    for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head.v)) {
+    for (const [id, item] of DynamoStore.visible(await this.recordItems(group), head)) {
       const record = parseRecord(item);
       if (record !== undefined) records.set(id, record);
     }
-    const executions = (await this.visibleExecutions(group, head.v)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
+    const executions = (await this.visibleExecutions(group, head)).filter(isOpen).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
     return { records, workload: head.workload, handles: head.handles, failures: head.failures, activeWindows: head.windows, executions, problems: head.problems };
   }
 
@@ -593,15 +649,18 @@ export class DynamoStore implements Store {
     const lease = readLease(w.group, headItem);
     // Refused before anything is written; the commit below checks it again in the same write.
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
-    await this.flushPending(w.group, head.v);
-    const v = head.v + 1;
-    // A write of this version that never committed (its writer killed mid-write) left items that this commit would
-    // make visible: a record or execution nobody committed, or stray parts of a body. HEAD says when a write was
-    // begun and not committed (`writing` above `v`); its leftovers go before anything is written. (A writer that is
-    // not dead but stalled past its lease between this mark and its last item can still write after the cleanup:
-    // its items then carry the version the next owner commits. Not covered: it needs versions tied to the lease.)
-    if ((num(headItem ?? {}, 'writing') ?? 0) > head.v) await this.dropUncommitted(w.group, head.v);
-    await this.beginWrite(w.group, w.lease, head.v, v);
+    await this.flushPending(w.group, head);
+    // A write begun and never committed (`writing` above `v`: its writer killed, or stalled past its lease and maybe
+    // still writing) left items that a commit of its version would make visible: a record or execution nobody
+    // committed, or stray parts of a body. Its version is skipped, never reused; readers ignore it, and its items
+    // are deleted once none can still land.
+    const found = head.writing > head.v && !head.skip.some((s) => s.v === head.writing) ? [{ v: head.writing, at: w.at }] : [];
+    const skipping = [...head.skip, ...found];
+    const expired = new Set(skipping.filter((s) => s.at + SKIP_KEEP_MS <= w.at).map((s) => s.v));
+    if (expired.size > 0) await this.dropVersions(w.group, expired);
+    const skip = skipping.filter((s) => !expired.has(s.v));
+    const v = Math.max(head.v, head.writing) + 1;
+    await this.beginWrite(w.group, w.lease, head.v, v, skip);
     const puts: Attrs[] = [
       ...bodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, body })),
       ...(w.removed ?? []).map((id) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, gone: true })),
@@ -620,7 +679,10 @@ export class DynamoStore implements Store {
     const inline = { ':h': JSON.stringify(next.handles), ':f': JSON.stringify(next.failures), ':w': JSON.stringify(next.windows), ':p': JSON.stringify(next.problems), ...(next.workload === undefined ? {} : { ':wl': JSON.stringify(next.workload) }) };
     const onHead = Object.values(inline).reduce((n, text) => n + Buffer.byteLength(text, 'utf8'), 0) <= HEAD_STATE_BYTES;
     if (!onHead) puts.push(...bodyAttrs(`G#${w.group}`, `S#${pad(v)}`, { v }, JSON.stringify(next)));
-    await this.batch(puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })));
+    await this.batch(
+      puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })),
+      w.fence,
+    );
     try {
       // The commit: one conditional write of HEAD, on top of the version read and under the writer's lease.
       await this.db.send(
@@ -652,7 +714,7 @@ export class DynamoStore implements Store {
     // every 100th version also looks for one a writer killed right after its commit left behind.
     if (head.stateAt !== undefined || v % 100 === 0) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
     await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
-    await this.flushPending(w.group, v);
+    await this.flushPending(w.group, { v, skip });
   }
 
   async allRecords(): Promise<InstanceRecord[]> {
@@ -668,7 +730,7 @@ export class DynamoStore implements Store {
     for (const i of items) groups.set(str(i, 'pk') ?? '', [...(groups.get(str(i, 'pk') ?? '') ?? []), i]);
     for (const list of groups.values()) {
       const head = readHead(list.find((i) => str(i, 'sk') === 'HEAD'));
-      for (const item of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head.v).values()) {
+      for (const item of DynamoStore.visible(list.filter((i) => str(i, 'sk')?.startsWith('R#')), head).values()) {
         const record = parseRecord(item);
         if (record !== undefined) out.push(record);
       }
