@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type AttributeValue, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GroupFence } from '../../src/reconciler/fence.js';
 import { LeaseLostError } from '../../src/domain/errors.js';
 import dynalite from 'dynalite';
@@ -34,6 +34,43 @@ function killedBeforeCommit(): DynamoDBClient {
   }) as typeof dying.send;
   return dying;
 }
+
+/**
+ * A client whose requests go through `hook` once the SDK has signed them and the store's fence has passed, each attempt
+ * on its own: `send` sends this attempt on (or `hook` answers it itself, or holds it).
+ */
+function hooked(hook: (operation: string, send: () => Promise<unknown>) => Promise<unknown>): DynamoDBClient {
+  const c = client();
+  const handler = c.config.requestHandler as unknown as { handle: (request: { headers: Record<string, string | undefined> }, options?: unknown) => Promise<unknown> };
+  const handle = handler.handle.bind(handler);
+  handler.handle = (request, options) => hook((request.headers['x-amz-target'] ?? '').replace(/^.*\./, ''), () => handle(request, options));
+  return c;
+}
+
+/** An answer of DynamoDB's that the SDK retries. */
+const internalError = (): Promise<unknown> => Promise.resolve({
+  response: { statusCode: 500, headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'InternalServerError' }, body: Buffer.from('{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"try again"}') },
+});
+
+/**
+ * A client whose requests of one kind (a matching UpdateItem, or BatchWriteItem puts) fail on the caller's side but are
+ * kept, to land later (`late()`): a timeout after the request left, a container frozen and thawed.
+ */
+function landsLate(matches: (command: unknown) => boolean): { client: DynamoDBClient; late: () => Promise<unknown> } {
+  const c = client();
+  const send = c.send.bind(c);
+  let kept: (() => Promise<unknown>) | undefined;
+  c.send = ((command: Parameters<typeof send>[0]) => {
+    if (kept === undefined && matches(command)) {
+      kept = () => send(command);
+      return Promise.reject(Object.assign(new Error('socket timeout'), { name: 'TimeoutError' }));
+    }
+    return send(command);
+  }) as typeof c.send;
+  return { client: c, late: () => (kept ?? (() => Promise.reject(new Error('nothing kept'))))() };
+}
+
+const updateStarting = (prefix: string) => (command: unknown): boolean => command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith(prefix);
 
 /** `count` problems of instances with one bad tag, ~160 bytes each. */
 const badTags = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
@@ -171,8 +208,12 @@ describe('DynamoDB store specifics', () => {
     // The same controller, killed between writing its items and committing them: the commit never reaches the table.
     const dying = killedBeforeCommit();
     await assert.rejects(fixtureSave(new DynamoStore({ table, client: dying }), { ...tick, records: [rec('i-2', 'draining')], executions: [big] }), /killed/);
-    // Restarted, it decides otherwise and commits the same version.
+    // Restarted, it decides otherwise: the dead version 2 is skipped, and this write commits version 3.
     await fixtureSave(s, { ...tick, records: [rec('i-1', 'draining')] });
+    const raw = client();
+    const head = (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: 'HEAD' } } }))).Item;
+    assert.deepEqual([head?.['v']?.N, JSON.parse(head?.['skip']?.S ?? '[]')], ['3', [{ v: 2, at: 1 }]]);
+    raw.destroy();
     const g = await s.loadGroup('web');
     assert.deepEqual([...g.records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']], 'the dead write of i-2 never surfaces');
     assert.deepEqual(g.executions, [], 'nor its execution');
@@ -188,21 +229,21 @@ describe('DynamoDB store specifics', () => {
     const leaseA = await s.acquireLease('web', 'a', 0, 30_000);
     assert.ok(leaseA);
     await s.saveTick({ ...emptyTick, at: 0, lease: leaseA, records: [rec('i-1', 'running'), rec('i-2', 'running')] });
-    // A's batch of items is held (throttled retries, a paused process) after it marked its write begun.
+    // A's batch of items is held (throttled retries, a paused process) after it marked its write begun, and after its
+    // fence passed: the request is on its way.
     let release: () => void = () => undefined;
     let stalled: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const hit = new Promise<void>((r) => (stalled = r));
-    const slow = client();
-    const send = slow.send.bind(slow);
-    slow.send = (async (command: Parameters<typeof send>[0]) => {
-      if (command instanceof BatchWriteItemCommand) {
+    const slow = hooked(async (operation, send) => {
+      if (operation === 'BatchWriteItem') {
         stalled();
         await gate;
       }
-      return send(command);
-    }) as typeof slow.send;
-    const a = new DynamoStore({ table, client: slow }).saveTick({ ...emptyTick, at: 10_000, lease: leaseA, records: [rec('i-2', 'draining')], history: [entry(10_000, 'from a')] });
+      return send();
+    });
+    const fenceA = new GroupFence(s, { now: () => 10_000 }, 30_000, leaseA);
+    const a = new DynamoStore({ table, client: slow }).saveTick({ ...emptyTick, at: 10_000, lease: leaseA, fence: () => fenceA.check(), records: [rec('i-2', 'draining')], history: [entry(10_000, 'from a')] });
     await hit;
     // A's lease runs out; B takes the group over and commits a tick that touches i-1 only.
     const leaseB = await s.acquireLease('web', 'b', 40_000, 30_000);
@@ -219,8 +260,12 @@ describe('DynamoDB store specifics', () => {
     assert.deepEqual((await s.allRecords()).map((r) => [r.instanceId, r.state]), [['i-1', 'draining'], ['i-2', 'running']]);
     await s.saveTick({ ...emptyTick, at: 50_000, lease: leaseB });
     assert.deepEqual((await s.history({ limit: 10 })).map((h) => h.summary), ['from b'], 'nor its history');
-    // An hour after B found the version unfinished, no write of it can still land: its items go, and the mark.
-    await s.saveTick({ ...emptyTick, at: 40_000 + 3_600_000, lease: leaseB });
+    // Until an hour after B found the version unfinished, a write of it could still land: its items stay, unseen.
+    await s.saveTick({ ...emptyTick, at: 40_000 + 3_599_000, lease: leaseB });
+    assert.ok((await keys()).includes('R#i-2#000000000002'));
+    assert.deepEqual((await s.loadGroup('web')).records.get('i-2')?.state, 'running');
+    // Then none can: its items go, and the mark (expired marks are swept together, up to 10 minutes on).
+    await s.saveTick({ ...emptyTick, at: 40_000 + 3_600_000 + 600_000, lease: leaseB });
     assert.deepEqual((await keys()).filter((k) => k.endsWith('#000000000002') || k.startsWith('PH#')), []);
     const head = (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'G#web' }, sk: { S: 'HEAD' } } }))).Item;
     assert.equal(head?.['skip'], undefined);
@@ -229,7 +274,7 @@ describe('DynamoDB store specifics', () => {
     raw.destroy();
   });
 
-  it('a writer whose lease is lost in the middle of its items sends no more of them (the fence, checked after each request is signed)', async () => {
+  it('a writer whose lease is lost in the middle of its items sends no more of them: the fence is checked on each attempt of each request', async () => {
     const s = await fresh();
     const table = `fleetwarden-test-${n}`;
     const lease = await s.acquireLease('web', 'a', 0, 30_000);
@@ -237,23 +282,101 @@ describe('DynamoDB store specifics', () => {
     let now = 1_000;
     const fence = new GroupFence(s, { now: () => now }, 30_000, lease);
     let batches = 0;
-    const lossy = client();
-    const send = lossy.send.bind(lossy);
-    lossy.send = (async (command: Parameters<typeof send>[0]) => {
-      // Before the second batch, the controller stalls past its lease and another one takes the group.
-      if (command instanceof BatchWriteItemCommand && ++batches === 2) {
+    const lossy = hooked(async (operation, send) => {
+      // The second batch's first attempt, already past the fence, fails; meanwhile the controller stalled past its
+      // lease and another one took the group. The SDK's retry of it must not go out.
+      if (operation === 'BatchWriteItem' && ++batches === 2) {
         now = 40_000;
         assert.ok(await s.acquireLease('web', 'b', now, 30_000));
+        return internalError();
       }
-      return send(command);
-    }) as typeof lossy.send;
+      return send();
+    });
     const records = Array.from({ length: 60 }, (_, i) => ({ instanceId: `i-${i}`, group: 'web', state: 'running' as const, since: 1, reason: 'r' }));
     await assert.rejects(new DynamoStore({ table, client: lossy }).saveTick({ ...emptyTick, at: now, lease: fence.token, fence: () => fence.check(), records }), LeaseLostError);
     const raw = client();
     const written = ((await raw.send(new ScanCommand({ TableName: table, ProjectionExpression: 'sk' }))).Items ?? []).filter((i) => i['sk']?.S?.startsWith('R#'));
     assert.equal(written.length, 25, 'the first batch only: 60 records are three');
+    assert.equal(batches, 2, 'no retry went out');
     lossy.destroy();
     raw.destroy();
+  });
+
+  it('an earlier attempt’s commit landing late, after the next attempt began, is refused: it never commits a version listed as skipped', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+    const lease = await s.acquireLease('web', 'a', 0, 30_000);
+    assert.ok(lease);
+    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
+    // Tick 1's commit leaves, and its caller gives up on it.
+    const t1 = landsLate(updateStarting('SET v = :next'));
+    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease, records: [rec('i-1', 'draining')], history: [{ at: 1_000, group: 'web', instanceId: null, type: 'window', summary: 'tick 1' }] }), /socket timeout/);
+    // Tick 2 (same controller) finds version 2 unfinished and begins 3; then tick 1's commit lands.
+    const c2 = client();
+    const send = c2.send.bind(c2);
+    let landed: unknown;
+    c2.send = (async (command: Parameters<typeof send>[0]) => {
+      if (landed === undefined && command instanceof BatchWriteItemCommand) landed = await t1.late().then(() => 'committed', (e: unknown) => String(e));
+      return send(command);
+    }) as typeof c2.send;
+    await new DynamoStore({ table, client: c2 }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-2', 'running')] });
+    assert.match(String(landed), /ConditionalCheckFailed/, 'the late commit is refused');
+    const g = await s.loadGroup('web');
+    assert.deepEqual([...g.records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'running'], ['i-2', 'running']], 'tick 2 committed; nothing of tick 1');
+    assert.deepEqual(await s.history({ limit: 5 }), []);
+    for (const c of [t1.client, c2]) c.destroy();
+  });
+
+  it('an earlier attempt’s commit landing while the next tick reads the group: that tick is refused, and the commit keeps its history', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+    const lease = await s.acquireLease('web', 'a', 0, 30_000);
+    assert.ok(lease);
+    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
+    const t1 = landsLate(updateStarting('SET v = :next'));
+    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease, records: [rec('i-1', 'draining')], history: [{ at: 1_000, group: 'web', instanceId: null, type: 'window', summary: 'tick 1' }] }), /socket timeout/);
+    // Tick 2 has read HEAD (version 1, version 2 begun); tick 1's commit lands before tick 2 looks at pending history.
+    const c2 = client();
+    const send = c2.send.bind(c2);
+    let landed: unknown;
+    c2.send = (async (command: Parameters<typeof send>[0]) => {
+      if (landed === undefined && command instanceof QueryCommand) landed = await t1.late().then(() => 'committed', (e: unknown) => String(e));
+      return send(command);
+    }) as typeof c2.send;
+    await assert.rejects(new DynamoStore({ table, client: c2 }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-2', 'running')] }), /another controller meanwhile/);
+    assert.equal(landed, 'committed');
+    await s.saveTick({ ...emptyTick, at: 3_000, lease });
+    assert.deepEqual([...(await s.loadGroup('web')).records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining']]);
+    assert.deepEqual((await s.history({ limit: 5 })).map((h) => h.summary), ['tick 1'], 'its pending history was not taken for a dead attempt’s');
+    for (const c of [t1.client, c2]) c.destroy();
+  });
+
+  it('an earlier attempt’s begin landing late cannot move the write begun back, nor drop a skipped version', async () => {
+    const s = await fresh();
+    const table = `fleetwarden-test-${n}`;
+    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+    const lease = await s.acquireLease('web', 'a', 0, 30_000);
+    assert.ok(lease);
+    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
+    // Tick 1's begin leaves, and its caller gives up on it; tick 2 begins version 2, writes i-1 draining, is killed.
+    const t1 = landsLate(updateStarting('SET writing'));
+    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease }), /socket timeout/);
+    const dying = killedBeforeCommit();
+    await assert.rejects(new DynamoStore({ table, client: dying }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-1', 'draining')] }), /killed/);
+    // Tick 3 skips version 2 and begins 3; tick 1's begin lands before tick 3's commit.
+    const c3 = client();
+    const send = c3.send.bind(c3);
+    let landed: unknown;
+    c3.send = (async (command: Parameters<typeof send>[0]) => {
+      if (landed === undefined && command instanceof BatchWriteItemCommand) landed = await t1.late().then(() => 'begun', (e: unknown) => String(e));
+      return send(command);
+    }) as typeof c3.send;
+    await new DynamoStore({ table, client: c3 }).saveTick({ ...emptyTick, at: 3_000, lease, records: [rec('i-2', 'running')] });
+    assert.match(String(landed), /ConditionalCheckFailed/, 'the late begin is refused');
+    assert.deepEqual((await s.allRecords()).map((r) => [r.instanceId, r.state]), [['i-1', 'running'], ['i-2', 'running']], 'the dead version 2 stays unseen');
+    for (const c of [t1.client, dying, c3]) c.destroy();
   });
 
   it('a group state over HEAD_STATE_BYTES lives in the item of its version: the last one only, none once small again or after a dead write', async () => {

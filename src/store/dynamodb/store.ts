@@ -151,6 +151,7 @@ const skippedSchema = z.array(z.object({ v: z.number().int(), at: z.number() }))
  * signed), and AWS refuses a request signed more than 5 minutes before it arrives. An hour leaves room for clock skew.
  */
 const SKIP_KEEP_MS = 60 * 60_000;
+const SKIP_SWEEP_MS = 10 * 60_000;
 
 const headStateSchema = z.object({
   workload: workloadRecordSchema.optional(),
@@ -335,19 +336,30 @@ export class DynamoStore implements Store {
     );
   }
 
-  /** Moves committed pending history (a version ≤ head, not skipped) into the history partition; drops dead attempts' items. */
-  private async flushPending(group: string, head: Pick<Head, 'v' | 'skip'>): Promise<void> {
+  /**
+   * Moves committed pending history (a version ≤ head, not skipped) into the history partition and drops that of
+   * skipped versions. Pending history of a version above head that is not (yet) known dead is left alone: it may be
+   * a write whose commit is still on its way.
+   */
+  private async flushPending(group: string, head: Pick<Head, 'v' | 'skip'>, fence?: () => Promise<void>): Promise<void> {
     const pending = await this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':h': 'PH#' }) });
     if (pending.length === 0) return;
     pending.sort((a, b) => (str(a, 'sk') ?? '').localeCompare(str(b, 'sk') ?? ''));
     const skipped = new Set(head.skip.map((s) => s.v));
     const committed = pending.filter((i) => (num(i, 'v') ?? 0) <= head.v && !skipped.has(num(i, 'v') ?? 0));
+    const dead = pending.filter((i) => skipped.has(num(i, 'v') ?? 0));
     if (committed.length > 0) {
       const entries = committed.map((i) => decodeStoredJson(historyEntrySchema, str(i, 'entry') ?? '', whereIn(i, 'entry')));
       const first = await this.allocateHistoryIds(entries.length);
-      await this.batch(this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })));
+      await this.batch(
+        this.historyItems(entries, first).map((Item) => ({ PutRequest: { Item } })),
+        fence,
+      );
     }
-    await this.batch(pending.map((i) => ({ DeleteRequest: { Key: keyOf(`G#${group}`, str(i, 'sk') ?? '') } })));
+    await this.batch(
+      [...committed, ...dead].map((i) => ({ DeleteRequest: { Key: keyOf(`G#${group}`, str(i, 'sk') ?? '') } })),
+      fence,
+    );
   }
 
   async acquireLease(group: string, owner: string, now: number, ttlMs: number): Promise<Lease | null> {
@@ -515,17 +527,18 @@ export class DynamoStore implements Store {
 
   /**
    * Records that a write of version `v` begins (HEAD `writing`) with the versions to skip, under the writer's lease,
-   * on top of `head`.
+   * on top of `head` as read (its version and the write it saw begun: a request of an earlier attempt landing late
+   * can then never move `writing` back, or drop a version from `skip`).
    */
-  private async beginWrite(group: string, lease: LeaseToken, head: number, v: number, skip: readonly Skipped[]): Promise<void> {
+  private async beginWrite(group: string, lease: LeaseToken, head: Pick<Head, 'v' | 'writing'>, v: number, skip: readonly Skipped[]): Promise<void> {
     try {
       await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: keyOf(`G#${group}`, 'HEAD'),
           UpdateExpression: skip.length === 0 ? 'SET writing = :w REMOVE skip' : 'SET writing = :w, skip = :s',
-          ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
-          ExpressionAttributeValues: values({ ':w': v, ':v': head, ':o': lease.owner, ':g': lease.generation, ...(skip.length === 0 ? {} : { ':s': JSON.stringify(skip) }) }),
+          ConditionExpression: `(attribute_not_exists(v) OR v = :v) AND ${head.writing === 0 ? 'attribute_not_exists(writing)' : 'writing = :seen'} AND lo = :o AND lgen = :g`,
+          ExpressionAttributeValues: values({ ':w': v, ':v': head.v, ...(head.writing === 0 ? {} : { ':seen': head.writing }), ':o': lease.owner, ':g': lease.generation, ...(skip.length === 0 ? {} : { ':s': JSON.stringify(skip) }) }),
         }),
       );
     } catch (err) {
@@ -538,9 +551,12 @@ export class DynamoStore implements Store {
   }
 
   /** Deletes the record, execution and state items of `versions`: writes that never committed. */
-  private async dropVersions(group: string, versions: ReadonlySet<number>): Promise<void> {
+  private async dropVersions(group: string, versions: ReadonlySet<number>, fence: () => Promise<void>): Promise<void> {
     const stale = [...(await this.recordItems(group, true)), ...(await this.executionItems(group, true)), ...(await this.stateItems(group))].filter((i) => versions.has(num(i, 'v') ?? 0));
-    await this.batch(stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
+    await this.batch(
+      stale.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })),
+      fence,
+    );
   }
 
   /** HEAD with its state, read from the `S#` item it names when it was too big for HEAD itself. */
@@ -649,18 +665,24 @@ export class DynamoStore implements Store {
     const lease = readLease(w.group, headItem);
     // Refused before anything is written; the commit below checks it again in the same write.
     if (lease === null || lease.owner !== w.lease.owner || lease.generation !== w.lease.generation) await this.fence(w.group, w.lease);
-    await this.flushPending(w.group, head);
+    // Every batch below is sent under the writer's fence; without one, under a read of the lease (the request is
+    // signed before that read: landing more than 5 minutes later, AWS refuses it).
+    const fence = w.fence ?? (() => this.fence(w.group, w.lease));
+    await this.flushPending(w.group, head, fence);
     // A write begun and never committed (`writing` above `v`: its writer killed, or stalled past its lease and maybe
     // still writing) left items that a commit of its version would make visible: a record or execution nobody
     // committed, or stray parts of a body. Its version is skipped, never reused; readers ignore it, and its items
     // are deleted once none can still land.
     const found = head.writing > head.v && !head.skip.some((s) => s.v === head.writing) ? [{ v: head.writing, at: w.at }] : [];
     const skipping = [...head.skip, ...found];
-    const expired = new Set(skipping.filter((s) => s.at + SKIP_KEEP_MS <= w.at).map((s) => s.v));
-    if (expired.size > 0) await this.dropVersions(w.group, expired);
+    // Expired entries go together once the oldest is SKIP_SWEEP_MS past its time: a group whose ticks keep failing
+    // adds one each tick, and each drop reads the keys of all the group's items.
+    const due = skipping.some((s) => s.at + SKIP_KEEP_MS + SKIP_SWEEP_MS <= w.at);
+    const expired = new Set(due ? skipping.filter((s) => s.at + SKIP_KEEP_MS <= w.at).map((s) => s.v) : []);
+    if (expired.size > 0) await this.dropVersions(w.group, expired, fence);
     const skip = skipping.filter((s) => !expired.has(s.v));
     const v = Math.max(head.v, head.writing) + 1;
-    await this.beginWrite(w.group, w.lease, head.v, v, skip);
+    await this.beginWrite(w.group, w.lease, head, v, skip);
     const puts: Attrs[] = [
       ...bodies.map(([id, body]) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, body })),
       ...(w.removed ?? []).map((id) => ({ pk: `G#${w.group}`, sk: `R#${id}#${pad(v)}`, id, v, gone: true })),
@@ -681,7 +703,7 @@ export class DynamoStore implements Store {
     if (!onHead) puts.push(...bodyAttrs(`G#${w.group}`, `S#${pad(v)}`, { v }, JSON.stringify(next)));
     await this.batch(
       puts.map((attrs) => ({ PutRequest: { Item: item(attrs) } })),
-      w.fence,
+      fence,
     );
     try {
       // The commit: one conditional write of HEAD, on top of the version read and under the writer's lease.
@@ -690,7 +712,9 @@ export class DynamoStore implements Store {
           TableName: this.table,
           Key: keyOf(`G#${w.group}`, 'HEAD'),
           UpdateExpression: onHead ? `SET v = :next, handles = :h, failures = :f, windows = :w, problems = :p${next.workload === undefined ? ' REMOVE stateAt, workload' : ', workload = :wl REMOVE stateAt'}` : 'SET v = :next, stateAt = :next REMOVE handles, failures, windows, problems, workload',
-          ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND lo = :o AND lgen = :g',
+          // `writing`: the write this very call began (a late commit of an earlier attempt is refused once a later
+          // one began, and so never commits a version that attempt lists as skipped).
+          ConditionExpression: '(attribute_not_exists(v) OR v = :v) AND writing = :next AND lo = :o AND lgen = :g',
           ExpressionAttributeValues: values({ ':next': v, ':v': head.v, ':o': w.lease.owner, ':g': w.lease.generation, ...(onHead ? inline : {}) }),
         }),
       );
@@ -711,10 +735,13 @@ export class DynamoStore implements Store {
     const execIds = new Set(execBodies.map(([id]) => id));
     if (execIds.size > 0) garbage.push(...(await this.executionItems(w.group, true)).filter((i) => execIds.has(str(i, 'id') ?? '') && (num(i, 'v') ?? 0) < v));
     // The state item HEAD named before this commit (this one wrote its state anew, on HEAD or in an item of its own);
-    // every 100th version also looks for one a writer killed right after its commit left behind.
-    if (head.stateAt !== undefined || v % 100 === 0) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
-    await this.batch(garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })));
-    await this.flushPending(w.group, { v, skip });
+    // every 100th version (or the first past it) also looks for one a writer killed right after its commit left behind.
+    if (head.stateAt !== undefined || Math.floor(v / 100) !== Math.floor(head.v / 100)) garbage.push(...(await this.stateItems(w.group)).filter((i) => (num(i, 'v') ?? 0) < v));
+    await this.batch(
+      garbage.map((i) => ({ DeleteRequest: { Key: keyOf(str(i, 'pk') ?? '', str(i, 'sk') ?? '') } })),
+      fence,
+    );
+    await this.flushPending(w.group, { v, skip }, fence);
   }
 
   async allRecords(): Promise<InstanceRecord[]> {
