@@ -50,10 +50,11 @@ export interface LoadBalancer {
   /** As FleetProvider.unobserved, for the last targetHealth/deregistrationDelays. */
   unobserved?(): ReadonlyMap<string, Error>;
   /**
-   * Health of each instance in every managed target group, by instance id then target group id. `groups`: only the
-   * target groups of these groups are needed (an adapter may answer for more; reconcileGroup passes its group).
+   * Health of each instance in every managed target group, by instance id then target group id; read-only (an
+   * adapter may hand back the same answer while nothing changed). `groups`: only the target groups of these groups
+   * are needed (an adapter may answer for more; reconcileGroup passes its group).
    */
-  targetHealth(groups?: readonly string[]): Promise<Map<string, Record<string, TargetHealth>>>;
+  targetHealth(groups?: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, TargetHealth>>>>;
   register(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   deregister(targetGroup: string, instanceIds: readonly string[]): Promise<void>;
   /**

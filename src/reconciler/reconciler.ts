@@ -181,7 +181,10 @@ export class Reconciler {
    * without a break (no other controller can have written meanwhile). Any lapse drops it: the store is re-read.
    */
   private readonly cache = new Map<string, GroupState>();
-  /** What the last tick saw, for the API's instance view (subfleet, target groups, window periods). */
+  /**
+   * Each instance as last observed, kept up to date by joinObservation (whose unchanged objects it hands back), and
+   * for the API's instance view (subfleet, target groups, window periods).
+   */
   private readonly seen = new Map<string, ObservedInstance>();
   /** Groups at rest (rest.ts), valid with the cached state they were found with. */
   private readonly rest = new Map<string, Rest>();
@@ -252,8 +255,6 @@ export class Reconciler {
     const history: HistoryEntry[] = [];
     // A tick lists the fleet once (as before), whoever holds which group; reconcileGroup lists its group's instances.
     const { byGroup, conflicts, ssm, delays, unobserved } = await this.observe(exec, history, groups.length === config.groups.length ? config.groups : mine.map((m) => m.g));
-    if (groups.length === config.groups.length) this.seen.clear();
-    for (const list of byGroup.values()) for (const i of list) this.seen.set(i.id, i);
     const out: GroupTick[] = [];
     const failed: { group: string; error: string }[] = [];
     const inputsOf = await this.inputs(now, byGroup, conflicts, ssm, unobserved);
@@ -294,7 +295,7 @@ export class Reconciler {
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).
     const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
-    const joined = joinObservation(observed, health, this.seen);
+    const joined = joinObservation(observed, health, this.seen, select === undefined);
     return { ...assignGroups(joined, config.groups, config.naming), ssm, delays, unobserved };
   }
 

@@ -116,12 +116,24 @@ const NO_TARGETS: Readonly<Record<string, TargetHealth>> = Object.freeze({});
  * saw it (`last`, by id: power, health, zone, type, tags and target health all the same) keeps that tick's object:
  * no new garbage that lives a whole tick (the memory a steady controller holds), and a group at rest is recognised by
  * reference (sameObservation). Otherwise spelled out rather than spread (one object shape).
+ *
+ * `last` is brought up to date in place, with only what changed: at 100,000 instances, emptying and refilling it
+ * every tick cost more than the join itself. `complete`: the listing is the whole fleet, so an instance it does not
+ * have is gone and leaves `last` (a listing of some groups only adds).
  */
-export function joinObservation(listed: readonly ObservedInstance[], health: ReadonlyMap<string, Readonly<Record<string, TargetHealth>>>, last: ReadonlyMap<string, ObservedInstance>): ObservedInstance[] {
-  return listed.map((i): ObservedInstance => {
+export function joinObservation(listed: readonly ObservedInstance[], health: ReadonlyMap<string, Readonly<Record<string, TargetHealth>>>, last: Map<string, ObservedInstance>, complete: boolean): ObservedInstance[] {
+  const joined = listed.map((i): ObservedInstance => {
     const targets = health.get(i.id) ?? NO_TARGETS;
     const was = last.get(i.id);
     if (was !== undefined && was.power === i.power && was.health === i.health && was.zone === i.zone && was.instanceType === i.instanceType && sameRecord(was.tags, i.tags) && sameRecord(was.targets, targets)) return was;
-    return { id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets };
+    const now: ObservedInstance = { id: i.id, tags: i.tags, zone: i.zone, instanceType: i.instanceType, power: i.power, health: i.health, targets };
+    last.set(i.id, now);
+    return now;
   });
+  // Every listed id is in `last` now: more entries than listed ids means some are gone (rare: a fleet that shrank).
+  if (complete && last.size > joined.length) {
+    const ids = new Set(joined.map((i) => i.id));
+    for (const id of last.keys()) if (!ids.has(id)) last.delete(id);
+  }
+  return joined;
 }

@@ -160,11 +160,12 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
   it('an instance observed exactly as the last tick saw it keeps its object; any difference in any field makes a new one', () => {
     const listed = (over: Partial<ObservedInstance> = {}): ObservedInstance[] => [{ id: 'i-1', tags: { 'fleetwarden:group-name': 'web', team: 'a' }, zone: 'eu-west-1a', instanceType: 't3.small', power: 'running', health: 'ok', targets: {}, ...over }];
     const health = (h: TargetHealth = 'healthy'): Map<string, Record<string, TargetHealth>> => new Map([['i-1', { 'tg-web': h }]]);
-    const [first] = joinObservation(listed(), health(), new Map());
+    const seen = new Map<string, ObservedInstance>();
+    const [first] = joinObservation(listed(), health(), seen, true);
     assert.ok(first);
-    const last = new Map([['i-1', first]]);
+    assert.equal(seen.get('i-1'), first, 'what was seen is kept for the next tick');
     // Fresh objects from the provider, equal in every field (tags in another order): the last object is kept.
-    const [same] = joinObservation(listed({ tags: { team: 'a', 'fleetwarden:group-name': 'web' } }), health(), last);
+    const [same] = joinObservation(listed({ tags: { team: 'a', 'fleetwarden:group-name': 'web' } }), health(), seen, true);
     assert.equal(same, first);
     assert.ok(sameObservation([first], [same]));
     const changes: [string, ObservedInstance[], Map<string, Record<string, TargetHealth>>][] = [
@@ -178,10 +179,18 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
       ['no target group', listed(), new Map<string, Record<string, TargetHealth>>()],
     ];
     for (const [what, now, h] of changes) {
-      const [next] = joinObservation(now, h, last);
+      const prior: Map<string, ObservedInstance> = new Map([['i-1', first]]);
+      const [next] = joinObservation(now, h, prior, true);
       assert.notEqual(next, first, what);
       assert.deepEqual(next, { ...(now[0] as ObservedInstance), targets: h.get('i-1') ?? {} }, what);
       assert.equal(sameObservation([first], [next as ObservedInstance]), false, what);
+      assert.equal(prior.get('i-1'), next, `${what}: the new observation replaces the last one`);
     }
+    // An instance the whole fleet's listing no longer has is forgotten; a listing of some groups only adds.
+    const two = new Map<string, ObservedInstance>([['i-1', first], ['i-gone', { ...first, id: 'i-gone' }]]);
+    joinObservation(listed(), health(), two, false);
+    assert.deepEqual([...two.keys()], ['i-1', 'i-gone']);
+    joinObservation(listed(), health(), two, true);
+    assert.deepEqual([...two.keys()], ['i-1']);
   });
 });

@@ -112,6 +112,33 @@ describe('simulator', () => {
     assert.equal(s.nextEventAfter(T0 + 120_000), null, 'nothing left to happen by itself');
   });
 
+  it('target health is the same answer, by reference, until something changes it; every change shows at once', async () => {
+    const { s, clock } = sim();
+    const of = async (): Promise<Readonly<Record<string, string>> | undefined> => (await s.targetHealth()).get('i-web-001');
+    const first = await s.targetHealth();
+    clock.set(T0 + 10_000);
+    assert.equal(await s.targetHealth(), first, 'nothing changed: the same map');
+    await s.start(['i-web-001']);
+    clock.set(T0 + 20_000);
+    assert.deepEqual(await of(), { 'tg-web': 'unused' }, 'still booting');
+    clock.set(T0 + 70_000);
+    assert.deepEqual(await of(), { 'tg-web': 'initial' }, 'a boot that ended');
+    const booted = await s.targetHealth();
+    clock.set(T0 + 80_000);
+    assert.equal(await s.targetHealth(), booted);
+    clock.set(T0 + 100_000);
+    assert.deepEqual(await of(), { 'tg-web': 'healthy' }, 'checks that passed, with nothing else happening');
+    await s.deregister('tg-web', ['i-web-001']);
+    assert.deepEqual(await of(), { 'tg-web': 'draining' }, 'an action, at the same instant');
+    clock.set(T0 + 130_000);
+    assert.equal(await of(), undefined, 'a deregistration that completed');
+    await s.register('tg-web', ['i-web-001']);
+    assert.deepEqual(await of(), { 'tg-web': 'initial' });
+    await s.stop(['i-web-001'], { force: false });
+    clock.set(T0 + 230_000);
+    assert.deepEqual(await of(), { 'tg-web': 'unused' }, 'a stop that ended');
+  });
+
   it('runs scripts as the scenario says: ready after an uptime, failing N times, never answering; bypass files', async () => {
     const { s, clock } = sim({ groups: { web: { instances: 1, running: true, scripts: { 'instance-ready-for-operation': { succeedAfterUptime: '2h' }, 'instance-ready-for-shutdown': { failTimes: 2 }, 'enter-maintenance-window-period': { noAnswer: true } }, bypassPresent: ['i-web-001'] } } });
     const results = async (h: Awaited<ReturnType<Simulator['runEvent']>>): Promise<boolean | undefined> => {

@@ -131,6 +131,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
   private readonly stopTime: number;
   private readonly deregistrationDelay: number;
   private readonly healthyAfter: number;
+  /** Counts the changes that can change what targetHealth reports; its answer is kept until the next one. */
+  private healthVersion = 0;
+  /** targetHealth's last answer, valid at this healthVersion until `until` (when a target's checks pass). */
+  private health: { readonly version: number; readonly until: number; readonly out: ReadonlyMap<string, Readonly<Record<string, TargetHealth>>> } | undefined;
   private readonly seed: SimulatorSeed | undefined;
   private readonly readOnly: boolean;
 
@@ -260,6 +264,12 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   }
 
+  /** A change of the world by an action (power, target groups, a reboot): saved, and target health looked at anew. */
+  private changed(): void {
+    this.healthVersion++;
+    this.save();
+  }
+
   private save(): void {
     if (this.file === null || this.readOnly) return;
     mkdirSync(dirname(this.file), { recursive: true });
@@ -289,6 +299,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         }
         i.until = null;
         this.moving.delete(i);
+        this.healthVersion++;
       }
     }
     if (now >= this.leaveDue) {
@@ -299,8 +310,10 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         for (const id in targets) {
           const since = (targets[id] as SimTarget).deregisteringSince;
           if (since === null) continue;
-          if (since + delay <= now) Reflect.deleteProperty(targets, id);
-          else this.leaveDue = Math.min(this.leaveDue, since + delay);
+          if (since + delay <= now) {
+            Reflect.deleteProperty(targets, id);
+            this.healthVersion++;
+          } else this.leaveDue = Math.min(this.leaveDue, since + delay);
         }
       }
     }
@@ -331,6 +344,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   /** Rebuilds what `advance` looks at from the world as loaded: the instances in motion, the next deregistration. */
   private index(): void {
+    this.healthVersion++;
     this.all = Object.values(this.state.instances);
     this.moving = new Set(this.all.filter((i) => i.until !== null));
     this.leaveDue = Infinity;
@@ -418,7 +432,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       apply(i, now);
       return { instanceId: id, ok };
     });
-    this.save();
+    this.changed();
     return results;
   }
 
@@ -443,10 +457,17 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
 
   // ---- LoadBalancer ----------------------------------------------------------------------------------------------
 
-  async targetHealth(): Promise<Map<string, Record<string, TargetHealth>>> {
+  /**
+   * Each target's health. The same answer (the same map and records) comes back until something changes it: an
+   * action, a boot or stop ending, a deregistration completing, or a target's checks passing — as a controller at rest
+   * reads it every tick, and recognises what it saw last by reference (reconciler/rest.ts).
+   */
+  async targetHealth(): Promise<ReadonlyMap<string, Readonly<Record<string, TargetHealth>>>> {
     const now = this.advance();
     this.throttle();
+    if (this.health !== undefined && this.health.version === this.healthVersion && now < this.health.until) return this.health.out;
     const out = new Map<string, Record<string, TargetHealth>>();
+    let until = Infinity;
     for (const [tg, targets] of Object.entries(this.state.targetGroups)) {
       for (const id in targets) {
         const t = targets[id] as SimTarget;
@@ -454,13 +475,16 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
         let h: TargetHealth;
         if (t.deregisteringSince !== null) h = 'draining';
         else if (!i || i.power !== 'running') h = 'unused';
-        else if (now - Math.max(t.registeredAt, i.bootedAt ?? 0) < this.healthyAfter) h = 'initial';
-        else h = 'healthy';
+        else if (now - Math.max(t.registeredAt, i.bootedAt ?? 0) < this.healthyAfter) {
+          h = 'initial';
+          until = Math.min(until, Math.max(t.registeredAt, i.bootedAt ?? 0) + this.healthyAfter);
+        } else h = 'healthy';
         let of = out.get(id);
         if (of === undefined) out.set(id, (of = {}));
         of[tg] = h;
       }
     }
+    this.health = { version: this.healthVersion, until, out };
     return out;
   }
 
@@ -472,7 +496,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       targets[id] = { registeredAt: now, deregisteringSince: null };
       this.state.log.push({ at: now, action: 'register', instanceId: id, detail: targetGroup, ok: true });
     }
-    this.save();
+    this.changed();
     return;
   }
 
@@ -488,7 +512,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
       }
       this.state.log.push({ at: now, action: 'deregister', instanceId: id, detail: targetGroup, ok: true });
     }
-    this.save();
+    this.changed();
     return;
   }
 
@@ -519,7 +543,7 @@ export class Simulator implements FleetProvider, LoadBalancer, CommandRunner, Wi
     // A script sent under the controller's own id is remembered in the same save as its run: a controller killed
     // between two saves would otherwise find the run done but its id unknown, and run the script again.
     if (kind === 'script' && fixedId !== undefined) (this.state.scriptIds ??= {})[id] = handle;
-    this.save();
+    this.changed();
     return handle;
   }
 
