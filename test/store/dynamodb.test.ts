@@ -12,6 +12,7 @@ import { GroupFence } from '../../src/reconciler/fence.js';
 import { LeaseLostError } from '../../src/domain/errors.js';
 import dynalite from 'dynalite';
 import { DynamoStore, TTL_ATTRIBUTE } from '../../src/store/dynamodb/store.js';
+import type { Lease } from '../../src/ports/index.js';
 import type { WindowExecution } from '../../src/maintenance/model.js';
 import { storeContract } from './contract.js';
 import { runCli } from '../providers/fake-aws.js';
@@ -71,6 +72,29 @@ function landsLate(matches: (command: unknown) => boolean): { client: DynamoDBCl
 }
 
 const updateStarting = (prefix: string) => (command: unknown): boolean => command instanceof UpdateItemCommand && String(command.input.UpdateExpression).startsWith(prefix);
+
+/** A client on which the request kept by `late` lands just before the first command of `kind`; `landed()`: how it went. */
+function landingBefore(kind: typeof QueryCommand | typeof BatchWriteItemCommand, late: () => Promise<unknown>): { client: DynamoDBClient; landed: () => unknown } {
+  const c = client();
+  const send = c.send.bind(c);
+  let landed: unknown;
+  c.send = (async (command: Parameters<typeof send>[0]) => {
+    if (landed === undefined && command instanceof kind) landed = await late().then(() => 'landed', (e: unknown) => String(e));
+    return send(command);
+  }) as typeof c.send;
+  return { client: c, landed: () => landed };
+}
+
+const recOf = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
+
+/** A fresh table whose group web holds i-1 running, written by controller a under its lease. */
+async function oneRecord(): Promise<{ s: DynamoStore; table: string; lease: Lease }> {
+  const s = await fresh();
+  const lease = await s.acquireLease('web', 'a', 0, 30_000);
+  assert.ok(lease);
+  await s.saveTick({ ...emptyTick, at: 0, lease, records: [recOf('i-1', 'running')] });
+  return { s, table: `fleetwarden-test-${n}`, lease };
+}
 
 /** `count` problems of instances with one bad tag, ~160 bytes each. */
 const badTags = (count: number) => Array.from({ length: count }, (_, i) => ({ source: 'instance' as const, subject: `i-${i}`, field: 'fleetwarden:subfleet-name', value: 'bad!', reason: 'not a subfleet name; instance left alone until fixed', since: 1 }));
@@ -302,81 +326,50 @@ describe('DynamoDB store specifics', () => {
     raw.destroy();
   });
 
-  it('an earlier attempt’s commit landing late, after the next attempt began, is refused: it never commits a version listed as skipped', async () => {
-    const s = await fresh();
-    const table = `fleetwarden-test-${n}`;
-    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
-    const lease = await s.acquireLease('web', 'a', 0, 30_000);
-    assert.ok(lease);
-    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
-    // Tick 1's commit leaves, and its caller gives up on it.
+  /** Tick 1 of controller a: i-1 draining, with its history; its commit leaves, and its caller gives up on it. */
+  async function commitLeftBehind(table: string, lease: Lease): Promise<() => Promise<unknown>> {
     const t1 = landsLate(updateStarting('SET v = :next'));
-    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease, records: [rec('i-1', 'draining')], history: [{ at: 1_000, group: 'web', instanceId: null, type: 'window', summary: 'tick 1' }] }), /socket timeout/);
+    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease, records: [recOf('i-1', 'draining')], history: [{ at: 1_000, group: 'web', instanceId: null, type: 'window', summary: 'tick 1' }] }), /socket timeout/);
+    return t1.late;
+  }
+
+  it('an earlier attempt’s commit landing late, after the next attempt began, is refused: it never commits a version listed as skipped', async () => {
+    const { s, table, lease } = await oneRecord();
     // Tick 2 (same controller) finds version 2 unfinished and begins 3; then tick 1's commit lands.
-    const c2 = client();
-    const send = c2.send.bind(c2);
-    let landed: unknown;
-    c2.send = (async (command: Parameters<typeof send>[0]) => {
-      if (landed === undefined && command instanceof BatchWriteItemCommand) landed = await t1.late().then(() => 'committed', (e: unknown) => String(e));
-      return send(command);
-    }) as typeof c2.send;
-    await new DynamoStore({ table, client: c2 }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-2', 'running')] });
-    assert.match(String(landed), /ConditionalCheckFailed/, 'the late commit is refused');
+    const t2 = landingBefore(BatchWriteItemCommand, await commitLeftBehind(table, lease));
+    await new DynamoStore({ table, client: t2.client }).saveTick({ ...emptyTick, at: 2_000, lease, records: [recOf('i-2', 'running')] });
+    assert.match(String(t2.landed()), /ConditionalCheckFailed/, 'the late commit is refused');
     const g = await s.loadGroup('web');
     assert.deepEqual([...g.records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'running'], ['i-2', 'running']], 'tick 2 committed; nothing of tick 1');
     assert.deepEqual(await s.history({ limit: 5 }), []);
-    for (const c of [t1.client, c2]) c.destroy();
+    t2.client.destroy();
   });
 
   it('an earlier attempt’s commit landing while the next tick reads the group: that tick is refused, and the commit keeps its history', async () => {
-    const s = await fresh();
-    const table = `fleetwarden-test-${n}`;
-    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
-    const lease = await s.acquireLease('web', 'a', 0, 30_000);
-    assert.ok(lease);
-    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
-    const t1 = landsLate(updateStarting('SET v = :next'));
-    await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease, records: [rec('i-1', 'draining')], history: [{ at: 1_000, group: 'web', instanceId: null, type: 'window', summary: 'tick 1' }] }), /socket timeout/);
+    const { s, table, lease } = await oneRecord();
     // Tick 2 has read HEAD (version 1, version 2 begun); tick 1's commit lands before tick 2 looks at pending history.
-    const c2 = client();
-    const send = c2.send.bind(c2);
-    let landed: unknown;
-    c2.send = (async (command: Parameters<typeof send>[0]) => {
-      if (landed === undefined && command instanceof QueryCommand) landed = await t1.late().then(() => 'committed', (e: unknown) => String(e));
-      return send(command);
-    }) as typeof c2.send;
-    await assert.rejects(new DynamoStore({ table, client: c2 }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-2', 'running')] }), /another controller meanwhile/);
-    assert.equal(landed, 'committed');
+    const t2 = landingBefore(QueryCommand, await commitLeftBehind(table, lease));
+    await assert.rejects(new DynamoStore({ table, client: t2.client }).saveTick({ ...emptyTick, at: 2_000, lease, records: [recOf('i-2', 'running')] }), /another controller meanwhile/);
+    assert.equal(t2.landed(), 'landed');
     await s.saveTick({ ...emptyTick, at: 3_000, lease });
     assert.deepEqual([...(await s.loadGroup('web')).records.values()].map((r) => [r.instanceId, r.state]), [['i-1', 'draining']]);
     assert.deepEqual((await s.history({ limit: 5 })).map((h) => h.summary), ['tick 1'], 'its pending history was not taken for a dead attempt’s');
-    for (const c of [t1.client, c2]) c.destroy();
+    t2.client.destroy();
   });
 
   it('an earlier attempt’s begin landing late cannot move the write begun back, nor drop a skipped version', async () => {
-    const s = await fresh();
-    const table = `fleetwarden-test-${n}`;
-    const rec = (id: string, state: 'running' | 'draining') => ({ instanceId: id, group: 'web', state, since: 1, reason: 'r' }) as const;
-    const lease = await s.acquireLease('web', 'a', 0, 30_000);
-    assert.ok(lease);
-    await s.saveTick({ ...emptyTick, at: 0, lease, records: [rec('i-1', 'running')] });
+    const { s, table, lease } = await oneRecord();
     // Tick 1's begin leaves, and its caller gives up on it; tick 2 begins version 2, writes i-1 draining, is killed.
     const t1 = landsLate(updateStarting('SET writing'));
     await assert.rejects(new DynamoStore({ table, client: t1.client }).saveTick({ ...emptyTick, at: 1_000, lease }), /socket timeout/);
     const dying = killedBeforeCommit();
-    await assert.rejects(new DynamoStore({ table, client: dying }).saveTick({ ...emptyTick, at: 2_000, lease, records: [rec('i-1', 'draining')] }), /killed/);
+    await assert.rejects(new DynamoStore({ table, client: dying }).saveTick({ ...emptyTick, at: 2_000, lease, records: [recOf('i-1', 'draining')] }), /killed/);
     // Tick 3 skips version 2 and begins 3; tick 1's begin lands before tick 3's commit.
-    const c3 = client();
-    const send = c3.send.bind(c3);
-    let landed: unknown;
-    c3.send = (async (command: Parameters<typeof send>[0]) => {
-      if (landed === undefined && command instanceof BatchWriteItemCommand) landed = await t1.late().then(() => 'begun', (e: unknown) => String(e));
-      return send(command);
-    }) as typeof c3.send;
-    await new DynamoStore({ table, client: c3 }).saveTick({ ...emptyTick, at: 3_000, lease, records: [rec('i-2', 'running')] });
-    assert.match(String(landed), /ConditionalCheckFailed/, 'the late begin is refused');
+    const t3 = landingBefore(BatchWriteItemCommand, t1.late);
+    await new DynamoStore({ table, client: t3.client }).saveTick({ ...emptyTick, at: 3_000, lease, records: [recOf('i-2', 'running')] });
+    assert.match(String(t3.landed()), /ConditionalCheckFailed/, 'the late begin is refused');
     assert.deepEqual((await s.allRecords()).map((r) => [r.instanceId, r.state]), [['i-1', 'running'], ['i-2', 'running']], 'the dead version 2 stays unseen');
-    for (const c of [t1.client, dying, c3]) c.destroy();
+    for (const c of [t1.client, dying, t3.client]) c.destroy();
   });
 
   it('a group state over HEAD_STATE_BYTES lives in the item of its version: the last one only, none once small again or after a dead write', async () => {
