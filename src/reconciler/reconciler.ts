@@ -295,7 +295,9 @@ export class Reconciler {
     const ssm: SsmWindowInfo[] = config.ssmDiscovery && this.deps.windowSource ? await withRetry(exec, 'list windows', '*', history, () => (this.deps.windowSource as WindowSource).list()) : [];
     // Groups whose account or region could not be read (a multi-account provider answered for the others).
     const unobserved = new Map([...(this.deps.lb.unobserved?.() ?? []), ...(this.deps.provider.unobserved?.() ?? [])]);
-    const joined = joinObservation(observed, health, this.seen, select === undefined);
+    // The whole fleet, every account and region answering: an instance not listed is gone. (Not for a partial listing,
+    // nor while an account is unobserved: its instances stay as last seen in the API's instance view.)
+    const joined = joinObservation(observed, health, this.seen, select === undefined && unobserved.size === 0);
     return { ...assignGroups(joined, config.groups, config.naming), ssm, delays, unobserved };
   }
 
@@ -604,7 +606,7 @@ export class Reconciler {
     }
   }
 
-  /** The instance as the last tick observed it (undefined before the first tick, or when not managed here). */
+  /** The instance as the last tick observed it (undefined before the first tick, or when not listed since). */
   observedInstance(id: string): ObservedInstance | undefined {
     return this.seen.get(id);
   }

@@ -9,6 +9,11 @@ import { pendingCommands } from '../../src/api/services.js';
 import type { LifecycleState } from '../../src/domain/lifecycle.js';
 import type { VirtualClock } from '../../src/domain/time.js';
 import { violations } from './invariants.js';
+import type { FleetProvider } from '../../src/ports/index.js';
+import type { ObservedInstance } from '../../src/domain/model.js';
+import { Simulator } from '../../src/providers/simulator/simulator.js';
+import { Reconciler } from '../../src/reconciler/reconciler.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 const T = (iso: string): number => Date.parse(iso);
@@ -171,5 +176,35 @@ describe('simulate', () => {
     assert.equal(events.filter((e) => e === 'exit').length, 84);
     assert.ok(report.starts > 84 && report.stops > 84);
     assert.equal(report.forcedStops, 0);
+  });
+});
+
+describe('what the last tick saw (the API instance view)', () => {
+  it('an instance no longer listed is forgotten, unless its account was not read: then it stays as last seen', async () => {
+    const config = demo();
+    const { clock, sleep } = virtualTime(T('2026-06-01T01:40:00Z'));
+    const sim = new Simulator(config.simulator!, config.naming, clock, null);
+    // A multi-account provider whose erp account can be made unreadable, or whose erp instances can vanish.
+    let erp: 'listed' | 'unobserved' | 'gone' = 'listed';
+    const isErp = (i: ObservedInstance): boolean => i.tags['fleetwarden:group-name'] === 'erp';
+    const provider: FleetProvider = {
+      listInstances: async (keys, select) => (await sim.listInstances(keys, select)).filter((i) => erp === 'listed' || !isErp(i)),
+      start: (ids) => sim.start(ids),
+      stop: (ids, o) => sim.stop(ids, o),
+      unobserved: () => new Map(erp === 'unobserved' ? [['erp', new Error('AccessDenied (simulated)')]] : []),
+    };
+    const r = new Reconciler({ config, provider, lb: sim, runner: sim, windowSource: sim, store: new SqliteStore(':memory:'), clock, owner: 'me', sleep });
+    await r.tick();
+    const id = (await sim.listInstances(['fleetwarden:group-name'])).find(isErp)?.id ?? '';
+    const seen = r.observedInstance(id);
+    assert.equal(seen?.tags['fleetwarden:group-name'], 'erp');
+    erp = 'unobserved';
+    clock.set(clock.now() + 15_000);
+    await r.tick();
+    assert.equal(r.observedInstance(id), seen, 'its account unread: as last seen');
+    erp = 'gone';
+    clock.set(clock.now() + 15_000);
+    await r.tick();
+    assert.equal(r.observedInstance(id), undefined, 'every account read, and it is not there: forgotten');
   });
 });

@@ -186,4 +186,16 @@ describe('simulator', () => {
     assert.equal(await power(b.s, 'i-web-002'), 'pending');
     assert.deepEqual(Simulator.readWorld(file).actions.map((x) => `${x.action} ${x.instanceId}`), ['start i-web-002']);
   });
+
+  it('target health changed by another process on the same world file shows at once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-sim-')), 'world.json');
+    const a = sim({}, file);
+    await a.s.start(['i-web-001']);
+    a.clock.set(T0 + 100_000);
+    assert.deepEqual((await a.s.targetHealth()).get('i-web-001'), { 'tg-web': 'healthy' });
+    const b = sim({}, file);
+    b.clock.set(T0 + 100_000);
+    await b.s.deregister('tg-web', ['i-web-001']);
+    assert.deepEqual((await a.s.targetHealth()).get('i-web-001'), { 'tg-web': 'draining' });
+  });
 });
