@@ -44,12 +44,12 @@ import type { AwsCall } from '../../ports/aws-calls.js';
  * stops sending them.
  *
  * A tick's history is written beside its records as pending items (`G#<group>/PH#<version>#<n>`) and moved to the
- * history partition once committed; pending items of a version above HEAD belong to a dead attempt and are dropped.
+ * history partition once committed; pending items of a skipped version belong to a dead attempt and are dropped.
  * Every tick first finishes any move a crash interrupted, so committed history is never lost.
  *
  * Items: `G#<group>/HEAD` (version, the version being written, skipped versions, workload, handles, failures,
- * active windows, problems — or, over HEAD_STATE_BYTES, the version whose `G#<group>/S#<version>` item holds them) · `G#<group>/R#<id>#<version>`
- * (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
+ * active windows, problems — or, over HEAD_STATE_BYTES, the version whose `G#<group>/S#<version>` item holds them) ·
+ * `G#<group>/R#<id>#<version>` (a record, or a tombstone) · `G#<group>/PH#…` (pending history) · `H/<id>` (history) ·
  * `O/<group>#<key>` (overrides) · `V#<group>/<key>` (stored values) · `C/<instance>#<kind>` (controls) ·
  * `G#<group>/X#<execution id>#<version>` (window executions, versioned like records; a body over BODY_PART_BYTES in
  * parts, `…#<version>#<n>`) · `T/<hash>` (API tokens) · `A#<instance>/<command id>` (agent commands; `cancel` set when it is to stop) ·
@@ -582,9 +582,9 @@ export class DynamoStore implements Store {
     return this.query({ KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)', ExpressionAttributeValues: values({ ':p': `G#${group}`, ':s': v === undefined ? 'S#' : `S#${pad(v)}` }), ...(v === undefined ? { ProjectionExpression: 'pk, sk, v' } : {}) });
   }
 
-  /** The committed executions of a group (newest version at or below HEAD), a body in parts put together. */
+  /** The committed executions of a group (newest version at or below HEAD, not skipped), a body in parts put together. */
   private async visibleExecutions(group: string, head?: Head): Promise<WindowExecution[]> {
-    const v = head ?? readHead(await this.get(`G#${group}`, 'HEAD'));
+    const at = head ?? readHead(await this.get(`G#${group}`, 'HEAD'));
     const items = await this.executionItems(group);
     const parts = new Map<string, Item[]>();
     const versions: Item[] = [];
@@ -597,7 +597,7 @@ export class DynamoStore implements Store {
         else list.push(i);
       }
     }
-    return [...DynamoStore.visible(versions, v).values()].flatMap((i) => {
+    return [...DynamoStore.visible(versions, at).values()].flatMap((i) => {
       const body = str(i, 'body') ?? DynamoStore.joinParts(i, parts.get(`${str(i, 'id') ?? ''}#${num(i, 'v') ?? 0}`) ?? []);
       return body === undefined ? [] : [decodeStoredJson(windowExecutionSchema, body, whereIn(i, 'body'))];
     });
