@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openSimulatedController, virtualTime } from '../src/app/compose.js';
-import { CONTROLLER_HEAP_GROWING_PERCENT } from '../src/app/heap.js';
+import { CONTROLLER_HEAP_GROWING_PERCENT, CONTROLLER_SEMI_SPACE_MB, HEAP_GROWING_ENV, SEMI_SPACE_ENV } from '../src/app/heap.js';
 import { simulate } from '../src/app/simulate.js';
 import type { FleetConfig } from '../src/config/config.js';
 import { loadConfigFile, MAX_CONFIG_BYTES, parseConfig } from '../src/config/load.js';
@@ -76,6 +76,8 @@ interface TickFigures {
   readonly steadyTicks: number;
   readonly pureMs: number;
   readonly peakMiB: number;
+  /** The young generation the child ran with (tick-child.ts: src/app/heap.ts youngGeneration's note). */
+  readonly young: string;
 }
 
 /**
@@ -83,7 +85,7 @@ interface TickFigures {
  * under way in every group), comes to rest, then ticks at rest every 30 s. Pure resolve + plan is timed on the
  * stored records of the rest state.
  */
-export async function measureTicks(instances: number): Promise<TickFigures> {
+export async function measureTicks(instances: number): Promise<Omit<TickFigures, 'young'>> {
   const perGroup = 200;
   const groups = Math.max(1, Math.round(instances / perGroup));
   const config = fleet(groups, perGroup - 4, 4); // each group: (perGroup - 4) main + 4 batch
@@ -141,18 +143,23 @@ export async function measureTicks(instances: number): Promise<TickFigures> {
   }
 }
 
-/** The heap settings a size is measured with: V8's own, `fleetwarden run`'s (the default), or run's plus a small young generation. */
-type HeapSetting = 'v8' | 'run' | 'run+semi';
+/**
+ * The heap settings a size is measured with: V8's own; `fleetwarden run`'s default (the growth setting, and small
+ * semi-spaces by a restart in place where node can); run's growth setting alone (FLEETWARDEN_SEMI_SPACE_MB=0); the
+ * growth setting with the small young generation given in NODE_OPTIONS (what a node without process.execve needs).
+ */
+type HeapSetting = 'v8' | 'run' | 'growth' | 'growth+options';
 
-/** What the small-young-generation setting adds (NODE_OPTIONS carries it: it must be given when node starts). */
-export const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4';
+/** The young generation `fleetwarden run` gives node, as a node option (NODE_OPTIONS can carry it). */
+export const SMALL_YOUNG_GENERATION = `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`;
 
 /** Runs `measureTicks` in a fresh process: its peak RSS is then that size's alone. */
 function inChild(instances: number, heap: HeapSetting = 'run'): TickFigures {
   const child = fileURLToPath(new URL('./tick-child.js', import.meta.url));
   // Each row is the setting it names, whatever this shell sets.
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: heap === 'run+semi' ? SMALL_YOUNG_GENERATION : '' };
-  delete env['FLEETWARDEN_HEAP_GROWING_PERCENT'];
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== HEAP_GROWING_ENV && k !== SEMI_SPACE_ENV));
+  env['NODE_OPTIONS'] = heap === 'growth+options' ? SMALL_YOUNG_GENERATION : '';
+  if (heap === 'growth') env[SEMI_SPACE_ENV] = '0';
   const r = spawnSync(process.execPath, [child, String(instances), ...(heap === 'v8' ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new Error(`bench child for ${instances} instances failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TickFigures;
@@ -164,10 +171,11 @@ function benchTick(): void {
   const sizes = [1_000, 3_000, 10_000, 30_000, 100_000];
   const rows = sizes.map((n) => inChild(n));
   const ten = rows.find((r) => r.instances === 10_000);
-  // The same 10,000 with V8's own heap growth (what `fleetwarden run`'s setting, src/app/heap.ts, changes), and with
-  // run's setting plus a small young generation (NODE_OPTIONS, for memory-constrained hosts: docs/development.md).
+  // The same 10,000 with V8's own heap (what `fleetwarden run`'s settings, src/app/heap.ts, change), with run's growth
+  // setting alone, and with it and the small young generation in NODE_OPTIONS (docs/development.md).
   const untuned = inChild(10_000, 'v8');
-  const small = inChild(10_000, 'run+semi');
+  const growth = inChild(10_000, 'growth');
+  const options = inChild(10_000, 'growth+options');
   if (ten !== undefined) {
     console.log(`\n== bench/controller: one tick, ${fmt(ten.instances)} instances in ${ten.groups} groups with ${ten.windows} windows ==`);
     printTable(
@@ -177,7 +185,7 @@ function benchTick(): void {
         [`tick at rest (no group has anything to do; ${ten.restTicks} of ${ten.steadyTicks} ticks)`, msOr(ten.restMs), `${GOAL_TICK_MS} ms`, ten.restMs === null ? '–' : ratio(ten.restMs, GOAL_TICK_MS)],
         [`steady tick (all ${ten.steadyTicks} after the scale-in, windows entered and left included)`, `${fmt(ten.steadyMs, 1)} ms`, `${GOAL_TICK_MS} ms`, ratio(ten.steadyMs, GOAL_TICK_MS)],
         ['resolve + plan, all groups (records in memory)', `${fmt(ten.pureMs, 1)} ms`, `${GOAL_PURE_MS} ms`, ratio(ten.pureMs, GOAL_PURE_MS)],
-        [`peak RSS of the process (heap as fleetwarden run sets it: ${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, `${fmt(ten.peakMiB, 0)} MiB`, `${GOAL_RSS_MIB} MiB`, ratio(ten.peakMiB, GOAL_RSS_MIB)],
+        [`peak RSS of the process (heap as fleetwarden run sets it: ${CONTROLLER_HEAP_GROWING_PERCENT}% growth; ${ten.young})`, `${fmt(ten.peakMiB, 0)} MiB`, `${GOAL_RSS_MIB} MiB`, ratio(ten.peakMiB, GOAL_RSS_MIB)],
       ],
     );
     console.log(`\n10,000 instances by heap setting (node ${process.version}):`);
@@ -185,9 +193,10 @@ function benchTick(): void {
       ['heap', 'peak RSS', `ratio to ${GOAL_RSS_MIB} MiB`, 'busy tick', 'steady tick'],
       (
         [
-          ["V8's own (FLEETWARDEN_HEAP_GROWING_PERCENT=0)", untuned],
-          [`fleetwarden run's default (${CONTROLLER_HEAP_GROWING_PERCENT}% growth)`, ten],
-          [`run's default + NODE_OPTIONS=${SMALL_YOUNG_GENERATION}`, small],
+          [`V8's own (${HEAP_GROWING_ENV}=0 ${SEMI_SPACE_ENV}=0)`, untuned],
+          [`${CONTROLLER_HEAP_GROWING_PERCENT}% growth, V8's own young generation (${SEMI_SPACE_ENV}=0)`, growth],
+          [`fleetwarden run's default (${CONTROLLER_HEAP_GROWING_PERCENT}% growth; ${ten.young})`, ten],
+          [`${CONTROLLER_HEAP_GROWING_PERCENT}% growth + NODE_OPTIONS=${SMALL_YOUNG_GENERATION}`, options],
         ] as const
       ).map(([label, x]) => [label, `${fmt(x.peakMiB, 0)} MiB`, ratio(x.peakMiB, GOAL_RSS_MIB), `${fmt(x.busyMs, 1)} ms`, `${fmt(x.steadyMs, 1)} ms`]),
     );

@@ -1,5 +1,5 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
-import { tuneControllerHeap } from '../src/app/heap.js';
+import { processRestart, tuneControllerHeap, youngGeneration } from '../src/app/heap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -7,6 +7,14 @@ if (!Number.isInteger(instances) || instances <= 0) {
   process.stderr.write('usage: tick-child.js INSTANCES [--v8-default-heap]\n');
   process.exit(2);
 }
-// The heap as `fleetwarden run` sets it (this process stands for a running controller), or V8's own defaults.
-if (process.argv[3] !== '--v8-default-heap') tuneControllerHeap({}); // run's default, whatever this shell sets
-console.log(JSON.stringify(await measureTicks(instances)));
+// The heap as `fleetwarden run` sets it (this process stands for a running controller; the young generation by a
+// restart in place where node can), as the parent sets it (bench/controller.ts inChild); or V8's own defaults.
+let young = "V8's own young generation";
+if (process.argv[3] !== '--v8-default-heap') {
+  const restart = processRestart();
+  const decided = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
+  if (decided.restartWith !== null && typeof restart === 'function') restart(decided.restartWith);
+  young = decided.note;
+  tuneControllerHeap({});
+}
+console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

@@ -12,7 +12,7 @@ import { HISTORY_TYPES, type WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
-import { tuneControllerHeap } from '../app/heap.js';
+import { tuneControllerHeap, youngGeneration } from '../app/heap.js';
 import { loadConfigFile } from '../config/load.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { FleetConfig } from '../config/config.js';
@@ -110,17 +110,34 @@ the first stops or dies. State survives restarts: Ctrl-C (or SIGTERM) finishes t
 The API needs a bearer token. The admin token is FLEETWARDEN_ADMIN_TOKEN when set; otherwise one is generated
 on the first run and written to <state-dir>/admin-token (mode 0600) — it is printed nowhere. Agents get their own
 tokens: 'fleetwarden token issue --instance ID', or log in with their instance's IAM role (controller.agentIam).
-Refused requests (401/403) and server errors are logged to stderr with method, path and status only.`,
+Refused requests (401/403) and server errors are logged to stderr with method, path and status only.
+
+Memory: the heap may grow FLEETWARDEN_HEAP_GROWING_PERCENT (default 20) past what is live before a full collection,
+and the young generation has semi-spaces of FLEETWARDEN_SEMI_SPACE_MB (default 4 MiB): V8 reads that size only when
+node starts, so run restarts node in place with --max-semi-space-size (same process id), where node can (22.15 or
+later, on Linux or macOS); elsewhere set NODE_OPTIONS=--max-semi-space-size=4. 0 leaves V8's own; node's own option
+wins. --log-level debug says what was done.`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' } }, false);
     const format = oneOf(values['log-format'] ?? (values.json === true ? 'json' : 'text'), LOG_FORMATS, '--log-format');
     if (values.json === true && format !== 'json') throw new UsageError('--json', 'contradicts --log-format text; give one of them');
     const level = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, '--log-level');
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
-    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    // A long-lived process: its heap is kept near what is live (src/app/heap.ts); checked with the flags, before
-    // anything is opened or started.
+    // A long-lived process: its heap is kept near what is live and its young generation small (src/app/heap.ts);
+    // both checked with the flags. The young generation is sized when node starts: this process restarts in place
+    // with it, before it has read or opened anything (the configuration is then read once).
+    const restart = io.restartNode ?? 'not started as the program';
+    const young = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
     const heap = tuneControllerHeap();
+    let youngNote = young.note;
+    if (young.restartWith !== null && typeof restart === 'function') {
+      try {
+        restart(young.restartWith);
+      } catch (err) {
+        youngNote = `V8's own young generation: could not restart node with ${young.restartWith} (${err instanceof Error ? err.message : String(err)})`;
+      }
+    }
+    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
     const log = controllerLog({ format, level }, (line) => {
@@ -140,6 +157,7 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
       log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
     };
     log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
+    log.diag.debug({ type: 'young-generation', pid: process.pid, execArgv: process.execArgv }, `fleetwarden: ${youngNote}`);
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();

@@ -8,6 +8,11 @@ export { escapeControl };
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Restarts this very process with a node option (src/app/heap.ts processRestart), or why it cannot: given only by
+   * the program's entry point (never to a command run in a test's own process).
+   */
+  readonly restartNode?: ((nodeOption: string) => never) | string;
 }
 
 export const processIo: CliIo = {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { processRestart } from '../app/heap.js';
 import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
 import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
@@ -107,5 +108,7 @@ if (isEntryPoint()) {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  process.exitCode = await main(process.argv.slice(2));
+  // This process is the program: `run` may restart it in place with a node option (src/app/heap.ts).
+  const restart = processRestart();
+  process.exitCode = await main(process.argv.slice(2), { ...processIo, restartNode: restart });
 }

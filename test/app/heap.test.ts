@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/domain/errors.js';
-import { CONTROLLER_HEAP_GROWING_PERCENT, HEAP_GROWING_ENV, tuneControllerHeap } from '../../src/app/heap.js';
+import { CONTROLLER_HEAP_GROWING_PERCENT, CONTROLLER_SEMI_SPACE_MB, HEAP_GROWING_ENV, SEMI_SPACE_ENV, tuneControllerHeap, youngGeneration } from '../../src/app/heap.js';
 
 const DEFAULT = `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`;
 
@@ -40,6 +40,41 @@ describe('the heap of a long-lived controller (src/app/heap.ts)', () => {
   it('refuses a value that is not a whole percent from 0 to 1000, naming the variable, and sets nothing', () => {
     for (const bad of ['-5', '20%', 'lots', '1001', '1.5', '0x10', '1e3', '+20', '2 0']) {
       assert.throws(() => tuneControllerHeap({ [HEAP_GROWING_ENV]: bad }, [], () => assert.fail('nothing is set')), (err: unknown) => err instanceof ValidationError && err.field === HEAP_GROWING_ENV && err.message.includes(JSON.stringify(bad)), bad);
+    }
+  });
+});
+
+describe("the young generation of a long-lived controller (src/app/heap.ts youngGeneration)", () => {
+  const restartWith = (env: Record<string, string | undefined>, execArgv: readonly string[] = []): string | null => youngGeneration(env, execArgv, null).restartWith;
+
+  it('is given by a restart with --max-semi-space-size, FLEETWARDEN_SEMI_SPACE_MB when set, the default otherwise', () => {
+    assert.equal(restartWith({}), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);
+    assert.equal(restartWith({ NODE_OPTIONS: '--trace-warnings --max-old-space-size=512' }, ['--enable-source-maps']), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);
+    for (const unset of ['', '  ']) assert.equal(restartWith({ [SEMI_SPACE_ENV]: unset }), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`, JSON.stringify(unset));
+    assert.equal(restartWith({ [SEMI_SPACE_ENV]: ' 16 ' }), '--max-semi-space-size=16');
+    assert.equal(restartWith({ [SEMI_SPACE_ENV]: '01024' }), '--max-semi-space-size=1024');
+    assert.equal(restartWith({ [SEMI_SPACE_ENV]: '0' }), null);
+    assert.match(youngGeneration({ [SEMI_SPACE_ENV]: '0' }, [], null).note, /FLEETWARDEN_SEMI_SPACE_MB=0: V8's own young generation/);
+  });
+
+  it("is left alone when node already has the option (its arguments, as after the restart, or NODE_OPTIONS), and says so", () => {
+    assert.equal(restartWith({}, ['--max-semi-space-size=4']), null, 'the restarted process does not restart again');
+    assert.equal(restartWith({ [SEMI_SPACE_ENV]: '8' }, ['--max_semi_space_size=2']), null);
+    assert.equal(restartWith({ NODE_OPTIONS: '--trace-warnings  --max-semi-space-size=32' }), null);
+    assert.match(youngGeneration({ NODE_OPTIONS: '--max-semi-space-size=32' }, [], null).note, /^node runs with --max-semi-space-size=32$/);
+    // Options that only start like it are others.
+    assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-sizes=1' }, ['--max-semi-space-size-x=1']), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);
+  });
+
+  it('where the process cannot restart, restarts nothing and says why and what to set instead', () => {
+    const r = youngGeneration({ [SEMI_SPACE_ENV]: '6' }, [], 'node v20.0.0 has no process.execve: Node 22.15 or later has');
+    assert.equal(r.restartWith, null);
+    assert.equal(r.note, "V8's own young generation: cannot restart node with --max-semi-space-size=6 (node v20.0.0 has no process.execve: Node 22.15 or later has); NODE_OPTIONS=--max-semi-space-size=6 sets it");
+  });
+
+  it('refuses a value that is not a whole number of MiB from 0 to 1024, naming the variable', () => {
+    for (const bad of ['-1', '4M', 'small', '1025', '2.5', '0x8', '+4', '4 4']) {
+      assert.throws(() => youngGeneration({ [SEMI_SPACE_ENV]: bad }, ['--max-semi-space-size=4'], null), (err: unknown) => err instanceof ValidationError && err.field === SEMI_SPACE_ENV && err.message.includes(JSON.stringify(bad)), bad);
     }
   });
 });
