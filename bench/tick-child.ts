@@ -14,7 +14,8 @@ if (process.argv[3] !== '--v8-default-heap') {
   const restart = processRestart();
   const decided = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
   if (decided.restartWith !== null && typeof restart === 'function') restart(decided.restartWith);
-  young = decided.note;
+  const own = process.execArgv.find((a) => a.startsWith('--max-semi-space-size'));
+  young = own !== undefined ? `node runs with ${own}` : typeof restart === 'string' ? `V8's own young generation: node ${process.version} cannot restart` : "V8's own young generation";
   tuneControllerHeap({});
 }
 console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

@@ -621,12 +621,17 @@ export class Reconciler {
     return this.rest.get(group)?.until ?? null;
   }
 
-  /** Gives up every lease this controller holds (a clean shutdown lets another controller take over at once). */
+  /**
+   * Gives up every lease this controller holds (a clean shutdown lets another controller take over at once), and
+   * forgets what it cached and observed: a Lambda worker lets its group go after each tick, and its warm container,
+   * handed group after group, would otherwise keep the last observation of every instance it ever listed.
+   */
   async release(): Promise<void> {
     for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
     this.held.clear();
     this.cache.clear();
     this.rest.clear();
+    this.seen.clear();
   }
 
   static describe(e: ControllerEvent): string {

@@ -59,6 +59,26 @@ describe('reconcileGroup', () => {
     await ctl.close();
   });
 
+  it('keeps nothing it observed once the leases are let go: a warm worker handed group after group does not gather the fleet', async () => {
+    const { clock, sleep } = virtualTime(start);
+    const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'a' });
+    const listed = await ctl.simulator!.listInstances(['fleetwarden:group-name']);
+    const of = (group: string): string => listed.find((i) => i.tags['fleetwarden:group-name'] === group)?.id ?? assert.fail(`an instance of ${group}`);
+    await ctl.reconciler.reconcileGroup('web');
+    assert.equal(ctl.reconciler.observedInstance(of('web'))?.id, of('web'), 'observed while the group is held');
+    await ctl.reconciler.release();
+    await ctl.reconciler.reconcileGroup('erp');
+    assert.equal(ctl.reconciler.observedInstance(of('erp'))?.id, of('erp'));
+    assert.equal(ctl.reconciler.observedInstance(of('web')), undefined, "web's instances went with web's lease");
+    await ctl.reconciler.release();
+    assert.equal(ctl.reconciler.observedInstance(of('erp')), undefined);
+    // The next tick of a group reads it afresh, and ends as it would have.
+    const again = await ctl.reconciler.reconcileGroup('web');
+    assert.deepEqual(again.failed, []);
+    assert.equal(ctl.reconciler.observedInstance(of('web'))?.id, of('web'));
+    await ctl.close();
+  });
+
   it('skips a group whose lease another controller holds, and refuses a group the configuration does not have', async () => {
     const { clock, sleep } = virtualTime(start);
     const store = new SqliteStore(':memory:');
