@@ -1,5 +1,5 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
-import { processRestart, tuneControllerHeap, youngGeneration } from '../src/app/heap.js';
+import { processRestart, semiSpaceOption, tuneControllerHeap, youngGeneration } from '../src/app/heap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -14,8 +14,8 @@ if (process.argv[3] !== '--v8-default-heap') {
   const restart = processRestart();
   const decided = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
   if (decided.restartWith !== null && typeof restart === 'function') restart(decided.restartWith);
-  const own = process.execArgv.find((a) => a.startsWith('--max-semi-space-size'));
-  young = own !== undefined ? `node runs with ${own}` : typeof restart === 'string' ? `V8's own young generation: node ${process.version} cannot restart` : "V8's own young generation";
+  const own = semiSpaceOption(process.execArgv);
+  young = own !== null ? `node runs with ${own}` : typeof restart === 'string' ? `V8's own young generation: node ${process.version} cannot restart` : "V8's own young generation";
   tuneControllerHeap({});
 }
 console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

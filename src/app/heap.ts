@@ -62,6 +62,11 @@ export const SEMI_SPACE_ENV = 'FLEETWARDEN_SEMI_SPACE_MB';
 
 const SEMI_SPACE_FLAG = /^--max[-_]semi[-_]space[-_]size(=|$)/;
 
+/** The young generation's option among node's own arguments, or null. */
+export function semiSpaceOption(execArgv: readonly string[]): string | null {
+  return execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? null;
+}
+
 /** What youngGeneration decided: the node option to restart with (null: none), and why, for the log. */
 export interface YoungGeneration {
   readonly restartWith: string | null;
@@ -79,8 +84,8 @@ export function youngGeneration(env: Readonly<Record<string, string | undefined>
   const raw = (env[SEMI_SPACE_ENV] ?? '').trim();
   if (raw !== '' && (!/^\d+$/.test(raw) || Number(raw) > 1024)) throw new ValidationError(SEMI_SPACE_ENV, `expected a whole number of MiB from 0 (V8's own young generation) to 1024, got ${JSON.stringify(env[SEMI_SPACE_ENV])}`);
   const mb = raw === '' ? CONTROLLER_SEMI_SPACE_MB : Number(raw);
-  const own = execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? (env['NODE_OPTIONS'] ?? '').split(/\s+/).find((a) => SEMI_SPACE_FLAG.test(a));
-  if (own !== undefined) return { restartWith: null, note: `node runs with ${own}` };
+  const own = semiSpaceOption(execArgv) ?? semiSpaceOption((env['NODE_OPTIONS'] ?? '').split(/\s+/));
+  if (own !== null) return { restartWith: null, note: `node runs with ${own}` };
   if (mb === 0) return { restartWith: null, note: `${SEMI_SPACE_ENV}=0: V8's own young generation` };
   const flag = `--max-semi-space-size=${mb}`;
   if (cannotRestart !== null) return { restartWith: null, note: `V8's own young generation: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it` };

@@ -12,7 +12,7 @@ import { HISTORY_TYPES, type WindowSource } from '../ports/index.js';
 import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
-import { tuneControllerHeap, youngGeneration } from '../app/heap.js';
+import { semiSpaceOption, tuneControllerHeap, youngGeneration } from '../app/heap.js';
 import { loadConfigFile } from '../config/load.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { FleetConfig } from '../config/config.js';
@@ -157,7 +157,8 @@ wins. --log-level debug says what was done.`,
       log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
     };
     log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
-    log.diag.debug({ type: 'young-generation', pid: process.pid, execArgv: process.execArgv }, `fleetwarden: ${youngNote}`);
+    // The option as node has it among its own arguments (only that one: the others are none of the log's business).
+    log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv) }, `fleetwarden: ${youngNote}`);
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();
