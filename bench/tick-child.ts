@@ -1,5 +1,5 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
-import { processRestart, semiSpaceOption, tuneControllerHeap, youngGeneration } from '../src/app/heap.js';
+import { processRestart, SEMI_SPACE_ENV, semiSpaceOption, startYoungGeneration, tuneControllerHeap } from '../src/app/heap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -11,11 +11,9 @@ if (!Number.isInteger(instances) || instances <= 0) {
 // restart in place where node can), as the parent sets it (bench/controller.ts inChild); or V8's own defaults.
 let young = "V8's own young generation";
 if (process.argv[3] !== '--v8-default-heap') {
-  const restart = processRestart();
-  const decided = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
-  if (decided.restartWith !== null && typeof restart === 'function') restart(decided.restartWith);
-  const own = semiSpaceOption(process.execArgv);
-  young = own !== null ? `node runs with ${own}` : typeof restart === 'string' ? `V8's own young generation: node ${process.version} cannot restart` : "V8's own young generation";
+  startYoungGeneration(process.env, process.execArgv, processRestart()); // returns where it does not restart
+  const own = semiSpaceOption(process.execArgv, process.env);
+  young = own !== null ? `node runs with ${own}` : `V8's own young generation${process.env[SEMI_SPACE_ENV] === '0' ? '' : `: node ${process.version} cannot restart`}`;
   tuneControllerHeap({});
 }
 console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

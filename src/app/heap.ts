@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { ValidationError } from '../domain/errors.js';
 
@@ -51,9 +52,9 @@ export function tuneControllerHeap(env: Readonly<Record<string, string | undefin
  * V8 sizes the young generation from the machine's memory, and Node 24's grows to 128 MiB on a 24 GiB host: most of
  * the ~300 MiB a controller of 10,000 instances peaked at there, against ~165 MiB with 4 MiB semi-spaces (Node 20:
  * ~172 → ~137 MiB), for tick times within the noise (bench/controller.ts, docs/development.md). At 100,000
- * instances it costs time: ticks ~40% longer than with V8's own (~520 → ~420 MiB), where 16 MiB keeps V8's speed for
- * the same memory; but at 10,000 16 MiB keeps only half the saving. V8 reads the size only when node starts, so
- * `run` restarts node with it, in the same process (process.execve).
+ * instances it costs time: ticks ~40% longer than with V8's own (~520 → ~420 MiB), where 16 MiB comes close to V8's
+ * speed for the same memory; but at 10,000 16 MiB saves far less (Node 20: none; Node 24: ~190 MiB). V8 reads the
+ * size only when node starts, so `run` restarts node with it, in the same process (process.execve).
  */
 export const CONTROLLER_SEMI_SPACE_MB = 4;
 
@@ -62,9 +63,35 @@ export const SEMI_SPACE_ENV = 'FLEETWARDEN_SEMI_SPACE_MB';
 
 const SEMI_SPACE_FLAG = /^--max[-_]semi[-_]space[-_]size(=|$)/;
 
-/** The young generation's option among node's own arguments, or null. */
-export function semiSpaceOption(execArgv: readonly string[]): string | null {
-  return execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? null;
+/**
+ * NODE_OPTIONS split into options as node splits it (src/node_options.cc): at spaces, except inside double quotes,
+ * which are removed (a backslash inside them keeps the next character as it is).
+ */
+export function splitNodeOptions(value: string): string[] {
+  const out: string[] = [];
+  let current: string | null = null;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    let c = value[i] ?? '';
+    if (quoted && c === '\\' && i + 1 < value.length) c = value[++i] ?? '';
+    else if (c === '"') {
+      quoted = !quoted;
+      current ??= '';
+      continue;
+    } else if (c === ' ' && !quoted) {
+      if (current !== null) out.push(current);
+      current = null;
+      continue;
+    }
+    current = (current ?? '') + c;
+  }
+  if (current !== null) out.push(current);
+  return out;
+}
+
+/** The young generation's option as node has it: among its own arguments, else in NODE_OPTIONS; or null. */
+export function semiSpaceOption(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): string | null {
+  return execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => SEMI_SPACE_FLAG.test(a)) ?? null;
 }
 
 /** What youngGeneration decided: the node option to restart with (null: none), and why, for the log. */
@@ -84,7 +111,7 @@ export function youngGeneration(env: Readonly<Record<string, string | undefined>
   const raw = (env[SEMI_SPACE_ENV] ?? '').trim();
   if (raw !== '' && (!/^\d+$/.test(raw) || Number(raw) > 1024)) throw new ValidationError(SEMI_SPACE_ENV, `expected a whole number of MiB from 0 (V8's own young generation) to 1024, got ${JSON.stringify(env[SEMI_SPACE_ENV])}`);
   const mb = raw === '' ? CONTROLLER_SEMI_SPACE_MB : Number(raw);
-  const own = semiSpaceOption(execArgv) ?? semiSpaceOption((env['NODE_OPTIONS'] ?? '').split(/\s+/));
+  const own = semiSpaceOption(execArgv, env);
   if (own !== null) return { restartWith: null, note: `node runs with ${own}` };
   if (mb === 0) return { restartWith: null, note: `${SEMI_SPACE_ENV}=0: V8's own young generation` };
   const flag = `--max-semi-space-size=${mb}`;
@@ -96,8 +123,10 @@ type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) =>
 
 /**
  * Restarts this node process in place with `nodeOption` before its script's arguments: same process id, standard
- * streams and environment (process.execve). Only for the program's entry point, before it has opened or written
- * anything. A string when this node cannot: why.
+ * streams and environment (process.execve). Only for the program's entry point, before it has touched its standard
+ * streams (node would leave a pipe it shares non-blocking) or opened anything. A string when this process cannot:
+ * why. Node aborts the process when the system call itself fails, so what can be checked first is: the executable
+ * and the script, an IPC channel (a fork()ed process: a restart would close it), node's permission model.
  */
 export function processRestart(): ((nodeOption: string) => never) | string {
   const execve = (process as { execve?: Execve }).execve;
@@ -105,5 +134,28 @@ export function processRestart(): ((nodeOption: string) => never) | string {
   if (typeof execve !== 'function') return `node ${process.version} has no process.execve: Node 22.15 or later has`;
   if (process.platform === 'win32') return 'not on Windows';
   if (script === undefined) return 'no script to restart';
+  if (process.channel !== undefined) return 'node was started with an IPC channel, which a restart would close';
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  if (permission !== undefined && !permission.has('child')) return "node's permission model does not allow it";
+  try {
+    accessSync(process.execPath, constants.X_OK);
+    accessSync(script, constants.R_OK);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
   return (nodeOption) => execve.call(process, process.execPath, [process.execPath, ...process.execArgv, nodeOption, script, ...process.argv.slice(2)], process.env);
+}
+
+/**
+ * `fleetwarden run` at the program's entry point, first thing: restarts node in place with its young generation
+ * (never returns), or returns what it did instead, for the log. Throws the ValidationError of a bad variable.
+ */
+export function startYoungGeneration(env: Readonly<Record<string, string | undefined>>, execArgv: readonly string[], restart: ((nodeOption: string) => never) | string): string {
+  const decided = youngGeneration(env, execArgv, typeof restart === 'string' ? restart : null);
+  if (decided.restartWith === null || typeof restart === 'string') return decided.note;
+  try {
+    return restart(decided.restartWith);
+  } catch (err) {
+    return `V8's own young generation: could not restart node with ${decided.restartWith} (${err instanceof Error ? err.message : String(err)})`;
+  }
 }

@@ -114,9 +114,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
 
 Memory: the heap may grow FLEETWARDEN_HEAP_GROWING_PERCENT (default 20) past what is live before a full collection,
 and the young generation has semi-spaces of FLEETWARDEN_SEMI_SPACE_MB (default 4 MiB): V8 reads that size only when
-node starts, so run restarts node in place with --max-semi-space-size (same process id), where node can (22.15 or
-later, on Linux or macOS); elsewhere set NODE_OPTIONS=--max-semi-space-size=4. 0 leaves V8's own; node's own option
-wins. --log-level debug says what was done.`,
+node starts, so run restarts node in place with --max-semi-space-size first thing (same process id), where node can
+(22.15 or later, on Linux or macOS; not with an IPC channel); elsewhere set NODE_OPTIONS=--max-semi-space-size=4.
+0 leaves V8's own; node's own option wins. --log-level debug says what was done.`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' } }, false);
     const format = oneOf(values['log-format'] ?? (values.json === true ? 'json' : 'text'), LOG_FORMATS, '--log-format');
@@ -124,19 +124,11 @@ wins. --log-level debug says what was done.`,
     const level = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, '--log-level');
     const listenAt = values.listen === 'none' ? null : parseListen(values.listen ?? DEFAULT_LISTEN, '--listen');
     // A long-lived process: its heap is kept near what is live and its young generation small (src/app/heap.ts);
-    // both checked with the flags. The young generation is sized when node starts: this process restarts in place
-    // with it, before it has read or opened anything (the configuration is then read once).
-    const restart = io.restartNode ?? 'not started as the program';
-    const young = youngGeneration(process.env, process.execArgv, typeof restart === 'string' ? restart : null);
+    // both checked with the flags. The young generation is sized when node starts: the program's entry point has
+    // restarted node in place with it where it could, first thing (main.ts), and says so (io.youngGeneration).
+    const young = youngGeneration(process.env, process.execArgv, 'not started as the program');
     const heap = tuneControllerHeap();
-    let youngNote = young.note;
-    if (young.restartWith !== null && typeof restart === 'function') {
-      try {
-        restart(young.restartWith);
-      } catch (err) {
-        youngNote = `V8's own young generation: could not restart node with ${young.restartWith} (${err instanceof Error ? err.message : String(err)})`;
-      }
-    }
+    const youngNote = io.youngGeneration ?? young.note;
     const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
@@ -157,8 +149,8 @@ wins. --log-level debug says what was done.`,
       log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
     };
     log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
-    // The option as node has it among its own arguments (only that one: the others are none of the log's business).
-    log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv) }, `fleetwarden: ${youngNote}`);
+    // The option as node has it (only that one: node's other options are none of the log's business).
+    log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env) }, `fleetwarden: ${youngNote}`);
     const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
     const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
     const changes = new ChangeFeed();

@@ -9,10 +9,10 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   /**
-   * Restarts this very process with a node option (src/app/heap.ts processRestart), or why it cannot: given only by
-   * the program's entry point (never to a command run in a test's own process).
+   * What the program's entry point did about `run`'s young generation before anything else (src/app/heap.ts
+   * startYoungGeneration), for the log: absent when a command runs in another program's process (tests).
    */
-  readonly restartNode?: ((nodeOption: string) => never) | string;
+  readonly youngGeneration?: string;
 }
 
 export const processIo: CliIo = {

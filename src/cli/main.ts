@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { processRestart } from '../app/heap.js';
+import { processRestart, startYoungGeneration } from '../app/heap.js';
 import { type CliIo, type Command, EXIT, processIo, runCommand } from './io.js';
 import { awsCommands } from './aws.js';
 import { configCommands } from './config.js';
@@ -103,12 +103,21 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  const args = process.argv.slice(2);
+  // First of all, before the standard streams are touched: `run` restarts node in place with a small young generation
+  // where it can (src/app/heap.ts). A bad variable is left for `run` to refuse, naming it.
+  let youngGeneration: string | undefined;
+  if (args[0] === 'run' && !args.includes('--help') && !args.includes('-h')) {
+    try {
+      youngGeneration = startYoungGeneration(process.env, process.execArgv, processRestart());
+    } catch {
+      youngGeneration = undefined;
+    }
+  }
   // A closed pipe (`fleetwarden run | head`) ends the program quietly, as command-line tools do.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  // This process is the program: `run` may restart it in place with a node option (src/app/heap.ts).
-  const restart = processRestart();
-  process.exitCode = await main(process.argv.slice(2), { ...processIo, restartNode: restart });
+  process.exitCode = await main(args, youngGeneration === undefined ? processIo : { ...processIo, youngGeneration });
 }

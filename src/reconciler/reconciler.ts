@@ -627,11 +627,15 @@ export class Reconciler {
    * handed group after group, would otherwise keep the last observation of every instance it ever listed.
    */
   async release(): Promise<void> {
-    for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
-    this.held.clear();
-    this.cache.clear();
-    this.rest.clear();
-    this.seen.clear();
+    try {
+      for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
+    } finally {
+      // Forgotten even when the store failed to let a lease go (it lapses by its TTL): nothing stays behind.
+      this.held.clear();
+      this.cache.clear();
+      this.rest.clear();
+      this.seen.clear();
+    }
   }
 
   static describe(e: ControllerEvent): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/domain/errors.js';
-import { CONTROLLER_HEAP_GROWING_PERCENT, CONTROLLER_SEMI_SPACE_MB, HEAP_GROWING_ENV, SEMI_SPACE_ENV, tuneControllerHeap, youngGeneration } from '../../src/app/heap.js';
+import { CONTROLLER_HEAP_GROWING_PERCENT, CONTROLLER_SEMI_SPACE_MB, HEAP_GROWING_ENV, SEMI_SPACE_ENV, splitNodeOptions, startYoungGeneration, tuneControllerHeap, youngGeneration } from '../../src/app/heap.js';
 
 const DEFAULT = `--heap-growing-percent=${CONTROLLER_HEAP_GROWING_PERCENT}`;
 
@@ -62,6 +62,11 @@ describe("the young generation of a long-lived controller (src/app/heap.ts young
     assert.equal(restartWith({ [SEMI_SPACE_ENV]: '8' }, ['--max_semi_space_size=2']), null);
     assert.equal(restartWith({ NODE_OPTIONS: '--trace-warnings  --max-semi-space-size=32' }), null);
     assert.match(youngGeneration({ NODE_OPTIONS: '--max-semi-space-size=32' }, [], null).note, /^node runs with --max-semi-space-size=32$/);
+    // NODE_OPTIONS as node reads it: double quotes removed, a backslash in them keeping the next character.
+    assert.equal(restartWith({ NODE_OPTIONS: '--trace-warnings "--max-semi-space-size=16"' }), null);
+    assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-"size=16"' }), null);
+    assert.deepEqual(splitNodeOptions('  --a "--title=b c"  --d="e \\" f" "" --g'), ['--a', '--title=b c', '--d=e " f', '', '--g']);
+    assert.deepEqual(splitNodeOptions(''), []);
     // Options that only start like it are others.
     assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-sizes=1' }, ['--max-semi-space-size-x=1']), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);
   });
@@ -76,5 +81,32 @@ describe("the young generation of a long-lived controller (src/app/heap.ts young
     for (const bad of ['-1', '4M', 'small', '1025', '2.5', '0x8', '+4', '4 4']) {
       assert.throws(() => youngGeneration({ [SEMI_SPACE_ENV]: bad }, ['--max-semi-space-size=4'], null), (err: unknown) => err instanceof ValidationError && err.field === SEMI_SPACE_ENV && err.message.includes(JSON.stringify(bad)), bad);
     }
+  });
+});
+
+describe('the restart at the entry point (src/app/heap.ts startYoungGeneration)', () => {
+  /** A restart that records its option and, as process.execve would not, comes back (by throwing a marker). */
+  class Restarted extends Error {}
+  const recording = (into: string[]) => (option: string): never => {
+    into.push(option);
+    throw new Restarted(option);
+  };
+
+  it('restarts with the option youngGeneration decided, and with nothing when none is needed', () => {
+    const asked: string[] = [];
+    assert.match(startYoungGeneration({ [SEMI_SPACE_ENV]: '6' }, [], recording(asked)), /could not restart node with --max-semi-space-size=6/);
+    assert.deepEqual(asked, ['--max-semi-space-size=6']);
+    assert.equal(startYoungGeneration({}, ['--max-semi-space-size=4'], recording(asked)), 'node runs with --max-semi-space-size=4');
+    assert.equal(startYoungGeneration({ [SEMI_SPACE_ENV]: '0' }, [], recording(asked)), "FLEETWARDEN_SEMI_SPACE_MB=0: V8's own young generation");
+    assert.deepEqual(asked, ['--max-semi-space-size=6'], 'asked once');
+  });
+
+  it('says why where it cannot restart, and what went wrong where the restart was refused', () => {
+    assert.equal(startYoungGeneration({}, [], 'not on Windows'), "V8's own young generation: cannot restart node with --max-semi-space-size=4 (not on Windows); NODE_OPTIONS=--max-semi-space-size=4 sets it");
+    const refused = (): never => {
+      throw new Error('Access to this API has been restricted');
+    };
+    assert.equal(startYoungGeneration({}, [], refused), "V8's own young generation: could not restart node with --max-semi-space-size=4 (Access to this API has been restricted)");
+    assert.throws(() => startYoungGeneration({ [SEMI_SPACE_ENV]: 'big' }, [], refused), (err: unknown) => err instanceof ValidationError && err.field === SEMI_SPACE_ENV);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { FIXTURE_OWNER, fixtureSave } from '../support/fixture-save.js';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,7 +122,48 @@ describe('fleetwarden run --once, status, history, windows', () => {
     const none = young(run({ FLEETWARDEN_SEMI_SPACE_MB: '0' }));
     assert.deepEqual([none.nodeOption, none.msg], [null, "fleetwarden: FLEETWARDEN_SEMI_SPACE_MB=0: V8's own young generation"]);
     const given = young(run({ NODE_OPTIONS: '--max-semi-space-size=8' }));
-    assert.deepEqual([given.nodeOption, given.msg], [null, 'fleetwarden: node runs with --max-semi-space-size=8'], 'NODE_OPTIONS wins, and no restart');
+    assert.deepEqual([given.nodeOption, given.msg], ['--max-semi-space-size=8', 'fleetwarden: node runs with --max-semi-space-size=8'], 'NODE_OPTIONS wins, and no restart');
+    // Quoted as node allows it: still node's own, still no restart.
+    const quoted = young(run({ NODE_OPTIONS: '"--max-semi-space-size=16"' }));
+    assert.deepEqual([quoted.nodeOption, quoted.msg], ['--max-semi-space-size=16', 'fleetwarden: node runs with --max-semi-space-size=16']);
+  });
+
+  it('run restarts before it touches its standard streams: a pipe it shares is left as it was (blocking)', { skip: process.platform !== 'linux' && 'needs Linux (/proc, mkfifo)' }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-cli-pipe-'));
+    const fifo = join(dir, 'out');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, 'w');
+    // O_NONBLOCK belongs to the pipe's open file, which this process shares with the child: /proc shows it here.
+    const nonBlocking = (): boolean => (Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${writer}`, 'utf8'))?.[1] ?? '0', 8) & constants.O_NONBLOCK) !== 0;
+    try {
+      assert.equal(nonBlocking(), false);
+      const r = spawnSync(process.execPath, [BIN, 'run', '--config', DEMO, '--state-dir', join(dir, 'state'), '--listen', 'none', '--once'], { stdio: ['ignore', writer, 'pipe'], encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '', FLEETWARDEN_SEMI_SPACE_MB: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(nonBlocking(), false, 'a shell or CI step writing to the same pipe next gets no EAGAIN');
+      const out = Buffer.alloc(1 << 16);
+      assert.match(out.subarray(0, readSync(reader, out)).toString(), /i-web-001 {2}stopped → starting: scale-out/, 'the output came through the pipe');
+    } finally {
+      closeSync(reader);
+      closeSync(writer);
+    }
+  });
+
+  it('run started with an IPC channel (fork) keeps it: no restart, and says why', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'fw-cli-fork-'));
+    const child = fork(BIN, ['run', '--config', DEMO, '--state-dir', stateDir, '--listen', 'none', '--once', '--log-level', 'debug', '--json'], { silent: true, env: { ...process.env, NODE_OPTIONS: '', FLEETWARDEN_SEMI_SPACE_MB: '' } });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    assert.equal(code, 0, out);
+    const line = out.split('\n').filter((l) => l.includes('"type":"young-generation"')).map((l) => JSON.parse(l) as { nodeOption: string | null; msg: string });
+    assert.equal(line.length, 1);
+    const [only] = line;
+    assert.ok(only);
+    assert.equal(only.nodeOption, null);
+    const canRestart = typeof (process as { execve?: unknown }).execve === 'function';
+    assert.match(only.msg, canRestart ? /cannot restart node with --max-semi-space-size=4 \(node was started with an IPC channel, which a restart would close\)/ : /has no process\.execve/);
   });
 
   it('status without a store says what to do', () => {

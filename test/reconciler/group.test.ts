@@ -79,6 +79,25 @@ describe('reconcileGroup', () => {
     await ctl.close();
   });
 
+  it('forgets what it observed even when the store fails to let a lease go (the lease lapses by its TTL)', async () => {
+    const { clock, sleep } = virtualTime(start);
+    const real = new SqliteStore(':memory:');
+    const store = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'releaseLease') return () => Promise.reject(new ProviderError('retryable', 'dynamodb', 'ThrottlingException', 'rate exceeded'));
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Store;
+    const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, owner: 'a' }, store);
+    const id = (await ctl.simulator!.listInstances(['fleetwarden:group-name'])).find((i) => i.tags['fleetwarden:group-name'] === 'web')?.id ?? assert.fail('a web instance');
+    await ctl.reconciler.reconcileGroup('web');
+    assert.ok(ctl.reconciler.observedInstance(id));
+    await assert.rejects(ctl.reconciler.release(), /ThrottlingException/);
+    assert.equal(ctl.reconciler.observedInstance(id), undefined);
+    await real.close();
+  });
+
   it('skips a group whose lease another controller holds, and refuses a group the configuration does not have', async () => {
     const { clock, sleep } = virtualTime(start);
     const store = new SqliteStore(':memory:');
