@@ -1,5 +1,5 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
-import { processRestart, SEMI_SPACE_ENV, semiSpaceOption, startYoungGeneration, tuneControllerHeap } from '../src/app/heap.js';
+import { processRestart, startYoungGeneration, tuneControllerHeap } from '../src/app/heap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -11,9 +11,7 @@ if (!Number.isInteger(instances) || instances <= 0) {
 // restart in place where node can), as the parent sets it (bench/controller.ts inChild); or V8's own defaults.
 let young = "V8's own young generation";
 if (process.argv[3] !== '--v8-default-heap') {
-  startYoungGeneration(process.env, process.execArgv, processRestart()); // returns where it does not restart
-  const own = semiSpaceOption(process.execArgv, process.env);
-  young = own !== null ? `node runs with ${own}` : `V8's own young generation${process.env[SEMI_SPACE_ENV] === '0' ? '' : `: node ${process.version} cannot restart`}`;
+  young = startYoungGeneration(process.env, process.execArgv, processRestart()); // returns where it does not restart
   tuneControllerHeap({});
 }
 console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

@@ -53,8 +53,9 @@ export function tuneControllerHeap(env: Readonly<Record<string, string | undefin
  * the ~300 MiB a controller of 10,000 instances peaked at there, against ~165 MiB with 4 MiB semi-spaces (Node 20:
  * ~172 → ~137 MiB), for tick times within the noise (bench/controller.ts, docs/development.md). At 100,000
  * instances it costs time: ticks ~40% longer than with V8's own (~520 → ~420 MiB), where 16 MiB comes close to V8's
- * speed for the same memory; but at 10,000 16 MiB saves far less (Node 20: none; Node 24: ~190 MiB). V8 reads the
- * size only when node starts, so `run` restarts node with it, in the same process (process.execve).
+ * speed for the same memory; but at 10,000 16 MiB saves far less (peaks: Node 20 ~172 MiB, as without it; Node 24
+ * ~190 against ~165). V8 reads the size only when node starts, so `run` restarts node with it, in the same process
+ * (process.execve).
  */
 export const CONTROLLER_SEMI_SPACE_MB = 4;
 
@@ -75,8 +76,7 @@ export function splitNodeOptions(value: string): string[] {
     let c = value[i] ?? '';
     if (quoted && c === '\\' && i + 1 < value.length) c = value[++i] ?? '';
     else if (c === '"') {
-      quoted = !quoted;
-      current ??= '';
+      quoted = !quoted; // empty quotes make no option, as in node
       continue;
     } else if (c === ' ' && !quoted) {
       if (current !== null) out.push(current);

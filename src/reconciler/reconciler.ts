@@ -627,15 +627,15 @@ export class Reconciler {
    * handed group after group, would otherwise keep the last observation of every instance it ever listed.
    */
   async release(): Promise<void> {
-    try {
-      for (const g of this.held.keys()) await this.deps.store.releaseLease(g, this.deps.owner);
-    } finally {
-      // Forgotten even when the store failed to let a lease go (it lapses by its TTL): nothing stays behind.
-      this.held.clear();
-      this.cache.clear();
-      this.rest.clear();
-      this.seen.clear();
-    }
+    // Every lease is tried, and everything forgotten, even when the store fails to let one go (it lapses by its TTL).
+    const released = await Promise.allSettled([...this.held.keys()].map((g) => this.deps.store.releaseLease(g, this.deps.owner)));
+    this.held.clear();
+    this.cache.clear();
+    this.rest.clear();
+    this.seen.clear();
+    const failed = released.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length === 1) throw failed[0];
+    if (failed.length > 1) throw new AggregateError(failed, `${failed.length} leases could not be let go`);
   }
 
   static describe(e: ControllerEvent): string {

@@ -65,7 +65,7 @@ describe("the young generation of a long-lived controller (src/app/heap.ts young
     // NODE_OPTIONS as node reads it: double quotes removed, a backslash in them keeping the next character.
     assert.equal(restartWith({ NODE_OPTIONS: '--trace-warnings "--max-semi-space-size=16"' }), null);
     assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-"size=16"' }), null);
-    assert.deepEqual(splitNodeOptions('  --a "--title=b c"  --d="e \\" f" "" --g'), ['--a', '--title=b c', '--d=e " f', '', '--g']);
+    assert.deepEqual(splitNodeOptions('  --a "--title=b c"  --d="e \\" f" "" --g'), ['--a', '--title=b c', '--d=e " f', '--g']);
     assert.deepEqual(splitNodeOptions(''), []);
     // Options that only start like it are others.
     assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-sizes=1' }, ['--max-semi-space-size-x=1']), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);

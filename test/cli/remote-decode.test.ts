@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { listen } from '../../src/api/server.js';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/cli/program.js';
 
 describe('the CLI decodes API answers with the wire schemas', () => {
   /** What the fake controller answers next: status and body (undefined: no body). */

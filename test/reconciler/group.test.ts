@@ -79,22 +79,25 @@ describe('reconcileGroup', () => {
     await ctl.close();
   });
 
-  it('forgets what it observed even when the store fails to let a lease go (the lease lapses by its TTL)', async () => {
+  it('lets every lease go and forgets what it observed even when the store fails to let one go (that one lapses by its TTL)', async () => {
     const { clock, sleep } = virtualTime(start);
     const real = new SqliteStore(':memory:');
     const store = new Proxy(real, {
       get(target, prop, receiver) {
-        if (prop === 'releaseLease') return () => Promise.reject(new ProviderError('retryable', 'dynamodb', 'ThrottlingException', 'rate exceeded'));
+        if (prop === 'releaseLease') return (g: string, owner: string) => (g === 'web' ? Promise.reject(new ProviderError('retryable', 'dynamodb', 'ThrottlingException', 'rate exceeded')) : target.releaseLease(g, owner));
         const v: unknown = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     }) as Store;
     const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, owner: 'a' }, store);
     const id = (await ctl.simulator!.listInstances(['fleetwarden:group-name'])).find((i) => i.tags['fleetwarden:group-name'] === 'web')?.id ?? assert.fail('a web instance');
-    await ctl.reconciler.reconcileGroup('web');
+    // Both groups held (a tick), web's release fails: erp's lease is still let go.
+    await ctl.reconciler.tick();
     assert.ok(ctl.reconciler.observedInstance(id));
     await assert.rejects(ctl.reconciler.release(), /ThrottlingException/);
     assert.equal(ctl.reconciler.observedInstance(id), undefined);
+    assert.equal(await real.leaseHolder('erp', clock.now()), null, "erp's lease was let go");
+    assert.equal((await real.leaseHolder('web', clock.now()))?.owner, 'a', "web's stays until its TTL");
     await real.close();
   });
 
