@@ -10,6 +10,41 @@ function sh(...argv: string[]): void {
   execFileSync(argv[0] ?? '', argv.slice(1), { stdio: 'pipe' });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what a killed test run left at `index`: its namespace (named after the run's pid, no longer alive) with the
+ * processes still in it (an app, an agent: `setsid` outlives the run), and so the route to the same addresses that
+ * would otherwise send this run's traffic to them. Namespaces of a run still alive (another test file) are left.
+ */
+export function removeStale(index: number): string[] {
+  const removed: string[] = [];
+  const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^fw-[a-z0-9]+-(\d+)-(\d+)$/.exec(name);
+    if (m === null || Number(m[2]) !== index || alive(Number(m[1]))) continue;
+    for (const pid of execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/)) {
+      if (pid === '') continue;
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    sh('ip', 'netns', 'del', name); // removes the veth pair with it
+    removed.push(name);
+  }
+  return removed;
+}
+
 export class InstanceNs {
   readonly name: string;
   /** The root namespace's side of the link. */
@@ -18,14 +53,18 @@ export class InstanceNs {
   readonly ip: string;
   private readonly children: ChildProcess[] = [];
 
-  /** `index` 0-60 picks the addresses 169.254.214.(4i+1) (host) and .(4i+2) (instance). */
+  /**
+   * `index` 0-60 picks the addresses 169.254.214.(4i+1) (host) and .(4i+2) (instance); what a killed run left at the
+   * same index is removed first (removeStale). `tag`: lower-case letters and digits.
+   */
   constructor(tag: string, index: number) {
-    const id = `${process.pid % 10000}`;
+    const id = `${process.pid}`;
     this.name = `fw-${tag}-${id}-${index}`;
     this.hostIp = `169.254.214.${4 * index + 1}`;
     this.ip = `169.254.214.${4 * index + 2}`;
     const host = `fwh${id}x${index}`;
     const inner = `fwi${id}x${index}`;
+    removeStale(index);
     sh('ip', 'netns', 'add', this.name);
     sh('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', inner, 'netns', this.name);
     sh('ip', 'addr', 'add', `${this.hostIp}/30`, 'dev', host);
