@@ -1,5 +1,6 @@
 /** One size of the controller's tick benchmark in its own process (bench/controller.ts): prints its figures as JSON. */
-import { processRestart, startYoungGeneration, tuneControllerHeap } from '../src/app/heap.js';
+import { processRestart, startYoungGeneration, tuneControllerHeap, youngGeneration } from '../src/app/heap.js';
+import { capYoungGeneration } from '../src/app/young-cap.js';
 import { measureTicks } from './controller.js';
 
 const instances = Number(process.argv[2]);
@@ -13,5 +14,8 @@ let young = "V8's own young generation";
 if (process.argv[3] !== '--v8-default-heap') {
   young = startYoungGeneration(process.env, process.execArgv, processRestart()); // returns where it does not restart
   tuneControllerHeap({});
+  // Where node was not restarted with it: kept at the size by the growth factor, as run does.
+  const capMiB = youngGeneration(process.env, process.execArgv, 'not restarted').capMiB;
+  if (capMiB !== null) capYoungGeneration(capMiB);
 }
 console.log(JSON.stringify({ ...(await measureTicks(instances)), young }));

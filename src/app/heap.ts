@@ -94,9 +94,13 @@ export function semiSpaceOption(execArgv: readonly string[], env: Readonly<Recor
   return execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => SEMI_SPACE_FLAG.test(a)) ?? null;
 }
 
-/** What youngGeneration decided: the node option to restart with (null: none), and why, for the log. */
+/**
+ * What youngGeneration decided: the node option to restart with (null: none); else the semi-space size (MiB) to keep
+ * the young generation near by V8's growth factor (young-cap.ts; null: none); and why, for the log.
+ */
 export interface YoungGeneration {
   readonly restartWith: string | null;
+  readonly capMiB: number | null;
   readonly note: string;
 }
 
@@ -104,7 +108,8 @@ export interface YoungGeneration {
  * Whether `fleetwarden run` restarts node with `--max-semi-space-size` = FLEETWARDEN_SEMI_SPACE_MB (default
  * CONTROLLER_SEMI_SPACE_MB): not when node already has that option (its own arguments, which a restart adds, or
  * NODE_OPTIONS), not for 0, and not when this process cannot restart (`cannotRestart`: why, e.g. no process.execve
- * before Node 22.15) — the note then says what to set instead. A value that is not a whole number from 0 to 1024
+ * before Node 22.15): the young generation is then kept near that size by V8's growth factor instead (capMiB,
+ * young-cap.ts), and the note says what sets it exactly. A value that is not a whole number from 0 to 1024
  * (surrounding blanks allowed; empty: unset) is refused naming the variable.
  */
 export function youngGeneration(env: Readonly<Record<string, string | undefined>>, execArgv: readonly string[], cannotRestart: string | null): YoungGeneration {
@@ -112,11 +117,11 @@ export function youngGeneration(env: Readonly<Record<string, string | undefined>
   if (raw !== '' && (!/^\d+$/.test(raw) || Number(raw) > 1024)) throw new ValidationError(SEMI_SPACE_ENV, `expected a whole number of MiB from 0 (V8's own young generation) to 1024, got ${JSON.stringify(env[SEMI_SPACE_ENV])}`);
   const mb = raw === '' ? CONTROLLER_SEMI_SPACE_MB : Number(raw);
   const own = semiSpaceOption(execArgv, env);
-  if (own !== null) return { restartWith: null, note: `node runs with ${own}` };
-  if (mb === 0) return { restartWith: null, note: `${SEMI_SPACE_ENV}=0: V8's own young generation` };
+  if (own !== null) return { restartWith: null, capMiB: null, note: `node runs with ${own}` };
+  if (mb === 0) return { restartWith: null, capMiB: null, note: `${SEMI_SPACE_ENV}=0: V8's own young generation` };
   const flag = `--max-semi-space-size=${mb}`;
-  if (cannotRestart !== null) return { restartWith: null, note: `V8's own young generation: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it` };
-  return { restartWith: flag, note: `restarting node with ${flag}` };
+  if (cannotRestart !== null) return { restartWith: null, capMiB: mb, note: `young generation kept near ${mb} MiB semi-spaces by V8's growth factor: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it exactly` };
+  return { restartWith: flag, capMiB: null, note: `restarting node with ${flag}` };
 }
 
 type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
@@ -156,6 +161,7 @@ export function startYoungGeneration(env: Readonly<Record<string, string | undef
   try {
     return restart(decided.restartWith);
   } catch (err) {
-    return `V8's own young generation: could not restart node with ${decided.restartWith} (${err instanceof Error ? err.message : String(err)})`;
+    // run then finds no option and keeps the young generation near the size by the growth factor (young-cap.ts).
+    return `young generation kept near ${decided.restartWith.replace(/^.*=/, '')} MiB semi-spaces by V8's growth factor: could not restart node with ${decided.restartWith} (${err instanceof Error ? err.message : String(err)})`;
   }
 }

@@ -13,6 +13,7 @@ import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
 import { semiSpaceOption, tuneControllerHeap, youngGeneration } from '../app/heap.js';
+import { capYoungGeneration } from '../app/young-cap.js';
 import { loadConfigFile } from '../config/load.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { FleetConfig } from '../config/config.js';
@@ -115,8 +116,9 @@ Refused requests (401/403) and server errors are logged to stderr with method, p
 Memory: the heap may grow FLEETWARDEN_HEAP_GROWING_PERCENT (default 20) past what is live before a full collection,
 and the young generation has semi-spaces of FLEETWARDEN_SEMI_SPACE_MB (default 4 MiB): V8 reads that size only when
 node starts, so run restarts node in place with --max-semi-space-size first thing (same process id), where node can
-(22.15 or later, on Linux or macOS; not with an IPC channel); elsewhere set NODE_OPTIONS=--max-semi-space-size=4.
-0 leaves V8's own; node's own option wins. --log-level debug says what was done.`,
+(22.15 or later, on Linux or macOS; not with an IPC channel); elsewhere it keeps the young generation near that size
+by V8's growth factor (NODE_OPTIONS=--max-semi-space-size=4 sets it exactly). 0 leaves V8's own; node's own option
+wins. --log-level debug says what was done.`,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values } = parse(args, { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, once: { type: 'boolean' }, speed: { type: 'string' }, json: { type: 'boolean' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' } }, false);
     const format = oneOf(values['log-format'] ?? (values.json === true ? 'json' : 'text'), LOG_FORMATS, '--log-format');
@@ -128,139 +130,145 @@ node starts, so run restarts node in place with --max-semi-space-size first thin
     // restarted node in place with it where it could, first thing (main.ts), and says so (io.youngGeneration).
     const young = youngGeneration(process.env, process.execArgv, 'not started as the program');
     const heap = tuneControllerHeap();
-    const youngNote = io.youngGeneration ?? young.note;
-    const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
-    const speed = values.speed === undefined ? undefined : Number(values.speed);
-    if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
-    const log = controllerLog({ format, level }, (line) => {
-      io.out(line);
-    }, (line) => {
-      io.err(line);
-    });
-    const print = (e: ControllerEvent): void => {
-      const { group, ...fields } = eventJson(e);
-      log.group(String(group))[eventLevel(e)](fields, Reconciler.describe(e));
-    };
-    // This controller's registry: tick and provider-call histograms and the process metrics, served by /metrics.
-    const metrics = new ControllerMetrics({ process: true });
-    const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
-    // A sink's failure is the process's own news (stderr, and fleetwarden_events_out on /metrics), never the tick's.
-    const onPublishFailure = (sink: string, message: string): void => {
-      log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
-    };
-    log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
-    // The option as node has it (only that one: node's other options are none of the log's business).
-    log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env) }, `fleetwarden: ${youngNote}`);
-    const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
-    const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
-    const changes = new ChangeFeed();
-    const wake = { now: false, last: 0 };
-    // Set from signal handlers and the API: an object, so the loop re-reads it after every await.
-    const signal = { stopping: false, again: false, wake: null as (() => void) | null };
-    let server: Server | null = null;
+    // Where node could not be restarted with the young generation's size: kept near it by V8's growth factor.
+    const cap = young.capMiB === null ? null : capYoungGeneration(young.capMiB);
     try {
-      if (listenAt !== null) {
-        // Only a function URL knows its own domain: served here, a login's server id must be configured.
-        for (const [name, iam] of [['agentIam', config.controller.agentIam], ['operatorIam', config.controller.operatorIam]] as const) {
-          if (iam !== null && iam.serverId === undefined) throw new UsageError(`controller.${name}.serverId`, 'is required when the API is served by fleetwarden run (the server id logins are signed for, e.g. the HOST:PORT agents and operators use); only on a Lambda function URL is it the URL’s own domain');
+      const youngNote = io.youngGeneration ?? young.note;
+      const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
+      const speed = values.speed === undefined ? undefined : Number(values.speed);
+      if (speed !== undefined && (!Number.isFinite(speed) || speed <= 0 || speed > 100_000)) throw new UsageError('--speed', `expected a positive number up to 100000, got "${values.speed ?? ''}"`);
+      const log = controllerLog({ format, level }, (line) => {
+        io.out(line);
+      }, (line) => {
+        io.err(line);
+      });
+      const print = (e: ControllerEvent): void => {
+        const { group, ...fields } = eventJson(e);
+        log.group(String(group))[eventLevel(e)](fields, Reconciler.describe(e));
+      };
+      // This controller's registry: tick and provider-call histograms and the process metrics, served by /metrics.
+      const metrics = new ControllerMetrics({ process: true });
+      const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
+      // A sink's failure is the process's own news (stderr, and fleetwarden_events_out on /metrics), never the tick's.
+      const onPublishFailure = (sink: string, message: string): void => {
+        log.diag.warn({ type: 'events-out', sink }, `fleetwarden: events out (${sink}): ${message}`);
+      };
+      log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
+      // The option as node has it (only that one: node's other options are none of the log's business).
+      log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env), capMiB: young.capMiB }, `fleetwarden: ${youngNote}`);
+      const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
+      const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
+      const changes = new ChangeFeed();
+      const wake = { now: false, last: 0 };
+      // Set from signal handlers and the API: an object, so the loop re-reads it after every await.
+      const signal = { stopping: false, again: false, wake: null as (() => void) | null };
+      let server: Server | null = null;
+      try {
+        if (listenAt !== null) {
+          // Only a function URL knows its own domain: served here, a login's server id must be configured.
+          for (const [name, iam] of [['agentIam', config.controller.agentIam], ['operatorIam', config.controller.operatorIam]] as const) {
+            if (iam !== null && iam.serverId === undefined) throw new UsageError(`controller.${name}.serverId`, 'is required when the API is served by fleetwarden run (the server id logins are signed for, e.g. the HOST:PORT agents and operators use); only on a Lambda function URL is it the URL’s own domain');
+          }
+          const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), log);
+          // One replay guard for both logins: a signed request is redeemed once, whichever route it is sent to.
+          const replay = new ReplayGuard();
+          server = createApiServer({
+            store: ctl.store,
+            config,
+            clock: ctl.clock,
+            live: ctl.reconciler,
+            adminTokenHash,
+            objects: ctl.objects,
+            stats,
+            ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
+            ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay, inFlight: 0 } }),
+            ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay, inFlight: 0 } }),
+            changes,
+            // An agent confirmed a drain step: the next tick need not wait for its interval (docs/agent.md#latency).
+            onAgentChange: () => {
+              signal.again = true;
+              signal.wake?.();
+            },
+            metrics: metrics.registry,
+            // Method, path and status only: never headers (the token) or the query.
+            log: (e) => {
+              const at = e.status >= 500 ? 'error' : e.status === 401 || e.status === 403 ? 'warn' : 'debug';
+              log.diag[at]({ type: 'api-request', method: e.method, path: e.path, status: e.status, ms: Math.round(e.ms * 1000) / 1000, ...(e.error === undefined ? {} : { stack: e.error }) }, `api: ${e.method} ${e.path} ${e.status}`);
+            },
+          });
+          const bound = await listen(server, listenAt.host, listenAt.port).catch((err: unknown) => {
+            const code = (err as NodeJS.ErrnoException).code ?? String(err);
+            throw new UsageError('--listen', `cannot listen on ${listenAt.host}:${listenAt.port} (${code}); pick another HOST:PORT, or --listen none`);
+          });
+          const url = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+          log.events.info({ type: 'api', url }, `API on ${url} (OpenAPI at /openapi.json)`);
         }
-        const adminTokenHash = await ensureAdminToken(ctl.store, stateDir, ctl.clock.now(), log);
-        // One replay guard for both logins: a signed request is redeemed once, whichever route it is sent to.
-        const replay = new ReplayGuard();
-        server = createApiServer({
-          store: ctl.store,
-          config,
-          clock: ctl.clock,
-          live: ctl.reconciler,
-          adminTokenHash,
-          objects: ctl.objects,
-          stats,
-          ...(ctl.windowSource === null ? {} : { ssmWindows: () => (ctl.windowSource as WindowSource).list() }),
-          ...(config.controller.agentIam === null ? {} : { agentIam: { settings: config.controller.agentIam, replay, inFlight: 0 } }),
-          ...(config.controller.operatorIam === null ? {} : { operatorIam: { settings: config.controller.operatorIam, replay, inFlight: 0 } }),
-          changes,
-          // An agent confirmed a drain step: the next tick need not wait for its interval (docs/agent.md#latency).
-          onAgentChange: () => {
-            signal.again = true;
-            signal.wake?.();
-          },
-          metrics: metrics.registry,
-          // Method, path and status only: never headers (the token) or the query.
-          log: (e) => {
-            const at = e.status >= 500 ? 'error' : e.status === 401 || e.status === 403 ? 'warn' : 'debug';
-            log.diag[at]({ type: 'api-request', method: e.method, path: e.path, status: e.status, ms: Math.round(e.ms * 1000) / 1000, ...(e.error === undefined ? {} : { stack: e.error }) }, `api: ${e.method} ${e.path} ${e.status}`);
-          },
-        });
-        const bound = await listen(server, listenAt.host, listenAt.port).catch((err: unknown) => {
-          const code = (err as NodeJS.ErrnoException).code ?? String(err);
-          throw new UsageError('--listen', `cannot listen on ${listenAt.host}:${listenAt.port} (${code}); pick another HOST:PORT, or --listen none`);
-        });
-        const url = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
-        log.events.info({ type: 'api', url }, `API on ${url} (OpenAPI at /openapi.json)`);
+      } catch (err) {
+        server?.close();
+        await ctl.close();
+        throw err;
       }
-    } catch (err) {
-      server?.close();
-      await ctl.close();
-      throw err;
-    }
-    const stop = (): void => {
-      signal.stopping = true;
-      signal.wake?.();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    const realInterval = config.controller.tickIntervalMs / (speed ?? config.simulator?.speed ?? 1);
-    log.events.info({ type: 'start', groups: config.groups.length, provider: config.provider }, `fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePathOf(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
-    try {
-      do {
-        const started = Date.now();
-        try {
-          const summary = await ctl.reconciler.tick();
-          wake.now = summary.groups.some((g) => g.plan.transitions.length > 0 || g.plan.commands.length > 0 || g.maintenanceRunning);
-          stats.ticks++;
-          stats.lastTickSeconds = (Date.now() - started) / 1000;
-          stats.lastTickAt = Date.now();
-          for (const g of summary.skipped) if (values.once === true) log.group(g).info({ type: 'held' }, `${g}: held by another controller`);
-          stats.tickErrors += summary.failed.length;
-          // Each failed group was already reported as it failed; the others acted. --once says so by its exit code.
-          if (values.once === true && summary.failed.length > 0) process.exitCode = 1;
-        } catch (err) {
-          // A tick that fails (a cloud API down after every retry) changes nothing: the next one starts over from
-          // what it observes. The controller keeps going; --once reports the failure.
-          stats.tickErrors++;
-          if (values.once === true) throw err;
-          const message = err instanceof Error ? err.message : String(err);
-          log.diag.error({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }, `tick failed: ${message}; trying again next tick`);
+      const stop = (): void => {
+        signal.stopping = true;
+        signal.wake?.();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const realInterval = config.controller.tickIntervalMs / (speed ?? config.simulator?.speed ?? 1);
+      log.events.info({ type: 'start', groups: config.groups.length, provider: config.provider }, `fleetwarden: ${config.groups.length} group(s), provider ${config.provider}, store ${storePathOf(config, stateDir)}, tick every ${formatDuration(config.controller.tickIntervalMs)}${config.provider === 'simulator' ? ` of simulated time (×${speed ?? config.simulator?.speed ?? 1}), simulated clock at ${formatInstant(ctl.clock.now())}` : ''}`);
+      try {
+        do {
+          const started = Date.now();
+          try {
+            const summary = await ctl.reconciler.tick();
+            wake.now = summary.groups.some((g) => g.plan.transitions.length > 0 || g.plan.commands.length > 0 || g.maintenanceRunning);
+            stats.ticks++;
+            stats.lastTickSeconds = (Date.now() - started) / 1000;
+            stats.lastTickAt = Date.now();
+            for (const g of summary.skipped) if (values.once === true) log.group(g).info({ type: 'held' }, `${g}: held by another controller`);
+            stats.tickErrors += summary.failed.length;
+            // Each failed group was already reported as it failed; the others acted. --once says so by its exit code.
+            if (values.once === true && summary.failed.length > 0) process.exitCode = 1;
+          } catch (err) {
+            // A tick that fails (a cloud API down after every retry) changes nothing: the next one starts over from
+            // what it observes. The controller keeps going; --once reports the failure.
+            stats.tickErrors++;
+            if (values.once === true) throw err;
+            const message = err instanceof Error ? err.message : String(err);
+            log.diag.error({ at: formatInstant(ctl.clock.now()), type: 'tick-error', message }, `tick failed: ${message}; trying again next tick`);
+          }
+          // Agents' long polls look again when this tick changed something an agent acts on (a transition, a command,
+          // a maintenance step), and at least every few seconds (goals that change with time): not after every quiet
+          // tick, where every held poll would re-read its view for nothing.
+          if (wake.now || Date.now() - wake.last >= QUIET_WAKE_MS) {
+            changes.notify();
+            wake.last = Date.now();
+          }
+          wake.now = false;
+          if (values.once === true) break;
+          // An agent's report arrived meanwhile: tick again soon (not in a tight loop), else at the interval.
+          const interval = signal.again ? Math.min(realInterval, MIN_TICK_GAP_MS) : realInterval;
+          signal.again = false;
+          const wait = Math.max(0, interval - (Date.now() - started));
+          await new Promise<void>((r) => {
+            signal.wake = r;
+            setTimeout(r, wait);
+          });
+        } while (!signal.stopping);
+      } finally {
+        if (server !== null) {
+          server.closeAllConnections();
+          server.close();
         }
-        // Agents' long polls look again when this tick changed something an agent acts on (a transition, a command,
-        // a maintenance step), and at least every few seconds (goals that change with time): not after every quiet
-        // tick, where every held poll would re-read its view for nothing.
-        if (wake.now || Date.now() - wake.last >= QUIET_WAKE_MS) {
-          changes.notify();
-          wake.last = Date.now();
-        }
-        wake.now = false;
-        if (values.once === true) break;
-        // An agent's report arrived meanwhile: tick again soon (not in a tight loop), else at the interval.
-        const interval = signal.again ? Math.min(realInterval, MIN_TICK_GAP_MS) : realInterval;
-        signal.again = false;
-        const wait = Math.max(0, interval - (Date.now() - started));
-        await new Promise<void>((r) => {
-          signal.wake = r;
-          setTimeout(r, wait);
-        });
-      } while (!signal.stopping);
+        await ctl.close();
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+      }
+      if (signal.stopping) log.events.info({ type: 'stopped' }, 'stopped cleanly; run again to resume');
+      return EXIT.ok;
     } finally {
-      if (server !== null) {
-        server.closeAllConnections();
-        server.close();
-      }
-      await ctl.close();
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+      cap?.stop();
     }
-    if (signal.stopping) log.events.info({ type: 'stopped' }, 'stopped cleanly; run again to resume');
-    return EXIT.ok;
   },
 };
 

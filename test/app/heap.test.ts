@@ -71,10 +71,17 @@ describe("the young generation of a long-lived controller (src/app/heap.ts young
     assert.equal(restartWith({ NODE_OPTIONS: '--max-semi-space-sizes=1' }, ['--max-semi-space-size-x=1']), `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`);
   });
 
-  it('where the process cannot restart, restarts nothing and says why and what to set instead', () => {
+  it('where the process cannot restart, restarts nothing, keeps the young generation near the size by the growth factor, and says why and what sets it exactly', () => {
     const r = youngGeneration({ [SEMI_SPACE_ENV]: '6' }, [], 'node v20.0.0 has no process.execve: Node 22.15 or later has');
     assert.equal(r.restartWith, null);
-    assert.equal(r.note, "V8's own young generation: cannot restart node with --max-semi-space-size=6 (node v20.0.0 has no process.execve: Node 22.15 or later has); NODE_OPTIONS=--max-semi-space-size=6 sets it");
+    assert.equal(r.capMiB, 6);
+    assert.equal(r.note, "young generation kept near 6 MiB semi-spaces by V8's growth factor: cannot restart node with --max-semi-space-size=6 (node v20.0.0 has no process.execve: Node 22.15 or later has); NODE_OPTIONS=--max-semi-space-size=6 sets it exactly");
+    assert.equal(youngGeneration({}, [], 'not on Windows').capMiB, CONTROLLER_SEMI_SPACE_MB);
+    // Not where node restarts with it, has it, or is told to leave V8's own.
+    assert.equal(youngGeneration({}, [], null).capMiB, null);
+    assert.equal(youngGeneration({}, ['--max-semi-space-size=4'], 'not on Windows').capMiB, null);
+    assert.equal(youngGeneration({ NODE_OPTIONS: '--max-semi-space-size=2' }, [], 'not on Windows').capMiB, null);
+    assert.equal(youngGeneration({ [SEMI_SPACE_ENV]: '0' }, [], 'not on Windows').capMiB, null);
   });
 
   it('refuses a value that is not a whole number of MiB from 0 to 1024, naming the variable', () => {
@@ -102,11 +109,11 @@ describe('the restart at the entry point (src/app/heap.ts startYoungGeneration)'
   });
 
   it('says why where it cannot restart, and what went wrong where the restart was refused', () => {
-    assert.equal(startYoungGeneration({}, [], 'not on Windows'), "V8's own young generation: cannot restart node with --max-semi-space-size=4 (not on Windows); NODE_OPTIONS=--max-semi-space-size=4 sets it");
+    assert.equal(startYoungGeneration({}, [], 'not on Windows'), "young generation kept near 4 MiB semi-spaces by V8's growth factor: cannot restart node with --max-semi-space-size=4 (not on Windows); NODE_OPTIONS=--max-semi-space-size=4 sets it exactly");
     const refused = (): never => {
       throw new Error('Access to this API has been restricted');
     };
-    assert.equal(startYoungGeneration({}, [], refused), "V8's own young generation: could not restart node with --max-semi-space-size=4 (Access to this API has been restricted)");
+    assert.equal(startYoungGeneration({}, [], refused), "young generation kept near 4 MiB semi-spaces by V8's growth factor: could not restart node with --max-semi-space-size=4 (Access to this API has been restricted)");
     assert.throws(() => startYoungGeneration({ [SEMI_SPACE_ENV]: 'big' }, [], refused), (err: unknown) => err instanceof ValidationError && err.field === SEMI_SPACE_ENV);
   });
 });

@@ -93,11 +93,11 @@ describe('fleetwarden run --once, status, history, windows', () => {
     const run = (env: Record<string, string>): ReturnType<typeof spawnSync> =>
       spawnSync(process.execPath, [BIN, 'run', '--config', DEMO, '--state-dir', stateDir, '--listen', 'none', '--once', '--log-level', 'debug', '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '', FLEETWARDEN_SEMI_SPACE_MB: '', ...env } });
     const lines = (r: ReturnType<typeof spawnSync>): Record<string, unknown>[] => `${String(r.stdout)}\n${String(r.stderr)}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const young = (r: ReturnType<typeof spawnSync>): { pid: number; nodeOption: string | null; msg: string } => {
+    const young = (r: ReturnType<typeof spawnSync>): { pid: number; nodeOption: string | null; capMiB: number | null; msg: string } => {
       assert.equal(r.status, 0, String(r.stderr));
       const found = lines(r).filter((l) => l['type'] === 'young-generation');
       assert.equal(found.length, 1, 'one process, one line');
-      return found[0] as { pid: number; nodeOption: string | null; msg: string };
+      return found[0] as { pid: number; nodeOption: string | null; capMiB: number | null; msg: string };
     };
     const bad = run({ FLEETWARDEN_SEMI_SPACE_MB: 'small' });
     assert.equal(bad.status, 2);
@@ -111,18 +111,21 @@ describe('fleetwarden run --once, status, history, windows', () => {
     assert.equal(y.pid, first.pid, 'the same process, restarted in place');
     if (canRestart) {
       assert.equal(y.nodeOption, '--max-semi-space-size=4', 'node itself has the option');
+      assert.equal(y.capMiB, null, 'no growth-factor cap where node has the option');
       assert.equal(y.msg, 'fleetwarden: node runs with --max-semi-space-size=4');
     } else {
       assert.equal(y.nodeOption, null);
-      assert.match(y.msg, /V8's own young generation: cannot restart node with --max-semi-space-size=4 \(node v[\d.]+ has no process\.execve: Node 22\.15 or later has\); NODE_OPTIONS=--max-semi-space-size=4 sets it/);
+      assert.equal(y.capMiB, 4, 'kept near the size by the growth factor instead');
+      assert.match(y.msg, /young generation kept near 4 MiB semi-spaces by V8's growth factor: cannot restart node with --max-semi-space-size=4 \(node v[\d.]+ has no process\.execve: Node 22\.15 or later has\); NODE_OPTIONS=--max-semi-space-size=4 sets it exactly/);
     }
     // The tick ran once, in the restarted process: each scale-out is reported once.
     assert.equal(lines(first).filter((l) => l['type'] === 'transition' && l['instance'] === 'i-web-001').length, 1);
-    assert.equal(young(run({ FLEETWARDEN_SEMI_SPACE_MB: '6' })).nodeOption, canRestart ? '--max-semi-space-size=6' : null);
+    const six = young(run({ FLEETWARDEN_SEMI_SPACE_MB: '6' }));
+    assert.deepEqual([six.nodeOption, six.capMiB], canRestart ? ['--max-semi-space-size=6', null] : [null, 6]);
     const none = young(run({ FLEETWARDEN_SEMI_SPACE_MB: '0' }));
-    assert.deepEqual([none.nodeOption, none.msg], [null, "fleetwarden: FLEETWARDEN_SEMI_SPACE_MB=0: V8's own young generation"]);
+    assert.deepEqual([none.nodeOption, none.capMiB, none.msg], [null, null, "fleetwarden: FLEETWARDEN_SEMI_SPACE_MB=0: V8's own young generation"]);
     const given = young(run({ NODE_OPTIONS: '--max-semi-space-size=8' }));
-    assert.deepEqual([given.nodeOption, given.msg], ['--max-semi-space-size=8', 'fleetwarden: node runs with --max-semi-space-size=8'], 'NODE_OPTIONS wins, and no restart');
+    assert.deepEqual([given.nodeOption, given.capMiB, given.msg], ['--max-semi-space-size=8', null, 'fleetwarden: node runs with --max-semi-space-size=8'], 'NODE_OPTIONS wins, and no restart');
     // Quoted as node allows it: still node's own, still no restart.
     const quoted = young(run({ NODE_OPTIONS: '"--max-semi-space-size=16"' }));
     assert.deepEqual([quoted.nodeOption, quoted.msg], ['--max-semi-space-size=16', 'fleetwarden: node runs with --max-semi-space-size=16']);
