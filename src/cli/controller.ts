@@ -13,7 +13,7 @@ import { simulate } from '../app/simulate.js';
 import { controllerLog, type ControllerLog, LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../app/log.js';
 import { ControllerMetrics } from '../app/metrics.js';
 import { semiSpaceOption, tuneControllerHeap, youngGeneration } from '../app/heap.js';
-import { capYoungGeneration } from '../app/young-cap.js';
+import { capYoungGeneration, v8YoungSpace } from '../app/young-cap.js';
 import { loadConfigFile } from '../config/load.js';
 import { type SsmWindowInfo, ssmWindowsForGroup } from '../config/ssm-windows.js';
 import type { FleetConfig } from '../config/config.js';
@@ -130,8 +130,13 @@ wins. --log-level debug says what was done.`,
     // restarted node in place with it where it could, first thing (main.ts), and says so (io.youngGeneration).
     const young = youngGeneration(process.env, process.execArgv, 'not started as the program');
     const heap = tuneControllerHeap();
-    // Where node could not be restarted with the young generation's size: kept near it by V8's growth factor.
-    const cap = young.capMiB === null ? null : capYoungGeneration(young.capMiB);
+    // Where node could not be restarted with the young generation's size: kept at it by V8's growth factor. Should
+    // that not hold, it says why: once the log is there (a word from before it is kept until then).
+    const lost = { early: null as string | null, tell: null as ((why: string) => void) | null };
+    const cap = young.capMiB === null ? null : capYoungGeneration(young.capMiB, v8YoungSpace, (why) => {
+      if (lost.tell === null) lost.early = why;
+      else lost.tell(why);
+    });
     try {
       const youngNote = io.youngGeneration ?? young.note;
       const config = loadConfigFile(values.config ?? DEFAULT_CONFIG);
@@ -156,6 +161,10 @@ wins. --log-level debug says what was done.`,
       log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
       // The option as node has it (only that one: node's other options are none of the log's business).
       log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env), capMiB: young.capMiB }, `fleetwarden: ${youngNote}`);
+      lost.tell = (why) => {
+        log.diag.warn({ type: 'young-generation-lost', pid: process.pid, why }, `fleetwarden: ${why}; V8's own young generation from now on (NODE_OPTIONS=--max-semi-space-size=${young.capMiB ?? ''} sets it exactly)`);
+      };
+      if (lost.early !== null) lost.tell(lost.early);
       const ctl = await openController(config, { stateDir, speed, onEvent: print, metrics, onPublishFailure });
       const stats: RunStats = { ticks: 0, tickErrors: 0, lastTickSeconds: 0, lastTickAt: null };
       const changes = new ChangeFeed();
