@@ -63,6 +63,7 @@ export const CONTROLLER_SEMI_SPACE_MB = 4;
 export const SEMI_SPACE_ENV = 'FLEETWARDEN_SEMI_SPACE_MB';
 
 const SEMI_SPACE_FLAG = /^--max[-_]semi[-_]space[-_]size(=|$)/;
+const GROWTH_FACTOR_FLAG = /^--semi[-_]space[-_]growth[-_]factor(=|$)/;
 
 /**
  * NODE_OPTIONS split into options as node splits it (src/node_options.cc): at spaces, except inside double quotes,
@@ -120,7 +121,12 @@ export function youngGeneration(env: Readonly<Record<string, string | undefined>
   if (own !== null) return { restartWith: null, capMiB: null, note: `node runs with ${own}` };
   if (mb === 0) return { restartWith: null, capMiB: null, note: `${SEMI_SPACE_ENV}=0: V8's own young generation` };
   const flag = `--max-semi-space-size=${mb}`;
-  if (cannotRestart !== null) return { restartWith: null, capMiB: mb, note: `young generation kept near ${mb} MiB semi-spaces by V8's growth factor: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it exactly` };
+  if (cannotRestart !== null) {
+    // The cap works by the growth factor (young-cap.ts): one node was given is node's own, and stays.
+    const growth = execArgv.find((a) => GROWTH_FACTOR_FLAG.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => GROWTH_FACTOR_FLAG.test(a));
+    if (growth !== undefined) return { restartWith: null, capMiB: null, note: `node runs with ${growth}: V8's own young generation with it (cannot restart node with ${flag}: ${cannotRestart}); NODE_OPTIONS=${flag} sets it` };
+    return { restartWith: null, capMiB: mb, note: `young generation kept near ${mb} MiB semi-spaces by V8's growth factor: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it exactly` };
+  }
   return { restartWith: flag, capMiB: null, note: `restarting node with ${flag}` };
 }
 

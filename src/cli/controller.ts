@@ -160,7 +160,7 @@ wins. --log-level debug says what was done.`,
       };
       log.diag.debug({ type: 'heap', flag: heap.applied }, `fleetwarden: ${heap.note}`);
       // The option as node has it (only that one: node's other options are none of the log's business).
-      log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env), capMiB: young.capMiB }, `fleetwarden: ${youngNote}`);
+      log.diag.debug({ type: 'young-generation', pid: process.pid, nodeOption: semiSpaceOption(process.execArgv, process.env), capMiB: cap?.holding() === true ? young.capMiB : null }, `fleetwarden: ${youngNote}`);
       lost.tell = (why) => {
         log.diag.warn({ type: 'young-generation-lost', pid: process.pid, why }, `fleetwarden: ${why}; V8's own young generation from now on (NODE_OPTIONS=--max-semi-space-size=${young.capMiB ?? ''} sets it exactly)`);
       };

@@ -30,16 +30,23 @@ export function removeStale(index: number): string[] {
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0] ?? '';
     const m = /^fw-[a-z0-9]+-(\d+)-(\d+)$/.exec(name);
-    if (m === null || Number(m[2]) !== index || alive(Number(m[1]))) continue;
-    for (const pid of execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/)) {
-      if (pid === '') continue;
+    const pid = Number(m?.[1]);
+    // This process adds each index once: a namespace already named after it is an earlier run's (its pid reused).
+    if (m === null || Number(m[2]) !== index || (pid !== process.pid && alive(pid))) continue;
+    for (const inside of execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/)) {
+      if (inside === '') continue;
       try {
-        process.kill(Number(pid), 'SIGKILL');
+        process.kill(Number(inside), 'SIGKILL');
       } catch {
         // gone
       }
     }
-    sh('ip', 'netns', 'del', name); // removes the veth pair with it
+    sh('ip', 'netns', 'del', name);
+    // The kernel removes the veth pair, and its route, once the killed processes have left the namespace: wait for
+    // the root side to go, so this run's route to the same addresses is the only one.
+    const link = `fwh${pid}x${index}`;
+    const until = Date.now() + 10_000;
+    while (execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).includes(` ${link}@`) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     removed.push(name);
   }
   return removed;

@@ -82,6 +82,12 @@ describe("the young generation of a long-lived controller (src/app/heap.ts young
     assert.equal(youngGeneration({}, ['--max-semi-space-size=4'], 'not on Windows').capMiB, null);
     assert.equal(youngGeneration({ NODE_OPTIONS: '--max-semi-space-size=2' }, [], 'not on Windows').capMiB, null);
     assert.equal(youngGeneration({ [SEMI_SPACE_ENV]: '0' }, [], 'not on Windows').capMiB, null);
+    // Nor where node was given its own growth factor (what the cap would change).
+    const own = youngGeneration({ NODE_OPTIONS: '--semi-space-growth-factor=3' }, [], 'not on Windows');
+    assert.deepEqual([own.capMiB, own.restartWith], [null, null]);
+    assert.match(own.note, /^node runs with --semi-space-growth-factor=3: V8's own young generation with it/);
+    assert.equal(youngGeneration({}, ['--semi_space_growth_factor=4'], 'not on Windows').capMiB, null);
+    assert.equal(youngGeneration({ NODE_OPTIONS: '--semi-space-growth-factor=3' }, [], null).restartWith, '--max-semi-space-size=4', 'a restart is still made where it can be');
   });
 
   it('refuses a value that is not a whole number of MiB from 0 to 1024, naming the variable', () => {
