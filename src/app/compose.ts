@@ -61,6 +61,8 @@ export interface OpenOptions {
   readonly publisherSleep?: (ms: number) => Promise<void>;
   /** false: plan every group on every tick, even at rest (src/reconciler/rest.ts) [true]. */
   readonly skipAtRest?: boolean;
+  /** false: the SQLite store writes no history (`simulate`: an in-memory store nothing reads it from) [true]. */
+  readonly keepHistory?: boolean;
   /** true: the store and bucket expire old entries themselves (the Lambda deployment): no prune scans [false]. */
   readonly expiresItself?: boolean;
   /**
@@ -200,7 +202,7 @@ export async function openFleetReader(config: FleetConfig, stateDir: string): Pr
 }
 
 function sqliteStore(config: FleetConfig, opts: OpenOptions): Store {
-  return new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'));
+  return new SqliteStore(opts.storePath ?? config.storePath ?? join(opts.stateDir, 'state.db'), { history: opts.keepHistory !== false });
 }
 
 /**

@@ -116,7 +116,7 @@ export async function simulate(config: FleetConfig, from: number, to: number, on
     }
     onEvent(e);
   };
-  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 }, ...(options.seed === undefined ? {} : { seed: options.seed }) });
+  const ctl = openSimulatedController(config, { stateDir: '', clock, sleep, worldFile: null, storePath: ':memory:', keepHistory: false, owner: 'simulate', onEvent: counting, retry: { attempts: 8, baseMs: 500, maxMs: 30_000 }, ...(options.seed === undefined ? {} : { seed: options.seed }) });
   const timeInState: Record<string, number> = {};
   let starts = 0;
   let stops = 0;

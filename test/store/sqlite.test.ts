@@ -78,6 +78,28 @@ describe('SQLite store specifics', () => {
     await s.close();
   });
 
+  it("without history (simulate's store) writes none, and still saves everything else under the lease", async () => {
+    const s = new SqliteStore(':memory:', { history: false });
+    const entry = { at: 1, group: 'web', instanceId: 'i-1', type: 'transition' as const, summary: 'initializing → running: ready' };
+    await fixtureSave(s, { group: 'web', at: 1, records: [{ instanceId: 'i-1', group: 'web', state: 'running', since: 1, reason: 'r' }], transitions: [], history: [entry], newHandles: [], finishedHandles: [], failures: [], consumedFailures: false, activeWindows: ['w1'] });
+    const saved = await s.loadGroup('web');
+    assert.equal(saved.records.get('i-1')?.state, 'running');
+    assert.deepEqual(saved.activeWindows, ['w1']);
+    await s.appendHistory([entry]);
+    assert.deepEqual(await s.history({ limit: 10 }), [], 'no history');
+    // The lease is checked as ever: a writer whose lease passed on is refused.
+    const held = await s.acquireLease('erp', 'a', 0, 1_000);
+    assert.ok(held !== null);
+    assert.ok((await s.acquireLease('erp', 'b', 2_000, 1_000)) !== null, 'taken over');
+    await assert.rejects(s.appendHistory([{ ...entry, group: 'erp' }], held), (err: unknown) => err instanceof Error && err.name === 'LeaseLostError');
+    await s.close();
+    // The default keeps it.
+    const kept = new SqliteStore(':memory:');
+    await kept.appendHistory([entry]);
+    assert.equal((await kept.history({ limit: 10 })).length, 1);
+    await kept.close();
+  });
+
   it('refuses a store written by a newer Fleetwarden', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-store-')), 'state.db');
     const raw = new Database(file);

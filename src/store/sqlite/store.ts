@@ -97,11 +97,17 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  /** false: the history is not written (see the constructor). */
+  private readonly keepHistory: boolean;
+
   /**
    * `readOnly` (`fleetwarden plan`): the file must exist and is opened read-only — SQLite itself then refuses every
    * write, so nothing can change it by mistake — and it is not migrated: a store of another schema version is an error.
+   * `history: false` (`simulate`'s store, in memory and gone at its end): history entries are not written, as nothing
+   * reads them — a tenth of a simulation's time; everything else is, under the same lease checks [true].
    */
-  constructor(path: string, options: { readonly readOnly?: boolean } = {}) {
+  constructor(path: string, options: { readonly readOnly?: boolean; readonly history?: boolean } = {}) {
+    this.keepHistory = options.history !== false;
     const Sqlite = sqliteDatabase(); // better-sqlite3 12 or 13, by this Node (driver.ts)
     if (options.readOnly === true) {
       this.db = new Sqlite(path, { readonly: true, fileMustExist: true });
@@ -225,6 +231,7 @@ export class SqliteStore implements Store {
   }
 
   private insertHistory(entries: readonly HistoryEntry[]): void {
+    if (!this.keepHistory) return;
     const ins = this.stmt('INSERT INTO history (at, grp, instance_id, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)');
     for (const e of entries) ins.run(e.at, e.group, e.instanceId, e.type, e.summary, e.data === undefined ? null : JSON.stringify(e.data));
   }
