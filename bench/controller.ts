@@ -148,7 +148,10 @@ export async function measureTicks(instances: number): Promise<Omit<TickFigures,
  * semi-spaces by a restart in place where node can); run's growth setting alone (FLEETWARDEN_SEMI_SPACE_MB=0); the
  * growth setting with the small young generation given in NODE_OPTIONS (what a node without process.execve needs).
  */
-type HeapSetting = 'v8' | 'run' | 'growth' | 'growth+options';
+type HeapSetting = 'v8' | 'run' | 'growth' | 'growth+options' | 'large';
+
+/** The young generation docs/development.md recommends above ~50,000 instances in one process (semi-space MiB). */
+const LARGE_FLEET_SEMI_SPACE_MB = 16;
 
 /** The young generation `fleetwarden run` gives node, as a node option (NODE_OPTIONS can carry it). */
 export const SMALL_YOUNG_GENERATION = `--max-semi-space-size=${CONTROLLER_SEMI_SPACE_MB}`;
@@ -160,6 +163,7 @@ function inChild(instances: number, heap: HeapSetting = 'run'): TickFigures {
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== HEAP_GROWING_ENV && k !== SEMI_SPACE_ENV));
   env['NODE_OPTIONS'] = heap === 'growth+options' ? SMALL_YOUNG_GENERATION : '';
   if (heap === 'growth') env[SEMI_SPACE_ENV] = '0';
+  if (heap === 'large') env[SEMI_SPACE_ENV] = String(LARGE_FLEET_SEMI_SPACE_MB);
   const r = spawnSync(process.execPath, [child, String(instances), ...(heap === 'v8' ? ['--v8-default-heap'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new Error(`bench child for ${instances} instances failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TickFigures;
@@ -229,6 +233,12 @@ function benchTick(): void {
       if (top === undefined || a === null || b === null || top === base) continue;
       console.log(`${what} per instance at ${fmt(top.instances)} vs ${fmt(base.instances)}: ${fmt(b / top.instances / (a / base.instances), 2)}× (1.00× = linear; below = better than linear)`);
     }
+    // The biggest size again as docs/development.md says to run it (the small young generation costs time there).
+    const large = inChild(last.instances, 'large');
+    console.log(
+      `${fmt(last.instances)} with ${SEMI_SPACE_ENV}=${LARGE_FLEET_SEMI_SPACE_MB} (recommended above ~50,000 instances in one process): busy tick ${fmt(large.busyMs, 1)} ms (${fmt(large.busyMs / large.instances / (base.busyMs / base.instances), 2)}× per instance vs ${fmt(base.instances)}), ` +
+        `steady tick ${fmt(large.steadyMs, 1)} ms (${fmt(large.steadyMs / large.instances / (base.steadyMs / base.instances), 2)}×), resolve + plan ${fmt(large.pureMs, 1)} ms, peak RSS ${fmt(large.peakMiB, 0)} MiB (${fmt(large.peakMiB / base.peakMiB, 1)}× for ${fmt(large.instances / base.instances, 0)}× instances)`,
+    );
   }
 }
 
