@@ -8,9 +8,22 @@ type DrainCause = NonNullable<InstanceRecord['drainCause']>;
 
 /** Target groups the instance is registered in now (anything but `unused`/`unavailable` counts as registered). */
 function registeredIn(m: Member): string[] {
-  return Object.entries(m.obs.targets)
-    .filter(([, h]) => h !== 'unused' && h !== 'unavailable')
-    .map(([tg]) => tg);
+  const out: string[] = [];
+  for (const tg in m.obs.targets) {
+    const h = m.obs.targets[tg];
+    if (h !== 'unused' && h !== 'unavailable') out.push(tg);
+  }
+  return out;
+}
+
+/**
+ * The target groups where the instance's health is `health`: usually none, so nothing is allocated then (this runs for
+ * every instance of every group on every tick).
+ */
+function targetsIn(m: Member, health: string): string[] | null {
+  let out: string[] | null = null;
+  for (const tg in m.obs.targets) if (m.obs.targets[tg] === health) (out ??= []).push(tg);
+  return out;
 }
 
 /** Why `m` may not be drained or stopped now, or null. The kill switch, windows and fail-closed come first. */
@@ -83,8 +96,8 @@ function checkInitializing(ctx: PlanContext, m: Member): void {
   const warmUp = ctx.settings.lifecycle('warmUp');
   if (age < warmUp) waiting.push(`warm-up ${formatDuration(warmUp)}`);
   if (m.obs.health !== 'ok') waiting.push(`provider health ${m.obs.health}`);
-  const initial = Object.entries(m.obs.targets).filter(([, h]) => h === 'initial').map(([tg]) => tg);
-  if (initial.length > 0) waiting.push(`target group ${initial.join(', ')} initial`);
+  const initial = targetsIn(m, 'initial');
+  if (initial !== null) waiting.push(`target group ${initial.join(', ')} initial`);
   if (ctx.settings.event('instance-ready-for-operation').enabled) {
     const probe = eventOutcome(ctx, m, 'instance-ready-for-operation');
     if (probe !== 'success') waiting.push(`ready-for-operation probe ${probe}`);
@@ -100,8 +113,8 @@ function checkInitializing(ctx: PlanContext, m: Member): void {
 /** Issues (unhealthy target, impaired) are timed; one that lasts `issueGrace` drains the instance. */
 function checkIssues(ctx: PlanContext, m: Member, fullFleet: boolean): void {
   if (ctx.held(m.obs.id)) return; // out of its target groups, or rebooting, for maintenance: not an issue
-  const unhealthy = Object.entries(m.obs.targets).filter(([, h]) => h === 'unhealthy').map(([tg]) => tg);
-  const issue = m.obs.health === 'impaired' ? 'provider reports impaired' : unhealthy.length > 0 ? `unhealthy in target group ${unhealthy.join(', ')}` : null;
+  const unhealthy = targetsIn(m, 'unhealthy');
+  const issue = m.obs.health === 'impaired' ? 'provider reports impaired' : unhealthy !== null ? `unhealthy in target group ${unhealthy.join(', ')}` : null;
   if (issue === null) {
     if (m.record.issueSince !== undefined) ctx.patch(m, { issueSince: undefined, issue: undefined });
     return;

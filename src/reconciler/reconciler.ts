@@ -495,12 +495,15 @@ export class Reconciler {
     // A stop or drain is checked again against the windows at the instant it is sent: a tick slowed past a window's
     // start (throttling, a starved CPU) must not carry out what was decided before it.
     const allWindows = [...g.windows, ...seen.discovered.windows];
-    const fleetOf = new Map(instances.map((i): [string, FleetRef] => {
-      const sub = i.tags[`${prefix}:subfleet-name`];
-      return [i.id, sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub }];
-    }));
+    // Looked up only for a stop or drain being sent: the instances by id are gathered then, not on every tick.
+    let byId: Map<string, ObservedInstance> | null = null;
+    const fleetOf = (id: string): FleetRef => {
+      byId ??= new Map(instances.map((i) => [i.id, i]));
+      const sub = byId.get(id)?.tags[`${prefix}:subfleet-name`];
+      return sub === undefined || sub === '' ? { kind: 'main' } : { kind: 'subfleet', name: sub };
+    };
     const windowsAt = windowStateOver(allWindows, resolved.startAheadMs);
-    const withheld = (id: string): string | null => windowsAt(this.deps.clock.now()).stopBlocker(fleetOf.get(id) ?? { kind: 'main' });
+    const withheld = (id: string): string | null => windowsAt(this.deps.clock.now()).stopBlocker(fleetOf(id));
     // Load-balancer changes are written ahead, as maintenance's are: carried out only once the tick that decides them
     // (a drain's record of the target groups it left) is saved, so a controller killed in between never leaves an
     // instance out of its target groups with no record; the planner repeats them until the target groups show them.

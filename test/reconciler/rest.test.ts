@@ -175,6 +175,8 @@ describe('groups at rest (src/reconciler/rest.ts)', () => {
       ['instance type', listed({ instanceType: 't3.large' }), health()],
       ['a tag value', listed({ tags: { 'fleetwarden:group-name': 'web', team: 'b' } }), health()],
       ['a tag more', listed({ tags: { 'fleetwarden:group-name': 'web', team: 'a', x: '1' } }), health()],
+      ['a tag fewer', listed({ tags: { 'fleetwarden:group-name': 'web' } }), health()],
+      ['another tag, as many', listed({ tags: { 'fleetwarden:group-name': 'web', owner: 'a' } }), health()],
       ['target health', listed(), health('draining')],
       ['no target group', listed(), new Map<string, Record<string, TargetHealth>>()],
     ];
