@@ -137,10 +137,22 @@ export class Schedule {
    */
   windowAt(at: number, startAheadMs = 0): Window | null {
     const duration = this.requireDuration();
-    const [first] = this.next(at - duration, 1);
-    if (first === undefined || first.start - startAheadMs > at) return null;
-    return this.window(first.start);
+    const from = at - duration;
+    // The first occurrence after `from` is also the first after any later instant before it: a controller asks at
+    // ever later instants, so one scan serves every tick until the window found has ended (exact, not an estimate).
+    const memo = this.firstAfter;
+    let start: number | undefined;
+    if (memo !== undefined && memo.from <= from && (memo.start === undefined || from < memo.start)) start = memo.start;
+    else {
+      start = this.next(from, 1)[0]?.start;
+      this.firstAfter = { from, start };
+    }
+    if (start === undefined || start - startAheadMs > at) return null;
+    return this.window(start);
   }
+
+  /** windowAt's last scan: the first occurrence strictly after `from` starts at `start` (undefined: there is none). */
+  private firstAfter: { readonly from: number; readonly start: number | undefined } | undefined;
 
   /** The first `count` windows that end after `after` (the one in progress at `after` first, if any). */
   windowsFrom(after: number, count: number): Window[] {

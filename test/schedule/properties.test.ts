@@ -180,6 +180,30 @@ describe('schedule properties', () => {
     );
   });
 
+  it("windowAt asked again and again, at later and earlier instants (its memo of the last scan), answers as a fresh schedule's", () => {
+    // Instants at and around the edges that matter (a window's start less start-ahead, its start, its end), in
+    // mostly rising order as a controller asks, sometimes back, sometimes the same instant twice.
+    const edge = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(0, 1, 2), fc.constantFrom(-1000, 0, 1000), fc.integer({ min: 0, max: 9 }));
+    fc.assert(
+      fc.property(cronText, zone, fc.array(edge, { minLength: 5, maxLength: 40 }), instant, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 60 }), (body, tz, edges, start, hours, aheadMin) => {
+        const options = { timezone: tz, durationHours: hours };
+        const s = Schedule.parse(`cron(${body})`, options);
+        const ahead = aheadMin * MINUTE;
+        const occurrences = Schedule.parse(`cron(${body})`, options).next(start - 86_400_000, 8);
+        let previous = start;
+        for (const [k, which, delta, order] of edges) {
+          const o = occurrences[Math.min(k, occurrences.length - 1)];
+          const base = o === undefined ? start : [o.start - ahead, o.start, o.start + hours * 3_600_000][which] ?? o.start;
+          // order 0: back before the last instant asked; 1: the same again; otherwise the edge itself.
+          const at = order === 0 ? previous - 1000 : order === 1 ? previous : base + delta;
+          previous = at;
+          assert.deepEqual(s.windowAt(at, ahead), Schedule.parse(`cron(${body})`, options).windowAt(at, ahead), `at ${new Date(at).toISOString()}`);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('rate occurrences are anchor + k·interval and never before the anchor', () => {
     fc.assert(
       fc.property(fc.integer({ min: 5, max: 600 }), instant, instant, (minutes, anchor, after) => {
