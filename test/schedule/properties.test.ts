@@ -184,23 +184,33 @@ describe('schedule properties', () => {
     // Instants at and around the edges that matter (a window's start less start-ahead, its start, its end), in
     // mostly rising order as a controller asks, sometimes back, sometimes the same instant twice.
     const edge = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(0, 1, 2), fc.constantFrom(-1000, 0, 1000), fc.integer({ min: 0, max: 9 }));
+    // Every kind of schedule a window has: cron, bounded by start and end dates, offset by days, rate, disabled.
+    const variant = fc.constantFrom('cron', 'bounded', 'offset', 'rate', 'disabled');
     fc.assert(
-      fc.property(cronText, zone, fc.array(edge, { minLength: 5, maxLength: 40 }), instant, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 60 }), (body, tz, edges, start, hours, aheadMin) => {
-        const options = { timezone: tz, durationHours: hours };
-        const s = Schedule.parse(`cron(${body})`, options);
+      fc.property(cronText, zone, variant, fc.integer({ min: 1, max: 5 }), fc.array(edge, { minLength: 5, maxLength: 40 }), instant, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 60 }), (body, tz, kind, k, edges, start, hours, aheadMin) => {
+        const text = kind === 'rate' ? `rate(${hours + k} hours)` : `cron(${body})`;
+        const options = {
+          timezone: tz,
+          durationHours: hours,
+          ...(kind === 'bounded' || kind === 'rate' ? { startDate: start - k * 86_400_000, endDate: start + k * 43_200_000 } : {}),
+          ...(kind === 'offset' ? { offsetDays: k } : {}),
+          ...(kind === 'disabled' ? { enabled: false } : {}),
+        };
+        const fresh = (): Schedule => Schedule.parse(text, options);
+        const s = fresh();
         const ahead = aheadMin * MINUTE;
-        const occurrences = Schedule.parse(`cron(${body})`, options).next(start - 86_400_000, 8);
+        const occurrences = fresh().next(start - 3 * 86_400_000, 8);
         let previous = start;
-        for (const [k, which, delta, order] of edges) {
-          const o = occurrences[Math.min(k, occurrences.length - 1)];
-          const base = o === undefined ? start : [o.start - ahead, o.start, o.start + hours * 3_600_000][which] ?? o.start;
+        for (const [i, which, delta, order] of edges) {
+          const o = occurrences[Math.min(i, occurrences.length - 1)];
+          const base = o === undefined ? start + i * 3_600_000 : [o.start - ahead, o.start, o.start + hours * 3_600_000][which] ?? o.start;
           // order 0: back before the last instant asked; 1: the same again; otherwise the edge itself.
           const at = order === 0 ? previous - 1000 : order === 1 ? previous : base + delta;
           previous = at;
-          assert.deepEqual(s.windowAt(at, ahead), Schedule.parse(`cron(${body})`, options).windowAt(at, ahead), `at ${new Date(at).toISOString()}`);
+          assert.deepEqual(s.windowAt(at, ahead), fresh().windowAt(at, ahead), `${kind}: at ${new Date(at).toISOString()}`);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 
