@@ -90,9 +90,14 @@ export function splitNodeOptions(value: string): string[] {
   return out;
 }
 
+/** A V8 option as node has it: among its own arguments, else in NODE_OPTIONS; or null. */
+function nodeOption(flag: RegExp, execArgv: readonly string[], env: Readonly<Record<string, string | undefined>>): string | null {
+  return execArgv.find((a) => flag.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => flag.test(a)) ?? null;
+}
+
 /** The young generation's option as node has it: among its own arguments, else in NODE_OPTIONS; or null. */
 export function semiSpaceOption(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): string | null {
-  return execArgv.find((a) => SEMI_SPACE_FLAG.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => SEMI_SPACE_FLAG.test(a)) ?? null;
+  return nodeOption(SEMI_SPACE_FLAG, execArgv, env);
 }
 
 /**
@@ -123,8 +128,8 @@ export function youngGeneration(env: Readonly<Record<string, string | undefined>
   const flag = `--max-semi-space-size=${mb}`;
   if (cannotRestart !== null) {
     // The cap works by the growth factor (young-cap.ts): one node was given is node's own, and stays.
-    const growth = execArgv.find((a) => GROWTH_FACTOR_FLAG.test(a)) ?? splitNodeOptions(env['NODE_OPTIONS'] ?? '').find((a) => GROWTH_FACTOR_FLAG.test(a));
-    if (growth !== undefined) return { restartWith: null, capMiB: null, note: `node runs with ${growth}: V8's own young generation with it (cannot restart node with ${flag}: ${cannotRestart}); NODE_OPTIONS=${flag} sets it` };
+    const growth = nodeOption(GROWTH_FACTOR_FLAG, execArgv, env);
+    if (growth !== null) return { restartWith: null, capMiB: null, note: `node runs with ${growth}: V8's own young generation with it (cannot restart node with ${flag}: ${cannotRestart}); NODE_OPTIONS=${flag} sets it` };
     return { restartWith: null, capMiB: mb, note: `young generation kept near ${mb} MiB semi-spaces by V8's growth factor: cannot restart node with ${flag} (${cannotRestart}); NODE_OPTIONS=${flag} sets it exactly` };
   }
   return { restartWith: flag, capMiB: null, note: `restarting node with ${flag}` };
